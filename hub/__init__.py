@@ -1,0 +1,3 @@
+"""Public Protection Hub: an event-sourced information-sharing hub for public protection agencies."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""The hub's domain: notifications, people, policy. Standard library only."""

@@ -1,0 +1,105 @@
+"""Canonical notifications: the CloudEvents-style envelope every agency system sends, and the
+stored form the event store gives back with its global position and per-person stream version."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+#: The identifier schemes the subject index links. Each agency knows the same person by its own
+#: number: SPS number (PR2), PNC ID, CRO number and ViSOR reference (police), a council's social
+#: work client id (qualified by the council's GSS code), CHI number (NHS).
+IDENTIFIER_SCHEMES: tuple[str, ...] = (
+    "sps_number",
+    "pnc_id",
+    "cro_number",
+    "visor_ref",
+    "sw_client_id",
+    "chi_number",
+)
+
+JsonObject = Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class PersonIdentifier:
+    scheme: str
+    value: str
+
+    def __str__(self) -> str:
+        return f"{self.scheme}:{self.value}"
+
+
+@dataclass(frozen=True, slots=True)
+class Publisher:
+    """The authenticated agency client that pushed a notification into the hub."""
+
+    client_id: str
+    agency: str
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """One validated notification, as pushed: the envelope attributes and the typed body."""
+
+    id: str
+    source: str
+    type: str
+    version: int
+    time: datetime
+    identifiers: tuple[PersonIdentifier, ...]
+    data: JsonObject
+    subject: str | None = None
+    specversion: str = "1.0"
+    datacontenttype: str = "application/json"
+    #: The notification exactly as received (after JSON parsing), kept for the record.
+    raw: JsonObject = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """The idempotency key: CloudEvents says `source` + `id` identify an event."""
+        return (self.source, self.id)
+
+    def content_hash(self) -> str:
+        """SHA-256 over the canonical JSON of what the notification says (not how it was spelt),
+        so that a re-push of the same notification is recognised and a reused id is not."""
+        canonical = {
+            "id": self.id,
+            "source": self.source,
+            "type": self.type,
+            "version": self.version,
+            "time": self.time.isoformat(),
+            "subject": self.subject,
+            "identifiers": sorted([i.scheme, i.value] for i in self.identifiers),
+            "data": self.data,
+        }
+        encoded = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(encoded.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """A notification as the event store holds it: in global order and in its person's stream."""
+
+    position: int
+    person_id: str
+    stream_version: int
+    notification: Notification
+    recorded_at: datetime
+    publisher: Publisher
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    """What the store did with one notification: stored it, or recognised it as already stored."""
+
+    source: str
+    id: str
+    position: int
+    person_id: str
+    stream_version: int
+    duplicate: bool

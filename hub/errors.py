@@ -1,0 +1,124 @@
+"""Every error the hub raises on purpose, in one hierarchy.
+
+    HubError
+    ├── InvalidInput                 bad input from a caller; nothing was changed      (400/422)
+    │   ├── InvalidNotification      a notification failed its schema; names each field (422)
+    │   ├── UnknownEventType         no schema for that type and version               (422)
+    │   ├── BatchRejected            a batch had bad items; names index and field      (422)
+    │   └── PayloadTooLarge          the body is over the size limit                   (413)
+    ├── Conflict                     the request contradicts what is stored            (409)
+    │   ├── StreamVersionConflict    expected stream version is not the current one
+    │   ├── EventIdReused            same (source, id) with different content
+    │   └── IdentifierConflict       identifiers that belong to two different people
+    ├── NotFound                                                                        (404)
+    ├── AuthenticationFailed         no, bad or expired credentials or token            (401)
+    ├── PermissionDenied             authenticated, but not allowed                     (403)
+    └── StoreError                   the database failed; infrastructure errors are translated
+        └── StoreUnavailable         to this where they are caught                      (503)
+
+The API maps each class to an RFC 9457 problem document (`hub.api.problems`); the CLI prints
+the message and exits non-zero. Nothing is swallowed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class FieldProblem:
+    """One thing wrong with one field, located by a JSON Pointer (RFC 6901) into the input."""
+
+    pointer: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"pointer": self.pointer, "detail": self.message}
+
+
+class HubError(Exception):
+    """Base of every error the hub raises on purpose."""
+
+    title = "Hub error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInput(HubError):
+    title = "Invalid input"
+
+
+class InvalidNotification(InvalidInput):
+    title = "Invalid notification"
+
+    def __init__(self, message: str, problems: list[FieldProblem]) -> None:
+        super().__init__(message)
+        self.problems = problems
+
+
+class UnknownEventType(InvalidNotification):
+    title = "Unknown event type"
+
+
+@dataclass(frozen=True, slots=True)
+class BatchItemProblem:
+    index: int
+    problem: FieldProblem
+
+
+class BatchRejected(InvalidInput):
+    title = "Batch rejected"
+
+    def __init__(self, message: str, problems: list[BatchItemProblem]) -> None:
+        super().__init__(message)
+        self.problems = problems
+
+
+class PayloadTooLarge(InvalidInput):
+    title = "Payload too large"
+
+
+class Conflict(HubError):
+    title = "Conflict"
+
+
+class StreamVersionConflict(Conflict):
+    title = "Stream version conflict"
+
+    def __init__(self, stream_id: str, expected: int, actual: int) -> None:
+        super().__init__(
+            f"stream {stream_id} is at version {actual}, not the expected version {expected}"
+        )
+        self.stream_id = stream_id
+        self.expected = expected
+        self.actual = actual
+
+
+class EventIdReused(Conflict):
+    title = "Event id reused"
+
+
+class IdentifierConflict(Conflict):
+    title = "Identifier conflict"
+
+
+class NotFound(HubError):
+    title = "Not found"
+
+
+class AuthenticationFailed(HubError):
+    title = "Authentication failed"
+
+
+class PermissionDenied(HubError):
+    title = "Permission denied"
+
+
+class StoreError(HubError):
+    title = "Store error"
+
+
+class StoreUnavailable(StoreError):
+    title = "Store unavailable"

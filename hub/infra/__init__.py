@@ -1,0 +1,1 @@
+"""Infrastructure: the SQL event store, database engines and migrations, repositories."""

@@ -1,0 +1,106 @@
+"""Database engines and schema migrations for both backends.
+
+Nothing here connects at import time: `create_engine` is called by the composition root
+(`hub.bootstrap`) inside the app's lifespan, or by the CLI.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import event
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from hub.settings import Settings
+
+
+def create_engine(settings: Settings, **overrides: Any) -> AsyncEngine:
+    """An async engine for the configured backend, set up for the event store's needs."""
+    url = settings.resolved_database_url
+    if url.startswith("sqlite"):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, **overrides)
+        _configure_sqlite(engine)
+        return engine
+    connect_args: dict[str, Any] = {}
+    if settings.database_schema:
+        connect_args["server_settings"] = {"search_path": settings.database_schema}
+    options: dict[str, Any] = {
+        "pool_size": settings.database_pool_size,
+        "max_overflow": settings.database_pool_size,
+        "pool_pre_ping": True,
+        "connect_args": connect_args,
+    }
+    options.update(overrides)
+    return create_async_engine(url, **options)
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    """SQLite: WAL (readers never block the writer), foreign keys on, a busy timeout, and
+    transactions we begin ourselves so that writers can take the lock up front.
+
+    Writers begin with `BEGIN IMMEDIATE` (execution option `sqlite_begin="IMMEDIATE"`): the
+    database lock is taken before the first read, so two writers never deadlock on upgrading a
+    read lock, and positions are allocated in commit order (SQLite has one writer at a time).
+    """
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # let the "begin" hook below start transactions
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def alembic_config(settings: Settings) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(settings.migrations_dir))
+    return config
+
+
+async def upgrade(engine: AsyncEngine, settings: Settings, revision: str = "head") -> None:
+    """Bring the schema up to `revision` through the Alembic migrations."""
+    config = alembic_config(settings)
+
+    def _run(connection: Connection) -> None:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+    async with engine.connect() as connection:
+        await connection.run_sync(_run)
+        await connection.commit()
+
+
+async def current_revision(connection: AsyncConnection) -> str | None:
+    def _read(sync_connection: Connection) -> str | None:
+        return MigrationContext.configure(sync_connection).get_current_revision()
+
+    return await connection.run_sync(_read)
+
+
+def head_revision(settings: Settings) -> str | None:
+    return ScriptDirectory.from_config(alembic_config(settings)).get_current_head()
+
+
+async def is_up_to_date(engine: AsyncEngine, settings: Settings) -> bool:
+    async with engine.connect() as connection:
+        return await current_revision(connection) == head_revision(settings)
+
+
+async def ping(engine: AsyncEngine) -> None:
+    async with engine.connect() as connection:
+        await connection.execute(sa.text("SELECT 1"))

@@ -1,0 +1,1 @@
+"""Application services: use cases over the domain, through the ports in `hub.services.ports`."""

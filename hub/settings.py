@@ -1,0 +1,81 @@
+"""The hub's settings: one class, read from `HUB_`-prefixed environment variables.
+
+Development mode (the embedded default) may generate its own keys into the data folder; any other
+environment must be given real secrets and fails loudly without them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: The repository root: `events/`, `policies/` and `migrations/` live beside the `hub` package.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "password"})
+
+
+class Settings(BaseSettings):
+    """Everything the hub is configured by. Secrets are `SecretStr` so they never show in a repr."""
+
+    model_config = SettingsConfigDict(env_prefix="HUB_", extra="forbid", frozen=True)
+
+    environment: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Path("var")
+    #: `sqlite+aiosqlite:///...` or `postgresql+asyncpg://...`; defaults to SQLite in `data_dir`.
+    database_url: SecretStr | None = None
+    #: PostgreSQL only: the schema the hub's tables live in (default: the role's search path).
+    database_schema: str | None = None
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+
+    #: The public name of this hub, used as JWT issuer and audience.
+    issuer: str = "urn:pph:hub"
+    token_audience: str = "urn:pph:api"
+    token_lifetime_seconds: int = Field(default=300, ge=30, le=3600)
+    #: PEM of the Ed25519/ECDSA/RSA key that signs access tokens. Generated in development.
+    token_signing_key: SecretStr | None = None
+
+    max_request_bytes: int = Field(default=256 * 1024, ge=1024)
+    max_batch_size: int = Field(default=500, ge=1, le=10_000)
+
+    events_dir: Path = PROJECT_ROOT / "events"
+    migrations_dir: Path = PROJECT_ROOT / "migrations"
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_driver(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        url = value.get_secret_value()
+        if not url.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
+            raise ValueError(
+                "HUB_DATABASE_URL must start with postgresql+asyncpg:// or sqlite+aiosqlite://"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _no_insecure_fallbacks(self) -> Settings:
+        if self.environment == "production":
+            if self.database_url is None:
+                raise ValueError("HUB_DATABASE_URL is required in production")
+            key = self.token_signing_key
+            if key is None or key.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS:
+                raise ValueError("HUB_TOKEN_SIGNING_KEY must be set to a real key in production")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, with the embedded default (SQLite under `data_dir`) filled in."""
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'hub.sqlite3').resolve()}"
+
+    @property
+    def is_embedded(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")

@@ -1,0 +1,42 @@
+"""Alembic environment: migrations run on the connection the hub hands over (`hub db upgrade`,
+or the embedded default on start), or on one built from the HUB_ settings for the alembic CLI."""
+
+from __future__ import annotations
+
+import asyncio
+
+from alembic import context
+from sqlalchemy.engine import Connection
+
+from hub.infra.tables import metadata
+
+config = context.config
+
+
+def run_on(connection: Connection) -> None:
+    context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def run_from_settings() -> None:
+    from hub.infra.db import create_engine
+    from hub.settings import Settings
+
+    engine = create_engine(Settings())
+    try:
+        async with engine.connect() as connection:
+            await connection.run_sync(run_on)
+            await connection.commit()
+    finally:
+        await engine.dispose()
+
+
+if context.is_offline_mode():
+    raise SystemExit("offline (--sql) migrations are not supported: the schema differs by backend")
+
+given = config.attributes.get("connection")
+if given is not None:
+    run_on(given)
+else:
+    asyncio.run(run_from_settings())
