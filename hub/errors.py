@@ -5,7 +5,8 @@
     │   ├── InvalidNotification      a notification failed its schema; names each field (422)
     │   ├── UnknownEventType         no schema for that type and version               (422)
     │   ├── BatchRejected            a batch had bad items; names index and field      (422)
-    │   └── PayloadTooLarge          the body is over the size limit                   (413)
+    │   ├── PayloadTooLarge          the body is over the size limit                   (413)
+    │   └── UnsupportedMediaType     the body is not JSON                              (415)
     ├── Conflict                     the request contradicts what is stored            (409)
     │   ├── StreamVersionConflict    expected stream version is not the current one
     │   ├── EventIdReused            same (source, id) with different content
@@ -78,6 +79,10 @@ class BatchRejected(InvalidInput):
 
 class PayloadTooLarge(InvalidInput):
     title = "Payload too large"
+
+
+class UnsupportedMediaType(InvalidInput):
+    title = "Unsupported media type"
 
 
 class Conflict(HubError):

@@ -36,7 +36,7 @@ class Settings(BaseSettings):
 
     #: The public name of this hub, used as JWT issuer and audience.
     issuer: str = "urn:pph:hub"
-    token_audience: str = "urn:pph:api"
+    token_audience: str = "urn:pph:api"  # noqa: S105 - an audience name, not a secret
     token_lifetime_seconds: int = Field(default=300, ge=30, le=3600)
     #: PEM of the Ed25519/ECDSA/RSA key that signs access tokens. Generated in development.
     token_signing_key: SecretStr | None = None

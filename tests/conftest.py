@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 import sqlalchemy as sa
+from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from hub.infra.db import create_engine, upgrade
@@ -63,15 +64,14 @@ async def _drop_schema(name: str) -> None:
         await admin.dispose()
 
 
-def make_settings(backend: str, tmp_path: Path, schema: str | None = None, **extra: object) -> Settings:
+def make_settings(backend: str, tmp_path: Path, schema: str | None = None) -> Settings:
     if backend == "sqlite":
-        return Settings(environment="test", data_dir=tmp_path / "data", **extra)  # type: ignore[arg-type]
+        return Settings(environment="test", data_dir=tmp_path / "data")
     return Settings(
         environment="test",
         data_dir=tmp_path / "data",
-        database_url=POSTGRES_URL,  # type: ignore[arg-type]
+        database_url=SecretStr(POSTGRES_URL),
         database_schema=schema,
-        **extra,  # type: ignore[arg-type]
     )
 
 

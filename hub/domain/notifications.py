@@ -7,7 +7,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 #: The identifier schemes the subject index links. Each agency knows the same person by its own
@@ -72,7 +72,7 @@ class Notification:
             "source": self.source,
             "type": self.type,
             "version": self.version,
-            "time": self.time.isoformat(),
+            "time": self.time.astimezone(UTC).isoformat(),
             "subject": self.subject,
             "identifiers": sorted([i.scheme, i.value] for i in self.identifiers),
             "data": self.data,

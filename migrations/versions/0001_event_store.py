@@ -58,9 +58,7 @@ def upgrade() -> None:
         sa.Column("publisher_agency", sa.Text, nullable=False),
         sa.Column("recorded_at", Timestamp, nullable=False),
         sa.UniqueConstraint("source", "event_id", name="uq_events_source_event_id"),
-        sa.UniqueConstraint(
-            "person_id", "stream_version", name="uq_events_person_stream_version"
-        ),
+        sa.UniqueConstraint("person_id", "stream_version", name="uq_events_person_stream_version"),
         sqlite_autoincrement=True,
     )
     op.create_index("ix_events_event_id", "events", ["event_id"])
@@ -76,9 +74,7 @@ def upgrade() -> None:
         "person_identifiers",
         sa.Column("scheme", sa.Text, primary_key=True),
         sa.Column("value", sa.Text, primary_key=True),
-        sa.Column(
-            "person_id", sa.Text, sa.ForeignKey("persons.person_id"), nullable=False
-        ),
+        sa.Column("person_id", sa.Text, sa.ForeignKey("persons.person_id"), nullable=False),
         sa.Column("linked_at", Timestamp, nullable=False),
     )
     op.create_index("ix_person_identifiers_person_id", "person_identifiers", ["person_id"])

@@ -1,0 +1,694 @@
+"""The event store over SQLAlchemy Core: one implementation of `hub.services.ports.EventStore`,
+with the few parts that differ between PostgreSQL and SQLite in two small subclasses.
+
+`create_event_store(engine)` picks the subclass by the engine's dialect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+from uuid import uuid4
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from hub.domain.notifications import (
+    AppendResult,
+    Notification,
+    PersonIdentifier,
+    Publisher,
+    StoredEvent,
+)
+from hub.errors import (
+    EventIdReused,
+    HubError,
+    IdentifierConflict,
+    InvalidInput,
+    StoreError,
+    StoreUnavailable,
+    StreamVersionConflict,
+)
+from hub.infra.tables import events, person_identifiers, persons
+
+__all__ = [
+    "PostgresEventStore",
+    "SqlEventStore",
+    "SqliteEventStore",
+    "create_event_store",
+]
+
+#: How many times an append is tried when a concurrent append won a race on the same new
+#: identifier or stream version (the whole transaction is rolled back and run again).
+MAX_APPEND_ATTEMPTS = 10
+
+#: PostgreSQL error classes worth a retry (deadlock, serialization failure) and those that mean
+#: the database cannot be reached or cannot take more work right now.
+_RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+_UNAVAILABLE_SQLSTATE_PREFIXES = ("08", "53", "57P")
+
+
+@dataclass(frozen=True, slots=True)
+class _Stored:
+    """What the append needs to know about an event already in the store."""
+
+    content_hash: str
+    position: int
+    person_id: str
+    stream_version: int
+
+
+@dataclass(slots=True)
+class _Planned:
+    """One notification of a batch, once its fate is decided (before anything is written)."""
+
+    notification: Notification
+    content_hash: str
+    person_id: str
+    #: Already stored by an earlier append.
+    stored: _Stored | None = None
+    #: A repeat of an earlier item of the same batch (its index).
+    repeat_of: int | None = None
+    position: int = 0
+    stream_version: int = 0
+
+    @property
+    def is_new(self) -> bool:
+        return self.stored is None and self.repeat_of is None
+
+
+class SqlEventStore:
+    """The event store on one SQLAlchemy async engine; subclasses fill in the backend's parts."""
+
+    #: Execution options for the connection an append runs on.
+    _writer_options: ClassVar[dict[str, Any]] = {}
+    #: Execution options for the connection `read_all` and `last_position` run on.
+    _reader_options: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    # -- writing -------------------------------------------------------------------------------
+
+    async def append(
+        self,
+        notifications: Sequence[Notification],
+        *,
+        publisher: Publisher,
+        expected_version: int | None = None,
+    ) -> list[AppendResult]:
+        if not notifications:
+            return []
+        _check_appendable(notifications, expected_version)
+        hashes = [n.content_hash() for n in notifications]
+        last_error: Exception | None = None
+        for attempt in range(MAX_APPEND_ATTEMPTS):
+            if attempt:
+                # Jittered, growing pause so that racing appenders do not collide again in step.
+                await asyncio.sleep(random.uniform(0, min(0.002 * 2**attempt, 0.1)))  # noqa: S311
+            try:
+                async with (
+                    self._connection(**self._writer_options) as connection,
+                    connection.begin(),
+                ):
+                    return await self._append_once(
+                        connection, notifications, hashes, publisher, expected_version
+                    )
+            except StoreError as error:
+                if not _is_race(error.__cause__):
+                    raise
+                # A concurrent append committed the same new identifier or stream version (or
+                # the same event) first. Run the whole transaction again: it now sees that
+                # append's rows, and decides afresh (link, duplicate, conflict, next version).
+                last_error = error
+        raise StoreUnavailable(
+            f"gave up appending after {MAX_APPEND_ATTEMPTS} attempts: concurrent appends kept "
+            "winning the race for the same people"
+        ) from last_error
+
+    async def _append_once(
+        self,
+        connection: AsyncConnection,
+        notifications: Sequence[Notification],
+        hashes: Sequence[str],
+        publisher: Publisher,
+        expected_version: int | None,
+    ) -> list[AppendResult]:
+        await self._begin_append(connection)
+        now = datetime.now(UTC)
+        stored = await _load_stored(connection, notifications)
+        links = await _load_links(connection, notifications)
+        known_people = set(links.values())
+        new_people: list[str] = []
+        new_links: list[tuple[PersonIdentifier, str]] = []
+
+        plan: list[_Planned] = []
+        first_in_batch: dict[tuple[str, str], int] = {}
+        for index, (notification, content_hash) in enumerate(
+            zip(notifications, hashes, strict=True)
+        ):
+            key = notification.key
+            earlier = stored.get(key)
+            if earlier is not None:
+                if earlier.content_hash != content_hash:
+                    raise _reused(notification, earlier.position)
+                plan.append(_Planned(notification, content_hash, earlier.person_id, earlier))
+                continue
+            if key in first_in_batch:
+                first = plan[first_in_batch[key]]
+                if first.content_hash != content_hash:
+                    raise _reused(notification, None)
+                plan.append(
+                    _Planned(
+                        notification,
+                        content_hash,
+                        first.person_id,
+                        repeat_of=first_in_batch[key],
+                    )
+                )
+                continue
+            first_in_batch[key] = index
+            person_id = _resolve(notification.identifiers, links, new_people, new_links)
+            plan.append(_Planned(notification, content_hash, person_id))
+
+        to_store = [p for p in plan if p.is_new]
+        if expected_version is not None:
+            people = {p.person_id for p in plan}
+            if len(people) > 1:
+                raise InvalidInput(
+                    "expected_version applies to one person's stream, but this batch resolves "
+                    f"to {len(people)} different people"
+                )
+        if not to_store:
+            return [_result(p) for p in plan]
+
+        existing = sorted({p.person_id for p in to_store} & known_people)
+        await self._lock_people(connection, existing)
+        versions = await _stream_versions(connection, existing)
+        if expected_version is not None:
+            first = to_store[0]
+            actual = versions.get(first.person_id, 0)
+            if actual != expected_version:
+                stream = first.person_id
+                if stream in new_people:  # its id is not kept: name the person by identifiers
+                    stream = (
+                        "of a new person ("
+                        + ", ".join(map(str, first.notification.identifiers))
+                        + ")"
+                    )
+                raise StreamVersionConflict(stream, expected_version, actual)
+
+        if new_people:
+            await connection.execute(
+                persons.insert(), [{"person_id": p, "created_at": now} for p in new_people]
+            )
+        if new_links:
+            # Sorted, so that two appends inserting the same identifiers wait for each other in
+            # one order and never deadlock.
+            await connection.execute(
+                person_identifiers.insert(),
+                [
+                    {
+                        "scheme": identifier.scheme,
+                        "value": identifier.value,
+                        "person_id": person_id,
+                        "linked_at": now,
+                    }
+                    for identifier, person_id in sorted(new_links)
+                ],
+            )
+        insert = events.insert().returning(events.c.position)
+        for planned in to_store:
+            version = versions.get(planned.person_id, 0) + 1
+            versions[planned.person_id] = version
+            planned.stream_version = version
+            row = _event_row(planned, publisher, now)
+            planned.position = (await connection.execute(insert, row)).scalar_one()
+        for planned in plan:
+            if planned.repeat_of is not None:
+                first = plan[planned.repeat_of]
+                planned.position, planned.stream_version = first.position, first.stream_version
+        return [_result(p) for p in plan]
+
+    async def _begin_append(self, connection: AsyncConnection) -> None:
+        """The first statement of every append transaction (nothing by default)."""
+
+    async def _lock_people(self, connection: AsyncConnection, person_ids: Sequence[str]) -> None:
+        """Serialise appends to the same existing people for the rest of the transaction."""
+
+    # -- reading -------------------------------------------------------------------------------
+
+    async def read_all(self, after: int = 0, limit: int = 1000) -> list[StoredEvent]:
+        if limit < 1:
+            raise InvalidInput(f"limit must be at least 1, not {limit}")
+        async with self._connection(**self._reader_options) as connection:
+            horizon = await self._readable_horizon(connection, after)
+            if horizon <= after:
+                return []
+            query = (
+                sa.select(events)
+                .where(events.c.position > after, events.c.position <= horizon)
+                .order_by(events.c.position)
+                .limit(limit)
+            )
+            return [_stored_event(row) for row in (await connection.execute(query)).mappings()]
+
+    async def last_position(self) -> int:
+        async with self._connection(**self._reader_options) as connection:
+            horizon = await self._readable_horizon(connection, 0)
+            query = sa.select(sa.func.coalesce(sa.func.max(events.c.position), 0)).where(
+                events.c.position <= horizon
+            )
+            return int((await connection.execute(query)).scalar_one())
+
+    async def _readable_horizon(self, connection: AsyncConnection, after: int) -> int:
+        """The highest position up to which no event can still commit. `after` is the caller's
+        cursor: when the horizon is known to be at or below it there is no need to wait."""
+        raise NotImplementedError
+
+    async def read_stream(self, person_id: str, after_version: int = 0) -> list[StoredEvent]:
+        query = (
+            sa.select(events)
+            .where(events.c.person_id == person_id, events.c.stream_version > after_version)
+            .order_by(events.c.stream_version)
+        )
+        return await self._select_events(query)
+
+    async def get(self, source: str, event_id: str) -> StoredEvent | None:
+        query = sa.select(events).where(events.c.source == source, events.c.event_id == event_id)
+        found = await self._select_events(query)
+        return found[0] if found else None
+
+    async def find_published(self, event_id: str, agency: str) -> list[StoredEvent]:
+        query = (
+            sa.select(events)
+            .where(events.c.event_id == event_id, events.c.publisher_agency == agency)
+            .order_by(events.c.position)
+        )
+        return await self._select_events(query)
+
+    async def resolve_person(self, identifiers: Sequence[PersonIdentifier]) -> str | None:
+        if not identifiers:
+            return None
+        async with self._connection() as connection:
+            links = await _links_of(connection, identifiers)
+        owners = set(links.values())
+        if len(owners) > 1:
+            raise _identifier_conflict(links)
+        return owners.pop() if owners else None
+
+    async def identifiers_of(self, person_id: str) -> list[PersonIdentifier]:
+        query = (
+            sa.select(person_identifiers.c.scheme, person_identifiers.c.value)
+            .where(person_identifiers.c.person_id == person_id)
+            .order_by(person_identifiers.c.scheme, person_identifiers.c.value)
+        )
+        async with self._connection() as connection:
+            rows = (await connection.execute(query)).all()
+        return [PersonIdentifier(scheme, value) for scheme, value in rows]
+
+    async def count(self) -> int:
+        async with self._connection() as connection:
+            query = sa.select(sa.func.count()).select_from(events)
+            return int((await connection.execute(query)).scalar_one())
+
+    async def _select_events(self, query: sa.Select[Any]) -> list[StoredEvent]:
+        async with self._connection() as connection:
+            return [_stored_event(row) for row in (await connection.execute(query)).mappings()]
+
+    # -- the boundary ----------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _connection(self, **options: Any) -> AsyncIterator[AsyncConnection]:
+        """A connection whose driver errors leave as `StoreError`s (the cause kept)."""
+        try:
+            async with self._engine.connect() as connection:
+                if options:
+                    connection = await connection.execution_options(**options)
+                yield connection
+        except HubError:
+            raise
+        except sa.exc.DBAPIError as error:
+            if _is_unavailable(error):
+                raise StoreUnavailable(f"the event store is unavailable: {_describe(error)}") from (
+                    error
+                )
+            raise StoreError(f"the event store failed: {_describe(error)}") from error
+        except (OSError, TimeoutError, sa.exc.TimeoutError, sa.exc.DisconnectionError) as error:
+            raise StoreUnavailable(f"the event store is unavailable: {_describe(error)}") from (
+                error
+            )
+
+
+class SqliteEventStore(SqlEventStore):
+    """SQLite (the embedded default). Appends begin with `BEGIN IMMEDIATE`, so one writer at a
+    time holds the database from its first read; with AUTOINCREMENT, positions are therefore
+    handed out in commit order, and a follower's plain `position > after` query never skips."""
+
+    _writer_options: ClassVar[dict[str, Any]] = {"sqlite_begin": "IMMEDIATE"}
+
+    async def _readable_horizon(self, connection: AsyncConnection, after: int) -> int:
+        query = sa.select(sa.func.coalesce(sa.func.max(events.c.position), 0))
+        return int((await connection.execute(query)).scalar_one())
+
+
+#: The highest position the sequence has handed out (`last_value` before the first `nextval`
+#: is the start value, not yet handed out).
+_SEQUENCE_HIGH_WATER = sa.text(
+    "SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM events_position_seq"
+)
+#: The xids of the transactions that hold the lock an INSERT INTO events takes (each
+#: transaction holds an ExclusiveLock on its own xid, under the same virtual transaction).
+_EVENT_WRITERS = sa.text(
+    """
+    SELECT own.transactionid::text
+    FROM pg_locks AS events_lock
+    JOIN pg_locks AS own ON own.virtualtransaction = events_lock.virtualtransaction
+    WHERE events_lock.locktype = 'relation'
+      AND events_lock.relation = 'events'::regclass
+      AND events_lock.mode = 'RowExclusiveLock'
+      AND events_lock.granted
+      AND own.locktype = 'transactionid'
+      AND own.mode = 'ExclusiveLock'
+      AND own.granted
+    """
+)
+#: Those of `xids` whose transactions are still running (they hold their xid's lock to the end).
+_STILL_RUNNING = sa.text(
+    """
+    SELECT transactionid::text FROM pg_locks
+    WHERE locktype = 'transactionid' AND mode = 'ExclusiveLock' AND granted
+      AND transactionid::text = ANY(:xids)
+    """
+)
+
+
+class PostgresEventStore(SqlEventStore):
+    """PostgreSQL (scaled out): many appenders at once, and followers that never skip.
+
+    Why followers need care here: positions come from a sequence, and `nextval` hands them out
+    when an INSERT runs, not when its transaction commits. A transaction holding position 10
+    may commit after one holding 11; a follower that has read 11 and asks for `position > 11`
+    would never see 10. A table lock would order commits, but caps appends at ~1,900/s against
+    ~8,500/s without it (8 connections). Instead, writers never wait, and a follower reads only
+    up to a horizon below which nothing can still commit:
+
+    * Writers: the first statement of every append transaction is `SELECT pg_current_xact_id()`,
+      so the transaction has an xid (and holds the lock on it) *before* its INSERT takes the
+      events table's RowExclusiveLock and calls `nextval`; it keeps both locks to its end.
+    * Followers (`read_all`, `last_position`), each step a separate statement:
+      1. read S, the sequence's high-water mark. A transaction holding a position <= S called
+         `nextval` before this, so it already held the events lock and its xid;
+      2. list, from `pg_locks`, the xids of the transactions holding the events table's
+         RowExclusiveLock now: every such transaction that is still running is among them;
+      3. wait (short sleeps, at most `visibility_timeout`) until all of those have finished;
+      4. read the rows with after < position <= S. No transaction can add one there any more;
+         gaps left by rolled-back appends stay gaps for ever, which is harmless.
+      On timeout the follower reads only up to the last horizon already proven safe (often
+      nothing new), and asks again later. Writers never wait for followers.
+    Every statement runs in its own transaction (autocommit), so each sees a new snapshot.
+
+    Step 2 does not use the xids in progress of `pg_current_snapshot()`: a snapshot lists only
+    running xids below its xmax (the latest *finished* xid + 1), so a writer whose xid is newer
+    than every finished one is running yet not listed (writer A takes xid 100, B takes 101, B
+    gets position 1, A gets 2 and commits: the snapshot is `101:101:`, and position 1 would be
+    skipped). The test suite has this case. Waiting only for writers of this table also keeps
+    an unrelated long transaction elsewhere in the database from stalling followers.
+    The sequence must not cache values per session (`CACHE 1`, as the migration creates it):
+    a cached value could be used by a transaction that began after S was read.
+    """
+
+    _writer_options: ClassVar[dict[str, Any]] = {"isolation_level": "READ COMMITTED"}
+    _reader_options: ClassVar[dict[str, Any]] = {"isolation_level": "AUTOCOMMIT"}
+
+    def __init__(self, engine: AsyncEngine, *, visibility_timeout: float = 5.0) -> None:
+        super().__init__(engine)
+        self._visibility_timeout = visibility_timeout
+        #: A horizon once proven safe stays safe (positions below it can never appear again).
+        self._proven_horizon = 0
+
+    async def _begin_append(self, connection: AsyncConnection) -> None:
+        # The writers' half of the follower protocol (see the class docstring): hold an xid
+        # before the INSERT calls nextval, so that a follower can name this transaction.
+        await connection.execute(sa.text("SELECT pg_current_xact_id()"))
+
+    async def _lock_people(self, connection: AsyncConnection, person_ids: Sequence[str]) -> None:
+        # Appends to the same person queue here (in one order: no deadlocks) instead of racing
+        # to the same stream version and retrying; people new in this append need no lock.
+        if person_ids:
+            await connection.execute(
+                sa.select(persons.c.person_id)
+                .where(persons.c.person_id.in_(person_ids))
+                .order_by(persons.c.person_id)
+                .with_for_update()
+            )
+
+    async def _readable_horizon(self, connection: AsyncConnection, after: int) -> int:
+        # The follower protocol of the class docstring; steps 1 to 3.
+        high_water = int((await connection.execute(_SEQUENCE_HIGH_WATER)).scalar_one())
+        if high_water <= max(after, self._proven_horizon):
+            return high_water
+        pending = list((await connection.execute(_EVENT_WRITERS)).scalars())
+        deadline = time.monotonic() + self._visibility_timeout
+        pause = 0.001
+        while pending:
+            if time.monotonic() >= deadline:
+                return self._proven_horizon
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.02)
+            pending = list((await connection.execute(_STILL_RUNNING, {"xids": pending})).scalars())
+        self._proven_horizon = max(self._proven_horizon, high_water)
+        return high_water
+
+
+def create_event_store(engine: AsyncEngine) -> SqlEventStore:
+    """The event store for this engine's backend."""
+    dialect = engine.dialect.name
+    if dialect == "postgresql":
+        return PostgresEventStore(engine)
+    if dialect == "sqlite":
+        return SqliteEventStore(engine)
+    raise ValueError(f"no event store for the {dialect!r} database backend")
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+def _check_appendable(notifications: Sequence[Notification], expected_version: int | None) -> None:
+    if expected_version is not None and expected_version < 0:
+        raise InvalidInput(f"expected_version must be 0 or more, not {expected_version}")
+    for notification in notifications:
+        if not notification.identifiers:
+            raise InvalidInput(
+                f"notification {notification.id} from {notification.source} names no person "
+                "identifier, so it cannot be filed under a person"
+            )
+        if notification.time.utcoffset() is None:
+            raise InvalidInput(
+                f"notification {notification.id} from {notification.source} has a time "
+                "without a UTC offset"
+            )
+
+
+def _resolve(
+    identifiers: Sequence[PersonIdentifier],
+    links: dict[PersonIdentifier, str],
+    new_people: list[str],
+    new_links: list[tuple[PersonIdentifier, str]],
+) -> str:
+    """The person these identifiers belong to (new if none is known); links the unknown ones.
+    `links` holds what the subject index says plus what this append has linked so far."""
+    known = {i: links[i] for i in identifiers if i in links}
+    owners = set(known.values())
+    if len(owners) > 1:
+        raise _identifier_conflict(known)
+    if owners:
+        person_id = owners.pop()
+    else:
+        person_id = f"p_{uuid4().hex}"
+        new_people.append(person_id)
+    for identifier in dict.fromkeys(identifiers):
+        if identifier not in links:
+            links[identifier] = person_id
+            new_links.append((identifier, person_id))
+    return person_id
+
+
+def _identifier_conflict(links: dict[PersonIdentifier, str]) -> IdentifierConflict:
+    named = ", ".join(f"{identifier} is {person}" for identifier, person in sorted(links.items()))
+    return IdentifierConflict(f"the identifiers belong to different people: {named}")
+
+
+def _reused(notification: Notification, position: int | None) -> EventIdReused:
+    where = f"the event at position {position}" if position is not None else "an earlier item"
+    return EventIdReused(
+        f"event id {notification.id} from {notification.source} is already used by {where} "
+        "with different content"
+    )
+
+
+async def _load_stored(
+    connection: AsyncConnection, notifications: Sequence[Notification]
+) -> dict[tuple[str, str], _Stored]:
+    keys = list(dict.fromkeys(n.key for n in notifications))
+    query = sa.select(
+        events.c.source,
+        events.c.event_id,
+        events.c.content_hash,
+        events.c.position,
+        events.c.person_id,
+        events.c.stream_version,
+    ).where(sa.tuple_(events.c.source, events.c.event_id).in_(keys))
+    return {
+        (row.source, row.event_id): _Stored(
+            row.content_hash, row.position, row.person_id, row.stream_version
+        )
+        for row in await connection.execute(query)
+    }
+
+
+async def _load_links(
+    connection: AsyncConnection, notifications: Sequence[Notification]
+) -> dict[PersonIdentifier, str]:
+    return await _links_of(connection, [i for n in notifications for i in n.identifiers])
+
+
+async def _links_of(
+    connection: AsyncConnection, identifiers: Sequence[PersonIdentifier]
+) -> dict[PersonIdentifier, str]:
+    wanted = sorted(set(identifiers))
+    query = sa.select(
+        person_identifiers.c.scheme, person_identifiers.c.value, person_identifiers.c.person_id
+    ).where(
+        sa.tuple_(person_identifiers.c.scheme, person_identifiers.c.value).in_(
+            [(i.scheme, i.value) for i in wanted]
+        )
+    )
+    return {
+        PersonIdentifier(scheme, value): person_id
+        for scheme, value, person_id in await connection.execute(query)
+    }
+
+
+async def _stream_versions(
+    connection: AsyncConnection, person_ids: Sequence[str]
+) -> dict[str, int]:
+    if not person_ids:
+        return {}
+    query = (
+        sa.select(events.c.person_id, sa.func.max(events.c.stream_version))
+        .where(events.c.person_id.in_(person_ids))
+        .group_by(events.c.person_id)
+    )
+    return {person_id: int(version) for person_id, version in await connection.execute(query)}
+
+
+def _event_row(planned: _Planned, publisher: Publisher, now: datetime) -> dict[str, Any]:
+    n = planned.notification
+    return {
+        "source": n.source,
+        "event_id": n.id,
+        "type": n.type,
+        "version": n.version,
+        "time": n.time.astimezone(UTC),
+        "subject": n.subject,
+        "specversion": n.specversion,
+        "datacontenttype": n.datacontenttype,
+        "identifiers": [{"scheme": i.scheme, "value": i.value} for i in n.identifiers],
+        "data": dict(n.data),
+        "content_hash": planned.content_hash,
+        "person_id": planned.person_id,
+        "stream_version": planned.stream_version,
+        "publisher_client_id": publisher.client_id,
+        "publisher_agency": publisher.agency,
+        "recorded_at": now,
+    }
+
+
+def _result(planned: _Planned) -> AppendResult:
+    n = planned.notification
+    if planned.stored is not None:
+        return AppendResult(
+            n.source,
+            n.id,
+            planned.stored.position,
+            planned.stored.person_id,
+            planned.stored.stream_version,
+            duplicate=True,
+        )
+    return AppendResult(
+        n.source,
+        n.id,
+        planned.position,
+        planned.person_id,
+        planned.stream_version,
+        duplicate=planned.repeat_of is not None,
+    )
+
+
+def _stored_event(row: sa.RowMapping) -> StoredEvent:
+    notification = Notification(
+        id=row["event_id"],
+        source=row["source"],
+        type=row["type"],
+        version=row["version"],
+        time=_utc(row["time"]),
+        identifiers=tuple(PersonIdentifier(i["scheme"], i["value"]) for i in row["identifiers"]),
+        data=row["data"],
+        subject=row["subject"],
+        specversion=row["specversion"],
+        datacontenttype=row["datacontenttype"],
+    )
+    return StoredEvent(
+        position=row["position"],
+        person_id=row["person_id"],
+        stream_version=row["stream_version"],
+        notification=notification,
+        recorded_at=_utc(row["recorded_at"]),
+        publisher=Publisher(row["publisher_client_id"], row["publisher_agency"]),
+    )
+
+
+def _utc(value: datetime) -> datetime:
+    """SQLite gives back what was stored (UTC) without its offset; PostgreSQL gives an aware
+    datetime. Both leave here aware and in UTC."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def _sqlstate(error: BaseException | None) -> str | None:
+    orig = getattr(error, "orig", None)
+    state = getattr(orig, "sqlstate", None)
+    return state if isinstance(state, str) else None
+
+
+def _is_race(error: BaseException | None) -> bool:
+    """Did a concurrent append get there first (a unique key taken, a deadlock, a
+    serialization failure)? Then running the append again will decide correctly."""
+    if isinstance(error, sa.exc.IntegrityError):
+        state = _sqlstate(error)
+        if state is not None:
+            return state == "23505"  # unique_violation
+        return "UNIQUE constraint failed" in str(error.orig)
+    return isinstance(error, sa.exc.DBAPIError) and _sqlstate(error) in _RETRYABLE_SQLSTATES
+
+
+def _is_unavailable(error: sa.exc.DBAPIError) -> bool:
+    if error.connection_invalidated:
+        return True
+    if isinstance(error, sa.exc.OperationalError | sa.exc.InterfaceError):
+        return True
+    state = _sqlstate(error)
+    return state is not None and state.startswith(_UNAVAILABLE_SQLSTATE_PREFIXES)
+
+
+def _describe(error: BaseException) -> str:
+    orig = getattr(error, "orig", None)
+    return f"{type(orig or error).__name__}: {orig or error}".splitlines()[0]
