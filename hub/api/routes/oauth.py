@@ -1,0 +1,334 @@
+"""The OAuth 2.0 token endpoint: `POST /oauth/token`, client-credentials grant (RFC 6749 §4.4).
+
+Authlib's authorization server does the protocol work (client authentication by
+`client_secret_basic` or `client_secret_post`, grant dispatch, RFC 6749 §5.2 error responses).
+It is synchronous and Authlib ships no FastAPI integration, so this module adapts it: the route
+reads the form and fetches the client record asynchronously, then runs the server in a worker
+thread (secret checks are deliberately slow scrypt) with that one record as its client store.
+Errors here are OAuth JSON (`{"error": ...}`), not problem details, because OAuth clients expect
+them.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any, ClassVar
+from urllib.parse import parse_qsl
+
+from authlib.oauth2.rfc6749 import (
+    AuthorizationServer,
+    ClientMixin,
+    InsecureTransportError,
+    InvalidClientError,
+    InvalidRequestError,
+    InvalidScopeError,
+    OAuth2Error,
+    OAuth2Payload,
+    OAuth2Request,
+    grants,
+)
+from authlib.oauth2.rfc6749.util import extract_basic_authorization
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from hub.api.security import TOKEN_PATH, AuthServices, auth_services
+from hub.auth.secrets import burn_verification_time, verify_secret
+from hub.auth.tokens import TokenService
+from hub.services.clients import SCOPES, RegisteredClient
+
+logger = logging.getLogger("hub.oauth")
+
+router = APIRouter(tags=["oauth"])
+
+FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
+#: A token request is a handful of short parameters.
+MAX_TOKEN_REQUEST_BYTES = 8 * 1024
+MAX_TOKEN_REQUEST_FIELDS = 16
+MAX_CLIENT_ID_LENGTH = 200
+GRANT_TYPE = "client_credentials"
+AUTH_METHODS = ("client_secret_basic", "client_secret_post")
+#: RFC 6749 appendix A.4: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ); also what an error
+#: description may safely repeat of the request.
+_SCOPE_TOKEN_CHARS = frozenset(chr(c) for c in range(0x21, 0x7F) if c not in (0x22, 0x5C))
+
+
+class TokenResponse(BaseModel):
+    """RFC 6749 §5.1."""
+
+    access_token: str
+    token_type: str = Field(examples=["Bearer"])
+    expires_in: int
+    scope: str
+
+
+class OAuthErrorResponse(BaseModel):
+    """RFC 6749 §5.2."""
+
+    error: str = Field(
+        examples=["invalid_client", "invalid_scope", "unsupported_grant_type", "invalid_request"]
+    )
+    error_description: str | None = None
+
+
+class _FormPayload(OAuth2Payload):  # type: ignore[misc]
+    """The token request's form parameters, each present at most once."""
+
+    def __init__(self, form: dict[str, str]) -> None:
+        self._form = form
+
+    @property
+    def data(self) -> dict[str, str]:
+        return self._form
+
+    @property
+    def datalist(self) -> dict[str, list[str]]:
+        return {name: [value] for name, value in self._form.items()}
+
+
+class _TokenRequest(OAuth2Request):  # type: ignore[misc]
+    def __init__(self, uri: str, headers: Any, form: dict[str, str]) -> None:
+        super().__init__(method="POST", uri=uri, headers=headers)
+        self.payload = _FormPayload(form)
+        self._form = form
+
+    @property
+    def form(self) -> dict[str, str]:
+        return self._form
+
+    @property
+    def args(self) -> dict[str, str]:
+        return {}
+
+
+class _OAuthClient(ClientMixin):  # type: ignore[misc]
+    """A registered client as Authlib sees it; `record` is None for an id that is not registered.
+
+    An unknown or disabled client fails the secret check like a wrong secret, after as much work,
+    so neither the answer nor its timing tells which client ids exist.
+    """
+
+    client_id: str
+    record: RegisteredClient | None
+
+    def __init__(self, client_id: str, record: RegisteredClient | None) -> None:
+        self.client_id = client_id
+        self.record = record
+
+    def __repr__(self) -> str:
+        return f"<client {self.client_id}>"
+
+    def get_client_id(self) -> str:
+        return self.client_id
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        record = self.record
+        if record is None:
+            burn_verification_time(client_secret)
+            return False
+        matches = verify_secret(client_secret, record.secret_hash)
+        return matches and record.is_enabled
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        return endpoint == "token" and method in AUTH_METHODS
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return grant_type == GRANT_TYPE
+
+
+class _ClientCredentialsGrant(grants.ClientCredentialsGrant):  # type: ignore[misc]
+    TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = list(AUTH_METHODS)
+
+    def validate_requested_scope(self) -> None:
+        """The requested scopes must all be the client's; none requested means all of them."""
+        requested = self.request.payload.scope
+        if not requested:
+            return
+        names = requested.split(" ")
+        if any(not name or not set(name) <= _SCOPE_TOKEN_CHARS for name in names):
+            raise InvalidScopeError("The scope parameter is malformed.")
+        unknown = sorted(name for name in names if name not in SCOPES)
+        if unknown:
+            raise InvalidScopeError(f"Unknown scope: {' '.join(unknown)}.")
+        record: RegisteredClient = self.request.client.record
+        not_granted = sorted(name for name in names if name not in record.scopes)
+        if not_granted:
+            raise InvalidScopeError(f"Scope not granted to this client: {' '.join(not_granted)}.")
+
+    def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
+        # Authlib's own version logs the token response (the access token itself) at debug level.
+        token = self.generate_token(scope=self.request.payload.scope, include_refresh_token=False)
+        return 200, token, self.TOKEN_RESPONSE_HEADER
+
+
+class _TokenEndpoint(AuthorizationServer):  # type: ignore[misc]
+    """An Authlib authorization server for one token request, whose client store is the one record
+    the route fetched (Authlib looks clients up synchronously)."""
+
+    def __init__(self, tokens: TokenService, client: _OAuthClient) -> None:
+        super().__init__(scopes_supported=list(SCOPES))
+        self._tokens = tokens
+        self._client = client
+        self.register_grant(_ClientCredentialsGrant)
+        self.register_token_generator("default", self._generate_token)
+
+    def query_client(self, client_id: str) -> _OAuthClient:
+        if client_id == self._client.client_id:
+            return self._client
+        return _OAuthClient(client_id, None)
+
+    def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
+        """Access tokens are self-contained signed JWTs: nothing is stored."""
+
+    def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
+        """No listeners."""
+
+    def create_oauth2_request(self, request: OAuth2Request) -> OAuth2Request:
+        return request
+
+    def handle_response(
+        self, status: int, body: dict[str, Any], headers: list[tuple[str, str]]
+    ) -> JSONResponse:
+        return JSONResponse(body, status_code=status, headers=dict(headers))
+
+    def handle_error_response(self, request: OAuth2Request, error: OAuth2Error) -> JSONResponse:
+        if isinstance(error, InvalidClientError):
+            # One answer for unknown, disabled and wrong-secret clients, always 401 with a
+            # WWW-Authenticate challenge (RFC 6749 §5.2).
+            error = InvalidClientError(description="Client authentication failed.", status_code=401)
+        return super().handle_error_response(request, error)  # type: ignore[no-any-return]
+
+    def _generate_token(
+        self,
+        grant_type: str,
+        client: _OAuthClient,
+        user: object = None,
+        scope: str | None = None,
+        expires_in: int | None = None,
+        include_refresh_token: bool = False,
+    ) -> dict[str, Any]:
+        record = client.record
+        assert record is not None  # only an authenticated client reaches here
+        granted = frozenset(scope.split()) if scope else record.scopes
+        issued = self._tokens.issue(
+            client_id=record.client_id, agency=record.agency, scopes=granted
+        )
+        logger.info(
+            "issued access token %s to client %s (%s) for scope %r",
+            issued.jti,
+            record.client_id,
+            record.agency,
+            issued.scope,
+        )
+        return {
+            "access_token": issued.access_token,
+            "token_type": issued.token_type,
+            "expires_in": issued.expires_in,
+            "scope": issued.scope,
+        }
+
+
+def _oauth_error(error: OAuth2Error) -> JSONResponse:
+    status, body, headers = error()
+    return JSONResponse(body, status_code=status, headers=dict(headers))
+
+
+async def _read_form(request: Request) -> dict[str, str]:
+    """The form parameters, each at most once; parameters with no value count as absent
+    (RFC 6749 §3.1)."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != FORM_MEDIA_TYPE:
+        raise InvalidRequestError(f"Content-Type must be {FORM_MEDIA_TYPE}.")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_TOKEN_REQUEST_BYTES:
+            raise InvalidRequestError("The request body is too large.")
+    try:
+        pairs = parse_qsl(
+            body.decode("utf-8"),
+            keep_blank_values=False,
+            strict_parsing=False,
+            max_num_fields=MAX_TOKEN_REQUEST_FIELDS,
+        )
+    except (UnicodeDecodeError, ValueError) as error:
+        raise InvalidRequestError("The request body is not a valid form.") from error
+    form: dict[str, str] = {}
+    for name, value in pairs:
+        if name in form:  # RFC 6749 §3.2
+            # Error descriptions may hold only printable ASCII without quote or backslash.
+            shown = f"The parameter {name}" if set(name) <= _SCOPE_TOKEN_CHARS else "A parameter"
+            raise InvalidRequestError(f"{shown} is repeated.")
+        form[name] = value
+    return form
+
+
+def _client_id_presented(request: Request, form: dict[str, str]) -> str | None:
+    basic_id, _ = extract_basic_authorization(request.headers)
+    client_id = str(basic_id) if basic_id else form.get("client_id")
+    # Anything that cannot be a client id (a NUL byte, say) is unknown without asking the store.
+    if not client_id or len(client_id) > MAX_CLIENT_ID_LENGTH or not client_id.isprintable():
+        return None
+    return client_id
+
+
+@router.post(
+    TOKEN_PATH,
+    response_model=TokenResponse,
+    responses={
+        400: {"model": OAuthErrorResponse, "description": "Invalid request, scope or grant type"},
+        401: {"model": OAuthErrorResponse, "description": "Client authentication failed"},
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                FORM_MEDIA_TYPE: {
+                    "schema": {
+                        "type": "object",
+                        "required": ["grant_type"],
+                        "properties": {
+                            "grant_type": {"type": "string", "enum": ["client_credentials"]},
+                            "scope": {"type": "string", "description": "space-separated"},
+                            "client_id": {"type": "string", "description": "client_secret_post"},
+                            "client_secret": {
+                                "type": "string",
+                                "description": "client_secret_post",
+                            },
+                        },
+                    }
+                }
+            },
+        }
+    },
+)
+async def issue_token(
+    request: Request, services: Annotated[AuthServices, Depends(auth_services)]
+) -> JSONResponse:
+    """Get an access token with the client-credentials grant. Authenticate with HTTP Basic
+    (`client_secret_basic`, preferred) or `client_id` and `client_secret` form parameters
+    (`client_secret_post`). `scope` defaults to all the client's scopes."""
+    try:
+        form = await _read_form(request)
+        if request.url.scheme != "https" and services.settings.environment == "production":
+            raise InvalidRequestError("The token endpoint must be called over HTTPS.")
+        if "authorization" in request.headers and "client_secret" in form:
+            raise InvalidRequestError("Use one client authentication method, not two.")
+        if "grant_type" not in form:
+            raise InvalidRequestError("Missing grant_type.")
+        # Authlib refuses plain-HTTP URIs outright; the HTTPS rule is the environment's (above),
+        # so it is given the request's URI as https.
+        oauth_request = _TokenRequest(
+            str(request.url.replace(scheme="https")), request.headers, form
+        )
+    except (InvalidRequestError, InsecureTransportError) as error:
+        if isinstance(error, InsecureTransportError):
+            error = InvalidRequestError("The token endpoint must be called over HTTPS.")
+        return _oauth_error(error)
+
+    client_id = _client_id_presented(request, form)
+    record = await services.clients.get(client_id) if client_id else None
+    endpoint = _TokenEndpoint(services.tokens, _OAuthClient(client_id or "", record))
+    response: JSONResponse = await run_in_threadpool(endpoint.create_token_response, oauth_request)
+    return response

@@ -1,0 +1,111 @@
+"""Who is calling: FastAPI dependencies that turn a bearer token into a `Caller` and check scopes.
+
+Every failure raises `hub.errors.AuthenticationFailed` (401) or `PermissionDenied` (403); the
+problem-details handler (`hub.api.problems`) turns AuthenticationFailed into a 401 with
+`WWW-Authenticate: Bearer error="invalid_token", error_description=<message>` (RFC 6750).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Protocol
+
+from fastapi import Depends, Request, Security
+from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
+from fastapi.security import OAuth2
+
+from hub.auth.tokens import TokenService
+from hub.errors import AuthenticationFailed, PermissionDenied
+from hub.services.clients import SCOPES, ClientRepository
+from hub.settings import Settings
+
+TOKEN_PATH = "/oauth/token"  # noqa: S105 - a URL path, not a secret
+
+
+class AuthServices(Protocol):
+    """What authentication needs from the container on `app.state.container`."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def clients(self) -> ClientRepository: ...
+
+    @property
+    def tokens(self) -> TokenService: ...
+
+
+def auth_services(request: Request) -> AuthServices:
+    services: AuthServices = request.app.state.container
+    return services
+
+
+AuthServicesDep = Annotated[AuthServices, Depends(auth_services)]
+
+#: Declares the client-credentials flow and its scopes in the OpenAPI document; it only reads the
+#: Authorization header (checking it is `authenticated_caller`'s job).
+agency_client = OAuth2(
+    flows=OAuthFlows(
+        clientCredentials=OAuthFlowClientCredentials(tokenUrl=TOKEN_PATH, scopes=dict(SCOPES))
+    ),
+    scheme_name="agency_client",
+    description="An agency system, with an access token from the client-credentials grant.",
+    auto_error=False,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """The agency client making this request, as its access token and registration say."""
+
+    client_id: str
+    agency: str
+    scopes: frozenset[str]
+
+
+def _bearer_token(authorization: str | None) -> str:
+    """The token of an `Authorization: Bearer <token>` header (RFC 6750 section 2.1)."""
+    if not authorization:
+        raise AuthenticationFailed("missing bearer token")
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or " " in token:
+        raise AuthenticationFailed("the Authorization header must be: Bearer <token>")
+    return token
+
+
+async def authenticated_caller(
+    authorization: Annotated[str | None, Depends(agency_client)],
+    services: AuthServicesDep,
+) -> Caller:
+    """The caller of a valid token whose client is still registered and enabled."""
+    verified = services.tokens.verify(_bearer_token(authorization))
+    client = await services.clients.get(verified.client_id)
+    if client is None:
+        raise AuthenticationFailed("the token's client is not registered")
+    if not client.is_enabled:
+        raise AuthenticationFailed("the token's client is disabled")
+    if client.agency != verified.agency:
+        raise AuthenticationFailed("the token's agency is not its client's")
+    # A scope withdrawn from the client since the token was issued is not honoured.
+    return Caller(client.client_id, client.agency, verified.scopes & client.scopes)
+
+
+def require_scopes(*scopes: str) -> Callable[..., Awaitable[Caller]]:
+    """A dependency giving the authenticated caller, provided its token grants every scope."""
+    unknown = [scope for scope in scopes if scope not in SCOPES]
+    if unknown:
+        raise ValueError(f"unknown scopes: {', '.join(unknown)}")
+
+    # A default, not `Annotated`: with postponed annotations FastAPI resolves annotation strings
+    # in the module's namespace, where the local `scopes` does not exist.
+    async def caller_with_scopes(
+        caller: Caller = Security(authenticated_caller, scopes=list(scopes)),  # noqa: B008
+    ) -> Caller:
+        for scope in scopes:
+            if scope not in caller.scopes:
+                raise PermissionDenied(f"this needs the scope {scope}, which the token lacks")
+        return caller
+
+    return caller_with_scopes

@@ -1,0 +1,99 @@
+"""Registered agency clients in the `clients` table, on PostgreSQL or SQLite."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from hub.errors import Conflict, NotFound, StoreUnavailable
+from hub.infra.tables import clients
+from hub.services.clients import RegisteredClient
+
+
+class SqlClientRepository:
+    """`hub.services.clients.ClientRepository` on the hub's database."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        # SQLite: take the write lock when the transaction begins (see `hub.infra.db`).
+        self._writer = engine.execution_options(sqlite_begin="IMMEDIATE")
+
+    async def add(self, client: RegisteredClient) -> None:
+        try:
+            async with _translated(), self._writer.begin() as connection:
+                await connection.execute(clients.insert().values(**_to_row(client)))
+        except sa.exc.IntegrityError as error:
+            raise Conflict(f"client {client.client_id} already exists") from error
+
+    async def get(self, client_id: str) -> RegisteredClient | None:
+        async with _translated(), self._engine.connect() as connection:
+            return await _select_one(connection, client_id)
+
+    async def list_all(self) -> list[RegisteredClient]:
+        query = sa.select(clients).order_by(clients.c.created_at, clients.c.client_id)
+        async with _translated(), self._engine.connect() as connection:
+            rows = (await connection.execute(query)).mappings().all()
+        return [_from_row(row) for row in rows]
+
+    async def disable(self, client_id: str, *, at: datetime | None = None) -> RegisteredClient:
+        when = _utc(at) if at is not None else datetime.now(UTC)
+        async with _translated(), self._writer.begin() as connection:
+            await connection.execute(
+                clients.update()
+                .where(clients.c.client_id == client_id, clients.c.disabled_at.is_(None))
+                .values(disabled_at=when)
+            )
+            client = await _select_one(connection, client_id)
+        if client is None:
+            raise NotFound(f"there is no client {client_id}")
+        return client
+
+
+@asynccontextmanager
+async def _translated() -> AsyncIterator[None]:
+    """Driver errors that mean the database cannot be reached become `StoreUnavailable`."""
+    try:
+        yield
+    except (sa.exc.OperationalError, sa.exc.InterfaceError, OSError) as error:
+        raise StoreUnavailable("the client register is unavailable") from error
+
+
+async def _select_one(connection: AsyncConnection, client_id: str) -> RegisteredClient | None:
+    query = sa.select(clients).where(clients.c.client_id == client_id)
+    row = (await connection.execute(query)).mappings().one_or_none()
+    return None if row is None else _from_row(row)
+
+
+def _to_row(client: RegisteredClient) -> dict[str, Any]:
+    return {
+        "client_id": client.client_id,
+        "name": client.name,
+        "agency": client.agency,
+        "scopes": " ".join(sorted(client.scopes)),
+        "secret_hash": client.secret_hash,
+        "created_at": _utc(client.created_at),
+        "disabled_at": None if client.disabled_at is None else _utc(client.disabled_at),
+    }
+
+
+def _from_row(row: Any) -> RegisteredClient:
+    return RegisteredClient(
+        client_id=row["client_id"],
+        name=row["name"],
+        agency=row["agency"],
+        scopes=frozenset(row["scopes"].split()),
+        secret_hash=row["secret_hash"],
+        created_at=_utc(row["created_at"]),
+        disabled_at=None if row["disabled_at"] is None else _utc(row["disabled_at"]),
+    )
+
+
+def _utc(value: datetime) -> datetime:
+    """In UTC. SQLite keeps no offset (it stores and returns naive datetimes), so everything is
+    stored in UTC and a naive value read back is UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

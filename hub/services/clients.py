@@ -1,0 +1,128 @@
+"""Agency clients: the systems (PR2, ViSOR, a council's case system) allowed to call the hub.
+
+Each client belongs to one agency and holds a fixed set of OAuth scopes. Its secret is shown once,
+when it is registered; the hub keeps only a hash of it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+from hub.errors import InvalidInput
+
+#: Every scope a client may hold, with what it allows.
+SCOPES: Mapping[str, str] = {
+    "events:publish": "push notifications into the hub",
+    "events:read": "read back notifications the client's agency published",
+    "feed:read": "pull the notifications disclosed to the client's agency",
+    "subscriptions:manage": "create and change the agency's delivery subscriptions",
+    "policy:explain": "ask why a notification was or was not shared, and with whom",
+    "audit:read": "query and verify the disclosure audit trail (data protection officers)",
+    "admin": "operate the hub: clients, dead letters, replays",
+}
+
+MAX_NAME_LENGTH = 200
+
+
+@dataclass(frozen=True, slots=True)
+class RegisteredClient:
+    """An agency system registered to call the hub."""
+
+    client_id: str
+    name: str
+    agency: str
+    scopes: frozenset[str]
+    secret_hash: str = field(repr=False)
+    created_at: datetime
+    disabled_at: datetime | None = None
+
+    @property
+    def is_enabled(self) -> bool:
+        return self.disabled_at is None
+
+
+class ClientRepository(Protocol):
+    """Where registered clients are kept."""
+
+    async def add(self, client: RegisteredClient) -> None:
+        """Store a new client; `Conflict` if its id is already taken."""
+        ...
+
+    async def get(self, client_id: str) -> RegisteredClient | None:
+        """The client with this id, disabled or not; None when there is none."""
+        ...
+
+    async def list_all(self) -> list[RegisteredClient]:
+        """Every client, oldest first."""
+        ...
+
+    async def disable(self, client_id: str, *, at: datetime | None = None) -> RegisteredClient:
+        """Stop the client from getting or using tokens, from `at` (default: now).
+
+        Disabling a disabled client changes nothing. `NotFound` if there is no such client.
+        """
+        ...
+
+
+class SecretHasher(Protocol):
+    """Turns a plaintext client secret into the self-describing hash that is stored."""
+
+    def __call__(self, secret: str, /) -> str: ...
+
+
+def parse_scopes(scopes: Iterable[str] | str) -> frozenset[str]:
+    """The set of scopes named, each of which must be known.
+
+    A string is read as an OAuth scope parameter: scope names separated by spaces.
+    """
+    names = scopes.split() if isinstance(scopes, str) else [s.strip() for s in scopes]
+    for name in names:
+        if name not in SCOPES:
+            raise InvalidInput(f"unknown scope {name!r}; known scopes: {', '.join(SCOPES)}")
+    return frozenset(names)
+
+
+def _required_text(value: str, what: str) -> str:
+    text = value.strip()
+    if not text:
+        raise InvalidInput(f"a client's {what} must not be empty")
+    if len(text) > MAX_NAME_LENGTH:
+        raise InvalidInput(f"a client's {what} must be at most {MAX_NAME_LENGTH} characters")
+    if not text.isprintable():
+        raise InvalidInput(f"a client's {what} must not contain control characters")
+    return text
+
+
+async def register_client(
+    repo: ClientRepository,
+    *,
+    name: str,
+    agency: str,
+    scopes: Iterable[str] | str,
+    hash_secret: SecretHasher,
+) -> tuple[RegisteredClient, str]:
+    """Register a new client; return it and its plaintext secret, which is never shown again.
+
+    `hash_secret` is `hub.auth.secrets.hash_secret` (passed in because application services
+    sit below `hub.auth` in the layers and may not import it).
+    """
+    clean_name = _required_text(name, "name")
+    clean_agency = _required_text(agency, "agency")
+    granted = parse_scopes(scopes)
+    if not granted:
+        raise InvalidInput("a client needs at least one scope")
+    secret = secrets.token_urlsafe(32)
+    client = RegisteredClient(
+        client_id="cl_" + secrets.token_urlsafe(12),
+        name=clean_name,
+        agency=clean_agency,
+        scopes=granted,
+        secret_hash=hash_secret(secret),
+        created_at=datetime.now(UTC),
+    )
+    await repo.add(client)
+    return client, secret
