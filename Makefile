@@ -1,0 +1,32 @@
+# The two commands of the README:
+#   make run    set up and run the hub on its embedded default (SQLite under ./var)
+#   make test   set up and pass the whole test suite (starts a local PostgreSQL)
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup run test lint unit integration e2e bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+run: setup
+	$(BIN)/hub serve
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy hub
+	$(BIN)/lint-imports
+
+test: setup lint
+	deploy/local/postgres.sh start
+	$(BIN)/pytest tests
+
+clean:
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache .hypothesis

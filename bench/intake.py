@@ -1,0 +1,288 @@
+"""Intake benchmark: notifications pushed through the real HTTP API of a running `hub serve`.
+
+For each backend (SQLite embedded default, PostgreSQL): single pushes with C concurrent clients,
+then batches; prints events/s, request latency p50/p99 and the server's peak RSS. In the same
+run it inserts the same rows with plain asyncpg into a bare table (no API, no validation, no
+subject index) so that the ratio to the database's own limit is visible.
+
+    .venv/bin/python bench/intake.py [--events 3000] [--concurrency 8] [--batch 100]
+
+Needs PostgreSQL (deploy/local/postgres.sh start). Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_DSN = os.environ.get("BENCH_POSTGRES_DSN", "postgresql://hub:hub@127.0.0.1:5432/hub_test")
+EXAMPLE = json.loads((ROOT / "events/examples/custody.admission.json").read_text())
+
+
+def notification(i: int) -> dict[str, Any]:
+    n = json.loads(json.dumps(EXAMPLE))
+    n["id"] = str(uuid.uuid4())
+    n["identifiers"] = {"sps_number": str(2_000_000 + i)}
+    return n
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+class Server:
+    def __init__(self, env: dict[str, str], port: int) -> None:
+        self.env, self.port = env, port
+        self.process: subprocess.Popen[bytes] | None = None
+        self.peak_rss = 0
+        self._sampling = False
+
+    def cli(self, *args: str) -> str:
+        return subprocess.run(
+            [sys.executable, "-m", "hub.cli", *args],
+            env=self.env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "hub.cli", "serve", "--port", str(self.port)],
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(300):
+            try:
+                if httpx.get(f"http://127.0.0.1:{self.port}/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        self._sampling = True
+        threading.Thread(target=self._sample, daemon=True).start()
+
+    def _sample(self) -> None:
+        assert self.process is not None
+        proc = psutil.Process(self.process.pid)
+        while self._sampling:
+            try:
+                self.peak_rss = max(self.peak_rss, proc.memory_info().rss)
+            except psutil.Error:
+                return
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self._sampling = False
+        if self.process:
+            self.process.terminate()
+            self.process.wait(timeout=20)
+
+
+async def push_single(url: str, token: str, total: int, concurrency: int) -> dict[str, float]:
+    latencies: list[float] = []
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(total):
+        queue.put_nowait(i)
+    headers = {"Authorization": f"Bearer {token}"}
+
+    async def worker() -> None:
+        async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60) as http:
+            while not queue.empty():
+                i = queue.get_nowait()
+                body = notification(i)
+                started = time.perf_counter()
+                answer = await http.post("/v1/events", json=body)
+                latencies.append(time.perf_counter() - started)
+                assert answer.status_code == 201, answer.text
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    return {
+        "events_per_s": total / elapsed,
+        "p50_ms": percentile(latencies, 0.50) * 1000,
+        "p99_ms": percentile(latencies, 0.99) * 1000,
+    }
+
+
+async def push_batches(
+    url: str, token: str, total: int, batch: int, concurrency: int, offset: int
+) -> dict[str, float]:
+    latencies: list[float] = []
+    batches = [
+        [notification(offset + b * batch + i) for i in range(batch)] for b in range(total // batch)
+    ]
+    queue: asyncio.Queue[list[dict[str, Any]]] = asyncio.Queue()
+    for b in batches:
+        queue.put_nowait(b)
+    headers = {"Authorization": f"Bearer {token}"}
+
+    async def worker() -> None:
+        async with httpx.AsyncClient(base_url=url, headers=headers, timeout=120) as http:
+            while not queue.empty():
+                body = queue.get_nowait()
+                started = time.perf_counter()
+                answer = await http.post("/v1/events/batch", json=body)
+                latencies.append(time.perf_counter() - started)
+                assert answer.status_code == 200, answer.text
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(max(1, concurrency // 2))))
+    elapsed = time.perf_counter() - started
+    return {
+        "events_per_s": len(batches) * batch / elapsed,
+        "p50_ms": percentile(latencies, 0.50) * 1000,
+        "p99_ms": percentile(latencies, 0.99) * 1000,
+    }
+
+
+async def plain_asyncpg(total: int, concurrency: int, batch: int) -> dict[str, float]:
+    """The database's own limit for the same rows: one INSERT per commit, then batched."""
+    table = f"bench_bare_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(PG_DSN)
+    await admin.execute(
+        f"CREATE TABLE {table} (position BIGSERIAL PRIMARY KEY, source TEXT, event_id TEXT, "
+        "type TEXT, data JSONB, UNIQUE (source, event_id))"
+    )
+    rows = [
+        (n["source"], n["id"], n["type"], json.dumps(n["data"]))
+        for n in (notification(i) for i in range(total))
+    ]
+    pool = await asyncpg.create_pool(PG_DSN, min_size=concurrency, max_size=concurrency)
+    sql = f"INSERT INTO {table} (source, event_id, type, data) VALUES ($1, $2, $3, $4)"
+    queue: asyncio.Queue[tuple[str, str, str, str]] = asyncio.Queue()
+    for r in rows:
+        queue.put_nowait(r)
+
+    async def worker() -> None:
+        async with pool.acquire() as connection:
+            while not queue.empty():
+                await connection.execute(sql, *queue.get_nowait())
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    single = total / (time.perf_counter() - started)
+
+    started = time.perf_counter()
+    async with pool.acquire() as connection:
+        for b in range(0, total, batch):
+            chunk = [(s, i + "-b", t, d) for s, i, t, d in rows[b : b + batch]]
+            async with connection.transaction():
+                await connection.executemany(sql, chunk)
+    batched = total / (time.perf_counter() - started)
+    await pool.close()
+    await admin.execute(f"DROP TABLE {table}")
+    await admin.close()
+    return {"single_rows_per_s": single, "batched_rows_per_s": batched}
+
+
+async def run_backend(name: str, args: argparse.Namespace) -> dict[str, Any]:
+    data_dir = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    env.update({"HUB_ENVIRONMENT": "development", "HUB_DATA_DIR": str(data_dir)})
+    schema = None
+    if name == "postgres":
+        schema = f"bench_{uuid.uuid4().hex[:8]}"
+        admin = await asyncpg.connect(PG_DSN)
+        await admin.execute(f'CREATE SCHEMA "{schema}"')
+        await admin.close()
+        env["HUB_DATABASE_URL"] = PG_DSN.replace("postgresql://", "postgresql+asyncpg://")
+        env["HUB_DATABASE_SCHEMA"] = schema
+    port = 18000 + (os.getpid() % 1000)
+    server = Server(env, port)
+    try:
+        if schema:
+            server.cli("db", "upgrade")
+        client = json.loads(
+            server.cli(
+                "clients",
+                "add",
+                "--name",
+                "bench",
+                "--agency",
+                "sps",
+                "--scope",
+                "events:publish",
+                "--json",
+            )
+        )
+        server.start()
+        url = f"http://127.0.0.1:{port}"
+        async with httpx.AsyncClient() as http:
+            answer = await http.post(
+                f"{url}/oauth/token",
+                data={"grant_type": "client_credentials"},
+                auth=(client["client_id"], client["client_secret"]),
+            )
+        token = answer.json()["access_token"]
+        single = await push_single(url, token, args.events, args.concurrency)
+        batched = await push_batches(
+            url, token, args.events * 4, args.batch, args.concurrency, offset=args.events
+        )
+        return {"single": single, "batch": batched, "peak_rss_mib": server.peak_rss / 2**20}
+    finally:
+        server.stop()
+        if schema:
+            admin = await asyncpg.connect(PG_DSN)
+            await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+            await admin.close()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--batch", type=int, default=100)
+    args = parser.parse_args()
+    print(f"# intake benchmark {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+    print(
+        f"# machine: {platform.machine()}, {os.cpu_count()} cores, "
+        f"{psutil.virtual_memory().total / 2**30:.0f} GiB, Python {platform.python_version()}"
+    )
+    print(
+        f"# {args.events} single pushes with {args.concurrency} clients; "
+        f"{args.events * 4} in batches of {args.batch} with {max(1, args.concurrency // 2)} clients"
+    )
+    results = {}
+    for backend in ("sqlite", "postgres"):
+        results[backend] = await run_backend(backend, args)
+        r = results[backend]
+        for mode in ("single", "batch"):
+            m = r[mode]
+            print(
+                f"{backend:8} {mode:6} {m['events_per_s']:8.0f} events/s   "
+                f"p50 {m['p50_ms']:7.1f} ms   p99 {m['p99_ms']:7.1f} ms"
+            )
+        print(f"{backend:8} server peak RSS {r['peak_rss_mib']:.0f} MiB")
+    bare = await plain_asyncpg(args.events, args.concurrency, args.batch)
+    print(
+        f"asyncpg bare table: {bare['single_rows_per_s']:8.0f} rows/s one per commit "
+        f"({args.concurrency} connections); {bare['batched_rows_per_s']:8.0f} rows/s in batches"
+    )
+    pg = results["postgres"]
+    single_ratio = pg["single"]["events_per_s"] / bare["single_rows_per_s"]
+    batch_ratio = pg["batch"]["events_per_s"] / bare["batched_rows_per_s"]
+    print(f"ratio API/bare (PostgreSQL): single {single_ratio:.2f}, batch {batch_ratio:.2f}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,87 @@
+"""Notification intake: `POST /v1/events`, `POST /v1/events/batch`, `GET /v1/events/{id}`."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from fastapi import APIRouter, Query, Request, Response
+
+from hub.api.body import read_json
+from hub.api.deps import ContainerDep, EventReader, Publisher
+from hub.api.models import AcceptedBatch, AcceptedNotification, StoredNotification
+from hub.domain import notifications
+from hub.errors import Conflict, NotFound
+
+router = APIRouter(prefix="/v1/events", tags=["events"])
+
+PROBLEMS = {
+    400: {"description": "Not strict JSON"},
+    401: {"description": "Missing, invalid or expired token"},
+    403: {"description": "The token lacks the needed scope"},
+    409: {"description": "Conflicts with what is stored; nothing was changed"},
+    413: {"description": "The body is over the size limit"},
+    415: {"description": "The body is not JSON"},
+    422: {"description": "The notification is invalid; `errors` names each field"},
+}
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=AcceptedNotification,
+    responses={200: {"description": "Already stored; nothing changed"}, **PROBLEMS},  # type: ignore[dict-item]
+)
+async def publish_notification(
+    request: Request, response: Response, container: ContainerDep, caller: Publisher
+) -> AcceptedNotification:
+    """Push one notification. Pushing the same notification again stores nothing and answers
+    200 with the first push's position."""
+    raw = await read_json(request, container.settings.max_request_bytes)
+    result = await container.intake.publish(
+        raw, notifications.Publisher(caller.client_id, caller.agency)
+    )
+    if result.duplicate:
+        response.status_code = 200
+    response.headers["Location"] = (
+        f"/v1/events/{quote(result.id, safe='')}?source={quote(result.source, safe='')}"
+    )
+    return AcceptedNotification.of(result)
+
+
+@router.post("/batch", response_model=AcceptedBatch, responses=PROBLEMS)  # type: ignore[arg-type]
+async def publish_batch(
+    request: Request, container: ContainerDep, caller: Publisher
+) -> AcceptedBatch:
+    """Push a JSON array of notifications, all or nothing: if any item is invalid nothing is
+    stored, and `errors` names the index and field of every problem."""
+    raw = await read_json(request, container.settings.max_request_bytes)
+    results = await container.intake.publish_batch(
+        raw, notifications.Publisher(caller.client_id, caller.agency)
+    )
+    duplicates = sum(1 for r in results if r.duplicate)
+    return AcceptedBatch(
+        accepted=len(results) - duplicates,
+        duplicates=duplicates,
+        results=[AcceptedNotification.of(r) for r in results],
+    )
+
+
+@router.get("/{event_id}", response_model=StoredNotification)
+async def get_notification(
+    event_id: str,
+    container: ContainerDep,
+    caller: EventReader,
+    source: str | None = Query(default=None, max_length=500),
+) -> StoredNotification:
+    """A notification the caller's agency published. Others' notifications are not found."""
+    found = await container.store.find_published(event_id, caller.agency)
+    if source is not None:
+        found = [e for e in found if e.notification.source == source]
+    if not found:
+        raise NotFound(f"your agency has published no notification with id {event_id!r}")
+    if len(found) > 1:
+        raise Conflict(
+            f"your agency published {len(found)} notifications with id {event_id!r} from "
+            "different sources; say which with ?source="
+        )
+    return StoredNotification.of(found[0])

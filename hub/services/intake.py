@@ -1,0 +1,62 @@
+"""Notification intake: validate what an agency pushed, then append it to the event store.
+
+Validation happens in full before anything is written, so a rejected notification (or a batch
+with one bad item) changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from hub.domain.notifications import AppendResult, Notification, Publisher
+from hub.domain.schemas import SchemaRegistry
+from hub.errors import (
+    BatchItemProblem,
+    BatchRejected,
+    InvalidInput,
+    InvalidNotification,
+)
+from hub.services.ports import EventStore
+
+
+class IntakeService:
+    def __init__(self, schemas: SchemaRegistry, store: EventStore, max_batch_size: int) -> None:
+        self._schemas = schemas
+        self._store = store
+        self._max_batch_size = max_batch_size
+
+    async def publish(self, raw: object, publisher: Publisher) -> AppendResult:
+        notification = self._schemas.validate(raw)
+        [result] = await self._store.append([notification], publisher=publisher)
+        return result
+
+    async def publish_batch(self, raw: object, publisher: Publisher) -> list[AppendResult]:
+        """All or nothing: every item is validated first, and every problem of every item is
+        reported with its index, before anything is appended."""
+        if not isinstance(raw, list):
+            raise InvalidInput("a batch must be a JSON array of notifications")
+        if not raw:
+            raise InvalidInput("a batch must hold at least one notification")
+        if len(raw) > self._max_batch_size:
+            raise InvalidInput(
+                f"a batch may hold at most {self._max_batch_size} notifications, not {len(raw)}"
+            )
+        notifications: list[Notification] = []
+        problems: list[BatchItemProblem] = []
+        for index, item in enumerate(raw):
+            try:
+                notifications.append(self._schemas.validate(item))
+            except InvalidNotification as error:
+                problems.extend(BatchItemProblem(index, p) for p in error.problems)
+        if problems:
+            bad = sorted({p.index for p in problems})
+            raise BatchRejected(
+                f"{len(bad)} of {len(raw)} notifications are invalid (items {_ranges(bad)}); "
+                "nothing was stored",
+                problems,
+            )
+        return await self._store.append(notifications, publisher=publisher)
+
+
+def _ranges(indexes: Sequence[int]) -> str:
+    return ", ".join(str(i) for i in indexes[:20]) + (" …" if len(indexes) > 20 else "")

@@ -1,0 +1,149 @@
+"""End-to-end fixtures: the real `hub` command, run as a client would run it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from tests.conftest import POSTGRES_URL
+
+HUB = [sys.executable, "-m", "hub.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class HubProcess:
+    """A `hub serve` process and the environment it was started with."""
+
+    env: dict[str, str]
+    port: int
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+    clients: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def cli(self, *args: str) -> str:
+        done = subprocess.run(
+            [*HUB, *args], env=self.env, capture_output=True, text=True, timeout=60, check=False
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    def start(self) -> None:
+        assert self.process is None
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [*HUB, "serve", "--port", str(self.port)], env=self.env, stdout=log, stderr=log
+            )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"hub serve exited early:\n{self.log.read_text()}")
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError(f"hub serve did not become ready:\n{self.log.read_text()}")
+
+    def kill(self) -> None:
+        """SIGKILL: no clean shutdown, as in a crash."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+        self.process = None
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+            self.process = None
+
+    def register(self, agency: str, scopes: str) -> dict[str, Any]:
+        out = self.cli(
+            "clients",
+            "add",
+            "--name",
+            f"e2e {agency}",
+            "--agency",
+            agency,
+            "--scope",
+            scopes,
+            "--json",
+        )
+        client: dict[str, Any] = json.loads(out)
+        return client
+
+    def token(self, client: dict[str, Any]) -> str:
+        answer = httpx.post(
+            f"{self.url}/oauth/token",
+            data={"grant_type": "client_credentials"},
+            auth=(client["client_id"], client["client_secret"]),
+            timeout=10,
+        )
+        assert answer.status_code == 200, answer.text
+        token: str = answer.json()["access_token"]
+        return token
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def hub_process(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[HubProcess]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    env.update({"HUB_ENVIRONMENT": "development", "HUB_DATA_DIR": str(tmp_path / "data")})
+    schema = None
+    if request.param == "postgres":
+        schema = f"e2e_{uuid.uuid4().hex[:12]}"
+        _admin(f'CREATE SCHEMA "{schema}"')
+        env["HUB_DATABASE_URL"] = POSTGRES_URL
+        env["HUB_DATABASE_SCHEMA"] = schema
+    hub = HubProcess(env=env, port=free_port(), log=tmp_path / "hub.log")
+    if schema is not None:
+        hub.cli("db", "upgrade")
+    try:
+        yield hub
+    finally:
+        hub.stop()
+        if schema is not None:
+            _admin(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def _admin(statement: str) -> None:
+    async def run() -> None:
+        admin = create_async_engine(POSTGRES_URL)
+        try:
+            async with admin.begin() as connection:
+                await connection.execute(sa.text(statement))
+        finally:
+            await admin.dispose()
+
+    asyncio.run(run())
