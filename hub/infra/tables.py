@@ -73,3 +73,99 @@ clients = sa.Table(
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("disabled_at", Timestamp, nullable=True),
 )
+
+# -- routing: person profiles, disclosure decisions, consumer checkpoints (migration 0002) ------
+
+person_profiles = sa.Table(
+    "person_profiles",
+    metadata,
+    sa.Column("person_id", sa.Text, primary_key=True),
+    #: The position of the last event folded into the profile.
+    sa.Column("position", Position, nullable=False),
+    sa.Column("profile", Json, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+)
+
+disclosures = sa.Table(
+    "disclosures",
+    metadata,
+    sa.Column("disclosure_id", sa.Text, primary_key=True),
+    sa.Column("event_position", Position, nullable=False),
+    sa.Column("event_id", sa.Text, nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("event_type", sa.Text, nullable=False),
+    sa.Column("person_id", sa.Text, nullable=False),
+    sa.Column("recipient_id", sa.Text, nullable=False),
+    sa.Column("fields", Json, nullable=False),
+    sa.Column("rules", Json, nullable=False),
+    sa.Column("purposes", Json, nullable=False),
+    sa.Column("legal_bases", Json, nullable=False),
+    sa.Column("policy_version", sa.Text, nullable=False),
+    sa.Column("profile_position", Position, nullable=False),
+    #: The event itself, or the admission that made its record follow the person.
+    sa.Column("trigger_position", Position, nullable=False),
+    sa.Column("acknowledge_within_seconds", sa.Integer, nullable=True),
+    sa.Column("decided_at", Timestamp, nullable=False),
+    sa.UniqueConstraint(
+        "event_position",
+        "recipient_id",
+        "trigger_position",
+        name="uq_disclosures_event_recipient_trigger",
+    ),
+    sa.Index("ix_disclosures_recipient_id", "recipient_id", "trigger_position"),
+    sa.Index("ix_disclosures_person_id", "person_id", "event_position"),
+)
+
+disclosure_denials = sa.Table(
+    "disclosure_denials",
+    metadata,
+    sa.Column("denial_id", sa.Text, primary_key=True),
+    sa.Column("event_position", Position, nullable=False),
+    sa.Column("event_id", sa.Text, nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("event_type", sa.Text, nullable=False),
+    sa.Column("person_id", sa.Text, nullable=False),
+    sa.Column("recipient_id", sa.Text, nullable=False),
+    sa.Column("rules", Json, nullable=False),
+    sa.Column("reasons", Json, nullable=False),
+    sa.Column("policy_version", sa.Text, nullable=False),
+    sa.Column("profile_position", Position, nullable=False),
+    sa.Column("trigger_position", Position, nullable=False),
+    sa.Column("decided_at", Timestamp, nullable=False),
+    sa.UniqueConstraint(
+        "event_position",
+        "recipient_id",
+        "trigger_position",
+        name="uq_disclosure_denials_event_recipient_trigger",
+    ),
+    sa.Index("ix_disclosure_denials_recipient_id", "recipient_id", "trigger_position"),
+    sa.Index("ix_disclosure_denials_person_id", "person_id", "event_position"),
+)
+
+consumer_checkpoints = sa.Table(
+    "consumer_checkpoints",
+    metadata,
+    sa.Column("consumer", sa.Text, primary_key=True),
+    #: The position of the last event the consumer has recorded its effects for.
+    sa.Column("position", Position, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+)
+
+identifier_conflicts = sa.Table(
+    "identifier_conflicts",
+    metadata,
+    sa.Column("review_id", sa.Text, primary_key=True),
+    sa.Column("raised_at", Timestamp, nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("event_id", sa.Text, nullable=False),
+    sa.Column("event_type", sa.Text, nullable=False),
+    sa.Column("publisher_client_id", sa.Text, nullable=False),
+    sa.Column("publisher_agency", sa.Text, nullable=False),
+    #: {"scheme:value": person_id} — who the subject index holds each identifier for.
+    sa.Column("claims", Json, nullable=False),
+    #: The refused notification, so that nothing pushed is lost.
+    sa.Column("notification", Json, nullable=False),
+    sa.Column("resolved_at", Timestamp, nullable=True),
+    sa.Column("resolved_by", sa.Text, nullable=True),
+    sa.Column("resolution", sa.Text, nullable=True),
+)

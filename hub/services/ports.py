@@ -6,8 +6,9 @@ test suite (`tests/integration/store_contract.py`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Collection, Mapping, Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Protocol
 
 from hub.domain.notifications import (
     AppendResult,
@@ -16,6 +17,10 @@ from hub.domain.notifications import (
     Publisher,
     StoredEvent,
 )
+from hub.domain.profile import PersonProfile
+
+if TYPE_CHECKING:  # the routing service's records; it imports this module at run time
+    from hub.services.routing import RoutedBatch
 
 
 class EventStore(Protocol):
@@ -74,4 +79,90 @@ class EventStore(Protocol):
 
     async def count(self) -> int:
         """How many events are stored."""
+        ...
+
+
+class PolicyDecision(Protocol):
+    """The policy engine's decision for one recipient of one notification (what
+    `hub.domain.policy.RecipientDecision` holds)."""
+
+    @property
+    def recipient_id(self) -> str: ...
+    @property
+    def permitted(self) -> bool: ...
+    @property
+    def fields(self) -> Sequence[str]: ...
+    @property
+    def rules(self) -> Sequence[str]: ...
+    @property
+    def purposes(self) -> Sequence[str]: ...
+    @property
+    def legal_bases(self) -> Sequence[str]: ...
+    @property
+    def acknowledge_within(self) -> timedelta | None: ...
+    @property
+    def reasons(self) -> Sequence[str]: ...
+
+
+class PolicyEvaluation(Protocol):
+    """Every candidate recipient's decision on one notification, and the policy that made them."""
+
+    @property
+    def policy_version(self) -> str: ...
+    @property
+    def decisions(self) -> Sequence[PolicyDecision]: ...
+
+
+class PolicyEngine(Protocol):
+    """The sharing rules in force (`hub.domain.policy.PolicyBundle`): who may receive what."""
+
+    @property
+    def version(self) -> str:
+        """The content hash of the policy bundle, recorded with every decision."""
+        ...
+
+    def evaluate(
+        self,
+        notification: Notification,
+        profile: Mapping[str, Any],
+        *,
+        follows_person_to: str | None = None,
+    ) -> PolicyEvaluation:
+        """Decide every candidate recipient of `notification`, judged with `profile` (the
+        person's profile attributes once it was applied). With `follows_person_to`, only the
+        rules whose records follow the person, for that receiving establishment."""
+        ...
+
+
+class RoutingStore(Protocol):
+    """Where the router keeps person profiles, disclosures, denials and how far it got.
+
+    Everything one batch decided is recorded in one transaction together with the consumer's
+    checkpoint, and only if the checkpoint is still where the batch started: two routers never
+    both record the same events, and a crash leaves either all of a batch or none of it.
+    """
+
+    async def checkpoint(self, consumer: str) -> int:
+        """The position of the last event `consumer` recorded (0 before the first)."""
+        ...
+
+    async def profiles(self, person_ids: Collection[str]) -> dict[str, PersonProfile]:
+        """The stored profiles of those people that have one."""
+        ...
+
+    async def all_profiles(self) -> list[PersonProfile]:
+        """Every stored profile, by person id."""
+        ...
+
+    async def record(self, consumer: str, batch: RoutedBatch) -> bool:
+        """In one transaction: move `consumer`'s checkpoint from `batch.after` to
+        `batch.through`, store the batch's profiles, disclosures and denials. False, with
+        nothing written, when the checkpoint is no longer at `batch.after`."""
+        ...
+
+    async def replace_profiles(
+        self, consumer: str, checkpoint: int, profiles: Sequence[PersonProfile]
+    ) -> bool:
+        """Replace every stored profile with `profiles` (folded up to `checkpoint`), in one
+        transaction, if `consumer`'s checkpoint is still `checkpoint`; False otherwise."""
         ...

@@ -1,0 +1,235 @@
+"""The router's tables (`person_profiles`, `disclosures`, `disclosure_denials`,
+`consumer_checkpoints`) on PostgreSQL or SQLite: `hub.services.ports.RoutingStore`.
+
+Every write transaction begins by moving the consumer's checkpoint, guarded by its expected
+value. That statement is also the lock that serialises routers: on PostgreSQL a second router's
+UPDATE of the same row waits for the first to commit and then matches no row (READ COMMITTED
+re-checks the condition against the committed row); on SQLite writers begin with
+`BEGIN IMMEDIATE`, one at a time, and the second sees the moved checkpoint. Either way the loser
+has written nothing before it finds out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Collection, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from hub.domain.profile import PersonProfile
+from hub.errors import HubError, StoreError, StoreUnavailable
+from hub.infra.tables import consumer_checkpoints, disclosure_denials, disclosures, person_profiles
+from hub.services.routing import Disclosure, DisclosureDenial, RoutedBatch
+
+__all__ = ["SqlRoutingStore"]
+
+#: PostgreSQL error classes that mean the database cannot be reached or take more work now.
+_UNAVAILABLE_SQLSTATE_PREFIXES = ("08", "53", "57P")
+#: SQLite errors that mean the same: another writer held the lock too long, or no file.
+_SQLITE_UNAVAILABLE = ("database is locked", "unable to open", "disk i/o error")
+
+
+class SqlRoutingStore:
+    """`RoutingStore` on the hub's database (either backend)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        # SQLite: take the write lock when the transaction begins (see `hub.infra.db`); the
+        # option means nothing to PostgreSQL.
+        self._writer = engine.execution_options(sqlite_begin="IMMEDIATE")
+        self._dialect = engine.dialect.name
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    async def checkpoint(self, consumer: str) -> int:
+        query = sa.select(consumer_checkpoints.c.position).where(
+            consumer_checkpoints.c.consumer == consumer
+        )
+        async with self._connection() as connection:
+            position = (await connection.execute(query)).scalar_one_or_none()
+        return 0 if position is None else int(position)
+
+    async def profiles(self, person_ids: Collection[str]) -> dict[str, PersonProfile]:
+        if not person_ids:
+            return {}
+        query = sa.select(person_profiles.c.profile).where(
+            person_profiles.c.person_id.in_(sorted(person_ids))
+        )
+        async with self._connection() as connection:
+            documents = (await connection.execute(query)).scalars().all()
+        found = [PersonProfile.from_json(document) for document in documents]
+        return {profile.person_id: profile for profile in found}
+
+    async def all_profiles(self) -> list[PersonProfile]:
+        query = sa.select(person_profiles.c.profile).order_by(person_profiles.c.person_id)
+        async with self._connection() as connection:
+            documents = (await connection.execute(query)).scalars().all()
+        return [PersonProfile.from_json(document) for document in documents]
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    async def record(self, consumer: str, batch: RoutedBatch) -> bool:
+        now = datetime.now(UTC)
+        async with self._connection(write=True) as connection, connection.begin():
+            if not await self._advance(connection, consumer, batch.after, batch.through, now):
+                return False
+            if batch.disclosures:
+                await connection.execute(
+                    disclosures.insert(), [_disclosure_row(d) for d in batch.disclosures]
+                )
+            if batch.denials:
+                await connection.execute(
+                    disclosure_denials.insert(), [_denial_row(d) for d in batch.denials]
+                )
+            if batch.profiles:
+                await self._upsert_profiles(connection, batch.profiles, now)
+        return True
+
+    async def replace_profiles(
+        self, consumer: str, checkpoint: int, profiles: Sequence[PersonProfile]
+    ) -> bool:
+        now = datetime.now(UTC)
+        async with self._connection(write=True) as connection, connection.begin():
+            # Moving the checkpoint to where it is: the same guard and lock as a router's batch.
+            if not await self._advance(connection, consumer, checkpoint, checkpoint, now):
+                return False
+            await connection.execute(person_profiles.delete())
+            if profiles:
+                await connection.execute(
+                    person_profiles.insert(), [_profile_row(p, now) for p in profiles]
+                )
+        return True
+
+    async def _advance(
+        self, connection: AsyncConnection, consumer: str, after: int, through: int, now: datetime
+    ) -> bool:
+        """Move the checkpoint from `after` to `through`; False if it is not at `after`."""
+        moved = await connection.execute(
+            consumer_checkpoints.update()
+            .where(
+                consumer_checkpoints.c.consumer == consumer,
+                consumer_checkpoints.c.position == after,
+            )
+            .values(position=through, updated_at=now)
+            .returning(consumer_checkpoints.c.consumer)
+        )
+        if moved.first() is not None:
+            return True
+        if after != 0:
+            return False
+        # The consumer's first batch: the row does not exist yet. Of two routers inserting it,
+        # the second waits for the first (PostgreSQL) or for the write lock (SQLite), then
+        # inserts nothing.
+        created = await connection.execute(
+            self._insert(consumer_checkpoints)
+            .values(consumer=consumer, position=through, updated_at=now)
+            .on_conflict_do_nothing(index_elements=[consumer_checkpoints.c.consumer])
+            .returning(consumer_checkpoints.c.consumer)
+        )
+        return created.first() is not None
+
+    async def _upsert_profiles(
+        self, connection: AsyncConnection, profiles: Sequence[PersonProfile], now: datetime
+    ) -> None:
+        insert = self._insert(person_profiles)
+        await connection.execute(
+            insert.on_conflict_do_update(
+                index_elements=[person_profiles.c.person_id],
+                set_={
+                    "position": insert.excluded.position,
+                    "profile": insert.excluded.profile,
+                    "updated_at": insert.excluded.updated_at,
+                },
+            ),
+            [_profile_row(p, now) for p in profiles],
+        )
+
+    def _insert(self, table: sa.Table) -> Any:
+        """The backend's INSERT, which knows ON CONFLICT."""
+        if self._dialect == "postgresql":
+            return postgresql.insert(table)
+        return sqlite.insert(table)
+
+    # -- the boundary ----------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _connection(self, *, write: bool = False) -> AsyncIterator[AsyncConnection]:
+        """A connection whose driver errors leave as `StoreError`s (the cause kept)."""
+        engine = self._writer if write else self._engine
+        try:
+            async with engine.connect() as connection:
+                yield connection
+        except HubError:
+            raise
+        except sa.exc.DBAPIError as error:
+            if _is_unavailable(error):
+                raise StoreUnavailable(f"the routing store is unavailable: {error.orig}") from error
+            raise StoreError(f"the routing store failed: {error.orig}") from error
+        except (OSError, TimeoutError, sa.exc.TimeoutError, sa.exc.DisconnectionError) as error:
+            raise StoreUnavailable(f"the routing store is unavailable: {error}") from error
+
+
+def _is_unavailable(error: sa.exc.DBAPIError) -> bool:
+    if error.connection_invalidated or isinstance(error, sa.exc.InterfaceError):
+        return True
+    sqlstate = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
+    if isinstance(sqlstate, str):
+        return sqlstate.startswith(_UNAVAILABLE_SQLSTATE_PREFIXES)
+    # SQLite: "database is locked" after the busy timeout, or the file cannot be opened.
+    message = str(error.orig).lower()
+    return isinstance(error, sa.exc.OperationalError) and any(
+        words in message for words in _SQLITE_UNAVAILABLE
+    )
+
+
+def _profile_row(profile: PersonProfile, now: datetime) -> dict[str, Any]:
+    return {
+        "person_id": profile.person_id,
+        "position": profile.position,
+        "profile": profile.to_json(),
+        "updated_at": now,
+    }
+
+
+def _disclosure_row(disclosure: Disclosure) -> dict[str, Any]:
+    within = disclosure.acknowledge_within
+    return {
+        "disclosure_id": disclosure.disclosure_id,
+        "event_position": disclosure.event_position,
+        "event_id": disclosure.event_id,
+        "source": disclosure.source,
+        "event_type": disclosure.event_type,
+        "person_id": disclosure.person_id,
+        "recipient_id": disclosure.recipient_id,
+        "fields": list(disclosure.fields),
+        "rules": list(disclosure.rules),
+        "purposes": list(disclosure.purposes),
+        "legal_bases": list(disclosure.legal_bases),
+        "policy_version": disclosure.policy_version,
+        "profile_position": disclosure.profile_position,
+        "trigger_position": disclosure.trigger_position,
+        "acknowledge_within_seconds": None if within is None else round(within.total_seconds()),
+        "decided_at": disclosure.decided_at.astimezone(UTC),
+    }
+
+
+def _denial_row(denial: DisclosureDenial) -> dict[str, Any]:
+    return {
+        "denial_id": denial.denial_id,
+        "event_position": denial.event_position,
+        "event_id": denial.event_id,
+        "source": denial.source,
+        "event_type": denial.event_type,
+        "person_id": denial.person_id,
+        "recipient_id": denial.recipient_id,
+        "rules": list(denial.rules),
+        "reasons": list(denial.reasons),
+        "policy_version": denial.policy_version,
+        "profile_position": denial.profile_position,
+        "trigger_position": denial.trigger_position,
+        "decided_at": denial.decided_at.astimezone(UTC),
+    }

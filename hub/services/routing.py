@@ -1,0 +1,350 @@
+"""The router: follows the event store in order and decides, for every notification, who
+receives it. It brings the person's profile up to the event, asks the policy engine, and records
+each permitted recipient as a disclosure and each refused one as a denial.
+
+Records follow the person: when an event receives the person into an establishment, each earlier
+notification of their stream is judged again for that establishment (`follows_person_to`), with
+the profile as it stands at the admission, and recorded under the admission's position.
+
+Idempotent and crash-safe (CONVENTIONS 4): a batch's profiles, disclosures and denials are
+recorded in one transaction with the router's checkpoint, and only if the checkpoint is still
+where the batch began. A crash loses a whole batch or nothing; a restart carries on from the
+checkpoint; and of two routers on one store, the one that records second writes nothing and
+reads again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from uuid import uuid4
+
+from hub.domain.notifications import StoredEvent
+from hub.domain.profile import PersonProfile, apply, receiving_establishment
+from hub.errors import InvalidInput, StoreUnavailable
+from hub.services.ports import (
+    EventStore,
+    PolicyEngine,
+    PolicyEvaluation,
+    RoutingStore,
+)
+
+__all__ = [
+    "CONSUMER",
+    "Disclosure",
+    "DisclosureDenial",
+    "PolicyFactory",
+    "RoutedBatch",
+    "Router",
+    "fold_profiles",
+    "rebuild_profiles",
+]
+
+logger = logging.getLogger("hub.router")
+
+#: The router's name in `consumer_checkpoints`.
+CONSUMER = "router"
+
+#: Builds the policy engine in force (the composition root provides it).
+PolicyFactory = Callable[[], PolicyEngine]
+
+
+@dataclass(frozen=True, slots=True)
+class Disclosure:
+    """A recipient is entitled to (these fields of) a notification, by these rules."""
+
+    disclosure_id: str
+    event_position: int
+    event_id: str
+    source: str
+    event_type: str
+    person_id: str
+    recipient_id: str
+    fields: tuple[str, ...]
+    rules: tuple[str, ...]
+    purposes: tuple[str, ...]
+    legal_bases: tuple[str, ...]
+    policy_version: str
+    #: The position of the profile the decision was judged with.
+    profile_position: int
+    #: The event that caused the decision: the notification itself, or, when its record
+    #: followed the person, the admission or transfer that received them.
+    trigger_position: int
+    acknowledge_within: timedelta | None
+    decided_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DisclosureDenial:
+    """A candidate recipient was refused a notification: the rules considered, and why."""
+
+    denial_id: str
+    event_position: int
+    event_id: str
+    source: str
+    event_type: str
+    person_id: str
+    recipient_id: str
+    rules: tuple[str, ...]
+    reasons: tuple[str, ...]
+    policy_version: str
+    profile_position: int
+    trigger_position: int
+    decided_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RoutedBatch:
+    """What routing the events after `after` up to `through` decided, to be recorded at once."""
+
+    after: int
+    through: int
+    #: The profiles of the people the batch's events are about, as of `through`.
+    profiles: tuple[PersonProfile, ...]
+    disclosures: tuple[Disclosure, ...]
+    denials: tuple[DisclosureDenial, ...]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Router:
+    """Routes every stored notification once, in store order.
+
+    `run_once` routes the next batch; `run` keeps routing until `stop` is set, waking for new
+    events on `wakeup` (set by whoever appends) or every `poll_interval` seconds.
+    """
+
+    def __init__(
+        self,
+        events: EventStore,
+        routing: RoutingStore,
+        policy_factory: PolicyFactory,
+        *,
+        batch_size: int = 100,
+        poll_interval: float = 1.0,
+        consumer: str = CONSUMER,
+        clock: Callable[[], datetime] = _now,
+    ) -> None:
+        if batch_size < 1:
+            raise InvalidInput(f"batch_size must be at least 1, not {batch_size}")
+        if poll_interval <= 0:
+            raise InvalidInput(f"poll_interval must be positive, not {poll_interval}")
+        self._events = events
+        self._routing = routing
+        self._policy_factory = policy_factory
+        self._policy: PolicyEngine | None = None
+        self._batch_size = batch_size
+        self._poll_interval = poll_interval
+        self._consumer = consumer
+        self._clock = clock
+        #: How many batches this router computed that another router had recorded first.
+        self.races_lost = 0
+
+    @property
+    def policy(self) -> PolicyEngine:
+        """The policy engine, built on first use."""
+        if self._policy is None:
+            self._policy = self._policy_factory()
+        return self._policy
+
+    async def run_once(self, limit: int | None = None) -> int:
+        """Route the next events after the checkpoint (at most `limit`, default the batch
+        size) in one transaction. How many this router routed: 0 when there was nothing new."""
+        limit = self._batch_size if limit is None else limit
+        if limit < 1:
+            raise InvalidInput(f"limit must be at least 1, not {limit}")
+        while True:
+            after = await self._routing.checkpoint(self._consumer)
+            stored = await self._events.read_all(after=after, limit=limit)
+            if not stored:
+                return 0
+            batch = await self.route(after, stored)
+            if await self._routing.record(self._consumer, batch):
+                logger.debug(
+                    "routed events %d-%d: %d disclosures, %d denials",
+                    stored[0].position,
+                    batch.through,
+                    len(batch.disclosures),
+                    len(batch.denials),
+                )
+                return len(stored)
+            # Another router recorded from the same checkpoint first: what this one computed
+            # was thrown away unwritten. Read from the new checkpoint.
+            self.races_lost += 1
+            logger.debug("another router recorded the events after %d first", after)
+
+    async def run(
+        self,
+        stop: asyncio.Event,
+        wakeup: asyncio.Event | None = None,
+        *,
+        poll_interval: float | None = None,
+    ) -> None:
+        """Route until `stop` is set, looking for new events when `wakeup` is set or every
+        `poll_interval` seconds (default: the router's). An unavailable database is waited out;
+        any other error stops the router, so that no event is ever skipped."""
+        interval = self._poll_interval if poll_interval is None else poll_interval
+        if interval <= 0:
+            raise InvalidInput(f"poll_interval must be positive, not {interval}")
+        while not stop.is_set():
+            if wakeup is not None:
+                wakeup.clear()  # before reading, so that an append during the read is not lost
+            try:
+                routed = await self.run_once()
+            except StoreUnavailable as error:
+                logger.warning("router waiting for the database: %s", error.message)
+                routed = 0
+            if not routed:
+                await _wait_for_any(stop, wakeup, interval)
+
+    async def run_until_idle(self) -> int:
+        """Route until nothing is left; how many events this router routed."""
+        total = 0
+        while routed := await self.run_once():
+            total += routed
+        return total
+
+    async def route(self, after: int, stored: Sequence[StoredEvent]) -> RoutedBatch:
+        """Decide `stored` (the events after checkpoint `after`, in order) without recording."""
+        policy = self.policy
+        profiles = await self._routing.profiles({e.person_id for e in stored})
+        now = self._clock()
+        decided = _Decisions(now)
+        for event in stored:
+            before = profiles.get(event.person_id)
+            profile = apply(before, event.notification, event.position, event.person_id)
+            profiles[event.person_id] = profile
+            context = profile.as_context()
+            decided.add(
+                event, policy.evaluate(event.notification, context), profile, event.position
+            )
+            establishment = receiving_establishment(before, profile, event.notification)
+            if establishment is None:
+                continue
+            for earlier in await self._events.read_stream(event.person_id):
+                if earlier.position >= event.position:
+                    continue  # not earlier in store order: judged when it is routed itself
+                evaluation = policy.evaluate(
+                    earlier.notification, context, follows_person_to=establishment
+                )
+                decided.add(earlier, evaluation, profile, event.position)
+        touched = {e.person_id for e in stored}
+        return RoutedBatch(
+            after=after,
+            through=stored[-1].position,
+            profiles=tuple(profiles[p] for p in sorted(touched)),
+            disclosures=tuple(decided.disclosures),
+            denials=tuple(decided.denials),
+        )
+
+
+class _Decisions:
+    """The disclosures and denials of one batch, as they are decided."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+        self.disclosures: list[Disclosure] = []
+        self.denials: list[DisclosureDenial] = []
+
+    def add(
+        self,
+        event: StoredEvent,
+        evaluation: PolicyEvaluation,
+        profile: PersonProfile,
+        trigger_position: int,
+    ) -> None:
+        n = event.notification
+        for decision in evaluation.decisions:
+            if decision.permitted:
+                self.disclosures.append(
+                    Disclosure(
+                        disclosure_id=f"d_{uuid4().hex}",
+                        event_position=event.position,
+                        event_id=n.id,
+                        source=n.source,
+                        event_type=n.type,
+                        person_id=event.person_id,
+                        recipient_id=decision.recipient_id,
+                        fields=tuple(decision.fields),
+                        rules=tuple(decision.rules),
+                        purposes=tuple(decision.purposes),
+                        legal_bases=tuple(decision.legal_bases),
+                        policy_version=evaluation.policy_version,
+                        profile_position=profile.position,
+                        trigger_position=trigger_position,
+                        acknowledge_within=decision.acknowledge_within,
+                        decided_at=self.now,
+                    )
+                )
+            else:
+                self.denials.append(
+                    DisclosureDenial(
+                        denial_id=f"dd_{uuid4().hex}",
+                        event_position=event.position,
+                        event_id=n.id,
+                        source=n.source,
+                        event_type=n.type,
+                        person_id=event.person_id,
+                        recipient_id=decision.recipient_id,
+                        rules=tuple(decision.rules),
+                        reasons=tuple(decision.reasons),
+                        policy_version=evaluation.policy_version,
+                        profile_position=profile.position,
+                        trigger_position=trigger_position,
+                        decided_at=self.now,
+                    )
+                )
+
+
+async def fold_profiles(events: EventStore, *, through: int) -> dict[str, PersonProfile]:
+    """Every person's profile, folded from the store's events up to position `through`."""
+    profiles: dict[str, PersonProfile] = {}
+    after = 0
+    while after < through:
+        page = await events.read_all(after=after, limit=1000)
+        if not page:
+            break
+        for event in page:
+            if event.position > through:
+                return profiles
+            profiles[event.person_id] = apply(
+                profiles.get(event.person_id), event.notification, event.position, event.person_id
+            )
+        after = page[-1].position
+    return profiles
+
+
+async def rebuild_profiles(
+    events: EventStore, routing: RoutingStore, *, consumer: str = CONSUMER
+) -> int:
+    """Recompute every profile from the store, up to the router's checkpoint, and replace the
+    stored ones with them in one transaction. How many profiles there are.
+
+    The profiles always agree with the checkpoint: if a router records a batch first, the
+    rebuild starts again from the new checkpoint. To repair wrong profiles (say, after a change
+    to the fold), stop the routers first: a batch a router had already computed from the old
+    profiles could otherwise still be recorded after the rebuild, for that batch's people."""
+    while True:
+        checkpoint = await routing.checkpoint(consumer)
+        profiles = await fold_profiles(events, through=checkpoint)
+        ordered = [profiles[p] for p in sorted(profiles)]
+        if await routing.replace_profiles(consumer, checkpoint, ordered):
+            return len(ordered)
+
+
+async def _wait_for_any(stop: asyncio.Event, wakeup: asyncio.Event | None, seconds: float) -> None:
+    """Sleep for up to `seconds`, waking as soon as either event is set."""
+    waiters = [asyncio.ensure_future(stop.wait())]
+    if wakeup is not None:
+        waiters.append(asyncio.ensure_future(wakeup.wait()))
+    try:
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+        await asyncio.gather(*waiters, return_exceptions=True)
