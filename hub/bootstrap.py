@@ -18,8 +18,10 @@ from hub.domain.schemas import SchemaRegistry
 from hub.errors import StoreUnavailable
 from hub.infra import db
 from hub.infra.clients import SqlClientRepository
+from hub.infra.conflicts import SqlConflictReviewList
 from hub.infra.store import create_event_store
 from hub.services.clients import ClientRepository
+from hub.services.conflicts import ConflictReviewList
 from hub.services.intake import IntakeService
 from hub.services.ports import EventStore
 from hub.settings import Settings
@@ -36,6 +38,7 @@ class Container:
     tokens: TokenService
     schemas: SchemaRegistry
     intake: IntakeService
+    conflicts: ConflictReviewList
 
 
 @asynccontextmanager
@@ -56,6 +59,7 @@ async def running(settings: Settings, *, migrate: bool | None = None) -> AsyncIt
             )
         schemas = SchemaRegistry.load(settings.events_dir)
         store = create_event_store(engine)
+        conflicts = SqlConflictReviewList(engine)
         yield Container(
             settings=settings,
             engine=engine,
@@ -63,7 +67,8 @@ async def running(settings: Settings, *, migrate: bool | None = None) -> AsyncIt
             clients=SqlClientRepository(engine),
             tokens=TokenService.from_settings(settings),
             schemas=schemas,
-            intake=IntakeService(schemas, store, settings.max_batch_size),
+            intake=IntakeService(schemas, store, settings.max_batch_size, conflicts),
+            conflicts=conflicts,
         )
     finally:
         await engine.dispose()

@@ -6,7 +6,9 @@
     │   ├── UnknownEventType         no schema for that type and version               (422)
     │   ├── BatchRejected            a batch had bad items; names index and field      (422)
     │   ├── PayloadTooLarge          the body is over the size limit                   (413)
-    │   └── UnsupportedMediaType     the body is not JSON                              (415)
+    │   ├── UnsupportedMediaType     the body is not JSON                              (415)
+    │   └── PolicyBundleInvalid      a policy bundle failed validation; lists each
+    │                                `file:line: message` (the hub refuses to start)
     ├── Conflict                     the request contradicts what is stored            (409)
     │   ├── StreamVersionConflict    expected stream version is not the current one
     │   ├── EventIdReused            same (source, id) with different content
@@ -85,6 +87,16 @@ class UnsupportedMediaType(InvalidInput):
     title = "Unsupported media type"
 
 
+class PolicyBundleInvalid(InvalidInput):
+    """A policy bundle that cannot be used: every problem found, each as `file:line: message`."""
+
+    title = "Invalid policy bundle"
+
+    def __init__(self, message: str, problems: list[str]) -> None:
+        super().__init__(message)
+        self.problems = problems
+
+
 class Conflict(HubError):
     title = "Conflict"
 
@@ -107,6 +119,15 @@ class EventIdReused(Conflict):
 
 class IdentifierConflict(Conflict):
     title = "Identifier conflict"
+
+    def __init__(self, message: str, claims: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        #: Each identifier ("scheme:value") and the person it already belongs to.
+        self.claims = claims or {}
+        #: The (source, id) of the notification that carried them, once known.
+        self.event_key: tuple[str, str] | None = None
+        #: The review-list entry the conflict was recorded as, once it has been.
+        self.review_id: str | None = None
 
 
 class NotFound(HubError):

@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     max_batch_size: int = Field(default=500, ge=1, le=10_000)
 
     events_dir: Path = PROJECT_ROOT / "events"
+    #: The policy bundle in force (directory, sharing rules, their tests).
+    policy_bundle_dir: Path = PROJECT_ROOT / "policies" / "scotland"
     migrations_dir: Path = PROJECT_ROOT / "migrations"
 
     @field_validator("database_url")

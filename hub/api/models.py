@@ -50,20 +50,7 @@ class StoredNotification(BaseModel):
 
     @classmethod
     def of(cls, event: StoredEvent) -> StoredNotification:
-        n = event.notification
-        envelope: dict[str, Any] = {
-            "specversion": n.specversion,
-            "id": n.id,
-            "source": n.source,
-            "type": n.type,
-            "time": n.time.isoformat(),
-            "datacontenttype": n.datacontenttype,
-            "dataschema": f"urn:pph:events:{n.type}:v{n.version}",
-            "identifiers": {i.scheme: i.value for i in n.identifiers},
-            "data": dict(n.data),
-        }
-        if n.subject is not None:
-            envelope["subject"] = n.subject
+        envelope = event.notification.to_envelope()
         return cls(
             position=event.position,
             person_id=event.person_id,

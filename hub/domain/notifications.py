@@ -64,6 +64,23 @@ class Notification:
         """The idempotency key: CloudEvents says `source` + `id` identify an event."""
         return (self.source, self.id)
 
+    def to_envelope(self) -> dict[str, Any]:
+        """The notification as CloudEvents structured JSON, as agencies send it."""
+        envelope: dict[str, Any] = {
+            "specversion": self.specversion,
+            "id": self.id,
+            "source": self.source,
+            "type": self.type,
+            "time": self.time.isoformat(),
+            "datacontenttype": self.datacontenttype,
+            "dataschema": f"urn:pph:events:{self.type}:v{self.version}",
+        }
+        if self.subject is not None:
+            envelope["subject"] = self.subject
+        envelope["identifiers"] = {i.scheme: i.value for i in self.identifiers}
+        envelope["data"] = dict(self.data)
+        return envelope
+
     def content_hash(self) -> str:
         """SHA-256 over the canonical JSON of what the notification says (not how it was spelt),
         so that a re-push of the same notification is recognised and a reused id is not."""

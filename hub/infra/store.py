@@ -174,7 +174,11 @@ class SqlEventStore:
                 )
                 continue
             first_in_batch[key] = index
-            person_id = _resolve(notification.identifiers, links, new_people, new_links)
+            try:
+                person_id = _resolve(notification.identifiers, links, new_people, new_links)
+            except IdentifierConflict as conflict:
+                conflict.event_key = key
+                raise
             plan.append(_Planned(notification, content_hash, person_id))
 
         to_store = [p for p in plan if p.is_new]
@@ -522,7 +526,10 @@ def _resolve(
 
 def _identifier_conflict(links: dict[PersonIdentifier, str]) -> IdentifierConflict:
     named = ", ".join(f"{identifier} is {person}" for identifier, person in sorted(links.items()))
-    return IdentifierConflict(f"the identifiers belong to different people: {named}")
+    return IdentifierConflict(
+        f"the identifiers belong to different people: {named}",
+        {str(identifier): person for identifier, person in sorted(links.items())},
+    )
 
 
 def _reused(notification: Notification, position: int | None) -> EventIdReused:

@@ -13,21 +13,30 @@ from hub.domain.schemas import SchemaRegistry
 from hub.errors import (
     BatchItemProblem,
     BatchRejected,
+    IdentifierConflict,
     InvalidInput,
     InvalidNotification,
 )
+from hub.services.conflicts import ConflictReviewList
 from hub.services.ports import EventStore
 
 
 class IntakeService:
-    def __init__(self, schemas: SchemaRegistry, store: EventStore, max_batch_size: int) -> None:
+    def __init__(
+        self,
+        schemas: SchemaRegistry,
+        store: EventStore,
+        max_batch_size: int,
+        conflicts: ConflictReviewList | None = None,
+    ) -> None:
         self._schemas = schemas
         self._store = store
         self._max_batch_size = max_batch_size
+        self._conflicts = conflicts
 
     async def publish(self, raw: object, publisher: Publisher) -> AppendResult:
         notification = self._schemas.validate(raw)
-        [result] = await self._store.append([notification], publisher=publisher)
+        [result] = await self._append([notification], publisher)
         return result
 
     async def publish_batch(self, raw: object, publisher: Publisher) -> list[AppendResult]:
@@ -55,7 +64,27 @@ class IntakeService:
                 "nothing was stored",
                 problems,
             )
-        return await self._store.append(notifications, publisher=publisher)
+        return await self._append(notifications, publisher)
+
+    async def _append(
+        self, notifications: Sequence[Notification], publisher: Publisher
+    ) -> list[AppendResult]:
+        try:
+            return await self._store.append(notifications, publisher=publisher)
+        except IdentifierConflict as conflict:
+            # Refused, never merged silently: park the notification for an operator.
+            if self._conflicts is not None:
+                refused = next(
+                    (n for n in notifications if n.key == conflict.event_key), notifications[0]
+                )
+                conflict.review_id = await self._conflicts.record(
+                    refused, publisher, conflict.claims
+                )
+                conflict.message += (
+                    f"; nothing was stored, and the notification is held for review as "
+                    f"{conflict.review_id}"
+                )
+            raise
 
 
 def _ranges(indexes: Sequence[int]) -> str:

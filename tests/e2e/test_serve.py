@@ -37,6 +37,7 @@ def test_readme_walkthrough(hub_process: HubProcess) -> None:
     listed = json.loads(hub_process.cli("clients", "list", "--json"))
     assert [c["client_id"] for c in listed] == [client["client_id"]]
     assert "client_secret" not in listed[0]
+    assert json.loads(hub_process.cli("persons", "conflicts", "--json")) == []
 
 
 def test_crash_during_intake_loses_nothing_acknowledged_and_stores_no_half_batch(

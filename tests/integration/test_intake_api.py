@@ -231,8 +231,23 @@ async def test_identifiers_of_two_people_conflict(hub: RunningHub) -> None:
     clash = fresh()
     clash["identifiers"] = {"sps_number": "1000002", "pnc_id": "09/123456A"}
     answer = await hub.http.post("/v1/events", json=clash, headers=bearer(token))
-    assert_problem(answer, 409, "identifier-conflict")
+    problem = assert_problem(answer, 409, "identifier-conflict")
     assert await hub.snapshot() == after_link
+
+    # Refused, never merged: the notification waits on the review list with who claimed what.
+    [case] = await hub.container.conflicts.list_cases()
+    assert case.review_id in problem["detail"]
+    assert (case.source, case.event_id) == (clash["source"], clash["id"])
+    assert set(case.claims) == {"sps_number:1000002", "pnc_id:09/123456A"}
+    assert case.claims["sps_number:1000002"] != case.claims["pnc_id:09/123456A"]
+    assert case.notification["data"] == clash["data"]
+
+    resolved = await hub.container.conflicts.resolve(
+        case.review_id, resolution="PNC ID mistyped by the sender", resolved_by="operator"
+    )
+    assert not resolved.is_open
+    assert await hub.container.conflicts.list_cases() == []
+    assert len(await hub.container.conflicts.list_cases(include_resolved=True)) == 1
 
 
 @pytest.mark.asyncio
