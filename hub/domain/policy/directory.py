@@ -1,0 +1,257 @@
+"""The agency directory (`directory.yaml`): the council areas and every recipient organisation,
+through which rules find their recipients without ever naming an organisation."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from hub.domain.policy.rules import Problems, YamlList, YamlMap, check_keys, items_with_lines
+
+#: The roles a recipient may have (policies/README.md, "directory.yaml").
+ROLES: Final = (
+    "social-work",
+    "child-protection",
+    "housing",
+    "police-division",
+    "police-national",
+    "establishment",
+    "prison-service",
+    "health-board",
+    "mappa-coordinator",
+    "parole-board",
+)
+
+_GSS = re.compile(r"S12[0-9]{6}")
+_RECIPIENT_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")
+
+
+@dataclass(frozen=True, slots=True)
+class Area:
+    """A council area, by its current GSS code, with the codes it was known by before."""
+
+    gss: str
+    name: str
+    former_gss: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """An organisation the hub can disclose to; agency clients are bound to one by `id`."""
+
+    id: str
+    name: str
+    role: str
+    areas: frozenset[str]
+
+
+class Directory:
+    """Recipients by id, by role, and by the council area they serve."""
+
+    def __init__(self, areas: Iterable[Area], recipients: Iterable[Recipient]) -> None:
+        self.areas: Mapping[str, Area] = {a.gss: a for a in sorted(areas, key=lambda a: a.gss)}
+        self.recipients: Mapping[str, Recipient] = {
+            r.id: r for r in sorted(recipients, key=lambda r: r.id)
+        }
+        self._canonical: dict[str, str] = {}
+        for area in self.areas.values():
+            self._canonical[area.gss] = area.gss
+            for former in area.former_gss:
+                self._canonical[former] = area.gss
+        self._by_role: dict[str, list[Recipient]] = {}
+        self._serving: dict[tuple[str, str], list[Recipient]] = {}
+        for recipient in self.recipients.values():
+            self._by_role.setdefault(recipient.role, []).append(recipient)
+            for gss in sorted(recipient.areas):
+                self._serving.setdefault((recipient.role, gss), []).append(recipient)
+
+    def get(self, recipient_id: str) -> Recipient | None:
+        return self.recipients.get(recipient_id)
+
+    def by_role(self, role: str) -> list[Recipient]:
+        """Every recipient of `role`, sorted by id."""
+        return list(self._by_role.get(role, ()))
+
+    def canonical_area(self, gss: str) -> str | None:
+        """The current GSS code of the area `gss` names (itself, or a former code); None if no
+        area in the directory has that code."""
+        return self._canonical.get(gss)
+
+    def serving(self, role: str, area_gss: str) -> list[Recipient]:
+        """The recipients of `role` that serve the area `area_gss` (a current or former code),
+        sorted by id."""
+        canonical = self.canonical_area(area_gss)
+        if canonical is None:
+            return []
+        return list(self._serving.get((role, canonical), ()))
+
+    def codes_of(self, recipient: Recipient) -> frozenset[str]:
+        """Every GSS code, current and former, of the areas `recipient` serves."""
+        codes = set(recipient.areas)
+        for gss in recipient.areas:
+            area = self.areas.get(gss)
+            if area is not None:
+                codes.update(area.former_gss)
+        return frozenset(codes)
+
+
+def read_directory(
+    document: Any, file: str, problems: Problems, council_areas: frozenset[str] = frozenset()
+) -> Directory:
+    """Read `directory.yaml`, adding every problem to `problems`.
+
+    `council_areas` (from the event schemas, when they list them) are the codes a notification
+    can carry; an area whose current code is not among them could never be chosen by a rule."""
+    if not isinstance(document, YamlMap):
+        problems.add(file, 1, "expected a mapping with `areas:` and `recipients:`")
+        return Directory((), ())
+    check_keys(
+        document,
+        file,
+        problems,
+        allowed=("areas", "recipients"),
+        required=("areas", "recipients"),
+        what="the directory",
+    )
+    areas = _read_areas(document.get("areas"), document.line_of("areas"), file, problems)
+    known = {a.gss: a for a in areas}
+    former = {code: a for a in areas for code in a.former_gss}
+    if council_areas:
+        for area in areas:
+            if area.gss not in council_areas:
+                problems.add(
+                    file,
+                    _line_of_area(document, area.gss),
+                    f"{area.gss} ({area.name}) is not a current council area code in the "
+                    "event schemas",
+                )
+    recipients = _read_recipients(
+        document.get("recipients"), document.line_of("recipients"), file, problems, known, former
+    )
+    return Directory(areas, recipients)
+
+
+def _line_of_area(document: YamlMap, gss: str) -> int:
+    for item, _ in items_with_lines(document.get("areas") or YamlList()):
+        if isinstance(item, YamlMap) and item.get("gss") == gss:
+            return item.line_of("gss")
+    return document.line
+
+
+def _read_areas(node: Any, line: int, file: str, problems: Problems) -> list[Area]:
+    if not isinstance(node, YamlList):
+        if node is not None:
+            problems.add(file, line, "`areas` must be a list of council areas")
+        return []
+    areas: list[Area] = []
+    seen: dict[str, int] = {}
+    for item, item_line in items_with_lines(node):
+        if not isinstance(item, YamlMap):
+            problems.add(file, item_line, "an area is a mapping with `gss`, `name`, `former_gss`")
+            continue
+        check_keys(
+            item,
+            file,
+            problems,
+            allowed=("gss", "name", "former_gss"),
+            required=("gss", "name"),
+            what="an area",
+        )
+        gss, name = item.get("gss"), item.get("name")
+        codes: list[tuple[Any, int]] = [(gss, item.line_of("gss"))]
+        former_node = item.get("former_gss", YamlList())
+        if isinstance(former_node, YamlList):
+            codes.extend(items_with_lines(former_node))
+        else:
+            problems.add(file, item.line_of("former_gss"), "`former_gss` must be a list of codes")
+        if "name" in item and (not isinstance(name, str) or not name.strip()):
+            problems.add(file, item.line_of("name"), "`name` must be non-empty text")
+        valid: list[str] = []
+        for code, code_line in codes:
+            if "gss" not in item and code is None:
+                continue
+            if not isinstance(code, str) or not _GSS.fullmatch(code):
+                problems.add(file, code_line, f"`{code}` is not a council area GSS code (S12…)")
+            elif code in seen:
+                problems.add(file, code_line, f"{code} appears twice (first on line {seen[code]})")
+            else:
+                seen[code] = code_line
+                valid.append(code)
+        # Kept despite problems with its other codes, so recipients of the area are still checked.
+        if isinstance(gss, str) and gss in valid and isinstance(name, str) and name.strip():
+            areas.append(Area(gss, name.strip(), frozenset(c for c in valid if c != gss)))
+    return areas
+
+
+def _read_recipients(
+    node: Any,
+    line: int,
+    file: str,
+    problems: Problems,
+    areas: Mapping[str, Area],
+    former: Mapping[str, Area],
+) -> list[Recipient]:
+    if not isinstance(node, YamlList):
+        if node is not None:
+            problems.add(file, line, "`recipients` must be a list of recipients")
+        return []
+    recipients: list[Recipient] = []
+    seen: dict[str, int] = {}
+    for item, item_line in items_with_lines(node):
+        if not isinstance(item, YamlMap):
+            problems.add(file, item_line, "a recipient is a mapping with `id`, `name`, `role`")
+            continue
+        check_keys(
+            item,
+            file,
+            problems,
+            allowed=("id", "name", "role", "areas"),
+            required=("id", "name", "role"),
+            what="a recipient",
+        )
+        before = len(problems.found)
+        recipient_id, name, role = item.get("id"), item.get("name"), item.get("role")
+        if "id" in item:
+            if not isinstance(recipient_id, str) or not _RECIPIENT_ID.fullmatch(recipient_id):
+                problems.add(
+                    file, item.line_of("id"), "`id` must be lower-case letters, digits, hyphens"
+                )
+            elif recipient_id in seen:
+                problems.add(
+                    file,
+                    item.line_of("id"),
+                    f"recipient id `{recipient_id}` appears twice (first on line "
+                    f"{seen[recipient_id]})",
+                )
+            else:
+                seen[recipient_id] = item.line_of("id")
+        if "name" in item and (not isinstance(name, str) or not name.strip()):
+            problems.add(file, item.line_of("name"), "`name` must be non-empty text")
+        if "role" in item and role not in ROLES:
+            problems.add(
+                file, item.line_of("role"), f"unknown role `{role}`; roles: {', '.join(ROLES)}"
+            )
+        served: set[str] = set()
+        areas_node = item.get("areas", YamlList())
+        if not isinstance(areas_node, YamlList):
+            problems.add(file, item.line_of("areas"), "`areas` must be a list of GSS codes")
+            areas_node = YamlList()
+        for code, code_line in items_with_lines(areas_node):
+            if isinstance(code, str) and code in former:
+                problems.add(
+                    file,
+                    code_line,
+                    f"{code} is a former code of {former[code].name}: use {former[code].gss}",
+                )
+            elif not isinstance(code, str) or code not in areas:
+                problems.add(file, code_line, f"unknown GSS code `{code}`: not an area above")
+            else:
+                served.add(code)
+        if len(problems.found) == before and all(k in item for k in ("id", "name", "role")):
+            assert isinstance(recipient_id, str)
+            assert isinstance(name, str)
+            assert isinstance(role, str)
+            recipients.append(Recipient(recipient_id, name.strip(), role, frozenset(served)))
+    return recipients

@@ -1,0 +1,575 @@
+"""The policy bundle: loaded and validated as a whole, then asked who may receive a notification,
+which of its fields, and why (policies/README.md).
+
+Candidates come from the `share_with` of the rules on the notification's type, resolved through
+the directory; Cedar decides each one; the Python condition evaluator explains denials.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Final
+
+from hub.domain.notifications import Notification
+from hub.domain.policy.cedar import CedarOutcome, CedarPolicies, CompileError
+from hub.domain.policy.conditions import (
+    ConditionResult,
+    Kind,
+    ValuePath,
+    ViewShape,
+    evaluate_conditions,
+    lookup,
+    paths_of,
+)
+from hub.domain.policy.directory import ROLES, Directory, Recipient, read_directory
+from hub.domain.policy.redaction import envelope, withheld
+from hub.domain.policy.redaction import redact as redact_envelope
+from hub.domain.policy.rules import (
+    UNREADABLE,
+    Problems,
+    RuleReader,
+    SchemaIndex,
+    SharingRule,
+    YamlMap,
+    check_keys,
+    format_duration,
+    load_yaml,
+    text_value,
+)
+from hub.domain.policy.testing import TestCase, TestCaseChecks, read_test_file
+from hub.domain.schemas import SchemaRegistry
+from hub.errors import PolicyBundleInvalid
+
+_NO_PATHS: Final = ViewShape(())
+
+BUNDLE_FILE: Final = "bundle.yaml"
+DIRECTORY_FILE: Final = "directory.yaml"
+RULES_DIR: Final = "rules/"
+TESTS_DIR: Final = "tests/"
+
+
+@dataclass(frozen=True, slots=True)
+class RecipientDecision:
+    """Whether one candidate may receive the notification, what of it, and why."""
+
+    recipient_id: str
+    permitted: bool
+    #: Granted envelope paths, sorted; () when denied.
+    fields: tuple[str, ...]
+    #: Permitted: the permit rules that matched. Denied: the rules that proposed this candidate.
+    rules: tuple[str, ...]
+    purposes: tuple[str, ...]
+    legal_bases: tuple[str, ...]
+    #: The shortest acknowledgement time among the permit rules that matched.
+    acknowledge_within: timedelta | None
+    #: Denied: for each proposing rule why it did not apply, and each forbid rule that matched.
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """The decisions about one notification, made by one version of the bundle."""
+
+    policy_version: str
+    #: One per candidate recipient, sorted by recipient id.
+    decisions: tuple[RecipientDecision, ...]
+
+    @property
+    def permitted(self) -> tuple[RecipientDecision, ...]:
+        return tuple(d for d in self.decisions if d.permitted)
+
+    @property
+    def denied(self) -> tuple[RecipientDecision, ...]:
+        return tuple(d for d in self.decisions if not d.permitted)
+
+
+def bundle_version(files: Mapping[str, bytes]) -> str:
+    """SHA-256 over the bundle's files, sorted by path, each as `path\\0content\\0`."""
+    digest = hashlib.sha256()
+    for path in sorted(files):
+        digest.update(path.encode("utf-8") + b"\0" + files[path] + b"\0")
+    return digest.hexdigest()
+
+
+def read_bundle_files(path: Path) -> dict[str, bytes]:
+    """Every file of the bundle at `path` by its path inside the bundle (`rules/release.yaml`).
+    Hidden files and folders (editor and VCS litter) are not part of a bundle."""
+    if not path.is_dir():
+        raise PolicyBundleInvalid(
+            f"no policy bundle at {path}", [f"{path}:1: not a folder holding a policy bundle"]
+        )
+    files = {}
+    for file in sorted(path.rglob("*")):
+        relative = file.relative_to(path)
+        if file.is_file() and not any(part.startswith(".") for part in relative.parts):
+            files[relative.as_posix()] = file.read_bytes()
+    return files
+
+
+class PolicyBundle:
+    """A loaded, validated policy bundle. Build it with `PolicyBundle.load`."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        description: str,
+        version: str,
+        directory: Directory,
+        rules: Sequence[SharingRule],
+        test_cases: Sequence[TestCase],
+        origin: str,
+        shapes: Mapping[str, ViewShape],
+        cedar: CedarPolicies,
+    ) -> None:
+        self.name = name
+        self.description = description
+        self.version = version
+        self.directory = directory
+        self.rules: tuple[SharingRule, ...] = tuple(rules)
+        self.test_cases: tuple[TestCase, ...] = tuple(test_cases)
+        #: Where the bundle was read from, as problems and test results name its files.
+        self.origin = origin
+        self._shapes = shapes
+        self._cedar = cedar
+        self._rules_by_id = {rule.id: rule for rule in self.rules}
+        self._rules_by_type: dict[str, tuple[SharingRule, ...]] = {}
+        for rule in self.rules:
+            for event_type in rule.on:
+                self._rules_by_type[event_type] = (*self._rules_by_type.get(event_type, ()), rule)
+
+    # -- loading -------------------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, path: Path, schemas: SchemaRegistry) -> PolicyBundle:
+        """Read and validate the bundle at `path`.
+
+        Raises PolicyBundleInvalid listing every problem as `file:line: message`."""
+        return cls.from_files(read_bundle_files(path), schemas, origin=str(path))
+
+    @classmethod
+    def from_files(
+        cls, files: Mapping[str, bytes], schemas: SchemaRegistry, *, origin: str = ""
+    ) -> PolicyBundle:
+        """Validate a bundle given as its files (path inside the bundle → content)."""
+        problems = Problems()
+        loader = _BundleFiles(files, origin, problems)
+        index = SchemaIndex(schemas)
+        name, description = loader.bundle_file()
+        directory = loader.directory(index)
+        rules, rule_ids = loader.rules(index)
+        test_cases = loader.test_cases(index, directory, rule_ids)
+        if problems:
+            raise _invalid(origin, problems)
+        try:
+            shapes = {
+                event_type: ViewShape(_paths_read([r for r in rules if event_type in r.on]))
+                for event_type in index.event_types
+            }
+            cedar = CedarPolicies(rules, directory)
+        except CompileError as error:
+            for rule, message in error.problems:
+                problems.add(rule.file, rule.line, message)
+            raise _invalid(origin, problems) from None
+        except ValueError as error:
+            problems.add(loader.where(RULES_DIR), 1, str(error))
+            raise _invalid(origin, problems) from None
+        return cls(
+            name=name,
+            description=description,
+            version=bundle_version(files),
+            directory=directory,
+            rules=rules,
+            test_cases=test_cases,
+            origin=origin,
+            shapes=shapes,
+            cedar=cedar,
+        )
+
+    # -- decisions -----------------------------------------------------------------------------
+
+    def decision_view(
+        self,
+        notification: Notification,
+        profile: Mapping[str, Any],
+        *,
+        follows_person_to: str | None = None,
+    ) -> dict[str, Any]:
+        """What a decision about `notification` reads: the values at the paths the rules on its
+        type name (`conditions.ViewShape`), as given to Cedar and to the Python evaluator."""
+        shape = self._shapes.get(notification.type, _NO_PATHS)
+        return shape.view(notification, profile, follows_person_to)
+
+    def evaluate(
+        self,
+        notification: Notification,
+        profile: Mapping[str, Any],
+        *,
+        follows_person_to: str | None = None,
+    ) -> Evaluation:
+        """Who may receive `notification`, judged with the person's `profile` as it stood once
+        this notification was applied.
+
+        `follows_person_to` (an establishment's recipient id) asks instead whether this earlier
+        notification follows the person to the establishment now holding them: only rules with
+        `follows_person: true` on its type count, and that establishment is the only candidate.
+        """
+        return self._evaluate(notification, profile, follows_person_to)[0]
+
+    def _evaluate(
+        self,
+        notification: Notification,
+        profile: Mapping[str, Any],
+        follows_person_to: str | None,
+    ) -> tuple[Evaluation, _Workings]:
+        view = self.decision_view(notification, profile, follows_person_to=follows_person_to)
+        rules = self._rules_by_type.get(notification.type, ())
+        proposals: dict[str, list[str]] = {}
+        if follows_person_to is None:
+            for rule in rules:
+                # Two items of one `share_with` may name the same recipient: it is proposed once.
+                for recipient_id in dict.fromkeys(r.id for r in self._proposed(rule, view)):
+                    proposals.setdefault(recipient_id, []).append(rule.id)
+        else:
+            if self.directory.get(follows_person_to) is None:
+                raise LookupError(f"{follows_person_to} is not in the directory of {self.name}")
+            rules = tuple(r for r in rules if r.follows_person or r.effect == "forbid")
+            followers = [r.id for r in rules if r.follows_person]
+            if followers:
+                proposals[follows_person_to] = followers
+        candidates = sorted(proposals)
+        outcomes = self._cedar.decide(notification, view, candidates)
+        workings = _Workings(view, rules, proposals, {}, follows_person_to)
+        decisions = tuple(self._decision(outcome, workings) for outcome in outcomes)
+        return Evaluation(self.version, decisions), workings
+
+    def _proposed(self, rule: SharingRule, view: Mapping[str, Any]) -> list[Recipient]:
+        """The recipients `rule`'s `share_with` names for this notification."""
+        found: list[Recipient] = []
+        for selector in rule.share_with:
+            if selector.area is not None:
+                area = lookup(view, selector.area)
+                if isinstance(area, str):
+                    found.extend(self.directory.serving(selector.role, area))
+            elif selector.recipient is not None:
+                recipient_id = lookup(view, selector.recipient)
+                recipient = (
+                    self.directory.get(recipient_id) if isinstance(recipient_id, str) else None
+                )
+                if recipient is not None and recipient.role == selector.role:
+                    found.append(recipient)
+            else:
+                found.extend(self.directory.by_role(selector.role))
+        return found
+
+    def _decision(self, outcome: CedarOutcome, workings: _Workings) -> RecipientDecision:
+        if outcome.allowed:
+            permits = [p for p in outcome.determining if p.effect == "permit"]
+            times = [p.acknowledge_within for p in permits if p.acknowledge_within is not None]
+            return RecipientDecision(
+                recipient_id=outcome.recipient_id,
+                permitted=True,
+                fields=tuple(sorted({f for p in permits for f in p.fields})),
+                rules=tuple(p.rule_id for p in permits),
+                purposes=tuple(dict.fromkeys(p.purpose for p in permits if p.purpose)),
+                legal_bases=tuple(dict.fromkeys(p.legal_basis for p in permits if p.legal_basis)),
+                acknowledge_within=min(times) if times else None,
+                reasons=(),
+            )
+        proposers = workings.proposals.get(outcome.recipient_id, [])
+        forbids = [p.rule_id for p in outcome.determining if p.effect == "forbid"]
+        reasons: list[str] = []
+        for rule_id in proposers:
+            rule = self._rules_by_id[rule_id]
+            if rule.effect == "forbid":
+                continue
+            failed = [r for r in workings.conditions(rule) if not r.holds]
+            if failed:
+                reasons.extend(f"{rule.id} does not apply: {r.reason()}" for r in failed)
+            elif forbids:
+                reasons.append(f"{rule.id} applies, but a forbid rule overrides it")
+            else:
+                # Cedar denied what the Python evaluator permits: the two disagree, a bug here.
+                raise RuntimeError(
+                    f"policy engine disagreement on {rule.id} for {outcome.recipient_id}"
+                )
+        for rule_id in forbids:
+            rule = self._rules_by_id[rule_id]
+            reasons.append(f"forbidden by {rule.id}: {rule.title}")
+        if not any(self._rules_by_id[r].effect == "permit" for r in proposers):
+            reasons.insert(0, "no permit rule names this recipient")
+        return RecipientDecision(
+            recipient_id=outcome.recipient_id,
+            permitted=False,
+            fields=(),
+            rules=tuple(sorted(proposers)),
+            purposes=(),
+            legal_bases=(),
+            acknowledge_within=None,
+            reasons=tuple(reasons),
+        )
+
+    # -- explanations and redaction ------------------------------------------------------------
+
+    def explain(
+        self,
+        notification: Notification,
+        profile: Mapping[str, Any],
+        *,
+        follows_person_to: str | None = None,
+    ) -> dict[str, Any]:
+        """Everything behind the decisions about `notification`, as JSON-able data: every rule
+        on its type (whether its conditions hold, which failed, whom it names), and every
+        candidate (permitted or not, by which rules, fields granted and withheld, why)."""
+        evaluation, workings = self._evaluate(notification, profile, follows_person_to)
+        document = envelope(notification)
+        rules = []
+        for rule in workings.rules:
+            results = workings.conditions(rule)
+            proposes = sorted(
+                recipient_id
+                for recipient_id, proposers in workings.proposals.items()
+                if rule.id in proposers
+            )
+            rules.append(
+                {
+                    "id": rule.id,
+                    "title": rule.title,
+                    "effect": rule.effect,
+                    "source": rule.location,
+                    "follows_person": rule.follows_person,
+                    "conditions_hold": all(r.holds for r in results),
+                    "conditions": [_condition_json(r) for r in results],
+                    "failed_conditions": [r.text for r in results if not r.holds],
+                    "proposes": proposes,
+                    "matched_for": sorted(
+                        d.recipient_id
+                        for d in evaluation.decisions
+                        if rule.id in d.rules and d.permitted
+                    ),
+                }
+            )
+        candidates = []
+        for decision in evaluation.decisions:
+            recipient = self.directory.recipients[decision.recipient_id]
+            candidates.append(
+                {
+                    "recipient": recipient.id,
+                    "name": recipient.name,
+                    "role": recipient.role,
+                    "permitted": decision.permitted,
+                    "proposed_by": sorted(workings.proposals.get(recipient.id, [])),
+                    "matched_rules": list(decision.rules) if decision.permitted else [],
+                    "fields_granted": list(decision.fields),
+                    "fields_withheld": withheld(document, decision.fields),
+                    "purposes": list(decision.purposes),
+                    "legal_bases": list(decision.legal_bases),
+                    "acknowledge_within": (
+                        format_duration(decision.acknowledge_within)
+                        if decision.acknowledge_within
+                        else None
+                    ),
+                    "reasons": list(decision.reasons),
+                }
+            )
+        return {
+            "bundle": self.name,
+            "policy_version": self.version,
+            "notification": {
+                "id": notification.id,
+                "source": notification.source,
+                "type": notification.type,
+            },
+            "mode": "follows-person" if follows_person_to else "notification",
+            "follows_person_to": follows_person_to,
+            "rules": rules,
+            "candidates": candidates,
+        }
+
+    def redact(self, notification: Notification, fields: Sequence[str]) -> dict[str, Any]:
+        """The notification's envelope with only `fields` (and `id`, `type`, `specversion`)."""
+        return redact_envelope(envelope(notification), fields)
+
+
+class _BundleFiles:
+    """Reads the files of one bundle into its parts, adding every problem to `problems`."""
+
+    def __init__(self, files: Mapping[str, bytes], origin: str, problems: Problems) -> None:
+        self.origin = origin
+        self.problems = problems
+        self.documents: dict[str, Any] = {}
+        for relative, content in sorted(files.items()):
+            document = self._read(relative, content)
+            if document is not UNREADABLE:
+                self.documents[relative] = document
+        for required in (BUNDLE_FILE, DIRECTORY_FILE):
+            if required not in files:
+                problems.add(self.where(required), 1, "missing: every bundle has this file")
+        if not any(relative.startswith(RULES_DIR) for relative in files):
+            problems.add(self.where(RULES_DIR), 1, "no rules: the bundle needs rules/*.yaml")
+
+    def where(self, relative: str) -> str:
+        """How problems name a file: under the folder the bundle was read from."""
+        return f"{self.origin.rstrip('/')}/{relative}" if self.origin else relative
+
+    def _read(self, relative: str, content: bytes) -> Any:
+        """The YAML of one file; UNREADABLE if it has none to give (reported if wrongly so)."""
+        is_yaml = relative.endswith((".yaml", ".yml"))
+        in_known_place = relative in (BUNDLE_FILE, DIRECTORY_FILE) or relative.startswith(
+            (RULES_DIR, TESTS_DIR)
+        )
+        if in_known_place and not relative.endswith(".yaml"):
+            self.problems.add(
+                self.where(relative), 1, "bundle files are YAML files ending in .yaml"
+            )
+            return UNREADABLE
+        if is_yaml and not in_known_place:
+            self.problems.add(
+                self.where(relative),
+                1,
+                "not part of the bundle format: bundle.yaml, directory.yaml, rules/*.yaml, "
+                "tests/*.yaml",
+            )
+            return UNREADABLE
+        if not is_yaml:
+            return UNREADABLE  # documentation: part of the version, not of the decisions
+        try:
+            text = content.decode("utf-8")
+        except UnicodeDecodeError:
+            self.problems.add(self.where(relative), 1, "not UTF-8 text")
+            return UNREADABLE
+        return load_yaml(text, self.where(relative), self.problems)
+
+    def _under(self, folder: str) -> list[str]:
+        return sorted(relative for relative in self.documents if relative.startswith(folder))
+
+    def bundle_file(self) -> tuple[str, str]:
+        """The bundle's name and description."""
+        if BUNDLE_FILE not in self.documents:
+            return "", ""
+        file, document = self.where(BUNDLE_FILE), self.documents[BUNDLE_FILE]
+        if not isinstance(document, YamlMap):
+            self.problems.add(file, 1, "expected a mapping with `name:` and `description:`")
+            return "", ""
+        check_keys(
+            document,
+            file,
+            self.problems,
+            allowed=("name", "description", "retention"),
+            required=("name",),
+            what="bundle.yaml",
+        )
+        name = text_value(document, "name", file, self.problems, "the bundle") or ""
+        description = text_value(document, "description", file, self.problems, "the bundle")
+        return name, description or ""
+
+    def directory(self, index: SchemaIndex) -> Directory:
+        if DIRECTORY_FILE not in self.documents:
+            return Directory((), ())
+        return read_directory(
+            self.documents[DIRECTORY_FILE],
+            self.where(DIRECTORY_FILE),
+            self.problems,
+            index.council_areas,
+        )
+
+    def rules(self, index: SchemaIndex) -> tuple[list[SharingRule], frozenset[str]]:
+        """Every rule of `rules/*.yaml`, and every rule id (also of rules with problems)."""
+        rules: list[SharingRule] = []
+        first_seen: dict[str, str] = {}
+        for relative in self._under(RULES_DIR):
+            reader = RuleReader(index, self.where(relative), self.problems)
+            rules.extend(reader.read_file(self.documents[relative]))
+            for rule_id, line in reader.ids:
+                if rule_id in first_seen:
+                    self.problems.add(
+                        reader.file,
+                        line,
+                        f"rule id `{rule_id}` is already used at {first_seen[rule_id]}",
+                    )
+                else:
+                    first_seen[rule_id] = f"{reader.file}:{line}"
+            for role, line in reader.roles:
+                if role not in ROLES:
+                    self.problems.add(
+                        reader.file, line, f"unknown role `{role}`; roles: {', '.join(ROLES)}"
+                    )
+        return rules, frozenset(first_seen)
+
+    def test_cases(
+        self, index: SchemaIndex, directory: Directory, rule_ids: frozenset[str]
+    ) -> list[TestCase]:
+        checks = TestCaseChecks(
+            event_types=index.event_types,
+            recipients=(
+                frozenset(directory.recipients) if DIRECTORY_FILE in self.documents else None
+            ),
+            rules=rule_ids,
+            envelope_attributes=frozenset(index.envelope_attributes()),
+            field_problem=RuleReader(index, "", Problems()).field_problem,
+        )
+        cases: list[TestCase] = []
+        for relative in self._under(TESTS_DIR):
+            found = read_test_file(
+                self.documents[relative], self.where(relative), self.problems, checks
+            )
+            cases.extend(found)
+        seen: dict[str, TestCase] = {}
+        for case in cases:
+            first = seen.setdefault(case.name, case)
+            if first is not case:
+                self.problems.add(
+                    case.file,
+                    case.line,
+                    f"a case named `{case.name}` is already at {first.file}:{first.line}",
+                )
+        return cases
+
+
+@dataclass
+class _Workings:
+    """What one evaluation worked out, kept for its explanation."""
+
+    view: Mapping[str, Any]
+    rules: tuple[SharingRule, ...]
+    proposals: dict[str, list[str]]
+    _conditions: dict[str, list[ConditionResult]]
+    follows_person_to: str | None
+
+    def conditions(self, rule: SharingRule) -> list[ConditionResult]:
+        if rule.id not in self._conditions:
+            self._conditions[rule.id] = evaluate_conditions(rule.when, self.view)
+        return self._conditions[rule.id]
+
+
+def _condition_json(result: ConditionResult) -> dict[str, Any]:
+    return {
+        "condition": result.text,
+        "holds": result.holds,
+        "no_value_at": list(result.missing),
+    }
+
+
+def _paths_read(rules: Sequence[SharingRule]) -> list[tuple[ValuePath, Kind]]:
+    paths: list[tuple[ValuePath, Kind]] = []
+    for rule in rules:
+        for condition in rule.when:
+            paths.extend(paths_of(condition))
+        for selector in rule.share_with:
+            for path in (selector.area, selector.recipient):
+                if path is not None:
+                    paths.append((path, "any"))
+    return paths
+
+
+def _invalid(origin: str, problems: Problems) -> PolicyBundleInvalid:
+    lines = problems.lines()
+    noun = "problem" if len(lines) == 1 else "problems"
+    message = f"the policy bundle {origin or ''} is not valid ({len(lines)} {noun}):\n  " + (
+        "\n  ".join(lines)
+    )
+    return PolicyBundleInvalid(message, lines)
