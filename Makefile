@@ -25,6 +25,7 @@ lint: setup
 	$(BIN)/lint-imports
 
 test: setup lint
+	$(BIN)/hub policy test
 	deploy/local/postgres.sh start
 	$(BIN)/pytest tests
 

@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(default=256 * 1024, ge=1024)
     max_batch_size: int = Field(default=500, ge=1, le=10_000)
 
+    #: Run the router inside `hub serve` (turn off where routers run as their own processes).
+    router_enabled: bool = True
+    router_batch_size: int = Field(default=100, ge=1, le=10_000)
+    router_poll_interval: float = Field(default=1.0, gt=0, le=60)
+
     events_dir: Path = PROJECT_ROOT / "events"
     #: The policy bundle in force (directory, sharing rules, their tests).
     policy_bundle_dir: Path = PROJECT_ROOT / "policies" / "scotland"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -9,8 +11,11 @@ from fastapi import FastAPI
 
 from hub import __version__, bootstrap
 from hub.api import problems
-from hub.api.routes import events, health, oauth
+from hub.api.routes import events, health, oauth, policy
+from hub.bootstrap import Container
 from hub.settings import Settings
+
+logger = logging.getLogger("hub")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -20,7 +25,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with bootstrap.running(settings or Settings()) as container:
             app.state.container = container
-            yield
+            async with _workers(app, container):
+                yield
 
     app = FastAPI(
         title="Public Protection Hub",
@@ -36,4 +42,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(oauth.router)
     app.include_router(events.router)
+    app.include_router(policy.router)
     return app
+
+
+@asynccontextmanager
+async def _workers(app: FastAPI, container: Container) -> AsyncIterator[None]:
+    """The in-process workers of the embedded default: the router follows the store, woken
+    by every append. A worker that fails makes `/readyz` say so; it is never silently lost."""
+    stop = asyncio.Event()
+    tasks: dict[str, asyncio.Task[None]] = {}
+    if container.settings.router_enabled:
+        router = container.router()
+        tasks["router"] = asyncio.create_task(
+            router.run(stop, container.appended), name="hub-router"
+        )
+    app.state.workers = tasks
+    try:
+        yield
+    finally:
+        stop.set()
+        for name, task in tasks.items():
+            try:
+                await asyncio.wait_for(task, timeout=30)
+            except Exception:
+                logger.exception("worker %s ended with an error", name)

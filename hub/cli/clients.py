@@ -47,6 +47,7 @@ async def _clients_add(args: argparse.Namespace, settings: Settings) -> int:
             agency=args.agency,
             scopes=scopes,
             hash_secret=hash_secret,
+            known_agencies=container.policy.directory.recipients,
         )
     if args.json:
         print(

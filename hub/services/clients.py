@@ -7,7 +7,7 @@ when it is registered; the hub keeps only a hash of it.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
@@ -104,6 +104,7 @@ async def register_client(
     agency: str,
     scopes: Iterable[str] | str,
     hash_secret: SecretHasher,
+    known_agencies: Collection[str] | None = None,
 ) -> tuple[RegisteredClient, str]:
     """Register a new client; return it and its plaintext secret, which is never shown again.
 
@@ -112,6 +113,11 @@ async def register_client(
     """
     clean_name = _required_text(name, "name")
     clean_agency = _required_text(agency, "agency")
+    if known_agencies is not None and clean_agency not in known_agencies:
+        raise InvalidInput(
+            f"agency {clean_agency!r} is not in the policy bundle's directory: a client acts for "
+            "one directory entry (e.g. sps, police-scotland, sw-glasgow-city)"
+        )
     granted = parse_scopes(scopes)
     if not granted:
         raise InvalidInput("a client needs at least one scope")

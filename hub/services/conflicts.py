@@ -43,8 +43,9 @@ class ConflictReviewList(Protocol):
         """Park a refused notification; returns its review id."""
         ...
 
-    async def list_cases(self, *, include_resolved: bool = False) -> list[IdentifierConflictCase]:
-        ...
+    async def list_cases(
+        self, *, include_resolved: bool = False
+    ) -> list[IdentifierConflictCase]: ...
 
     async def resolve(
         self, review_id: str, *, resolution: str, resolved_by: str

@@ -6,7 +6,7 @@ with one bad item) changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from hub.domain.notifications import AppendResult, Notification, Publisher
 from hub.domain.schemas import SchemaRegistry
@@ -28,11 +28,13 @@ class IntakeService:
         store: EventStore,
         max_batch_size: int,
         conflicts: ConflictReviewList | None = None,
+        on_appended: Callable[[], None] | None = None,
     ) -> None:
         self._schemas = schemas
         self._store = store
         self._max_batch_size = max_batch_size
         self._conflicts = conflicts
+        self._on_appended = on_appended
 
     async def publish(self, raw: object, publisher: Publisher) -> AppendResult:
         notification = self._schemas.validate(raw)
@@ -70,7 +72,7 @@ class IntakeService:
         self, notifications: Sequence[Notification], publisher: Publisher
     ) -> list[AppendResult]:
         try:
-            return await self._store.append(notifications, publisher=publisher)
+            results = await self._store.append(notifications, publisher=publisher)
         except IdentifierConflict as conflict:
             # Refused, never merged silently: park the notification for an operator.
             if self._conflicts is not None:
@@ -85,6 +87,9 @@ class IntakeService:
                     f"{conflict.review_id}"
                 )
             raise
+        if self._on_appended is not None and not all(r.duplicate for r in results):
+            self._on_appended()
+        return results
 
 
 def _ranges(indexes: Sequence[int]) -> str:

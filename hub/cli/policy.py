@@ -1,0 +1,82 @@
+"""`hub policy`: check a policy bundle, run its test cases, explain a decision."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from hub import bootstrap
+from hub.cli.common import Commands
+from hub.domain.policy import PolicyBundle
+from hub.domain.schemas import SchemaRegistry
+from hub.errors import InvalidInput
+from hub.services.policy_checks import run_policy_tests
+from hub.settings import Settings
+
+
+def register(commands: Commands) -> None:
+    policy = commands.add_parser("policy", help="the sharing rules in force")
+    policy_commands = policy.add_subparsers(title="policy")
+    bundle_help = "bundle folder (default HUB_POLICY_BUNDLE_DIR, i.e. policies/scotland)"
+
+    check = policy_commands.add_parser("check", help="load a bundle; print its version or errors")
+    check.add_argument("--bundle", type=Path, help=bundle_help)
+    check.set_defaults(run=_check)
+
+    test = policy_commands.add_parser("test", help="run a bundle's test cases")
+    test.add_argument("--bundle", type=Path, help=bundle_help)
+    test.add_argument("-v", "--verbose", action="store_true", help="list every case")
+    test.set_defaults(run=_test)
+
+    explain = policy_commands.add_parser(
+        "explain",
+        help="who would receive a notification, which fields, under which rules, and why not",
+    )
+    explain.add_argument("file", type=Path, help="a notification (JSON), as an agency pushes it")
+    explain.set_defaults(run=_explain)
+
+
+def _load(args: argparse.Namespace, settings: Settings) -> tuple[PolicyBundle, SchemaRegistry]:
+    schemas = SchemaRegistry.load(settings.events_dir)
+    return PolicyBundle.load(args.bundle or settings.policy_bundle_dir, schemas), schemas
+
+
+async def _check(args: argparse.Namespace, settings: Settings) -> int:
+    bundle, _ = _load(args, settings)
+    print(
+        f"policy bundle {bundle.name} is valid: version {bundle.version}, {len(bundle.rules)} "
+        f"rules, {len(bundle.directory.recipients)} recipients, {len(bundle.test_cases)} tests"
+    )
+    return 0
+
+
+async def _test(args: argparse.Namespace, settings: Settings) -> int:
+    bundle, schemas = _load(args, settings)
+    results = run_policy_tests(bundle, schemas, settings.events_dir / "examples")
+    failed = [r for r in results if not r.passed]
+    for result in results:
+        if args.verbose or not result.passed:
+            print(
+                f"{'PASS' if result.passed else 'FAIL'}  {result.file}:{result.line}  {result.name}"
+            )
+            for failure in result.failures:
+                print(f"      {failure}")
+    print(
+        f"policy {bundle.name} {bundle.version[:12]}: {len(results) - len(failed)} passed, "
+        f"{len(failed)} failed"
+    )
+    return 1 if failed else 0
+
+
+async def _explain(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        raw = json.loads(args.file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise InvalidInput(f"cannot read a notification from {args.file}: {error}") from error
+    async with bootstrap.running(settings) as container:
+        explanation = await container.explain.explain_hypothetical(raw)
+    json.dump(explanation, sys.stdout, indent=2, default=str)
+    print()
+    return 0

@@ -1,0 +1,88 @@
+"""Explaining decisions: for a stored or hypothetical notification, every candidate recipient,
+the rules that matched and did not, and the fields granted and withheld — judged with the
+person's profile as it stood at that notification, so that a stored decision is reproducible."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from hub.domain.notifications import Notification
+from hub.domain.profile import PersonProfile, apply
+from hub.domain.schemas import SchemaRegistry
+from hub.errors import InvalidInput, NotFound
+from hub.services.ports import EventStore
+
+
+class PolicyExplainer(Protocol):
+    version: str
+
+    def explain(self, notification: Notification, profile: Mapping[str, Any]) -> dict[str, Any]: ...
+
+
+class ExplainService:
+    def __init__(self, store: EventStore, schemas: SchemaRegistry, policy: PolicyExplainer) -> None:
+        self._store = store
+        self._schemas = schemas
+        self._policy = policy
+
+    async def explain_stored(self, source: str, event_id: str) -> dict[str, Any]:
+        """A stored notification, with the profile as it stood once it was applied."""
+        stored = await self._store.get(source, event_id)
+        if stored is None:
+            raise NotFound(f"no notification with id {event_id!r} from {source!r} is stored")
+        profile: PersonProfile | None = None
+        for event in await self._store.read_stream(stored.person_id):
+            if event.stream_version > stored.stream_version:
+                break
+            profile = apply(profile, event.notification, event.position, event.person_id)
+        assert profile is not None
+        explanation = self._policy.explain(stored.notification, profile.as_context())
+        return {
+            "notification": {"source": source, "id": event_id, "position": stored.position},
+            "person_id": stored.person_id,
+            "profile_position": profile.position,
+            "profile": profile.as_context(),
+            **explanation,
+        }
+
+    async def explain_hypothetical(self, raw: object) -> dict[str, Any]:
+        """A notification that is not stored: validated, then judged as if it arrived now,
+        after everything stored about the person it names."""
+        notification = self._schemas.validate(raw)
+        person_id = await self._store.resolve_person(list(notification.identifiers))
+        profile: PersonProfile | None = None
+        last = 0
+        if person_id is not None:
+            for event in await self._store.read_stream(person_id):
+                profile = apply(profile, event.notification, event.position, event.person_id)
+                last = event.position
+        after = apply(profile, notification, last + 1, person_id or "p_hypothetical")
+        explanation = self._policy.explain(notification, after.as_context())
+        return {
+            "notification": {"source": notification.source, "id": notification.id},
+            "person_id": person_id,
+            "profile": after.as_context(),
+            "hypothetical": True,
+            **explanation,
+        }
+
+    async def explain(self, request: object) -> dict[str, Any]:
+        """`{"stored": {"source": …, "id": …}}` or `{"notification": {…}}`."""
+        if not isinstance(request, dict) or len(request) != 1:
+            raise InvalidInput(
+                'say what to explain: {"stored": {"source": …, "id": …}} or '
+                '{"notification": {…a notification…}}'
+            )
+        if "stored" in request:
+            stored = request["stored"]
+            if (
+                not isinstance(stored, dict)
+                or not isinstance(stored.get("source"), str)
+                or not isinstance(stored.get("id"), str)
+            ):
+                raise InvalidInput('"stored" must be an object with string "source" and "id"')
+            return await self.explain_stored(stored["source"], stored["id"])
+        if "notification" in request:
+            return await self.explain_hypothetical(request["notification"])
+        raise InvalidInput(f'unknown key {next(iter(request))!r}: use "stored" or "notification"')
