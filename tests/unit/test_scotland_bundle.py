@@ -3,9 +3,12 @@ real profile fold (the same run as `hub policy test`)."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from hub.domain.policy import PolicyBundle
+from hub.domain.profile import apply
 from hub.domain.schemas import SchemaRegistry
 from hub.services.policy_checks import run_policy_tests
 from hub.settings import PROJECT_ROOT
@@ -42,3 +45,14 @@ def test_every_recipient_role_is_in_the_directory() -> None:
         "parole-board",
     } <= roles
     assert len(BUNDLE.directory.areas) == 32
+
+
+def test_a_former_gss_code_reaches_the_current_area() -> None:
+    """Glasgow City's code changed in 2019 (S12000046 -> S12000049): a sender still using the
+    old code must not lose the notification or send it nowhere."""
+    raw = json.loads((EVENTS / "examples" / "release.schedule1-notification.json").read_text())
+    raw["data"]["release"]["address"]["council_area"] = "S12000046"
+    notification = SCHEMAS.validate(raw)
+    profile = apply(None, notification, 1, "p_test").as_context()
+    permitted = {d.recipient_id for d in BUNDLE.evaluate(notification, profile).permitted}
+    assert {"sw-glasgow-city", "police-division-g"} <= permitted

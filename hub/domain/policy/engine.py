@@ -340,7 +340,7 @@ class PolicyBundle:
                     "id": rule.id,
                     "title": rule.title,
                     "effect": rule.effect,
-                    "source": rule.location,
+                    "source": f"{self.name}/{rule.location.removeprefix(self.origin).lstrip('/')}",
                     "follows_person": rule.follows_person,
                     "conditions_hold": all(r.holds for r in results),
                     "conditions": [_condition_json(r) for r in results],

@@ -137,12 +137,12 @@ def test_directory_problems_are_reported_at_their_lines() -> None:
 
 
 def test_area_codes_must_be_gss_codes_of_current_council_areas() -> None:
-    text = DIRECTORY.replace("gss: S12000047", "gss: S12000015").replace(
+    text = DIRECTORY.replace("gss: S12000047", "gss: S12000099").replace(
         "[S12000046]", "[S12000046, X1]"
     )
     assert directory_problems(text) == [
         "b/directory.yaml:4: `X1` is not a council area GSS code (S12…)",
-        "b/directory.yaml:5: S12000015 (Fife) is not a current council area code in the event "
+        "b/directory.yaml:5: S12000099 (Fife) is not a current council area code in the event "
         "schemas",
     ]
 

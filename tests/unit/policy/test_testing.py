@@ -95,7 +95,7 @@ cases:
       - example: release.schedule1-notification
         set:
           data.release.type: maybe
-          data.release.address.council_area: S12000046
+          data.release.address.council_area: S12000099
     expect: {}
 """
     )
