@@ -11,6 +11,7 @@ has written nothing before it finds out.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -22,7 +23,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.domain.profile import PersonProfile
 from hub.errors import HubError, StoreError, StoreUnavailable
-from hub.infra.tables import consumer_checkpoints, disclosure_denials, disclosures, person_profiles
+from hub.infra.tables import (
+    consumer_checkpoints,
+    deliveries,
+    disclosure_denials,
+    disclosures,
+    person_profiles,
+    recipient_counters,
+    recipient_feed,
+    subscriptions,
+)
 from hub.services.routing import Disclosure, DisclosureDenial, RoutedBatch
 
 __all__ = ["SqlRoutingStore"]
@@ -81,6 +91,8 @@ class SqlRoutingStore:
                 await connection.execute(
                     disclosures.insert(), [_disclosure_row(d) for d in batch.disclosures]
                 )
+                await self._number_in_feeds(connection, batch.disclosures, now)
+                await self._queue_webhooks(connection, batch.disclosures, now)
             if batch.denials:
                 await connection.execute(
                     disclosure_denials.insert(), [_denial_row(d) for d in batch.denials]
@@ -88,6 +100,90 @@ class SqlRoutingStore:
             if batch.profiles:
                 await self._upsert_profiles(connection, batch.profiles, now)
         return True
+
+    async def _number_in_feeds(
+        self, connection: AsyncConnection, decided: Sequence[Disclosure], now: datetime
+    ) -> None:
+        """Number each recipient's new disclosures after its last number, in decision order.
+
+        Done in the router's transaction, which the checkpoint guard makes the only writer: the
+        numbers have no gaps and never repeat, so a recipient that sees 7 after 5 knows it
+        missed 6 (as FHIR R5 subscription notifications number their events)."""
+        recipients = sorted({d.recipient_id for d in decided})
+        rows = await connection.execute(
+            sa.select(recipient_counters.c.recipient_id, recipient_counters.c.last_seq).where(
+                recipient_counters.c.recipient_id.in_(recipients)
+            )
+        )
+        last = {recipient: int(seq) for recipient, seq in rows}
+        known = set(last)
+        feed = []
+        for disclosure in decided:
+            seq = last.get(disclosure.recipient_id, 0) + 1
+            last[disclosure.recipient_id] = seq
+            feed.append(
+                {
+                    "recipient_id": disclosure.recipient_id,
+                    "seq": seq,
+                    "disclosure_id": disclosure.disclosure_id,
+                    "added_at": now,
+                }
+            )
+        await connection.execute(recipient_feed.insert(), feed)
+        for recipient in recipients:
+            if recipient in known:
+                await connection.execute(
+                    recipient_counters.update()
+                    .where(recipient_counters.c.recipient_id == recipient)
+                    .values(last_seq=last[recipient])
+                )
+            else:
+                await connection.execute(
+                    recipient_counters.insert().values(
+                        recipient_id=recipient, last_seq=last[recipient]
+                    )
+                )
+
+    async def _queue_webhooks(
+        self, connection: AsyncConnection, decided: Sequence[Disclosure], now: datetime
+    ) -> None:
+        """The transactional outbox: one delivery job per disclosure and active webhook
+        subscription of its recipient that wants its event type, in the router's transaction,
+        so that a disclosure is never decided without its jobs or queued without its decision."""
+        recipients = sorted({d.recipient_id for d in decided})
+        rows = await connection.execute(
+            sa.select(
+                subscriptions.c.subscription_id,
+                subscriptions.c.recipient_id,
+                subscriptions.c.event_types,
+            )
+            .where(
+                subscriptions.c.recipient_id.in_(recipients),
+                subscriptions.c.status == "active",
+            )
+            .order_by(subscriptions.c.subscription_id)
+        )
+        wanted: dict[str, list[tuple[str, frozenset[str] | None]]] = {}
+        for subscription_id, recipient_id, event_types in rows:
+            types = frozenset(event_types) if event_types is not None else None
+            wanted.setdefault(recipient_id, []).append((subscription_id, types))
+        jobs = [
+            {
+                "delivery_id": f"dl_{uuid.uuid4().hex}",
+                "disclosure_id": disclosure.disclosure_id,
+                "subscription_id": subscription_id,
+                "recipient_id": disclosure.recipient_id,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+            for disclosure in decided
+            for subscription_id, types in wanted.get(disclosure.recipient_id, ())
+            if types is None or disclosure.event_type in types
+        ]
+        if jobs:
+            await connection.execute(deliveries.insert(), jobs)
 
     async def replace_profiles(
         self, consumer: str, checkpoint: int, profiles: Sequence[PersonProfile]

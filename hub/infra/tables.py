@@ -169,3 +169,108 @@ identifier_conflicts = sa.Table(
     sa.Column("resolved_by", sa.Text, nullable=True),
     sa.Column("resolution", sa.Text, nullable=True),
 )
+
+# -- delivery: feeds, subscriptions, the webhook outbox, receipts and acknowledgements (0004) --
+
+#: Each recipient's disclosures numbered 1, 2, 3 … in decision order (no gaps: a recipient that
+#: sees 7 after 5 knows it missed 6).
+recipient_feed = sa.Table(
+    "recipient_feed",
+    metadata,
+    sa.Column("recipient_id", sa.Text, primary_key=True),
+    sa.Column("seq", Position, primary_key=True),
+    sa.Column("disclosure_id", sa.Text, nullable=False),
+    sa.Column("added_at", Timestamp, nullable=False),
+    sa.UniqueConstraint("disclosure_id", name="uq_recipient_feed_disclosure"),
+)
+
+recipient_counters = sa.Table(
+    "recipient_counters",
+    metadata,
+    sa.Column("recipient_id", sa.Text, primary_key=True),
+    sa.Column("last_seq", Position, nullable=False),
+)
+
+subscriptions = sa.Table(
+    "subscriptions",
+    metadata,
+    sa.Column("subscription_id", sa.Text, primary_key=True),
+    sa.Column("recipient_id", sa.Text, nullable=False),
+    sa.Column("url", sa.Text, nullable=False),
+    #: Event types it wants (never wider than the recipient's entitlement); null: all of them.
+    sa.Column("event_types", Json, nullable=True),
+    #: The rendering of a disclosure: "json" (redacted CloudEvent); adapters add native formats.
+    sa.Column("format", sa.Text, nullable=False, server_default="json"),
+    #: Standard Webhooks signing secrets (`whsec_…`), newest first; several during rotation.
+    sa.Column("secrets", Json, nullable=False),
+    #: active | disabled
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("status_reason", sa.Text, nullable=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Index("ix_subscriptions_recipient_id", "recipient_id"),
+)
+
+#: The transactional outbox of webhook jobs: one per (disclosure, subscription), written in the
+#: router's transaction. status: pending | delivered | dead | cancelled.
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("delivery_id", sa.Text, primary_key=True),
+    sa.Column("disclosure_id", sa.Text, nullable=False),
+    sa.Column("subscription_id", sa.Text, nullable=False),
+    sa.Column("recipient_id", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", Timestamp, nullable=False),
+    sa.Column("claimed_by", sa.Text, nullable=True),
+    sa.Column("claimed_until", Timestamp, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("delivered_at", Timestamp, nullable=True),
+    sa.UniqueConstraint("disclosure_id", "subscription_id", name="uq_deliveries_job"),
+    sa.Index("ix_deliveries_due", "status", "next_attempt_at"),
+    sa.Index("ix_deliveries_recipient", "recipient_id", "status"),
+)
+
+delivery_attempts = sa.Table(
+    "delivery_attempts",
+    metadata,
+    sa.Column("attempt_id", sa.Text, primary_key=True),
+    sa.Column("delivery_id", sa.Text, nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("attempted_at", Timestamp, nullable=False),
+    sa.Column("status_code", sa.Integer, nullable=True),
+    sa.Column("latency_ms", sa.Float, nullable=True),
+    #: delivered | retry | dead | disabled (410)
+    sa.Column("outcome", sa.Text, nullable=False),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Index("ix_delivery_attempts_delivery", "delivery_id"),
+)
+
+#: When a disclosure first reached its recipient (by any channel): the delivery latency.
+disclosure_receipts = sa.Table(
+    "disclosure_receipts",
+    metadata,
+    sa.Column("disclosure_id", sa.Text, primary_key=True),
+    sa.Column("first_delivered_at", Timestamp, nullable=False),
+    sa.Column("channel", sa.Text, nullable=False),
+)
+
+disclosure_acks = sa.Table(
+    "disclosure_acks",
+    metadata,
+    sa.Column("disclosure_id", sa.Text, primary_key=True),
+    sa.Column("recipient_id", sa.Text, nullable=False),
+    sa.Column("client_id", sa.Text, nullable=False),
+    sa.Column("acknowledged_at", Timestamp, nullable=False),
+)
+
+#: Disclosures not acknowledged in time, each escalated once (as a `disclosure.overdue` event).
+overdue_escalations = sa.Table(
+    "overdue_escalations",
+    metadata,
+    sa.Column("disclosure_id", sa.Text, primary_key=True),
+    sa.Column("escalated_at", Timestamp, nullable=False),
+    sa.Column("event_id", sa.Text, nullable=False),
+)
