@@ -49,6 +49,25 @@ class Settings(BaseSettings):
     router_batch_size: int = Field(default=100, ge=1, le=10_000)
     router_poll_interval: float = Field(default=1.0, gt=0, le=60)
 
+    #: Run the webhook delivery worker and the overdue monitor inside `hub serve`.
+    delivery_enabled: bool = True
+    #: Seconds to wait before each retry of a failed webhook (after the first attempt); the
+    #: default is close to Svix's: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (about 27 hours).
+    webhook_retry_schedule: tuple[float, ...] = (5, 300, 1800, 7200, 18000, 36000, 36000)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    #: Allow webhook URLs on loopback or private addresses (development and tests only:
+    #: otherwise a subscription could aim the hub at internal services, SSRF).
+    webhook_allow_private_addresses: bool = False
+    delivery_concurrency: int = Field(default=16, ge=1, le=512)
+    delivery_batch_size: int = Field(default=50, ge=1, le=1000)
+    delivery_poll_interval: float = Field(default=1.0, gt=0, le=60)
+    #: How long a worker's claim on a job lasts before another worker may take it over.
+    delivery_claim_seconds: float = Field(default=60.0, gt=0, le=3600)
+    #: Seconds between heartbeats on `GET /v1/feed/stream`.
+    feed_heartbeat_seconds: float = Field(default=15.0, gt=0, le=300)
+    #: Seconds between looks for disclosures not acknowledged in time.
+    overdue_check_interval: float = Field(default=30.0, gt=0, le=3600)
+
     events_dir: Path = PROJECT_ROOT / "events"
     #: The policy bundle in force (directory, sharing rules, their tests).
     policy_bundle_dir: Path = PROJECT_ROOT / "policies" / "scotland"
