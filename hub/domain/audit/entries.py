@@ -1,0 +1,307 @@
+"""What one audit-log entry records: the operations the Data Protection Act 2018 s62 asks a
+law-enforcement processor to log, as metadata only.
+
+An entry says who did what to whose record, when, for which recipient, under which rules,
+purpose, legal basis and policy version, and with what outcome. It names the fields involved
+but never holds their values, and an erasure entry never holds what was erased: the log must
+outlive the personal data it describes. `canonical_bytes()` is the exact byte string that is
+leaf-hashed into the Merkle tree, so it must never change for a stored entry; any change to
+the shape is a new `FORMAT_VERSION`, with the old one still readable.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from types import MappingProxyType
+from typing import TypeAlias
+
+FORMAT_VERSION = 1
+
+#: Metadata in `details`: JSON without floats (their text form is not canonical across
+#: languages, and an independent verifier must reproduce these bytes exactly).
+JsonValue: TypeAlias = str | int | bool | Sequence["JsonValue"] | Mapping[str, "JsonValue"] | None
+
+#: The largest integer every JSON implementation reads exactly (RFC 8785 §3.2.2.3, I-JSON).
+_MAX_SAFE_INTEGER = 2**53 - 1
+_MAX_DETAILS_BYTES = 4096
+_MAX_TEXT = 512
+# Field names and rule ids are identifiers and paths, never free text: this keeps values out.
+_NAME = re.compile(r"[A-Za-z0-9_.:/\-\[\]*]{1,200}")
+_DETAILS_KEY = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
+_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")
+
+
+class AuditEntryInvalid(ValueError):
+    """An audit entry that is incomplete, holds more than metadata, or is not canonical."""
+
+
+class AuditKind(StrEnum):
+    """The operations DPA 2018 s62(1) lists, with disclosure split into its stages."""
+
+    COLLECTION = "collection"  # intake of a notification
+    ALTERATION = "alteration"  # a correction, or an identifier link changed
+    CONSULTATION = "consultation"  # a read of personal data, with the caller's purpose
+    DISCLOSURE = "disclosure"  # a sharing decision for one recipient, denials included
+    DELIVERY = "delivery"  # an attempt to transfer a disclosure to the recipient's system
+    ACKNOWLEDGEMENT = "acknowledgement"  # the recipient confirmed receipt
+    COMBINATION = "combination"  # identifiers linked into one person
+    ERASURE = "erasure"  # personal data erased at the end of retention
+
+
+_NEEDS_RECIPIENT = frozenset({AuditKind.DISCLOSURE, AuditKind.DELIVERY, AuditKind.ACKNOWLEDGEMENT})
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One logged operation. Fields and rules are sets: they are stored sorted, without
+    repeats, so the same facts always give the same bytes."""
+
+    kind: AuditKind
+    occurred_at: datetime
+    actor: str  # the client id, or "hub" for what the hub does itself
+    agency: str  # the agency the actor acts for
+    person_id: str | None = None
+    event_id: str | None = None
+    source: str | None = None  # the system the event came from
+    recipient_id: str | None = None
+    fields: tuple[str, ...] = ()  # names of the fields involved, never their values
+    rules: tuple[str, ...] = ()  # sharing rules that matched
+    purpose: str | None = None
+    legal_basis: str | None = None
+    policy_version: str | None = None
+    outcome: str | None = None  # e.g. disclosed, denied, withheld, erased
+    state: str | None = None  # delivery state, e.g. pending, delivered, failed
+    details: Mapping[str, JsonValue] = field(default_factory=lambda: MappingProxyType({}))
+
+    def __post_init__(self) -> None:
+        try:
+            kind = AuditKind(self.kind)
+        except ValueError:
+            raise AuditEntryInvalid(f"{self.kind!r} is not an audit entry kind") from None
+        object.__setattr__(self, "kind", kind)
+        object.__setattr__(self, "occurred_at", _utc(self.occurred_at))
+        _require_text("actor", self.actor)
+        _require_text("agency", self.agency)
+        for name in (
+            "person_id",
+            "event_id",
+            "source",
+            "recipient_id",
+            "purpose",
+            "legal_basis",
+            "policy_version",
+            "outcome",
+            "state",
+        ):
+            value = getattr(self, name)
+            if value is not None:
+                _require_text(name, value)
+        object.__setattr__(self, "fields", _name_set("fields", self.fields))
+        object.__setattr__(self, "rules", _name_set("rules", self.rules))
+        object.__setattr__(self, "details", _frozen_details(self.details))
+        if kind in _NEEDS_RECIPIENT and self.recipient_id is None:
+            raise AuditEntryInvalid(f"a {kind} entry names its recipient")
+        if kind is AuditKind.CONSULTATION and self.purpose is None:
+            raise AuditEntryInvalid("a consultation entry records the purpose the caller gave")
+
+    def __hash__(self) -> int:
+        return hash(self.canonical_bytes())
+
+    def to_json_object(self) -> dict[str, JsonValue]:
+        """The entry as plain JSON values (what `canonical_bytes` serialises)."""
+        return {
+            "v": FORMAT_VERSION,
+            "kind": self.kind.value,
+            "occurred_at": format_timestamp(self.occurred_at),
+            "actor": self.actor,
+            "agency": self.agency,
+            "person_id": self.person_id,
+            "event_id": self.event_id,
+            "source": self.source,
+            "recipient_id": self.recipient_id,
+            "fields": list(self.fields),
+            "rules": list(self.rules),
+            "purpose": self.purpose,
+            "legal_basis": self.legal_basis,
+            "policy_version": self.policy_version,
+            "outcome": self.outcome,
+            "state": self.state,
+            "details": _thaw(self.details),
+        }
+
+    def canonical_bytes(self) -> bytes:
+        """Canonical JSON: sorted keys, no whitespace, UTF-8, times as RFC 3339 UTC with 'Z'.
+
+        Within what an entry may hold (ASCII keys, strings, safe integers, no floats) these are
+        the bytes RFC 8785 (JCS) gives too, so a verifier in any language can rebuild them.
+        """
+        return _canonical_json(self.to_json_object())
+
+    @classmethod
+    def from_canonical(cls, data: bytes) -> AuditEntry:
+        """The entry whose canonical bytes are exactly `data`; anything else is refused."""
+        try:
+            document = json.loads(data.decode("utf-8"), object_pairs_hook=_no_duplicate_keys)
+        except (UnicodeDecodeError, ValueError) as e:
+            raise AuditEntryInvalid(f"not a JSON audit entry: {e}") from e
+        if not isinstance(document, dict):
+            raise AuditEntryInvalid("an audit entry is a JSON object")
+        if document.get("v") != FORMAT_VERSION:
+            raise AuditEntryInvalid(f"unknown audit entry format {document.get('v')!r}")
+        expected = set(_FIELD_NAMES) | {"v"}
+        if set(document) != expected:
+            raise AuditEntryInvalid(
+                f"an audit entry has exactly the keys {sorted(expected)}, not {sorted(document)}"
+            )
+        try:
+            entry = cls(
+                kind=AuditKind(document["kind"]),
+                occurred_at=parse_timestamp(document["occurred_at"]),
+                actor=document["actor"],
+                agency=document["agency"],
+                person_id=document["person_id"],
+                event_id=document["event_id"],
+                source=document["source"],
+                recipient_id=document["recipient_id"],
+                fields=tuple(_list_of_str("fields", document["fields"])),
+                rules=tuple(_list_of_str("rules", document["rules"])),
+                purpose=document["purpose"],
+                legal_basis=document["legal_basis"],
+                policy_version=document["policy_version"],
+                outcome=document["outcome"],
+                state=document["state"],
+                details=document["details"],
+            )
+        except (TypeError, ValueError) as e:
+            if isinstance(e, AuditEntryInvalid):
+                raise
+            raise AuditEntryInvalid(str(e)) from e
+        if entry.canonical_bytes() != data:
+            raise AuditEntryInvalid("the bytes are an audit entry but not in canonical form")
+        return entry
+
+
+_FIELD_NAMES = tuple(f for f in AuditEntry.__dataclass_fields__)
+
+
+def format_timestamp(moment: datetime) -> str:
+    """RFC 3339 in UTC with 'Z' and always six fractional digits (fixed width sorts)."""
+    m = _utc(moment)
+    return (
+        f"{m.year:04d}-{m.month:02d}-{m.day:02d}"
+        f"T{m.hour:02d}:{m.minute:02d}:{m.second:02d}.{m.microsecond:06d}Z"
+    )
+
+
+def parse_timestamp(text: object) -> datetime:
+    """A timestamp as `format_timestamp` writes it; any other form is refused."""
+    if not isinstance(text, str) or not _TIMESTAMP.fullmatch(text):
+        raise AuditEntryInvalid(f"{text!r} is not a timestamp like 2024-01-31T12:00:00.000000Z")
+    try:
+        return datetime.fromisoformat(text[:-1]).replace(tzinfo=UTC)
+    except ValueError:
+        raise AuditEntryInvalid(f"{text!r} is not a valid date and time") from None
+
+
+# --- validation ------------------------------------------------------------------------------
+
+
+def _utc(moment: object) -> datetime:
+    if not isinstance(moment, datetime) or moment.utcoffset() is None:
+        raise AuditEntryInvalid("occurred_at must be a timezone-aware datetime")
+    return moment.astimezone(UTC)
+
+
+def _require_text(name: str, value: object) -> None:
+    if not isinstance(value, str) or not value:
+        raise AuditEntryInvalid(f"{name} must be a non-empty string")
+    if len(value) > _MAX_TEXT:
+        raise AuditEntryInvalid(f"{name} is longer than {_MAX_TEXT} characters")
+    if any(c < " " or c == "\x7f" for c in value):
+        raise AuditEntryInvalid(f"{name} must not contain control characters")
+    _check_encodable(name, value)
+
+
+def _name_set(name: str, values: Iterable[str]) -> tuple[str, ...]:
+    if isinstance(values, str):
+        raise AuditEntryInvalid(f"{name} is a collection of names, not one string")
+    result = set()
+    for value in values:
+        if not isinstance(value, str) or not _NAME.fullmatch(value):
+            raise AuditEntryInvalid(
+                f"{name} holds names such as 'person.date_of_birth', not {value!r}"
+            )
+        result.add(value)
+    return tuple(sorted(result))
+
+
+def _list_of_str(name: str, value: object) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise AuditEntryInvalid(f"{name} is a list of strings")
+    return value
+
+
+def _check_encodable(name: str, value: str) -> None:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise AuditEntryInvalid(f"{name} is not valid Unicode text") from None
+
+
+def _frozen_details(details: object) -> Mapping[str, JsonValue]:
+    if not isinstance(details, Mapping):
+        raise AuditEntryInvalid("details is a JSON object")
+    frozen = _freeze(details, "details")
+    if len(_canonical_json(_thaw(frozen))) > _MAX_DETAILS_BYTES:
+        raise AuditEntryInvalid(f"details is larger than {_MAX_DETAILS_BYTES} bytes")
+    assert isinstance(frozen, Mapping)
+    return frozen
+
+
+def _freeze(value: object, where: str) -> JsonValue:
+    """A deep, immutable copy of a JSON value, refusing what canonical JSON cannot carry."""
+    if value is None or isinstance(value, bool | str):
+        if isinstance(value, str):
+            _check_encodable(where, value)
+        return value
+    if isinstance(value, int):
+        if abs(value) > _MAX_SAFE_INTEGER:
+            raise AuditEntryInvalid(f"{where} is an integer beyond ±(2**53 - 1)")
+        return value
+    if isinstance(value, float):
+        raise AuditEntryInvalid(f"{where} is a float; use an integer or a string")
+    if isinstance(value, Mapping):
+        for key in value:
+            if not isinstance(key, str) or not _DETAILS_KEY.fullmatch(key):
+                raise AuditEntryInvalid(f"{where} has a key {key!r} that is not a short name")
+        frozen = {key: _freeze(value[key], f"{where}.{key}") for key in sorted(value)}
+        return MappingProxyType(frozen)
+    if isinstance(value, list | tuple):
+        return tuple(_freeze(item, f"{where}[{i}]") for i, item in enumerate(value))
+    raise AuditEntryInvalid(f"{where} holds a {type(value).__name__}, which is not JSON")
+
+
+def _thaw(value: JsonValue) -> JsonValue:
+    if isinstance(value, Mapping):
+        return {key: _thaw(item) for key, item in value.items()}
+    if isinstance(value, tuple | list):
+        return [_thaw(item) for item in value]
+    return value
+
+
+def _canonical_json(value: JsonValue) -> bytes:
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        raise AuditEntryInvalid("an audit entry has a repeated key")
+    return document
