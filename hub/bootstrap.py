@@ -21,14 +21,25 @@ from hub.errors import StoreUnavailable
 from hub.infra import db
 from hub.infra.clients import SqlClientRepository
 from hub.infra.conflicts import SqlConflictReviewList
+from hub.infra.deliveries import SqlDeliveryQueue
+from hub.infra.feed import SqlFeedStore
+from hub.infra.latency import SqlLatencyStore
+from hub.infra.overdue import SqlOverdueStore
 from hub.infra.routing import SqlRoutingStore
 from hub.infra.store import create_event_store
+from hub.infra.subscriptions import SqlSubscriptionRepository
+from hub.infra.webhooks import DnsResolver, HttpWebhookSender
 from hub.services.clients import ClientRepository
 from hub.services.conflicts import ConflictReviewList
+from hub.services.delivery import DeliveryQueue, DeliveryService, DeliveryWorker, WebhookSender
 from hub.services.explain import ExplainService
+from hub.services.feed import FeedService
 from hub.services.intake import IntakeService
+from hub.services.latency import LatencyService
+from hub.services.overdue import OverdueMonitor, OverdueStore
 from hub.services.ports import EventStore, RoutingStore
 from hub.services.routing import Router
+from hub.services.subscriptions import SubscriptionService, entitled_event_types
 from hub.settings import Settings
 
 logger = logging.getLogger("hub")
@@ -47,8 +58,47 @@ class Container:
     policy: PolicyBundle
     routing: RoutingStore
     explain: ExplainService
+    #: Each recipient's feed, its receipts and acknowledgements.
+    feed: FeedService
+    latency: LatencyService
+    overdue: OverdueStore
+    #: Webhook subscriptions; the delivery outbox, as workers and as the dead-letter API see it.
+    subscriptions: SubscriptionService
+    delivery_queue: DeliveryQueue
+    deliveries: DeliveryService
+    webhook_sender: WebhookSender
     #: Set whenever notifications are appended, so that the in-process router wakes at once.
     appended: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def overdue_monitor(self) -> OverdueMonitor:
+        """A monitor escalating disclosures not acknowledged in time; what it appends wakes
+        the in-process router."""
+        return OverdueMonitor(
+            self.store,
+            self.overdue,
+            self.routing,
+            self.schemas,
+            self.policy.directory,
+            interval=self.settings.overdue_check_interval,
+            on_appended=self.appended.set,
+        )
+
+    def delivery_worker(self, *, worker_id: str | None = None) -> DeliveryWorker:
+        """A webhook delivery worker on this container's outbox (each caller runs its own)."""
+        settings = self.settings
+        return DeliveryWorker(
+            self.delivery_queue,
+            self.store,
+            self.webhook_sender,
+            self.policy.redact,
+            retry_schedule=settings.webhook_retry_schedule,
+            concurrency=settings.delivery_concurrency,
+            batch_size=settings.delivery_batch_size,
+            poll_interval=settings.delivery_poll_interval,
+            claim_seconds=settings.delivery_claim_seconds,
+            send_timeout=settings.webhook_timeout_seconds,
+            worker_id=worker_id,
+        )
 
     def router(self) -> Router:
         """A router over this container's store and policy (each caller runs its own)."""
@@ -70,6 +120,16 @@ async def running(settings: Settings, *, migrate: bool | None = None) -> AsyncIt
     out-of-date schema rather than run against tables it does not know.
     """
     engine = db.create_engine(settings)
+    # Plain http and private addresses only where an operator says so (development, tests).
+    require_https = settings.environment not in ("development", "test")
+    resolver = DnsResolver()
+    sender = HttpWebhookSender(
+        timeout=settings.webhook_timeout_seconds,
+        resolver=resolver,
+        allow_private=settings.webhook_allow_private_addresses,
+        require_https=require_https,
+        max_connections=settings.delivery_concurrency,
+    )
     try:
         if migrate if migrate is not None else settings.is_embedded:
             await db.upgrade(engine, settings)
@@ -84,6 +144,7 @@ async def running(settings: Settings, *, migrate: bool | None = None) -> AsyncIt
         store = create_event_store(engine)
         conflicts = SqlConflictReviewList(engine)
         appended = asyncio.Event()
+        delivery_queue = SqlDeliveryQueue(engine)
         yield Container(
             settings=settings,
             engine=engine,
@@ -98,7 +159,21 @@ async def running(settings: Settings, *, migrate: bool | None = None) -> AsyncIt
             policy=policy,
             routing=SqlRoutingStore(engine),
             explain=ExplainService(store, schemas, policy),
+            feed=FeedService(SqlFeedStore(engine), policy),
+            latency=LatencyService(SqlLatencyStore(engine)),
+            overdue=SqlOverdueStore(engine),
+            subscriptions=SubscriptionService(
+                SqlSubscriptionRepository(engine),
+                resolver,
+                lambda recipient_id: entitled_event_types(policy, recipient_id),
+                require_https=require_https,
+                allow_private=settings.webhook_allow_private_addresses,
+            ),
+            delivery_queue=delivery_queue,
+            deliveries=DeliveryService(delivery_queue),
+            webhook_sender=sender,
             appended=appended,
         )
     finally:
+        await sender.aclose()
         await engine.dispose()

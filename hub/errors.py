@@ -7,6 +7,8 @@
     │   ├── BatchRejected            a batch had bad items; names index and field      (422)
     │   ├── PayloadTooLarge          the body is over the size limit                   (413)
     │   ├── UnsupportedMediaType     the body is not JSON                              (415)
+    │   ├── InvalidRequest           a request (not a notification) is invalid; names
+    │   │                            each field                                         (422)
     │   └── PolicyBundleInvalid      a policy bundle failed validation; lists each
     │                                `file:line: message` (the hub refuses to start)
     ├── Conflict                     the request contradicts what is stored            (409)
@@ -85,6 +87,17 @@ class PayloadTooLarge(InvalidInput):
 
 class UnsupportedMediaType(InvalidInput):
     title = "Unsupported media type"
+
+
+class InvalidRequest(InvalidInput):
+    """A request other than a notification (a subscription, say) that cannot be carried out as
+    asked: every problem, each with the JSON Pointer of its field."""
+
+    title = "Invalid request"
+
+    def __init__(self, message: str, problems: list[FieldProblem]) -> None:
+        super().__init__(message)
+        self.problems = problems
 
 
 class PolicyBundleInvalid(InvalidInput):

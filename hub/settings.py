@@ -68,6 +68,16 @@ class Settings(BaseSettings):
     #: Seconds between looks for disclosures not acknowledged in time.
     overdue_check_interval: float = Field(default=30.0, gt=0, le=3600)
 
+    #: PEM of the Ed25519 key that signs the audit log's checkpoints. Generated into
+    #: `<data_dir>/keys/audit-signing.pem` (mode 0600) outside production; required in production.
+    audit_signing_key: SecretStr | None = None
+    #: The key name in the checkpoints' signature lines and in the verifier key.
+    audit_key_name: str = Field(default="pph-hub-audit", pattern=r"^[^\s+]+$")
+    #: The log's origin line in its checkpoints (C2SP tlog-checkpoint), e.g. a host and path.
+    audit_origin: str = Field(default="pph.hub/audit", min_length=1, pattern=r"^[^\n]+$")
+    #: Seconds between checkpoints while the log grows.
+    audit_checkpoint_interval: float = Field(default=5.0, gt=0, le=3600)
+
     events_dir: Path = PROJECT_ROOT / "events"
     #: The policy bundle in force (directory, sharing rules, their tests).
     policy_bundle_dir: Path = PROJECT_ROOT / "policies" / "scotland"
@@ -93,6 +103,12 @@ class Settings(BaseSettings):
             key = self.token_signing_key
             if key is None or key.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS:
                 raise ValueError("HUB_TOKEN_SIGNING_KEY must be set to a real key in production")
+            audit_key = self.audit_signing_key
+            placeholder = audit_key is None or (
+                audit_key.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS
+            )
+            if placeholder:
+                raise ValueError("HUB_AUDIT_SIGNING_KEY must be set to a real key in production")
         return self
 
     @property

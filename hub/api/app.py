@@ -11,7 +11,17 @@ from fastapi import FastAPI
 
 from hub import __version__, bootstrap
 from hub.api import problems
-from hub.api.routes import events, health, oauth, policy
+from hub.api.routes import (
+    deliveries,
+    disclosures,
+    events,
+    feed,
+    health,
+    metrics,
+    oauth,
+    policy,
+    subscriptions,
+)
 from hub.bootstrap import Container
 from hub.settings import Settings
 
@@ -43,13 +53,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(oauth.router)
     app.include_router(events.router)
     app.include_router(policy.router)
+    app.include_router(subscriptions.router)
+    app.include_router(deliveries.router)
+    app.include_router(feed.router)
+    app.include_router(disclosures.router)
+    app.include_router(metrics.router)
     return app
 
 
 @asynccontextmanager
 async def _workers(app: FastAPI, container: Container) -> AsyncIterator[None]:
     """The in-process workers of the embedded default: the router follows the store, woken
-    by every append. A worker that fails makes `/readyz` say so; it is never silently lost."""
+    by every append; the overdue monitor escalates disclosures not acknowledged in time. A
+    worker that fails makes `/readyz` say so; it is never silently lost."""
     stop = asyncio.Event()
     tasks: dict[str, asyncio.Task[None]] = {}
     if container.settings.router_enabled:
@@ -57,6 +73,12 @@ async def _workers(app: FastAPI, container: Container) -> AsyncIterator[None]:
         tasks["router"] = asyncio.create_task(
             router.run(stop, container.appended), name="hub-router"
         )
+    if container.settings.delivery_enabled:
+        # Polls the outbox every `delivery_poll_interval` seconds (the router cannot wake it).
+        worker = container.delivery_worker()
+        tasks["delivery"] = asyncio.create_task(worker.run(stop), name="hub-delivery")
+        monitor = container.overdue_monitor()
+        tasks["overdue"] = asyncio.create_task(monitor.run(stop), name="hub-overdue")
     app.state.workers = tasks
     try:
         yield

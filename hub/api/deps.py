@@ -18,3 +18,5 @@ def get_container(request: Request) -> Container:
 ContainerDep = Annotated[Container, Depends(get_container)]
 Publisher = Annotated[Caller, Depends(require_scopes("events:publish"))]
 EventReader = Annotated[Caller, Depends(require_scopes("events:read"))]
+#: An agency reading what was disclosed to it (its feed, its disclosures, acknowledgements).
+FeedReader = Annotated[Caller, Depends(require_scopes("feed:read"))]

@@ -29,6 +29,7 @@ STATUS: list[tuple[type[errors.HubError], int, str]] = [
     (errors.BatchRejected, 422, "batch-rejected"),
     (errors.PayloadTooLarge, 413, "payload-too-large"),
     (errors.UnsupportedMediaType, 415, "unsupported-media-type"),
+    (errors.InvalidRequest, 422, "invalid-request"),
     (errors.InvalidInput, 400, "invalid-input"),
     (errors.StreamVersionConflict, 409, "stream-version-conflict"),
     (errors.EventIdReused, 409, "event-id-reused"),
@@ -66,7 +67,7 @@ def problem_response(
 
 
 def _field_errors(error: errors.HubError) -> list[dict[str, Any]] | None:
-    if isinstance(error, errors.InvalidNotification):
+    if isinstance(error, errors.InvalidNotification | errors.InvalidRequest):
         return [p.as_dict() for p in error.problems]
     if isinstance(error, errors.BatchRejected):
         return [

@@ -13,12 +13,12 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from hub.cli import clients, database, persons, policy, router, serve
+from hub.cli import audit, clients, database, deliveries, persons, policy, router, serve
 from hub.cli.common import Command
 from hub.errors import HubError
 from hub.settings import Settings
 
-GROUPS = (serve, database, clients, persons, policy, router)
+GROUPS = (serve, database, clients, persons, policy, router, deliveries, audit)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -24,6 +24,10 @@ IDENTIFIER_SCHEMES: tuple[str, ...] = (
 
 JsonObject = Mapping[str, Any]
 
+#: Event types only the hub itself writes, never an agency: the escalation of a disclosure that
+#: was not acknowledged in time (`hub.services.overdue`).
+HUB_WRITTEN_TYPES: frozenset[str] = frozenset({"disclosure.overdue"})
+
 
 @dataclass(frozen=True, slots=True, order=True)
 class PersonIdentifier:

@@ -30,6 +30,8 @@ How each event type changes the profile, and why:
 - `person.located`: in custody when arrested or returned to custody, in the community when
   returned to the approved address.
 - `health.information-shared`: the consent decision it records, if any.
+- `disclosure.overdue` (written by the hub when a recipient has not acknowledged a disclosure in
+  time): nothing changes; it says something about the recipient, not the person.
 
 Any other type changes nothing but the profile's position.
 """
@@ -361,6 +363,7 @@ _FOLDS: Final[Mapping[str, Callable[[PersonProfile, Mapping[str, Any]], Changes]
     "person.missing": _missing,
     "person.located": _located,
     "health.information-shared": _health_information,
+    "disclosure.overdue": _unchanged,
 }
 #: Every event type the fold knows (any other changes nothing but the profile's position).
 KNOWN_TYPES: Final = frozenset(_FOLDS)

@@ -19,6 +19,9 @@ from hub.services.conflicts import IdentifierConflictCase
 class SqlConflictReviewList:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        # SQLite: writers take the write lock as they begin (see `hub.infra.db`), so a read
+        # followed by a write never fails with "database is locked" under other writers.
+        self._writer = engine.execution_options(sqlite_begin="IMMEDIATE")
 
     async def record(
         self, notification: Notification, publisher: Publisher, claims: Mapping[str, str]
@@ -36,7 +39,7 @@ class SqlConflictReviewList:
             "notification": notification.to_envelope(),
         }
         try:
-            async with self._engine.begin() as connection:
+            async with self._writer.begin() as connection:
                 await connection.execute(identifier_conflicts.insert(), row)
         except (DBAPIError, OSError) as error:
             raise StoreUnavailable("could not record the identifier conflict") from error
@@ -56,7 +59,7 @@ class SqlConflictReviewList:
         if not resolution.strip():
             raise Conflict("say how the conflict was resolved (a non-empty resolution)")
         table = identifier_conflicts
-        async with self._engine.begin() as connection:
+        async with self._writer.begin() as connection:
             found = (
                 (await connection.execute(sa.select(table).where(table.c.review_id == review_id)))
                 .mappings()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from hub.errors import (
     StreamVersionConflict,
 )
 from hub.infra.tables import events, person_identifiers, persons
+from hub.infra.visibility import PostgresHorizon, SqliteHorizon, hold_xid
 
 __all__ = [
     "PostgresEventStore",
@@ -353,79 +353,31 @@ class SqlEventStore:
 class SqliteEventStore(SqlEventStore):
     """SQLite (the embedded default). Appends begin with `BEGIN IMMEDIATE`, so one writer at a
     time holds the database from its first read; with AUTOINCREMENT, positions are therefore
-    handed out in commit order, and a follower's plain `position > after` query never skips."""
+    handed out in commit order, and a follower's plain `position > after` query never skips
+    (`hub.infra.visibility.SqliteHorizon`)."""
 
     _writer_options: ClassVar[dict[str, Any]] = {"sqlite_begin": "IMMEDIATE"}
 
+    def __init__(self, engine: AsyncEngine) -> None:
+        super().__init__(engine)
+        self._horizon = SqliteHorizon(events)
+
     async def _readable_horizon(self, connection: AsyncConnection, after: int) -> int:
-        query = sa.select(sa.func.coalesce(sa.func.max(events.c.position), 0))
-        return int((await connection.execute(query)).scalar_one())
-
-
-#: The highest position the sequence has handed out (`last_value` before the first `nextval`
-#: is the start value, not yet handed out).
-_SEQUENCE_HIGH_WATER = sa.text(
-    "SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM events_position_seq"
-)
-#: The xids of the transactions that hold the lock an INSERT INTO events takes (each
-#: transaction holds an ExclusiveLock on its own xid, under the same virtual transaction).
-_EVENT_WRITERS = sa.text(
-    """
-    SELECT own.transactionid::text
-    FROM pg_locks AS events_lock
-    JOIN pg_locks AS own ON own.virtualtransaction = events_lock.virtualtransaction
-    WHERE events_lock.locktype = 'relation'
-      AND events_lock.relation = 'events'::regclass
-      AND events_lock.mode = 'RowExclusiveLock'
-      AND events_lock.granted
-      AND own.locktype = 'transactionid'
-      AND own.mode = 'ExclusiveLock'
-      AND own.granted
-    """
-)
-#: Those of `xids` whose transactions are still running (they hold their xid's lock to the end).
-_STILL_RUNNING = sa.text(
-    """
-    SELECT transactionid::text FROM pg_locks
-    WHERE locktype = 'transactionid' AND mode = 'ExclusiveLock' AND granted
-      AND transactionid::text = ANY(:xids)
-    """
-)
+        return await self._horizon(connection, after)
 
 
 class PostgresEventStore(SqlEventStore):
     """PostgreSQL (scaled out): many appenders at once, and followers that never skip.
 
-    Why followers need care here: positions come from a sequence, and `nextval` hands them out
-    when an INSERT runs, not when its transaction commits. A transaction holding position 10
-    may commit after one holding 11; a follower that has read 11 and asks for `position > 11`
-    would never see 10. A table lock would order commits, but caps appends at ~1,900/s against
-    ~8,500/s without it (8 connections). Instead, writers never wait, and a follower reads only
-    up to a horizon below which nothing can still commit:
-
-    * Writers: the first statement of every append transaction is `SELECT pg_current_xact_id()`,
-      so the transaction has an xid (and holds the lock on it) *before* its INSERT takes the
-      events table's RowExclusiveLock and calls `nextval`; it keeps both locks to its end.
-    * Followers (`read_all`, `last_position`), each step a separate statement:
-      1. read S, the sequence's high-water mark. A transaction holding a position <= S called
-         `nextval` before this, so it already held the events lock and its xid;
-      2. list, from `pg_locks`, the xids of the transactions holding the events table's
-         RowExclusiveLock now: every such transaction that is still running is among them;
-      3. wait (short sleeps, at most `visibility_timeout`) until all of those have finished;
-      4. read the rows with after < position <= S. No transaction can add one there any more;
-         gaps left by rolled-back appends stay gaps for ever, which is harmless.
-      On timeout the follower reads only up to the last horizon already proven safe (often
-      nothing new), and asks again later. Writers never wait for followers.
-    Every statement runs in its own transaction (autocommit), so each sees a new snapshot.
-
-    Step 2 does not use the xids in progress of `pg_current_snapshot()`: a snapshot lists only
-    running xids below its xmax (the latest *finished* xid + 1), so a writer whose xid is newer
-    than every finished one is running yet not listed (writer A takes xid 100, B takes 101, B
-    gets position 1, A gets 2 and commits: the snapshot is `101:101:`, and position 1 would be
-    skipped). The test suite has this case. Waiting only for writers of this table also keeps
-    an unrelated long transaction elsewhere in the database from stalling followers.
-    The sequence must not cache values per session (`CACHE 1`, as the migration creates it):
-    a cached value could be used by a transaction that began after S was read.
+    Positions come from `events_position_seq`, handed out when an INSERT runs, not when its
+    transaction commits, so a follower reads only up to a horizon below which nothing can still
+    commit: the protocol of `hub.infra.visibility.PostgresHorizon`. Its writers' half is the
+    first statement of every append transaction (`hold_xid`), so that the transaction has an
+    xid before its INSERT takes the events table's RowExclusiveLock and calls `nextval`; its
+    followers' half runs in `read_all` and `last_position`, each statement in its own
+    transaction (autocommit), so that each sees a new snapshot. On timeout (`visibility_timeout`)
+    a follower reads only up to the last horizon already proven safe, and asks again later.
+    Writers never wait for followers.
     """
 
     _writer_options: ClassVar[dict[str, Any]] = {"isolation_level": "READ COMMITTED"}
@@ -433,14 +385,12 @@ class PostgresEventStore(SqlEventStore):
 
     def __init__(self, engine: AsyncEngine, *, visibility_timeout: float = 5.0) -> None:
         super().__init__(engine)
-        self._visibility_timeout = visibility_timeout
-        #: A horizon once proven safe stays safe (positions below it can never appear again).
-        self._proven_horizon = 0
+        self._horizon = PostgresHorizon("events", "events_position_seq", timeout=visibility_timeout)
 
     async def _begin_append(self, connection: AsyncConnection) -> None:
-        # The writers' half of the follower protocol (see the class docstring): hold an xid
-        # before the INSERT calls nextval, so that a follower can name this transaction.
-        await connection.execute(sa.text("SELECT pg_current_xact_id()"))
+        # The writers' half of the follower protocol: hold an xid before the INSERT calls
+        # nextval, so that a follower can name this transaction.
+        await hold_xid(connection)
 
     async def _lock_people(self, connection: AsyncConnection, person_ids: Sequence[str]) -> None:
         # Appends to the same person queue here (in one order: no deadlocks) instead of racing
@@ -454,21 +404,7 @@ class PostgresEventStore(SqlEventStore):
             )
 
     async def _readable_horizon(self, connection: AsyncConnection, after: int) -> int:
-        # The follower protocol of the class docstring; steps 1 to 3.
-        high_water = int((await connection.execute(_SEQUENCE_HIGH_WATER)).scalar_one())
-        if high_water <= max(after, self._proven_horizon):
-            return high_water
-        pending = list((await connection.execute(_EVENT_WRITERS)).scalars())
-        deadline = time.monotonic() + self._visibility_timeout
-        pause = 0.001
-        while pending:
-            if time.monotonic() >= deadline:
-                return self._proven_horizon
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, 0.02)
-            pending = list((await connection.execute(_STILL_RUNNING, {"xids": pending})).scalars())
-        self._proven_horizon = max(self._proven_horizon, high_water)
-        return high_water
+        return await self._horizon(connection, after)
 
 
 def create_event_store(engine: AsyncEngine) -> SqlEventStore:

@@ -274,3 +274,49 @@ overdue_escalations = sa.Table(
     sa.Column("escalated_at", Timestamp, nullable=False),
     sa.Column("event_id", sa.Text, nullable=False),
 )
+
+# -- the audit trail: entries, the Merkle tree over them, signed checkpoints (migration 0005) --
+
+#: Every audit entry, numbered in the order it was written; `entry` is the canonical JSON exactly
+#: as it is hashed into the tree (`hub.domain.audit.entries.AuditEntry.canonical_bytes`).
+audit_entries = sa.Table(
+    "audit_entries",
+    metadata,
+    sa.Column("position", Position, primary_key=True),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("occurred_at", Timestamp, nullable=False),
+    sa.Column("entry", sa.Text, nullable=False),
+    sa.Column("recorded_at", Timestamp, nullable=False),
+    sqlite_autoincrement=True,
+)
+
+#: Leaf `leaf_index` of the Merkle tree is the entry at `entry_position`: dense indexes 0, 1, 2 …
+#: in position order. The highest index is the sequencer's progress.
+audit_leaves = sa.Table(
+    "audit_leaves",
+    metadata,
+    sa.Column("leaf_index", Position, primary_key=True, autoincrement=False),
+    sa.Column("entry_position", Position, nullable=False),
+    sa.Column("leaf_hash", sa.LargeBinary, nullable=False),
+    sa.UniqueConstraint("entry_position", name="uq_audit_leaves_entry_position"),
+)
+
+#: Perfect subtrees of level 1 and up (level 0 is `audit_leaves.leaf_hash`): the tree over leaves
+#: [index * 2**level, (index + 1) * 2**level), written once its last leaf is.
+audit_subtrees = sa.Table(
+    "audit_subtrees",
+    metadata,
+    sa.Column("level", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("index", Position, primary_key=True, autoincrement=False),
+    sa.Column("hash", sa.LargeBinary, nullable=False),
+)
+
+#: Signed checkpoints (C2SP tlog-checkpoint signed notes) of the tree's first `tree_size` leaves.
+audit_checkpoints = sa.Table(
+    "audit_checkpoints",
+    metadata,
+    sa.Column("tree_size", Position, primary_key=True, autoincrement=False),
+    sa.Column("root_hash", sa.LargeBinary, nullable=False),
+    sa.Column("note", sa.Text, nullable=False),
+    sa.Column("signed_at", Timestamp, nullable=False),
+)

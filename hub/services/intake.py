@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from hub.domain.notifications import AppendResult, Notification, Publisher
+from hub.domain.notifications import HUB_WRITTEN_TYPES, AppendResult, Notification, Publisher
 from hub.domain.schemas import SchemaRegistry
 from hub.errors import (
     BatchItemProblem,
     BatchRejected,
+    FieldProblem,
     IdentifierConflict,
     InvalidInput,
     InvalidNotification,
@@ -37,7 +38,7 @@ class IntakeService:
         self._on_appended = on_appended
 
     async def publish(self, raw: object, publisher: Publisher) -> AppendResult:
-        notification = self._schemas.validate(raw)
+        notification = self._validate(raw)
         [result] = await self._append([notification], publisher)
         return result
 
@@ -56,7 +57,7 @@ class IntakeService:
         problems: list[BatchItemProblem] = []
         for index, item in enumerate(raw):
             try:
-                notifications.append(self._schemas.validate(item))
+                notifications.append(self._validate(item))
             except InvalidNotification as error:
                 problems.extend(BatchItemProblem(index, p) for p in error.problems)
         if problems:
@@ -67,6 +68,17 @@ class IntakeService:
                 problems,
             )
         return await self._append(notifications, publisher)
+
+    def _validate(self, raw: object) -> Notification:
+        """The notification, if it is valid and an agency may push it."""
+        notification = self._schemas.validate(raw)
+        if notification.type in HUB_WRITTEN_TYPES:
+            # Otherwise an agency could raise escalations in the hub's name.
+            raise InvalidNotification(
+                f"{notification.type} notifications are written only by the hub itself",
+                [FieldProblem("/type", "this event type is written only by the hub")],
+            )
+        return notification
 
     async def _append(
         self, notifications: Sequence[Notification], publisher: Publisher

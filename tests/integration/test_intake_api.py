@@ -318,7 +318,13 @@ async def test_health_and_readiness(hub: RunningHub) -> None:
     assert (await hub.http.get("/healthz")).json()["status"] == "ok"
     ready = await hub.http.get("/readyz")
     assert ready.status_code == 200, ready.text
-    assert ready.json()["checks"] == {"database": "ok", "schema": "ok", "router": "ok"}
+    assert ready.json()["checks"] == {
+        "database": "ok",
+        "schema": "ok",
+        "router": "ok",
+        "delivery": "ok",
+        "overdue": "ok",
+    }
 
 
 @pytest.mark.asyncio

@@ -34,6 +34,7 @@ ALL_TYPES = sorted(
         "custody.liberation",
         "custody.temporary-release",
         "custody.transfer",
+        "disclosure.overdue",
         "health.information-shared",
         "mappa.level-changed",
         "person.located",
@@ -156,7 +157,7 @@ def test_shared_code_lists_are_the_same_in_every_schema() -> None:
             councils.append(set(defs["council_area"]["enum"]))
         if "establishment" in defs:
             establishments.append(defs["establishment"]["enum"])
-    assert len(councils) == 9
+    assert len(councils) == 10
     assert all(c == CURRENT_COUNCIL_CODES | FORMER_COUNCIL_CODES for c in councils)
     assert len(establishments) == 6
     assert all(e == establishments[0] for e in establishments)

@@ -1,0 +1,122 @@
+"""The pull feed, `GET /v1/feed`, and its streaming variant, `GET /v1/feed/stream` (Server-Sent
+Events): what was disclosed to the caller's agency, in its feed's gap-free numbering."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query
+from pydantic import BaseModel, Field
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from hub.api.deps import ContainerDep, FeedReader
+from hub.services.feed import MAX_PAGE_SIZE, FeedItem, Heartbeat
+
+router = APIRouter(prefix="/v1/feed", tags=["feed"])
+
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Missing, invalid or expired token"},
+    403: {"description": "The token lacks the scope feed:read"},
+    422: {"description": "A parameter is invalid; `errors` names it"},
+}
+
+
+class FeedItemModel(BaseModel):
+    """One disclosure to the caller: the notification with only the fields it was granted."""
+
+    seq: int = Field(description="Its number in the caller's feed: 1, 2, 3 … with no gaps")
+    disclosure_id: str = Field(description="The disclosure's id: acknowledge it with this")
+    event_type: str
+    person_id: str = Field(description="The hub's reference for the person it is about")
+    fields: list[str] = Field(description="The notification fields the caller was granted")
+    purposes: list[str] = Field(description="What the caller may use it for")
+    legal_bases: list[str] = Field(description="The law that allows the disclosure")
+    rules: list[str] = Field(description="The sharing rules that granted it")
+    policy_version: str = Field(description="The version of the policy bundle that decided it")
+    decided_at: datetime
+    acknowledge_by: datetime | None = Field(
+        description="When the caller must acknowledge it by; null when no rule sets a time"
+    )
+    notification: dict[str, Any] = Field(
+        description="The notification (CloudEvents structured JSON), only the granted fields"
+    )
+
+    @classmethod
+    def of(cls, item: FeedItem) -> FeedItemModel:
+        return cls.model_validate(item.to_json())
+
+
+class FeedPageModel(BaseModel):
+    items: list[FeedItemModel]
+    next_after: int = Field(description="Pass as `after` for the next page")
+    last_seq: int = Field(
+        description="The caller's highest number now: caught up when next_after equals it"
+    )
+
+
+@router.get("", response_model=FeedPageModel, responses=PROBLEMS)
+async def read_feed(
+    container: ContainerDep,
+    caller: FeedReader,
+    after: Annotated[int, Query(ge=0, description="The last number already read")] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 100,
+) -> FeedPageModel:
+    """The disclosures to the caller's agency numbered above `after`, in order. Reading one
+    for the first time records that it reached the caller."""
+    page = await container.feed.page(caller.agency, after=after, limit=limit)
+    return FeedPageModel(
+        items=[FeedItemModel.of(item) for item in page.items],
+        next_after=page.next_after,
+        last_seq=page.last_seq,
+    )
+
+
+@router.get(
+    "/stream",
+    response_class=EventSourceResponse,
+    responses={200: {"content": {"text/event-stream": {}}}, **PROBLEMS},
+)
+async def stream_feed(
+    container: ContainerDep,
+    caller: FeedReader,
+    after: Annotated[
+        int | None, Query(ge=0, description="The last number already read (default 0)")
+    ] = None,
+    last_event_id: Annotated[
+        int | None,
+        Header(
+            alias="Last-Event-ID",
+            ge=0,
+            description="Sent by an EventSource when it reconnects; wins over `after`",
+        ),
+    ] = None,
+) -> EventSourceResponse:
+    """Server-Sent Events: each disclosure numbered above the cursor as `event: disclosure`
+    with `id:` its number and the feed item as `data:`, now and as they are decided; a comment
+    line `: heartbeat <time>` when nothing has been sent for `HUB_FEED_HEARTBEAT_SECONDS`. A
+    client that reconnects with `Last-Event-ID` (or `?after=`) resumes after the last number it
+    received, so nothing is missed or repeated."""
+    # An EventSource reconnecting sends Last-Event-ID to the URL it first opened, `after` and
+    # all: the header is the newer cursor.
+    cursor = last_event_id if last_event_id is not None else after or 0
+    messages = container.feed.stream(
+        caller.agency,
+        after=cursor,
+        heartbeat_seconds=container.settings.feed_heartbeat_seconds,
+    )
+
+    async def events() -> AsyncIterator[ServerSentEvent]:
+        async for message in messages:
+            if isinstance(message, Heartbeat):
+                yield ServerSentEvent(comment=f"heartbeat {message.at.isoformat()}")
+            else:
+                yield ServerSentEvent(
+                    data=FeedItemModel.of(message).model_dump_json(),
+                    event="disclosure",
+                    id=str(message.seq),
+                )
+
+    # Heartbeats come from the feed service (ping=0): it knows when the feed was quiet.
+    return EventSourceResponse(events(), ping=0, sep="\n")

@@ -1,0 +1,235 @@
+"""Webhook subscriptions: `/v1/subscriptions`. A recipient manages only its own (another's are
+404, as if they did not exist); signing secrets are shown only when made (create, rotate)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal, TypeVar
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from hub.api.body import read_json
+from hub.api.deps import ContainerDep
+from hub.api.security import Caller, require_scopes
+from hub.errors import FieldProblem, InvalidRequest
+from hub.services.subscriptions import UNSET, Subscription
+
+router = APIRouter(prefix="/v1/subscriptions", tags=["subscriptions"])
+
+Model = TypeVar("Model", bound=BaseModel)
+
+Manager = Annotated[Caller, Depends(require_scopes("subscriptions:manage"))]
+
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Not strict JSON"},
+    401: {"description": "Missing, invalid or expired token"},
+    403: {"description": "The token lacks subscriptions:manage"},
+    404: {"description": "No such subscription of the caller's"},
+    409: {"description": "The subscription is deleted"},
+    415: {"description": "The body is not JSON"},
+    422: {"description": "Invalid; `errors` names each field; nothing was changed"},
+}
+
+
+class NewSubscription(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(description="Where to POST each disclosure: https, on a public address")
+    event_types: list[str] | None = Field(
+        default=None,
+        description="Only these event types (each one the recipient can be entitled to); "
+        "leave out for every type it is entitled to",
+    )
+    format: str = Field(default="json", description="How a disclosure is rendered: `json`")
+
+
+class SubscriptionChanges(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str | None = None
+    event_types: list[str] | None = Field(default=None, description="null: every type")
+    format: str | None = None
+    status: Literal["active", "disabled"] | None = Field(
+        default=None, description="`active` enables a disabled subscription again"
+    )
+    drop_previous_secrets: bool = Field(
+        default=False, description="End a rotation: keep only the newest signing secret"
+    )
+
+
+class SubscriptionView(BaseModel):
+    """A subscription, without its secrets."""
+
+    id: str
+    recipient_id: str
+    url: str
+    event_types: list[str] | None
+    format: str
+    status: str
+    status_reason: str | None
+    #: How many secrets sign each delivery (2 during a rotation).
+    signing_secrets: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, subscription: Subscription) -> SubscriptionView:
+        return cls(
+            id=subscription.subscription_id,
+            recipient_id=subscription.recipient_id,
+            url=subscription.url,
+            event_types=(
+                None if subscription.event_types is None else list(subscription.event_types)
+            ),
+            format=subscription.format,
+            status=subscription.status,
+            status_reason=subscription.status_reason,
+            signing_secrets=len(subscription.secrets),
+            created_at=subscription.created_at,
+            updated_at=subscription.updated_at,
+        )
+
+
+class SubscriptionWithSecret(SubscriptionView):
+    secret: str = Field(
+        description="The new Standard Webhooks signing secret (`whsec_…`): shown only now"
+    )
+
+
+class SubscriptionList(BaseModel):
+    subscriptions: list[SubscriptionView]
+
+
+def _json_body(model: type[BaseModel]) -> dict[str, Any]:
+    """The request body's schema for the OpenAPI document (the body is read by `read_json`,
+    with its size limit and strict JSON, then validated)."""
+    schema = model.model_json_schema()
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=SubscriptionWithSecret,
+    responses=PROBLEMS,
+    openapi_extra=_json_body(NewSubscription),
+)
+async def create_subscription(
+    request: Request, response: Response, container: ContainerDep, caller: Manager
+) -> SubscriptionWithSecret:
+    """Subscribe a URL to the caller's disclosures. The answer carries the signing secret, which
+    is never shown again."""
+    raw = await read_json(request, container.settings.max_request_bytes)
+    body = parse_body(NewSubscription, raw)
+    subscription, secret = await container.subscriptions.create(
+        caller.agency, url=body.url, event_types=body.event_types, format=body.format
+    )
+    response.headers["Location"] = f"/v1/subscriptions/{quote(subscription.subscription_id)}"
+    return SubscriptionWithSecret(**SubscriptionView.of(subscription).model_dump(), secret=secret)
+
+
+@router.get("", response_model=SubscriptionList, responses=PROBLEMS)
+async def list_subscriptions(
+    container: ContainerDep,
+    caller: Manager,
+    include_deleted: Annotated[bool, Query(description="Also those deleted")] = False,
+) -> SubscriptionList:
+    """The caller's subscriptions, oldest first."""
+    found = await container.subscriptions.list_for(caller.agency, include_deleted=include_deleted)
+    return SubscriptionList(subscriptions=[SubscriptionView.of(s) for s in found])
+
+
+@router.get("/{subscription_id}", response_model=SubscriptionView, responses=PROBLEMS)
+async def get_subscription(
+    subscription_id: str, container: ContainerDep, caller: Manager
+) -> SubscriptionView:
+    return SubscriptionView.of(await container.subscriptions.get(caller.agency, subscription_id))
+
+
+@router.patch(
+    "/{subscription_id}",
+    response_model=SubscriptionView,
+    responses=PROBLEMS,
+    openapi_extra=_json_body(SubscriptionChanges),
+)
+async def change_subscription(
+    subscription_id: str, request: Request, container: ContainerDep, caller: Manager
+) -> SubscriptionView:
+    """Change only the fields given. Pending deliveries go to the new URL."""
+    raw = await read_json(request, container.settings.max_request_bytes)
+    body = parse_body(SubscriptionChanges, raw)
+    given = body.model_fields_set
+    problems = [
+        FieldProblem(f"/{name}", "must not be null")
+        for name in ("url", "format", "status")
+        if name in given and getattr(body, name) is None
+    ]
+    if problems:
+        raise InvalidRequest("the changes are invalid: null where a value is needed", problems)
+    changed = await container.subscriptions.update(
+        caller.agency,
+        subscription_id,
+        url=body.url if body.url is not None else UNSET,
+        event_types=body.event_types if "event_types" in given else UNSET,
+        format=body.format if body.format is not None else UNSET,
+        status=body.status if body.status is not None else UNSET,
+        drop_previous_secrets=body.drop_previous_secrets,
+    )
+    return SubscriptionView.of(changed)
+
+
+@router.delete("/{subscription_id}", status_code=204, responses=PROBLEMS)
+async def delete_subscription(
+    subscription_id: str, container: ContainerDep, caller: Manager
+) -> Response:
+    """Delete it: nothing more is pushed to it, and its pending deliveries are cancelled. The
+    record stays (status `deleted`), for the audit."""
+    await container.subscriptions.delete(caller.agency, subscription_id)
+    return Response(status_code=204)
+
+
+@router.post("/{subscription_id}/disable", response_model=SubscriptionView, responses=PROBLEMS)
+async def disable_subscription(
+    subscription_id: str, container: ContainerDep, caller: Manager
+) -> SubscriptionView:
+    """Stop pushing to it; its pending deliveries are cancelled (replay them once it is enabled
+    again with `PATCH {"status": "active"}`)."""
+    disabled = await container.subscriptions.disable(
+        caller.agency, subscription_id, reason=f"disabled by client {caller.client_id}"
+    )
+    return SubscriptionView.of(disabled)
+
+
+@router.post(
+    "/{subscription_id}/rotate-secret", response_model=SubscriptionWithSecret, responses=PROBLEMS
+)
+async def rotate_secret(
+    subscription_id: str, container: ContainerDep, caller: Manager
+) -> SubscriptionWithSecret:
+    """A new signing secret, shown only now. Deliveries are signed with it and with the previous
+    one until `PATCH {"drop_previous_secrets": true}`."""
+    subscription, secret = await container.subscriptions.rotate_secret(
+        caller.agency, subscription_id
+    )
+    return SubscriptionWithSecret(**SubscriptionView.of(subscription).model_dump(), secret=secret)
+
+
+def parse_body(model: type[Model], raw: object) -> Model:
+    """The body as `model`, or InvalidRequest naming each wrong field by its JSON Pointer."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError as error:
+        problems = [
+            FieldProblem(
+                "/"
+                + "/".join(str(part).replace("~", "~0").replace("/", "~1") for part in e["loc"]),
+                e["msg"],
+            )
+            for e in error.errors()
+        ]
+        raise InvalidRequest(
+            "the body is invalid: " + "; ".join(f"{p.pointer}: {p.message}" for p in problems),
+            problems,
+        ) from None

@@ -1,0 +1,205 @@
+"""`hub audit`: verify the disclosure audit trail, sign its checkpoints, give out proofs, and
+export it for a recipient agency or an auditor to verify with nothing but the hub's public key."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from hub import bootstrap
+from hub.cli.common import Commands
+from hub.infra.audit import SqlAuditLog, load_audit_signer
+from hub.services.audit import (
+    AuditCheckpointer,
+    AuditSequencer,
+    AuditSigner,
+    AuditTrail,
+    AuditVerifier,
+    VerificationReport,
+    verify_export,
+)
+from hub.settings import Settings
+
+
+def register(commands: Commands) -> None:
+    audit = commands.add_parser("audit", help="the tamper-evident disclosure audit trail")
+    audit_commands = audit.add_subparsers(title="audit")
+
+    verify = audit_commands.add_parser(
+        "verify",
+        help="recompute the Merkle tree from the stored entries and check every signed "
+        "checkpoint; exit 1 naming the first entry that was changed, removed, inserted or "
+        "reordered",
+    )
+    verify.add_argument("--json", action="store_true", help="print the report as JSON")
+    verify.set_defaults(run=_verify)
+
+    export = audit_commands.add_parser(
+        "export",
+        help="sequence and checkpoint what is waiting, then write the log as JSON Lines: "
+        "header, signed checkpoints, entries (everything covered by a checkpoint)",
+    )
+    export.add_argument("file", type=Path)
+    export.set_defaults(run=_export)
+
+    verify_file = audit_commands.add_parser(
+        "verify-export",
+        help="verify an export with nothing but the file and the hub's verifier key "
+        "(no database); exit 1 on failure",
+    )
+    verify_file.add_argument("file", type=Path)
+    verify_file.add_argument(
+        "--key", required=True, help="the hub's verifier key, as `hub audit public-key` prints it"
+    )
+    verify_file.add_argument("--json", action="store_true", help="print the report as JSON")
+    verify_file.set_defaults(run=_verify_export)
+
+    public_key = audit_commands.add_parser(
+        "public-key", help="print the verifier key that checks the log's signed checkpoints"
+    )
+    public_key.set_defaults(run=_public_key)
+
+    checkpoint = audit_commands.add_parser(
+        "checkpoint",
+        help="add every waiting entry to the tree, then sign a checkpoint if the tree grew",
+    )
+    checkpoint.set_defaults(run=_checkpoint)
+
+    prove = audit_commands.add_parser(
+        "prove", help="print the inclusion proof of one entry in the latest checkpoint (JSON)"
+    )
+    which = prove.add_mutually_exclusive_group(required=True)
+    which.add_argument("--position", type=int, help="the entry's position")
+    which.add_argument("--leaf", type=int, help="the entry's leaf index")
+    prove.add_argument("--tree-size", type=int, default=None, help="default: latest checkpoint")
+    prove.set_defaults(run=_prove)
+
+    consistency = audit_commands.add_parser(
+        "consistency",
+        help="print the proof that the tree of NEW leaves extends the tree of OLD (JSON)",
+    )
+    consistency.add_argument("old_size", type=int)
+    consistency.add_argument("new_size", type=int)
+    consistency.set_defaults(run=_consistency)
+
+
+@dataclass(frozen=True)
+class _Audit:
+    log: SqlAuditLog
+    signer: AuditSigner
+    settings: Settings
+
+    def sequencer(self) -> AuditSequencer:
+        return AuditSequencer(self.log)
+
+    def checkpointer(self) -> AuditCheckpointer:
+        return AuditCheckpointer(
+            self.log, self.signer, interval=self.settings.audit_checkpoint_interval
+        )
+
+    def verifier(self) -> AuditVerifier:
+        return AuditVerifier(self.log, self.signer.verifier_key, self.signer.origin)
+
+
+@asynccontextmanager
+async def _audit(settings: Settings) -> AsyncIterator[_Audit]:
+    signer = load_audit_signer(settings)
+    async with bootstrap.running(settings) as container:
+        yield _Audit(SqlAuditLog(container.engine), signer, settings)
+
+
+async def _verify(args: argparse.Namespace, settings: Settings) -> int:
+    async with _audit(settings) as audit:
+        report = await audit.verifier().verify()
+    return _print_report(report, as_json=args.json)
+
+
+async def _export(args: argparse.Namespace, settings: Settings) -> int:
+    async with _audit(settings) as audit:
+        await audit.sequencer().run_until_idle()
+        await audit.checkpointer().run_once()
+        summary = await audit.verifier().export(args.file)
+    print(
+        f"exported {summary.tree_size} entries and {summary.checkpoints} signed checkpoints "
+        f"to {summary.path}"
+    )
+    print(f"verify with: hub audit verify-export {summary.path} --key {audit.signer.verifier_key}")
+    return 0
+
+
+async def _verify_export(args: argparse.Namespace, settings: Settings) -> int:
+    report = await asyncio.to_thread(verify_export, args.file, args.key)
+    return _print_report(report, as_json=args.json)
+
+
+async def _public_key(args: argparse.Namespace, settings: Settings) -> int:
+    print(load_audit_signer(settings).verifier_key)
+    return 0
+
+
+async def _checkpoint(args: argparse.Namespace, settings: Settings) -> int:
+    async with _audit(settings) as audit:
+        added = await audit.sequencer().run_until_idle()
+        signed = await audit.checkpointer().run_once()
+        latest = await audit.log.latest_checkpoint()
+    print(f"added {added} entries to the tree")
+    if signed is not None:
+        print(f"signed a checkpoint of tree size {signed.tree_size}, root {signed.root_hash.hex()}")
+    elif latest is not None:
+        print(f"the tree has not grown since the checkpoint of tree size {latest.tree_size}")
+    else:
+        print("the log is empty: nothing to sign")
+    return 0
+
+
+async def _prove(args: argparse.Namespace, settings: Settings) -> int:
+    async with _audit(settings) as audit:
+        proof = await AuditTrail(audit.log).inclusion_proof(
+            entry_position=args.position, leaf_index=args.leaf, tree_size=args.tree_size
+        )
+    print(json.dumps(proof.as_json(), indent=2))
+    return 0
+
+
+async def _consistency(args: argparse.Namespace, settings: Settings) -> int:
+    async with _audit(settings) as audit:
+        proof = await AuditTrail(audit.log).consistency_proof(args.old_size, args.new_size)
+    print(json.dumps(proof.as_json(), indent=2))
+    return 0
+
+
+def _print_report(report: VerificationReport, *, as_json: bool) -> int:
+    if as_json:
+        print(json.dumps(report.as_json(), indent=2))
+        return 0 if report.ok else 1
+    checked = f"{report.entries} entries and {report.checkpoints} signed checkpoints checked"
+    if report.latest_checkpoint is not None:
+        checked += f" (latest checkpoint: tree size {report.latest_checkpoint})"
+    failure = report.failure
+    if failure is None:
+        print(f"OK: {checked}")
+        if report.unsequenced:
+            print(f"{report.unsequenced} newer entries are not in the tree yet")
+        return 0
+    print(f"FAILED ({failure.check}): {failure.message}", file=sys.stderr)
+    where = [
+        f"{name} {value}"
+        for name, value in (
+            ("leaf", failure.leaf_index),
+            ("position", failure.position),
+            ("checkpoint tree size", failure.tree_size),
+        )
+        if value is not None
+    ]
+    if where:
+        print(f"first bad entry: {', '.join(where)}", file=sys.stderr)
+    if failure.entry is not None:
+        print(f"stored entry: {failure.entry}", file=sys.stderr)
+    print(checked, file=sys.stderr)
+    return 1

@@ -1,0 +1,395 @@
+"""The webhook outbox (`deliveries`, `delivery_attempts`, `disclosure_receipts`) on PostgreSQL or
+SQLite: `hub.services.delivery.DeliveryQueue`.
+
+Claiming is a short transaction of its own, committed before anything is sent. On PostgreSQL
+the due rows are selected `FOR UPDATE SKIP LOCKED`: concurrent claimers lock disjoint rows
+without waiting for each other, and a row another claimer committed in the meantime is re-read
+(READ COMMITTED) and no longer matches, its claim being live. On SQLite the claim runs under
+`BEGIN IMMEDIATE`: one writer at a time, each seeing the claims of the one before.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from hub.errors import Conflict, HubError, NotFound, StoreError, StoreUnavailable
+from hub.infra.tables import (
+    deliveries,
+    delivery_attempts,
+    disclosure_receipts,
+    disclosures,
+    recipient_feed,
+    subscriptions,
+)
+from hub.services.delivery import Delivery, DeliveryAttempt, DeliveryJob, Finish
+
+__all__ = ["SqlDeliveryQueue", "cancel_pending", "translated"]
+
+_UNAVAILABLE_SQLSTATE_PREFIXES = ("08", "53", "57P")
+_SQLITE_UNAVAILABLE = ("database is locked", "unable to open", "disk i/o error")
+
+
+class SqlDeliveryQueue:
+    """`DeliveryQueue` on the hub's database (either backend)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._writer = engine.execution_options(sqlite_begin="IMMEDIATE")
+        self._dialect = engine.dialect.name
+
+    # -- the worker ------------------------------------------------------------------------------
+
+    async def claim(
+        self, worker_id: str, *, now: datetime, until: datetime, limit: int
+    ) -> list[DeliveryJob]:
+        now, until = _utc(now), _utc(until)
+        claimable = (
+            deliveries.c.status == "pending",
+            deliveries.c.next_attempt_at <= now,
+            sa.or_(deliveries.c.claimed_until.is_(None), deliveries.c.claimed_until <= now),
+        )
+        # An idle worker polls: look first without a write transaction (on SQLite, the one
+        # database lock intake and the router need too).
+        async with translated("the delivery queue"), self._engine.connect() as connection:
+            anything = await connection.execute(
+                sa.select(deliveries.c.delivery_id).where(*claimable).limit(1)
+            )
+            if anything.first() is None:
+                return []
+        due = (
+            sa.select(deliveries.c.delivery_id)
+            .where(*claimable)
+            .order_by(deliveries.c.next_attempt_at, deliveries.c.delivery_id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)  # PostgreSQL; nothing on SQLite (BEGIN IMMEDIATE)
+        )
+        async with translated("the delivery queue"), self._writer.begin() as connection:
+            ids = list((await connection.execute(due)).scalars())
+            if not ids:
+                return []
+            await connection.execute(
+                deliveries.update()
+                .where(deliveries.c.delivery_id.in_(ids))
+                .values(claimed_by=worker_id, claimed_until=until)
+            )
+            rows = (await connection.execute(_job_query(ids))).mappings().all()
+        return sorted((_job(row) for row in rows), key=lambda job: ids.index(job.delivery_id))
+
+    async def finish(self, job: DeliveryJob, worker_id: str, finish: Finish) -> bool:
+        now = datetime.now(UTC)
+        values: dict[str, Any] = {
+            "status": finish.status,
+            "claimed_by": None,
+            "claimed_until": None,
+        }
+        if finish.attempt is not None:
+            number = finish.attempt.attempt
+            values["attempts"] = sa.case(
+                (deliveries.c.attempts < number, number), else_=deliveries.c.attempts
+            )
+        if finish.status == "delivered":
+            values["delivered_at"] = now
+            # The receiver has it, whoever holds the job now: that is never undone.
+            guard = deliveries.c.status != "delivered"
+        else:
+            values["last_error"] = finish.last_error
+            if finish.next_attempt_at is not None:
+                values["next_attempt_at"] = _utc(finish.next_attempt_at)
+            guard = sa.and_(deliveries.c.status == "pending", deliveries.c.claimed_by == worker_id)
+        async with translated("the delivery queue"), self._writer.begin() as connection:
+            if finish.attempt is not None:
+                await connection.execute(
+                    delivery_attempts.insert().values(_attempt_row(job.delivery_id, finish.attempt))
+                )
+            changed = await connection.execute(
+                deliveries.update()
+                .where(deliveries.c.delivery_id == job.delivery_id, guard)
+                .values(**values)
+            )
+            if finish.status == "delivered":
+                await connection.execute(
+                    self._insert(disclosure_receipts)
+                    .values(
+                        disclosure_id=job.disclosure_id, first_delivered_at=now, channel="webhook"
+                    )
+                    .on_conflict_do_nothing(index_elements=[disclosure_receipts.c.disclosure_id])
+                )
+            if finish.disable_subscription is not None:
+                await connection.execute(
+                    subscriptions.update()
+                    .where(
+                        subscriptions.c.subscription_id == job.subscription_id,
+                        subscriptions.c.status == "active",
+                    )
+                    .values(
+                        status="disabled",
+                        status_reason=finish.disable_subscription,
+                        updated_at=now,
+                    )
+                )
+                await cancel_pending(connection, job.subscription_id, finish.disable_subscription)
+        return bool(changed.rowcount)
+
+    async def next_claim_expiry(self, now: datetime) -> datetime | None:
+        now = _utc(now)
+        query = sa.select(sa.func.min(deliveries.c.claimed_until)).where(
+            deliveries.c.status == "pending",
+            deliveries.c.next_attempt_at <= now,
+            deliveries.c.claimed_until > now,
+        )
+        async with translated("the delivery queue"), self._engine.connect() as connection:
+            found = (await connection.execute(query)).scalar_one_or_none()
+        return None if found is None else _utc(found)
+
+    # -- reading and replaying -------------------------------------------------------------------
+
+    async def find(
+        self,
+        *,
+        recipient_id: str | None,
+        status: str | None,
+        limit: int,
+        after: str | None,
+    ) -> list[Delivery]:
+        query = sa.select(deliveries)
+        if recipient_id is not None:
+            query = query.where(deliveries.c.recipient_id == recipient_id)
+        if status is not None:
+            query = query.where(deliveries.c.status == status)
+        async with translated("the delivery queue"), self._engine.connect() as connection:
+            if after is not None:
+                cursor = (
+                    await connection.execute(
+                        sa.select(deliveries.c.created_at).where(deliveries.c.delivery_id == after)
+                    )
+                ).scalar_one_or_none()
+                if cursor is None:
+                    return []
+                query = query.where(
+                    sa.or_(
+                        deliveries.c.created_at > cursor,
+                        sa.and_(
+                            deliveries.c.created_at == cursor, deliveries.c.delivery_id > after
+                        ),
+                    )
+                )
+            query = query.order_by(deliveries.c.created_at, deliveries.c.delivery_id).limit(limit)
+            rows = (await connection.execute(query)).mappings().all()
+        return [_delivery(row) for row in rows]
+
+    async def get(self, delivery_id: str) -> Delivery | None:
+        query = sa.select(deliveries).where(deliveries.c.delivery_id == delivery_id)
+        async with translated("the delivery queue"), self._engine.connect() as connection:
+            row = (await connection.execute(query)).mappings().one_or_none()
+        return None if row is None else _delivery(row)
+
+    async def attempts(self, delivery_id: str) -> list[DeliveryAttempt]:
+        query = (
+            sa.select(delivery_attempts)
+            .where(delivery_attempts.c.delivery_id == delivery_id)
+            .order_by(delivery_attempts.c.attempt, delivery_attempts.c.attempted_at)
+        )
+        async with translated("the delivery queue"), self._engine.connect() as connection:
+            rows = (await connection.execute(query)).mappings().all()
+        return [
+            DeliveryAttempt(
+                attempt=row["attempt"],
+                attempted_at=_utc(row["attempted_at"]),
+                status_code=row["status_code"],
+                latency_ms=row["latency_ms"],
+                outcome=row["outcome"],
+                error=row["error"],
+            )
+            for row in rows
+        ]
+
+    async def replay(self, delivery_id: str, now: datetime) -> Delivery:
+        query = (
+            sa.select(deliveries.c.status, subscriptions.c.status.label("subscription_status"))
+            .select_from(
+                deliveries.join(
+                    subscriptions,
+                    subscriptions.c.subscription_id == deliveries.c.subscription_id,
+                )
+            )
+            .where(deliveries.c.delivery_id == delivery_id)
+            .with_for_update(of=deliveries)
+        )
+        async with translated("the delivery queue"), self._writer.begin() as connection:
+            row = (await connection.execute(query)).one_or_none()
+            if row is None:
+                raise NotFound(f"there is no delivery {delivery_id}")
+            status, subscription_status = row
+            if status not in ("dead", "cancelled"):
+                raise Conflict(
+                    f"delivery {delivery_id} is {status}: only dead or cancelled deliveries are "
+                    "replayed"
+                )
+            if subscription_status != "active":
+                raise Conflict(
+                    f"the subscription of delivery {delivery_id} is {subscription_status}: "
+                    "enable it again first"
+                )
+            await connection.execute(
+                deliveries.update()
+                .where(deliveries.c.delivery_id == delivery_id)
+                .values(
+                    status="pending",
+                    next_attempt_at=_utc(now),
+                    claimed_by=None,
+                    claimed_until=None,
+                )
+            )
+            replayed = (
+                (
+                    await connection.execute(
+                        sa.select(deliveries).where(deliveries.c.delivery_id == delivery_id)
+                    )
+                )
+                .mappings()
+                .one()
+            )
+        return _delivery(replayed)
+
+    def _insert(self, table: sa.Table) -> Any:
+        if self._dialect == "postgresql":
+            return postgresql.insert(table)
+        return sqlite.insert(table)
+
+
+async def cancel_pending(connection: AsyncConnection, subscription_id: str, reason: str) -> None:
+    """Cancel the subscription's pending jobs (claimed ones too: their senders' outcomes no
+    longer count, unless they delivered)."""
+    await connection.execute(
+        deliveries.update()
+        .where(deliveries.c.subscription_id == subscription_id, deliveries.c.status == "pending")
+        .values(status="cancelled", last_error=reason, claimed_by=None, claimed_until=None)
+    )
+
+
+def _job_query(ids: Sequence[str]) -> sa.Select[Any]:
+    return (
+        sa.select(
+            deliveries.c.delivery_id,
+            deliveries.c.subscription_id,
+            deliveries.c.recipient_id,
+            deliveries.c.attempts,
+            subscriptions.c.url,
+            subscriptions.c.format,
+            subscriptions.c.secrets,
+            subscriptions.c.status.label("subscription_status"),
+            disclosures.c.disclosure_id,
+            disclosures.c.source,
+            disclosures.c.event_id,
+            disclosures.c.event_type,
+            disclosures.c.person_id,
+            disclosures.c.fields,
+            disclosures.c.rules,
+            disclosures.c.purposes,
+            disclosures.c.legal_bases,
+            disclosures.c.policy_version,
+            disclosures.c.decided_at,
+            disclosures.c.acknowledge_within_seconds,
+            recipient_feed.c.seq.label("recipient_seq"),
+        )
+        .select_from(
+            deliveries.join(disclosures, disclosures.c.disclosure_id == deliveries.c.disclosure_id)
+            .join(subscriptions, subscriptions.c.subscription_id == deliveries.c.subscription_id)
+            .outerjoin(recipient_feed, recipient_feed.c.disclosure_id == deliveries.c.disclosure_id)
+        )
+        .where(deliveries.c.delivery_id.in_(ids))
+    )
+
+
+def _job(row: Any) -> DeliveryJob:
+    return DeliveryJob(
+        delivery_id=row["delivery_id"],
+        subscription_id=row["subscription_id"],
+        recipient_id=row["recipient_id"],
+        attempts=int(row["attempts"]),
+        url=row["url"],
+        format=row["format"],
+        secrets=tuple(row["secrets"]),
+        subscription_status=row["subscription_status"],
+        disclosure_id=row["disclosure_id"],
+        source=row["source"],
+        event_id=row["event_id"],
+        event_type=row["event_type"],
+        person_id=row["person_id"],
+        fields=tuple(row["fields"]),
+        rules=tuple(row["rules"]),
+        purposes=tuple(row["purposes"]),
+        legal_bases=tuple(row["legal_bases"]),
+        policy_version=row["policy_version"],
+        decided_at=_utc(row["decided_at"]),
+        acknowledge_within_seconds=row["acknowledge_within_seconds"],
+        recipient_seq=None if row["recipient_seq"] is None else int(row["recipient_seq"]),
+    )
+
+
+def _delivery(row: Any) -> Delivery:
+    return Delivery(
+        delivery_id=row["delivery_id"],
+        disclosure_id=row["disclosure_id"],
+        subscription_id=row["subscription_id"],
+        recipient_id=row["recipient_id"],
+        status=row["status"],
+        attempts=int(row["attempts"]),
+        next_attempt_at=_utc(row["next_attempt_at"]),
+        last_error=row["last_error"],
+        created_at=_utc(row["created_at"]),
+        delivered_at=None if row["delivered_at"] is None else _utc(row["delivered_at"]),
+    )
+
+
+def _attempt_row(delivery_id: str, attempt: DeliveryAttempt) -> dict[str, Any]:
+    return {
+        "attempt_id": f"da_{uuid.uuid4().hex}",
+        "delivery_id": delivery_id,
+        "attempt": attempt.attempt,
+        "attempted_at": _utc(attempt.attempted_at),
+        "status_code": attempt.status_code,
+        "latency_ms": attempt.latency_ms,
+        "outcome": attempt.outcome,
+        "error": attempt.error,
+    }
+
+
+def _utc(value: datetime) -> datetime:
+    """In UTC. SQLite keeps no offset, so everything is stored in UTC and read back as such."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+@asynccontextmanager
+async def translated(what: str) -> AsyncIterator[None]:
+    """Driver errors leave as `StoreUnavailable` (cannot be reached now) or `StoreError`."""
+    try:
+        yield
+    except HubError:
+        raise
+    except sa.exc.DBAPIError as error:
+        if _is_unavailable(error):
+            raise StoreUnavailable(f"{what} is unavailable: {error.orig}") from error
+        raise StoreError(f"{what} failed: {error.orig}") from error
+    except (OSError, TimeoutError, sa.exc.TimeoutError, sa.exc.DisconnectionError) as error:
+        raise StoreUnavailable(f"{what} is unavailable: {error}") from error
+
+
+def _is_unavailable(error: sa.exc.DBAPIError) -> bool:
+    if error.connection_invalidated or isinstance(error, sa.exc.InterfaceError):
+        return True
+    sqlstate = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
+    if isinstance(sqlstate, str):
+        return sqlstate.startswith(_UNAVAILABLE_SQLSTATE_PREFIXES)
+    message = str(error.orig).lower()
+    return isinstance(error, sa.exc.OperationalError) and any(
+        words in message for words in _SQLITE_UNAVAILABLE
+    )

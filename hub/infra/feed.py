@@ -1,0 +1,182 @@
+"""Recipient feeds, receipts and acknowledgements in the hub's database:
+`hub.services.feed.FeedStore` on PostgreSQL or SQLite.
+
+The router numbers each recipient's feed in its own transaction, serialised by its checkpoint
+(`hub.infra.routing`), so a recipient's numbers become visible in order: a reader that sees 7
+has seen (or can see) 1 to 6. Receipts and acknowledgements are append-only and written
+insert-if-absent, so the first one stands and a repeat changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hub.infra.sqltools import Database, utc
+from hub.infra.store import _stored_event as stored_event  # the one row -> StoredEvent mapping
+from hub.infra.tables import (
+    disclosure_acks,
+    disclosure_receipts,
+    disclosures,
+    events,
+    recipient_counters,
+    recipient_feed,
+)
+from hub.services.feed import Acknowledgement, DisclosureRecord, FeedEntry
+
+__all__ = ["SqlFeedStore", "disclosure_record"]
+
+#: The disclosure columns a feed entry needs (none of them share a name with an events column).
+DISCLOSURE_COLUMNS = (
+    disclosures.c.disclosure_id,
+    disclosures.c.recipient_id,
+    disclosures.c.event_type,
+    disclosures.c.fields,
+    disclosures.c.rules,
+    disclosures.c.purposes,
+    disclosures.c.legal_bases,
+    disclosures.c.policy_version,
+    disclosures.c.decided_at,
+    disclosures.c.acknowledge_within_seconds,
+)
+
+
+class SqlFeedStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._db = Database(engine, "feed store")
+
+    async def last_seq(self, recipient_id: str) -> int:
+        query = sa.select(recipient_counters.c.last_seq).where(
+            recipient_counters.c.recipient_id == recipient_id
+        )
+        async with self._db.connect() as connection:
+            last = (await connection.execute(query)).scalar_one_or_none()
+        return 0 if last is None else int(last)
+
+    async def entries(self, recipient_id: str, after: int, limit: int) -> list[FeedEntry]:
+        query = (
+            _entries()
+            .where(recipient_feed.c.recipient_id == recipient_id, recipient_feed.c.seq > after)
+            .order_by(recipient_feed.c.seq)
+            .limit(limit)
+        )
+        async with self._db.connect() as connection:
+            rows = (await connection.execute(query)).mappings().all()
+        return [_entry(row) for row in rows]
+
+    async def entry(self, recipient_id: str, disclosure_id: str) -> FeedEntry | None:
+        query = _entries().where(
+            recipient_feed.c.recipient_id == recipient_id,
+            recipient_feed.c.disclosure_id == disclosure_id,
+        )
+        async with self._db.connect() as connection:
+            row = (await connection.execute(query)).mappings().first()
+        return None if row is None else _entry(row)
+
+    async def record_receipts(
+        self, disclosure_ids: Sequence[str], channel: str, at: datetime
+    ) -> int:
+        if not disclosure_ids:
+            return 0
+        at = at.astimezone(UTC)
+        rows = [
+            {"disclosure_id": d, "first_delivered_at": at, "channel": channel}
+            for d in dict.fromkeys(disclosure_ids)
+        ]
+        statement = (
+            self._db.insert(disclosure_receipts)
+            .values(rows)
+            .on_conflict_do_nothing(index_elements=[disclosure_receipts.c.disclosure_id])
+            .returning(disclosure_receipts.c.disclosure_id)
+        )
+        async with self._db.connect(write=True) as connection, connection.begin():
+            return len((await connection.execute(statement)).all())
+
+    async def acknowledge(
+        self, recipient_id: str, disclosure_id: str, client_id: str, at: datetime
+    ) -> Acknowledgement | None:
+        find = sa.select(disclosures.c.decided_at, disclosures.c.acknowledge_within_seconds).where(
+            disclosures.c.disclosure_id == disclosure_id,
+            disclosures.c.recipient_id == recipient_id,
+        )
+        insert = (
+            self._db.insert(disclosure_acks)
+            .values(
+                disclosure_id=disclosure_id,
+                recipient_id=recipient_id,
+                client_id=client_id,
+                acknowledged_at=at.astimezone(UTC),
+            )
+            .on_conflict_do_nothing(index_elements=[disclosure_acks.c.disclosure_id])
+            .returning(disclosure_acks.c.disclosure_id)
+        )
+        standing = sa.select(disclosure_acks.c.client_id, disclosure_acks.c.acknowledged_at).where(
+            disclosure_acks.c.disclosure_id == disclosure_id
+        )
+        async with self._db.connect(write=True) as connection, connection.begin():
+            disclosure = (await connection.execute(find)).first()
+            if disclosure is None:
+                return None
+            recorded = (await connection.execute(insert)).first() is not None
+            # Of two acknowledgements at once on PostgreSQL, the second's insert waits for the
+            # first to commit and then inserts nothing; this statement then sees the first.
+            first = (await connection.execute(standing)).one()
+        within = disclosure.acknowledge_within_seconds
+        return Acknowledgement(
+            disclosure_id=disclosure_id,
+            recipient_id=recipient_id,
+            client_id=first.client_id,
+            acknowledged_at=utc(first.acknowledged_at),
+            acknowledge_by=(
+                None if within is None else utc(disclosure.decided_at) + timedelta(seconds=within)
+            ),
+            recorded=recorded,
+        )
+
+
+def _entries() -> sa.Select[Any]:
+    return sa.select(
+        recipient_feed.c.seq,
+        *DISCLOSURE_COLUMNS,
+        disclosure_receipts.c.disclosure_id.label("receipt"),
+        *events.c,
+    ).select_from(
+        recipient_feed.join(
+            disclosures, disclosures.c.disclosure_id == recipient_feed.c.disclosure_id
+        )
+        .join(events, events.c.position == disclosures.c.event_position)
+        .outerjoin(
+            disclosure_receipts,
+            disclosure_receipts.c.disclosure_id == recipient_feed.c.disclosure_id,
+        )
+    )
+
+
+def disclosure_record(row: sa.RowMapping) -> DisclosureRecord:
+    """A disclosure from a row holding `DISCLOSURE_COLUMNS` and the event's `person_id`."""
+    return DisclosureRecord(
+        disclosure_id=row["disclosure_id"],
+        recipient_id=row["recipient_id"],
+        event_type=row["event_type"],
+        person_id=row["person_id"],
+        fields=tuple(row["fields"]),
+        rules=tuple(row["rules"]),
+        purposes=tuple(row["purposes"]),
+        legal_bases=tuple(row["legal_bases"]),
+        policy_version=row["policy_version"],
+        decided_at=utc(row["decided_at"]),
+        acknowledge_within_seconds=row["acknowledge_within_seconds"],
+    )
+
+
+def _entry(row: sa.RowMapping) -> FeedEntry:
+    return FeedEntry(
+        seq=int(row["seq"]),
+        disclosure=disclosure_record(row),
+        event=stored_event(row),
+        received=row["receipt"] is not None,
+    )

@@ -1,0 +1,166 @@
+"""Sending webhooks over HTTP (httpx), and resolving their hosts.
+
+Every send resolves the URL's host again and checks every address (DNS rebinding: a name that was
+public when the subscription was made may point inside later), then connects to the address it
+checked — the request goes to that IP, with the `Host` header and TLS server name of the URL — so
+that no second lookup can swap it. Redirects are not followed (a 3xx is a failed attempt), proxy
+settings from the environment are ignored, and at most a few hundred bytes of an answer are read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import socket
+import time
+from collections.abc import Mapping
+
+import httpx
+
+from hub import __version__
+from hub.services.delivery import WebhookResponse
+from hub.services.subscriptions import AddressResolver
+from hub.services.webhook_rules import (
+    RefusedUrl,
+    address_problem,
+    literal_address,
+    parse_webhook_url,
+)
+
+__all__ = ["DnsResolver", "HttpWebhookSender"]
+
+#: How much of a receiver's answer is kept with a failed attempt.
+ANSWER_SNIPPET_BYTES = 200
+_SPACES = re.compile(r"\s+")
+
+
+class DnsResolver:
+    """`AddressResolver` through the system resolver (`getaddrinfo`)."""
+
+    def __init__(self, timeout: float = 5.0) -> None:
+        self._timeout = timeout
+
+    async def resolve(self, host: str, port: int) -> list[str]:
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(self._timeout):
+                found = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (OSError, TimeoutError, UnicodeError):
+            return []
+        return list(dict.fromkeys(str(info[4][0]) for info in found))
+
+
+class HttpWebhookSender:
+    """`WebhookSender` over httpx: one POST per call, within `timeout` seconds in all
+    (resolution, connection, sending and the answer)."""
+
+    def __init__(
+        self,
+        *,
+        timeout: float,
+        resolver: AddressResolver,
+        allow_private: bool,
+        require_https: bool,
+        max_connections: int = 100,
+    ) -> None:
+        self._timeout = timeout
+        self._resolver = resolver
+        self._allow_private = allow_private
+        self._require_https = require_https
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout),
+            follow_redirects=False,
+            trust_env=False,
+            limits=httpx.Limits(
+                max_connections=max_connections, max_keepalive_connections=max_connections
+            ),
+            headers={"user-agent": f"public-protection-hub/{__version__} (webhooks)"},
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def send(self, url: str, headers: Mapping[str, str], body: bytes) -> WebhookResponse:
+        started = time.perf_counter()
+
+        def elapsed() -> float:
+            return (time.perf_counter() - started) * 1000
+
+        try:
+            async with asyncio.timeout(self._timeout):
+                status, snippet = await self._post(url, headers, body)
+        except RefusedUrl as refused:
+            return WebhookResponse(None, elapsed(), f"refused: the webhook URL {refused}")
+        except (TimeoutError, httpx.TimeoutException):
+            return WebhookResponse(None, elapsed(), f"no answer within {self._timeout:g}s")
+        except httpx.HTTPError as error:
+            return WebhookResponse(None, elapsed(), _describe(error))
+        except OSError as error:
+            return WebhookResponse(None, elapsed(), _describe(error))
+        ok = 200 <= status < 300
+        if ok:
+            return WebhookResponse(status, elapsed())
+        detail = snippet
+        if 300 <= status < 400:
+            detail = "redirects are not followed" + (f"; {snippet}" if snippet else "")
+        return WebhookResponse(status, elapsed(), detail or None)
+
+    async def _post(self, url: str, headers: Mapping[str, str], body: bytes) -> tuple[int, str]:
+        target = parse_webhook_url(
+            url, require_https=self._require_https, allow_private=self._allow_private
+        )
+        literal = literal_address(target.host)
+        if literal is not None:
+            addresses = [str(literal)]
+        else:
+            addresses = await self._resolver.resolve(target.host, target.port)
+            if not addresses:
+                raise RefusedUrl(f"names a host that does not resolve ({target.host})")
+        if not self._allow_private:
+            for address in addresses:
+                problem = address_problem(address)
+                if problem is not None:
+                    raise RefusedUrl(f"names a host ({target.host}) that resolves to {problem}")
+        original = httpx.URL(url)
+        last_error: httpx.ConnectError | None = None
+        for address in addresses:
+            request = self._client.build_request(
+                "POST",
+                original if literal is not None else original.copy_with(host=address),
+                headers={**headers, "host": original.netloc.decode("ascii")},
+                content=body,
+                extensions=(
+                    {"sni_hostname": target.host}
+                    if target.scheme == "https" and literal is None
+                    else {}
+                ),
+            )
+            try:
+                response = await self._client.send(request, stream=True)
+            except httpx.ConnectError as error:
+                last_error = error  # the next address, as a browser would
+                continue
+            try:
+                return response.status_code, await _snippet(response)
+            finally:
+                await response.aclose()
+        assert last_error is not None
+        raise last_error
+
+
+async def _snippet(response: httpx.Response) -> str:
+    """The start of the answer's body, on one line (only read when it is not a success)."""
+    if 200 <= response.status_code < 300:
+        return ""
+    read = b""
+    async for chunk in response.aiter_bytes():
+        read += chunk
+        if len(read) >= ANSWER_SNIPPET_BYTES:
+            break
+    text = read[:ANSWER_SNIPPET_BYTES].decode("utf-8", errors="replace")
+    return _SPACES.sub(" ", text).strip()
+
+
+def _describe(error: BaseException) -> str:
+    message = str(error) or "(no detail)"
+    return f"{type(error).__name__}: {message}"

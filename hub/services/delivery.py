@@ -1,0 +1,573 @@
+"""Webhook delivery: pushing each disclosure to its recipient's subscriptions, signed, at least
+once, with retries on a schedule and a dead-letter state an operator can see and replay.
+
+The router writes one job per disclosure and subscription (the transactional outbox). Workers
+claim due jobs (a claim lasts `claim_seconds`: a crashed worker's jobs are taken over once it
+lapses), send each outside any transaction, and record every attempt and its outcome:
+
+    2xx                      delivered (and the disclosure's first receipt, if it had none)
+    410 Gone                 the subscription is disabled; its pending jobs are cancelled
+    anything else, timeout,  tried again after the next wait of the retry schedule (give or take
+    refused, unreachable     20%); once the schedule is spent, dead
+
+Each job is sent with `webhook-id` = the disclosure id, the same on every retry and replay: the
+recipient's idempotency key (Standard Webhooks). Only a send that was not confirmed before a crash
+is sent again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import random
+import secrets as random_ids
+import socket
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final, Literal, Protocol
+
+from standardwebhooks import Webhook
+
+from hub.domain.notifications import Notification
+from hub.errors import (
+    Conflict,
+    FieldProblem,
+    InvalidInput,
+    InvalidRequest,
+    NotFound,
+    StoreUnavailable,
+)
+from hub.services.ports import EventStore
+from hub.services.webhook_rules import retry_delay
+
+__all__ = [
+    "DELIVERY_STATUSES",
+    "Delivery",
+    "DeliveryAttempt",
+    "DeliveryJob",
+    "DeliveryQueue",
+    "DeliveryService",
+    "DeliveryWorker",
+    "Finish",
+    "WebhookResponse",
+    "WebhookSender",
+    "render_json",
+    "sign",
+]
+
+logger = logging.getLogger("hub.delivery")
+
+DeliveryStatus = Literal["pending", "delivered", "dead", "cancelled"]
+DELIVERY_STATUSES: Final = ("pending", "delivered", "dead", "cancelled")
+#: delivered | retry | dead | disabled (the receiver answered 410)
+AttemptOutcome = Literal["delivered", "retry", "dead", "disabled"]
+#: The most of an error (or of a receiver's answer) kept with an attempt.
+MAX_ERROR_LENGTH: Final = 500
+
+#: Renders a redacted notification and its disclosure as a webhook body.
+Redactor = Callable[[Notification, Sequence[str]], dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryJob:
+    """A claimed job: what to send, where, and how often it has been tried."""
+
+    delivery_id: str
+    subscription_id: str
+    recipient_id: str
+    #: Attempts made before this one.
+    attempts: int
+    url: str
+    format: str
+    secrets: tuple[str, ...] = field(repr=False)
+    subscription_status: str
+    # -- the disclosure --
+    disclosure_id: str
+    source: str
+    event_id: str
+    event_type: str
+    person_id: str
+    fields: tuple[str, ...]
+    rules: tuple[str, ...]
+    purposes: tuple[str, ...]
+    legal_bases: tuple[str, ...]
+    policy_version: str
+    decided_at: datetime
+    acknowledge_within_seconds: int | None
+    #: The disclosure's number in its recipient's feed.
+    recipient_seq: int | None
+
+    @property
+    def acknowledge_by(self) -> datetime | None:
+        if self.acknowledge_within_seconds is None:
+            return None
+        return self.decided_at + timedelta(seconds=self.acknowledge_within_seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryAttempt:
+    """One try at sending a job, as recorded (`delivery_attempts`)."""
+
+    attempt: int
+    attempted_at: datetime
+    status_code: int | None
+    latency_ms: float | None
+    outcome: AttemptOutcome
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A webhook job as an operator or its recipient sees it."""
+
+    delivery_id: str
+    disclosure_id: str
+    subscription_id: str
+    recipient_id: str
+    status: DeliveryStatus
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    """What became of a claimed job, recorded in one transaction."""
+
+    status: DeliveryStatus
+    #: The attempt made; None when the job was cancelled unsent.
+    attempt: DeliveryAttempt | None = None
+    next_attempt_at: datetime | None = None
+    last_error: str | None = None
+    #: Disable the job's subscription, for this reason (and cancel its pending jobs).
+    disable_subscription: str | None = None
+
+
+class DeliveryQueue(Protocol):
+    """The webhook outbox (`deliveries`, `delivery_attempts`, `disclosure_receipts`)."""
+
+    async def claim(
+        self, worker_id: str, *, now: datetime, until: datetime, limit: int
+    ) -> list[DeliveryJob]:
+        """Claim up to `limit` due jobs (pending, next attempt due, no live claim) for
+        `worker_id` until `until`, committed before anything is sent. Concurrent claimers never
+        get the same job."""
+        ...
+
+    async def finish(self, job: DeliveryJob, worker_id: str, finish: Finish) -> bool:
+        """Record an outcome: the attempt (always), and the job's new status. A delivery is
+        recorded whoever holds the job now; any other outcome only while the job is still
+        pending and claimed by `worker_id` (else another worker's outcome stands). Whether the
+        job's status was changed."""
+        ...
+
+    async def next_claim_expiry(self, now: datetime) -> datetime | None:
+        """When the earliest live claim on a due job lapses; None when no due job is claimed."""
+        ...
+
+    async def find(
+        self,
+        *,
+        recipient_id: str | None,
+        status: str | None,
+        limit: int,
+        after: str | None,
+    ) -> list[Delivery]:
+        """Jobs oldest first (of one recipient, or all), after the job `after`."""
+        ...
+
+    async def get(self, delivery_id: str) -> Delivery | None: ...
+
+    async def attempts(self, delivery_id: str) -> list[DeliveryAttempt]:
+        """The job's attempts, in order."""
+        ...
+
+    async def replay(self, delivery_id: str, now: datetime) -> Delivery:
+        """Put a dead or cancelled job back as pending, due `now` (its attempts are kept).
+        `Conflict` when it is neither, or its subscription is not active; `NotFound`."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookResponse:
+    """How a receiver answered: a status code, or an error that prevented one."""
+
+    status_code: int | None
+    latency_ms: float
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+class WebhookSender(Protocol):
+    """Sends one signed webhook. Never raises for the receiver's failures: they are answers."""
+
+    async def send(self, url: str, headers: Mapping[str, str], body: bytes) -> WebhookResponse: ...
+
+
+# -- signing and rendering ---------------------------------------------------------------------
+
+
+def sign(
+    message_id: str, timestamp: datetime, body: bytes, secrets: Sequence[str]
+) -> dict[str, str]:
+    """The Standard Webhooks headers: one `v1` signature per secret, space separated."""
+    data = body.decode("utf-8")
+    signatures = [Webhook(secret).sign(message_id, timestamp, data) for secret in secrets]
+    return {
+        "webhook-id": message_id,
+        "webhook-timestamp": str(int(timestamp.timestamp())),
+        "webhook-signature": " ".join(signatures),
+        "content-type": "application/json",
+    }
+
+
+def render_json(job: DeliveryJob, notification: Mapping[str, Any]) -> bytes:
+    """The `json` format: the redacted CloudEvent (only the granted fields) under
+    `notification`, and under `disclosure` why and under what terms it was shared."""
+    acknowledge_by = job.acknowledge_by
+    document = {
+        "disclosure": {
+            "id": job.disclosure_id,
+            "recipient_seq": job.recipient_seq,
+            "event_type": job.event_type,
+            "person_id": job.person_id,
+            "purposes": list(job.purposes),
+            "legal_bases": list(job.legal_bases),
+            "rules": list(job.rules),
+            "policy_version": job.policy_version,
+            "decided_at": job.decided_at.astimezone(UTC).isoformat(),
+            "acknowledge_by": None if acknowledge_by is None else acknowledge_by.isoformat(),
+        },
+        "notification": notification,
+    }
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+#: Each format a subscription may ask for, and how it is rendered.
+RENDERERS: Final[Mapping[str, Callable[[DeliveryJob, Mapping[str, Any]], bytes]]] = {
+    "json": render_json,
+}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{random_ids.token_hex(4)}"
+
+
+class DeliveryWorker:
+    """Claims due webhook jobs and sends them, up to `concurrency` at a time, each in its own
+    task: a slow receiver holds up only its own jobs.
+
+    `run_once` sends one batch and waits for it; `run` keeps sending until `stop` is set,
+    claiming whenever a slot is free and looking for due jobs every `poll_interval` seconds (or
+    when `wakeup` is set).
+    """
+
+    def __init__(
+        self,
+        queue: DeliveryQueue,
+        store: EventStore,
+        sender: WebhookSender,
+        redact: Redactor,
+        *,
+        retry_schedule: Sequence[float],
+        concurrency: int = 16,
+        batch_size: int = 50,
+        poll_interval: float = 1.0,
+        claim_seconds: float = 60.0,
+        send_timeout: float | None = None,
+        worker_id: str | None = None,
+        clock: Callable[[], datetime] = _now,
+        rng: random.Random | None = None,
+    ) -> None:
+        for name, value in (("concurrency", concurrency), ("batch_size", batch_size)):
+            if value < 1:
+                raise InvalidInput(f"{name} must be at least 1, not {value}")
+        for name, seconds in (("poll_interval", poll_interval), ("claim_seconds", claim_seconds)):
+            if seconds <= 0:
+                raise InvalidInput(f"{name} must be positive, not {seconds}")
+        if send_timeout is not None and claim_seconds <= send_timeout:
+            # A claim that can lapse while its send is still waiting lets a second worker send
+            # the same job at the same time.
+            logger.warning(
+                "delivery claims (%ss) do not outlast a send (timeout %ss): a job could be sent "
+                "twice at once",
+                claim_seconds,
+                send_timeout,
+            )
+        self._queue = queue
+        self._store = store
+        self._sender = sender
+        self._redact = redact
+        self._schedule = tuple(retry_schedule)
+        self._concurrency = concurrency
+        self._batch_size = batch_size
+        self._poll_interval = poll_interval
+        self._claim = timedelta(seconds=claim_seconds)
+        self.worker_id = worker_id or default_worker_id()
+        self._clock = clock
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
+
+    # -- running ---------------------------------------------------------------------------------
+
+    async def run_once(self, limit: int | None = None) -> int:
+        """Claim and send one batch (at most `limit`, by default the batch size, never more
+        than the concurrency), waiting for every send. How many jobs were claimed."""
+        size = min(self._batch_size if limit is None else limit, self._concurrency)
+        jobs = await self._claim_jobs(size)
+        if jobs:
+            outcomes = await asyncio.gather(
+                *(self.deliver(job) for job in jobs), return_exceptions=True
+            )
+            for outcome in outcomes:
+                if isinstance(outcome, BaseException):
+                    raise outcome
+        return len(jobs)
+
+    async def run_until_idle(self) -> int:
+        """Send until no job is due, waiting out other workers' claims on due jobs (a crashed
+        worker's lapse); jobs waiting for a later retry are left. How many were claimed."""
+        total = 0
+        while True:
+            claimed = await self.run_once()
+            total += claimed
+            if claimed:
+                continue
+            now = self._clock()
+            lapse = await self._queue.next_claim_expiry(now)
+            if lapse is None:
+                return total
+            await asyncio.sleep(min(max((lapse - now).total_seconds(), 0.05), 60.0))
+
+    async def run(self, stop: asyncio.Event, wakeup: asyncio.Event | None = None) -> None:
+        """Send until `stop` is set; then let the sends in flight finish and record them. An
+        unavailable database is waited out; any other error stops the worker."""
+        in_flight: set[asyncio.Task[None]] = set()
+        try:
+            while not stop.is_set():
+                free = self._concurrency - len(in_flight)
+                wanted = min(free, self._batch_size)
+                jobs: list[DeliveryJob] = []
+                if wanted > 0:
+                    if wakeup is not None:
+                        wakeup.clear()
+                    try:
+                        jobs = await self._claim_jobs(wanted)
+                    except StoreUnavailable as error:
+                        logger.warning("delivery waiting for the database: %s", error.message)
+                    for job in jobs:
+                        in_flight.add(
+                            asyncio.create_task(
+                                self.deliver(job), name=f"hub-delivery-{job.delivery_id}"
+                            )
+                        )
+                if not (jobs and len(jobs) == wanted):
+                    # Nothing more due now: wait for a slot to free, new jobs, or the poll.
+                    await _wait_for_any(stop, wakeup, in_flight, self._poll_interval)
+                _reap(in_flight)
+            if in_flight:
+                await asyncio.wait(in_flight)
+                _reap(in_flight)
+        finally:
+            for task in in_flight:
+                task.cancel()
+            if in_flight:
+                await asyncio.gather(*in_flight, return_exceptions=True)
+
+    async def _claim_jobs(self, limit: int) -> list[DeliveryJob]:
+        now = self._clock()
+        return await self._queue.claim(
+            self.worker_id, now=now, until=now + self._claim, limit=limit
+        )
+
+    # -- one job ---------------------------------------------------------------------------------
+
+    async def deliver(self, job: DeliveryJob) -> None:
+        """Make one attempt at a claimed job and record what came of it."""
+        if job.subscription_status != "active":
+            # Queued in the moment the subscription was disabled or deleted.
+            await self._queue.finish(
+                job,
+                self.worker_id,
+                Finish(status="cancelled", last_error=f"subscription {job.subscription_status}"),
+            )
+            return
+        attempt = job.attempts + 1
+        attempted_at = self._clock()
+        try:
+            body = await self._render(job)
+        except StoreUnavailable:
+            raise  # not the job's fault: its claim lapses and it is tried again, unrecorded
+        except Exception as error:
+            # A job the hub cannot render is a failed attempt, recorded and retried (and dead in
+            # the end, where an operator sees it): never lost, never blocking the others.
+            logger.exception("could not render delivery %s", job.delivery_id)
+            response = WebhookResponse(None, 0.0, f"the hub could not render it: {error}")
+        else:
+            headers = sign(job.disclosure_id, attempted_at, body, job.secrets)
+            response = await self._sender.send(job.url, headers, body)
+        finish = self._judge(job, attempt, attempted_at, response)
+        await self._queue.finish(job, self.worker_id, finish)
+        logger.debug("delivery %s attempt %d: %s", job.delivery_id, attempt, finish.status)
+
+    async def _render(self, job: DeliveryJob) -> bytes:
+        stored = await self._store.get(job.source, job.event_id)
+        if stored is None:
+            raise NotFound(f"notification {job.event_id} from {job.source} is not in the store")
+        renderer = RENDERERS.get(job.format)
+        if renderer is None:
+            raise InvalidInput(f"unknown webhook format {job.format!r}")
+        return renderer(job, self._redact(stored.notification, job.fields))
+
+    def _judge(
+        self, job: DeliveryJob, attempt: int, attempted_at: datetime, response: WebhookResponse
+    ) -> Finish:
+        error = _error_text(response, job.secrets)
+        latency = round(response.latency_ms, 1)
+
+        def record(outcome: AttemptOutcome) -> DeliveryAttempt:
+            return DeliveryAttempt(
+                attempt, attempted_at, response.status_code, latency, outcome, error
+            )
+
+        if response.ok:
+            return Finish(status="delivered", attempt=record("delivered"))
+        if response.status_code == 410:
+            reason = f"the receiver answered 410 Gone on {attempted_at.isoformat()}"
+            return Finish(
+                status="cancelled",
+                attempt=record("disabled"),
+                last_error=error,
+                disable_subscription=reason,
+            )
+        delay = retry_delay(self._schedule, attempt, self._rng)
+        if delay is None:
+            return Finish(status="dead", attempt=record("dead"), last_error=error)
+        return Finish(
+            status="pending",
+            attempt=record("retry"),
+            next_attempt_at=self._clock() + delay,
+            last_error=error,
+        )
+
+
+def _error_text(response: WebhookResponse, secrets: Sequence[str]) -> str | None:
+    if response.ok:
+        return None
+    parts = []
+    if response.status_code is not None:
+        parts.append(f"HTTP {response.status_code}")
+    if response.error:
+        parts.append(response.error)
+    text = ": ".join(parts) or "no answer"
+    for secret in secrets:  # never kept, whatever a receiver or library echoes back
+        text = text.replace(secret, "whsec_[hidden]")
+    return text[:MAX_ERROR_LENGTH]
+
+
+def _reap(tasks: set[asyncio.Task[None]]) -> None:
+    """Forget finished sends; an unavailable database is waited out (the job's claim lapses
+    and it is sent again), anything else stops the worker."""
+    for task in [t for t in tasks if t.done()]:
+        tasks.discard(task)
+        if task.cancelled():
+            continue
+        error = task.exception()
+        if isinstance(error, StoreUnavailable):
+            logger.warning("delivery outcome not recorded, to be sent again: %s", error.message)
+        elif error is not None:
+            raise error
+
+
+async def _wait_for_any(
+    stop: asyncio.Event,
+    wakeup: asyncio.Event | None,
+    tasks: set[asyncio.Task[None]],
+    seconds: float,
+) -> None:
+    """Sleep for up to `seconds`, waking when an event is set or a send finishes."""
+    waiters = [asyncio.ensure_future(stop.wait())]
+    if wakeup is not None:
+        waiters.append(asyncio.ensure_future(wakeup.wait()))
+    try:
+        await asyncio.wait([*waiters, *tasks], timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+        await asyncio.gather(*waiters, return_exceptions=True)
+
+
+# -- dead letters and replay (the API and CLI) ---------------------------------------------------
+
+
+class DeliveryService:
+    """Webhook jobs as their recipient (or, with `recipient_id=None`, an operator) sees them:
+    listed by status, each with its attempts, and dead or cancelled ones replayed."""
+
+    def __init__(self, queue: DeliveryQueue, clock: Callable[[], datetime] = _now) -> None:
+        self._queue = queue
+        self._clock = clock
+
+    async def find(
+        self,
+        recipient_id: str | None,
+        *,
+        status: str | None = None,
+        limit: int = 100,
+        after: str | None = None,
+    ) -> list[Delivery]:
+        problems = []
+        if status is not None and status not in DELIVERY_STATUSES:
+            problems.append(
+                FieldProblem(
+                    "/status", f"unknown status {status!r}; one of {', '.join(DELIVERY_STATUSES)}"
+                )
+            )
+        if limit < 1:
+            problems.append(FieldProblem("/limit", "must be at least 1"))
+        if after is not None and await self._visible(recipient_id, after) is None:
+            problems.append(FieldProblem("/after", f"there is no delivery {after} to start after"))
+        if problems:
+            raise InvalidRequest(
+                "the query is invalid: " + "; ".join(p.message for p in problems), problems
+            )
+        return await self._queue.find(
+            recipient_id=recipient_id, status=status, limit=limit, after=after
+        )
+
+    async def get(
+        self, recipient_id: str | None, delivery_id: str
+    ) -> tuple[Delivery, list[DeliveryAttempt]]:
+        delivery = await self._visible(recipient_id, delivery_id)
+        if delivery is None:
+            raise NotFound(f"there is no delivery {delivery_id}")
+        return delivery, await self._queue.attempts(delivery_id)
+
+    async def replay(self, recipient_id: str | None, delivery_id: str) -> Delivery:
+        """Send a dead or cancelled job again, now, with the same `webhook-id`."""
+        delivery = await self._visible(recipient_id, delivery_id)
+        if delivery is None:
+            raise NotFound(f"there is no delivery {delivery_id}")
+        if delivery.status not in ("dead", "cancelled"):
+            raise Conflict(
+                f"delivery {delivery_id} is {delivery.status}: only dead or cancelled deliveries "
+                "are replayed"
+            )
+        return await self._queue.replay(delivery_id, self._clock())
+
+    async def _visible(self, recipient_id: str | None, delivery_id: str) -> Delivery | None:
+        delivery = await self._queue.get(delivery_id)
+        if delivery is None or (recipient_id is not None and delivery.recipient_id != recipient_id):
+            return None
+        return delivery

@@ -1,0 +1,307 @@
+"""Each recipient's feed: the disclosures made to it, in the order the router numbered them
+(1, 2, 3 … with no gaps), each notification cut down to the fields the recipient was granted;
+the receipts that say when a disclosure first reached its recipient, and its acknowledgements.
+
+The feed's number (`seq`) is the only cursor a client needs: a page, a stream or a reconnection
+that asks for what comes after the last number it saw neither misses nor repeats anything, and a
+client that sees 7 after 5 knows it missed 6. A recipient only ever reads its own feed: every
+method takes the recipient, and a disclosure made to another is simply not found.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final, Protocol
+
+from hub.domain.notifications import Notification, StoredEvent
+from hub.errors import InvalidInput, NotFound
+
+__all__ = [
+    "API_CHANNEL",
+    "FEED_CHANNEL",
+    "MAX_PAGE_SIZE",
+    "STREAM_CHANNEL",
+    "Acknowledgement",
+    "DisclosureRecord",
+    "FeedEntry",
+    "FeedItem",
+    "FeedPage",
+    "FeedService",
+    "FeedStore",
+    "Heartbeat",
+    "Redactor",
+]
+
+#: How a disclosure first reached its recipient (`disclosure_receipts.channel`).
+FEED_CHANNEL: Final = "feed"
+STREAM_CHANNEL: Final = "stream"
+API_CHANNEL: Final = "api"
+
+MAX_PAGE_SIZE: Final = 1000
+#: How many items the stream reads at a time when it is behind.
+STREAM_BATCH: Final = 100
+
+
+@dataclass(frozen=True, slots=True)
+class DisclosureRecord:
+    """A disclosure as the router recorded it: who, what fields, by which rules and why."""
+
+    disclosure_id: str
+    recipient_id: str
+    event_type: str
+    person_id: str
+    fields: tuple[str, ...]
+    rules: tuple[str, ...]
+    purposes: tuple[str, ...]
+    legal_bases: tuple[str, ...]
+    policy_version: str
+    decided_at: datetime
+    acknowledge_within_seconds: int | None
+
+    @property
+    def acknowledge_by(self) -> datetime | None:
+        """When the recipient must have acknowledged it, if a rule sets a time."""
+        if self.acknowledge_within_seconds is None:
+            return None
+        return self.decided_at + timedelta(seconds=self.acknowledge_within_seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEntry:
+    """One line of a recipient's feed, as stored: its number, the disclosure and the event."""
+
+    seq: int
+    disclosure: DisclosureRecord
+    event: StoredEvent
+    #: Whether a receipt is already recorded (by any channel).
+    received: bool
+
+
+@dataclass(frozen=True, slots=True)
+class FeedItem:
+    """What the recipient is given for one disclosure: the redacted notification and why."""
+
+    seq: int
+    disclosure_id: str
+    event_type: str
+    person_id: str
+    fields: tuple[str, ...]
+    purposes: tuple[str, ...]
+    legal_bases: tuple[str, ...]
+    rules: tuple[str, ...]
+    policy_version: str
+    decided_at: datetime
+    acknowledge_by: datetime | None
+    #: The notification with only the granted fields (and `id`, `type`, `specversion`).
+    notification: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        """The item as the API and the stream send it."""
+        return {
+            "seq": self.seq,
+            "disclosure_id": self.disclosure_id,
+            "event_type": self.event_type,
+            "person_id": self.person_id,
+            "fields": list(self.fields),
+            "purposes": list(self.purposes),
+            "legal_bases": list(self.legal_bases),
+            "rules": list(self.rules),
+            "policy_version": self.policy_version,
+            "decided_at": self.decided_at.isoformat(),
+            "acknowledge_by": None
+            if self.acknowledge_by is None
+            else self.acknowledge_by.isoformat(),
+            "notification": self.notification,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class FeedPage:
+    items: tuple[FeedItem, ...]
+    #: The cursor for the next page: the last item's number, or the `after` asked for.
+    next_after: int
+    #: The recipient's highest number now: caught up when `next_after == last_seq`.
+    last_seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """Nothing new in the stream, and it is alive."""
+
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Acknowledgement:
+    """A recipient's acknowledgement of a disclosure (the first one; later ones change nothing)."""
+
+    disclosure_id: str
+    recipient_id: str
+    client_id: str
+    acknowledged_at: datetime
+    acknowledge_by: datetime | None
+    #: False when this disclosure had already been acknowledged (this call recorded nothing).
+    recorded: bool
+
+    @property
+    def on_time(self) -> bool | None:
+        if self.acknowledge_by is None:
+            return None
+        return self.acknowledged_at <= self.acknowledge_by
+
+
+class FeedStore(Protocol):
+    """The recipient feeds, receipts and acknowledgements in the hub's database."""
+
+    async def last_seq(self, recipient_id: str) -> int:
+        """The recipient's highest feed number (0 before its first disclosure)."""
+        ...
+
+    async def entries(self, recipient_id: str, after: int, limit: int) -> list[FeedEntry]:
+        """The recipient's feed entries numbered above `after`, in order, at most `limit`."""
+        ...
+
+    async def entry(self, recipient_id: str, disclosure_id: str) -> FeedEntry | None:
+        """The feed entry of that disclosure, if it was made to this recipient."""
+        ...
+
+    async def record_receipts(
+        self, disclosure_ids: Sequence[str], channel: str, at: datetime
+    ) -> int:
+        """Record that these disclosures reached their recipient at `at` by `channel`, for each
+        that has no receipt yet (a later delivery changes nothing). How many were recorded."""
+        ...
+
+    async def acknowledge(
+        self, recipient_id: str, disclosure_id: str, client_id: str, at: datetime
+    ) -> Acknowledgement | None:
+        """Record the recipient's acknowledgement unless one exists; the acknowledgement that
+        stands. None if the disclosure was not made to this recipient."""
+        ...
+
+
+class Redactor(Protocol):
+    """Cuts a notification down to granted fields (`hub.domain.policy.PolicyBundle`)."""
+
+    def redact(self, notification: Notification, fields: Sequence[str]) -> dict[str, Any]: ...
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class FeedService:
+    """Reading feeds (a page, one disclosure, a stream) and acknowledging disclosures."""
+
+    def __init__(
+        self,
+        store: FeedStore,
+        redactor: Redactor,
+        *,
+        poll_interval: float = 0.25,
+        clock: Callable[[], datetime] = _now,
+    ) -> None:
+        if poll_interval <= 0:
+            raise InvalidInput(f"poll_interval must be positive, not {poll_interval}")
+        self._store = store
+        self._redactor = redactor
+        self._poll_interval = poll_interval
+        self._clock = clock
+
+    async def page(
+        self, recipient_id: str, *, after: int = 0, limit: int = 100, channel: str = FEED_CHANNEL
+    ) -> FeedPage:
+        """The recipient's disclosures numbered above `after`, at most `limit`. Each one read for
+        the first time gets its receipt."""
+        if after < 0:
+            raise InvalidInput(f"after must be 0 or more, not {after}")
+        if not 1 <= limit <= MAX_PAGE_SIZE:
+            raise InvalidInput(f"limit must be from 1 to {MAX_PAGE_SIZE}, not {limit}")
+        # The last number first: entries committed after it was read can only number higher,
+        # so `last_seq` never claims the client is caught up when this page missed something.
+        last_seq = await self._store.last_seq(recipient_id)
+        entries = await self._store.entries(recipient_id, after, limit)
+        await self._receive(entries, channel)
+        items = tuple(self._item(entry) for entry in entries)
+        return FeedPage(
+            items=items,
+            next_after=items[-1].seq if items else after,
+            last_seq=max(last_seq, items[-1].seq if items else 0),
+        )
+
+    async def disclosure(self, recipient_id: str, disclosure_id: str) -> FeedItem:
+        """One disclosure made to the recipient; `NotFound` for any other (even if it exists:
+        a recipient cannot learn what was disclosed to others)."""
+        entry = await self._store.entry(recipient_id, disclosure_id)
+        if entry is None:
+            raise NotFound(f"no disclosure {disclosure_id!r} was made to {recipient_id}")
+        await self._receive([entry], API_CHANNEL)
+        return self._item(entry)
+
+    async def acknowledge(
+        self, recipient_id: str, disclosure_id: str, client_id: str
+    ) -> Acknowledgement:
+        """The recipient acknowledges a disclosure made to it. Again: the first stands."""
+        acknowledgement = await self._store.acknowledge(
+            recipient_id, disclosure_id, client_id, self._clock()
+        )
+        if acknowledgement is None:
+            raise NotFound(f"no disclosure {disclosure_id!r} was made to {recipient_id}")
+        return acknowledgement
+
+    async def stream(
+        self, recipient_id: str, *, after: int = 0, heartbeat_seconds: float = 15.0
+    ) -> AsyncIterator[FeedItem | Heartbeat]:
+        """The recipient's disclosures numbered above `after`, forever: what is there now, then
+        each new one within about `poll_interval` of its decision, with a `Heartbeat` at once
+        and then whenever `heartbeat_seconds` pass with nothing to send.
+
+        While idle each poll is one primary-key read of the recipient's last number; entries are
+        read only when it moved, at most `STREAM_BATCH` at a time."""
+        if after < 0:
+            raise InvalidInput(f"after must be 0 or more, not {after}")
+        if heartbeat_seconds <= 0:
+            raise InvalidInput(f"heartbeat_seconds must be positive, not {heartbeat_seconds}")
+        cursor = after
+        next_beat = time.monotonic()
+        while True:
+            if await self._store.last_seq(recipient_id) > cursor:
+                page = await self.page(
+                    recipient_id, after=cursor, limit=STREAM_BATCH, channel=STREAM_CHANNEL
+                )
+                for item in page.items:
+                    yield item
+                    cursor = item.seq
+                next_beat = time.monotonic() + heartbeat_seconds
+                continue
+            now = time.monotonic()
+            if now >= next_beat:
+                yield Heartbeat(self._clock())
+                next_beat = now + heartbeat_seconds
+            await asyncio.sleep(min(self._poll_interval, max(next_beat - now, 0.0)))
+
+    async def _receive(self, entries: Sequence[FeedEntry], channel: str) -> None:
+        unreceived = [e.disclosure.disclosure_id for e in entries if not e.received]
+        if unreceived:
+            await self._store.record_receipts(unreceived, channel, self._clock())
+
+    def _item(self, entry: FeedEntry) -> FeedItem:
+        disclosure = entry.disclosure
+        return FeedItem(
+            seq=entry.seq,
+            disclosure_id=disclosure.disclosure_id,
+            event_type=disclosure.event_type,
+            person_id=disclosure.person_id,
+            fields=disclosure.fields,
+            purposes=disclosure.purposes,
+            legal_bases=disclosure.legal_bases,
+            rules=disclosure.rules,
+            policy_version=disclosure.policy_version,
+            decided_at=disclosure.decided_at,
+            acknowledge_by=disclosure.acknowledge_by,
+            notification=self._redactor.redact(entry.event.notification, disclosure.fields),
+        )

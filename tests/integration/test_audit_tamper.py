@@ -1,0 +1,440 @@
+"""Tampering with the audit log as an attacker with database access would: with raw SQL, after
+disabling the append-only triggers (PostgreSQL: `ALTER TABLE … DISABLE TRIGGER ALL` as the
+owner, and granting itself back the privileges the migration revoked; SQLite: dropping the
+triggers). `verify()` must fail for each kind of tampering and name the first bad entry and the
+check that failed; so must `verify_export` for an edited export."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+import sqlalchemy as sa
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from hub.domain.audit.checkpoint import Checkpoint, sign_checkpoint
+from hub.domain.audit.entries import AuditEntry, AuditKind
+from hub.domain.audit.merkle import Frontier, leaf_hash
+from hub.errors import StoreError
+from hub.infra.audit import SqlAuditLog
+from hub.services.audit import (
+    AuditCheckpointer,
+    AuditSequencer,
+    AuditSigner,
+    AuditVerifier,
+    VerificationFailure,
+    verify_export,
+)
+from tests.conftest import Database
+
+pytestmark = pytest.mark.asyncio
+
+ORIGIN = "test.hub/audit"
+TABLES = ("audit_entries", "audit_leaves", "audit_subtrees", "audit_checkpoints")
+#: Entries are sequenced and checkpointed in three batches: checkpoints at 8, 13 and 20 leaves.
+CHECKPOINTS = (8, 13, 20)
+
+
+def consultation(number: int) -> AuditEntry:
+    return AuditEntry(
+        kind=AuditKind.CONSULTATION,
+        occurred_at=datetime(2026, 11, 26, 12, 0, number, tzinfo=UTC),
+        actor="client-cjsw-glasgow",
+        agency="cjsw.glasgow",
+        person_id=f"p_{number:04d}",
+        purpose="supervision of a licence",
+        outcome="read",
+    )
+
+
+@dataclass
+class Log:
+    """A log of 20 entries with three checkpoints, and the attacker's raw SQL."""
+
+    database: Database
+    log: SqlAuditLog
+    signer: AuditSigner
+    #: The entry position of each leaf index.
+    positions: list[int]
+    entries: dict[int, str]
+    _unlocked: bool = False
+
+    async def verify(self) -> VerificationFailure:
+        report = await AuditVerifier(
+            self.log, self.signer.verifier_key, ORIGIN, page_size=6
+        ).verify()
+        assert report.failure is not None, "the tampering went unnoticed"
+        return report.failure
+
+    async def tamper(self, *statements: tuple[str, dict[str, Any]] | str) -> None:
+        """Run raw SQL as an attacker who has disabled the append-only protection."""
+        async with self.database.engine.connect() as connection:
+            if not self._unlocked:
+                await self._unlock(connection)
+            for statement in statements:
+                sql, params = (statement, {}) if isinstance(statement, str) else statement
+                await connection.execute(sa.text(sql), params)
+            await connection.commit()
+
+    async def _unlock(self, connection: sa.ext.asyncio.AsyncConnection) -> None:
+        for table in TABLES:
+            if self.database.backend == "postgres":
+                await connection.execute(sa.text(f"ALTER TABLE {table} DISABLE TRIGGER ALL"))
+                await connection.execute(
+                    sa.text(f"GRANT UPDATE, DELETE ON {table} TO CURRENT_USER")
+                )
+            else:
+                for operation in ("update", "delete"):
+                    await connection.execute(sa.text(f"DROP TRIGGER {table}_no_{operation}"))
+        self._unlocked = True
+
+    async def subtrees(self) -> dict[tuple[int, int], bytes]:
+        async with self.database.engine.connect() as connection:
+            rows = await connection.execute(
+                sa.text('SELECT level, "index", hash FROM audit_subtrees')
+            )
+            return {(int(level), int(index)): bytes(h) for level, index, h in rows}
+
+
+@pytest_asyncio.fixture
+async def log(database: Database) -> Log:
+    audit = SqlAuditLog(database.engine)
+    signer = AuditSigner(ORIGIN, "test-hub", Ed25519PrivateKey.generate())
+    sequencer = AuditSequencer(audit)
+    checkpointer = AuditCheckpointer(audit, signer)
+    positions: list[int] = []
+    entries: dict[int, str] = {}
+    start = 0
+    for size in CHECKPOINTS:
+        batch = [consultation(n) for n in range(start, size)]
+        recorded = await audit.record(batch)
+        positions += recorded
+        entries.update(
+            {p: e.canonical_bytes().decode() for p, e in zip(recorded, batch, strict=True)}
+        )
+        await sequencer.run_until_idle()
+        assert (await checkpointer.run_once()) is not None
+        start = size
+    report = await AuditVerifier(audit, signer.verifier_key, ORIGIN).verify()
+    assert report.ok, report.failure
+    assert (report.entries, report.checkpoints, report.latest_checkpoint) == (20, 3, 20)
+    return Log(database, audit, signer, positions, entries)
+
+
+def forged(text: str) -> str:
+    """The same entry, saying another purpose."""
+    changed = text.replace('"purpose":"supervision of a licence"', '"purpose":"curiosity"')
+    assert changed != text
+    return changed
+
+
+# -- the stored log --------------------------------------------------------------------------------
+
+
+async def test_a_changed_entry(log: Log) -> None:
+    position = log.positions[9]
+    await log.tamper(
+        (
+            "UPDATE audit_entries SET entry = :entry WHERE position = :position",
+            {"entry": forged(log.entries[position]), "position": position},
+        )
+    )
+    failure = await log.verify()
+    assert failure.check == "leaf_hash"
+    assert (failure.leaf_index, failure.position) == (9, position)
+    assert "changed" in failure.message
+    assert failure.entry == forged(log.entries[position])
+
+
+async def test_a_removed_entry_and_its_leaf(log: Log) -> None:
+    position = log.positions[9]
+    await log.tamper(
+        ("DELETE FROM audit_entries WHERE position = :p", {"p": position}),
+        ("DELETE FROM audit_leaves WHERE entry_position = :p", {"p": position}),
+    )
+    failure = await log.verify()
+    assert failure.check == "leaf_missing"
+    assert failure.leaf_index == 9
+    assert "removed" in failure.message
+
+
+async def test_a_removed_entry(log: Log) -> None:
+    position = log.positions[9]
+    await log.tamper(("DELETE FROM audit_entries WHERE position = :p", {"p": position}))
+    failure = await log.verify()
+    assert failure.check == "entry_missing"
+    assert (failure.leaf_index, failure.position) == (9, position)
+
+
+async def test_an_entry_removed_and_the_leaves_renumbered(log: Log) -> None:
+    # A thorough attacker closes the gap in the leaf indexes too; the stored subtree over
+    # leaves 8..9 no longer matches what the entries hash to.
+    position = log.positions[9]
+    await log.tamper(
+        ("DELETE FROM audit_entries WHERE position = :p", {"p": position}),
+        ("DELETE FROM audit_leaves WHERE entry_position = :p", {"p": position}),
+        "UPDATE audit_leaves SET leaf_index = leaf_index - 1 WHERE leaf_index > 9",
+    )
+    failure = await log.verify()
+    assert failure.check == "subtree"
+    assert failure.leaf_index == 8
+    assert "leaves 8..9" in failure.message
+
+
+async def test_an_entry_inserted_in_the_middle(log: Log) -> None:
+    # Make room after leaf 9's entry by moving every later entry (and its leaf) up one place,
+    # then insert a forged entry there.
+    after = log.positions[9]
+    await log.tamper(
+        ("UPDATE audit_entries SET position = -position - 1 WHERE position > :p", {"p": after}),
+        "UPDATE audit_entries SET position = -position WHERE position < 0",
+        "UPDATE audit_leaves SET entry_position = -entry_position - 1 WHERE leaf_index > 9",
+        "UPDATE audit_leaves SET entry_position = -entry_position WHERE entry_position < 0",
+        (
+            "INSERT INTO audit_entries (position, kind, occurred_at, entry, recorded_at) "
+            "VALUES (:p, 'consultation', :at, :entry, :at)",
+            {
+                "p": after + 1,
+                "at": datetime(2026, 11, 26, 12, 0, 9, 500, tzinfo=UTC),
+                "entry": forged(log.entries[after]),
+            },
+        ),
+    )
+    failure = await log.verify()
+    assert failure.check == "entry_inserted"
+    assert (failure.position, failure.leaf_index) == (after + 1, 10)
+    assert "inserted" in failure.message
+
+
+async def test_two_entries_swapped(log: Log) -> None:
+    first, second = log.positions[4], log.positions[11]
+    await log.tamper(
+        ("UPDATE audit_entries SET position = -1 WHERE position = :p", {"p": first}),
+        ("UPDATE audit_entries SET position = :a WHERE position = :b", {"a": first, "b": second}),
+        ("UPDATE audit_entries SET position = :b WHERE position = -1", {"b": second}),
+    )
+    failure = await log.verify()
+    assert failure.check == "leaf_hash"
+    assert (failure.leaf_index, failure.position) == (4, first)
+    assert "reordered" in failure.message
+    assert "leaf 11" in failure.message
+
+
+async def test_a_changed_leaf_hash(log: Log) -> None:
+    await log.tamper(
+        (
+            "UPDATE audit_leaves SET leaf_hash = :h WHERE leaf_index = 6",
+            {"h": leaf_hash(b"something else")},
+        )
+    )
+    failure = await log.verify()
+    assert failure.check == "leaf_hash"
+    assert (failure.leaf_index, failure.position) == (6, log.positions[6])
+
+
+async def test_an_entry_changed_with_its_leaf_hash(log: Log) -> None:
+    position = log.positions[9]
+    text = forged(log.entries[position])
+    await log.tamper(
+        (
+            "UPDATE audit_entries SET entry = :entry WHERE position = :p",
+            {"entry": text, "p": position},
+        ),
+        (
+            "UPDATE audit_leaves SET leaf_hash = :h WHERE leaf_index = 9",
+            {"h": leaf_hash(text.encode())},
+        ),
+    )
+    failure = await log.verify()
+    assert failure.check == "subtree"
+    assert failure.leaf_index == 8
+    assert "leaves 8..9" in failure.message
+
+
+async def test_an_entry_changed_with_the_whole_stored_tree_rebuilt(log: Log) -> None:
+    # The attacker recomputes every leaf and subtree: only the signed checkpoints remain to
+    # give it away, and the change is placed between the last good one (8) and the next (13).
+    position = log.positions[9]
+    entries = dict(log.entries)
+    entries[position] = forged(entries[position])
+    frontier = Frontier()
+    statements: list[tuple[str, dict[str, Any]] | str] = [
+        (
+            "UPDATE audit_entries SET entry = :entry WHERE position = :p",
+            {"entry": entries[position], "p": position},
+        )
+    ]
+    for index, p in enumerate(log.positions):
+        hashed = leaf_hash(entries[p].encode())
+        statements.append(
+            (
+                "UPDATE audit_leaves SET leaf_hash = :h WHERE leaf_index = :i",
+                {"h": hashed, "i": index},
+            )
+        )
+        for level, node_index, node in frontier.append(hashed)[1:]:
+            statements.append(
+                (
+                    'UPDATE audit_subtrees SET hash = :h WHERE level = :l AND "index" = :i',
+                    {"h": node, "l": level, "i": node_index},
+                )
+            )
+    await log.tamper(*statements)
+    failure = await log.verify()
+    assert failure.check == "checkpoint_root"
+    assert (failure.tree_size, failure.leaf_index) == (13, 8)
+    assert "leaves 8..12" in failure.message
+
+
+async def test_entries_removed_from_the_end(log: Log) -> None:
+    last_three = log.positions[17:]
+    await log.tamper(
+        ("DELETE FROM audit_entries WHERE position >= :p", {"p": last_three[0]}),
+        "DELETE FROM audit_leaves WHERE leaf_index >= 17",
+    )
+    failure = await log.verify()
+    assert failure.check == "checkpoint_beyond_tree"
+    assert (failure.leaf_index, failure.tree_size) == (17, 20)
+
+
+async def test_a_changed_checkpoint_root(log: Log) -> None:
+    await log.tamper(
+        ("UPDATE audit_checkpoints SET root_hash = :r WHERE tree_size = 13", {"r": bytes(32)})
+    )
+    failure = await log.verify()
+    assert failure.check == "checkpoint_note"
+    assert failure.tree_size == 13
+
+
+async def test_a_checkpoint_re_signed_with_another_key(log: Log) -> None:
+    root = bytes(range(32))
+    note = sign_checkpoint(Checkpoint(ORIGIN, 13, root), Ed25519PrivateKey.generate(), "test-hub")
+    await log.tamper(
+        (
+            "UPDATE audit_checkpoints SET root_hash = :r, note = :n WHERE tree_size = 13",
+            {"r": root, "n": note},
+        )
+    )
+    failure = await log.verify()
+    assert failure.check == "checkpoint_signature"
+    assert failure.tree_size == 13
+
+
+async def test_a_changed_time_column(log: Log) -> None:
+    # The kind and time beside each entry serve queries; they must agree with the hashed text.
+    await log.tamper(
+        (
+            "UPDATE audit_entries SET occurred_at = :at WHERE position = :p",
+            {"at": datetime(2020, 1, 1, tzinfo=UTC), "p": log.positions[3]},
+        )
+    )
+    failure = await log.verify()
+    assert failure.check == "entry_columns"
+    assert (failure.leaf_index, failure.position) == (3, log.positions[3])
+
+
+async def test_the_checkpointer_refuses_to_sign_over_a_rewritten_history(log: Log) -> None:
+    subtrees = await log.subtrees()
+    assert (4, 0) in subtrees
+    await log.tamper(
+        ('UPDATE audit_subtrees SET hash = :h WHERE level = 4 AND "index" = 0', {"h": bytes(32)})
+    )
+    await log.log.record([consultation(30)])
+    await AuditSequencer(log.log).run_until_idle()
+    with pytest.raises(StoreError, match="does not extend"):
+        await AuditCheckpointer(log.log, log.signer).run_once()
+    failure = await log.verify()
+    assert failure.check == "subtree"
+    assert "level 4, index 0" in failure.message
+
+
+# -- an export -------------------------------------------------------------------------------------
+
+
+async def _export(log: Log, path: Path) -> list[dict[str, Any]]:
+    summary = await AuditVerifier(log.log, log.signer.verifier_key, ORIGIN).export(path)
+    assert (summary.tree_size, summary.checkpoints) == (20, 3)
+    text = await asyncio.to_thread(path.read_text)
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def _write(path: Path, records: list[dict[str, Any]]) -> None:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+
+
+async def test_an_export_verifies_and_fails_once_edited(log: Log, tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    records = await _export(log, path)
+    key = log.signer.verifier_key
+    assert records[0]["type"] == "header"
+    assert records[0]["verifier_key"] == key
+    report = verify_export(path, key)
+    assert report.ok, report.failure
+    assert (report.entries, report.checkpoints) == (20, 3)
+
+    entry_lines = {r["leaf_index"]: i for i, r in enumerate(records) if r["type"] == "entry"}
+
+    def edited(change: Callable[[list[dict[str, Any]]], None]) -> VerificationFailure:
+        copy = [dict(r) for r in records]
+        change(copy)
+        target = tmp_path / "edited.jsonl"
+        _write(target, copy)
+        result = verify_export(target, key)
+        assert result.failure is not None, "the edit went unnoticed"
+        return result.failure
+
+    def change_entry(copy: list[dict[str, Any]]) -> None:
+        copy[entry_lines[9]]["entry"] = forged(copy[entry_lines[9]]["entry"])
+
+    failure = edited(change_entry)
+    assert failure.check == "checkpoint_root"
+    assert (failure.tree_size, failure.leaf_index) == (13, 8)
+
+    def remove_entry(copy: list[dict[str, Any]]) -> None:
+        del copy[entry_lines[9]]
+
+    failure = edited(remove_entry)
+    assert (failure.check, failure.leaf_index) == ("leaf_missing", 9)
+
+    def swap_contents(copy: list[dict[str, Any]]) -> None:
+        a, b = copy[entry_lines[4]], copy[entry_lines[11]]
+        a["entry"], b["entry"] = b["entry"], a["entry"]
+
+    failure = edited(swap_contents)
+    assert (failure.check, failure.tree_size, failure.leaf_index) == ("checkpoint_root", 8, 0)
+
+    def truncate(copy: list[dict[str, Any]]) -> None:
+        for index in (19, 18, 17):
+            del copy[entry_lines[index]]
+        copy[0]["tree_size"] = 17
+
+    failure = edited(truncate)
+    assert (failure.check, failure.tree_size, failure.leaf_index) == (
+        "checkpoint_beyond_tree",
+        20,
+        17,
+    )
+
+    def forge_checkpoint(copy: list[dict[str, Any]]) -> None:
+        line = next(r for r in copy if r["type"] == "checkpoint" and r["tree_size"] == 13)
+        line["note"] = line["note"].replace("\n13\n", "\n12\n")
+
+    failure = edited(forge_checkpoint)
+    assert (failure.check, failure.tree_size) == ("checkpoint_signature", 13)
+
+    other_key = AuditSigner(ORIGIN, "test-hub", Ed25519PrivateKey.generate()).verifier_key
+    wrong = verify_export(path, other_key)
+    assert wrong.failure is not None
+    assert (wrong.failure.check, wrong.failure.tree_size) == ("checkpoint_signature", 8)
+
+    path.write_text("not json\n")
+    garbled = verify_export(path, key)
+    assert garbled.failure is not None
+    assert garbled.failure.check == "export_format"
