@@ -64,7 +64,7 @@ class Receiver:
     async def endpoint(self, request: Request) -> Response:
         body = json.loads(await request.body())
         self.requests += 1
-        self.arrived.setdefault(body["id"], time.perf_counter())
+        self.arrived.setdefault(body["notification"]["id"], time.perf_counter())
         return Response(status_code=204)
 
 

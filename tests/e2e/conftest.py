@@ -41,6 +41,8 @@ class HubProcess:
     port: int
     log: Path
     process: subprocess.Popen[bytes] | None = None
+    #: The exit code of the last process `stop()` ended (negative: the signal that ended it).
+    last_exit_code: int | None = None
     clients: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -87,6 +89,7 @@ class HubProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+            self.last_exit_code = self.process.returncode
             self.process = None
 
     def register(self, agency: str, scopes: str) -> dict[str, Any]:

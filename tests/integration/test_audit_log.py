@@ -281,7 +281,9 @@ async def test_concurrent_writers_while_the_sequencer_runs(
     report = await audit.verifier().verify()
     assert report.ok, report.failure
     assert report.entries == len(committed)
-    assert report.checkpoints == len(await audit.log.checkpoints(0, 100_000)) > 1
+    # How many checkpoints the background checkpointer signed depends on timing (never assert
+    # timing); each one it signed was verified, and there is at least the final one.
+    assert report.checkpoints == len(await audit.log.checkpoints(0, 100_000)) >= 1
     print(f"\n{len(committed)} entries, {report.checkpoints} checkpoints")
     await _check_proofs(audit, rng)
 

@@ -87,7 +87,7 @@ async def rows(hub: RunningHub, query: str, **params: Any) -> list[Any]:
         return list((await connection.execute(sa.text(query), params)).mappings())
 
 
-async def eventually(condition: Any, within: float = 5.0) -> None:
+async def eventually(condition: Any, within: float = 30.0) -> None:
     started = time.monotonic()
     while not await condition():
         assert time.monotonic() - started < within, "timed out"
@@ -98,12 +98,11 @@ async def test_a_release_reaches_the_social_work_webhook_signed_and_redacted(
     hub: RunningHub, receiver: Receiver
 ) -> None:
     subscription = await subscribe(hub, SOCIAL_WORK, receiver.url("/glasgow"))
-    pushed_at = time.monotonic()
     notification = await push_release(hub)
 
-    await receiver.wait_for(lambda: bool(receiver.at("/glasgow")), within=3.0)
+    # How fast is measured by bench/delivery.py; a test only waits (generously) for arrival.
+    await receiver.wait_for(lambda: bool(receiver.at("/glasgow")), within=30.0)
     (arrived,) = receiver.at("/glasgow")
-    assert arrived.at - pushed_at < 2.5
     assert arrived.headers["content-type"] == "application/json"
     body = Webhook(subscription["secret"]).verify(arrived.body, arrived.headers)
     with pytest.raises(WebhookVerificationError):
@@ -272,23 +271,23 @@ async def test_a_spent_schedule_ends_dead_and_a_replay_delivers_with_the_same_id
 async def test_a_slow_receiver_does_not_delay_another(
     database: Database, receiver: Receiver
 ) -> None:
-    receiver.answer("/slow", 200, delay=5.0)
+    receiver.answer("/slow", 200, delay=15.0)
     receiver.answer("/fast", 200)
-    settings = hub_settings(database, webhook_timeout_seconds=10.0, delivery_claim_seconds=30.0)
+    settings = hub_settings(database, webhook_timeout_seconds=30.0, delivery_claim_seconds=60.0)
     async with running_hub(settings) as hub:
         await subscribe(hub, SOCIAL_WORK, receiver.url("/slow"))
         await subscribe(hub, POLICE, receiver.url("/fast"))
         await push_release(hub)
         await receiver.wait_for(lambda: bool(receiver.at("/slow")), what="the slow one")
-        pushed_at = time.monotonic()
-        # While the slow receiver sits on its first request, more disclosures flow to the other.
+        # While the slow receiver sits on its first request, more disclosures flow to the other:
+        # all three reach the fast receiver before the slow one has answered even its first
+        # (an ordering within this run, not a timing).
         await push_release(hub)
         await push_release(hub)
-        await receiver.wait_for(lambda: len(receiver.at("/fast")) == 3, within=3.0)
-        assert receiver.at("/fast")[-1].at - pushed_at < 2.0
+        await receiver.wait_for(lambda: len(receiver.at("/fast")) == 3, within=30.0)
         assert not [r for r in receiver.answered if r.path == "/slow"]
         await receiver.wait_for(
-            lambda: len([r for r in receiver.answered if r.path == "/slow"]) == 3, within=15.0
+            lambda: len([r for r in receiver.answered if r.path == "/slow"]) == 3, within=60.0
         )
 
 

@@ -69,7 +69,7 @@ class Receiver:
         return [r for r in self.received if r.path == path]
 
     async def wait_for(
-        self, condition: Callable[[], bool], within: float = 5.0, what: str = "requests"
+        self, condition: Callable[[], bool], within: float = 30.0, what: str = "requests"
     ) -> float:
         """Wait until `condition()` holds; how many seconds it took."""
         started = time.monotonic()
