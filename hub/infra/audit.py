@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from hub.domain.audit.checkpoint import load_or_create_signing_key
 from hub.domain.audit.entries import AuditEntry
 from hub.errors import HubError, InvalidInput, StoreError, StoreUnavailable
+from hub.infra.dberrors import is_unavailable as _is_unavailable
 from hub.infra.tables import audit_checkpoints, audit_entries, audit_leaves, audit_subtrees
 from hub.infra.visibility import Horizon, PostgresHorizon, SqliteHorizon, hold_xid
 from hub.services.audit import (
@@ -49,9 +50,6 @@ KEY_FILE = Path("keys") / "audit-signing.pem"
 #: by the leaves table's oid (so hubs in different schemas of one database do not contend).
 #: `LOCK TABLE` would need the UPDATE/DELETE privilege the migration revokes.
 _SEQUENCER_LOCK = sa.text("SELECT pg_advisory_xact_lock(CAST('audit_leaves' AS regclass)::bigint)")
-
-_UNAVAILABLE_SQLSTATE_PREFIXES = ("08", "53", "57P")
-_SQLITE_UNAVAILABLE = ("database is locked", "unable to open", "disk i/o error")
 
 
 class SqlAuditLog:
@@ -466,18 +464,6 @@ def _utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
-
-
-def _is_unavailable(error: sa.exc.DBAPIError) -> bool:
-    if error.connection_invalidated or isinstance(error, sa.exc.InterfaceError):
-        return True
-    sqlstate = getattr(error.orig, "sqlstate", None)
-    if isinstance(sqlstate, str):
-        return sqlstate.startswith(_UNAVAILABLE_SQLSTATE_PREFIXES)
-    message = str(error.orig).lower()
-    return isinstance(error, sa.exc.OperationalError) and any(
-        words in message for words in _SQLITE_UNAVAILABLE
-    )
 
 
 def _describe(error: BaseException) -> str:

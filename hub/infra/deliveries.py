@@ -11,8 +11,7 @@ without waiting for each other, and a row another claimer committed in the meant
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,7 +19,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from hub.errors import Conflict, HubError, NotFound, StoreError, StoreUnavailable
+from hub.errors import Conflict, NotFound
+from hub.infra.dberrors import translated
 from hub.infra.tables import (
     deliveries,
     delivery_attempts,
@@ -31,10 +31,7 @@ from hub.infra.tables import (
 )
 from hub.services.delivery import Delivery, DeliveryAttempt, DeliveryJob, Finish
 
-__all__ = ["SqlDeliveryQueue", "cancel_pending", "translated"]
-
-_UNAVAILABLE_SQLSTATE_PREFIXES = ("08", "53", "57P")
-_SQLITE_UNAVAILABLE = ("database is locked", "unable to open", "disk i/o error")
+__all__ = ["SqlDeliveryQueue", "cancel_pending"]
 
 
 class SqlDeliveryQueue:
@@ -366,30 +363,3 @@ def _attempt_row(delivery_id: str, attempt: DeliveryAttempt) -> dict[str, Any]:
 def _utc(value: datetime) -> datetime:
     """In UTC. SQLite keeps no offset, so everything is stored in UTC and read back as such."""
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-@asynccontextmanager
-async def translated(what: str) -> AsyncIterator[None]:
-    """Driver errors leave as `StoreUnavailable` (cannot be reached now) or `StoreError`."""
-    try:
-        yield
-    except HubError:
-        raise
-    except sa.exc.DBAPIError as error:
-        if _is_unavailable(error):
-            raise StoreUnavailable(f"{what} is unavailable: {error.orig}") from error
-        raise StoreError(f"{what} failed: {error.orig}") from error
-    except (OSError, TimeoutError, sa.exc.TimeoutError, sa.exc.DisconnectionError) as error:
-        raise StoreUnavailable(f"{what} is unavailable: {error}") from error
-
-
-def _is_unavailable(error: sa.exc.DBAPIError) -> bool:
-    if error.connection_invalidated or isinstance(error, sa.exc.InterfaceError):
-        return True
-    sqlstate = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
-    if isinstance(sqlstate, str):
-        return sqlstate.startswith(_UNAVAILABLE_SQLSTATE_PREFIXES)
-    message = str(error.orig).lower()
-    return isinstance(error, sa.exc.OperationalError) and any(
-        words in message for words in _SQLITE_UNAVAILABLE
-    )

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.domain.profile import PersonProfile
 from hub.errors import HubError, StoreError, StoreUnavailable
+from hub.infra.dberrors import is_unavailable as _is_unavailable
 from hub.infra.tables import (
     consumer_checkpoints,
     deliveries,
@@ -36,11 +37,6 @@ from hub.infra.tables import (
 from hub.services.routing import Disclosure, DisclosureDenial, RoutedBatch
 
 __all__ = ["SqlRoutingStore"]
-
-#: PostgreSQL error classes that mean the database cannot be reached or take more work now.
-_UNAVAILABLE_SQLSTATE_PREFIXES = ("08", "53", "57P")
-#: SQLite errors that mean the same: another writer held the lock too long, or no file.
-_SQLITE_UNAVAILABLE = ("database is locked", "unable to open", "disk i/o error")
 
 
 class SqlRoutingStore:
@@ -267,19 +263,6 @@ class SqlRoutingStore:
             raise StoreError(f"the routing store failed: {error.orig}") from error
         except (OSError, TimeoutError, sa.exc.TimeoutError, sa.exc.DisconnectionError) as error:
             raise StoreUnavailable(f"the routing store is unavailable: {error}") from error
-
-
-def _is_unavailable(error: sa.exc.DBAPIError) -> bool:
-    if error.connection_invalidated or isinstance(error, sa.exc.InterfaceError):
-        return True
-    sqlstate = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
-    if isinstance(sqlstate, str):
-        return sqlstate.startswith(_UNAVAILABLE_SQLSTATE_PREFIXES)
-    # SQLite: "database is locked" after the busy timeout, or the file cannot be opened.
-    message = str(error.orig).lower()
-    return isinstance(error, sa.exc.OperationalError) and any(
-        words in message for words in _SQLITE_UNAVAILABLE
-    )
 
 
 def _profile_row(profile: PersonProfile, now: datetime) -> dict[str, Any]:

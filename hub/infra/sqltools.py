@@ -15,14 +15,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.errors import HubError, StoreError, StoreUnavailable
+from hub.infra.dberrors import is_unavailable as _is_unavailable
 from hub.infra.tables import Timestamp
 
 __all__ = ["Database", "at", "seconds_between", "utc"]
-
-#: PostgreSQL error classes that mean the database cannot be reached or take more work now.
-_UNAVAILABLE_SQLSTATE_PREFIXES = ("08", "53", "57P")
-#: SQLite errors that mean the same: another writer held the lock too long, or no file.
-_SQLITE_UNAVAILABLE = ("database is locked", "unable to open", "disk i/o error")
 
 
 class Database:
@@ -90,15 +86,3 @@ def utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
-
-
-def _is_unavailable(error: sa.exc.DBAPIError) -> bool:
-    if error.connection_invalidated or isinstance(error, sa.exc.InterfaceError):
-        return True
-    sqlstate = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
-    if isinstance(sqlstate, str):
-        return sqlstate.startswith(_UNAVAILABLE_SQLSTATE_PREFIXES)
-    message = str(error.orig).lower()
-    return isinstance(error, sa.exc.OperationalError) and any(
-        words in message for words in _SQLITE_UNAVAILABLE
-    )

@@ -16,7 +16,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.errors import Conflict, NotFound
-from hub.infra.deliveries import cancel_pending, translated
+from hub.infra.dberrors import translated
+from hub.infra.deliveries import cancel_pending
 from hub.infra.tables import subscriptions
 from hub.services.subscriptions import Subscription
 
