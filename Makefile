@@ -1,6 +1,6 @@
 # The two commands of the README:
 #   make run    set up and run the hub on its embedded default (SQLite under ./var)
-#   make test   set up and pass the whole test suite (starts a local PostgreSQL)
+#   make test   set up and pass the whole test suite (starts a local PostgreSQL and Apache Kafka)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -27,6 +27,7 @@ lint: setup
 test: setup lint
 	$(BIN)/hub policy test
 	deploy/local/postgres.sh start
+	deploy/local/kafka.sh start
 	$(BIN)/pytest tests
 
 clean:

@@ -19,16 +19,27 @@ from hub.domain.policy import PolicyBundle
 from hub.domain.schemas import SchemaRegistry
 from hub.errors import StoreUnavailable
 from hub.infra import db
+from hub.infra.audit import SqlAuditLog, load_audit_signer
+from hub.infra.audit_queries import SqlAuditIndex, SqlRestrictions
 from hub.infra.clients import SqlClientRepository
 from hub.infra.conflicts import SqlConflictReviewList
 from hub.infra.deliveries import SqlDeliveryQueue
 from hub.infra.feed import SqlFeedStore
 from hub.infra.latency import SqlLatencyStore
 from hub.infra.overdue import SqlOverdueStore
+from hub.infra.retention import SqlRetentionStore
 from hub.infra.routing import SqlRoutingStore
 from hub.infra.store import create_event_store
 from hub.infra.subscriptions import SqlSubscriptionRepository
 from hub.infra.webhooks import DnsResolver, HttpWebhookSender
+from hub.services.audit import (
+    AuditCheckpointer,
+    AuditSequencer,
+    AuditSigner,
+    AuditTrail,
+    AuditVerifier,
+)
+from hub.services.audit_queries import AuditQueryService, ConsultationLog
 from hub.services.clients import ClientRepository
 from hub.services.conflicts import ConflictReviewList
 from hub.services.delivery import DeliveryQueue, DeliveryService, DeliveryWorker, WebhookSender
@@ -38,6 +49,7 @@ from hub.services.intake import IntakeService
 from hub.services.latency import LatencyService
 from hub.services.overdue import OverdueMonitor, OverdueStore
 from hub.services.ports import EventStore, RoutingStore
+from hub.services.retention import RetentionService
 from hub.services.routing import Router
 from hub.services.subscriptions import SubscriptionService, entitled_event_types
 from hub.settings import Settings
@@ -67,6 +79,15 @@ class Container:
     delivery_queue: DeliveryQueue
     deliveries: DeliveryService
     webhook_sender: WebhookSender
+    #: The audit trail: entries (written by the stores above in their own transactions), the
+    #: Merkle tree and its signed checkpoints, proofs, DPO queries and consultations.
+    audit_log: SqlAuditLog
+    audit_signer: AuditSigner
+    audit_trail: AuditTrail
+    audit_queries: AuditQueryService
+    consultations: ConsultationLog
+    #: Erasure of personal data past the bundle's retention periods (`hub retention apply`).
+    retention: RetentionService
     #: Set whenever notifications are appended, so that the in-process router wakes at once.
     appended: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -98,6 +119,21 @@ class Container:
             claim_seconds=settings.delivery_claim_seconds,
             send_timeout=settings.webhook_timeout_seconds,
             worker_id=worker_id,
+        )
+
+    def audit_sequencer(self) -> AuditSequencer:
+        """Adds every new audit entry to the Merkle tree, in order (each caller runs its own)."""
+        return AuditSequencer(self.audit_log)
+
+    def audit_checkpointer(self) -> AuditCheckpointer:
+        """Signs the tree's root every `audit_checkpoint_interval` seconds while it grows."""
+        return AuditCheckpointer(
+            self.audit_log, self.audit_signer, interval=self.settings.audit_checkpoint_interval
+        )
+
+    def audit_verifier(self) -> AuditVerifier:
+        return AuditVerifier(
+            self.audit_log, self.audit_signer.verifier_key, self.audit_signer.origin
         )
 
     def router(self) -> Router:
@@ -141,10 +177,14 @@ async def running(settings: Settings, *, migrate: bool | None = None) -> AsyncIt
         # An invalid bundle stops the hub here, with every problem as file:line.
         policy = PolicyBundle.load(settings.policy_bundle_dir, schemas)
         logger.info("policy bundle %s version %s", policy.name, policy.version)
-        store = create_event_store(engine)
-        conflicts = SqlConflictReviewList(engine)
+        # Every store that changes or discloses personal data logs it in its own transaction.
+        audit_log = SqlAuditLog(engine)
+        audit_signer = load_audit_signer(settings)
+        store = create_event_store(engine, audit=audit_log)
+        conflicts = SqlConflictReviewList(engine, audit=audit_log)
         appended = asyncio.Event()
-        delivery_queue = SqlDeliveryQueue(engine)
+        delivery_queue = SqlDeliveryQueue(engine, audit=audit_log)
+        consultations = ConsultationLog(audit_log)
         yield Container(
             settings=settings,
             engine=engine,
@@ -157,9 +197,11 @@ async def running(settings: Settings, *, migrate: bool | None = None) -> AsyncIt
             ),
             conflicts=conflicts,
             policy=policy,
-            routing=SqlRoutingStore(engine),
+            routing=SqlRoutingStore(engine, audit=audit_log),
             explain=ExplainService(store, schemas, policy),
-            feed=FeedService(SqlFeedStore(engine), policy),
+            feed=FeedService(
+                SqlFeedStore(engine, audit=audit_log), policy, consultations=consultations
+            ),
             latency=LatencyService(SqlLatencyStore(engine)),
             overdue=SqlOverdueStore(engine),
             subscriptions=SubscriptionService(
@@ -172,6 +214,17 @@ async def running(settings: Settings, *, migrate: bool | None = None) -> AsyncIt
             delivery_queue=delivery_queue,
             deliveries=DeliveryService(delivery_queue),
             webhook_sender=sender,
+            audit_log=audit_log,
+            audit_signer=audit_signer,
+            audit_trail=AuditTrail(audit_log),
+            audit_queries=AuditQueryService(
+                SqlAuditIndex(engine),
+                SqlRestrictions(engine, audit_log),
+                store,
+                consultations,
+            ),
+            consultations=consultations,
+            retention=RetentionService(SqlRetentionStore(engine, audit_log), policy.retention),
             appended=appended,
         )
     finally:

@@ -18,8 +18,11 @@
     ├── NotFound                                                                        (404)
     ├── AuthenticationFailed         no, bad or expired credentials or token            (401)
     ├── PermissionDenied             authenticated, but not allowed                     (403)
-    └── StoreError                   the database failed; infrastructure errors are translated
-        └── StoreUnavailable         to this where they are caught                      (503)
+    ├── StoreError                   the database failed; infrastructure errors are translated
+    │   └── StoreUnavailable         to this where they are caught                      (503)
+    └── BusError                     the event bus (Kafka) failed; the cause is kept   (503)
+        ├── BusUnavailable           the broker cannot be reached right now            (503)
+        └── MalformedMessage         a message on a hub topic is not one the hub can read
 
 The API maps each class to an RFC 9457 problem document (`hub.api.problems`); the CLI prints
 the message and exits non-zero. Nothing is swallowed.
@@ -161,3 +164,21 @@ class StoreError(HubError):
 
 class StoreUnavailable(StoreError):
     title = "Store unavailable"
+
+
+class BusError(HubError):
+    """The event bus failed (a broker refused or lost a request); the cause is kept."""
+
+    title = "Event bus error"
+
+
+class BusUnavailable(BusError):
+    """The event bus cannot be reached right now: waiting and trying again may succeed."""
+
+    title = "Event bus unavailable"
+
+
+class MalformedMessage(BusError):
+    """A message on the events topic is not a stored event this hub can read."""
+
+    title = "Malformed bus message"

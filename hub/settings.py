@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     audit_origin: str = Field(default="pph.hub/audit", min_length=1, pattern=r"^[^\n]+$")
     #: Seconds between checkpoints while the log grows.
     audit_checkpoint_interval: float = Field(default=5.0, gt=0, le=3600)
+    #: Run the audit sequencer and checkpointer inside `hub serve` (entries are written by
+    #: every operation regardless; this only builds the Merkle tree and signs checkpoints).
+    audit_enabled: bool = True
 
     events_dir: Path = PROJECT_ROOT / "events"
     #: The policy bundle in force (directory, sharing rules, their tests).

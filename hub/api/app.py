@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from hub import __version__, bootstrap
 from hub.api import problems
 from hub.api.routes import (
+    audit,
     deliveries,
     disclosures,
     events,
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(deliveries.router)
     app.include_router(feed.router)
     app.include_router(disclosures.router)
+    app.include_router(audit.router)
     app.include_router(metrics.router)
     return app
 
@@ -79,6 +81,15 @@ async def _workers(app: FastAPI, container: Container) -> AsyncIterator[None]:
         tasks["delivery"] = asyncio.create_task(worker.run(stop), name="hub-delivery")
         monitor = container.overdue_monitor()
         tasks["overdue"] = asyncio.create_task(monitor.run(stop), name="hub-overdue")
+    if container.settings.audit_enabled:
+        sequencer = container.audit_sequencer()
+        tasks["audit-sequencer"] = asyncio.create_task(
+            sequencer.run(stop), name="hub-audit-sequencer"
+        )
+        checkpointer = container.audit_checkpointer()
+        tasks["audit-checkpointer"] = asyncio.create_task(
+            checkpointer.run(stop), name="hub-audit-checkpointer"
+        )
     app.state.workers = tasks
     try:
         yield

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 
 from hub.api.security import Caller, require_scopes
 from hub.bootstrap import Container
+from hub.services.audit_queries import Principal, check_purpose
 
 
 def get_container(request: Request) -> Container:
@@ -20,3 +21,30 @@ Publisher = Annotated[Caller, Depends(require_scopes("events:publish"))]
 EventReader = Annotated[Caller, Depends(require_scopes("events:read"))]
 #: An agency reading what was disclosed to it (its feed, its disclosures, acknowledgements).
 FeedReader = Annotated[Caller, Depends(require_scopes("feed:read"))]
+#: A data protection officer (or auditor) querying the audit trail.
+AuditReader = Annotated[Caller, Depends(require_scopes("audit:read"))]
+#: Anyone verifying the audit trail: signed checkpoints and Merkle proofs (hashes only).
+AuditVerifier = Annotated[Caller, Depends(require_scopes("audit:verify"))]
+#: A data protection officer restricting what a subject access report discloses.
+AuditRestricter = Annotated[Caller, Depends(require_scopes("audit:restrict"))]
+
+
+def declared_purpose(
+    x_purpose: Annotated[
+        str | None,
+        Header(
+            description="Why the caller reads this personal data; recorded in the audit trail "
+            "with the read (required for audit queries)",
+            max_length=200,
+        ),
+    ] = None,
+) -> str | None:
+    return check_purpose(x_purpose, required=False)
+
+
+#: The purpose the caller declares for a read of personal data (the `X-Purpose` header).
+Purpose = Annotated[str | None, Depends(declared_purpose)]
+
+
+def principal(caller: Caller) -> Principal:
+    return Principal(caller.client_id, caller.agency)

@@ -39,6 +39,7 @@ STATUS: list[tuple[type[errors.HubError], int, str]] = [
     (errors.AuthenticationFailed, 401, "authentication-failed"),
     (errors.PermissionDenied, 403, "permission-denied"),
     (errors.StoreUnavailable, 503, "store-unavailable"),
+    (errors.BusError, 503, "bus-unavailable"),
     (errors.StoreError, 500, "store-error"),
     (errors.HubError, 500, "hub-error"),
 ]

@@ -13,12 +13,22 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from hub.cli import audit, clients, database, deliveries, persons, policy, router, serve
+from hub.cli import (
+    audit,
+    clients,
+    database,
+    deliveries,
+    persons,
+    policy,
+    retention,
+    router,
+    serve,
+)
 from hub.cli.common import Command
 from hub.errors import HubError
 from hub.settings import Settings
 
-GROUPS = (serve, database, clients, persons, policy, router, deliveries, audit)
+GROUPS = (serve, database, clients, persons, policy, router, deliveries, audit, retention)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -5,15 +5,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import json
 import sys
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from hub import bootstrap
 from hub.cli.common import Commands
+from hub.domain.audit.entries import AuditKind
+from hub.errors import InvalidInput
 from hub.infra.audit import SqlAuditLog, load_audit_signer
 from hub.services.audit import (
     AuditCheckpointer,
@@ -24,6 +29,7 @@ from hub.services.audit import (
     VerificationReport,
     verify_export,
 )
+from hub.services.audit_queries import GROUNDS, AuditQuery, Principal, records_csv
 from hub.settings import Settings
 
 
@@ -87,6 +93,142 @@ def register(commands: Commands) -> None:
     consistency.add_argument("old_size", type=int)
     consistency.add_argument("new_size", type=int)
     consistency.set_defaults(run=_consistency)
+
+    query = audit_commands.add_parser(
+        "query",
+        help="audit entries matching every criterion given (a DPO query; logged as a "
+        "consultation with --purpose)",
+    )
+    query.add_argument("--person", help="a person id or identifier scheme:value")
+    query.add_argument("--recipient")
+    query.add_argument("--rule")
+    query.add_argument("--purpose-contains", help="words in the recorded purpose")
+    query.add_argument("--event-id")
+    query.add_argument(
+        "--kind", action="append", choices=[k.value for k in AuditKind], help="repeatable"
+    )
+    query.add_argument("--since", help="ISO 8601 time with zone (inclusive)")
+    query.add_argument("--until", help="ISO 8601 time with zone (exclusive)")
+    query.add_argument("--after", type=int, default=0, help="the last position already read")
+    query.add_argument("--limit", type=int, default=500)
+    _purpose_and_format(query)
+    query.set_defaults(run=_query)
+
+    history = audit_commands.add_parser(
+        "history",
+        help="a person's full history: collected, disclosed (to whom, why, delivered, "
+        "acknowledged), refused, read, altered, erased",
+    )
+    history.add_argument("person", help="a person id or identifier scheme:value")
+    history.add_argument(
+        "--subject-access",
+        action="store_true",
+        help="a report for the person themselves: withhold what a restriction covers, and say so",
+    )
+    _purpose_and_format(history)
+    history.set_defaults(run=_history)
+
+    restrict = audit_commands.add_parser(
+        "restrict", help="restrict what a person's subject access reports disclose (s45(4))"
+    )
+    restrict.add_argument("person", help="a person id or identifier scheme:value")
+    restrict.add_argument("--ground", required=True, choices=sorted(GROUNDS))
+    restrict.add_argument("--recipient", action="append", default=[], help="repeatable")
+    restrict.add_argument("--event-type", action="append", default=[], help="repeatable")
+    restrict.add_argument("--reference", help="a case reference")
+    restrict.add_argument("--by", default=None, help="who (default: the OS user)")
+    restrict.set_defaults(run=_restrict)
+
+    lift = audit_commands.add_parser("lift", help="lift a restriction (it stays on record)")
+    lift.add_argument("restriction_id")
+    lift.add_argument("--by", default=None, help="who (default: the OS user)")
+    lift.set_defaults(run=_lift)
+
+
+def _purpose_and_format(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--purpose",
+        required=True,
+        help="why you are reading this personal data (recorded in the audit trail)",
+    )
+    parser.add_argument("--by", default=None, help="who (default: the OS user)")
+    parser.add_argument("--csv", action="store_true", help="print CSV instead of JSON")
+
+
+def _principal(args: argparse.Namespace) -> Principal:
+    return Principal(f"cli:{args.by or getpass.getuser()}", "hub")
+
+
+def _time(text: str | None, name: str) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(f"{name}: {text!r} is not an ISO 8601 time") from None
+
+
+async def _query(args: argparse.Namespace, settings: Settings) -> int:
+    async with bootstrap.running(settings) as container:
+        queries = container.audit_queries
+        person_id = None if args.person is None else await queries.resolve_person(args.person)
+        found = await queries.find(
+            AuditQuery(
+                person_id=person_id,
+                recipient_id=args.recipient,
+                rule=args.rule,
+                purpose=args.purpose_contains,
+                event_id=args.event_id,
+                kinds=tuple(AuditKind(k) for k in args.kind or ()),
+                since=_time(args.since, "--since"),
+                until=_time(args.until, "--until"),
+                after=args.after,
+                limit=args.limit,
+            ),
+            _principal(args),
+            args.purpose,
+        )
+    if args.csv:
+        sys.stdout.write(records_csv(found))
+    else:
+        print(json.dumps([r.as_json() for r in found], indent=2))
+    return 0
+
+
+async def _history(args: argparse.Namespace, settings: Settings) -> int:
+    async with bootstrap.running(settings) as container:
+        person_id = await container.audit_queries.resolve_person(args.person)
+        report = await container.audit_queries.history(
+            person_id, _principal(args), args.purpose, subject_access=args.subject_access
+        )
+    if args.csv:
+        sys.stdout.write(report.as_csv())
+    else:
+        print(json.dumps(report.as_json(), indent=2))
+    return 0
+
+
+async def _restrict(args: argparse.Namespace, settings: Settings) -> int:
+    async with bootstrap.running(settings) as container:
+        person_id = await container.audit_queries.resolve_person(args.person)
+        restriction = await container.audit_queries.restrict(
+            person_id,
+            ground=args.ground,
+            recipients=args.recipient,
+            event_types=args.event_type,
+            reference=args.reference,
+            principal=_principal(args),
+            restriction_id=f"rs_{uuid.uuid4().hex[:16]}",
+        )
+    print(json.dumps(restriction.as_json(), indent=2))
+    return 0
+
+
+async def _lift(args: argparse.Namespace, settings: Settings) -> int:
+    async with bootstrap.running(settings) as container:
+        lifted = await container.audit_queries.lift(args.restriction_id, _principal(args))
+    print(json.dumps(lifted.as_json(), indent=2))
+    return 0
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,14 @@ from hub.domain.audit.checkpoint import load_or_create_signing_key
 from hub.domain.audit.entries import AuditEntry
 from hub.errors import HubError, InvalidInput, StoreError, StoreUnavailable
 from hub.infra.dberrors import is_unavailable as _is_unavailable
-from hub.infra.tables import audit_checkpoints, audit_entries, audit_leaves, audit_subtrees
+from hub.infra.tables import (
+    audit_checkpoints,
+    audit_entries,
+    audit_index,
+    audit_index_rules,
+    audit_leaves,
+    audit_subtrees,
+)
 from hub.infra.visibility import Horizon, PostgresHorizon, SqliteHorizon, hold_xid
 from hub.services.audit import (
     AuditSigner,
@@ -92,7 +99,19 @@ class SqlAuditLog:
         insert = audit_entries.insert().returning(
             audit_entries.c.position, sort_by_parameter_order=True
         )
-        return [int(p) for p in (await connection.execute(insert, rows)).scalars()]
+        positions = [int(p) for p in (await connection.execute(insert, rows)).scalars()]
+        await connection.execute(
+            audit_index.insert(),
+            [_index_row(p, entry) for p, entry in zip(positions, entries, strict=True)],
+        )
+        rules = [
+            {"rule": rule, "position": p}
+            for p, entry in zip(positions, entries, strict=True)
+            for rule in entry.rules
+        ]
+        if rules:
+            await connection.execute(audit_index_rules.insert(), rules)
+        return positions
 
     async def record(self, entries: Sequence[AuditEntry]) -> list[int]:
         """Store the entries in one transaction of their own."""
@@ -421,6 +440,20 @@ async def _checkpoints(
         .limit(limit)
     )
     return [_checkpoint(row) for row in (await connection.execute(query)).mappings()]
+
+
+def _index_row(position: int, entry: AuditEntry) -> dict[str, Any]:
+    """What DPO queries select the entry by (`hub.infra.audit_queries`)."""
+    return {
+        "position": position,
+        "kind": entry.kind.value,
+        "occurred_at": entry.occurred_at,
+        "actor": entry.actor,
+        "person_id": entry.person_id,
+        "recipient_id": entry.recipient_id,
+        "event_id": entry.event_id,
+        "purpose": entry.purpose,
+    }
 
 
 def _sequenced_query() -> sa.Select[Any]:

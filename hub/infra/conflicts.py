@@ -12,13 +12,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.domain.notifications import Notification, Publisher
 from hub.errors import Conflict, NotFound, StoreUnavailable
+from hub.infra.audit import SqlAuditLog
 from hub.infra.tables import identifier_conflicts
+from hub.services import audit_records
 from hub.services.conflicts import IdentifierConflictCase
 
 
 class SqlConflictReviewList:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, audit: SqlAuditLog | None = None) -> None:
         self._engine = engine
+        self._audit = audit
         # SQLite: writers take the write lock as they begin (see `hub.infra.db`), so a read
         # followed by a write never fails with "database is locked" under other writers.
         self._writer = engine.execution_options(sqlite_begin="IMMEDIATE")
@@ -27,9 +30,10 @@ class SqlConflictReviewList:
         self, notification: Notification, publisher: Publisher, claims: Mapping[str, str]
     ) -> str:
         review_id = f"ic_{uuid.uuid4().hex[:16]}"
+        now = datetime.now(UTC)
         row = {
             "review_id": review_id,
-            "raised_at": datetime.now(UTC),
+            "raised_at": now,
             "source": notification.source,
             "event_id": notification.id,
             "event_type": notification.type,
@@ -41,6 +45,17 @@ class SqlConflictReviewList:
         try:
             async with self._writer.begin() as connection:
                 await connection.execute(identifier_conflicts.insert(), row)
+                if self._audit is not None:
+                    await self._audit.append(
+                        connection,
+                        audit_records.conflict_parked(
+                            notification,
+                            review_id=review_id,
+                            people=list(claims.values()),
+                            publisher=publisher,
+                            at=now,
+                        ),
+                    )
         except (DBAPIError, OSError) as error:
             raise StoreUnavailable("could not record the identifier conflict") from error
         return review_id
@@ -69,11 +84,24 @@ class SqlConflictReviewList:
                 raise NotFound(f"there is no identifier conflict {review_id!r}")
             if found["resolved_at"] is not None:
                 raise Conflict(f"identifier conflict {review_id} was already resolved")
+            now = datetime.now(UTC)
+            if self._audit is not None:
+                await self._audit.append(
+                    connection,
+                    audit_records.conflict_resolved(
+                        review_id=review_id,
+                        people=list(found["claims"].values()),
+                        event_id=found["event_id"],
+                        source=found["source"],
+                        resolved_by=resolved_by,
+                        at=now,
+                    ),
+                )
             await connection.execute(
                 table.update()
                 .where(table.c.review_id == review_id, table.c.resolved_at.is_(None))
                 .values(
-                    resolved_at=datetime.now(UTC),
+                    resolved_at=now,
                     resolved_by=resolved_by,
                     resolution=resolution.strip(),
                 )

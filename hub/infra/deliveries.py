@@ -19,7 +19,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from hub.domain.audit.entries import AuditEntry, JsonValue
 from hub.errors import Conflict, NotFound
+from hub.infra.audit import SqlAuditLog
 from hub.infra.dberrors import translated
 from hub.infra.tables import (
     deliveries,
@@ -29,6 +31,7 @@ from hub.infra.tables import (
     recipient_feed,
     subscriptions,
 )
+from hub.services import audit_records
 from hub.services.delivery import Delivery, DeliveryAttempt, DeliveryJob, Finish
 
 __all__ = ["SqlDeliveryQueue", "cancel_pending"]
@@ -37,8 +40,10 @@ __all__ = ["SqlDeliveryQueue", "cancel_pending"]
 class SqlDeliveryQueue:
     """`DeliveryQueue` on the hub's database (either backend)."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, audit: SqlAuditLog | None = None) -> None:
         self._engine = engine
+        #: Logs each attempt's outcome in the transaction that records it.
+        self._audit = audit
         self._writer = engine.execution_options(sqlite_begin="IMMEDIATE")
         self._dialect = engine.dialect.name
 
@@ -111,6 +116,8 @@ class SqlDeliveryQueue:
                 .where(deliveries.c.delivery_id == job.delivery_id, guard)
                 .values(**values)
             )
+            if self._audit is not None and changed.rowcount:
+                await self._audit.append(connection, [_audit_entry(job, finish, now)])
             if finish.status == "delivered":
                 await connection.execute(
                     self._insert(disclosure_receipts)
@@ -260,6 +267,33 @@ class SqlDeliveryQueue:
         if self._dialect == "postgresql":
             return postgresql.insert(table)
         return sqlite.insert(table)
+
+
+def _audit_entry(job: DeliveryJob, finish: Finish, now: datetime) -> AuditEntry:
+    """The transfer attempt to the recipient's system and its outcome."""
+    details: dict[str, JsonValue] = {
+        "delivery_id": job.delivery_id,
+        "subscription_id": job.subscription_id,
+    }
+    attempt = finish.attempt
+    if attempt is not None:
+        details["attempt"] = attempt.attempt
+        details["attempt_outcome"] = attempt.outcome
+        if attempt.status_code is not None:
+            details["status_code"] = attempt.status_code
+    state = "retrying" if finish.status == "pending" else finish.status
+    return audit_records.delivery(
+        disclosure_id=job.disclosure_id,
+        person_id=job.person_id,
+        event_id=job.event_id,
+        source=job.source,
+        recipient_id=job.recipient_id,
+        fields=job.fields,
+        channel=f"webhook:{job.format}",
+        state=state,
+        at=now if attempt is None else attempt.attempted_at,
+        details=details,
+    )
 
 
 async def cancel_pending(connection: AsyncConnection, subscription_id: str, reason: str) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hub.infra.audit import SqlAuditLog
 from hub.infra.sqltools import Database, utc
 from hub.infra.store import _stored_event as stored_event  # the one row -> StoredEvent mapping
 from hub.infra.tables import (
@@ -26,6 +27,7 @@ from hub.infra.tables import (
     recipient_counters,
     recipient_feed,
 )
+from hub.services import audit_records
 from hub.services.feed import Acknowledgement, DisclosureRecord, FeedEntry
 
 __all__ = ["SqlFeedStore", "disclosure_record"]
@@ -46,8 +48,10 @@ DISCLOSURE_COLUMNS = (
 
 
 class SqlFeedStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, audit: SqlAuditLog | None = None) -> None:
         self._db = Database(engine, "feed store")
+        #: Logs first receipts (transfers through the feed) and acknowledgements.
+        self._audit = audit
 
     async def last_seq(self, recipient_id: str) -> int:
         query = sa.select(recipient_counters.c.last_seq).where(
@@ -94,7 +98,29 @@ class SqlFeedStore:
             .returning(disclosure_receipts.c.disclosure_id)
         )
         async with self._db.connect(write=True) as connection, connection.begin():
-            return len((await connection.execute(statement)).all())
+            received = list((await connection.execute(statement)).scalars())
+            if self._audit is not None and received:
+                found = await connection.execute(
+                    _disclosed().where(disclosures.c.disclosure_id.in_(received))
+                )
+                await self._audit.append(
+                    connection,
+                    [
+                        audit_records.delivery(
+                            disclosure_id=row.disclosure_id,
+                            person_id=row.person_id,
+                            event_id=row.event_id,
+                            source=row.source,
+                            recipient_id=row.recipient_id,
+                            fields=row.fields,
+                            channel=f"feed:{channel}",
+                            state="delivered",
+                            at=at,
+                        )
+                        for row in sorted(found, key=lambda r: received.index(r.disclosure_id))
+                    ],
+                )
+            return len(received)
 
     async def acknowledge(
         self, recipient_id: str, disclosure_id: str, client_id: str, at: datetime
@@ -125,17 +151,53 @@ class SqlFeedStore:
             # Of two acknowledgements at once on PostgreSQL, the second's insert waits for the
             # first to commit and then inserts nothing; this statement then sees the first.
             first = (await connection.execute(standing)).one()
-        within = disclosure.acknowledge_within_seconds
-        return Acknowledgement(
-            disclosure_id=disclosure_id,
-            recipient_id=recipient_id,
-            client_id=first.client_id,
-            acknowledged_at=utc(first.acknowledged_at),
-            acknowledge_by=(
-                None if within is None else utc(disclosure.decided_at) + timedelta(seconds=within)
-            ),
-            recorded=recorded,
-        )
+            within = disclosure.acknowledge_within_seconds
+            acknowledgement = Acknowledgement(
+                disclosure_id=disclosure_id,
+                recipient_id=recipient_id,
+                client_id=first.client_id,
+                acknowledged_at=utc(first.acknowledged_at),
+                acknowledge_by=(
+                    None
+                    if within is None
+                    else utc(disclosure.decided_at) + timedelta(seconds=within)
+                ),
+                recorded=recorded,
+            )
+            if self._audit is not None and recorded:
+                row = (
+                    await connection.execute(
+                        _disclosed().where(disclosures.c.disclosure_id == disclosure_id)
+                    )
+                ).one()
+                await self._audit.append(
+                    connection,
+                    [
+                        audit_records.acknowledgement(
+                            disclosure_id=disclosure_id,
+                            person_id=row.person_id,
+                            event_id=row.event_id,
+                            source=row.source,
+                            recipient_id=recipient_id,
+                            client_id=client_id,
+                            at=acknowledgement.acknowledged_at,
+                            on_time=acknowledgement.on_time,
+                        )
+                    ],
+                )
+        return acknowledgement
+
+
+def _disclosed() -> sa.Select[Any]:
+    """A disclosure with the event facts its audit entries name."""
+    return sa.select(
+        disclosures.c.disclosure_id,
+        disclosures.c.recipient_id,
+        disclosures.c.fields,
+        events.c.person_id,
+        events.c.event_id,
+        events.c.source,
+    ).select_from(disclosures.join(events, events.c.position == disclosures.c.event_position))
 
 
 def _entries() -> sa.Select[Any]:

@@ -21,8 +21,10 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from hub.domain.audit.entries import AuditEntry
 from hub.domain.profile import PersonProfile
 from hub.errors import HubError, StoreError, StoreUnavailable
+from hub.infra.audit import SqlAuditLog
 from hub.infra.dberrors import is_unavailable as _is_unavailable
 from hub.infra.tables import (
     consumer_checkpoints,
@@ -34,6 +36,7 @@ from hub.infra.tables import (
     recipient_feed,
     subscriptions,
 )
+from hub.services import audit_records
 from hub.services.routing import Disclosure, DisclosureDenial, RoutedBatch
 
 __all__ = ["SqlRoutingStore"]
@@ -42,8 +45,10 @@ __all__ = ["SqlRoutingStore"]
 class SqlRoutingStore:
     """`RoutingStore` on the hub's database (either backend)."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, audit: SqlAuditLog | None = None) -> None:
         self._engine = engine
+        #: Logs every decision, permitted or denied, in the batch's own transaction.
+        self._audit = audit
         # SQLite: take the write lock when the transaction begins (see `hub.infra.db`); the
         # option means nothing to PostgreSQL.
         self._writer = engine.execution_options(sqlite_begin="IMMEDIATE")
@@ -95,6 +100,8 @@ class SqlRoutingStore:
                 )
             if batch.profiles:
                 await self._upsert_profiles(connection, batch.profiles, now)
+            if self._audit is not None:
+                await self._audit.append(connection, _audit_entries(batch))
         return True
 
     async def _number_in_feeds(
@@ -312,3 +319,13 @@ def _denial_row(denial: DisclosureDenial) -> dict[str, Any]:
         "trigger_position": denial.trigger_position,
         "decided_at": denial.decided_at.astimezone(UTC),
     }
+
+
+def _audit_entries(batch: RoutedBatch) -> list[AuditEntry]:
+    """Each decision in the order the router made it: disclosures, then denials, per event."""
+    decided: list[tuple[int, int, AuditEntry]] = [
+        (d.trigger_position, 0, audit_records.disclosure(d)) for d in batch.disclosures
+    ]
+    decided += [(d.trigger_position, 1, audit_records.denial(d)) for d in batch.denials]
+    decided.sort(key=lambda item: (item[0], item[1]))
+    return [entry for _, _, entry in decided]

@@ -18,6 +18,7 @@ from uuid import uuid4
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from hub.domain.audit.entries import AuditEntry
 from hub.domain.notifications import (
     AppendResult,
     Notification,
@@ -34,8 +35,10 @@ from hub.errors import (
     StoreUnavailable,
     StreamVersionConflict,
 )
+from hub.infra.audit import SqlAuditLog
 from hub.infra.tables import events, person_identifiers, persons
 from hub.infra.visibility import PostgresHorizon, SqliteHorizon, hold_xid
+from hub.services import audit_records
 
 __all__ = [
     "PostgresEventStore",
@@ -91,8 +94,11 @@ class SqlEventStore:
     #: Execution options for the connection `read_all` and `last_position` run on.
     _reader_options: ClassVar[dict[str, Any]] = {}
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, audit: SqlAuditLog | None = None) -> None:
         self._engine = engine
+        #: Logs each collection and identifier link in the append's own transaction. Only
+        #: stores built for tests of the store alone go without.
+        self._audit = audit
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -238,6 +244,9 @@ class SqlEventStore:
             if planned.repeat_of is not None:
                 first = plan[planned.repeat_of]
                 planned.position, planned.stream_version = first.position, first.stream_version
+        if self._audit is not None:
+            entries = _audit_entries(to_store, new_links, set(new_people), publisher, now)
+            await self._audit.append(connection, entries)
         return [_result(p) for p in plan]
 
     async def _begin_append(self, connection: AsyncConnection) -> None:
@@ -358,8 +367,8 @@ class SqliteEventStore(SqlEventStore):
 
     _writer_options: ClassVar[dict[str, Any]] = {"sqlite_begin": "IMMEDIATE"}
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        super().__init__(engine)
+    def __init__(self, engine: AsyncEngine, *, audit: SqlAuditLog | None = None) -> None:
+        super().__init__(engine, audit=audit)
         self._horizon = SqliteHorizon(events)
 
     async def _readable_horizon(self, connection: AsyncConnection, after: int) -> int:
@@ -383,8 +392,14 @@ class PostgresEventStore(SqlEventStore):
     _writer_options: ClassVar[dict[str, Any]] = {"isolation_level": "READ COMMITTED"}
     _reader_options: ClassVar[dict[str, Any]] = {"isolation_level": "AUTOCOMMIT"}
 
-    def __init__(self, engine: AsyncEngine, *, visibility_timeout: float = 5.0) -> None:
-        super().__init__(engine)
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        visibility_timeout: float = 5.0,
+        audit: SqlAuditLog | None = None,
+    ) -> None:
+        super().__init__(engine, audit=audit)
         self._horizon = PostgresHorizon("events", "events_position_seq", timeout=visibility_timeout)
 
     async def _begin_append(self, connection: AsyncConnection) -> None:
@@ -407,17 +422,55 @@ class PostgresEventStore(SqlEventStore):
         return await self._horizon(connection, after)
 
 
-def create_event_store(engine: AsyncEngine) -> SqlEventStore:
-    """The event store for this engine's backend."""
+def create_event_store(engine: AsyncEngine, *, audit: SqlAuditLog | None = None) -> SqlEventStore:
+    """The event store for this engine's backend (logging to `audit` when given)."""
     dialect = engine.dialect.name
     if dialect == "postgresql":
-        return PostgresEventStore(engine)
+        return PostgresEventStore(engine, audit=audit)
     if dialect == "sqlite":
-        return SqliteEventStore(engine)
+        return SqliteEventStore(engine, audit=audit)
     raise ValueError(f"no event store for the {dialect!r} database backend")
 
 
 # -- helpers -----------------------------------------------------------------------------------
+
+
+def _audit_entries(
+    stored: Sequence[_Planned],
+    new_links: Sequence[tuple[PersonIdentifier, str]],
+    new_people: set[str],
+    publisher: Publisher,
+    now: datetime,
+) -> list[AuditEntry]:
+    """Collection of each stored notification; combination of the identifiers each append
+    linked to a person (for the first notification that brought them)."""
+    entries = []
+    linked: dict[str, list[PersonIdentifier]] = {}
+    for identifier, person_id in new_links:
+        linked.setdefault(person_id, []).append(identifier)
+    for planned in stored:
+        entries.append(
+            audit_records.collection(
+                planned.notification,
+                person_id=planned.person_id,
+                position=planned.position,
+                publisher=publisher,
+                at=now,
+            )
+        )
+        identifiers = linked.pop(planned.person_id, None)
+        if identifiers:
+            entries.append(
+                audit_records.combination(
+                    planned.notification,
+                    person_id=planned.person_id,
+                    linked=identifiers,
+                    new_person=planned.person_id in new_people,
+                    publisher=publisher,
+                    at=now,
+                )
+            )
+    return entries
 
 
 def _check_appendable(notifications: Sequence[Notification], expected_version: int | None) -> None:

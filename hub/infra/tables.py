@@ -320,3 +320,74 @@ audit_checkpoints = sa.Table(
     sa.Column("note", sa.Text, nullable=False),
     sa.Column("signed_at", Timestamp, nullable=False),
 )
+
+# -- DPO queries, restrictions on subject access reports, erasure (migration 0006) -------------
+
+#: The columns DPO queries select audit entries by, written with each entry (derived: the
+#: entry's canonical JSON is the record, and a verifier never trusts this).
+audit_index = sa.Table(
+    "audit_index",
+    metadata,
+    sa.Column(
+        "position",
+        Position,
+        primary_key=True,
+        autoincrement=False,
+    ),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("occurred_at", Timestamp, nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("person_id", sa.Text, nullable=True),
+    sa.Column("recipient_id", sa.Text, nullable=True),
+    sa.Column("event_id", sa.Text, nullable=True),
+    sa.Column("purpose", sa.Text, nullable=True),
+    sa.Index("ix_audit_index_person", "person_id", "position"),
+    sa.Index("ix_audit_index_recipient", "recipient_id", "position"),
+    sa.Index("ix_audit_index_occurred_at", "occurred_at"),
+    sa.Index("ix_audit_index_purpose", "purpose", "position"),
+    sa.Index("ix_audit_index_event", "event_id"),
+)
+
+audit_index_rules = sa.Table(
+    "audit_index_rules",
+    metadata,
+    sa.Column("rule", sa.Text, primary_key=True),
+    sa.Column(
+        "position",
+        Position,
+        primary_key=True,
+        autoincrement=False,
+    ),
+)
+
+#: What a subject access report must withhold about a person, and on which ground.
+person_restrictions = sa.Table(
+    "person_restrictions",
+    metadata,
+    sa.Column("restriction_id", sa.Text, primary_key=True),
+    sa.Column("person_id", sa.Text, sa.ForeignKey("persons.person_id"), nullable=False),
+    sa.Column("ground", sa.Text, nullable=False),
+    sa.Column("withhold", Json, nullable=True),
+    sa.Column("reference", sa.Text, nullable=True),
+    sa.Column("placed_at", Timestamp, nullable=False),
+    sa.Column("placed_by", sa.Text, nullable=False),
+    sa.Column("lifted_at", Timestamp, nullable=True),
+    sa.Column("lifted_by", sa.Text, nullable=True),
+    sa.Index("ix_person_restrictions_person", "person_id"),
+)
+
+#: Events whose personal data (`events.data`) was erased at the end of retention.
+event_erasures = sa.Table(
+    "event_erasures",
+    metadata,
+    sa.Column(
+        "position",
+        Position,
+        primary_key=True,
+        autoincrement=False,
+    ),
+    sa.Column("erased_at", Timestamp, nullable=False),
+    sa.Column("erased_by", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("fields", Json, nullable=False),
+)

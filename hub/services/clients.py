@@ -21,7 +21,10 @@ SCOPES: Mapping[str, str] = {
     "feed:read": "pull the notifications disclosed to the client's agency",
     "subscriptions:manage": "create and change the agency's delivery subscriptions",
     "policy:explain": "ask why a notification was or was not shared, and with whom",
-    "audit:read": "query and verify the disclosure audit trail (data protection officers)",
+    "audit:read": "query the disclosure audit trail and report on a person (data protection "
+    "officers)",
+    "audit:verify": "fetch the audit trail's signed checkpoints and Merkle proofs (hashes only)",
+    "audit:restrict": "restrict what a person's subject access report discloses",
     "admin": "operate the hub: clients, dead letters, replays",
 }
 

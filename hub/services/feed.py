@@ -19,6 +19,8 @@ from typing import Any, Final, Protocol
 
 from hub.domain.notifications import Notification, StoredEvent
 from hub.errors import InvalidInput, NotFound
+from hub.services.audit_queries import ConsultationLog, Principal
+from hub.services.audit_records import Consulted
 
 __all__ = [
     "API_CHANNEL",
@@ -204,16 +206,27 @@ class FeedService:
         *,
         poll_interval: float = 0.25,
         clock: Callable[[], datetime] = _now,
+        consultations: ConsultationLog | None = None,
     ) -> None:
         if poll_interval <= 0:
             raise InvalidInput(f"poll_interval must be positive, not {poll_interval}")
         self._store = store
+        #: Logs every read of a disclosure after its first (the first is its delivery, which
+        #: the store logs with the receipt).
+        self._consultations = consultations
         self._redactor = redactor
         self._poll_interval = poll_interval
         self._clock = clock
 
     async def page(
-        self, recipient_id: str, *, after: int = 0, limit: int = 100, channel: str = FEED_CHANNEL
+        self,
+        recipient_id: str,
+        *,
+        after: int = 0,
+        limit: int = 100,
+        channel: str = FEED_CHANNEL,
+        reader: Principal | None = None,
+        purpose: str | None = None,
     ) -> FeedPage:
         """The recipient's disclosures numbered above `after`, at most `limit`. Each one read for
         the first time gets its receipt."""
@@ -225,7 +238,7 @@ class FeedService:
         # so `last_seq` never claims the client is caught up when this page missed something.
         last_seq = await self._store.last_seq(recipient_id)
         entries = await self._store.entries(recipient_id, after, limit)
-        await self._receive(entries, channel)
+        await self._receive(entries, channel, reader, purpose)
         items = tuple(self._item(entry) for entry in entries)
         return FeedPage(
             items=items,
@@ -233,13 +246,20 @@ class FeedService:
             last_seq=max(last_seq, items[-1].seq if items else 0),
         )
 
-    async def disclosure(self, recipient_id: str, disclosure_id: str) -> FeedItem:
+    async def disclosure(
+        self,
+        recipient_id: str,
+        disclosure_id: str,
+        *,
+        reader: Principal | None = None,
+        purpose: str | None = None,
+    ) -> FeedItem:
         """One disclosure made to the recipient; `NotFound` for any other (even if it exists:
         a recipient cannot learn what was disclosed to others)."""
         entry = await self._store.entry(recipient_id, disclosure_id)
         if entry is None:
             raise NotFound(f"no disclosure {disclosure_id!r} was made to {recipient_id}")
-        await self._receive([entry], API_CHANNEL)
+        await self._receive([entry], API_CHANNEL, reader, purpose)
         return self._item(entry)
 
     async def acknowledge(
@@ -254,7 +274,13 @@ class FeedService:
         return acknowledgement
 
     async def stream(
-        self, recipient_id: str, *, after: int = 0, heartbeat_seconds: float = 15.0
+        self,
+        recipient_id: str,
+        *,
+        after: int = 0,
+        heartbeat_seconds: float = 15.0,
+        reader: Principal | None = None,
+        purpose: str | None = None,
     ) -> AsyncIterator[FeedItem | Heartbeat]:
         """The recipient's disclosures numbered above `after`, forever: what is there now, then
         each new one within about `poll_interval` of its decision, with a `Heartbeat` at once
@@ -271,7 +297,12 @@ class FeedService:
         while True:
             if await self._store.last_seq(recipient_id) > cursor:
                 page = await self.page(
-                    recipient_id, after=cursor, limit=STREAM_BATCH, channel=STREAM_CHANNEL
+                    recipient_id,
+                    after=cursor,
+                    limit=STREAM_BATCH,
+                    channel=STREAM_CHANNEL,
+                    reader=reader,
+                    purpose=purpose,
                 )
                 for item in page.items:
                     yield item
@@ -284,10 +315,34 @@ class FeedService:
                 next_beat = now + heartbeat_seconds
             await asyncio.sleep(min(self._poll_interval, max(next_beat - now, 0.0)))
 
-    async def _receive(self, entries: Sequence[FeedEntry], channel: str) -> None:
+    async def _receive(
+        self,
+        entries: Sequence[FeedEntry],
+        channel: str,
+        reader: Principal | None,
+        purpose: str | None,
+    ) -> None:
         unreceived = [e.disclosure.disclosure_id for e in entries if not e.received]
         if unreceived:
             await self._store.record_receipts(unreceived, channel, self._clock())
+        reread = [e for e in entries if e.received]
+        if reread and self._consultations is not None and reader is not None:
+            await self._consultations.record(
+                [
+                    Consulted(
+                        f"{channel}.disclosure",
+                        person_id=e.disclosure.person_id,
+                        event_id=e.event.notification.id,
+                        source=e.event.notification.source,
+                        recipient_id=e.disclosure.recipient_id,
+                        fields=e.disclosure.fields,
+                    )
+                    for e in reread
+                ],
+                reader,
+                purpose,
+                query={"disclosures": [e.disclosure.disclosure_id for e in reread[:50]]},
+            )
 
     def _item(self, entry: FeedEntry) -> FeedItem:
         disclosure = entry.disclosure

@@ -503,6 +503,8 @@ class EventStoreContract:
         before = await store_rows(database.engine)
         for statement in (
             "UPDATE events SET data = '{}' WHERE stream_version = 1",
+            "UPDATE events SET type = 'custody.liberation' WHERE stream_version = 1",
+            "UPDATE events SET data = '{\"x\": 1}' WHERE stream_version = 1",
             "DELETE FROM events",
         ):
             with pytest.raises(sa.exc.DBAPIError, match=self.refusal):

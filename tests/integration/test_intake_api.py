@@ -323,6 +323,8 @@ async def test_health_and_readiness(hub: RunningHub) -> None:
         "schema": "ok",
         "router": "ok",
         "delivery": "ok",
+        "audit-sequencer": "ok",
+        "audit-checkpointer": "ok",
         "overdue": "ok",
     }
 

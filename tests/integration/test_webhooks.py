@@ -18,6 +18,8 @@ import pytest_asyncio
 import sqlalchemy as sa
 from standardwebhooks import Webhook, WebhookVerificationError
 
+from hub.domain.audit.entries import AuditEntry
+from hub.infra import tables
 from hub.infra.webhooks import HttpWebhookSender
 from hub.settings import Settings
 from tests.conftest import Database
@@ -188,6 +190,27 @@ async def test_a_failure_is_retried_and_every_attempt_recorded(
     assert history == [(1, 500, "retry"), (2, 200, "delivered")]
     assert detail["history"][0]["error"].startswith("HTTP 500")
     assert subscription["secret"] not in json.dumps(detail)
+
+    # Each attempt is in the audit trail (DPA 2018 s62: transfers to other systems).
+    async with hub.container.engine.connect() as connection:
+        logged = [
+            AuditEntry.from_canonical(text.encode())
+            for text in (
+                await connection.execute(
+                    sa.select(tables.audit_entries.c.entry)
+                    .where(tables.audit_entries.c.kind == "delivery")
+                    .order_by(tables.audit_entries.c.position)
+                )
+            ).scalars()
+        ]
+    assert [
+        (e.recipient_id, e.state, e.outcome, e.details["attempt"], e.details["status_code"])
+        for e in logged
+    ] == [
+        (SOCIAL_WORK, "retrying", "webhook:json", 1, 500),
+        (SOCIAL_WORK, "delivered", "webhook:json", 2, 200),
+    ]
+    assert {e.details["disclosure_id"] for e in logged} == {first.webhook_id}
 
 
 async def test_410_gone_disables_the_subscription(hub: RunningHub, receiver: Receiver) -> None:

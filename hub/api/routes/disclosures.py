@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
-from hub.api.deps import ContainerDep, FeedReader
+from hub.api.deps import ContainerDep, FeedReader, Purpose, principal
 from hub.api.routes.feed import PROBLEMS, FeedItemModel
 from hub.services.feed import Acknowledgement
 from hub.services.latency import DisclosureTimes
@@ -76,11 +76,13 @@ class AcknowledgementModel(BaseModel):
 
 @router.get("/{disclosure_id}", response_model=DisclosureModel, responses=PROBLEMS | NOT_FOUND)
 async def get_disclosure(
-    disclosure_id: str, container: ContainerDep, caller: FeedReader
+    disclosure_id: str, container: ContainerDep, caller: FeedReader, purpose: Purpose
 ) -> DisclosureModel:
     """A disclosure to the caller's agency: the redacted notification, why it was shared, and
     its delivery, acknowledgement and latency. Reading it records that it reached the caller."""
-    item = await container.feed.disclosure(caller.agency, disclosure_id)
+    item = await container.feed.disclosure(
+        caller.agency, disclosure_id, reader=principal(caller), purpose=purpose
+    )
     times = await container.latency.of_disclosure(caller.agency, disclosure_id)
     return DisclosureModel(
         **FeedItemModel.of(item).model_dump(),

@@ -7,10 +7,11 @@ from urllib.parse import quote
 from fastapi import APIRouter, Query, Request, Response
 
 from hub.api.body import read_json
-from hub.api.deps import ContainerDep, EventReader, Publisher
+from hub.api.deps import ContainerDep, EventReader, Publisher, Purpose, principal
 from hub.api.models import AcceptedBatch, AcceptedNotification, StoredNotification
 from hub.domain import notifications
 from hub.errors import Conflict, NotFound
+from hub.services.audit_records import Consulted, data_fields
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 
@@ -71,6 +72,7 @@ async def get_notification(
     event_id: str,
     container: ContainerDep,
     caller: EventReader,
+    purpose: Purpose,
     source: str | None = Query(default=None, max_length=500),
 ) -> StoredNotification:
     """A notification the caller's agency published. Others' notifications are not found."""
@@ -84,4 +86,18 @@ async def get_notification(
             f"your agency published {len(found)} notifications with id {event_id!r} from "
             "different sources; say which with ?source="
         )
-    return StoredNotification.of(found[0])
+    [event] = found
+    await container.consultations.record(
+        [
+            Consulted(
+                "event",
+                person_id=event.person_id,
+                event_id=event.notification.id,
+                source=event.notification.source,
+                fields=data_fields(event.notification.data),
+            )
+        ],
+        principal(caller),
+        purpose,
+    )
+    return StoredNotification.of(event)

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Header, Query
 from pydantic import BaseModel, Field
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from hub.api.deps import ContainerDep, FeedReader
+from hub.api.deps import ContainerDep, FeedReader, Purpose, principal
 from hub.services.feed import MAX_PAGE_SIZE, FeedItem, Heartbeat
 
 router = APIRouter(prefix="/v1/feed", tags=["feed"])
@@ -60,12 +60,15 @@ class FeedPageModel(BaseModel):
 async def read_feed(
     container: ContainerDep,
     caller: FeedReader,
+    purpose: Purpose,
     after: Annotated[int, Query(ge=0, description="The last number already read")] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 100,
 ) -> FeedPageModel:
     """The disclosures to the caller's agency numbered above `after`, in order. Reading one
     for the first time records that it reached the caller."""
-    page = await container.feed.page(caller.agency, after=after, limit=limit)
+    page = await container.feed.page(
+        caller.agency, after=after, limit=limit, reader=principal(caller), purpose=purpose
+    )
     return FeedPageModel(
         items=[FeedItemModel.of(item) for item in page.items],
         next_after=page.next_after,
@@ -81,6 +84,7 @@ async def read_feed(
 async def stream_feed(
     container: ContainerDep,
     caller: FeedReader,
+    purpose: Purpose,
     after: Annotated[
         int | None, Query(ge=0, description="The last number already read (default 0)")
     ] = None,
@@ -103,6 +107,8 @@ async def stream_feed(
     cursor = last_event_id if last_event_id is not None else after or 0
     messages = container.feed.stream(
         caller.agency,
+        reader=principal(caller),
+        purpose=purpose,
         after=cursor,
         heartbeat_seconds=container.settings.feed_heartbeat_seconds,
     )

@@ -8,6 +8,7 @@ the directory; Cedar decides each one; the Python condition evaluator explains d
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -47,6 +48,8 @@ from hub.errors import PolicyBundleInvalid
 _NO_PATHS: Final = ViewShape(())
 
 BUNDLE_FILE: Final = "bundle.yaml"
+#: A retention period: a whole number of (365-day) years or days.
+_PERIOD: Final = re.compile(r"([0-9]{1,5})([yd])")
 DIRECTORY_FILE: Final = "directory.yaml"
 RULES_DIR: Final = "rules/"
 TESTS_DIR: Final = "tests/"
@@ -125,8 +128,12 @@ class PolicyBundle:
         origin: str,
         shapes: Mapping[str, ViewShape],
         cedar: CedarPolicies,
+        retention: Mapping[str, timedelta] | None = None,
     ) -> None:
         self.name = name
+        #: How long each event type's personal data is kept after the event's `time`
+        #: (`hub retention apply` erases it afterwards). Every event type is listed.
+        self.retention: Mapping[str, timedelta] = dict(retention or {})
         self.description = description
         self.version = version
         self.directory = directory
@@ -160,6 +167,7 @@ class PolicyBundle:
         loader = _BundleFiles(files, origin, problems)
         index = SchemaIndex(schemas)
         name, description = loader.bundle_file()
+        retention = loader.retention(index)
         directory = loader.directory(index)
         rules, rule_ids = loader.rules(index)
         test_cases = loader.test_cases(index, directory, rule_ids)
@@ -188,6 +196,7 @@ class PolicyBundle:
             origin=origin,
             shapes=shapes,
             cedar=cedar,
+            retention=retention,
         )
 
     # -- decisions -----------------------------------------------------------------------------
@@ -466,6 +475,51 @@ class _BundleFiles:
         name = text_value(document, "name", file, self.problems, "the bundle") or ""
         description = text_value(document, "description", file, self.problems, "the bundle")
         return name, description or ""
+
+    def retention(self, index: SchemaIndex) -> dict[str, timedelta]:
+        """`retention:` of bundle.yaml: every event type an agency may send, and how long its
+        personal data is kept after the event, as `<n>y` (365-day years) or `<n>d`."""
+        document = self.documents.get(BUNDLE_FILE)
+        if not isinstance(document, YamlMap):
+            return {}
+        file = self.where(BUNDLE_FILE)
+        if "retention" not in document:
+            self.problems.add(
+                file,
+                document.line,
+                "`retention:` is missing: say how long each event type is kept (e.g. "
+                "`custody.admission: 100y`); the law sets no default",
+            )
+            return {}
+        periods = document["retention"]
+        if not isinstance(periods, YamlMap):
+            self.problems.add(
+                file, document.line_of("retention"), "`retention:` maps event types to periods"
+            )
+            return {}
+        found: dict[str, timedelta] = {}
+        for event_type, value in periods.items():
+            line = periods.line_of(event_type)
+            if event_type not in index.event_types:
+                self.problems.add(file, line, f"retention: `{event_type}` is not an event type")
+                continue
+            match = _PERIOD.fullmatch(str(value)) if isinstance(value, str | int) else None
+            if match is None or int(match.group(1)) == 0:
+                self.problems.add(
+                    file,
+                    line,
+                    f"retention of `{event_type}`: {value!r} is not a period like 7y or 90d",
+                )
+                continue
+            days = int(match.group(1)) * (365 if match.group(2) == "y" else 1)
+            found[event_type] = timedelta(days=days)
+        for event_type in sorted(index.event_types - set(periods)):
+            self.problems.add(
+                file,
+                document.line_of("retention"),
+                f"retention: `{event_type}` is not listed (every event type needs a period)",
+            )
+        return found
 
     def directory(self, index: SchemaIndex) -> Directory:
         if DIRECTORY_FILE not in self.documents:

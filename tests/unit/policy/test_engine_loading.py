@@ -57,9 +57,26 @@ def test_bundle_yaml_is_checked() -> None:
     found = problems(with_files({"bundle.yaml": "name: ''\nversion: 3\n"}))
     assert found == [
         "b/bundle.yaml:1: `name` of the bundle must be non-empty text",
+        "b/bundle.yaml:1: `retention:` is missing: say how long each event type is kept (e.g. "
+        "`custody.admission: 100y`); the law sets no default",
         "b/bundle.yaml:2: unknown key `version` in bundle.yaml; known: name, description, "
         "retention",
     ]
+
+
+def test_retention_is_checked_for_every_event_type() -> None:
+    text = bundle_files()["bundle.yaml"].decode()
+    text = text.replace("  custody.admission: 10y", "  custody.admission: ten years")
+    text = text.replace("  person.missing: 6y", "  person.missing: 0d")
+    text = text.replace("  person.located: 6y\n", "  shoe.size-changed: 1y\n")
+    found = problems(with_files({"bundle.yaml": text}))
+    assert any("retention of `custody.admission`: 'ten years' is not a period" in p for p in found)
+    assert any("retention of `person.missing`: '0d' is not a period" in p for p in found)
+    assert any("retention: `shoe.size-changed` is not an event type" in p for p in found)
+    assert any("retention: `person.located` is not listed" in p for p in found)
+    bundle = PolicyBundle.load(BUNDLE, schemas())
+    assert set(bundle.retention) == set(schemas().event_types())
+    assert bundle.retention["mappa.referral"].days == 20 * 365
 
 
 def test_duplicate_rule_ids_across_files_name_both_places() -> None:

@@ -1,0 +1,404 @@
+"""The disclosure audit trail over HTTP: signed checkpoints and Merkle proofs for anyone who
+verifies it, and the data protection officer's queries, person history reports (JSON or CSV)
+and restrictions on subject access reports. Every query of the trail is itself logged, with the
+purpose the caller declares in `X-Purpose`."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, Field
+
+from hub.api.body import read_json
+from hub.api.deps import (
+    AuditReader,
+    AuditRestricter,
+    AuditVerifier,
+    ContainerDep,
+    Purpose,
+    principal,
+)
+from hub.domain.audit.entries import AuditEntry, AuditKind
+from hub.errors import InvalidInput, NotFound
+from hub.services.audit import StoredCheckpoint
+from hub.services.audit_queries import (
+    GROUNDS,
+    MAX_PAGE,
+    AuditQuery,
+    AuditRecord,
+    records_csv,
+)
+from hub.services.audit_records import Consulted
+
+router = APIRouter(prefix="/v1/audit", tags=["audit"])
+
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "A parameter is invalid; the problem names it"},
+    401: {"description": "Missing, invalid or expired token"},
+    403: {"description": "The token lacks the needed scope"},
+    404: {"description": "No such person, entry, checkpoint or restriction"},
+}
+CSV: dict[int | str, dict[str, Any]] = {200: {"content": {"application/json": {}, "text/csv": {}}}}
+
+Format = Annotated[Literal["json", "csv"], Query(description="json (default) or csv")]
+
+
+class CheckpointModel(BaseModel):
+    tree_size: int
+    root_hash: str = Field(description="Hex SHA-256 root of the first `tree_size` leaves")
+    signed_at: datetime
+    note: str = Field(description="The C2SP tlog-checkpoint signed note, verbatim")
+
+    @classmethod
+    def of(cls, checkpoint: StoredCheckpoint) -> CheckpointModel:
+        return cls(
+            tree_size=checkpoint.tree_size,
+            root_hash=checkpoint.root_hash.hex(),
+            signed_at=checkpoint.signed_at,
+            note=checkpoint.note,
+        )
+
+
+class PublicKeyModel(BaseModel):
+    verifier_key: str = Field(description="The note verifier key (name+hash+base64 Ed25519)")
+    origin: str
+
+
+class RestrictionRequest(BaseModel):
+    ground: str = Field(description="One of: " + ", ".join(GROUNDS))
+    recipients: list[str] = Field(default_factory=list, max_length=200)
+    event_types: list[str] = Field(default_factory=list, max_length=200)
+    reference: str | None = Field(default=None, description="A case reference, e.g. SAR-0117")
+
+
+# -- verifying: checkpoints and proofs -----------------------------------------------------------
+
+
+@router.get("/public-key", response_model=PublicKeyModel, responses=PROBLEMS)
+async def public_key(container: ContainerDep, caller: AuditVerifier) -> PublicKeyModel:
+    """The key that verifies every signed checkpoint (`hub audit verify-export --key`)."""
+    signer = container.audit_signer
+    return PublicKeyModel(verifier_key=signer.verifier_key, origin=signer.origin)
+
+
+@router.get("/checkpoint", response_model=CheckpointModel, responses=PROBLEMS)
+async def latest_checkpoint(container: ContainerDep, caller: AuditVerifier) -> CheckpointModel:
+    """The latest signed checkpoint (signed every few seconds while entries arrive)."""
+    checkpoint = await container.audit_trail.latest_checkpoint()
+    if checkpoint is None:
+        raise NotFound("no audit checkpoint has been signed yet")
+    return CheckpointModel.of(checkpoint)
+
+
+@router.get("/checkpoints", response_model=list[CheckpointModel], responses=PROBLEMS)
+async def list_checkpoints(
+    container: ContainerDep,
+    caller: AuditVerifier,
+    after_size: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[CheckpointModel]:
+    """Signed checkpoints of trees larger than `after_size`, smallest first."""
+    found = await container.audit_trail.checkpoints(after_size, limit)
+    return [CheckpointModel.of(c) for c in found]
+
+
+@router.get("/proofs/consistency", responses=PROBLEMS)
+async def consistency_proof(
+    container: ContainerDep,
+    caller: AuditVerifier,
+    old_size: Annotated[int, Query(ge=0)],
+    new_size: Annotated[int, Query(ge=0)],
+) -> dict[str, Any]:
+    """RFC 9162 proof that the tree of `new_size` leaves extends that of `old_size` (hashes
+    only), with the signed notes of both sizes where checkpoints were signed at them."""
+    proof = await container.audit_trail.consistency_proof(old_size, new_size)
+    return proof.as_json()
+
+
+@router.get("/proofs/inclusion", responses=PROBLEMS)
+async def inclusion_proof(
+    container: ContainerDep,
+    caller: AuditReader,
+    purpose: Purpose,
+    leaf_index: Annotated[int | None, Query(ge=0)] = None,
+    position: Annotated[int | None, Query(ge=1)] = None,
+    tree_size: Annotated[int | None, Query(ge=1)] = None,
+) -> dict[str, Any]:
+    """RFC 9162 proof that one entry (by leaf index or position) is in the tree of `tree_size`
+    leaves (default: the latest checkpoint), with the entry itself. The entry is metadata about
+    a person, so this needs `audit:read` and is logged."""
+    proof = await container.audit_trail.inclusion_proof(
+        entry_position=position, leaf_index=leaf_index, tree_size=tree_size
+    )
+    record = AuditRecord(proof.position, proof.leaf_index, _entry(proof.entry))
+    await _log_read([record], "audit.proof", caller, purpose, container)
+    return proof.as_json()
+
+
+# -- the DPO's queries ---------------------------------------------------------------------------
+
+
+def _query(
+    *,
+    person_id: str | None,
+    recipient: str | None,
+    rule: str | None,
+    purpose_contains: str | None,
+    event_id: str | None,
+    kinds: list[str] | None,
+    default_kinds: tuple[AuditKind, ...],
+    since: datetime | None,
+    until: datetime | None,
+    after: int,
+    limit: int,
+) -> AuditQuery:
+    try:
+        chosen = tuple(AuditKind(k) for k in kinds) if kinds else default_kinds
+    except ValueError:
+        raise InvalidInput("kind must be one of " + ", ".join(k.value for k in AuditKind)) from None
+    return AuditQuery(
+        person_id=person_id,
+        recipient_id=recipient,
+        rule=rule,
+        purpose=purpose_contains,
+        event_id=event_id,
+        kinds=chosen,
+        since=since,
+        until=until,
+        after=after,
+        limit=limit,
+    )
+
+
+async def _find(
+    request_kinds: tuple[AuditKind, ...],
+    container: ContainerDep,
+    caller: AuditReader,
+    purpose: str | None,
+    person: str | None,
+    recipient: str | None,
+    rule: str | None,
+    purpose_contains: str | None,
+    event_id: str | None,
+    kind: list[str] | None,
+    since: datetime | None,
+    until: datetime | None,
+    after: int,
+    limit: int,
+    output: str,
+) -> Response | dict[str, Any]:
+    person_id = None if person is None else await container.audit_queries.resolve_person(person)
+    query = _query(
+        person_id=person_id,
+        recipient=recipient,
+        rule=rule,
+        purpose_contains=purpose_contains,
+        event_id=event_id,
+        kinds=kind,
+        default_kinds=request_kinds,
+        since=since,
+        until=until,
+        after=after,
+        limit=limit,
+    )
+    records = await container.audit_queries.find(query, principal(caller), purpose)
+    if output == "csv":
+        return Response(records_csv(records), media_type="text/csv; charset=utf-8")
+    return {
+        "entries": [r.as_json() for r in records],
+        "next_after": records[-1].position if records else after,
+        "complete": len(records) < limit,
+    }
+
+
+Person = Annotated[
+    str | None,
+    Query(description="A person id, or any identifier as scheme:value (e.g. sps_number:…)"),
+]
+Recipient = Annotated[str | None, Query(description="A recipient id from the directory")]
+Rule = Annotated[str | None, Query(description="A sharing rule id")]
+PurposeContains = Annotated[
+    str | None,
+    Query(alias="purpose", max_length=200, description="Words in the recorded purpose"),
+]
+EventId = Annotated[str | None, Query(max_length=500)]
+Kinds = Annotated[list[str] | None, Query(description="Entry kinds (repeatable)")]
+Since = Annotated[datetime | None, Query(description="From this time (inclusive, with zone)")]
+Until = Annotated[datetime | None, Query(description="Before this time (with zone)")]
+After = Annotated[int, Query(ge=0, description="The last position already read")]
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
+
+
+@router.get("/disclosures", responses=PROBLEMS | CSV)
+async def find_disclosures(
+    container: ContainerDep,
+    caller: AuditReader,
+    purpose: Purpose,
+    person: Person = None,
+    recipient: Recipient = None,
+    rule: Rule = None,
+    purpose_contains: PurposeContains = None,
+    event_id: EventId = None,
+    since: Since = None,
+    until: Until = None,
+    after: After = 0,
+    limit: Limit = 500,
+    format: Format = "json",
+) -> Any:
+    """Disclosure decisions (denials included: `outcome`), delivery attempts and
+    acknowledgements matching every criterion given, in log order; page with `after`."""
+    return await _find(
+        (AuditKind.DISCLOSURE, AuditKind.DELIVERY, AuditKind.ACKNOWLEDGEMENT),
+        container,
+        caller,
+        purpose,
+        person,
+        recipient,
+        rule,
+        purpose_contains,
+        event_id,
+        None,
+        since,
+        until,
+        after,
+        limit,
+        format,
+    )
+
+
+@router.get("/entries", responses=PROBLEMS | CSV)
+async def find_entries(
+    container: ContainerDep,
+    caller: AuditReader,
+    purpose: Purpose,
+    person: Person = None,
+    recipient: Recipient = None,
+    rule: Rule = None,
+    purpose_contains: PurposeContains = None,
+    event_id: EventId = None,
+    kind: Kinds = None,
+    since: Since = None,
+    until: Until = None,
+    after: After = 0,
+    limit: Limit = 500,
+    format: Format = "json",
+) -> Any:
+    """Audit entries of any kind (collection, alteration, consultation, disclosure, delivery,
+    acknowledgement, combination, erasure) matching every criterion given."""
+    return await _find(
+        (),
+        container,
+        caller,
+        purpose,
+        person,
+        recipient,
+        rule,
+        purpose_contains,
+        event_id,
+        kind,
+        since,
+        until,
+        after,
+        limit,
+        format,
+    )
+
+
+@router.get("/persons/{person:path}/history", responses=PROBLEMS | CSV)
+async def person_history(
+    person: str,
+    container: ContainerDep,
+    caller: AuditReader,
+    purpose: Purpose,
+    subject_access: Annotated[
+        bool,
+        Query(
+            description="A report for the person themselves: withholds what an active "
+            "restriction covers, and says so"
+        ),
+    ] = False,
+    format: Format = "json",
+) -> Any:
+    """Everything the trail holds about a person (found by id or any identifier): what was
+    collected, what was disclosed to whom, why, and whether it was delivered and acknowledged,
+    what was refused and why, who read it, what was changed or erased."""
+    person_id = await container.audit_queries.resolve_person(person)
+    report = await container.audit_queries.history(
+        person_id, principal(caller), purpose, subject_access=subject_access
+    )
+    if format == "csv":
+        return Response(report.as_csv(), media_type="text/csv; charset=utf-8")
+    document = report.as_json()
+    checkpoint = await container.audit_trail.latest_checkpoint()
+    document["checkpoint"] = (
+        None if checkpoint is None else CheckpointModel.of(checkpoint).model_dump(mode="json")
+    )
+    return document
+
+
+@router.get("/persons/{person:path}/restrictions", responses=PROBLEMS)
+async def person_restrictions(
+    person: str, container: ContainerDep, caller: AuditReader, purpose: Purpose
+) -> list[dict[str, Any]]:
+    """Every restriction placed on the person's subject access reports, lifted ones too."""
+    person_id = await container.audit_queries.resolve_person(person)
+    found = await container.audit_queries.restrictions(person_id, principal(caller), purpose)
+    return [r.as_json() for r in found]
+
+
+@router.post("/persons/{person:path}/restrictions", status_code=201, responses=PROBLEMS)
+async def restrict_person(
+    person: str, request: Request, container: ContainerDep, caller: AuditRestricter
+) -> dict[str, Any]:
+    """Restrict what the person's subject access reports disclose (DPA 2018 s45(4)): all that
+    was shared, or only what went to `recipients` / was about `event_types`."""
+    raw = await read_json(request, container.settings.max_request_bytes)
+    try:
+        body = RestrictionRequest.model_validate(raw)
+    except ValueError as error:
+        raise InvalidInput(
+            f"a restriction is {{ground, recipients?, event_types?, reference?}}: {error}"
+        ) from None
+    person_id = await container.audit_queries.resolve_person(person)
+    restriction = await container.audit_queries.restrict(
+        person_id,
+        ground=body.ground,
+        recipients=body.recipients,
+        event_types=body.event_types,
+        reference=body.reference,
+        principal=principal(caller),
+        restriction_id=f"rs_{uuid.uuid4().hex[:16]}",
+    )
+    return restriction.as_json()
+
+
+@router.post("/restrictions/{restriction_id}/lift", responses=PROBLEMS)
+async def lift_restriction(
+    restriction_id: str, container: ContainerDep, caller: AuditRestricter
+) -> dict[str, Any]:
+    """Lift a restriction (it stays on record, with who lifted it and when)."""
+    lifted = await container.audit_queries.lift(restriction_id, principal(caller))
+    return lifted.as_json()
+
+
+def _entry(canonical: str) -> AuditEntry:
+    return AuditEntry.from_canonical(canonical.encode("utf-8"))
+
+
+async def _log_read(
+    records: list[AuditRecord],
+    what: str,
+    caller: AuditReader,
+    purpose: str | None,
+    container: ContainerDep,
+) -> None:
+    people = sorted({r.entry.person_id for r in records if r.entry.person_id})
+    await container.consultations.record(
+        [Consulted(what, person_id=p) for p in people] or [Consulted(what)],
+        principal(caller),
+        purpose,
+        query={"positions": [r.position for r in records][:50]},
+    )

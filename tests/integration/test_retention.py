@@ -1,0 +1,172 @@
+"""Erasure at the end of retention (`hub retention apply`), on both backends: only events past
+their type's period lose their data; each erasure is recorded and logged with the names of the
+fields erased, never their values; the audit trail still verifies; a re-push is still a
+duplicate; what a recipient reads afterwards has no personal data; and the database refuses any
+other change to an event."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import pytest_asyncio
+import sqlalchemy as sa
+
+from hub.domain.audit.entries import AuditEntry
+from hub.infra import tables
+from tests.conftest import Database
+from tests.integration.api_helpers import RunningHub, bearer, running_hub
+from tests.integration.feed_helpers import about_new_person, push, routed, rows
+
+GLASGOW_SW = "sw-glasgow-city"
+
+
+@pytest_asyncio.fixture
+async def hub(database: Database) -> AsyncIterator[RunningHub]:
+    settings = database.settings.model_copy(
+        update={"router_poll_interval": 0.05, "audit_checkpoint_interval": 0.1}
+    )
+    async with running_hub(settings) as running:
+        yield running
+
+
+def aged(notifications: list[dict[str, Any]], years: int) -> list[dict[str, Any]]:
+    when = datetime.now(UTC) - timedelta(days=365 * years)
+    for n in notifications:
+        n["time"] = when.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return notifications
+
+
+async def event_data(hub: RunningHub) -> dict[str, Any]:
+    found = await rows(hub, sa.select(tables.events.c.event_id, tables.events.c.data))
+    return {r["event_id"]: r["data"] for r in found}
+
+
+async def erasure_entries(hub: RunningHub) -> list[AuditEntry]:
+    found = await rows(
+        hub,
+        sa.select(tables.audit_entries.c.entry)
+        .where(tables.audit_entries.c.kind == "erasure")
+        .order_by(tables.audit_entries.c.position),
+    )
+    return [AuditEntry.from_canonical(r["entry"].encode()) for r in found]
+
+
+@pytest.mark.asyncio
+async def test_only_events_past_retention_are_erased_and_each_erasure_is_logged(
+    hub: RunningHub,
+) -> None:
+    publisher = await hub.token("sps")
+    old = aged(about_new_person(["custody.admission", "release.schedule1-notification"]), 11)
+    young = aged(about_new_person(["custody.admission"]), 9)
+    missing_long_ago = aged(about_new_person(["person.missing"]), 7)
+    await push(hub, publisher, old + young + missing_long_ago)
+    await routed(hub)
+    before = await event_data(hub)
+
+    dry = await hub.container.retention.apply(dry_run=True)
+    assert dry.erased == 3
+    assert await event_data(hub) == before
+    assert await erasure_entries(hub) == []
+
+    report = await hub.container.retention.apply(actor="cli:dpo")
+    assert report.erased == 3
+    assert report.by_type["custody.admission"]["erased"] == 1
+    assert report.by_type["person.missing"]["erased"] == 1
+    after = await event_data(hub)
+    erased = {n["id"] for n in old + missing_long_ago}
+    for event_id, data in after.items():
+        assert data == ({} if event_id in erased else before[event_id])
+
+    logged = await erasure_entries(hub)
+    assert {e.event_id for e in logged} == erased
+    admission = next(e for e in logged if e.event_id == old[0]["id"])
+    assert "data.committing_court" in admission.fields
+    assert admission.rules == ("retention:custody.admission:3650d",)
+    assert admission.actor == "cli:dpo"
+    text = "".join(e.canonical_bytes().decode() for e in logged)
+    assert old[0]["data"]["committing_court"] not in text
+    recorded = await rows(hub, sa.select(tables.event_erasures))
+    assert len(recorded) == 3
+    assert all(r["erased_by"] == "cli:dpo" for r in recorded)
+
+    # A second run finds nothing left to erase.
+    assert (await hub.container.retention.apply()).erased == 0
+    assert len(await erasure_entries(hub)) == 3
+
+
+@pytest.mark.asyncio
+async def test_the_log_still_verifies_and_a_repush_is_still_a_duplicate(hub: RunningHub) -> None:
+    publisher = await hub.token("sps")
+    old = aged(about_new_person(["custody.admission"]), 11)
+    await push(hub, publisher, old)
+    await routed(hub)
+    await hub.container.retention.apply()
+    await hub.container.audit_sequencer().run_until_idle()
+    await hub.container.audit_checkpointer().run_once()
+    report = await hub.container.audit_verifier().verify()
+    assert report.ok, report.as_json()
+    again = await hub.http.post("/v1/events", json=old[0], headers=bearer(publisher))
+    assert again.status_code == 200, again.text
+    assert (await event_data(hub))[old[0]["id"]] == {}
+
+
+@pytest.mark.asyncio
+async def test_a_recipient_reads_no_personal_data_after_erasure(hub: RunningHub) -> None:
+    publisher = await hub.token("sps")
+    old = aged(about_new_person(["custody.admission", "release.schedule1-notification"]), 11)
+    await push(hub, publisher, old)
+    await routed(hub)
+    await hub.container.retention.apply()
+    reader = await hub.token(GLASGOW_SW, "feed:read")
+    items = (await hub.http.get("/v1/feed", headers=bearer(reader))).json()["items"]
+    assert items
+    for item in items:
+        assert item["notification"].get("data", {}) == {}
+
+
+@pytest.mark.asyncio
+async def test_the_database_allows_only_a_recorded_erasure(
+    hub: RunningHub, database: Database
+) -> None:
+    publisher = await hub.token("sps")
+    [first, second] = aged(about_new_person(["custody.admission", "custody.transfer"]), 1)
+    await push(hub, publisher, [first, second])
+    before = await event_data(hub)
+    engine = hub.container.engine
+    for statement in (
+        # Emptying the data without recording an erasure.
+        "UPDATE events SET data = '{}'",
+        # Recording an erasure and changing anything but the data.
+        "INSERT INTO event_erasures (position, erased_at, erased_by, reason, fields) "
+        "SELECT position, CURRENT_TIMESTAMP, 'x', 'y', '[]' FROM events WHERE stream_version = 1;"
+        "UPDATE events SET data = '{}', type = 'custody.liberation' WHERE stream_version = 1",
+        # Recording an erasure and rewriting the data instead of emptying it.
+        "INSERT INTO event_erasures (position, erased_at, erased_by, reason, fields) "
+        "SELECT position, CURRENT_TIMESTAMP, 'x', 'y', '[]' FROM events WHERE stream_version = 1;"
+        'UPDATE events SET data = \'{"establishment": "forged"}\' WHERE stream_version = 1',
+    ):
+        async with engine.connect() as connection:
+            transaction = await connection.begin()
+            *before_update, update = statement.split(";")
+            for part in before_update:
+                await connection.execute(sa.text(part))
+            with pytest.raises(sa.exc.DBAPIError):
+                await connection.execute(sa.text(update))
+            await transaction.rollback()
+    assert await event_data(hub) == before
+    assert await rows(hub, sa.select(tables.event_erasures)) == []
+
+
+@pytest.mark.asyncio
+async def test_as_of_in_the_future_or_without_zone_is_refused(hub: RunningHub) -> None:
+    from hub.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match="future"):
+        await hub.container.retention.apply(as_of=datetime.now(UTC) + timedelta(days=1))
+    with pytest.raises(InvalidInput, match="time zone"):
+        await hub.container.retention.apply(as_of=datetime(2020, 1, 1))
+    await asyncio.sleep(0)
