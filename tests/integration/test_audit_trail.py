@@ -64,14 +64,18 @@ async def story(
     hub: RunningHub, *, refused_health: bool = False
 ) -> tuple[list[dict[str, Any]], str]:
     """One person admitted, then their release notified to Glasgow; with `refused_health`,
-    then health information shared without consent (which the police are refused); routed."""
+    then health information shared without consent by the health board (which the police are
+    refused); routed."""
     publisher = await hub.token("sps")
     notifications = about_new_person(
         [*STORY, "health.information-shared"] if refused_health else STORY
     )
+    await push(hub, publisher, notifications[: len(STORY)])
     if refused_health:
-        notifications[-1]["data"]["consent"]["given"] = False
-    await push(hub, publisher, notifications)
+        health = notifications[-1]
+        health["data"]["consent"]["given"] = False
+        board = health["source"].split(":")[3]  # urn:pph:nhs:<health board>:<service>
+        await push(hub, await hub.token(board), [health])
     await routed(hub)
     return notifications, publisher
 

@@ -6,10 +6,11 @@ purpose the caller declares in `X-Purpose`."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from hub.api.body import read_json
@@ -97,7 +98,7 @@ async def latest_checkpoint(container: ContainerDep, caller: AuditVerifier) -> C
 async def list_checkpoints(
     container: ContainerDep,
     caller: AuditVerifier,
-    after_size: Annotated[int, Query(ge=0)] = 0,
+    after_size: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[CheckpointModel]:
     """Signed checkpoints of trees larger than `after_size`, smallest first."""
@@ -109,8 +110,8 @@ async def list_checkpoints(
 async def consistency_proof(
     container: ContainerDep,
     caller: AuditVerifier,
-    old_size: Annotated[int, Query(ge=0)],
-    new_size: Annotated[int, Query(ge=0)],
+    old_size: Annotated[int, Query(ge=0, le=2**63 - 1)],
+    new_size: Annotated[int, Query(ge=0, le=2**63 - 1)],
 ) -> dict[str, Any]:
     """RFC 9162 proof that the tree of `new_size` leaves extends that of `old_size` (hashes
     only), with the signed notes of both sizes where checkpoints were signed at them."""
@@ -123,9 +124,9 @@ async def inclusion_proof(
     container: ContainerDep,
     caller: AuditReader,
     purpose: Purpose,
-    leaf_index: Annotated[int | None, Query(ge=0)] = None,
-    position: Annotated[int | None, Query(ge=1)] = None,
-    tree_size: Annotated[int | None, Query(ge=1)] = None,
+    leaf_index: Annotated[int | None, Query(ge=0, le=2**63 - 1)] = None,
+    position: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+    tree_size: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
 ) -> dict[str, Any]:
     """RFC 9162 proof that one entry (by leaf index or position) is in the tree of `tree_size`
     leaves (default: the latest checkpoint), with the entry itself. The entry is metadata about
@@ -141,132 +142,92 @@ async def inclusion_proof(
 # -- the DPO's queries ---------------------------------------------------------------------------
 
 
-def _query(
-    *,
-    person_id: str | None,
-    recipient: str | None,
-    rule: str | None,
-    purpose_contains: str | None,
-    event_id: str | None,
-    kinds: list[str] | None,
-    default_kinds: tuple[AuditKind, ...],
-    since: datetime | None,
-    until: datetime | None,
-    after: int,
-    limit: int,
-) -> AuditQuery:
-    try:
-        chosen = tuple(AuditKind(k) for k in kinds) if kinds else default_kinds
-    except ValueError:
-        raise InvalidInput("kind must be one of " + ", ".join(k.value for k in AuditKind)) from None
-    return AuditQuery(
-        person_id=person_id,
-        recipient_id=recipient,
-        rule=rule,
-        purpose=purpose_contains,
-        event_id=event_id,
-        kinds=chosen,
-        since=since,
-        until=until,
-        after=after,
-        limit=limit,
+@dataclass(frozen=True)
+class Filters:
+    """The criteria of a DPO query, as query parameters (every one optional)."""
+
+    person: str | None
+    recipient: str | None
+    rule: str | None
+    purpose_contains: str | None
+    event_id: str | None
+    since: datetime | None
+    until: datetime | None
+    after: int
+    limit: int
+    format: Literal["json", "csv"]
+
+
+def filters(
+    person: Annotated[
+        str | None,
+        Query(description="A person id, or any identifier as scheme:value (e.g. pnc_id:…)"),
+    ] = None,
+    recipient: Annotated[str | None, Query(description="A recipient id")] = None,
+    rule: Annotated[str | None, Query(description="A sharing rule id")] = None,
+    purpose_contains: Annotated[
+        str | None,
+        Query(alias="purpose", max_length=200, description="Words in the recorded purpose"),
+    ] = None,
+    event_id: Annotated[str | None, Query(max_length=500)] = None,
+    since: Annotated[datetime | None, Query(description="From (inclusive, with zone)")] = None,
+    until: Annotated[datetime | None, Query(description="Before (with zone)")] = None,
+    # At most the largest database integer: a larger one would overflow the query (a 500).
+    after: Annotated[
+        int, Query(ge=0, le=2**63 - 1, description="The last position already read")
+    ] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 500,
+    format: Format = "json",
+) -> Filters:
+    return Filters(
+        person, recipient, rule, purpose_contains, event_id, since, until, after, limit, format
     )
+
+
+FiltersDep = Annotated[Filters, Depends(filters)]
+Kinds = Annotated[list[str] | None, Query(description="Entry kinds (repeatable)")]
 
 
 async def _find(
-    request_kinds: tuple[AuditKind, ...],
+    kinds: tuple[AuditKind, ...],
+    given: Filters,
     container: ContainerDep,
     caller: AuditReader,
     purpose: str | None,
-    person: str | None,
-    recipient: str | None,
-    rule: str | None,
-    purpose_contains: str | None,
-    event_id: str | None,
-    kind: list[str] | None,
-    since: datetime | None,
-    until: datetime | None,
-    after: int,
-    limit: int,
-    output: str,
 ) -> Response | dict[str, Any]:
-    person_id = None if person is None else await container.audit_queries.resolve_person(person)
-    query = _query(
+    person_id = None
+    if given.person is not None:
+        person_id = await container.audit_queries.resolve_person(given.person)
+    query = AuditQuery(
         person_id=person_id,
-        recipient=recipient,
-        rule=rule,
-        purpose_contains=purpose_contains,
-        event_id=event_id,
-        kinds=kind,
-        default_kinds=request_kinds,
-        since=since,
-        until=until,
-        after=after,
-        limit=limit,
+        recipient_id=given.recipient,
+        rule=given.rule,
+        purpose=given.purpose_contains,
+        event_id=given.event_id,
+        kinds=kinds,
+        since=given.since,
+        until=given.until,
+        after=given.after,
+        limit=given.limit,
     )
     records = await container.audit_queries.find(query, principal(caller), purpose)
-    if output == "csv":
+    if given.format == "csv":
         return Response(records_csv(records), media_type="text/csv; charset=utf-8")
     return {
         "entries": [r.as_json() for r in records],
-        "next_after": records[-1].position if records else after,
-        "complete": len(records) < limit,
+        "next_after": records[-1].position if records else given.after,
+        "complete": len(records) < given.limit,
     }
-
-
-Person = Annotated[
-    str | None,
-    Query(description="A person id, or any identifier as scheme:value (e.g. sps_number:…)"),
-]
-Recipient = Annotated[str | None, Query(description="A recipient id from the directory")]
-Rule = Annotated[str | None, Query(description="A sharing rule id")]
-PurposeContains = Annotated[
-    str | None,
-    Query(alias="purpose", max_length=200, description="Words in the recorded purpose"),
-]
-EventId = Annotated[str | None, Query(max_length=500)]
-Kinds = Annotated[list[str] | None, Query(description="Entry kinds (repeatable)")]
-Since = Annotated[datetime | None, Query(description="From this time (inclusive, with zone)")]
-Until = Annotated[datetime | None, Query(description="Before this time (with zone)")]
-After = Annotated[int, Query(ge=0, description="The last position already read")]
-Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 
 
 @router.get("/disclosures", responses=PROBLEMS | CSV)
 async def find_disclosures(
-    container: ContainerDep,
-    caller: AuditReader,
-    purpose: Purpose,
-    person: Person = None,
-    recipient: Recipient = None,
-    rule: Rule = None,
-    purpose_contains: PurposeContains = None,
-    event_id: EventId = None,
-    since: Since = None,
-    until: Until = None,
-    after: After = 0,
-    limit: Limit = 500,
-    format: Format = "json",
+    container: ContainerDep, caller: AuditReader, purpose: Purpose, given: FiltersDep
 ) -> Any:
     """Disclosure decisions (denials included: `outcome`), delivery attempts and
     acknowledgements matching every criterion given, in log order; page with `after`."""
-    return await _find(
-        (AuditKind.DISCLOSURE, AuditKind.DELIVERY, AuditKind.ACKNOWLEDGEMENT),
-        container,
-        caller,
-        purpose,
-        person,
-        recipient,
-        rule,
-        purpose_contains,
-        event_id,
-        None,
-        since,
-        until,
-        after,
-        limit,
-        format,
-    )
+    kinds = (AuditKind.DISCLOSURE, AuditKind.DELIVERY, AuditKind.ACKNOWLEDGEMENT)
+    return await _find(kinds, given, container, caller, purpose)
 
 
 @router.get("/entries", responses=PROBLEMS | CSV)
@@ -274,37 +235,16 @@ async def find_entries(
     container: ContainerDep,
     caller: AuditReader,
     purpose: Purpose,
-    person: Person = None,
-    recipient: Recipient = None,
-    rule: Rule = None,
-    purpose_contains: PurposeContains = None,
-    event_id: EventId = None,
+    given: FiltersDep,
     kind: Kinds = None,
-    since: Since = None,
-    until: Until = None,
-    after: After = 0,
-    limit: Limit = 500,
-    format: Format = "json",
 ) -> Any:
     """Audit entries of any kind (collection, alteration, consultation, disclosure, delivery,
     acknowledgement, combination, erasure) matching every criterion given."""
-    return await _find(
-        (),
-        container,
-        caller,
-        purpose,
-        person,
-        recipient,
-        rule,
-        purpose_contains,
-        event_id,
-        kind,
-        since,
-        until,
-        after,
-        limit,
-        format,
-    )
+    try:
+        kinds = tuple(AuditKind(k) for k in kind or ())
+    except ValueError:
+        raise InvalidInput("kind must be one of " + ", ".join(k.value for k in AuditKind)) from None
+    return await _find(kinds, given, container, caller, purpose)
 
 
 @router.get("/persons/{person:path}/history", responses=PROBLEMS | CSV)
