@@ -41,6 +41,20 @@ class Settings(BaseSettings):
     #: PEM of the Ed25519/ECDSA/RSA key that signs access tokens. Generated in development.
     token_signing_key: SecretStr | None = None
 
+    #: The token endpoint's public URL (e.g. https://hub.example/oauth/token): besides `issuer`,
+    #: the `aud` a client's private_key_jwt assertion may carry (RFC 7523 section 3).
+    token_endpoint_url: str | None = None
+    #: PEMs (public or private) of keys that signed tokens before `token_signing_key`: their
+    #: tokens still verify and the JWKS lists them, until removed (rotation without downtime).
+    token_previous_signing_keys: tuple[SecretStr, ...] = ()
+    #: Requests per second (sustained) and in a burst that one client may make
+    #: (`hub.api.ratelimit`); beyond them, 429 with Retry-After.
+    rate_limit_per_second: float = Field(default=100.0, gt=0)
+    rate_limit_burst: int = Field(default=500, ge=1)
+    #: The same, for token requests, per calling address (slows down secret guessing).
+    token_rate_limit_per_second: float = Field(default=10.0, gt=0)
+    token_rate_limit_burst: int = Field(default=200, ge=1)
+
     max_request_bytes: int = Field(default=256 * 1024, ge=1024)
     max_batch_size: int = Field(default=500, ge=1, le=10_000)
 

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from hub import __version__, bootstrap
 from hub.api import problems
+from hub.api.ratelimit import RateLimitMiddleware
 from hub.api.routes import (
     audit,
     deliveries,
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     problems.install(app)
+    app.add_middleware(RateLimitMiddleware)
     app.include_router(health.router)
     app.include_router(oauth.router)
     app.include_router(events.router)

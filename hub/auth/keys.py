@@ -4,6 +4,11 @@
 2048 bits). Without it, development and test hubs generate an ECDSA P-256 key into
 `<data_dir>/keys/token-signing.pem` (mode 0600) and reuse it on every start, so tokens survive a
 restart; production never generates one.
+
+Rotation without downtime: `HUB_TOKEN_PREVIOUS_SIGNING_KEYS` lists keys that signed tokens before
+the current one (PEM, public or private; only the public half is used). Tokens signed by them
+still verify, and `GET /.well-known/jwks.json` still lists them, until they are removed from the
+list (after one token lifetime at least).
 """
 
 from __future__ import annotations
@@ -36,6 +41,18 @@ class SigningKeyError(RuntimeError):
 
 
 @dataclass(frozen=True, slots=True)
+class VerificationKey:
+    """A public key that access tokens signed by it are checked with, by key id."""
+
+    jwk: SigningJWK
+    algorithm: str
+    kid: str
+
+    def public_jwk(self) -> dict[str, str | list[str]]:
+        return self.jwk.as_dict(private=False, kid=self.kid, alg=self.algorithm, use="sig")
+
+
+@dataclass(frozen=True, slots=True)
 class SigningKey:
     """A private signing key as a JWK, with the JWS algorithm it signs with and its key id
     (the RFC 7638 thumbprint of the public key)."""
@@ -47,6 +64,39 @@ class SigningKey:
     def public_jwk(self) -> dict[str, str | list[str]]:
         """The public half, as a JWK a verifier can use."""
         return self.jwk.as_dict(private=False, kid=self.kid, alg=self.algorithm, use="sig")
+
+    def verification(self) -> VerificationKey:
+        public = type(self.jwk).import_key(self.jwk.as_dict(private=False))
+        return VerificationKey(jwk=public, algorithm=self.algorithm, kid=self.kid)
+
+
+def verification_key_from_pem(pem: str | bytes) -> VerificationKey:
+    """A previous signing key, from its public PEM (SubjectPublicKeyInfo) or its private PEM."""
+    data = pem.encode("ascii") if isinstance(pem, str) else pem
+    if b"PRIVATE KEY" in data:
+        return signing_key_from_pem(data).verification()
+    try:
+        native = serialization.load_pem_public_key(data)
+    except (ValueError, TypeError) as error:
+        raise SigningKeyError("a previous token signing key is not a PEM key") from error
+    jwk: SigningJWK
+    if isinstance(native, ed25519.Ed25519PublicKey):
+        jwk, algorithm = OKPKey.import_key(data), "Ed25519"
+    elif isinstance(native, ec.EllipticCurvePublicKey) and native.curve.name in _EC_ALGORITHMS:
+        jwk, algorithm = ECKey.import_key(data), _EC_ALGORITHMS[native.curve.name]
+    elif isinstance(native, rsa.RSAPublicKey) and native.key_size >= _MIN_RSA_BITS:
+        jwk, algorithm = RSAKey.import_key(data), "RS256"
+    else:
+        raise SigningKeyError("a previous token signing key is of an unsupported kind or size")
+    return VerificationKey(jwk=jwk, algorithm=algorithm, kid=jwk.thumbprint())
+
+
+def load_previous_keys(settings: Settings) -> list[VerificationKey]:
+    """The keys that signed tokens before the current one, still trusted until removed."""
+    return [
+        verification_key_from_pem(pem.get_secret_value())
+        for pem in settings.token_previous_signing_keys
+    ]
 
 
 def signing_key_from_pem(pem: str | bytes) -> SigningKey:

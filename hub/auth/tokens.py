@@ -7,9 +7,12 @@ of each one presented, and callers re-check that the client is still enabled.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import secrets
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -25,7 +28,7 @@ from joserfc.errors import (
 )
 from joserfc.jwt import ClaimsOption
 
-from hub.auth.keys import SigningKey, load_signing_key
+from hub.auth.keys import SigningKey, VerificationKey, load_previous_keys, load_signing_key
 from hub.errors import AuthenticationFailed
 from hub.settings import Settings
 
@@ -71,7 +74,8 @@ class VerifiedToken:
 
 
 class TokenService:
-    """Issues and verifies the hub's access tokens with one signing key."""
+    """Issues access tokens with the current signing key, and verifies them with it or with a
+    previous key still trusted (`previous`), chosen by the token's `kid`."""
 
     def __init__(
         self,
@@ -82,10 +86,13 @@ class TokenService:
         lifetime_seconds: int,
         leeway_seconds: int = DEFAULT_LEEWAY_SECONDS,
         clock: Callable[[], float] = time.time,
+        previous: Sequence[VerificationKey] = (),
     ) -> None:
         if lifetime_seconds <= 0:
             raise ValueError("token lifetime must be positive")
         self._key = key
+        self._verifiers: dict[str, VerificationKey] = {k.kid: k for k in previous}
+        self._verifiers[key.kid] = key.verification()
         self._issuer = issuer
         self._audience = audience
         self._lifetime = lifetime_seconds
@@ -103,6 +110,7 @@ class TokenService:
             audience=settings.token_audience,
             lifetime_seconds=settings.token_lifetime_seconds,
             clock=clock,
+            previous=load_previous_keys(settings),
         )
 
     @property
@@ -144,8 +152,9 @@ class TokenService:
         """The holder of a valid token, or `AuthenticationFailed` saying what is wrong with it."""
         if not token or len(token) > MAX_TOKEN_LENGTH:
             raise AuthenticationFailed("malformed token")
+        verifier = self._verifier_of(token)
         try:
-            decoded = jwt.decode(token, self._key.jwk, algorithms=[self._key.algorithm])
+            decoded = jwt.decode(token, verifier.jwk, algorithms=[verifier.algorithm])
         except BadSignatureError as error:
             raise AuthenticationFailed("invalid token signature") from error
         except UnsupportedAlgorithmError as error:
@@ -156,8 +165,6 @@ class TokenService:
         header = decoded.header
         if str(header.get("typ", "")).lower() not in _ACCEPTED_TYPES:
             raise AuthenticationFailed("not an access token (typ must be at+jwt)")
-        if header.get("kid") not in (None, self._key.kid):
-            raise AuthenticationFailed("token signed by an unknown key")
 
         claims = decoded.claims
         options: dict[str, ClaimsOption] = {name: {"essential": True} for name in _REQUIRED_CLAIMS}
@@ -188,6 +195,28 @@ class TokenService:
             expires_at=datetime.fromtimestamp(claims["exp"], UTC),
         )
 
+    def _verifier_of(self, token: str) -> VerificationKey:
+        """The key named by the token's `kid` (the current key when it names none)."""
+        try:
+            header = json.loads(_b64decode(token.split(".", 1)[0]))
+        except (ValueError, UnicodeDecodeError, binascii.Error) as error:
+            raise AuthenticationFailed("malformed token") from error
+        if not isinstance(header, dict):
+            raise AuthenticationFailed("malformed token")
+        kid = header.get("kid", self._key.kid)
+        verifier = self._verifiers.get(kid) if isinstance(kid, str) else None
+        if verifier is None:
+            raise AuthenticationFailed("token signed by an unknown key")
+        return verifier
+
     def jwks(self) -> dict[str, list[dict[str, str | list[str]]]]:
-        """The public verification key as a JWK Set (RFC 7517 section 5), for a JWKS endpoint."""
-        return {"keys": [self._key.public_jwk()]}
+        """The public verification keys, current first, as a JWK Set (RFC 7517 section 5)."""
+        current = self._key.kid
+        ordered = [self._verifiers[current]] + [
+            k for kid, k in self._verifiers.items() if kid != current
+        ]
+        return {"keys": [k.public_jwk() for k in ordered]}
+
+
+def _b64decode(part: str) -> bytes:
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from hub import bootstrap
+from hub.auth.client_keys import public_jwks
 from hub.auth.secrets import hash_secret
 from hub.cli.common import Commands
-from hub.services.clients import SCOPES, register_client
+from hub.errors import InvalidInput
+from hub.services.clients import HUB_AGENCIES, SCOPES, register_client, register_key_client
 from hub.settings import Settings
 
 
@@ -21,7 +24,19 @@ def register(commands: Commands) -> None:
         epilog="scopes: " + "; ".join(f"{name} ({meaning})" for name, meaning in SCOPES.items()),
     )
     add.add_argument("--name", required=True, help="the system, e.g. 'PR2 HMP Barlinnie'")
-    add.add_argument("--agency", required=True, help="the agency it acts for, e.g. 'sps'")
+    add.add_argument(
+        "--agency",
+        required=True,
+        help="the directory agency it acts for, e.g. 'sps', or one of the hub's own roles: "
+        + ", ".join(HUB_AGENCIES),
+    )
+    add.add_argument(
+        "--jwks",
+        metavar="FILE",
+        type=Path,
+        help="the client's public key(s), a JWK Set or JWK in JSON: it authenticates with "
+        "private_key_jwt (RFC 7523) and gets no secret",
+    )
     add.add_argument(
         "--scope",
         action="append",
@@ -40,33 +55,52 @@ def register(commands: Commands) -> None:
 
 async def _clients_add(args: argparse.Namespace, settings: Settings) -> int:
     scopes = sorted({s for value in args.scope for s in value.split()})
+    jwks = None
+    if args.jwks is not None:
+        try:
+            jwks = public_jwks(args.jwks.read_bytes())
+        except OSError as error:
+            raise InvalidInput(f"cannot read {args.jwks}: {error.strerror}") from error
+    secret: str | None = None
     async with bootstrap.running(settings) as container:
-        client, secret = await register_client(
-            container.clients,
-            name=args.name,
-            agency=args.agency,
-            scopes=scopes,
-            hash_secret=hash_secret,
-            known_agencies=container.policy.directory.recipients,
-        )
-    if args.json:
-        print(
-            json.dumps(
-                {
-                    "client_id": client.client_id,
-                    "client_secret": secret,
-                    "name": client.name,
-                    "agency": client.agency,
-                    "scopes": sorted(client.scopes),
-                }
+        if jwks is None:
+            client, secret = await register_client(
+                container.clients,
+                name=args.name,
+                agency=args.agency,
+                scopes=scopes,
+                hash_secret=hash_secret,
+                known_agencies=container.policy.directory.recipients,
             )
-        )
+        else:
+            client = await register_key_client(
+                container.clients,
+                name=args.name,
+                agency=args.agency,
+                scopes=scopes,
+                jwks=jwks,
+                known_agencies=container.policy.directory.recipients,
+            )
+    kids = [] if jwks is None else [k["kid"] for k in json.loads(jwks)["keys"]]
+    if args.json:
+        shown = {
+            "client_id": client.client_id,
+            "name": client.name,
+            "agency": client.agency,
+            "scopes": sorted(client.scopes),
+        }
+        shown |= {"client_secret": secret} if secret is not None else {"key_ids": kids}
+        print(json.dumps(shown))
     else:
         print(f"client_id:     {client.client_id}")
-        print(f"client_secret: {secret}")
+        if secret is not None:
+            print(f"client_secret: {secret}")
+        else:
+            print(f"key ids:       {' '.join(kids)} (authenticates with private_key_jwt)")
         print(f"agency:        {client.agency}")
         print(f"scopes:        {' '.join(sorted(client.scopes))}")
-        print("Keep the secret now: the hub stores only its hash and cannot show it again.")
+        if secret is not None:
+            print("Keep the secret now: the hub stores only its hash and cannot show it again.")
     return 0
 
 

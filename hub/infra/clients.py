@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.errors import Conflict, NotFound, StoreUnavailable
-from hub.infra.tables import clients
+from hub.infra.tables import client_assertion_jtis, clients
 from hub.services.clients import RegisteredClient
 
 
@@ -53,6 +53,19 @@ class SqlClientRepository:
             raise NotFound(f"there is no client {client_id}")
         return client
 
+    async def use_assertion_id(self, client_id: str, jti: str, expires_at: datetime) -> bool:
+        used = client_assertion_jtis
+        async with _translated(), self._writer.begin() as connection:
+            await connection.execute(used.delete().where(used.c.expires_at < datetime.now(UTC)))
+        try:
+            async with _translated(), self._writer.begin() as connection:
+                await connection.execute(
+                    used.insert().values(client_id=client_id, jti=jti, expires_at=_utc(expires_at))
+                )
+        except sa.exc.IntegrityError:
+            return False
+        return True
+
 
 @asynccontextmanager
 async def _translated() -> AsyncIterator[None]:
@@ -78,6 +91,7 @@ def _to_row(client: RegisteredClient) -> dict[str, Any]:
         "secret_hash": client.secret_hash,
         "created_at": _utc(client.created_at),
         "disabled_at": None if client.disabled_at is None else _utc(client.disabled_at),
+        "jwks": client.jwks,
     }
 
 
@@ -90,6 +104,7 @@ def _from_row(row: Any) -> RegisteredClient:
         secret_hash=row["secret_hash"],
         created_at=_utc(row["created_at"]),
         disabled_at=None if row["disabled_at"] is None else _utc(row["disabled_at"]),
+        jwks=row["jwks"],
     )
 
 

@@ -72,6 +72,8 @@ clients = sa.Table(
     sa.Column("secret_hash", sa.Text, nullable=False),
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("disabled_at", Timestamp, nullable=True),
+    #: The public JWK Set of a `private_key_jwt` client (migration 0007); null for a secret.
+    sa.Column("jwks", sa.Text, nullable=True),
 )
 
 # -- routing: person profiles, disclosure decisions, consumer checkpoints (migration 0002) ------
@@ -390,4 +392,16 @@ event_erasures = sa.Table(
     sa.Column("erased_by", sa.Text, nullable=False),
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("fields", Json, nullable=False),
+)
+
+# -- client authentication by private_key_jwt (migration 0007) ---------------------------------
+
+#: The `jti` of each client assertion accepted, kept until the assertion expires (no replay).
+client_assertion_jtis = sa.Table(
+    "client_assertion_jtis",
+    metadata,
+    sa.Column("client_id", sa.Text, primary_key=True),
+    sa.Column("jti", sa.Text, primary_key=True),
+    sa.Column("expires_at", Timestamp, nullable=False),
+    sa.Index("ix_client_assertion_jtis_expires_at", "expires_at"),
 )

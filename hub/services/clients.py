@@ -30,6 +30,13 @@ SCOPES: Mapping[str, str] = {
 
 MAX_NAME_LENGTH = 200
 
+#: The hub's own roles, which a client may act for besides the directory's agencies. They are
+#: not recipients: nothing is ever disclosed to them, and they own no notification source.
+HUB_AGENCIES: Mapping[str, str] = {
+    "hub-operator": "runs the hub: dead letters, replays (scope admin)",
+    "hub-dpo": "the hub's data protection officer: audits, explains, restricts",
+}
+
 
 @dataclass(frozen=True, slots=True)
 class RegisteredClient:
@@ -39,13 +46,20 @@ class RegisteredClient:
     name: str
     agency: str
     scopes: frozenset[str]
+    #: The scrypt hash of its secret; empty for a client that authenticates with its keys.
     secret_hash: str = field(repr=False)
     created_at: datetime
     disabled_at: datetime | None = None
+    #: The public JWK Set (JSON) of a `private_key_jwt` client; None for a secret's client.
+    jwks: str | None = None
 
     @property
     def is_enabled(self) -> bool:
         return self.disabled_at is None
+
+    @property
+    def has_secret(self) -> bool:
+        return bool(self.secret_hash)
 
 
 class ClientRepository(Protocol):
@@ -68,6 +82,11 @@ class ClientRepository(Protocol):
 
         Disabling a disabled client changes nothing. `NotFound` if there is no such client.
         """
+        ...
+
+    async def use_assertion_id(self, client_id: str, jti: str, expires_at: datetime) -> bool:
+        """Record that the client's assertion `jti` was used, until `expires_at`; False if it
+        was already used (a replay). Forgets ids whose assertions have expired."""
         ...
 
 
@@ -100,6 +119,55 @@ def _required_text(value: str, what: str) -> str:
     return text
 
 
+def _checked(
+    name: str,
+    agency: str,
+    scopes: Iterable[str] | str,
+    known_agencies: Collection[str] | None,
+) -> tuple[str, str, frozenset[str]]:
+    clean_name = _required_text(name, "name")
+    clean_agency = _required_text(agency, "agency")
+    if (
+        known_agencies is not None
+        and clean_agency not in known_agencies
+        and clean_agency not in HUB_AGENCIES
+    ):
+        raise InvalidInput(
+            f"agency {clean_agency!r} is not in the policy bundle's directory: a client acts for "
+            "one directory entry (e.g. sps, police-scotland, sw-glasgow-city) or one of the "
+            f"hub's own roles ({', '.join(HUB_AGENCIES)})"
+        )
+    granted = parse_scopes(scopes)
+    if not granted:
+        raise InvalidInput("a client needs at least one scope")
+    return clean_name, clean_agency, granted
+
+
+async def register_key_client(
+    repo: ClientRepository,
+    *,
+    name: str,
+    agency: str,
+    scopes: Iterable[str] | str,
+    jwks: str,
+    known_agencies: Collection[str] | None = None,
+) -> RegisteredClient:
+    """Register a client that authenticates with `private_key_jwt`: it has no secret, only the
+    public JWK Set `jwks` (already checked by `hub.auth.client_keys.public_jwks`)."""
+    clean_name, clean_agency, granted = _checked(name, agency, scopes, known_agencies)
+    client = RegisteredClient(
+        client_id="cl_" + secrets.token_urlsafe(12),
+        name=clean_name,
+        agency=clean_agency,
+        scopes=granted,
+        secret_hash="",
+        created_at=datetime.now(UTC),
+        jwks=jwks,
+    )
+    await repo.add(client)
+    return client
+
+
 async def register_client(
     repo: ClientRepository,
     *,
@@ -114,16 +182,7 @@ async def register_client(
     `hash_secret` is `hub.auth.secrets.hash_secret` (passed in because application services
     sit below `hub.auth` in the layers and may not import it).
     """
-    clean_name = _required_text(name, "name")
-    clean_agency = _required_text(agency, "agency")
-    if known_agencies is not None and clean_agency not in known_agencies:
-        raise InvalidInput(
-            f"agency {clean_agency!r} is not in the policy bundle's directory: a client acts for "
-            "one directory entry (e.g. sps, police-scotland, sw-glasgow-city)"
-        )
-    granted = parse_scopes(scopes)
-    if not granted:
-        raise InvalidInput("a client needs at least one scope")
+    clean_name, clean_agency, granted = _checked(name, agency, scopes, known_agencies)
     secret = secrets.token_urlsafe(32)
     client = RegisteredClient(
         client_id="cl_" + secrets.token_urlsafe(12),

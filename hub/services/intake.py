@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from hub.domain.notifications import HUB_WRITTEN_TYPES, AppendResult, Notification, Publisher
+from hub.domain.policy.directory import Directory
 from hub.domain.schemas import SchemaRegistry
 from hub.errors import (
     BatchItemProblem,
@@ -17,6 +18,7 @@ from hub.errors import (
     IdentifierConflict,
     InvalidInput,
     InvalidNotification,
+    PermissionDenied,
 )
 from hub.services.conflicts import ConflictReviewList
 from hub.services.ports import EventStore
@@ -37,14 +39,22 @@ class IntakeService:
         self._conflicts = conflicts
         self._on_appended = on_appended
 
-    async def publish(self, raw: object, publisher: Publisher) -> AppendResult:
+    async def publish(
+        self, raw: object, publisher: Publisher, directory: Directory | None = None
+    ) -> AppendResult:
+        """Validate and append one notification. With `directory`, its `source` must be one of
+        the publisher's (`source_belongs_to`), or `PermissionDenied` and nothing is stored."""
         notification = self._validate(raw)
+        _check_sources([notification], publisher, directory)
         [result] = await self._append([notification], publisher)
         return result
 
-    async def publish_batch(self, raw: object, publisher: Publisher) -> list[AppendResult]:
+    async def publish_batch(
+        self, raw: object, publisher: Publisher, directory: Directory | None = None
+    ) -> list[AppendResult]:
         """All or nothing: every item is validated first, and every problem of every item is
-        reported with its index, before anything is appended."""
+        reported with its index, before anything is appended; then, with `directory`, every
+        item's `source` must be one of the publisher's."""
         if not isinstance(raw, list):
             raise InvalidInput("a batch must be a JSON array of notifications")
         if not raw:
@@ -67,6 +77,7 @@ class IntakeService:
                 "nothing was stored",
                 problems,
             )
+        _check_sources(notifications, publisher, directory)
         return await self._append(notifications, publisher)
 
     def _validate(self, raw: object) -> Notification:
@@ -102,6 +113,64 @@ class IntakeService:
         if self._on_appended is not None and not all(r.duplicate for r in results):
             self._on_appended()
         return results
+
+
+#: Source namespaces (the segment after `urn:pph:`) shared by several organisations, each of which
+#: owns the sources whose next segment names it: a health board by its id, a council service by
+#: the council area it serves (the GSS code), of the role that namespace stands for.
+_SHARED_NAMESPACES = {
+    "nhs": "health-board",
+    "socialwork": "social-work",
+    "mappa": "mappa-coordinator",
+}
+
+
+def source_belongs_to(source: str, agency: str, directory: Directory) -> bool:
+    """Whether an agency may publish from `source` (a URN `urn:pph:<namespace>:<unit>…`).
+
+    It may when the namespace is the agency itself (`urn:pph:sps:pr2:hmp-barlinnie` is the
+    SPS's, `urn:pph:police-scotland:visor` Police Scotland's); when the namespace is shared and
+    the unit is the agency (`urn:pph:nhs:nhs-lothian:…`) or an area it serves in that role
+    (`urn:pph:socialwork:S12000049` is Glasgow City social work's, `urn:pph:mappa:S12000049` the
+    Glasgow MAPPA coordinator's); and for an establishment, a PR2 source that ends with its code
+    (`urn:pph:sps:pr2:hmp-barlinnie` is also HMP Barlinnie's). Anything else is refused, so no
+    agency can publish in another's name.
+    """
+    prefix, _, rest = source.partition("urn:pph:")
+    segments = rest.split(":")
+    if prefix or len(segments) < 2 or not all(segments):
+        return False
+    namespace, unit = segments[0], segments[1]
+    if namespace == agency:
+        return True
+    recipient = directory.get(agency)
+    if recipient is None:
+        return False
+    role = _SHARED_NAMESPACES.get(namespace)
+    if role is not None and recipient.role == role:
+        if role == "health-board":
+            return unit == agency
+        return recipient in directory.serving(role, unit)
+    return namespace == "sps" and recipient.role == "establishment" and segments[-1] == agency
+
+
+def _check_sources(
+    notifications: Sequence[Notification], publisher: Publisher, directory: Directory | None
+) -> None:
+    if directory is None:
+        return
+    foreign = sorted(
+        {
+            n.source
+            for n in notifications
+            if not source_belongs_to(n.source, publisher.agency, directory)
+        }
+    )
+    if foreign:
+        raise PermissionDenied(
+            f"agency {publisher.agency} may not publish from source {', '.join(foreign)}: a "
+            "source belongs to the agency it names; nothing was stored"
+        )
 
 
 def _ranges(indexes: Sequence[int]) -> str:

@@ -6,6 +6,7 @@ import base64
 import json
 import os
 import stat
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,13 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from joserfc import jwt
 from pydantic import SecretStr
 
-from hub.auth.keys import KEY_FILE, SigningKeyError, load_signing_key, signing_key_from_pem
+from hub.auth.keys import (
+    KEY_FILE,
+    SigningKeyError,
+    load_signing_key,
+    signing_key_from_pem,
+    verification_key_from_pem,
+)
 from hub.auth.tokens import TokenService
 from hub.errors import AuthenticationFailed
 from hub.settings import Settings
@@ -163,8 +170,16 @@ def test_a_tampered_payload_is_refused(tokens: TokenService) -> None:
 
 def test_a_token_signed_by_another_key_is_refused(tokens: TokenService, clock: Clock) -> None:
     impostor = service(pem_of(ec.generate_private_key(ec.SECP256R1())), clock)
-    with pytest.raises(AuthenticationFailed, match="invalid token signature"):
+    # Its kid names no key of the hub's; with the hub's kid, the signature does not verify.
+    with pytest.raises(AuthenticationFailed, match="token signed by an unknown key"):
         tokens.verify(issue(impostor))
+    _, payload, signature = issue(impostor).split(".")
+    own_kid = tokens.jwks()["keys"][0]["kid"]
+    claimed = base64.urlsafe_b64encode(
+        json.dumps({"alg": "ES256", "typ": "at+jwt", "kid": own_kid}).encode()
+    )
+    with pytest.raises(AuthenticationFailed, match="invalid token signature"):
+        tokens.verify(f"{claimed.rstrip(b'=').decode()}.{payload}.{signature}")
 
 
 def test_an_unsigned_token_is_refused(tokens: TokenService) -> None:
@@ -295,3 +310,83 @@ def test_production_never_generates_a_key(tmp_path: Path) -> None:
     with pytest.raises(SigningKeyError, match="HUB_TOKEN_SIGNING_KEY must be set"):
         load_signing_key(settings)
     assert not (tmp_path / "keys").exists()
+
+
+# -- rotation: tokens carry the kid of the key that signed them; previous keys still verify --
+
+
+def public_pem_of(pem: bytes) -> bytes:
+    key = serialization.load_pem_private_key(pem, password=None)
+    public: bytes = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return public
+
+
+def test_a_token_names_its_signing_key(tokens: TokenService) -> None:
+    header, _ = segments(issue(tokens))
+    assert header["kid"] == tokens.jwks()["keys"][0]["kid"]
+
+
+@pytest.mark.parametrize("as_public_pem", [True, False])
+def test_tokens_of_a_previous_key_verify_until_it_is_removed(
+    ec_pem: bytes, clock: Clock, as_public_pem: bool
+) -> None:
+    old = service(ec_pem, clock)
+    token = issue(old)
+    new_pem = pem_of(ed25519.Ed25519PrivateKey.generate())
+    previous = verification_key_from_pem(public_pem_of(ec_pem) if as_public_pem else ec_pem)
+
+    rotated = service(new_pem, clock, previous=[previous])
+    assert rotated.verify(token).client_id == "cl_abc"
+    fresh = issue(rotated)
+    assert segments(fresh)[0]["kid"] != segments(token)[0]["kid"]
+    assert rotated.verify(fresh).client_id == "cl_abc"
+    with pytest.raises(AuthenticationFailed, match="unknown key"):
+        old.verify(fresh)  # a hub not yet rotated does not know the new key
+    kids = [k["kid"] for k in rotated.jwks()["keys"]]
+    assert kids == [segments(fresh)[0]["kid"], segments(token)[0]["kid"]]
+    assert all("d" not in k for k in rotated.jwks()["keys"])
+
+    retired = service(new_pem, clock)
+    with pytest.raises(AuthenticationFailed, match="unknown key"):
+        retired.verify(token)
+
+
+def test_a_token_naming_a_previous_kid_must_be_signed_by_that_key(
+    ec_pem: bytes, clock: Clock
+) -> None:
+    previous = verification_key_from_pem(ec_pem)
+    attacker = service(pem_of(ec.generate_private_key(ec.SECP256R1())), clock)
+    token = attacker.issue(client_id="cl_abc", agency="sps", scopes=["admin"]).access_token
+    header, payload = segments(token)
+    header["kid"] = previous.kid
+
+    def b64(document: dict[str, Any]) -> str:
+        raw = json.dumps(document).encode()
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    forged = ".".join([b64(header), b64(payload), token.split(".")[2]])
+    rotated = service(pem_of(ed25519.Ed25519PrivateKey.generate()), clock, previous=[previous])
+    with pytest.raises(AuthenticationFailed, match="signature"):
+        rotated.verify(forged)
+
+
+def test_previous_keys_come_from_the_settings(tmp_path: Path, ec_pem: bytes) -> None:
+    new_pem = pem_of(ec.generate_private_key(ec.SECP256R1()))
+    settings = Settings(
+        environment="test",
+        data_dir=tmp_path,
+        token_signing_key=SecretStr(new_pem.decode()),
+        token_previous_signing_keys=(SecretStr(public_pem_of(ec_pem).decode()),),
+    )
+    token = issue(service(ec_pem, Clock(time.time())))
+    rotated = TokenService.from_settings(settings)
+    assert rotated.verify(token).agency == "sps"
+    assert len(rotated.jwks()["keys"]) == 2
+    assert "SecretStr" in repr(settings.token_previous_signing_keys)
+
+
+def test_a_previous_key_that_is_not_a_key_is_refused() -> None:
+    with pytest.raises(SigningKeyError):
+        verification_key_from_pem("-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----\n")

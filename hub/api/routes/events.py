@@ -18,7 +18,7 @@ router = APIRouter(prefix="/v1/events", tags=["events"])
 PROBLEMS = {
     400: {"description": "Not strict JSON"},
     401: {"description": "Missing, invalid or expired token"},
-    403: {"description": "The token lacks the needed scope"},
+    403: {"description": "The token lacks the needed scope, or a source is not the agency's"},
     409: {"description": "Conflicts with what is stored; nothing was changed"},
     413: {"description": "The body is over the size limit"},
     415: {"description": "The body is not JSON"},
@@ -39,7 +39,9 @@ async def publish_notification(
     200 with the first push's position."""
     raw = await read_json(request, container.settings.max_request_bytes)
     result = await container.intake.publish(
-        raw, notifications.Publisher(caller.client_id, caller.agency)
+        raw,
+        notifications.Publisher(caller.client_id, caller.agency),
+        directory=container.policy.directory,
     )
     if result.duplicate:
         response.status_code = 200
@@ -57,7 +59,9 @@ async def publish_batch(
     stored, and `errors` names the index and field of every problem."""
     raw = await read_json(request, container.settings.max_request_bytes)
     results = await container.intake.publish_batch(
-        raw, notifications.Publisher(caller.client_id, caller.agency)
+        raw,
+        notifications.Publisher(caller.client_id, caller.agency),
+        directory=container.policy.directory,
     )
     duplicates = sum(1 for r in results if r.duplicate)
     return AcceptedBatch(

@@ -61,7 +61,10 @@ async def read_feed(
     container: ContainerDep,
     caller: FeedReader,
     purpose: Purpose,
-    after: Annotated[int, Query(ge=0, description="The last number already read")] = 0,
+    # At most the largest database integer: a larger one would overflow the query (a 500).
+    after: Annotated[
+        int, Query(ge=0, le=2**63 - 1, description="The last number already read")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 100,
 ) -> FeedPageModel:
     """The disclosures to the caller's agency numbered above `after`, in order. Reading one
@@ -86,13 +89,15 @@ async def stream_feed(
     caller: FeedReader,
     purpose: Purpose,
     after: Annotated[
-        int | None, Query(ge=0, description="The last number already read (default 0)")
+        int | None,
+        Query(ge=0, le=2**63 - 1, description="The last number already read (default 0)"),
     ] = None,
     last_event_id: Annotated[
         int | None,
         Header(
             alias="Last-Event-ID",
             ge=0,
+            le=2**63 - 1,
             description="Sent by an EventSource when it reconnects; wins over `after`",
         ),
     ] = None,

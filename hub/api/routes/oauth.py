@@ -1,7 +1,8 @@
 """The OAuth 2.0 token endpoint: `POST /oauth/token`, client-credentials grant (RFC 6749 §4.4).
 
 Authlib's authorization server does the protocol work (client authentication by
-`client_secret_basic` or `client_secret_post`, grant dispatch, RFC 6749 §5.2 error responses).
+`client_secret_basic`, `client_secret_post` or `private_key_jwt` (RFC 7523), grant dispatch,
+RFC 6749 §5.2 error responses).
 It is synchronous and Authlib ships no FastAPI integration, so this module adapts it: the route
 reads the form and fetches the client record asynchronously, then runs the server in a worker
 thread (secret checks are deliberately slow scrypt) with that one record as its client store.
@@ -12,9 +13,12 @@ them.
 from __future__ import annotations
 
 import logging
+import time
+from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar
 from urllib.parse import parse_qsl
 
+from anyio import from_thread
 from authlib.oauth2.rfc6749 import (
     AuthorizationServer,
     ClientMixin,
@@ -28,15 +32,24 @@ from authlib.oauth2.rfc6749 import (
     grants,
 )
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
+from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from hub.api.security import TOKEN_PATH, AuthServices, auth_services
+from hub.auth.client_keys import (
+    ASSERTION_ALGORITHMS,
+    MAX_ASSERTION_LIFETIME_SECONDS,
+    client_key_set,
+)
 from hub.auth.secrets import burn_verification_time, verify_secret
 from hub.auth.tokens import TokenService
-from hub.services.clients import SCOPES, RegisteredClient
+from hub.services.clients import SCOPES, ClientRepository, RegisteredClient
 
 logger = logging.getLogger("hub.oauth")
 
@@ -48,7 +61,14 @@ MAX_TOKEN_REQUEST_BYTES = 8 * 1024
 MAX_TOKEN_REQUEST_FIELDS = 16
 MAX_CLIENT_ID_LENGTH = 200
 GRANT_TYPE = "client_credentials"
-AUTH_METHODS = ("client_secret_basic", "client_secret_post")
+SECRET_METHODS = ("client_secret_basic", "client_secret_post")
+KEY_METHOD = "private_key_jwt"
+AUTH_METHODS = (*SECRET_METHODS, KEY_METHOD)
+#: RFC 7523 section 2.2.
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+MAX_ASSERTION_LENGTH = 4096
+#: Tolerated clock difference on an assertion's `exp`.
+ASSERTION_LEEWAY_SECONDS = 10
 #: RFC 6749 appendix A.4: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ); also what an error
 #: description may safely repeat of the request.
 _SCOPE_TOKEN_CHARS = frozenset(chr(c) for c in range(0x21, 0x7F) if c not in (0x22, 0x5C))
@@ -124,17 +144,78 @@ class _OAuthClient(ClientMixin):  # type: ignore[misc]
 
     def check_client_secret(self, client_secret: str) -> bool:
         record = self.record
-        if record is None:
+        if record is None or not record.has_secret:
             burn_verification_time(client_secret)
             return False
         matches = verify_secret(client_secret, record.secret_hash)
         return matches and record.is_enabled
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        return endpoint == "token" and method in AUTH_METHODS
+        """A client with registered keys authenticates only with them; one with a secret only
+        with the secret."""
+        if endpoint != "token" or self.record is None:
+            return False
+        if self.record.jwks is not None:
+            return method == KEY_METHOD and self.record.is_enabled
+        return method in SECRET_METHODS
 
     def check_grant_type(self, grant_type: str) -> bool:
         return grant_type == GRANT_TYPE
+
+
+class _PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
+    """`private_key_jwt`: an assertion signed by one of the client's registered keys, with
+    iss = sub = client_id, `aud` the hub's issuer or token endpoint URL, expiring within
+    `MAX_ASSERTION_LIFETIME_SECONDS`, and a `jti` never seen before from that client."""
+
+    CLIENT_AUTH_METHOD = KEY_METHOD
+
+    def __init__(self, audiences: list[str], clients: ClientRepository) -> None:
+        super().__init__(validate_jti=True, leeway=ASSERTION_LEEWAY_SECONDS)
+        self._audiences = audiences
+        self._clients = clients
+
+    def get_audiences(self) -> list[str]:
+        return self._audiences
+
+    def resolve_client_public_key(self, client: _OAuthClient) -> KeySet:
+        record = client.record
+        if record is None or record.jwks is None or not record.is_enabled:
+            raise InvalidClientError(description="The client has no registered keys.")
+        return client_key_set(record.jwks)
+
+    def process_assertion_claims(self, assertion: str, resolve_key: Any) -> dict[str, Any]:
+        try:
+            token = jwt.decode(assertion, resolve_key, algorithms=list(ASSERTION_ALGORITHMS))
+        except JoseError as error:
+            raise InvalidClientError(description="The client assertion is not valid.") from error
+        self.verify_claims(token.claims)
+        claims: dict[str, Any] = token.claims
+        return claims
+
+    def verify_claims(self, claims: dict[str, Any]) -> None:
+        expires = claims.get("exp")
+        if not isinstance(expires, int) or isinstance(expires, bool):
+            raise InvalidClientError(description="The client assertion needs a numeric exp.")
+        if expires - time.time() > MAX_ASSERTION_LIFETIME_SECONDS + self.leeway:
+            raise InvalidClientError(
+                description=f"The client assertion may be valid for at most "
+                f"{MAX_ASSERTION_LIFETIME_SECONDS} seconds."
+            )
+        jti = claims.get("jti")
+        if not isinstance(jti, str) or not jti or len(jti) > 200:
+            raise InvalidClientError(description="The client assertion needs a jti.")
+        super().verify_claims(claims)
+
+    def validate_jti(self, claims: dict[str, Any], jti: str) -> bool:
+        # Runs in the worker thread Authlib runs in; the store is async, on the event loop.
+        used: bool = from_thread.run(
+            self._clients.use_assertion_id,
+            claims["sub"],
+            jti,
+            datetime.fromtimestamp(claims["exp"], UTC),
+        )
+        return used
 
 
 class _ClientCredentialsGrant(grants.ClientCredentialsGrant):  # type: ignore[misc]
@@ -166,11 +247,14 @@ class _TokenEndpoint(AuthorizationServer):  # type: ignore[misc]
     """An Authlib authorization server for one token request, whose client store is the one record
     the route fetched (Authlib looks clients up synchronously)."""
 
-    def __init__(self, tokens: TokenService, client: _OAuthClient) -> None:
+    def __init__(
+        self, tokens: TokenService, client: _OAuthClient, key_method: _PrivateKeyJWT
+    ) -> None:
         super().__init__(scopes_supported=list(SCOPES))
         self._tokens = tokens
         self._client = client
         self.register_grant(_ClientCredentialsGrant)
+        self.register_client_auth_method(KEY_METHOD, key_method)
         self.register_token_generator("default", self._generate_token)
 
     def query_client(self, client_id: str) -> _OAuthClient:
@@ -264,9 +348,28 @@ async def _read_form(request: Request) -> dict[str, str]:
     return form
 
 
+def _assertion_subject(form: dict[str, str]) -> str | None:
+    """The `sub` of a client assertion, read without checking it, to find the client whose
+    keys will check it (RFC 7523 section 3)."""
+    assertion = form.get("client_assertion")
+    if not assertion or len(assertion) > MAX_ASSERTION_LENGTH:
+        return None
+    try:
+        _, claims = JWTBearerClientAssertion().extract_assertion(assertion)
+    except OAuth2Error:
+        return None
+    subject = claims.get("sub")
+    return subject if isinstance(subject, str) else None
+
+
 def _client_id_presented(request: Request, form: dict[str, str]) -> str | None:
     basic_id, _ = extract_basic_authorization(request.headers)
     client_id = str(basic_id) if basic_id else form.get("client_id")
+    if "client_assertion" in form:
+        subject = _assertion_subject(form)
+        if client_id is not None and subject != client_id:
+            return None  # RFC 7523 section 3: client_id, when sent, is the assertion's sub
+        client_id = subject
     # Anything that cannot be a client id (a NUL byte, say) is unknown without asking the store.
     if not client_id or len(client_id) > MAX_CLIENT_ID_LENGTH or not client_id.isprintable():
         return None
@@ -296,6 +399,15 @@ def _client_id_presented(request: Request, form: dict[str, str]) -> str | None:
                                 "type": "string",
                                 "description": "client_secret_post",
                             },
+                            "client_assertion_type": {
+                                "type": "string",
+                                "enum": [ASSERTION_TYPE],
+                                "description": "private_key_jwt",
+                            },
+                            "client_assertion": {
+                                "type": "string",
+                                "description": "private_key_jwt: a JWT signed by the client",
+                            },
                         },
                     }
                 }
@@ -307,14 +419,25 @@ async def issue_token(
     request: Request, services: Annotated[AuthServices, Depends(auth_services)]
 ) -> JSONResponse:
     """Get an access token with the client-credentials grant. Authenticate with HTTP Basic
-    (`client_secret_basic`, preferred) or `client_id` and `client_secret` form parameters
-    (`client_secret_post`). `scope` defaults to all the client's scopes."""
+    (`client_secret_basic`), `client_id` and `client_secret` form parameters
+    (`client_secret_post`), or, for a client registered with its public keys, a signed
+    `client_assertion` (`private_key_jwt`, RFC 7523, which needs no shared secret). `scope`
+    defaults to all the client's scopes."""
     try:
         form = await _read_form(request)
         if request.url.scheme != "https" and services.settings.environment == "production":
             raise InvalidRequestError("The token endpoint must be called over HTTPS.")
-        if "authorization" in request.headers and "client_secret" in form:
+        presented = [
+            "authorization" in request.headers,
+            "client_secret" in form,
+            "client_assertion" in form,
+        ]
+        if sum(presented) > 1:
             raise InvalidRequestError("Use one client authentication method, not two.")
+        if "client_assertion" in form and form.get("client_assertion_type") != ASSERTION_TYPE:
+            raise InvalidRequestError(f"client_assertion_type must be {ASSERTION_TYPE}.")
+        if len(form.get("client_assertion", "")) > MAX_ASSERTION_LENGTH:
+            raise InvalidRequestError("The client assertion is too long.")
         if "grant_type" not in form:
             raise InvalidRequestError("Missing grant_type.")
         # Authlib refuses plain-HTTP URIs outright; the HTTPS rule is the environment's (above),
@@ -329,6 +452,27 @@ async def issue_token(
 
     client_id = _client_id_presented(request, form)
     record = await services.clients.get(client_id) if client_id else None
-    endpoint = _TokenEndpoint(services.tokens, _OAuthClient(client_id or "", record))
+    settings = services.settings
+    audiences = [settings.issuer]
+    if settings.token_endpoint_url is not None:
+        audiences.append(str(settings.token_endpoint_url))
+    endpoint = _TokenEndpoint(
+        services.tokens,
+        _OAuthClient(client_id or "", record),
+        _PrivateKeyJWT(audiences, services.clients),
+    )
     response: JSONResponse = await run_in_threadpool(endpoint.create_token_response, oauth_request)
     return response
+
+
+@router.get("/.well-known/jwks.json", tags=["oauth"])
+async def token_keys(
+    services: Annotated[AuthServices, Depends(auth_services)],
+) -> JSONResponse:
+    """The public keys access tokens are verified with (RFC 7517 JWK Set): the current signing
+    key and any previous one still trusted during a rotation, each with its `kid`."""
+    return JSONResponse(
+        services.tokens.jwks(),
+        headers={"Cache-Control": "public, max-age=300"},
+        media_type="application/jwk-set+json",
+    )

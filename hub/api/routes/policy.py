@@ -10,7 +10,9 @@ from fastapi import APIRouter, Depends, Request
 from hub.api.body import read_json
 from hub.api.deps import ContainerDep, Purpose, principal
 from hub.api.security import Caller, require_scopes
+from hub.errors import NotFound
 from hub.services.audit_records import Consulted
+from hub.services.clients import HUB_AGENCIES
 
 router = APIRouter(prefix="/v1/policy", tags=["policy"])
 
@@ -27,6 +29,7 @@ async def explain(
     every candidate recipient, every rule on that event type — matched or not, and which
     condition failed — and the fields each candidate would be granted and withheld."""
     raw = await read_json(request, container.settings.max_request_bytes)
+    await _stored_is_callers(raw, caller, container)
     answer = await container.explain.explain(raw)
     person_id = answer.get("person_id")
     if isinstance(person_id, str):
@@ -47,3 +50,17 @@ async def explain(
             purpose,
         )
     return answer
+
+
+async def _stored_is_callers(raw: object, caller: Caller, container: ContainerDep) -> None:
+    """A stored notification is explained only to the agency that published it, or to the
+    hub's own roles: the answer shows the person's profile. Another agency's is not found."""
+    stored = raw.get("stored") if isinstance(raw, dict) else None
+    if not isinstance(stored, dict) or caller.agency in HUB_AGENCIES:
+        return
+    source, event_id = stored.get("source"), stored.get("id")
+    if not isinstance(source, str) or not isinstance(event_id, str):
+        return  # the explain service says what is wrong with the request
+    published = await container.store.find_published(event_id, caller.agency)
+    if not any(event.notification.source == source for event in published):
+        raise NotFound(f"no notification with id {event_id!r} from {source!r} is stored")
