@@ -11,13 +11,14 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.auth.tokens import TokenService
 from hub.domain.policy import PolicyBundle
 from hub.domain.schemas import SchemaRegistry
-from hub.errors import StoreUnavailable
+from hub.errors import BusError, InvalidInput, StoreUnavailable
 from hub.infra import db
 from hub.infra.audit import SqlAuditLog, load_audit_signer
 from hub.infra.audit_queries import SqlAuditIndex, SqlRestrictions
@@ -25,8 +26,13 @@ from hub.infra.clients import SqlClientRepository
 from hub.infra.conflicts import SqlConflictReviewList
 from hub.infra.deliveries import SqlDeliveryQueue
 from hub.infra.feed import SqlFeedStore
+from hub.infra.kafka_bus import KafkaEventConsumer, KafkaEventPublisher
+from hub.infra.kafka_delivery import KafkaDisclosureProducer
+from hub.infra.kafka_intake import KafkaIntakeConsumer, KafkaRejects
+from hub.infra.kafka_security import client_options
 from hub.infra.latency import SqlLatencyStore
 from hub.infra.overdue import SqlOverdueStore
+from hub.infra.relay_store import SqlRelayCheckpoints
 from hub.infra.retention import SqlRetentionStore
 from hub.infra.routing import SqlRoutingStore
 from hub.infra.store import create_event_store
@@ -40,21 +46,28 @@ from hub.services.audit import (
     AuditVerifier,
 )
 from hub.services.audit_queries import AuditQueryService, ConsultationLog
+from hub.services.bus import EventPublisher
 from hub.services.clients import ClientRepository
 from hub.services.conflicts import ConflictReviewList
 from hub.services.delivery import DeliveryQueue, DeliveryService, DeliveryWorker, WebhookSender
 from hub.services.explain import ExplainService
 from hub.services.feed import FeedService
 from hub.services.intake import IntakeService
+from hub.services.kafka_delivery import KafkaDeliveryChannel
+from hub.services.kafka_intake import KafkaIntake
+from hub.services.kafka_router import RouterWorker
 from hub.services.latency import LatencyService
 from hub.services.overdue import OverdueMonitor, OverdueStore
 from hub.services.ports import EventStore, RoutingStore
+from hub.services.relay import Relay
 from hub.services.retention import RetentionService
 from hub.services.routing import Router
 from hub.services.subscriptions import SubscriptionService, entitled_event_types
 from hub.settings import Settings
 
 logger = logging.getLogger("hub")
+
+Task = asyncio.Task[None]
 
 
 @dataclass(frozen=True)
@@ -88,8 +101,16 @@ class Container:
     consultations: ConsultationLog
     #: Erasure of personal data past the bundle's retention periods (`hub retention apply`).
     retention: RetentionService
-    #: Set whenever notifications are appended, so that the in-process router wakes at once.
+    #: Set whenever notifications are appended, so that the in-process router (or, scaled out,
+    #: the outbox relay) wakes at once.
     appended: asyncio.Event = field(default_factory=asyncio.Event)
+    #: Scaled out (`kafka_bootstrap` set): publishes stored events to the events topic.
+    publisher: EventPublisher | None = None
+
+    @property
+    def scaled_out(self) -> bool:
+        """Routing consumes the Kafka events topic instead of following the store."""
+        return self.settings.kafka_bootstrap is not None
 
     def overdue_monitor(self) -> OverdueMonitor:
         """A monitor escalating disclosures not acknowledged in time; what it appends wakes
@@ -149,6 +170,201 @@ class Container:
             poll_interval=self.settings.router_poll_interval,
         )
 
+    def relay(self) -> Relay:
+        """The outbox relay to the events topic (scaled out only)."""
+        if self.publisher is None:
+            raise InvalidInput("the outbox relay needs HUB_KAFKA_BOOTSTRAP")
+        settings = self.settings
+        return Relay(
+            self.store,
+            SqlRelayCheckpoints(self.engine),
+            self.publisher,
+            batch_size=settings.relay_batch_size,
+            poll_interval=settings.relay_poll_interval,
+        )
+
+    def router_worker(self) -> RouterWorker:
+        """A member of the router consumer group's work (scaled out; each caller its own)."""
+        routing = self.routing
+        if not isinstance(routing, SqlRoutingStore):
+            raise InvalidInput("router workers need the SQL routing store")
+        return RouterWorker(self.store, routing, lambda: self.policy)
+
+    def router_consumer(self) -> KafkaEventConsumer:
+        """A member of the router group on the events topic (each caller its own)."""
+        settings = self.settings
+        if settings.kafka_bootstrap is None:
+            raise InvalidInput("router workers in a consumer group need HUB_KAFKA_BOOTSTRAP")
+        return KafkaEventConsumer(
+            settings.kafka_bootstrap,
+            settings.kafka_events_topic,
+            settings.kafka_router_group,
+            partitions=settings.kafka_events_partitions,
+            replication_factor=settings.kafka_replication_factor,
+            client_id=settings.kafka_client_id,
+            batch_size=settings.router_batch_size,
+            session_timeout_ms=settings.kafka_session_timeout_ms,
+            heartbeat_interval_ms=max(settings.kafka_session_timeout_ms // 3, 100),
+            client_options=client_options(settings),
+        )
+
+    @asynccontextmanager
+    async def kafka_intake(self) -> AsyncIterator[tuple[KafkaIntake, KafkaIntakeConsumer]]:
+        """The Kafka intake of `kafka_intake_agencies` and a member of its consumer group; the
+        rejects producer is closed on exit."""
+        settings = self.settings
+        if settings.kafka_bootstrap is None:
+            raise InvalidInput("Kafka intake needs HUB_KAFKA_BOOTSTRAP")
+        options = client_options(settings)
+        rejects = KafkaRejects(
+            settings.kafka_bootstrap,
+            settings.kafka_rejects_topic,
+            client_id=settings.kafka_client_id,
+            client_options=options,
+        )
+        consumer = KafkaIntakeConsumer(
+            settings.kafka_bootstrap,
+            settings.kafka_intake_agencies,
+            settings.kafka_intake_group,
+            topic_prefix=settings.kafka_intake_topic_prefix,
+            rejects_topic=settings.kafka_rejects_topic,
+            partitions=settings.kafka_intake_partitions,
+            replication_factor=settings.kafka_replication_factor,
+            client_id=settings.kafka_client_id,
+            session_timeout_ms=settings.kafka_session_timeout_ms,
+            client_options=options,
+        )
+        try:
+            yield KafkaIntake(self.intake.publish, rejects, self.policy.directory), consumer
+        finally:
+            try:
+                await rejects.close()
+            except BusError as error:  # a reject not yet acknowledged is published again
+                logger.warning("closing the rejects producer: %s", error.message)
+
+    @asynccontextmanager
+    async def kafka_delivery(self) -> AsyncIterator[KafkaDeliveryChannel]:
+        """The Kafka delivery channel of `kafka_delivery_channels`; its producer is closed on
+        exit."""
+        settings = self.settings
+        if settings.kafka_bootstrap is None:
+            raise InvalidInput("the Kafka delivery channel needs HUB_KAFKA_BOOTSTRAP")
+        producer = KafkaDisclosureProducer(
+            settings.kafka_bootstrap,
+            replication_factor=settings.kafka_replication_factor,
+            client_id=f"{settings.kafka_client_id}-delivery",
+            request_timeout_ms=settings.kafka_request_timeout_ms,
+            client_options=client_options(settings),
+        )
+        channel = KafkaDeliveryChannel(
+            SqlFeedStore(self.engine, audit=self.audit_log),
+            self.feed,
+            SqlRelayCheckpoints(self.engine),
+            producer,
+            {r: s.get_secret_value() for r, s in settings.kafka_delivery_channels.items()},
+            topic_prefix=settings.kafka_delivery_topic_prefix,
+        )
+        try:
+            yield channel
+        finally:
+            try:
+                await producer.close()
+            except BusError as error:  # an unacknowledged page is published again on restart
+                logger.warning("closing the delivery producer: %s", error.message)
+
+
+#: What `hub serve --role` runs: the HTTP API, the outbox relay, routing, delivery (webhooks and
+#: the overdue monitor), or all of them in one process (the default).
+Role = Literal["api", "relay", "router", "delivery", "all"]
+ROLES: tuple[Role, ...] = ("api", "relay", "router", "delivery", "all")
+
+
+@asynccontextmanager
+async def workers(container: Container, role: Role = "all") -> AsyncIterator[dict[str, Task]]:
+    """Start the background workers `role` runs; stop them on exit (each within 30 s).
+
+    Embedded, the router follows the store, woken by every append. Scaled out, the relay
+    (woken by every append) publishes stored events to the events topic and the router is a
+    member of the router consumer group. The audit sequencer and checkpointer, and the Kafka
+    intake of `kafka_intake_agencies`, run with the API.
+    A worker that fails is logged and its task keeps the error; it is never silently lost."""
+    settings = container.settings
+    if role == "relay" and not container.scaled_out:
+        raise InvalidInput("--role relay needs HUB_KAFKA_BOOTSTRAP (the relay publishes to Kafka)")
+    stop = asyncio.Event()
+    tasks: dict[str, Task] = {}
+    if role in ("router", "all") and settings.router_enabled:
+        if container.scaled_out:
+            worker = container.router_worker()
+            tasks["router"] = asyncio.create_task(
+                worker.run(container.router_consumer(), stop), name="hub-router-worker"
+            )
+        else:
+            router = container.router()
+            tasks["router"] = asyncio.create_task(
+                router.run(stop, container.appended), name="hub-router"
+            )
+    if role in ("relay", "all") and container.scaled_out:
+        relay = container.relay()
+        tasks["relay"] = asyncio.create_task(relay.run(stop, container.appended), name="hub-relay")
+    if role in ("delivery", "all") and settings.delivery_enabled:
+        # Polls the outbox every `delivery_poll_interval` seconds (the router cannot wake it).
+        delivery = container.delivery_worker()
+        tasks["delivery"] = asyncio.create_task(delivery.run(stop), name="hub-delivery")
+        monitor = container.overdue_monitor()
+        tasks["overdue"] = asyncio.create_task(monitor.run(stop), name="hub-overdue")
+        if container.scaled_out and settings.kafka_delivery_channels:
+            tasks["kafka-delivery"] = asyncio.create_task(
+                _run_kafka_delivery(container, stop), name="hub-kafka-delivery"
+            )
+    if role in ("api", "all") and container.scaled_out and settings.kafka_intake_agencies:
+        tasks["kafka-intake"] = asyncio.create_task(
+            _run_kafka_intake(container, stop), name="hub-kafka-intake"
+        )
+    if role in ("api", "all") and settings.audit_enabled:
+        sequencer = container.audit_sequencer()
+        tasks["audit-sequencer"] = asyncio.create_task(
+            sequencer.run(stop), name="hub-audit-sequencer"
+        )
+        checkpointer = container.audit_checkpointer()
+        tasks["audit-checkpointer"] = asyncio.create_task(
+            checkpointer.run(stop), name="hub-audit-checkpointer"
+        )
+    try:
+        yield tasks
+    finally:
+        stop.set()
+        for name, task in tasks.items():
+            try:
+                await asyncio.wait_for(task, timeout=30)
+            except Exception:
+                logger.exception("worker %s ended with an error", name)
+
+
+async def _run_kafka_intake(container: Container, stop: asyncio.Event) -> None:
+    async with container.kafka_intake() as (intake, consumer):
+        await intake.run(consumer, stop)
+
+
+async def _run_kafka_delivery(container: Container, stop: asyncio.Event) -> None:
+    async with container.kafka_delivery() as channel:
+        await channel.run(stop)
+
+
+def event_publisher(settings: Settings) -> EventPublisher | None:
+    """The Kafka publisher of the events topic when scaled out (connects on first use)."""
+    if settings.kafka_bootstrap is None:
+        return None
+    return KafkaEventPublisher(
+        settings.kafka_bootstrap,
+        settings.kafka_events_topic,
+        partitions=settings.kafka_events_partitions,
+        replication_factor=settings.kafka_replication_factor,
+        client_id=settings.kafka_client_id,
+        request_timeout_ms=settings.kafka_request_timeout_ms,
+        client_options=client_options(settings),
+    )
+
 
 @asynccontextmanager
 async def running(settings: Settings, *, migrate: bool | None = None) -> AsyncIterator[Container]:
@@ -162,6 +378,7 @@ async def running(settings: Settings, *, migrate: bool | None = None) -> AsyncIt
     # Plain http and private addresses only where an operator says so (development, tests).
     require_https = settings.environment not in ("development", "test")
     resolver = DnsResolver()
+    publisher = event_publisher(settings)
     sender = HttpWebhookSender(
         timeout=settings.webhook_timeout_seconds,
         resolver=resolver,
@@ -229,7 +446,13 @@ async def running(settings: Settings, *, migrate: bool | None = None) -> AsyncIt
             consultations=consultations,
             retention=RetentionService(SqlRetentionStore(engine, audit_log), policy.retention),
             appended=appended,
+            publisher=publisher,
         )
     finally:
+        if publisher is not None:
+            try:
+                await publisher.close()
+            except BusError as error:  # the relay publishes again what was not acknowledged
+                logger.warning("closing the event publisher: %s", error.message)
         await sender.aclose()
         await engine.dispose()

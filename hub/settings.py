@@ -40,7 +40,6 @@ class Settings(BaseSettings):
     token_lifetime_seconds: int = Field(default=300, ge=30, le=3600)
     #: PEM of the Ed25519/ECDSA/RSA key that signs access tokens. Generated in development.
     token_signing_key: SecretStr | None = None
-
     #: The token endpoint's public URL (e.g. https://hub.example/oauth/token): besides `issuer`,
     #: the `aud` a client's private_key_jwt assertion may carry (RFC 7523 section 3).
     token_endpoint_url: str | None = None
@@ -62,6 +61,47 @@ class Settings(BaseSettings):
     router_enabled: bool = True
     router_batch_size: int = Field(default=100, ge=1, le=10_000)
     router_poll_interval: float = Field(default=1.0, gt=0, le=60)
+
+    #: Scaled out on Apache Kafka: the brokers (`host:port,...`). Unset (the embedded default):
+    #: the router follows the store in-process. Set: an outbox relay publishes every stored event
+    #: to the events topic, keyed by person, and routers consume it as one consumer group.
+    kafka_bootstrap: str | None = None
+    kafka_client_id: str = "pph-hub"
+    kafka_events_topic: str = Field(default="pph.events", pattern=r"^[A-Za-z0-9._-]{1,249}$")
+    #: Created with the topic; never changed afterwards (that would move people to other
+    #: partitions). More partitions than router workers lets the group spread.
+    kafka_events_partitions: int = Field(default=12, ge=1, le=10_000)
+    kafka_replication_factor: int = Field(default=1, ge=1, le=32)
+    kafka_request_timeout_ms: int = Field(default=30_000, ge=1_000, le=600_000)
+    #: How long the group waits for a silent router worker before giving its partitions away.
+    kafka_session_timeout_ms: int = Field(default=10_000, ge=1_000, le=600_000)
+    kafka_router_group: str = "pph.router"
+    relay_batch_size: int = Field(default=500, ge=1, le=10_000)
+    relay_poll_interval: float = Field(default=1.0, gt=0, le=60)
+    #: Agencies that produce notifications to their own intake topic `<prefix><agency>` (the
+    #: broker authenticates them and its ACLs keep each to its topic); consumed by the API role.
+    kafka_intake_agencies: tuple[str, ...] = ()
+    kafka_intake_topic_prefix: str = "pph.intake."
+    kafka_intake_partitions: int = Field(default=3, ge=1, le=10_000)
+    kafka_intake_group: str = "pph.intake"
+    #: Messages the intake could not take, with the reason and the original bytes.
+    kafka_rejects_topic: str = "pph.intake.rejects"
+    #: How the hub itself connects: PLAINTEXT, SSL (mTLS with the cert and key below),
+    #: SASL_PLAINTEXT or SASL_SSL (with SCRAM-SHA-256/512 and the username and password below).
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None
+    kafka_ssl_certfile: Path | None = None
+    kafka_ssl_keyfile: Path | None = None
+    #: Recipients that take their disclosures on their own topic `<prefix><recipient>` (the
+    #: Kafka delivery channel), each with the `whsec_…` secret its messages are signed with
+    #: (Standard Webhooks headers), as JSON: `{"police-scotland-national": "whsec_…"}`.
+    kafka_delivery_channels: dict[str, SecretStr] = {}
+    kafka_delivery_topic_prefix: str = Field(
+        default="pph.disclosures.", pattern=r"^[A-Za-z0-9._-]{0,200}$"
+    )
 
     #: Run the webhook delivery worker and the overdue monitor inside `hub serve`.
     delivery_enabled: bool = True

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,20 +23,21 @@ from hub.api.routes import (
     policy,
     subscriptions,
 )
-from hub.bootstrap import Container
+from hub.bootstrap import Container, Role
 from hub.settings import Settings
 
 logger = logging.getLogger("hub")
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """The hub's API. Settings are read when the app starts, not at import."""
+def create_app(settings: Settings | None = None, *, role: Role = "all") -> FastAPI:
+    """The hub's API, with the workers `role` runs beside it (`hub serve --role`). Settings are
+    read when the app starts, not at import."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with bootstrap.running(settings or Settings()) as container:
             app.state.container = container
-            async with _workers(app, container):
+            async with _workers(app, container, role):
                 yield
 
     app = FastAPI(
@@ -66,39 +66,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 @asynccontextmanager
-async def _workers(app: FastAPI, container: Container) -> AsyncIterator[None]:
-    """The in-process workers of the embedded default: the router follows the store, woken
-    by every append; the overdue monitor escalates disclosures not acknowledged in time. A
-    worker that fails makes `/readyz` say so; it is never silently lost."""
-    stop = asyncio.Event()
-    tasks: dict[str, asyncio.Task[None]] = {}
-    if container.settings.router_enabled:
-        router = container.router()
-        tasks["router"] = asyncio.create_task(
-            router.run(stop, container.appended), name="hub-router"
-        )
-    if container.settings.delivery_enabled:
-        # Polls the outbox every `delivery_poll_interval` seconds (the router cannot wake it).
-        worker = container.delivery_worker()
-        tasks["delivery"] = asyncio.create_task(worker.run(stop), name="hub-delivery")
-        monitor = container.overdue_monitor()
-        tasks["overdue"] = asyncio.create_task(monitor.run(stop), name="hub-overdue")
-    if container.settings.audit_enabled:
-        sequencer = container.audit_sequencer()
-        tasks["audit-sequencer"] = asyncio.create_task(
-            sequencer.run(stop), name="hub-audit-sequencer"
-        )
-        checkpointer = container.audit_checkpointer()
-        tasks["audit-checkpointer"] = asyncio.create_task(
-            checkpointer.run(stop), name="hub-audit-checkpointer"
-        )
-    app.state.workers = tasks
-    try:
+async def _workers(app: FastAPI, container: Container, role: Role = "all") -> AsyncIterator[None]:
+    """The workers this process runs beside the API (`bootstrap.workers`); `/readyz` reports
+    any that failed."""
+    async with bootstrap.workers(container, role) as tasks:
+        app.state.workers = tasks
         yield
-    finally:
-        stop.set()
-        for name, task in tasks.items():
-            try:
-                await asyncio.wait_for(task, timeout=30)
-            except Exception:
-                logger.exception("worker %s ended with an error", name)

@@ -50,7 +50,7 @@ from hub.services.bus import (
     event_headers,
 )
 
-__all__ = ["KafkaEventConsumer", "KafkaEventPublisher", "ensure_topics"]
+__all__ = ["KafkaEventConsumer", "KafkaEventPublisher", "ensure_topics", "kafka_errors"]
 
 logger = logging.getLogger("hub.bus")
 
@@ -326,3 +326,8 @@ class KafkaEventConsumer:
             # This member was dropped from the group (it went silent past the session or poll
             # timeout); the member that has these partitions now handles the batch again.
             logger.warning("offsets not committed, the group moved on: %s", error.message)
+
+
+#: Translates aiokafka's errors into the hub's (`BusUnavailable`, `BusError`) for the other Kafka
+#: adapters (intake, the delivery channel).
+kafka_errors = _translated

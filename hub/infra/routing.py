@@ -34,9 +34,11 @@ from hub.infra.tables import (
     person_profiles,
     recipient_counters,
     recipient_feed,
+    routed_events,
     subscriptions,
 )
 from hub.services import audit_records
+from hub.services.kafka_router import RoutedEvents
 from hub.services.routing import Disclosure, DisclosureDenial, RoutedBatch
 
 __all__ = ["SqlRoutingStore"]
@@ -88,38 +90,122 @@ class SqlRoutingStore:
         async with self._connection(write=True) as connection, connection.begin():
             if not await self._advance(connection, consumer, batch.after, batch.through, now):
                 return False
-            if batch.disclosures:
-                await connection.execute(
-                    disclosures.insert(), [_disclosure_row(d) for d in batch.disclosures]
-                )
-                await self._number_in_feeds(connection, batch.disclosures, now)
-                await self._queue_webhooks(connection, batch.disclosures, now)
-            if batch.denials:
-                await connection.execute(
-                    disclosure_denials.insert(), [_denial_row(d) for d in batch.denials]
-                )
-            if batch.profiles:
-                await self._upsert_profiles(connection, batch.profiles, now)
-            if self._audit is not None:
-                await self._audit.append(connection, _audit_entries(batch))
+            await self._write_decisions(
+                connection, batch.disclosures, batch.denials, batch.profiles, now
+            )
         return True
+
+    async def routed(self, positions: Collection[int]) -> set[int]:
+        """Those of `positions` a router worker has recorded (`routed_events`)."""
+        if not positions:
+            return set()
+        query = sa.select(routed_events.c.position).where(
+            routed_events.c.position.in_(sorted(positions))
+        )
+        async with self._connection() as connection:
+            return {int(p) for p in (await connection.execute(query)).scalars()}
+
+    async def profiles_at(
+        self, person_ids: Collection[str]
+    ) -> dict[str, tuple[PersonProfile, int | None]]:
+        """Each stored profile of those people, with the stream version of the event it was
+        last brought up to when a router worker routed that event (None when it was not: say,
+        the router that follows the store did)."""
+        if not person_ids:
+            return {}
+        query = (
+            sa.select(person_profiles.c.profile, routed_events.c.stream_version)
+            .select_from(
+                person_profiles.outerjoin(
+                    routed_events, routed_events.c.position == person_profiles.c.position
+                )
+            )
+            .where(person_profiles.c.person_id.in_(sorted(person_ids)))
+        )
+        async with self._connection() as connection:
+            rows = (await connection.execute(query)).all()
+        found = {}
+        for document, version in rows:
+            profile = PersonProfile.from_json(document)
+            found[profile.person_id] = (profile, None if version is None else int(version))
+        return found
+
+    async def record_routed(self, batch: RoutedEvents) -> bool:
+        """In one transaction: mark the batch's events routed and store its decisions and
+        profiles. False, with nothing written, when another worker routed any of them first.
+
+        The positions are inserted first, in order: on PostgreSQL a second worker inserting a
+        position the first holds waits for it to commit and then conflicts; on SQLite writers
+        take turns (`BEGIN IMMEDIATE`). Either way the loser has written nothing else yet."""
+        now = datetime.now(UTC)
+        rows = [
+            {
+                "position": e.position,
+                "person_id": e.person_id,
+                "stream_version": e.stream_version,
+                "routed_at": now,
+            }
+            for e in sorted(batch.events, key=lambda e: e.position)
+        ]
+        try:
+            async with self._connection(write=True) as connection, connection.begin():
+                inserted = await connection.execute(
+                    self._insert(routed_events)
+                    .values(rows)
+                    .on_conflict_do_nothing(index_elements=[routed_events.c.position])
+                    .returning(routed_events.c.position)
+                )
+                if len(inserted.all()) != len(rows):
+                    raise _RoutedElsewhere
+                await self._write_decisions(
+                    connection, batch.disclosures, batch.denials, batch.profiles, now
+                )
+        except _RoutedElsewhere:
+            return False
+        return True
+
+    async def _write_decisions(
+        self,
+        connection: AsyncConnection,
+        decided: Sequence[Disclosure],
+        denied: Sequence[DisclosureDenial],
+        profiles: Sequence[PersonProfile],
+        now: datetime,
+    ) -> None:
+        if decided:
+            await connection.execute(disclosures.insert(), [_disclosure_row(d) for d in decided])
+            await self._number_in_feeds(connection, decided, now)
+            await self._queue_webhooks(connection, decided, now)
+        if denied:
+            await connection.execute(disclosure_denials.insert(), [_denial_row(d) for d in denied])
+        if profiles:
+            await self._upsert_profiles(connection, profiles, now)
+        if self._audit is not None:
+            await self._audit.append(connection, _audit_entries(decided, denied))
 
     async def _number_in_feeds(
         self, connection: AsyncConnection, decided: Sequence[Disclosure], now: datetime
     ) -> None:
         """Number each recipient's new disclosures after its last number, in decision order.
 
-        Done in the router's transaction, which the checkpoint guard makes the only writer: the
-        numbers have no gaps and never repeat, so a recipient that sees 7 after 5 knows it
-        missed 6 (as FHIR R5 subscription notifications number their events)."""
+        The numbers have no gaps and never repeat, so a recipient that sees 7 after 5 knows it
+        missed 6 (as FHIR R5 subscription notifications number their events). Router workers
+        record concurrently, so the counters are locked (PostgreSQL: created if missing, then
+        `FOR UPDATE` in recipient order, the one order every writer takes them in, so no two
+        wait for each other); on SQLite the transaction already holds the write lock."""
         recipients = sorted({d.recipient_id for d in decided})
+        await connection.execute(
+            self._insert(recipient_counters)
+            .values([{"recipient_id": r, "last_seq": 0} for r in recipients])
+            .on_conflict_do_nothing(index_elements=[recipient_counters.c.recipient_id])
+        )
         rows = await connection.execute(
-            sa.select(recipient_counters.c.recipient_id, recipient_counters.c.last_seq).where(
-                recipient_counters.c.recipient_id.in_(recipients)
-            )
+            sa.select(recipient_counters.c.recipient_id, recipient_counters.c.last_seq)
+            .where(recipient_counters.c.recipient_id.in_(recipients))
+            .order_by(recipient_counters.c.recipient_id)
+            .with_for_update()
         )
         last = {recipient: int(seq) for recipient, seq in rows}
-        known = set(last)
         feed = []
         for disclosure in decided:
             seq = last.get(disclosure.recipient_id, 0) + 1
@@ -134,18 +220,11 @@ class SqlRoutingStore:
             )
         await connection.execute(recipient_feed.insert(), feed)
         for recipient in recipients:
-            if recipient in known:
-                await connection.execute(
-                    recipient_counters.update()
-                    .where(recipient_counters.c.recipient_id == recipient)
-                    .values(last_seq=last[recipient])
-                )
-            else:
-                await connection.execute(
-                    recipient_counters.insert().values(
-                        recipient_id=recipient, last_seq=last[recipient]
-                    )
-                )
+            await connection.execute(
+                recipient_counters.update()
+                .where(recipient_counters.c.recipient_id == recipient)
+                .values(last_seq=last[recipient])
+            )
 
     async def _queue_webhooks(
         self, connection: AsyncConnection, decided: Sequence[Disclosure], now: datetime
@@ -272,6 +351,10 @@ class SqlRoutingStore:
             raise StoreUnavailable(f"the routing store is unavailable: {error}") from error
 
 
+class _RoutedElsewhere(Exception):
+    """Another worker recorded one of the batch's events first: roll the batch back."""
+
+
 def _profile_row(profile: PersonProfile, now: datetime) -> dict[str, Any]:
     return {
         "person_id": profile.person_id,
@@ -321,11 +404,13 @@ def _denial_row(denial: DisclosureDenial) -> dict[str, Any]:
     }
 
 
-def _audit_entries(batch: RoutedBatch) -> list[AuditEntry]:
+def _audit_entries(
+    disclosed: Sequence[Disclosure], denied: Sequence[DisclosureDenial]
+) -> list[AuditEntry]:
     """Each decision in the order the router made it: disclosures, then denials, per event."""
     decided: list[tuple[int, int, AuditEntry]] = [
-        (d.trigger_position, 0, audit_records.disclosure(d)) for d in batch.disclosures
+        (d.trigger_position, 0, audit_records.disclosure(d)) for d in disclosed
     ]
-    decided += [(d.trigger_position, 1, audit_records.denial(d)) for d in batch.denials]
+    decided += [(d.trigger_position, 1, audit_records.denial(d)) for d in denied]
     decided.sort(key=lambda item: (item[0], item[1]))
     return [entry for _, _, entry in decided]

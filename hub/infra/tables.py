@@ -405,3 +405,16 @@ client_assertion_jtis = sa.Table(
     sa.Column("expires_at", Timestamp, nullable=False),
     sa.Index("ix_client_assertion_jtis_expires_at", "expires_at"),
 )
+
+# -- router workers in a Kafka consumer group (migration 0008) ----------------------------------
+
+#: Each event position a Kafka router worker routed, recorded with its decisions: repeats from
+#: the topic are skipped, and two workers never both record one event.
+routed_events = sa.Table(
+    "routed_events",
+    metadata,
+    sa.Column("position", Position, primary_key=True, autoincrement=False),
+    sa.Column("person_id", sa.Text, nullable=False),
+    sa.Column("stream_version", Position, nullable=False),
+    sa.Column("routed_at", Timestamp, nullable=False),
+)

@@ -344,6 +344,10 @@ class FeedService:
                 query={"disclosures": [e.disclosure.disclosure_id for e in reread[:50]]},
             )
 
+    def item(self, entry: FeedEntry) -> FeedItem:
+        """What the recipient is given for one feed entry (for channels that push it)."""
+        return self._item(entry)
+
     def _item(self, entry: FeedEntry) -> FeedItem:
         disclosure = entry.disclosure
         return FeedItem(

@@ -39,6 +39,7 @@ __all__ = [
     "PolicyFactory",
     "RoutedBatch",
     "Router",
+    "decide",
     "fold_profiles",
     "rebuild_profiles",
 ]
@@ -211,28 +212,8 @@ class Router:
 
     async def route(self, after: int, stored: Sequence[StoredEvent]) -> RoutedBatch:
         """Decide `stored` (the events after checkpoint `after`, in order) without recording."""
-        policy = self.policy
         profiles = await self._routing.profiles({e.person_id for e in stored})
-        now = self._clock()
-        decided = _Decisions(now)
-        for event in stored:
-            before = profiles.get(event.person_id)
-            profile = apply(before, event.notification, event.position, event.person_id)
-            profiles[event.person_id] = profile
-            context = profile.as_context()
-            decided.add(
-                event, policy.evaluate(event.notification, context), profile, event.position
-            )
-            establishment = receiving_establishment(before, profile, event.notification)
-            if establishment is None:
-                continue
-            for earlier in await self._events.read_stream(event.person_id):
-                if earlier.position >= event.position:
-                    continue  # not earlier in store order: judged when it is routed itself
-                evaluation = policy.evaluate(
-                    earlier.notification, context, follows_person_to=establishment
-                )
-                decided.add(earlier, evaluation, profile, event.position)
+        decided = await decide(self.policy, self._events, stored, profiles, self._clock())
         touched = {e.person_id for e in stored}
         return RoutedBatch(
             after=after,
@@ -241,6 +222,38 @@ class Router:
             disclosures=tuple(decided.disclosures),
             denials=tuple(decided.denials),
         )
+
+
+async def decide(
+    policy: PolicyEngine,
+    events: EventStore,
+    stored: Sequence[StoredEvent],
+    profiles: dict[str, PersonProfile],
+    now: datetime,
+) -> _Decisions:
+    """The decisions on `stored` (in position order, each person's in stream order, none
+    missing after the person's profile in `profiles`), bringing `profiles` up to each event.
+
+    Shared by the router that follows the store and the router workers that consume the events
+    topic (`hub.services.kafka_router`), so both decide alike."""
+    decided = _Decisions(now)
+    for event in stored:
+        before = profiles.get(event.person_id)
+        profile = apply(before, event.notification, event.position, event.person_id)
+        profiles[event.person_id] = profile
+        context = profile.as_context()
+        decided.add(event, policy.evaluate(event.notification, context), profile, event.position)
+        establishment = receiving_establishment(before, profile, event.notification)
+        if establishment is None:
+            continue
+        for earlier in await events.read_stream(event.person_id):
+            if earlier.position >= event.position:
+                continue  # not earlier in store order: judged when it is routed itself
+            evaluation = policy.evaluate(
+                earlier.notification, context, follows_person_to=establishment
+            )
+            decided.add(earlier, evaluation, profile, event.position)
+    return decided
 
 
 class _Decisions:
