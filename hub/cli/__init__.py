@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pydantic import ValidationError
 
 from hub.cli import (
+    adapter,
     audit,
     clients,
     database,
@@ -28,7 +29,18 @@ from hub.cli.common import Command
 from hub.errors import HubError
 from hub.settings import Settings
 
-GROUPS = (serve, database, clients, persons, policy, router, deliveries, audit, retention)
+GROUPS = (
+    serve,
+    database,
+    clients,
+    persons,
+    policy,
+    router,
+    deliveries,
+    audit,
+    retention,
+    adapter,
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

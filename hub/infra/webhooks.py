@@ -14,12 +14,19 @@ import re
 import socket
 import time
 from collections.abc import Mapping
+from typing import Any, Final
 
 import httpx
 
 from hub import __version__
+from hub.adapters import ADAPTERS, Adapter, CannotRender
 from hub.services.delivery import WebhookResponse
-from hub.services.subscriptions import AddressResolver
+from hub.services.subscriptions import (
+    AddressResolver,
+    CannotCarry,
+    NativeFormat,
+    register_native_format,
+)
 from hub.services.webhook_rules import (
     RefusedUrl,
     address_problem,
@@ -27,7 +34,7 @@ from hub.services.webhook_rules import (
     parse_webhook_url,
 )
 
-__all__ = ["DnsResolver", "HttpWebhookSender"]
+__all__ = ["NATIVE_FORMAT_NAMES", "DnsResolver", "HttpWebhookSender", "register_native_formats"]
 
 #: How much of a receiver's answer is kept with a failed attempt.
 ANSWER_SNIPPET_BYTES = 200
@@ -164,3 +171,34 @@ async def _snippet(response: httpx.Response) -> str:
 def _describe(error: BaseException) -> str:
     message = str(error) or "(no detail)"
     return f"{type(error).__name__}: {message}"
+
+
+# -- agency systems' native delivery formats -----------------------------------------------------
+
+#: The subscription format each agency adapter renders (`adapters/<name>/README.md`).
+NATIVE_FORMAT_NAMES: Final[Mapping[str, str]] = {
+    "pr2": "pr2-json",
+    "visor": "visor-xml",
+    "socialwork": "socialwork-json",
+}
+
+
+def _native_format(name: str, adapter: Adapter) -> NativeFormat:
+    def render(envelope: Mapping[str, Any]) -> bytes:
+        try:
+            return adapter.render(envelope)
+        except CannotRender as cannot:
+            raise CannotCarry(cannot.message) from cannot
+
+    return NativeFormat(name, adapter.media_type, adapter.renderable_types, render)
+
+
+def register_native_formats() -> None:
+    """Offer every agency adapter's rendering as a webhook format. Done when this module is
+    imported (the composition root imports it): services and adapters are independent layers,
+    so the infrastructure wires one to the other."""
+    for adapter_name, format_name in NATIVE_FORMAT_NAMES.items():
+        register_native_format(_native_format(format_name, ADAPTERS[adapter_name]))
+
+
+register_native_formats()

@@ -41,6 +41,7 @@ from hub.errors import (
     StoreUnavailable,
 )
 from hub.services.ports import EventStore
+from hub.services.subscriptions import CannotCarry, native_formats
 from hub.services.webhook_rules import retry_delay
 
 __all__ = [
@@ -251,7 +252,10 @@ def render_json(job: DeliveryJob, notification: Mapping[str, Any]) -> bytes:
     return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-#: Each format a subscription may ask for, and how it is rendered.
+JSON_MEDIA_TYPE: Final = "application/json"
+
+#: Each built-in format a subscription may ask for, and how it is rendered; the agency systems'
+#: native formats are registered with the subscriptions (`native_formats`).
 RENDERERS: Final[Mapping[str, Callable[[DeliveryJob, Mapping[str, Any]], bytes]]] = {
     "json": render_json,
 }
@@ -406,7 +410,7 @@ class DeliveryWorker:
         attempt = job.attempts + 1
         attempted_at = self._clock()
         try:
-            body = await self._render(job)
+            body, media_type = await self._render(job)
         except StoreUnavailable:
             raise  # not the job's fault: its claim lapses and it is tried again, unrecorded
         except Exception as error:
@@ -416,19 +420,37 @@ class DeliveryWorker:
             response = WebhookResponse(None, 0.0, f"the hub could not render it: {error}")
         else:
             headers = sign(job.disclosure_id, attempted_at, body, job.secrets)
+            headers["content-type"] = media_type
             response = await self._sender.send(job.url, headers, body)
         finish = self._judge(job, attempt, attempted_at, response)
         await self._queue.finish(job, self.worker_id, finish)
         logger.debug("delivery %s attempt %d: %s", job.delivery_id, attempt, finish.status)
 
-    async def _render(self, job: DeliveryJob) -> bytes:
+    async def _render(self, job: DeliveryJob) -> tuple[bytes, str]:
+        """The body in the subscription's format and its media type. A disclosure a native
+        format cannot carry (`CannotCarry`: a type or body version it lacks) is sent as `json`
+        instead: a disclosure is never withheld for its presentation's sake, and the
+        Content-Type tells the receiver which it got."""
         stored = await self._store.get(job.source, job.event_id)
         if stored is None:
             raise NotFound(f"notification {job.event_id} from {job.source} is not in the store")
+        redacted = self._redact(stored.notification, job.fields)
         renderer = RENDERERS.get(job.format)
-        if renderer is None:
+        if renderer is not None:
+            return renderer(job, redacted), JSON_MEDIA_TYPE
+        native = native_formats().get(job.format)
+        if native is None:
             raise InvalidInput(f"unknown webhook format {job.format!r}")
-        return renderer(job, self._redact(stored.notification, job.fields))
+        try:
+            return native.render(redacted), native.media_type
+        except CannotCarry as cannot:
+            logger.info(
+                "delivery %s: %s cannot carry it (%s); sent as json",
+                job.delivery_id,
+                job.format,
+                cannot.message,
+            )
+            return render_json(job, redacted), JSON_MEDIA_TYPE
 
     def _judge(
         self, job: DeliveryJob, attempt: int, attempted_at: datetime, response: WebhookResponse

@@ -10,13 +10,20 @@ from __future__ import annotations
 
 import enum
 import secrets as random_ids
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Final, Literal, Protocol
+from typing import Any, Final, Literal, Protocol
 
 from hub.domain.policy import PolicyBundle
-from hub.errors import Conflict, FieldProblem, InvalidRequest, NotFound, PermissionDenied
+from hub.errors import (
+    Conflict,
+    FieldProblem,
+    HubError,
+    InvalidRequest,
+    NotFound,
+    PermissionDenied,
+)
 from hub.services.webhook_rules import (
     RefusedUrl,
     WebhookTarget,
@@ -31,16 +38,68 @@ __all__ = [
     "MAX_SECRETS",
     "UNSET",
     "AddressResolver",
+    "CannotCarry",
+    "NativeFormat",
     "Subscription",
     "SubscriptionRepository",
     "SubscriptionService",
     "Unset",
     "entitled_event_types",
+    "known_formats",
+    "native_formats",
+    "register_native_format",
+    "renderable_types",
 ]
 
-#: How a disclosure can be rendered for a webhook: the redacted CloudEvent as JSON. Adapters
-#: add their agencies' native formats.
+#: How a disclosure is rendered for a webhook unless the subscription chooses a native format:
+#: `json`, the redacted CloudEvent and the terms of its disclosure.
 FORMATS: Final = ("json",)
+
+
+class CannotCarry(HubError):
+    """A native format has no place for this disclosure (its type, or its body's version)."""
+
+    title = "Cannot render in the native format"
+
+
+@dataclass(frozen=True, slots=True)
+class NativeFormat:
+    """An agency system's own format a subscription can choose instead of `json` (the agency
+    adapters', `adapters/<name>/README.md`): only the granted fields, sent with `media_type` as
+    Content-Type. A disclosure of a type it cannot carry (`render` raises `CannotCarry`) is sent
+    as `json` (`hub.services.delivery`), so nothing is withheld for its presentation's sake; a
+    subscription is refused a format that can carry none of the types it would receive.
+
+    Services and adapters are independent layers: the infrastructure registers the adapters'
+    formats (`hub.infra.webhooks`), as `pr2-json`, `visor-xml` and `socialwork-json`."""
+
+    name: str
+    media_type: str
+    renderable_types: frozenset[str]
+    #: A redacted envelope (`id`, `type`, `specversion` and the granted fields) to the body.
+    render: Callable[[Mapping[str, Any]], bytes]
+
+
+_NATIVE_FORMATS: dict[str, NativeFormat] = {}
+
+
+def register_native_format(native: NativeFormat) -> None:
+    """Offer `native` to subscriptions (registering a name again replaces it)."""
+    if native.name in FORMATS:
+        raise ValueError(f"{native.name} is a built-in format")
+    _NATIVE_FORMATS[native.name] = native
+
+
+def native_formats() -> Mapping[str, NativeFormat]:
+    """The native formats registered, by name."""
+    return dict(_NATIVE_FORMATS)
+
+
+def known_formats() -> tuple[str, ...]:
+    """Every format a subscription may choose: `json`, then the native ones by name."""
+    return (*FORMATS, *sorted(_NATIVE_FORMATS))
+
+
 #: A new secret and the one before it (both sign while a receiver switches over).
 MAX_SECRETS: Final = 2
 
@@ -182,7 +241,7 @@ class SubscriptionService:
         problems: list[FieldProblem] = []
         target = await self._checked_url(url, problems)
         types = _checked_types(event_types, entitled, recipient_id, problems)
-        _check_format(format, problems)
+        _check_format(format, problems, entitled if types is None else frozenset(types))
         if problems:
             raise _invalid(problems)
         assert target is not None
@@ -229,8 +288,14 @@ class SubscriptionService:
         if not isinstance(event_types, Unset):
             entitled = self._entitled(recipient_id)
             new_types = _checked_types(event_types, entitled, recipient_id, problems)
-        if not isinstance(format, Unset):
-            _check_format(format, problems)
+        if not isinstance(format, Unset) or not isinstance(new_types, Unset):
+            # The format must carry some of what the subscription will receive after the change.
+            types = current.event_types if isinstance(new_types, Unset) else new_types
+            _check_format(
+                current.format if isinstance(format, Unset) else format,
+                problems,
+                self._entitled(recipient_id) if types is None else frozenset(types),
+            )
         if problems:
             raise _invalid(problems)
         now = self._clock()
@@ -369,10 +434,29 @@ def _checked_types(
     return tuple(sorted(set(event_types)))
 
 
-def _check_format(format: str, problems: list[FieldProblem]) -> None:
-    if format not in FORMATS:
+def renderable_types(format: str) -> frozenset[str] | None:
+    """The event types `format` can carry; None for every type (`json`)."""
+    native = _NATIVE_FORMATS.get(format)
+    return None if native is None else native.renderable_types
+
+
+def _check_format(format: str, problems: list[FieldProblem], types: frozenset[str]) -> None:
+    """`format` must be known and carry at least one of `types` (those the subscription would
+    receive); a type it cannot carry is sent as `json`."""
+    if format not in known_formats():
         problems.append(
-            FieldProblem("/format", f"unknown format {format!r}; known: {_listed(FORMATS)}")
+            FieldProblem("/format", f"unknown format {format!r}; known: {_listed(known_formats())}")
+        )
+        return
+    renderable = renderable_types(format)
+    if renderable is not None and not renderable & types:
+        problems.append(
+            FieldProblem(
+                "/format",
+                f"{format} can carry only {_listed(renderable)}, and this subscription would "
+                f"receive none of them (it would receive: {_listed(types)}); choose json, or "
+                "event types the format can carry",
+            )
         )
 
 

@@ -42,7 +42,12 @@ class NewSubscription(BaseModel):
         description="Only these event types (each one the recipient can be entitled to); "
         "leave out for every type it is entitled to",
     )
-    format: str = Field(default="json", description="How a disclosure is rendered: `json`")
+    format: str = Field(
+        default="json",
+        description="How a disclosure is rendered: `json` (the redacted CloudEvent), or a "
+        "native format: `pr2-json`, `visor-xml`, `socialwork-json` (types a native format "
+        "cannot carry are sent as `json`)",
+    )
 
 
 class SubscriptionChanges(BaseModel):

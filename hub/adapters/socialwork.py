@@ -1,0 +1,715 @@
+"""The council justice social work adapter: a case system's JSON messages and its CSV export in,
+canonical notifications out; disclosures rendered as social work JSON messages. The format is
+documented in `adapters/socialwork/README.md`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Final
+
+from hub.adapters.base import (
+    MAX_FILE_BYTES,
+    MAX_RECORD_BYTES,
+    Adapter,
+    AdapterRecord,
+    RecordProblem,
+    decode_utf8,
+    load_json_object,
+    new_envelope,
+    refuse_file,
+    rejected,
+    too_large,
+)
+from hub.adapters.mapping import (
+    Code,
+    Date,
+    DateTime,
+    FieldMap,
+    Integer,
+    ListOf,
+    MessageMap,
+    NativeObject,
+    NativeRecord,
+    NativeValue,
+    Objects,
+    Part,
+    Pattern,
+    Text,
+    check_dataschema,
+    choose_outbound,
+    lenient,
+    nest,
+    parse_fields,
+    read_cell,
+    render_fields,
+    rendered_envelope,
+    validation_problems,
+    write_cell,
+)
+from hub.domain.schemas import SchemaRegistry
+
+NAME: Final = "socialwork"
+SOURCE_PREFIX: Final = "urn:pph:socialwork:"
+SUBJECT_PREFIX: Final = "SW-RECORD-"
+MEDIA_TYPE: Final = "application/vnd.pph.socialwork+json"
+HUB_BLOCK: Final = "hub"
+TYPE_FIELD: Final = "messageType"
+#: The first cell of the CSV export's last row; the second is the number of data rows.
+END_OF_EXPORT: Final = "END_OF_EXPORT"
+
+#: Councils by their current GSS code: the prefix of a social work client id (events/README).
+COUNCILS: Final = (
+    "S12000005", "S12000006", "S12000008", "S12000010", "S12000011", "S12000013", "S12000014",
+    "S12000017", "S12000018", "S12000019", "S12000020", "S12000021", "S12000023", "S12000026",
+    "S12000027", "S12000028", "S12000029", "S12000030", "S12000033", "S12000034", "S12000035",
+    "S12000036", "S12000038", "S12000039", "S12000040", "S12000041", "S12000042", "S12000045",
+    "S12000047", "S12000048", "S12000049", "S12000050",
+)  # fmt: skip
+
+#: Native messages the hub has no canonical event type for: refused, and why.
+UNMAPPED: Final = {
+    "SupervisionStart": (
+        "the hub has no event type for the start of a community supervision order or licence "
+        "supervision yet (none of events/ fits without losing its meaning); the record is "
+        "kept in quarantine unchanged and can be sent again once the hub publishes one"
+    ),
+}
+
+
+def _snake(values: Iterable[str]) -> Code:
+    """One of the case system's code lists: the canonical value with underscores."""
+    return Code({value.replace("-", "_"): value for value in values})
+
+
+COUNCIL = Code({code: code for code in COUNCILS})
+CATEGORY = Code(
+    {
+        "10(1)(a)": "s10(1)(a)",
+        "10(1)(c)": "s10(1)(c)",
+        "10(1)(d)": "s10(1)(d)",
+        "10(1)(e)": "s10(1)(e)",
+    }
+)
+CATEGORY_GROUP = _snake(
+    ("registered-sex-offender", "restricted-patient", "other-risk-of-serious-harm")
+)
+RISK_LEVEL = _snake(("low", "medium", "high", "very-high"))
+AGENCY = _snake(("police-scotland", "local-authority", "health-board", "scottish-prison-service"))
+REFERRAL_REASON = _snake(
+    (
+        "conviction-or-order",
+        "pending-release",
+        "hospital-leave-or-discharge",
+        "increased-risk",
+        "transfer-into-area",
+        "review",
+        "other",
+    )
+)
+NOTIFYING_AGENCY = Code(
+    {"sps": "scottish-prison-service", "prison_social_work": "prison-based-social-work"}
+)
+RELEASE_KIND = _snake(("possible", "planned"))
+RELEASE_BASIS = _snake(
+    (
+        "end-of-sentence",
+        "parole-licence",
+        "non-parole-licence",
+        "extended-sentence-licence",
+        "life-licence",
+        "home-detention-curfew",
+        "short-term-sex-offender-licence",
+        "bail-or-liberation-from-remand",
+    )
+)
+ACCOMMODATION = _snake(
+    (
+        "private-tenancy-or-owned",
+        "family-or-friends",
+        "supported-accommodation",
+        "local-authority-temporary",
+        "no-fixed-abode",
+        "other",
+    )
+)
+CHILDREN_RESIDENT = _snake(("yes", "no", "unknown"))
+VICTIM_AGE = Code({"under_13": "under-13", "13_to_15": "13-to-15", "16": "16"})
+TOOL = Code(
+    {
+        "RM2000": "RM2000",
+        "SA07": "SA07",
+        "RA3": "RA3",
+        "RA4": "RA4",
+        "LSCMI": "LS/CMI",
+        "SARN": "SARN",
+        "other": "other",
+    }
+)
+MEASURE = _snake(("risk-of-reconviction", "risk-of-serious-harm", "needs"))
+ASSESSOR_AGENCY = _snake(
+    ("police-scotland", "local-authority", "scottish-prison-service", "health-board", "other")
+)
+
+_CODE_TEXT = Text(max_length=30, free_text=False)
+_DATE = Date("iso")
+
+_FRAME_FIELDS: Final = (
+    FieldMap(
+        "recordId",
+        "meta.record_id",
+        Pattern(r"[A-Za-z0-9][A-Za-z0-9-]{0,39}", "GCC-MR-2023-000118"),
+        required=True,
+    ),
+    FieldMap("council", "meta.council", COUNCIL, required=True),
+    FieldMap("recordedAt", "time", DateTime(), required=True),
+    FieldMap(
+        "client/clientId",
+        "identifiers.sw_client_id",
+        Pattern(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,63}", "CJ-10234"),
+    ),
+    FieldMap("client/pncId", "identifiers.pnc_id", _CODE_TEXT),
+    FieldMap("client/croNumber", "identifiers.cro_number", _CODE_TEXT),
+    FieldMap("client/spsNumber", "identifiers.sps_number", _CODE_TEXT),
+    FieldMap("client/visorRef", "identifiers.visor_ref", _CODE_TEXT),
+)
+
+
+def _body(body: str, *fields: tuple[str, str, Any, bool]) -> tuple[FieldMap, ...]:
+    return (
+        *_FRAME_FIELDS,
+        *(FieldMap(f"{body}/{native}", path, codec, req) for native, path, codec, req in fields),
+    )
+
+
+_ASSESSMENT_COMMON: Final = (
+    ("summary", "data.summary", Text(4000), False),
+    ("nextReviewDate", "data.next_review_date", _DATE, False),
+)
+
+MESSAGES: Final[tuple[MessageMap, ...]] = (
+    MessageMap(
+        "MappaReferral",
+        "mappa.referral",
+        _body(
+            "referral",
+            ("category", "data.category", CATEGORY, True),
+            ("categoryGroup", "data.category_group", CATEGORY_GROUP, True),
+            ("level", "data.level", Integer(), True),
+            ("referringAgency", "data.referring_agency", AGENCY, True),
+            ("referringCouncil", "data.referring_council_area", _CODE_TEXT, False),
+            ("mappaArea", "data.mappa_area", _CODE_TEXT, True),
+            ("referralDate", "data.referral_date", _DATE, True),
+            ("reason", "data.reason", REFERRAL_REASON, True),
+            ("reasonDetail", "data.reason_detail", Text(2000), False),
+            ("riskOfSeriousHarm", "data.risk_of_serious_harm", RISK_LEVEL, False),
+        ),
+    ),
+    MessageMap(
+        "Schedule1Notification",
+        "release.schedule1-notification",
+        _body(
+            "notification",
+            ("establishment", "data.notifying_establishment", _CODE_TEXT, True),
+            ("notifyingAgency", "data.notifying_agency", NOTIFYING_AGENCY, True),
+            ("notificationDate", "data.notification_date", _DATE, True),
+            ("release/type", "data.release.type", RELEASE_KIND, True),
+            ("release/expectedDate", "data.release.expected_date", _DATE, True),
+            ("release/basis", "data.release.basis", RELEASE_BASIS, False),
+            ("release/address/council", "data.release.address.council_area", _CODE_TEXT, True),
+            (
+                "release/address/accommodationType",
+                "data.release.address.accommodation_type",
+                ACCOMMODATION,
+                True,
+            ),
+            ("release/address/lines", "data.release.address.lines", ListOf(Text(100), 5), False),
+            ("release/address/postcode", "data.release.address.postcode", _CODE_TEXT, False),
+            (
+                "release/address/childrenResident",
+                "data.release.address.children_resident",
+                CHILDREN_RESIDENT,
+                False,
+            ),
+            (
+                "offences",
+                "data.schedule1_offences",
+                Objects(
+                    (
+                        Part("paragraph", "schedule1_paragraph", _CODE_TEXT, required=True),
+                        Part("victimAge", "victim_age_category", VICTIM_AGE, required=True),
+                        Part("convictionDate", "conviction_date", _DATE),
+                        Part("description", "description", Text(200)),
+                    )
+                ),
+                True,
+            ),
+        ),
+        note="The statutory notice of a Schedule 1 offender's possible or planned release, "
+        "from prison-based social work (inspection 4.22).",
+    ),
+    MessageMap(
+        "RiskAssessment",
+        "risk.assessment-recorded",
+        _body(
+            "assessment",
+            ("tool", "data.tool", TOOL, True),
+            ("toolName", "data.tool_name", Text(100), False),
+            ("measure", "data.measure", MEASURE, True),
+            ("outcomeLevel", "data.outcome_level", RISK_LEVEL, True),
+            ("assessmentDate", "data.assessment_date", _DATE, True),
+            ("assessor/agency", "data.assessor.agency", ASSESSOR_AGENCY, True),
+            ("assessor/role", "data.assessor.role", Text(100), True),
+            ("assessor/council", "data.assessor.council_area", _CODE_TEXT, False),
+            *_ASSESSMENT_COMMON,
+        ),
+    ),
+    MessageMap(
+        "HomeBackgroundReport",
+        "risk.assessment-recorded",
+        (
+            *_body(
+                "report",
+                ("submittedDate", "data.assessment_date", _DATE, True),
+                ("assessedRisk", "data.outcome_level", RISK_LEVEL, True),
+                ("author/role", "data.assessor.role", Text(100), True),
+                *_ASSESSMENT_COMMON,
+            ),
+            FieldMap("council", "data.assessor.council_area", COUNCIL),
+        ),
+        constants={
+            "data.tool": "other",
+            "data.tool_name": "Home background report",
+            "data.measure": "risk-of-serious-harm",
+            "data.assessor.agency": "local-authority",
+        },
+        outbound=False,
+        note="The hub has no event type for reports. A home background report (for home leave, "
+        "parole or release planning) records the community social worker's assessment of risk "
+        "at the proposed address, so it is sent as the nearest type, a risk assessment by the "
+        "council with tool `other`. A report without `assessedRisk` is refused.",
+    ),
+)
+_BY_TYPE: Final = {spec.native_type: spec for spec in MESSAGES}
+RENDERABLE_TYPES: Final = frozenset(spec.event_type for spec in MESSAGES if spec.outbound)
+_BODY_PREFIX: Final = {
+    "MappaReferral": "referral/",
+    "Schedule1Notification": "notification/",
+    "RiskAssessment": "assessment/",
+    "HomeBackgroundReport": "report/",
+}
+
+
+def _name_json(native: str) -> str:
+    return "/" + native
+
+
+# -- one record, whatever its syntax -----------------------------------------------------------
+
+
+def _record(
+    record: NativeRecord,
+    location: str,
+    original: bytes,
+    schemas: SchemaRegistry,
+    typed: bool,
+    name: Callable[[str], str],
+    type_field: str,
+) -> AdapterRecord:
+    kind = record.pop(TYPE_FIELD, None)
+    raw_id = record.get("recordId")
+    native_id = raw_id if isinstance(raw_id, str) and len(raw_id) <= 40 else None
+    if isinstance(kind, str) and kind in UNMAPPED:
+        return rejected(
+            location,
+            original,
+            [RecordProblem(type_field, UNMAPPED[kind])],
+            native_type=kind,
+            native_id=native_id,
+        )
+    spec = _BY_TYPE.get(kind) if isinstance(kind, str) else None
+    if spec is None:
+        known = [*_BY_TYPE, *UNMAPPED]
+        why = (
+            "is missing"
+            if kind in (None, "")
+            else "is not a known message type; expected one of: " + ", ".join(known)
+        )
+        return rejected(location, original, [RecordProblem(type_field, why)], native_id=native_id)
+    values, problems = parse_fields(spec, record, typed, name)
+    if problems:
+        return rejected(
+            location, original, problems, native_type=spec.native_type, native_id=native_id
+        )
+    council = values["meta.council"]
+    if "identifiers.sw_client_id" in values:
+        values["identifiers.sw_client_id"] = f"{council}:{values['identifiers.sw_client_id']}"
+    record_id = values["meta.record_id"]
+    envelope = new_envelope(
+        adapter=NAME,
+        source=SOURCE_PREFIX + council,
+        native_id=record_id,
+        event_type=spec.event_type,
+        time=values["time"],
+        subject=SUBJECT_PREFIX + record_id,
+        identifiers=nest(values, "identifiers"),
+        data=nest(values, "data"),
+    )
+    invalid = validation_problems(schemas, envelope, spec, name, type_field)
+    if invalid:
+        return rejected(
+            location, original, invalid, native_type=spec.native_type, native_id=record_id
+        )
+    return AdapterRecord(
+        location, original, envelope, native_type=spec.native_type, native_id=record_id
+    )
+
+
+# -- JSON messages -----------------------------------------------------------------------------
+
+
+def _flatten_json(
+    document: Mapping[str, Any], prefix: str = ""
+) -> tuple[NativeRecord, list[RecordProblem]]:
+    """Nested objects to `a/b` paths; arrays of texts and of flat objects kept as lists."""
+    record: NativeRecord = {}
+    problems: list[RecordProblem] = []
+    for key, value in document.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict):
+            inner, more = _flatten_json(value, path + "/")
+            record.update(inner)
+            problems += more
+        elif isinstance(value, str | bool | int):
+            record[path] = value
+        elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+            record[path] = list(value)
+        elif isinstance(value, list) and all(
+            isinstance(v, dict) and all(isinstance(x, str | bool | int) for x in v.values())
+            for v in value
+        ):
+            record[path] = [dict(v) for v in value]
+        elif value is None:
+            continue  # null is absent, as in most JSON serialisers' "omit nothing" mode
+        else:
+            problems.append(RecordProblem("/" + path, "has a value of an unexpected shape"))
+    return record, problems
+
+
+def parse_message(data: bytes, schemas: SchemaRegistry) -> list[AdapterRecord]:
+    """One social work JSON message: one record, parsed or rejected."""
+    document, problem = load_json_object(data, "message")
+    if document is None:
+        assert problem is not None
+        return [rejected("", data, [problem])]
+    record, problems = _flatten_json(document)
+    if problems:
+        return [rejected("", data, problems)]
+    return [_record(record, "", data, schemas, True, _name_json, "/" + TYPE_FIELD)]
+
+
+# -- the CSV export ----------------------------------------------------------------------------
+
+_FRAME_COLUMNS: Final = {
+    "RECORD_TYPE": TYPE_FIELD,
+    "RECORD_ID": "recordId",
+    "COUNCIL": "council",
+    "RECORDED_AT": "recordedAt",
+    "CLIENT_ID": "client/clientId",
+    "PNC_ID": "client/pncId",
+    "CRO_NUMBER": "client/croNumber",
+    "SPS_NUMBER": "client/spsNumber",
+    "VISOR_REF": "client/visorRef",
+}
+
+
+def _column(path_in_body: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", path_in_body).replace("/", "_").upper()
+
+
+def _csv_columns() -> tuple[tuple[str, ...], dict[str, dict[str, str]]]:
+    """The export's columns, and for each message type, column -> native (JSON) path."""
+    columns: dict[str, None] = dict.fromkeys(_FRAME_COLUMNS)
+    by_type: dict[str, dict[str, str]] = {}
+    frame = {native: column for column, native in _FRAME_COLUMNS.items()}
+    for spec in MESSAGES:
+        mapping: dict[str, str] = {}
+        for fmap in spec.fields:
+            column = frame.get(fmap.native) or _column(
+                fmap.native.removeprefix(_BODY_PREFIX[spec.native_type])
+            )
+            mapping[column] = fmap.native
+            columns.setdefault(column, None)
+        by_type[spec.native_type] = mapping
+    return tuple(columns), by_type
+
+
+CSV_COLUMNS, _CSV_BY_TYPE = _csv_columns()
+_CODECS: Final = {f.native: f.codec for spec in MESSAGES for f in spec.fields}
+
+
+def _csv_record(row: Mapping[str, str]) -> tuple[NativeRecord, list[RecordProblem]]:
+    kind = row.get("RECORD_TYPE", "")
+    record: NativeRecord = {TYPE_FIELD: kind}
+    mapping = _CSV_BY_TYPE.get(kind, {})
+    problems: list[RecordProblem] = []
+    for column, cell in row.items():
+        if column == "RECORD_TYPE" or cell == "":
+            continue
+        native = mapping.get(column) or _FRAME_COLUMNS.get(column)
+        if native is None:
+            problems.append(
+                RecordProblem(column, f"is not part of a {kind} record; leave it empty")
+            )
+            continue
+        try:
+            record[native] = read_cell(_CODECS.get(native), cell)
+        except ValueError as error:
+            problems.append(RecordProblem(column, str(error)))
+    return record, problems
+
+
+def csv_row(message: Mapping[str, NativeValue]) -> list[str]:
+    """A message's flat native fields as a row of the CSV export."""
+    kind = str(message[TYPE_FIELD])
+    by_native = {native: column for column, native in _CSV_BY_TYPE[kind].items()}
+    cells = dict.fromkeys(CSV_COLUMNS, "")
+    cells["RECORD_TYPE"] = kind
+    for native, value in message.items():
+        if native != TYPE_FIELD:
+            cells[by_native[native]] = write_cell(_CODECS.get(native), value)
+    return list(cells.values())
+
+
+def build_export(messages: Iterable[Mapping[str, NativeValue]]) -> bytes:
+    """A complete CSV export of `messages` (flat native fields, as `flatten_message` gives)."""
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    count = 0
+    for message in messages:
+        writer.writerow(csv_row(message))
+        count += 1
+    writer.writerow([END_OF_EXPORT, str(count)])
+    return buffer.getvalue().encode("utf-8")
+
+
+def flatten_message(document: Mapping[str, Any]) -> NativeRecord:
+    """A JSON message as flat native fields (for `build_export`)."""
+    record, problems = _flatten_json(document)
+    if problems:
+        raise ValueError(problems[0].reason)
+    return record
+
+
+def parse_export(data: bytes, schemas: SchemaRegistry) -> list[AdapterRecord]:
+    """Every row of a social work CSV export, parsed or rejected.
+
+    A file with a structural fault (not UTF-8, no or wrong header row, a second header row, no
+    `END_OF_EXPORT` row or a count that disagrees, broken quoting) is refused as a whole: each of
+    its rows is rejected, saying so, and nothing in it counts as parsed."""
+    problem = too_large(len(data), MAX_FILE_BYTES, "export")
+    text: str | None = None
+    if problem is None:
+        text, problem = decode_utf8(data, "export")
+    if text is None:
+        assert problem is not None
+        return [rejected("file", data, [problem])]
+    lines = text.splitlines(keepends=True)
+    file_problems: list[RecordProblem] = []
+    if lines and not lines[-1].endswith(("\n", "\r")):
+        file_problems.append(
+            RecordProblem("", f"the export is truncated: line {len(lines)} has no line end")
+        )
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    records: list[AdapterRecord] = []
+    header: list[str] | None = None
+    end: tuple[int, list[str]] | None = None
+    consumed = 0
+    try:
+        for row in reader:
+            first, consumed = consumed + 1, reader.line_num
+            original = "".join(lines[first - 1 : consumed]).encode("utf-8")
+            location = f"line {first}"
+            if not row or row == [""]:
+                continue
+            if header is None:
+                header = row
+                if row != list(CSV_COLUMNS):
+                    file_problems.append(_header_problem(row))
+                continue
+            if row == header:
+                file_problems.append(
+                    RecordProblem(
+                        "RECORD_TYPE",
+                        f"line {first} repeats the header row: two exports appear to be joined; "
+                        "send each export as its own file",
+                    )
+                )
+                continue
+            if end is not None:
+                file_problems.append(RecordProblem("", f"line {first} follows {END_OF_EXPORT}"))
+                end = None
+            if row[0] == END_OF_EXPORT:
+                end = (first, row)
+                continue
+            records.append(_csv_row_record(row, list(header), location, original, schemas))
+    except csv.Error as error:
+        file_problems.append(
+            RecordProblem("", f"the CSV is malformed at line {reader.line_num}: {error}")
+        )
+    if header is None:
+        file_problems.append(RecordProblem("", "the export is empty: it has no header row"))
+    if end is None:
+        if not any(END_OF_EXPORT in p.reason for p in file_problems):
+            file_problems.append(
+                RecordProblem(
+                    "",
+                    f"the export is truncated: its last row is not {END_OF_EXPORT},<count>; "
+                    "send the complete export again",
+                )
+            )
+    elif end[1][1:] != [str(len(records))]:
+        file_problems.append(
+            RecordProblem(
+                "",
+                f"the {END_OF_EXPORT} row at line {end[0]} does not give the row count "
+                f"{len(records)}: the export is truncated or damaged; send it again",
+            )
+        )
+    if not file_problems:
+        return records
+    return refuse_file(records, data, file_problems)
+
+
+def _header_problem(row: Sequence[str]) -> RecordProblem:
+    missing = [c for c in CSV_COLUMNS if c not in row]
+    unknown = [c for c in row if c not in CSV_COLUMNS]
+    detail = []
+    if missing:
+        detail.append("missing: " + ", ".join(missing[:10]))
+    if unknown:
+        detail.append("unknown: " + ", ".join(c[:40] for c in unknown[:10]))
+    if not detail:
+        detail.append("the columns are out of order")
+    return RecordProblem(
+        "", "the header row is not the version 1 export header (" + "; ".join(detail) + ")"
+    )
+
+
+def _csv_row_record(
+    row: list[str],
+    header: list[str],
+    location: str,
+    original: bytes,
+    schemas: SchemaRegistry,
+) -> AdapterRecord:
+    problem = too_large(len(original), MAX_RECORD_BYTES, "row")
+    if problem:
+        return rejected(location, original, [problem])
+    if len(row) != len(header):
+        return rejected(
+            location,
+            original,
+            [RecordProblem("", f"has {len(row)} cells; the header has {len(header)}")],
+        )
+    record, problems = _csv_record(dict(zip(header, row, strict=True)))
+    if problems:
+        kind = record.get(TYPE_FIELD)
+        return rejected(
+            location, original, problems, native_type=kind if isinstance(kind, str) else None
+        )
+    names = {native: column for column, native in _FRAME_COLUMNS.items()}
+    kind = record.get(TYPE_FIELD)
+    if isinstance(kind, str):
+        names.update({native: column for column, native in _CSV_BY_TYPE.get(kind, {}).items()})
+    return _record(
+        record, location, original, schemas, False, lambda n: names.get(n, n), "RECORD_TYPE"
+    )
+
+
+def parse(data: bytes, schemas: SchemaRegistry) -> list[AdapterRecord]:
+    """A social work JSON message or CSV export, recognised by its first character."""
+    if data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
+        return parse_message(data, schemas)
+    return parse_export(data, schemas)
+
+
+# -- outbound ----------------------------------------------------------------------------------
+
+
+def _unflatten(fields: Mapping[str, NativeValue]) -> dict[str, Any]:
+    document: dict[str, Any] = {}
+    for path, value in fields.items():
+        node = document
+        *parents, leaf = path.split("/")
+        for parent in parents:
+            node = node.setdefault(parent, {})
+        node[leaf] = value
+    return document
+
+
+def render(notification: Mapping[str, Any]) -> bytes:
+    """A disclosure as a social work JSON message: the granted fields under the case system's
+    names, the hub's id, source and subject under `hub`. Fields not granted are left out."""
+    check_dataschema(notification)
+    spec = choose_outbound(MESSAGES, notification)
+    fields = render_fields(spec, notification, typed=True)
+    client_id = fields.get("client/clientId")
+    if isinstance(client_id, str):
+        council, _, local_id = client_id.partition(":")
+        fields = {"council": council, **fields, "client/clientId": local_id}
+    hub: dict[str, Any] = {"eventId": notification["id"], "eventType": notification["type"]}
+    for key, attribute in (("source", "source"), ("subject", "subject")):
+        if attribute in notification:
+            hub[key] = notification[attribute]
+    message = {HUB_BLOCK: hub, TYPE_FIELD: spec.native_type, **_unflatten(fields)}
+    return json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def read_rendered(data: bytes) -> dict[str, Any]:
+    """A rendered social work message back to the (redacted) envelope it was made from."""
+    document = json.loads(data)
+    hub = document.pop(HUB_BLOCK)
+    spec = _BY_TYPE[document.pop(TYPE_FIELD)]
+    record, problems = _flatten_json(document)
+    council = record.pop("council", None)
+    values, more = parse_fields(lenient(spec), record, True, _name_json)
+    if problems or more:
+        raise ValueError(f"not a rendered social work message: {[*problems, *more]}")
+    if "identifiers.sw_client_id" in values:
+        values["identifiers.sw_client_id"] = f"{council}:{values['identifiers.sw_client_id']}"
+    return rendered_envelope(
+        values, hub["eventId"], spec.event_type, hub.get("source"), hub.get("subject")
+    )
+
+
+ADAPTER: Final = Adapter(
+    name=NAME,
+    description="Council justice social work case systems: JSON messages and CSV exports",
+    parse=parse,
+    render=render,
+    read_rendered=read_rendered,
+    media_type=MEDIA_TYPE,
+    renderable_types=RENDERABLE_TYPES,
+    formats={"export": parse_export, "message": parse_message},
+)
+
+__all__ = [
+    "ADAPTER",
+    "CSV_COLUMNS",
+    "MESSAGES",
+    "NativeObject",
+    "build_export",
+    "csv_row",
+    "flatten_message",
+    "parse",
+    "parse_export",
+    "parse_message",
+    "read_rendered",
+    "render",
+]

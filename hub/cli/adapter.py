@@ -1,0 +1,371 @@
+"""`hub adapter <name> ingest|watch`: feed an agency system's own files to the hub.
+
+    hub adapter pr2 ingest extract.psv [--dry-run] [--quarantine DIR] [--json]
+    hub adapter visor ingest inbox/            (every file in the folder, by name)
+    hub adapter socialwork watch dropbox/      (a drop folder, until SIGTERM or Ctrl-C)
+
+Every record ends accepted (event id and position), duplicate or rejected (location, field,
+reason); a summary is printed (with `--json`, on stderr, and the report as JSON on stdout).
+Rejected records are written to a quarantine file with their original bytes, and a `.json`
+sidecar with the reasons (default folder: `quarantine/` beside the input). Exit status: 0 when
+every record was accepted or a duplicate, 1 when any was rejected, 3 when the database failed
+midway (the report says which records were stored; ingesting again is safe).
+
+Records are published as the agency their source belongs to (`hub.services.ingest`), by the
+client `adapter:<name>`. The parsing is the adapter's (`hub.adapters`), the accounting the
+ingest service's; this module only reads, moves and writes files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+from hub import bootstrap
+from hub.adapters import ADAPTERS, MAX_FILE_BYTES, Adapter, AdapterRecord, RecordProblem
+from hub.adapters.base import rejected
+from hub.cli.common import Commands
+from hub.services.ingest import IngestReport, IngestService
+from hub.settings import Settings
+
+logger = logging.getLogger("hub.adapter")
+
+EXIT_OK: Final = 0
+EXIT_REJECTED: Final = 1
+EXIT_INCOMPLETE: Final = 3
+
+#: Names a sender uses while it is still writing a file (rename it when complete).
+_IN_PROGRESS_SUFFIXES: Final = (".part", ".tmp", ".partial")
+DONE: Final = "done"
+FAILED: Final = "failed"
+QUARANTINE: Final = "quarantine"
+
+
+def register(commands: Commands) -> None:
+    parser = commands.add_parser(
+        "adapter", help="ingest agency systems' own files (PR2, ViSOR, social work)"
+    )
+    by_name = parser.add_subparsers(title="adapters", metavar="{" + ",".join(ADAPTERS) + "}")
+    for name, adapter in ADAPTERS.items():
+        one = by_name.add_parser(name, help=adapter.description)
+        actions = one.add_subparsers(title="commands")
+
+        ingest = actions.add_parser(
+            "ingest", help="ingest a file, or every file of a folder, and report every record"
+        )
+        ingest.add_argument("path", type=Path, help="a native file, or a folder of them")
+        ingest.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="parse and check against the store; store nothing",
+        )
+        ingest.add_argument(
+            "--quarantine",
+            type=Path,
+            help="where rejected records go (default: quarantine/ beside the input)",
+        )
+        ingest.add_argument(
+            "--json", action="store_true", help="the report as JSON on stdout (summary on stderr)"
+        )
+        ingest.set_defaults(run=_ingest, adapter=adapter)
+
+        watch = actions.add_parser(
+            "watch",
+            help="ingest each new file dropped in a folder, then move it to done/ or failed/ "
+            "with its report; until SIGTERM or Ctrl-C",
+        )
+        watch.add_argument("folder", type=Path, help="the drop folder")
+        watch.add_argument(
+            "--interval", type=float, default=1.0, help="seconds between looks (default 1)"
+        )
+        watch.add_argument(
+            "--quarantine", type=Path, help="where rejected records go (default: FOLDER/quarantine)"
+        )
+        watch.set_defaults(run=_watch, adapter=adapter)
+
+
+# -- ingest ------------------------------------------------------------------------------------
+
+
+@dataclass
+class FileReport:
+    path: Path
+    report: IngestReport
+    quarantined: Path | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        document = {"file": str(self.path), **self.report.as_dict()}
+        document["quarantine"] = None if self.quarantined is None else str(self.quarantined)
+        return document
+
+
+async def _ingest(args: argparse.Namespace, settings: Settings) -> int:
+    adapter: Adapter = args.adapter
+    path: Path = args.path
+    found = await asyncio.to_thread(_inputs, path)
+    if found is None:
+        print(f"error: {path} is neither a file nor a folder", file=sys.stderr)
+        return 2
+    files, beside = found
+    quarantine = args.quarantine or beside / QUARANTINE
+    reports: list[FileReport] = []
+    async with bootstrap.running(settings) as container:
+        service = _service(container)
+        for file in files:
+            done = await ingest_file(service, adapter, file, dry_run=args.dry_run)
+            if not args.dry_run:
+                done.quarantined = write_quarantine(quarantine, file, done.report)
+            reports.append(done)
+            out = sys.stderr if args.json else sys.stdout
+            print(_summary_line(done), file=out)
+            if not done.report.complete:
+                break  # the database is down: the other files would fail the same way
+    if args.json:
+        print(json.dumps(_report_document(adapter, reports), indent=2, ensure_ascii=False))
+    return _exit_status(reports)
+
+
+def _inputs(path: Path) -> tuple[list[Path], Path] | None:
+    """The files to ingest, and the folder the quarantine goes in by default."""
+    if path.is_dir():
+        return _files_in(path), path
+    if path.is_file():
+        return [path], path.parent
+    return None
+
+
+def _read(path: Path) -> tuple[int, bytes | None]:
+    """The file's size, and its content unless it is over the size limit."""
+    size = path.stat().st_size
+    return size, None if size > MAX_FILE_BYTES else path.read_bytes()
+
+
+def _service(container: bootstrap.Container) -> IngestService:
+    return IngestService(
+        container.intake,
+        container.store,
+        container.schemas,
+        container.policy.directory,
+        batch_size=min(container.settings.max_batch_size, 200),
+    )
+
+
+async def ingest_file(
+    service: IngestService, adapter: Adapter, path: Path, *, dry_run: bool
+) -> FileReport:
+    """Read `path` (refusing, unread, one over the size limit) and ingest it."""
+    size, data = await asyncio.to_thread(_read, path)
+    if data is None:
+        problem = RecordProblem(
+            "",
+            f"the file is {size} bytes, over the limit of {MAX_FILE_BYTES}; split it and send "
+            "the parts",
+        )
+        records: list[AdapterRecord] = [rejected("file", b"", [problem])]
+        report = await service.ingest_records(adapter.name, records, dry_run=dry_run)
+    else:
+        report = await service.ingest(adapter, data, dry_run=dry_run)
+    return FileReport(path, report)
+
+
+def write_quarantine(folder: Path, source: Path, report: IngestReport) -> Path | None:
+    """The rejected records' original bytes in one file, and a `.json` sidecar saying where
+    each is in it and why it was rejected. When every record was rejected the file is copied
+    whole (header and trailer included). None when nothing was rejected."""
+    rejected_records = report.rejected
+    if not rejected_records:
+        return None
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    target = folder / f"{source.stem}.rejected-{stamp}{source.suffix}"
+    whole = len(rejected_records) == len(report.records) and source.stat().st_size <= MAX_FILE_BYTES
+    entries: list[dict[str, Any]] = []
+    if whole:
+        content = source.read_bytes()
+        for record in rejected_records:
+            entries.append(record.as_dict())
+    else:
+        chunks: list[bytes] = []
+        offset = 0
+        for record in rejected_records:
+            original = record.original
+            if not original.endswith(b"\n"):
+                original += b"\n"
+            entry = record.as_dict()
+            entry["offset"], entry["length"] = offset, len(record.original)
+            entries.append(entry)
+            chunks.append(original)
+            offset += len(original)
+        content = b"".join(chunks)
+    target.write_bytes(content)
+    sidecar = {
+        "source_file": str(source),
+        "adapter": report.adapter,
+        "quarantined_at": datetime.now(UTC).isoformat(),
+        "whole_file": whole,
+        "note": (
+            "the whole input file, every record of which was rejected"
+            if whole
+            else "the rejected records' original bytes, one after another (a newline added "
+            "after any that lacked one); offset and length locate each"
+        ),
+        "records": entries,
+    }
+    target.with_name(target.name + ".json").write_text(
+        json.dumps(sidecar, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    return target
+
+
+def _files_in(folder: Path) -> list[Path]:
+    """The folder's complete, visible regular files, by name (sub-folders are not entered)."""
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_file() and not p.name.startswith(".") and not p.name.endswith(_IN_PROGRESS_SUFFIXES)
+    )
+
+
+def _summary_line(done: FileReport) -> str:
+    line = f"{done.path}: {done.report.summary()}"
+    for record in done.report.rejected:
+        for problem in record.problems:
+            where = f"{record.location} {problem.field}".strip() or "file"
+            line += f"\n  rejected {where}: {problem.reason}"
+    if done.quarantined is not None:
+        line += f"\n  rejected records quarantined in {done.quarantined}"
+    return line
+
+
+def _report_document(adapter: Adapter, reports: list[FileReport]) -> dict[str, Any]:
+    totals = {"accepted": 0, "duplicate": 0, "rejected": 0}
+    for done in reports:
+        for outcome, count in done.report.counts().items():
+            totals[outcome] += count
+    return {
+        "adapter": adapter.name,
+        "complete": all(r.report.complete for r in reports),
+        "totals": totals,
+        "files": [r.as_dict() for r in reports],
+    }
+
+
+def _exit_status(reports: list[FileReport]) -> int:
+    if not all(r.report.complete for r in reports):
+        return EXIT_INCOMPLETE
+    if any(r.report.rejected for r in reports):
+        return EXIT_REJECTED
+    return EXIT_OK
+
+
+# -- watch -------------------------------------------------------------------------------------
+
+
+async def _watch(args: argparse.Namespace, settings: Settings) -> int:
+    adapter: Adapter = args.adapter
+    folder: Path = args.folder
+    if not await asyncio.to_thread(folder.is_dir):
+        print(f"error: {folder} is not a folder", file=sys.stderr)
+        return 2
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):  # not on Windows
+            loop.add_signal_handler(signum, stop.set)
+    async with bootstrap.running(settings) as container:
+        watcher = DropFolder(
+            _service(container), adapter, folder, args.quarantine or folder / QUARANTINE
+        )
+        logger.info("watching %s for %s files", folder, adapter.name)
+        await watcher.run(stop, interval=args.interval)
+    print(f"stopped watching {folder}: {watcher.ingested} files ingested")
+    return EXIT_OK
+
+
+class DropFolder:
+    """A folder agencies drop files into. A file is taken once its size and modification time
+    have not changed between two looks (or it was renamed in complete: names ending `.part`,
+    `.tmp` or `.partial`, and hidden ones, are left alone). Each is ingested, then moved to
+    `done/` (every record accepted or a duplicate) or `failed/` (any record rejected), with its
+    report beside it (`<name>.report.json`). If the database fails midway the file stays where
+    it is and is tried again at the next look (what was stored comes back as duplicates)."""
+
+    def __init__(
+        self, service: IngestService, adapter: Adapter, folder: Path, quarantine: Path
+    ) -> None:
+        self._service = service
+        self._adapter = adapter
+        self._folder = folder
+        self._quarantine = quarantine
+        self._seen: dict[Path, tuple[int, int]] = {}
+        self.ingested = 0
+
+    async def run(self, stop: asyncio.Event, *, interval: float) -> None:
+        """Look, ingest what is ready, wait; until `stop` (the file in hand is finished)."""
+        for name in (DONE, FAILED):
+            (self._folder / name).mkdir(exist_ok=True)
+        while not stop.is_set():
+            await self.look(stop)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval)
+
+    async def look(self, stop: asyncio.Event | None = None) -> int:
+        """Ingest every file that is ready now; how many were."""
+        handled = 0
+        seen: dict[Path, tuple[int, int]] = {}
+        for path in _files_in(self._folder):
+            if stop is not None and stop.is_set():
+                break
+            try:
+                status = path.stat()
+            except FileNotFoundError:
+                continue
+            signature = (status.st_size, status.st_mtime_ns)
+            if self._seen.get(path) != signature:
+                seen[path] = signature  # new or still growing: take it at the next look
+                continue
+            if await self._take(path):
+                handled += 1
+            else:
+                seen[path] = signature
+        self._seen = seen
+        return handled
+
+    async def _take(self, path: Path) -> bool:
+        """Ingest one file and move it away; False if it stays (the database failed)."""
+        done = await ingest_file(self._service, self._adapter, path, dry_run=False)
+        report = done.report
+        if not report.complete:
+            logger.warning("%s: %s; it will be tried again", path.name, report.summary())
+            return False
+        done.quarantined = write_quarantine(self._quarantine, path, report)
+        target_folder = self._folder / (FAILED if report.rejected else DONE)
+        target = _free_name(target_folder / path.name)
+        os.replace(path, target)
+        document = done.as_dict()
+        document["file"] = str(target)
+        document["received_as"] = str(path)
+        target.with_name(target.name + ".report.json").write_text(
+            json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
+        self.ingested += 1
+        logger.info("%s -> %s: %s", path.name, target_folder.name, report.summary())
+        return True
+
+
+def _free_name(path: Path) -> Path:
+    """`path`, or if it exists, the same name with a time stamp before the suffix."""
+    if not path.exists():
+        return path
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    return path.with_name(f"{path.stem}.{stamp}{path.suffix}")
