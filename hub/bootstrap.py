@@ -32,6 +32,7 @@ from hub.infra.kafka_intake import KafkaIntakeConsumer, KafkaRejects
 from hub.infra.kafka_security import client_options
 from hub.infra.latency import SqlLatencyStore
 from hub.infra.overdue import SqlOverdueStore
+from hub.infra.protection import FieldProtection, load_field_protection
 from hub.infra.relay_store import SqlRelayCheckpoints
 from hub.infra.retention import SqlRetentionStore
 from hub.infra.routing import SqlRoutingStore
@@ -106,6 +107,8 @@ class Container:
     appended: asyncio.Event = field(default_factory=asyncio.Event)
     #: Scaled out (`kafka_bootstrap` set): publishes stored events to the events topic.
     publisher: EventPublisher | None = None
+    #: Opens the sealed sensitive fields for readers built outside `running()` (none: plaintext).
+    protection: FieldProtection | None = None
 
     @property
     def scaled_out(self) -> bool:
@@ -257,7 +260,7 @@ class Container:
             client_options=client_options(settings),
         )
         channel = KafkaDeliveryChannel(
-            SqlFeedStore(self.engine, audit=self.audit_log),
+            SqlFeedStore(self.engine, audit=self.audit_log, protection=self.protection),
             self.feed,
             SqlRelayCheckpoints(self.engine),
             producer,
@@ -400,7 +403,10 @@ async def running(settings: Settings, *, migrate: bool | None = None) -> AsyncIt
         # Every store that changes or discloses personal data logs it in its own transaction.
         audit_log = SqlAuditLog(engine)
         audit_signer = load_audit_signer(settings)
-        store = create_event_store(engine, audit=audit_log)
+        # Sensitive fields are sealed under per-person data keys as they are stored, and
+        # opened by every reader (`hub.infra.protection`).
+        protection = load_field_protection(settings, schemas)
+        store = create_event_store(engine, audit=audit_log, protection=protection)
         conflicts = SqlConflictReviewList(engine, audit=audit_log)
         appended = asyncio.Event()
         delivery_queue = SqlDeliveryQueue(engine, audit=audit_log)
@@ -420,10 +426,12 @@ async def running(settings: Settings, *, migrate: bool | None = None) -> AsyncIt
             routing=SqlRoutingStore(engine, audit=audit_log),
             explain=ExplainService(store, schemas, policy),
             feed=FeedService(
-                SqlFeedStore(engine, audit=audit_log), policy, consultations=consultations
+                SqlFeedStore(engine, audit=audit_log, protection=protection),
+                policy,
+                consultations=consultations,
             ),
             latency=LatencyService(SqlLatencyStore(engine)),
-            overdue=SqlOverdueStore(engine),
+            overdue=SqlOverdueStore(engine, protection=protection),
             subscriptions=SubscriptionService(
                 SqlSubscriptionRepository(engine),
                 resolver,
@@ -447,6 +455,7 @@ async def running(settings: Settings, *, migrate: bool | None = None) -> AsyncIt
             retention=RetentionService(SqlRetentionStore(engine, audit_log), policy.retention),
             appended=appended,
             publisher=publisher,
+            protection=protection,
         )
     finally:
         if publisher is not None:

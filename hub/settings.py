@@ -136,6 +136,16 @@ class Settings(BaseSettings):
     #: every operation regardless; this only builds the Merkle tree and signs checkpoints).
     audit_enabled: bool = True
 
+    #: Base64 of the 32-byte key-encryption key that wraps each person's data key (encryption
+    #: at rest of sensitive fields, `hub.infra.protection`). Generated into
+    #: `<data_dir>/keys/data-kek.key` (mode 0600) outside production; required in production.
+    data_kek: SecretStr | None = None
+    #: The name of `data_kek`, stored beside each data key it wraps.
+    data_kek_id: str = Field(default="pph-kek-1", pattern=r"^[A-Za-z0-9._-]{1,100}$")
+    #: Earlier key-encryption keys by id (base64), to unwrap data keys until `hub keys rotate`
+    #: has rewrapped them under `data_kek`.
+    data_previous_keks: dict[str, SecretStr] = {}
+
     events_dir: Path = PROJECT_ROOT / "events"
     #: The policy bundle in force (directory, sharing rules, their tests).
     policy_bundle_dir: Path = PROJECT_ROOT / "policies" / "scotland"
@@ -167,6 +177,9 @@ class Settings(BaseSettings):
             )
             if placeholder:
                 raise ValueError("HUB_AUDIT_SIGNING_KEY must be set to a real key in production")
+            kek = self.data_kek
+            if kek is None or kek.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS:
+                raise ValueError("HUB_DATA_KEK must be set to a real key in production")
         return self
 
     @property

@@ -19,6 +19,7 @@ from hub.cli import (
     clients,
     database,
     deliveries,
+    keys,
     persons,
     policy,
     retention,
@@ -40,6 +41,7 @@ GROUPS = (
     audit,
     retention,
     adapter,
+    keys,
 )
 
 

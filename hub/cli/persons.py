@@ -1,4 +1,5 @@
-"""`hub persons`: the subject index's review list of identifier conflicts."""
+"""`hub persons`: the subject index's review list of identifier conflicts, and the erasure of a
+person's sensitive fields by destroying their data keys (crypto-shredding)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ import json
 
 from hub import bootstrap
 from hub.cli.common import Commands
+from hub.domain.notifications import PersonIdentifier
+from hub.errors import InvalidInput
+from hub.infra.protection import SqlPersonKeys, load_kek_ring, sensitive_fields
 from hub.services.conflicts import IdentifierConflictCase
 from hub.settings import Settings
 
@@ -33,6 +37,15 @@ def register(commands: Commands) -> None:
     )
     resolve.add_argument("--by", default=None, help="who resolved it (default: the OS user)")
     resolve.set_defaults(run=_resolve)
+    erase = person_commands.add_parser(
+        "erase",
+        help="destroy a person's data keys: their encrypted fields become unreadable everywhere "
+        "(events and the audit trail stay)",
+    )
+    erase.add_argument("person", help="a person id (p_…) or an identifier as scheme:value")
+    erase.add_argument("--reason", required=True, help="why, e.g. a court order's reference")
+    erase.add_argument("--by", default=None, help="who decided it (default: the OS user)")
+    erase.set_defaults(run=_erase)
 
 
 def _as_json(case: IdentifierConflictCase) -> dict[str, object]:
@@ -74,4 +87,30 @@ async def _resolve(args: argparse.Namespace, settings: Settings) -> int:
             args.review_id, resolution=args.resolution, resolved_by=args.by or getpass.getuser()
         )
     print(f"{case.review_id} resolved by {case.resolved_by}")
+    return 0
+
+
+async def _erase(args: argparse.Namespace, settings: Settings) -> int:
+    async with bootstrap.running(settings) as container:
+        person: str = args.person
+        if ":" in person:
+            scheme, value = person.split(":", 1)
+            person_id = await container.store.resolve_person([PersonIdentifier(scheme, value)])
+        else:
+            person_id = person if await container.store.identifiers_of(person) else None
+        if person_id is None:
+            raise InvalidInput(f"no person is known as {person}")
+        keys = SqlPersonKeys(
+            container.engine,
+            load_kek_ring(settings),
+            container.audit_log,
+            sensitive_fields(settings.events_dir, container.schemas),
+        )
+        destroyed = await keys.erase(
+            person_id, reason=args.reason, actor=args.by or getpass.getuser()
+        )
+    if destroyed:
+        print(f"{person_id}: destroyed {len(destroyed)} data key(s); erasure logged")
+    else:
+        print(f"{person_id}: no live data key (nothing encrypted, or already erased)")
     return 0

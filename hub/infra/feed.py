@@ -16,9 +16,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hub.domain.notifications import StoredEvent
 from hub.infra.audit import SqlAuditLog
+from hub.infra.protection import FieldProtection
 from hub.infra.sqltools import Database, utc
-from hub.infra.store import _stored_event as stored_event  # the one row -> StoredEvent mapping
+from hub.infra.store import stored_events  # the one row -> StoredEvent mapping
 from hub.infra.tables import (
     disclosure_acks,
     disclosure_receipts,
@@ -48,10 +50,18 @@ DISCLOSURE_COLUMNS = (
 
 
 class SqlFeedStore:
-    def __init__(self, engine: AsyncEngine, *, audit: SqlAuditLog | None = None) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        audit: SqlAuditLog | None = None,
+        protection: FieldProtection | None = None,
+    ) -> None:
         self._db = Database(engine, "feed store")
         #: Logs first receipts (transfers through the feed) and acknowledgements.
         self._audit = audit
+        #: Opens the events' sealed fields (none without).
+        self._protection = protection
 
     async def last_seq(self, recipient_id: str) -> int:
         query = sa.select(recipient_counters.c.last_seq).where(
@@ -70,7 +80,8 @@ class SqlFeedStore:
         )
         async with self._db.connect() as connection:
             rows = (await connection.execute(query)).mappings().all()
-        return [_entry(row) for row in rows]
+            found = await stored_events(connection, rows, self._protection)
+        return [_entry(row, event) for row, event in zip(rows, found, strict=True)]
 
     async def entry(self, recipient_id: str, disclosure_id: str) -> FeedEntry | None:
         query = _entries().where(
@@ -79,7 +90,10 @@ class SqlFeedStore:
         )
         async with self._db.connect() as connection:
             row = (await connection.execute(query)).mappings().first()
-        return None if row is None else _entry(row)
+            if row is None:
+                return None
+            (event,) = await stored_events(connection, [row], self._protection)
+        return _entry(row, event)
 
     async def record_receipts(
         self, disclosure_ids: Sequence[str], channel: str, at: datetime
@@ -235,10 +249,10 @@ def disclosure_record(row: sa.RowMapping) -> DisclosureRecord:
     )
 
 
-def _entry(row: sa.RowMapping) -> FeedEntry:
+def _entry(row: sa.RowMapping, event: StoredEvent) -> FeedEntry:
     return FeedEntry(
         seq=int(row["seq"]),
         disclosure=disclosure_record(row),
-        event=stored_event(row),
+        event=event,
         received=row["receipt"] is not None,
     )

@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hub.infra.protection import FieldProtection
 from hub.infra.sqltools import Database, at, utc
-from hub.infra.store import _stored_event as stored_event  # the one row -> StoredEvent mapping
+from hub.infra.store import stored_events  # the one row -> StoredEvent mapping
 from hub.infra.tables import disclosure_acks, disclosures, events, overdue_escalations
 from hub.services.overdue import OVERDUE_EVENT_TYPE, OverdueDisclosure
 
@@ -17,8 +18,10 @@ __all__ = ["SqlOverdueStore"]
 
 
 class SqlOverdueStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, protection: FieldProtection | None = None) -> None:
         self._db = Database(engine, "overdue store")
+        #: Opens the events' sealed fields (none without).
+        self._protection = protection
 
     async def overdue(self, now: datetime, limit: int) -> list[OverdueDisclosure]:
         d, a, x = disclosures, disclosure_acks, overdue_escalations
@@ -49,15 +52,16 @@ class SqlOverdueStore:
         )
         async with self._db.connect() as connection:
             rows = (await connection.execute(query)).mappings().all()
+            found = await stored_events(connection, rows, self._protection)
         return [
             OverdueDisclosure(
                 disclosure_id=row["disclosure_id"],
                 recipient_id=row["recipient_id"],
                 decided_at=utc(row["decided_at"]),
                 acknowledge_within_seconds=int(row["acknowledge_within_seconds"]),
-                event=stored_event(row),
+                event=event,
             )
-            for row in rows
+            for row, event in zip(rows, found, strict=True)
         ]
 
     async def record_escalation(

@@ -36,6 +36,7 @@ from hub.errors import (
     StreamVersionConflict,
 )
 from hub.infra.audit import SqlAuditLog
+from hub.infra.protection import FieldProtection
 from hub.infra.tables import events, person_identifiers, persons
 from hub.infra.visibility import PostgresHorizon, SqliteHorizon, hold_xid
 from hub.services import audit_records
@@ -45,6 +46,7 @@ __all__ = [
     "SqlEventStore",
     "SqliteEventStore",
     "create_event_store",
+    "stored_events",
 ]
 
 #: How many times an append is tried when a concurrent append won a race on the same new
@@ -94,11 +96,20 @@ class SqlEventStore:
     #: Execution options for the connection `read_all` and `last_position` run on.
     _reader_options: ClassVar[dict[str, Any]] = {}
 
-    def __init__(self, engine: AsyncEngine, *, audit: SqlAuditLog | None = None) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        audit: SqlAuditLog | None = None,
+        protection: FieldProtection | None = None,
+    ) -> None:
         self._engine = engine
         #: Logs each collection and identifier link in the append's own transaction. Only
         #: stores built for tests of the store alone go without.
         self._audit = audit
+        #: Seals sensitive fields as they are written and opens them as they are read. Only
+        #: stores built for tests of the store alone go without.
+        self._protection = protection
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -233,12 +244,20 @@ class SqlEventStore:
                     for identifier, person_id in sorted(new_links)
                 ],
             )
+        sealed: list[dict[str, Any] | None] = [None] * len(to_store)
+        if self._protection is not None:
+            # The content hash was taken over the plaintext, so a repeat is still recognised.
+            sealed = list(
+                await self._protection.seal(
+                    connection, [(p.notification, p.person_id) for p in to_store], now
+                )
+            )
         insert = events.insert().returning(events.c.position)
-        for planned in to_store:
+        for planned, data in zip(to_store, sealed, strict=True):
             version = versions.get(planned.person_id, 0) + 1
             versions[planned.person_id] = version
             planned.stream_version = version
-            row = _event_row(planned, publisher, now)
+            row = _event_row(planned, publisher, now, data)
             planned.position = (await connection.execute(insert, row)).scalar_one()
         for planned in plan:
             if planned.repeat_of is not None:
@@ -270,7 +289,8 @@ class SqlEventStore:
                 .order_by(events.c.position)
                 .limit(limit)
             )
-            return [_stored_event(row) for row in (await connection.execute(query)).mappings()]
+            found = (await connection.execute(query)).mappings().all()
+            return await stored_events(connection, found, self._protection)
 
     async def last_position(self) -> int:
         async with self._connection(**self._reader_options) as connection:
@@ -333,7 +353,8 @@ class SqlEventStore:
 
     async def _select_events(self, query: sa.Select[Any]) -> list[StoredEvent]:
         async with self._connection() as connection:
-            return [_stored_event(row) for row in (await connection.execute(query)).mappings()]
+            found = (await connection.execute(query)).mappings().all()
+            return await stored_events(connection, found, self._protection)
 
     # -- the boundary ----------------------------------------------------------------------------
 
@@ -367,8 +388,14 @@ class SqliteEventStore(SqlEventStore):
 
     _writer_options: ClassVar[dict[str, Any]] = {"sqlite_begin": "IMMEDIATE"}
 
-    def __init__(self, engine: AsyncEngine, *, audit: SqlAuditLog | None = None) -> None:
-        super().__init__(engine, audit=audit)
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        audit: SqlAuditLog | None = None,
+        protection: FieldProtection | None = None,
+    ) -> None:
+        super().__init__(engine, audit=audit, protection=protection)
         self._horizon = SqliteHorizon(events)
 
     async def _readable_horizon(self, connection: AsyncConnection, after: int) -> int:
@@ -398,8 +425,9 @@ class PostgresEventStore(SqlEventStore):
         *,
         visibility_timeout: float = 5.0,
         audit: SqlAuditLog | None = None,
+        protection: FieldProtection | None = None,
     ) -> None:
-        super().__init__(engine, audit=audit)
+        super().__init__(engine, audit=audit, protection=protection)
         self._horizon = PostgresHorizon("events", "events_position_seq", timeout=visibility_timeout)
 
     async def _begin_append(self, connection: AsyncConnection) -> None:
@@ -422,13 +450,19 @@ class PostgresEventStore(SqlEventStore):
         return await self._horizon(connection, after)
 
 
-def create_event_store(engine: AsyncEngine, *, audit: SqlAuditLog | None = None) -> SqlEventStore:
-    """The event store for this engine's backend (logging to `audit` when given)."""
+def create_event_store(
+    engine: AsyncEngine,
+    *,
+    audit: SqlAuditLog | None = None,
+    protection: FieldProtection | None = None,
+) -> SqlEventStore:
+    """The event store for this engine's backend (logging to `audit` when given, sealing
+    sensitive fields with `protection` when given)."""
     dialect = engine.dialect.name
     if dialect == "postgresql":
-        return PostgresEventStore(engine, audit=audit)
+        return PostgresEventStore(engine, audit=audit, protection=protection)
     if dialect == "sqlite":
-        return SqliteEventStore(engine, audit=audit)
+        return SqliteEventStore(engine, audit=audit, protection=protection)
     raise ValueError(f"no event store for the {dialect!r} database backend")
 
 
@@ -585,7 +619,9 @@ async def _stream_versions(
     return {person_id: int(version) for person_id, version in await connection.execute(query)}
 
 
-def _event_row(planned: _Planned, publisher: Publisher, now: datetime) -> dict[str, Any]:
+def _event_row(
+    planned: _Planned, publisher: Publisher, now: datetime, data: dict[str, Any] | None = None
+) -> dict[str, Any]:
     n = planned.notification
     return {
         "source": n.source,
@@ -597,7 +633,7 @@ def _event_row(planned: _Planned, publisher: Publisher, now: datetime) -> dict[s
         "specversion": n.specversion,
         "datacontenttype": n.datacontenttype,
         "identifiers": [{"scheme": i.scheme, "value": i.value} for i in n.identifiers],
-        "data": dict(n.data),
+        "data": dict(n.data) if data is None else data,
         "content_hash": planned.content_hash,
         "person_id": planned.person_id,
         "stream_version": planned.stream_version,
@@ -628,7 +664,22 @@ def _result(planned: _Planned) -> AppendResult:
     )
 
 
-def _stored_event(row: sa.RowMapping) -> StoredEvent:
+async def stored_events(
+    connection: AsyncConnection,
+    rows: Sequence[sa.RowMapping],
+    protection: FieldProtection | None,
+) -> list[StoredEvent]:
+    """The events of `rows` (holding every `events` column), their sealed fields opened on
+    `connection` (erased ones left out): the one row -> StoredEvent mapping of every reader."""
+    if protection is None:
+        return [_stored_event(row) for row in rows]
+    opened = await protection.open(
+        connection, [(row["source"], row["event_id"], row["data"]) for row in rows]
+    )
+    return [_stored_event(row, data) for row, data in zip(rows, opened, strict=True)]
+
+
+def _stored_event(row: sa.RowMapping, data: dict[str, Any] | None = None) -> StoredEvent:
     notification = Notification(
         id=row["event_id"],
         source=row["source"],
@@ -636,7 +687,7 @@ def _stored_event(row: sa.RowMapping) -> StoredEvent:
         version=row["version"],
         time=_utc(row["time"]),
         identifiers=tuple(PersonIdentifier(i["scheme"], i["value"]) for i in row["identifiers"]),
-        data=row["data"],
+        data=row["data"] if data is None else data,
         subject=row["subject"],
         specversion=row["specversion"],
         datacontenttype=row["datacontenttype"],

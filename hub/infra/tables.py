@@ -418,3 +418,20 @@ routed_events = sa.Table(
     sa.Column("stream_version", Position, nullable=False),
     sa.Column("routed_at", Timestamp, nullable=False),
 )
+
+# -- encryption at rest: per-person data keys (migration 0009) ----------------------------------
+
+#: Each person's data keys, wrapped by a key-encryption key (`kek_id`). Mutable, unlike the
+#: event store: rotation rewraps `wrapped_key`, and crypto-shredding sets it to NULL with
+#: `destroyed_at`, after which the fields it sealed are gone everywhere.
+person_keys = sa.Table(
+    "person_keys",
+    metadata,
+    sa.Column("key_id", sa.Text, primary_key=True),
+    sa.Column("person_id", sa.Text, nullable=False),
+    sa.Column("kek_id", sa.Text, nullable=False),
+    sa.Column("wrapped_key", sa.LargeBinary, nullable=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("destroyed_at", Timestamp, nullable=True),
+    sa.Index("ix_person_keys_person_id", "person_id"),
+)

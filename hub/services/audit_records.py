@@ -14,6 +14,7 @@ from typing import Any
 
 from hub.domain.audit.entries import AuditEntry, AuditKind, JsonValue
 from hub.domain.notifications import Notification, PersonIdentifier, Publisher
+from hub.domain.protection import sealed_key_id
 from hub.services.routing import Disclosure, DisclosureDenial
 
 __all__ = [
@@ -46,7 +47,8 @@ def data_fields(data: Mapping[str, Any], prefix: str = "data") -> tuple[str, ...
     names: list[str] = []
 
     def walk(value: Any, path: str) -> None:
-        if isinstance(value, Mapping) and value:
+        # A field sealed at rest (`{"$pph.enc": ...}`) is one leaf, named by its own path.
+        if isinstance(value, Mapping) and value and sealed_key_id(value) is None:
             for key, item in value.items():
                 walk(item, f"{path}.{key}")
         elif isinstance(value, list) and value:

@@ -58,7 +58,7 @@ async def prefix(kafka_bootstrap: str) -> AsyncIterator[str]:
 def channel(hub: RunningHub, bootstrap: str, prefix: str, batch_size: int = 100) -> Any:
     container = hub.container
     return KafkaDeliveryChannel(
-        SqlFeedStore(container.engine, audit=container.audit_log),
+        SqlFeedStore(container.engine, audit=container.audit_log, protection=container.protection),
         container.feed,
         SqlRelayCheckpoints(container.engine),
         KafkaDisclosureProducer(bootstrap),
