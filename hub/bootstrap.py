@@ -160,7 +160,7 @@ class Container:
 
     def audit_verifier(self) -> AuditVerifier:
         return AuditVerifier(
-            self.audit_log, self.audit_signer.verifier_key, self.audit_signer.origin
+            self.audit_log, self.audit_signer.trusted_keys, self.audit_signer.origin
         )
 
     def router(self) -> Router:

@@ -128,6 +128,9 @@ class Settings(BaseSettings):
     audit_signing_key: SecretStr | None = None
     #: The key name in the checkpoints' signature lines and in the verifier key.
     audit_key_name: str = Field(default="pph-hub-audit", pattern=r"^[^\s+]+$")
+    #: Verifier keys (as `hub audit public-key` prints them) of earlier audit signing keys, as a
+    #: JSON list: checkpoints they signed still verify after a rotation (docs/security.md).
+    audit_previous_verifier_keys: list[str] = Field(default_factory=list, max_length=20)
     #: The log's origin line in its checkpoints (C2SP tlog-checkpoint), e.g. a host and path.
     audit_origin: str = Field(default="pph.hub/audit", min_length=1, pattern=r"^[^\n]+$")
     #: Seconds between checkpoints while the log grows.

@@ -61,13 +61,19 @@ def register(commands: Commands) -> None:
     )
     verify_file.add_argument("file", type=Path)
     verify_file.add_argument(
-        "--key", required=True, help="the hub's verifier key, as `hub audit public-key` prints it"
+        "--key",
+        required=True,
+        action="append",
+        help="the hub's verifier key, as `hub audit public-key` prints it; repeat it to give "
+        "earlier keys too (after a rotation, checkpoints signed before it)",
     )
     verify_file.add_argument("--json", action="store_true", help="print the report as JSON")
     verify_file.set_defaults(run=_verify_export)
 
     public_key = audit_commands.add_parser(
-        "public-key", help="print the verifier key that checks the log's signed checkpoints"
+        "public-key",
+        help="print the verifier key that checks the log's signed checkpoints (and, after a "
+        "rotation, the earlier keys still trusted, one per line)",
     )
     public_key.set_defaults(run=_public_key)
 
@@ -246,7 +252,7 @@ class _Audit:
         )
 
     def verifier(self) -> AuditVerifier:
-        return AuditVerifier(self.log, self.signer.verifier_key, self.signer.origin)
+        return AuditVerifier(self.log, self.signer.trusted_keys, self.signer.origin)
 
 
 @asynccontextmanager
@@ -271,7 +277,8 @@ async def _export(args: argparse.Namespace, settings: Settings) -> int:
         f"exported {summary.tree_size} entries and {summary.checkpoints} signed checkpoints "
         f"to {summary.path}"
     )
-    print(f"verify with: hub audit verify-export {summary.path} --key {audit.signer.verifier_key}")
+    keys = " ".join(f"--key {key}" for key in audit.signer.trusted_keys)
+    print(f"verify with: hub audit verify-export {summary.path} {keys}")
     return 0
 
 
@@ -281,7 +288,7 @@ async def _verify_export(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _public_key(args: argparse.Namespace, settings: Settings) -> int:
-    print(load_audit_signer(settings).verifier_key)
+    print("\n".join(load_audit_signer(settings).trusted_keys))
     return 0
 
 

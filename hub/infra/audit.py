@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from hub.domain.audit.checkpoint import load_or_create_signing_key
+from hub.domain.audit.checkpoint import CheckpointError, VerifierKey, load_or_create_signing_key
 from hub.domain.audit.entries import AuditEntry
 from hub.errors import HubError, InvalidInput, StoreError, StoreUnavailable
 from hub.infra.dberrors import is_unavailable as _is_unavailable
@@ -357,10 +357,19 @@ def load_audit_signing_key(settings: Settings) -> Ed25519PrivateKey:
 
 def load_audit_signer(settings: Settings) -> AuditSigner:
     """The log's origin, key name and signing key, from the settings."""
+    for number, text in enumerate(settings.audit_previous_verifier_keys, start=1):
+        try:
+            VerifierKey.parse(text)
+        except CheckpointError as error:
+            raise InvalidInput(
+                f"HUB_AUDIT_PREVIOUS_VERIFIER_KEYS: key {number} is not a verifier key as "
+                f"`hub audit public-key` prints it ({error})"
+            ) from error
     return AuditSigner(
         origin=settings.audit_origin,
         key_name=settings.audit_key_name,
         private_key=load_audit_signing_key(settings),
+        previous_verifier_keys=tuple(settings.audit_previous_verifier_keys),
     )
 
 

@@ -251,11 +251,19 @@ class AuditSigner:
     origin: str
     key_name: str
     private_key: Ed25519PrivateKey = field(repr=False)
+    #: Verifier keys of earlier signing keys, so checkpoints they signed still verify.
+    previous_verifier_keys: tuple[str, ...] = ()
 
     @property
     def verifier_key(self) -> str:
         """The public key as a C2SP note verifier key: `<name>+<key id>+<base64 key>`."""
         return verifier_key(self.key_name, self.private_key.public_key())
+
+    @property
+    def trusted_keys(self) -> tuple[str, ...]:
+        """Every verifier key a checkpoint of this log may be signed by, the current first."""
+        previous = tuple(k for k in self.previous_verifier_keys if k != self.verifier_key)
+        return (self.verifier_key, *previous)
 
     def sign(self, tree_size: int, root_hash: bytes) -> str:
         return sign_checkpoint(
@@ -422,7 +430,7 @@ class AuditCheckpointer:
     ) -> None:
         try:
             signed = parse_signed_checkpoint(
-                latest.note, self._signer.verifier_key, expected_origin=self._signer.origin
+                latest.note, self._signer.trusted_keys, expected_origin=self._signer.origin
             )
         except CheckpointError as error:
             raise StoreError(
@@ -710,8 +718,8 @@ class _TreeReplay:
     then calls `no_more_claims`.
     """
 
-    def __init__(self, key: VerifierKey, origin: str) -> None:
-        self._key = key
+    def __init__(self, keys: Sequence[VerifierKey], origin: str) -> None:
+        self._keys = tuple(keys)
         self._origin = origin
         self._frontier = Frontier()
         self._claims: deque[_Claim] = deque()
@@ -750,12 +758,13 @@ class _TreeReplay:
             )
         else:
             try:
-                signed = parse_signed_checkpoint(note, self._key, expected_origin=self._origin)
+                signed = parse_signed_checkpoint(note, self._keys, expected_origin=self._origin)
             except CheckpointError as error:
+                names = " or ".join(f"{k.name}+{k.key_id.hex()}" for k in self._keys)
                 problem = VerificationFailure(
                     "checkpoint_signature",
                     f"the checkpoint of tree size {tree_size} does not verify with "
-                    f"{self._key.name}+{self._key.key_id.hex()}: {error}",
+                    f"{names}: {error}",
                     tree_size=tree_size,
                 )
             else:
@@ -894,11 +903,18 @@ class AuditVerifier:
     """Verifies the stored log against its signed checkpoints, and exports it."""
 
     def __init__(
-        self, tree: AuditTree, verifier_key: str, origin: str, *, page_size: int = 5000
+        self,
+        tree: AuditTree,
+        verifier_keys: str | Sequence[str],
+        origin: str,
+        *,
+        page_size: int = 5000,
     ) -> None:
+        """`verifier_keys`: the key checkpoints are signed with now, first, then any earlier
+        keys whose checkpoints must still verify."""
         self._tree = tree
-        self._verifier_key = verifier_key
-        self._key = _parse_key(verifier_key)
+        self._verifier_keys = _key_texts(verifier_keys)
+        self._keys = [_parse_key(k) for k in self._verifier_keys]
         self._origin = origin
         self._page = page_size
 
@@ -906,7 +922,7 @@ class AuditVerifier:
         """Recompute every leaf from the stored canonical entries, every stored perfect subtree,
         and the root at every checkpoint; check each checkpoint's signature and its consistency
         with the one before. Stops at the first failure, in log order."""
-        replay = _TreeReplay(self._key, self._origin)
+        replay = _TreeReplay(self._keys, self._origin)
         last_position = 0
         unsequenced = 0
         async with self._tree.snapshot() as snapshot:
@@ -999,7 +1015,8 @@ class AuditVerifier:
                 "type": "header",
                 "format": EXPORT_FORMAT,
                 "origin": self._origin,
-                "verifier_key": self._verifier_key,
+                "verifier_key": self._verifier_keys[0],
+                "previous_verifier_keys": list(self._verifier_keys[1:]),
                 "tree_size": size,
                 "exported_at": format_timestamp(datetime.now(UTC)),
             }
@@ -1165,6 +1182,13 @@ def _report(
     )
 
 
+def _key_texts(keys: str | Sequence[str]) -> tuple[str, ...]:
+    texts = (keys,) if isinstance(keys, str) else tuple(keys)
+    if not texts:
+        raise InvalidInput("give at least one verifier key")
+    return texts
+
+
 def _parse_key(text: str) -> VerifierKey:
     try:
         return VerifierKey.parse(text)
@@ -1183,18 +1207,19 @@ async def _write(out: IO[str], lines: Sequence[str]) -> None:
 # -- verifying an export (no database) -----------------------------------------------------------
 
 
-def verify_export(path: Path, verifier_key: str) -> VerificationReport:
-    """Verify an export with nothing but the file and the hub's verifier key: recompute the
-    tree from the entries, check every checkpoint's signature with the key, its root, and its
-    consistency with the one before. Stops at the first failure, in log order."""
-    key = _parse_key(verifier_key)
+def verify_export(path: Path, verifier_keys: str | Sequence[str]) -> VerificationReport:
+    """Verify an export with nothing but the file and the hub's verifier key(s) — the current
+    one and any earlier ones after a rotation: recompute the tree from the entries, check every
+    checkpoint's signature with one of the keys, its root, and its consistency with the one
+    before. Stops at the first failure, in log order."""
+    keys = [_parse_key(k) for k in _key_texts(verifier_keys)]
     with path.open(encoding="utf-8") as lines, path.open(encoding="utf-8") as claim_lines:
         records = _records(lines)
         try:
-            header = _header(next(records, None), key)
+            header = _header(next(records, None), keys)
         except _Failed as failed:
             return VerificationReport(0, 0, None, 0, failed.failure)
-        replay = _TreeReplay(key, header["origin"])
+        replay = _TreeReplay(keys, header["origin"])
         claims = _file_claims(claim_lines)
         try:
             _feed_file_claims(replay, claims)
@@ -1259,7 +1284,9 @@ def _records(lines: IO[str]) -> Iterator[tuple[int, dict[str, Any]]]:
         yield number, record
 
 
-def _header(first: tuple[int, dict[str, Any]] | None, key: VerifierKey) -> dict[str, Any]:
+def _header(
+    first: tuple[int, dict[str, Any]] | None, keys: Sequence[VerifierKey]
+) -> dict[str, Any]:
     if first is None:
         raise _Failed(VerificationFailure("export_format", "the file is empty"))
     _, header = first
@@ -1272,8 +1299,9 @@ def _header(first: tuple[int, dict[str, Any]] | None, key: VerifierKey) -> dict[
     if not isinstance(header.get("origin"), str) or type(header.get("tree_size")) is not int:
         raise _Failed(VerificationFailure("export_format", "the header has no origin or size"))
     named = header.get("verifier_key")
-    if isinstance(named, str) and named.split("+", 2)[:2] != [key.name, key.key_id.hex()]:
-        logger.warning("the export names verifier key %s; checking with the key given", named)
+    given = [[key.name, key.key_id.hex()] for key in keys]
+    if isinstance(named, str) and named.split("+", 2)[:2] not in given:
+        logger.warning("the export names verifier key %s; checking with the keys given", named)
     return header
 
 

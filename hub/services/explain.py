@@ -46,11 +46,19 @@ class ExplainService:
             **explanation,
         }
 
-    async def explain_hypothetical(self, raw: object) -> dict[str, Any]:
+    async def explain_hypothetical(
+        self, raw: object, *, with_history: bool = True
+    ) -> dict[str, Any]:
         """A notification that is not stored: validated, then judged as if it arrived now,
-        after everything stored about the person it names."""
+        after everything stored about the person it names — or, without `with_history`, as if
+        it were the first notification about its person: the stored profile is neither read nor
+        shown, and the answer does not say whether the hub knows the person."""
         notification = self._schemas.validate(raw)
-        person_id = await self._store.resolve_person(list(notification.identifiers))
+        person_id = (
+            await self._store.resolve_person(list(notification.identifiers))
+            if with_history
+            else None
+        )
         profile: PersonProfile | None = None
         last = 0
         if person_id is not None:
@@ -64,11 +72,13 @@ class ExplainService:
             "person_id": person_id,
             "profile": after.as_context(),
             "hypothetical": True,
+            "history": "stored" if with_history else "not consulted",
             **explanation,
         }
 
-    async def explain(self, request: object) -> dict[str, Any]:
-        """`{"stored": {"source": …, "id": …}}` or `{"notification": {…}}`."""
+    async def explain(self, request: object, *, with_history: bool = True) -> dict[str, Any]:
+        """`{"stored": {"source": …, "id": …}}` or `{"notification": {…}}` (judged after the
+        person's stored history only `with_history`)."""
         if not isinstance(request, dict) or len(request) != 1:
             raise InvalidInput(
                 'say what to explain: {"stored": {"source": …, "id": …}} or '
@@ -84,5 +94,7 @@ class ExplainService:
                 raise InvalidInput('"stored" must be an object with string "source" and "id"')
             return await self.explain_stored(stored["source"], stored["id"])
         if "notification" in request:
-            return await self.explain_hypothetical(request["notification"])
+            return await self.explain_hypothetical(
+                request["notification"], with_history=with_history
+            )
         raise InvalidInput(f'unknown key {next(iter(request))!r}: use "stored" or "notification"')

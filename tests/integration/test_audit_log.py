@@ -30,7 +30,7 @@ from hub.domain.audit.merkle import (
     verify_consistency,
     verify_inclusion,
 )
-from hub.errors import InvalidInput, NotFound
+from hub.errors import InvalidInput, NotFound, StoreError
 from hub.infra.audit import KEY_FILE, SqlAuditLog, load_audit_signer, load_audit_signing_key
 from hub.infra.tables import audit_entries, audit_leaves
 from hub.services.audit import (
@@ -477,6 +477,64 @@ async def test_an_export_verifies_with_only_the_public_key(audit: Audit, tmp_pat
     stored = await audit.verifier().verify()
     assert stored.ok
     assert stored.unsequenced == 1
+
+
+@pytest.mark.asyncio
+async def test_a_rotated_signing_key_keeps_earlier_checkpoints_verifiable(
+    audit: Audit, tmp_path: Path
+) -> None:
+    sequencer = audit.sequencer()
+    old = audit.signer
+    for start, end in ((0, 4), (4, 9)):
+        await audit.log.record([disclosure(n) for n in range(start, end)])
+        await sequencer.run_until_idle()
+        assert await AuditCheckpointer(audit.log, old).run_once() is not None
+    # The operator rotates: a new key signs from now on, the old verifier key stays trusted.
+    new = AuditSigner(ORIGIN, "test-hub-2", Ed25519PrivateKey.generate(), (old.verifier_key,))
+    assert new.trusted_keys == (new.verifier_key, old.verifier_key)
+    await audit.log.record([disclosure(n) for n in range(9, 15)])
+    await sequencer.run_until_idle()
+    # The new key's first checkpoint is signed only after the old one's consistency is checked.
+    rotated = await AuditCheckpointer(audit.log, new).run_once()
+    assert rotated is not None
+    assert rotated.tree_size == 15
+    parse_signed_checkpoint(rotated.note, new.verifier_key, expected_origin=ORIGIN)
+
+    report = await AuditVerifier(audit.log, new.trusted_keys, ORIGIN, page_size=4).verify()
+    assert report.ok, report.failure
+    assert report.checkpoints == 3
+    summary = await AuditVerifier(audit.log, new.trusted_keys, ORIGIN).export(tmp_path / "a.jsonl")
+    assert summary.checkpoints == 3
+    assert verify_export(tmp_path / "a.jsonl", list(new.trusted_keys)).ok
+
+    # Without the old key, the checkpoints it signed do not verify: named, in log order.
+    alone = await AuditVerifier(audit.log, new.verifier_key, ORIGIN).verify()
+    assert alone.failure is not None
+    assert alone.failure.check == "checkpoint_signature"
+    assert alone.failure.tree_size == 4
+    assert "test-hub-2+" in alone.failure.message
+    exported = verify_export(tmp_path / "a.jsonl", new.verifier_key)
+    assert exported.failure is not None
+    assert exported.failure.tree_size == 4
+    # Nor does a checkpointer that no longer trusts the old key sign on top of its checkpoint.
+    await AuditCheckpointer(audit.log, new).run_once()
+    forgetful = AuditSigner(ORIGIN, "test-hub-3", Ed25519PrivateKey.generate())
+    await audit.log.record([disclosure(15)])
+    await sequencer.run_until_idle()
+    with pytest.raises(StoreError, match="does not verify"):
+        await AuditCheckpointer(audit.log, forgetful).run_once()
+
+
+def test_previous_verifier_keys_come_from_the_settings(tmp_path: Path) -> None:
+    earlier = AuditSigner(ORIGIN, "pph-hub-audit", Ed25519PrivateKey.generate()).verifier_key
+    settings = Settings(
+        environment="development", data_dir=tmp_path, audit_previous_verifier_keys=[earlier]
+    )
+    signer = load_audit_signer(settings)
+    assert signer.trusted_keys == (signer.verifier_key, earlier)
+    bad = settings.model_copy(update={"audit_previous_verifier_keys": [earlier, "nope"]})
+    with pytest.raises(InvalidInput, match="HUB_AUDIT_PREVIOUS_VERIFIER_KEYS: key 2"):
+        load_audit_signer(bad)
 
 
 # -- the signing key -------------------------------------------------------------------------------

@@ -672,15 +672,30 @@ async def test_which_agency_owns_a_source(hub: Hub) -> None:
         if source_belongs_to(source, agency, directory) is not expected
     ]
     assert wrong == []
-    # Every example but the hub's own has an owner in the directory, save the Scottish
-    # Ministers' (not a directory entry: only a client registered for that namespace could).
+    # Every example but the hub's own has an owner in the directory; the recall's is the
+    # Scottish Ministers' alone.
     for path in sorted(examples_dir().glob("*.json")):
         source = json.loads(path.read_text())["source"]
         owners = [a for a in directory.recipients if source_belongs_to(source, a, directory)]
-        if source.startswith(("urn:pph:hub:", "urn:pph:scottish-ministers:")):
+        if source.startswith("urn:pph:hub:"):
             assert owners == [], source
+        elif source.startswith("urn:pph:scottish-ministers:"):
+            assert owners == ["scottish-ministers"], source
         else:
             assert owners, source
+
+
+@pytest.mark.asyncio
+async def test_the_scottish_ministers_publish_a_recall_and_nobody_else_can(hub: Hub) -> None:
+    recall = json.loads((examples_dir() / "licence.recall.json").read_text())
+    police = bearer(await hub.token("police-scotland", "events:publish"))
+    before = await snapshot(hub)
+    refused = await hub.http.post("/v1/events", json=recall, headers=police)
+    assert refused.status_code == 403, refused.text
+    assert await snapshot(hub) == before
+    ministers = bearer(await hub.token("scottish-ministers", "events:publish"))
+    stored = await hub.http.post("/v1/events", json=recall, headers=ministers)
+    assert stored.status_code == 201, stored.text
 
 
 @pytest.mark.asyncio

@@ -157,3 +157,36 @@ async def test_clients_are_bound_to_a_directory_entry(hub: RunningHub) -> None:
             known_agencies=hub.container.policy.directory.recipients,
         )
     assert await hub.container.clients.list_all() == []
+
+
+@pytest.mark.asyncio
+async def test_an_agencys_hypothetical_does_not_reveal_what_others_told_the_hub(
+    hub: RunningHub,
+) -> None:
+    # Glasgow social work refers someone to MAPPA; the SPS then asks what an admission naming
+    # the same PNC id would do. Only the hub's own roles see it judged after the referral.
+    referral = example("mappa.referral")
+    social_work = bearer(await hub.token("sw-glasgow-city"))
+    assert (await hub.http.post("/v1/events", json=referral, headers=social_work)).is_success
+    admission = example("custody.admission")
+    admission["id"] = str(uuid.uuid4())
+    admission["identifiers"]["pnc_id"] = referral["identifiers"]["pnc_id"]
+    before = await hub.snapshot()
+
+    answers = {}
+    for agency in ("sps", "hub-operator"):
+        explainer = bearer(await hub.token(agency, scopes="policy:explain"))
+        answer = await hub.http.post(
+            "/v1/policy/explain", json={"notification": admission}, headers=explainer
+        )
+        assert answer.status_code == 200, answer.text
+        answers[agency] = answer.json()
+
+    agency, operator = answers["sps"], answers["hub-operator"]
+    assert agency["person_id"] is None
+    assert agency["history"] == "not consulted"
+    assert not any(name.startswith("mappa") for name in agency["profile"])
+    assert operator["person_id"] is not None
+    assert operator["history"] == "stored"
+    assert any(name.startswith("mappa") for name in operator["profile"])
+    assert await hub.snapshot() == before

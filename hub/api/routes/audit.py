@@ -65,6 +65,11 @@ class CheckpointModel(BaseModel):
 
 class PublicKeyModel(BaseModel):
     verifier_key: str = Field(description="The note verifier key (name+hash+base64 Ed25519)")
+    previous_verifier_keys: list[str] = Field(
+        default_factory=list,
+        description="Verifier keys of earlier signing keys: checkpoints signed before a "
+        "rotation verify with them",
+    )
     origin: str
 
 
@@ -80,9 +85,14 @@ class RestrictionRequest(BaseModel):
 
 @router.get("/public-key", response_model=PublicKeyModel, responses=PROBLEMS)
 async def public_key(container: ContainerDep, caller: AuditVerifier) -> PublicKeyModel:
-    """The key that verifies every signed checkpoint (`hub audit verify-export --key`)."""
+    """The key that verifies the signed checkpoints (`hub audit verify-export --key`), and the
+    earlier keys that verify checkpoints signed before a rotation."""
     signer = container.audit_signer
-    return PublicKeyModel(verifier_key=signer.verifier_key, origin=signer.origin)
+    return PublicKeyModel(
+        verifier_key=signer.verifier_key,
+        previous_verifier_keys=list(signer.trusted_keys[1:]),
+        origin=signer.origin,
+    )
 
 
 @router.get("/checkpoint", response_model=CheckpointModel, responses=PROBLEMS)

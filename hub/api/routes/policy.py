@@ -27,10 +27,14 @@ async def explain(
     profile as it stood at that notification), or `{"notification": {…}}` to ask what would
     happen to a notification that is not stored (nothing is stored by asking). The answer lists
     every candidate recipient, every rule on that event type — matched or not, and which
-    condition failed — and the fields each candidate would be granted and withheld."""
+    condition failed — and the fields each candidate would be granted and withheld.
+
+    A hypothetical notification is judged after the person's stored history only for the hub's
+    own roles; an agency's is judged as the first notification about its person, so that no
+    agency learns, by asking, what other agencies told the hub about someone."""
     raw = await read_json(request, container.settings.max_request_bytes)
     await _stored_is_callers(raw, caller, container)
-    answer = await container.explain.explain(raw)
+    answer = await container.explain.explain(raw, with_history=caller.agency in HUB_AGENCIES)
     person_id = answer.get("person_id")
     if isinstance(person_id, str):
         # The answer shows the person's profile (and, for a stored notification, what it said).

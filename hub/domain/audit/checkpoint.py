@@ -26,6 +26,7 @@ import binascii
 import hashlib
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -190,13 +191,25 @@ def sign_note(text: str, private_key: Ed25519PrivateKey, key_name: str) -> str:
     return f"{text}\n{SIGNATURE_PREFIX}{key_name} {encoded}\n"
 
 
-def open_note(note: str | bytes, verifier: str | VerifierKey) -> str:
-    """The text of `note`, once a signature by `verifier` has been checked.
+Verifiers = str | VerifierKey | Sequence[str | VerifierKey]
 
-    As golang.org/x/mod/sumdb/note's Open with one known key: signatures by other keys are
-    ignored, the first signature by the known key decides, and a note with none is refused.
+
+def _known_keys(verifiers: Verifiers) -> dict[tuple[str, bytes], VerifierKey]:
+    listed = [verifiers] if isinstance(verifiers, str | VerifierKey) else list(verifiers)
+    if not listed:
+        raise MalformedCheckpoint("no verifier key to check the note with")
+    keys = [k if isinstance(k, VerifierKey) else VerifierKey.parse(k) for k in listed]
+    return {(k.name, k.key_id): k for k in keys}
+
+
+def open_note(note: str | bytes, verifiers: Verifiers) -> str:
+    """The text of `note`, once a signature by one of the known keys `verifiers` has been checked.
+
+    As golang.org/x/mod/sumdb/note's Open: signatures by unknown keys are ignored, every
+    signature by a known key must verify, and a note signed by no known key is refused. Several
+    known keys let checkpoints signed before a key rotation verify beside those signed after.
     """
-    key = verifier if isinstance(verifier, VerifierKey) else VerifierKey.parse(verifier)
+    known = _known_keys(verifiers)
     if isinstance(note, bytes):
         try:
             note = note.decode("utf-8")
@@ -223,7 +236,8 @@ def open_note(note: str | bytes, verifier: str | VerifierKey) -> str:
         signature = _b64decode(encoded, "signature")
         if len(signature) < 5:
             raise MalformedCheckpoint(f"the signature by {name} is too short")
-        if verified or name != key.name or signature[:4] != key.key_id:
+        key = known.get((name, signature[:4]))
+        if key is None:
             continue
         try:
             key.public_key.verify(signature[4:], text.encode("utf-8"))
@@ -233,7 +247,8 @@ def open_note(note: str | bytes, verifier: str | VerifierKey) -> str:
             ) from None
         verified = True
     if not verified:
-        raise UnknownKey(f"the note has no signature by {key.name}+{key.key_id.hex()}")
+        names = ", ".join(f"{k.name}+{k.key_id.hex()}" for k in known.values())
+        raise UnknownKey(f"the note has no signature by {names}")
     return text
 
 
@@ -256,9 +271,10 @@ def sign_checkpoint(checkpoint: Checkpoint, private_key: Ed25519PrivateKey, key_
 
 
 def parse_signed_checkpoint(
-    note: str | bytes, verifier_key: str | VerifierKey, *, expected_origin: str | None = None
+    note: str | bytes, verifier_key: Verifiers, *, expected_origin: str | None = None
 ) -> Checkpoint:
-    """The checkpoint in `note`, once its signature by `verifier_key` has been checked.
+    """The checkpoint in `note`, once its signature by `verifier_key` (or by one of several
+    known keys) has been checked.
 
     Pass `expected_origin` to refuse checkpoints of another log signed by the same key.
     """

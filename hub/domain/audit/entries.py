@@ -30,6 +30,8 @@ JsonValue: TypeAlias = str | int | bool | Sequence["JsonValue"] | Mapping[str, "
 _MAX_SAFE_INTEGER = 2**53 - 1
 _MAX_DETAILS_BYTES = 4096
 _MAX_TEXT = 512
+#: ASCII control characters (C0 and DEL), and surrogates (which UTF-8 cannot encode).
+_FORBIDDEN_CHARACTER = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
 # Field names and rule ids are identifiers and paths, never free text: this keeps values out.
 _NAME = re.compile(r"[A-Za-z0-9_.:/\-\[\]*]{1,200}")
 _DETAILS_KEY = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
@@ -222,9 +224,10 @@ def _require_text(name: str, value: object) -> None:
         raise AuditEntryInvalid(f"{name} must be a non-empty string")
     if len(value) > _MAX_TEXT:
         raise AuditEntryInvalid(f"{name} is longer than {_MAX_TEXT} characters")
-    if any(c < " " or c == "\x7f" for c in value):
+    if _FORBIDDEN_CHARACTER.search(value):
+        # One C-level scan for control characters and lone surrogates (not encodable in UTF-8).
+        _check_encodable(name, value)
         raise AuditEntryInvalid(f"{name} must not contain control characters")
-    _check_encodable(name, value)
 
 
 def _name_set(name: str, values: Iterable[str]) -> tuple[str, ...]:

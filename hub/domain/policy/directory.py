@@ -22,6 +22,7 @@ ROLES: Final = (
     "health-board",
     "mappa-coordinator",
     "parole-board",
+    "licensing-authority",
 )
 
 _GSS = re.compile(r"S12[0-9]{6}")

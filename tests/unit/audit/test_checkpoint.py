@@ -112,6 +112,21 @@ def test_notes_without_a_signature_by_the_key_are_refused() -> None:
         open_note(GO_NOTE, SPEC_VERIFIER_KEY)
 
 
+def test_any_of_several_known_keys_opens_a_note() -> None:
+    # After a key rotation the verifier knows the earlier key as well as the current one.
+    known = [ENOCH_VERIFIER_KEY, GO_VERIFIER_KEY]
+    assert open_note(GO_NOTE, known) == GO_TEXT
+    assert open_note(GO_TEXT + "\n" + ENOCH_SIG, known) == GO_TEXT
+    # Every signature by a known key must verify, not just the first found.
+    tampered = GO_TEXT + "\n" + ENOCH_SIG + PETER_SIG[:60] + "ABCD" + PETER_SIG[60:]
+    with pytest.raises(InvalidSignature, match="PeterNeumann"):
+        open_note(tampered, known)
+    with pytest.raises(UnknownKey, match="EnochRoot\\+af0cfe78, PeterNeumann\\+c74f20a3"):
+        open_note(SPEC_NOTE, known)
+    with pytest.raises(MalformedCheckpoint, match="no verifier key"):
+        open_note(GO_NOTE, [])
+
+
 def test_a_bad_signature_by_the_known_key_is_refused() -> None:
     tampered = GO_TEXT + "\n" + PETER_SIG[:60] + "ABCD" + PETER_SIG[60:]
     with pytest.raises(InvalidSignature, match="PeterNeumann\\+c74f20a3"):

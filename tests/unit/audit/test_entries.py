@@ -177,6 +177,8 @@ def _shuffled(value: Any, data: st.DataObject) -> Any:
         ({"kind": "deletion"}, "not an audit entry kind"),
         ({"actor": ""}, "actor must be a non-empty string"),
         ({"agency": "sps\n"}, "control characters"),
+        ({"purpose": "public\x7fprotection"}, "purpose must not contain control characters"),
+        ({"source": "urn:pph:sps\x00"}, "source must not contain control characters"),
         ({"recipient_id": None}, "names its recipient"),
         ({"kind": AuditKind.CONSULTATION, "purpose": None}, "purpose the caller gave"),
         ({"fields": ("person.name", "John Smith")}, "names such as"),
