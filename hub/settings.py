@@ -54,6 +54,39 @@ class Settings(BaseSettings):
     token_rate_limit_per_second: float = Field(default=10.0, gt=0)
     token_rate_limit_burst: int = Field(default=200, ge=1)
 
+    #: HTTPS and mutual TLS for `hub serve` (`hub.api.tls`). With a server certificate and key
+    #: (PEM files) the API serves HTTPS only, TLS 1.2 or later.
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    #: Client certificates: `off` (none asked for), `optional` (asked for, and verified when
+    #: sent) or `required` (the handshake fails without a valid one). A token issued over a
+    #: connection with a client certificate is bound to it (RFC 8705 `cnf`/`x5t#S256`) and
+    #: honoured only with that certificate; under `required`, only bound tokens are honoured.
+    tls_client_certificates: Literal["off", "optional", "required"] = "off"
+    #: PEM bundle of the certificate authorities client certificates must chain to.
+    tls_client_ca_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _tls_settings_consistent(self) -> Settings:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("HUB_TLS_CERT_FILE and HUB_TLS_KEY_FILE must be set together")
+        if self.tls_client_certificates == "off":
+            if self.tls_client_ca_file is not None:
+                raise ValueError(
+                    "HUB_TLS_CLIENT_CA_FILE is set but HUB_TLS_CLIENT_CERTIFICATES is off: "
+                    "set it to optional or required, or unset the CA file"
+                )
+            return self
+        mode = f"HUB_TLS_CLIENT_CERTIFICATES={self.tls_client_certificates}"
+        if self.tls_cert_file is None:
+            raise ValueError(f"{mode} needs HTTPS: set HUB_TLS_CERT_FILE and HUB_TLS_KEY_FILE")
+        if self.tls_client_ca_file is None:
+            raise ValueError(
+                f"{mode} needs HUB_TLS_CLIENT_CA_FILE, the CAs that client certificates "
+                "must chain to"
+            )
+        return self
+
     max_request_bytes: int = Field(default=256 * 1024, ge=1024)
     max_batch_size: int = Field(default=500, ge=1, le=10_000)
 

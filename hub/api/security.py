@@ -3,6 +3,9 @@
 Every failure raises `hub.errors.AuthenticationFailed` (401) or `PermissionDenied` (403); the
 problem-details handler (`hub.api.problems`) turns AuthenticationFailed into a 401 with
 `WWW-Authenticate: Bearer error="invalid_token", error_description=<message>` (RFC 6750).
+
+A token bound to a client certificate (RFC 8705 section 3) is honoured only on a mutual-TLS
+connection presenting that certificate (`hub.api.tls` gives it to the request).
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ from fastapi import Depends, Request, Security
 from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
 from fastapi.security import OAuth2
 
-from hub.auth.tokens import TokenService
+from hub.api.tls import client_certificate
+from hub.auth.binding import certificate_thumbprint, thumbprints_match
+from hub.auth.tokens import TokenService, VerifiedToken
 from hub.errors import AuthenticationFailed, PermissionDenied
 from hub.services.clients import SCOPES, ClientRepository
 from hub.settings import Settings
@@ -75,12 +80,38 @@ def _bearer_token(authorization: str | None) -> str:
     return token
 
 
+def _check_certificate_binding(
+    verified: VerifiedToken, certificate: bytes | None, settings: Settings
+) -> None:
+    """RFC 8705 section 3: a bound token only with its certificate; under
+    `HUB_TLS_CLIENT_CERTIFICATES=required`, only bound tokens (an unbound one was issued
+    without a certificate, so not by this hub's mutual-TLS endpoint)."""
+    bound = verified.certificate_thumbprint
+    if bound is None:
+        if settings.tls_client_certificates == "required":
+            raise AuthenticationFailed(
+                "the token is not bound to a client certificate, which this hub requires"
+            )
+        return
+    if certificate is None:
+        raise AuthenticationFailed(
+            "the token is bound to a client certificate that this request did not present"
+        )
+    if not thumbprints_match(bound, certificate_thumbprint(certificate)):
+        raise AuthenticationFailed(
+            "the token is bound to a different client certificate than this request presented"
+        )
+
+
 async def authenticated_caller(
+    request: Request,
     authorization: Annotated[str | None, Depends(agency_client)],
     services: AuthServicesDep,
 ) -> Caller:
-    """The caller of a valid token whose client is still registered and enabled."""
+    """The caller of a valid token whose client is still registered and enabled, over a
+    connection with the client certificate the token is bound to, if it is."""
     verified = services.tokens.verify(_bearer_token(authorization))
+    _check_certificate_binding(verified, client_certificate(request.scope), services.settings)
     client = await services.clients.get(verified.client_id)
     if client is None:
         raise AuthenticationFailed("the token's client is not registered")

@@ -28,6 +28,7 @@ from joserfc.errors import (
 )
 from joserfc.jwt import ClaimsOption
 
+from hub.auth.binding import CONFIRMATION_CLAIM, THUMBPRINT_MEMBER
 from hub.auth.keys import SigningKey, VerificationKey, load_previous_keys, load_signing_key
 from hub.errors import AuthenticationFailed
 from hub.settings import Settings
@@ -71,6 +72,9 @@ class VerifiedToken:
     jti: str
     issued_at: datetime
     expires_at: datetime
+    #: RFC 8705: the SHA-256 thumbprint of the client certificate the token is bound to
+    #: (its `cnf` claim's `x5t#S256`), or None for a token usable without a certificate.
+    certificate_thumbprint: str | None = None
 
 
 class TokenService:
@@ -121,8 +125,16 @@ class TokenService:
     def algorithm(self) -> str:
         return self._key.algorithm
 
-    def issue(self, *, client_id: str, agency: str, scopes: Iterable[str]) -> IssuedToken:
-        """A new signed access token for this client, agency and scopes."""
+    def issue(
+        self,
+        *,
+        client_id: str,
+        agency: str,
+        scopes: Iterable[str],
+        certificate_thumbprint: str | None = None,
+    ) -> IssuedToken:
+        """A new signed access token for this client, agency and scopes; bound to a client
+        certificate (RFC 8705 `cnf`) when given that certificate's thumbprint."""
         now = int(self._clock())
         expires = now + self._lifetime
         scope = " ".join(sorted(set(scopes)))
@@ -138,6 +150,8 @@ class TokenService:
             "scope": scope,
             "agency": agency,
         }
+        if certificate_thumbprint is not None:
+            claims[CONFIRMATION_CLAIM] = {THUMBPRINT_MEMBER: certificate_thumbprint}
         header = {"alg": self._key.algorithm, "typ": TOKEN_TYPE, "kid": self._key.kid}
         token = jwt.encode(header, claims, self._key.jwk, algorithms=[self._key.algorithm])
         return IssuedToken(
@@ -193,6 +207,7 @@ class TokenService:
             jti=claims["jti"],
             issued_at=datetime.fromtimestamp(claims["iat"], UTC),
             expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+            certificate_thumbprint=_bound_thumbprint(claims),
         )
 
     def _verifier_of(self, token: str) -> VerificationKey:
@@ -216,6 +231,19 @@ class TokenService:
             k for kid, k in self._verifiers.items() if kid != current
         ]
         return {"keys": [k.public_jwk() for k in ordered]}
+
+
+def _bound_thumbprint(claims: dict[str, Any]) -> str | None:
+    """The certificate thumbprint of a bound token's `cnf` claim; None when it has none. The hub
+    issues no other confirmation method, so a `cnf` without `x5t#S256` is refused rather than
+    ignored (ignoring it would unbind the token)."""
+    if CONFIRMATION_CLAIM not in claims:
+        return None
+    confirmation = claims[CONFIRMATION_CLAIM]
+    thumbprint = confirmation.get(THUMBPRINT_MEMBER) if isinstance(confirmation, dict) else None
+    if not isinstance(thumbprint, str) or not thumbprint:
+        raise AuthenticationFailed("token bound by an unsupported confirmation method")
+    return thumbprint
 
 
 def _b64decode(part: str) -> bytes:

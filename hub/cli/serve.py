@@ -7,11 +7,17 @@ import argparse
 import asyncio
 import logging
 import signal
+import ssl
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from hub import bootstrap
 from hub.bootstrap import ROLES, Role
 from hub.cli.common import Commands
 from hub.settings import Settings
+
+if TYPE_CHECKING:
+    import uvicorn
 
 logger = logging.getLogger("hub")
 
@@ -37,16 +43,46 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from hub.api.app import create_app
+    from hub.api.tls import ClientCertificateH11Protocol, server_ssl_context
 
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     if overrides:
         settings = settings.model_copy(update=overrides)
+    # Built before anything starts, so that an unreadable certificate or key stops the hub
+    # with a message naming its setting.
+    tls_context = server_ssl_context(settings)
     app = create_app(settings, role=role)
+    http: type[asyncio.Protocol] | str = "auto"
+    ssl_context_factory = None
+    if tls_context is not None:
+        logger.info("serving HTTPS (client certificates: %s)", settings.tls_client_certificates)
+        # The context carries the files, TLS 1.2 as the minimum and the client-certificate mode
+        # (uvicorn's own ssl_* options cannot set a minimum version). The protocol is forced:
+        # uvicorn would otherwise pick httptools, which hands the app no client certificate.
+        http = ClientCertificateH11Protocol
+        ssl_context_factory = _always(tls_context)
     config = uvicorn.Config(
-        app, host=settings.host, port=settings.port, log_level="info", server_header=False
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        server_header=False,
+        http=http,
+        ssl_context_factory=ssl_context_factory,
     )
     await uvicorn.Server(config).serve()
     return 0
+
+
+def _always(
+    context: ssl.SSLContext,
+) -> Callable[[uvicorn.Config, Callable[[], ssl.SSLContext]], ssl.SSLContext]:
+    """A uvicorn `ssl_context_factory` that gives the context built from the settings."""
+
+    def factory(_config: uvicorn.Config, _default: Callable[[], ssl.SSLContext]) -> ssl.SSLContext:
+        return context
+
+    return factory
 
 
 async def _serve_workers(settings: Settings, role: Role) -> int:

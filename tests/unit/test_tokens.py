@@ -390,3 +390,34 @@ def test_previous_keys_come_from_the_settings(tmp_path: Path, ec_pem: bytes) -> 
 def test_a_previous_key_that_is_not_a_key_is_refused() -> None:
     with pytest.raises(SigningKeyError):
         verification_key_from_pem("-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----\n")
+
+
+THUMBPRINT = "9cyasCLZl8jtjtGDorUBXW21I8zhj2fUaWJPxtNR7K8"
+
+
+def test_a_token_issued_with_a_certificate_is_bound_to_it(tokens: TokenService) -> None:
+    token = tokens.issue(
+        client_id="cl_abc", agency="sps", scopes=["events:read"], certificate_thumbprint=THUMBPRINT
+    ).access_token
+    _, claims = segments(token)
+    assert claims["cnf"] == {"x5t#S256": THUMBPRINT}
+    assert tokens.verify(token).certificate_thumbprint == THUMBPRINT
+
+
+def test_a_token_issued_without_a_certificate_is_unbound(tokens: TokenService) -> None:
+    token = issue(tokens)
+    assert "cnf" not in segments(token)[1]
+    assert tokens.verify(token).certificate_thumbprint is None
+
+
+@pytest.mark.parametrize(
+    "confirmation", [{"jkt": THUMBPRINT}, {"x5t#S256": ""}, {"x5t#S256": 42}, THUMBPRINT, None]
+)
+def test_a_token_bound_in_a_way_the_hub_does_not_issue_is_refused(
+    ec_pem: bytes, tokens: TokenService, confirmation: Any
+) -> None:
+    _, claims = segments(issue(tokens))
+    claims["cnf"] = confirmation
+    token = sign(ec_pem, {"alg": "ES256", "typ": "at+jwt"}, claims)
+    with pytest.raises(AuthenticationFailed, match="unsupported confirmation method"):
+        tokens.verify(token)

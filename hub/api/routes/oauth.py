@@ -7,7 +7,8 @@ It is synchronous and Authlib ships no FastAPI integration, so this module adapt
 reads the form and fetches the client record asynchronously, then runs the server in a worker
 thread (secret checks are deliberately slow scrypt) with that one record as its client store.
 Errors here are OAuth JSON (`{"error": ...}`), not problem details, because OAuth clients expect
-them.
+them. A token requested over a connection with a verified client certificate is bound to that
+certificate (RFC 8705 section 3, `cnf`/`x5t#S256`; `hub.api.tls`).
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from hub.api.security import TOKEN_PATH, AuthServices, auth_services
+from hub.api.tls import client_certificate
+from hub.auth.binding import certificate_thumbprint
 from hub.auth.client_keys import (
     ASSERTION_ALGORITHMS,
     MAX_ASSERTION_LIFETIME_SECONDS,
@@ -248,11 +251,16 @@ class _TokenEndpoint(AuthorizationServer):  # type: ignore[misc]
     the route fetched (Authlib looks clients up synchronously)."""
 
     def __init__(
-        self, tokens: TokenService, client: _OAuthClient, key_method: _PrivateKeyJWT
+        self,
+        tokens: TokenService,
+        client: _OAuthClient,
+        key_method: _PrivateKeyJWT,
+        certificate_thumbprint: str | None = None,
     ) -> None:
         super().__init__(scopes_supported=list(SCOPES))
         self._tokens = tokens
         self._client = client
+        self._certificate_thumbprint = certificate_thumbprint
         self.register_grant(_ClientCredentialsGrant)
         self.register_client_auth_method(KEY_METHOD, key_method)
         self.register_token_generator("default", self._generate_token)
@@ -296,14 +304,20 @@ class _TokenEndpoint(AuthorizationServer):  # type: ignore[misc]
         assert record is not None  # only an authenticated client reaches here
         granted = frozenset(scope.split()) if scope else record.scopes
         issued = self._tokens.issue(
-            client_id=record.client_id, agency=record.agency, scopes=granted
+            client_id=record.client_id,
+            agency=record.agency,
+            scopes=granted,
+            certificate_thumbprint=self._certificate_thumbprint,
         )
         logger.info(
-            "issued access token %s to client %s (%s) for scope %r",
+            "issued access token %s to client %s (%s) for scope %r%s",
             issued.jti,
             record.client_id,
             record.agency,
             issued.scope,
+            f", bound to certificate {self._certificate_thumbprint}"
+            if self._certificate_thumbprint
+            else "",
         )
         return {
             "access_token": issued.access_token,
@@ -456,10 +470,13 @@ async def issue_token(
     audiences = [settings.issuer]
     if settings.token_endpoint_url is not None:
         audiences.append(str(settings.token_endpoint_url))
+    # RFC 8705 section 3: a token requested over mutual TLS is bound to the client certificate.
+    certificate = client_certificate(request.scope)
     endpoint = _TokenEndpoint(
         services.tokens,
         _OAuthClient(client_id or "", record),
         _PrivateKeyJWT(audiences, services.clients),
+        certificate_thumbprint(certificate) if certificate is not None else None,
     )
     response: JSONResponse = await run_in_threadpool(endpoint.create_token_response, oauth_request)
     return response
