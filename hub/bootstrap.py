@@ -36,7 +36,7 @@ from hub.infra.protection import FieldProtection, load_field_protection
 from hub.infra.relay_store import SqlRelayCheckpoints
 from hub.infra.retention import SqlRetentionStore
 from hub.infra.routing import SqlRoutingStore
-from hub.infra.store import create_event_store
+from hub.infra.store import SqlEventStore, create_event_store
 from hub.infra.subscriptions import SqlSubscriptionRepository
 from hub.infra.webhooks import DnsResolver, HttpWebhookSender
 from hub.services.audit import (
@@ -188,10 +188,13 @@ class Container:
 
     def router_worker(self) -> RouterWorker:
         """A member of the router consumer group's work (scaled out; each caller its own)."""
-        routing = self.routing
+        routing, store = self.routing, self.store
         if not isinstance(routing, SqlRoutingStore):
             raise InvalidInput("router workers need the SQL routing store")
-        return RouterWorker(self.store, routing, lambda: self.policy)
+        if not isinstance(store, SqlEventStore):
+            # It opens the sealed fields the relay publishes, with the store's key.
+            raise InvalidInput("router workers need the SQL event store")
+        return RouterWorker(store, routing, lambda: self.policy)
 
     def router_consumer(self) -> KafkaEventConsumer:
         """A member of the router group on the events topic (each caller its own)."""

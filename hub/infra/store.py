@@ -10,7 +10,7 @@ import asyncio
 import random
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 from uuid import uuid4
@@ -276,7 +276,9 @@ class SqlEventStore:
 
     # -- reading -------------------------------------------------------------------------------
 
-    async def read_all(self, after: int = 0, limit: int = 1000) -> list[StoredEvent]:
+    async def read_all(
+        self, after: int = 0, limit: int = 1000, *, sealed: bool = False
+    ) -> list[StoredEvent]:
         if limit < 1:
             raise InvalidInput(f"limit must be at least 1, not {limit}")
         async with self._connection(**self._reader_options) as connection:
@@ -290,7 +292,15 @@ class SqlEventStore:
                 .limit(limit)
             )
             found = (await connection.execute(query)).mappings().all()
-            return await stored_events(connection, found, self._protection)
+            return await stored_events(connection, found, None if sealed else self._protection)
+
+    async def open_sealed(self, events: Sequence[StoredEvent]) -> list[StoredEvent]:
+        """`events` as `read_all(sealed=True)` gave them (off the events topic, say) with their
+        sealed fields opened as every read opens them: those under destroyed keys left out."""
+        if self._protection is None or not events:
+            return list(events)
+        async with self._connection() as connection:
+            return await _opened_events(connection, events, self._protection)
 
     async def last_position(self) -> int:
         async with self._connection(**self._reader_options) as connection:
@@ -671,15 +681,29 @@ async def stored_events(
 ) -> list[StoredEvent]:
     """The events of `rows` (holding every `events` column), their sealed fields opened on
     `connection` (erased ones left out): the one row -> StoredEvent mapping of every reader."""
+    return await _opened_events(connection, [_stored_event(row) for row in rows], protection)
+
+
+async def _opened_events(
+    connection: AsyncConnection,
+    events: Sequence[StoredEvent],
+    protection: FieldProtection | None,
+) -> list[StoredEvent]:
+    """`events` with their sealed fields opened on `connection` (erased ones left out): the one
+    way every reader opens them, whether read from the table or handed over by the topic."""
     if protection is None:
-        return [_stored_event(row) for row in rows]
+        return list(events)
     opened = await protection.open(
-        connection, [(row["source"], row["event_id"], row["data"]) for row in rows]
+        connection,
+        [(e.notification.source, e.notification.id, e.notification.data) for e in events],
     )
-    return [_stored_event(row, data) for row, data in zip(rows, opened, strict=True)]
+    return [
+        replace(event, notification=replace(event.notification, data=data))
+        for event, data in zip(events, opened, strict=True)
+    ]
 
 
-def _stored_event(row: sa.RowMapping, data: dict[str, Any] | None = None) -> StoredEvent:
+def _stored_event(row: sa.RowMapping) -> StoredEvent:
     notification = Notification(
         id=row["event_id"],
         source=row["source"],
@@ -687,7 +711,7 @@ def _stored_event(row: sa.RowMapping, data: dict[str, Any] | None = None) -> Sto
         version=row["version"],
         time=_utc(row["time"]),
         identifiers=tuple(PersonIdentifier(i["scheme"], i["value"]) for i in row["identifiers"]),
-        data=row["data"] if data is None else data,
+        data=row["data"],
         subject=row["subject"],
         specversion=row["specversion"],
         datacontenttype=row["datacontenttype"],

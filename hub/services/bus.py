@@ -20,6 +20,11 @@ global position, unique per event): record the positions handled in the same tra
 effects, and skip what is already recorded. A person's events carry consecutive stream versions,
 so a consumer can also tell a repeat (a version it has already seen) from a gap.
 
+What travels is the event as the `events` table holds it, its sensitive fields sealed under the
+person's data key (`hub.domain.protection`): the bus never carries their plaintext, and a
+consumer that needs it opens them against the hub's key store, where a destroyed key (a
+crypto-shredded person) leaves them out.
+
 Two implementations: `hub.infra.bus_inprocess` (the embedded default, one process) and
 `hub.infra.kafka_bus` (Apache Kafka).
 """
@@ -97,7 +102,9 @@ class EventConsumer(Protocol):
 
 def encode_event(event: StoredEvent) -> bytes:
     """The message value: UTF-8 JSON of the stored event, with the notification as its
-    CloudEvents envelope (`Notification.to_envelope`)."""
+    CloudEvents envelope (`Notification.to_envelope`). The body goes as given: the relay gives
+    it sealed (`EventStore.read_all(sealed=True)`), so sensitive fields travel as their
+    `{"$pph.enc": ...}` ciphertexts and a consumer opens them (`hub.services.kafka_router`)."""
     document = {
         "position": event.position,
         "person_id": event.person_id,

@@ -5,7 +5,10 @@ Each message is the feed item (the notification cut to the granted fields, with 
 purposes and legal bases), keyed by the disclosure id, with headers for the event type, the
 policy version and a Standard Webhooks signature (`webhook-id`, `webhook-timestamp`,
 `webhook-signature`: the same scheme, and the same verification code, as the hub's webhooks) under
-the recipient's channel secret.
+the recipient's channel secret. The feed is read as for webhooks, its sensitive fields opened
+with the person's data key: the recipient gets the plaintext of the fields it was granted, and
+none of a crypto-shredded person's (they are absent). What the broker already holds is the
+recipient's copy, out of the hub's reach, like a webhook already delivered.
 
 Idempotent and crash-safe (CONVENTIONS 4): per recipient, the channel reads its feed after its
 checkpoint (`kafka-delivery:<recipient>` in the consumer checkpoints), publishes the page, and

@@ -5,6 +5,9 @@ The topic hands over each person's events in stream order on one partition, but 
 crash before the offsets were committed, or two workers overlapping in a rebalance, hands an event
 over again, possibly after later ones. So a worker
 
+- opens the sealed sensitive fields of the events handed over (the relay publishes them as the
+  store holds them) against the key store, as every read of the store opens them: a field under
+  a destroyed key (a crypto-shredded person) is absent, never an error;
 - skips the positions already routed (`routed_events`), and records the positions it routes in
   the same transaction as their decisions and profiles; of two workers routing one event the
   second records nothing and routes its batch again from what the first recorded;
@@ -34,7 +37,7 @@ from hub.services.bus import BusUnavailable, EventConsumer
 from hub.services.ports import EventStore
 from hub.services.routing import Disclosure, DisclosureDenial, PolicyFactory, decide
 
-__all__ = ["RoutedEvent", "RoutedEventStore", "RoutedEvents", "RouterWorker"]
+__all__ = ["RoutedEvent", "RoutedEventStore", "RoutedEvents", "RouterEvents", "RouterWorker"]
 
 logger = logging.getLogger("hub.router")
 
@@ -57,6 +60,15 @@ class RoutedEvents:
     profiles: tuple[PersonProfile, ...]
     disclosures: tuple[Disclosure, ...]
     denials: tuple[DisclosureDenial, ...]
+
+
+class RouterEvents(EventStore, Protocol):
+    """The event store as router workers use it: it also opens what the topic hands over."""
+
+    async def open_sealed(self, events: Sequence[StoredEvent]) -> list[StoredEvent]:
+        """`events` as published (`read_all(sealed=True)`) with their sealed fields opened, as
+        every read of the store opens them: those under destroyed keys left out."""
+        ...
 
 
 class RoutedEventStore(Protocol):
@@ -88,7 +100,7 @@ class RouterWorker:
 
     def __init__(
         self,
-        events: EventStore,
+        events: RouterEvents,
         routing: RoutedEventStore,
         policy_factory: PolicyFactory,
         *,
@@ -131,11 +143,14 @@ class RouterWorker:
         unique = {e.position: e for e in events}
         done = await self._routing.routed(unique)
         self.repeats += len(done)
+        # Decided on what the store's readers see, so that the decisions are the in-process
+        # router's; only what is still to route is opened.
+        fresh = await self._events.open_sealed(
+            [unique[position] for position in sorted(unique) if position not in done]
+        )
         streams: dict[str, list[StoredEvent]] = {}
-        for position in sorted(unique):
-            if position not in done:
-                event = unique[position]
-                streams.setdefault(event.person_id, []).append(event)
+        for event in fresh:
+            streams.setdefault(event.person_id, []).append(event)
         if not streams:
             return None
         known = await self._routing.profiles_at(streams)

@@ -45,11 +45,17 @@ class EventStore(Protocol):
         """
         ...
 
-    async def read_all(self, after: int = 0, limit: int = 1000) -> list[StoredEvent]:
+    async def read_all(
+        self, after: int = 0, limit: int = 1000, *, sealed: bool = False
+    ) -> list[StoredEvent]:
         """Events with position > `after`, in position order, at most `limit`.
 
         Never skips: an event that commits later never appears at a position at or below one
         this call has already returned. Followers keep the last position they processed.
+
+        Sensitive fields are opened (plaintext; those under destroyed keys left out), unless
+        `sealed`: then they stay as stored, `{"$pph.enc": ...}`, for whatever carries events
+        out of the hub's database (the outbox relay) and must not carry plaintext.
         """
         ...
 

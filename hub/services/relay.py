@@ -9,6 +9,12 @@ publishes that batch again on restart, and nothing more: the topic may hold an e
 (the unacknowledged tail, at most one batch), never misses one. Consumers de-duplicate by
 event position (`hub.services.bus`).
 
+It reads the events **sealed** (`read_all(sealed=True)`): their sensitive fields go to the topic
+as the `events` table holds them, `{"$pph.enc": "v1:<key id>:..."}` under the person's data key,
+never in plaintext. Consumers open them against the hub's key store (`hub.services.kafka_router`),
+so once a person's keys are destroyed (crypto-shredding) their copies on the topic cannot be read
+either.
+
 Several relays on one store are safe but pointless: the checkpoint moves only from where a relay
 read it, so they take turns and at worst publish a batch twice.
 """
@@ -80,7 +86,7 @@ class Relay:
         """Publish the events after the checkpoint (at most one batch) and move the checkpoint
         past them; how many were published (0: nothing new)."""
         after = await self._checkpoints.checkpoint(self._consumer)
-        stored = await self._events.read_all(after=after, limit=self._batch_size)
+        stored = await self._events.read_all(after=after, limit=self._batch_size, sealed=True)
         if not stored:
             return 0
         await self._publisher.publish(stored)

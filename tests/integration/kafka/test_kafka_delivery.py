@@ -2,7 +2,9 @@
 disclosures arrive on its own topic in feed order, keyed by disclosure id, carrying only the
 granted fields, signed (Standard Webhooks headers) under its channel secret; receipts are
 recorded and logged as deliveries once the broker acknowledged; a channel that stops (or
-crashes) before moving its checkpoint publishes that page again, and never skips one."""
+crashes) before moving its checkpoint publishes that page again, and never skips one. As the
+composition root builds it, the channel reads the feed with the data key, as webhooks do: the
+granted fields in plaintext, a crypto-shredded person's sensitive fields absent."""
 
 from __future__ import annotations
 
@@ -17,12 +19,16 @@ import pytest_asyncio
 import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, TopicPartition  # type: ignore[import-untyped]
 from aiokafka.admin import AIOKafkaAdminClient  # type: ignore[import-untyped]
+from pydantic import SecretStr
 from standardwebhooks import Webhook
 
+from hub import bootstrap
 from hub.domain.audit.entries import AuditEntry
+from hub.domain.protection import MARKER
 from hub.infra import tables
 from hub.infra.feed import SqlFeedStore
 from hub.infra.kafka_delivery import KafkaDisclosureProducer
+from hub.infra.protection import SqlPersonKeys, load_kek_ring
 from hub.infra.relay_store import SqlRelayCheckpoints
 from hub.services.kafka_delivery import KafkaDeliveryChannel
 from tests.conftest import Database
@@ -168,3 +174,63 @@ async def test_receipts_are_logged_after_the_broker_acknowledged_and_a_restart_r
     ]
     assert sorted(e.details["disclosure_id"] for e in logged) == sorted(set(keys))
     assert {e.outcome for e in logged} == {"feed:kafka"}
+
+
+async def erase(hub: RunningHub, person_id: str) -> None:
+    """Crypto-shred the person (destroy their data keys), as `hub persons erase` does."""
+    container = hub.container
+    assert container.protection is not None
+    keys = SqlPersonKeys(
+        container.engine,
+        load_kek_ring(container.settings),
+        container.audit_log,
+        container.protection.fields,
+    )
+    assert await keys.erase(person_id, reason="court order", actor="dpo")
+
+
+@pytest.mark.asyncio
+async def test_the_composed_channel_carries_granted_plaintext_and_no_shredded_field(
+    hub: RunningHub, kafka_bootstrap: str, prefix: str
+) -> None:
+    """The channel as `hub serve --role delivery` builds it (`Container.kafka_delivery`): like a
+    webhook, each message carries the plaintext of the fields granted, and a disclosure sent
+    after its person was crypto-shredded carries none of their sensitive fields."""
+    kept, erased = f"Lewd practices {uuid.uuid4().hex}", f"Indecent assault {uuid.uuid4().hex}"
+    publisher = await hub.token("sps")
+    first = about_new_person(STORY)
+    first[1]["data"]["schedule1_offences"][0]["description"] = kept
+    await push(hub, publisher, first)
+    await routed(hub)
+    settings = hub.container.settings.model_copy(
+        update={
+            "kafka_bootstrap": kafka_bootstrap,
+            "kafka_delivery_channels": {GLASGOW_SW: SecretStr(SECRET)},
+            "kafka_delivery_topic_prefix": prefix,
+        }
+    )
+    async with bootstrap.running(settings) as composed, composed.kafka_delivery() as delivery:
+        assert await delivery.run_until_idle() == 1
+
+        second = about_new_person(STORY)
+        second[1]["data"]["schedule1_offences"][0]["description"] = erased
+        await push(hub, publisher, second)
+        await routed(hub)
+        release = await hub.container.store.get(second[1]["source"], second[1]["id"])
+        assert release is not None
+        await erase(hub, release.person_id)
+        assert await delivery.run_until_idle() == 1
+
+    records = await read(kafka_bootstrap, f"{prefix}{GLASGOW_SW}", 2)
+    assert len(records) == 2
+    bodies = [json.loads(r.value) for r in records]
+    offences = [b["notification"]["data"]["schedule1_offences"] for b in bodies]
+    assert offences[0][0]["description"] == kept  # granted, in plaintext
+    assert offences[1], "the rest of the disclosure is there"
+    assert all("description" not in o for o in offences[1])
+    assert erased.encode() not in b"".join(r.value for r in records)
+    assert MARKER.encode() not in b"".join(r.value for r in records)
+    # What the recipient's feed (and a webhook) gives for the same disclosures.
+    reader = await hub.token(GLASGOW_SW, "feed:read")
+    items = (await hub.http.get("/v1/feed", headers=bearer(reader))).json()["items"]
+    assert [b["notification"] for b in bodies] == [i["notification"] for i in items]
