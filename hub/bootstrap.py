@@ -32,12 +32,16 @@ from hub.infra.kafka_intake import KafkaIntakeConsumer, KafkaRejects
 from hub.infra.kafka_security import client_options
 from hub.infra.latency import SqlLatencyStore
 from hub.infra.overdue import SqlOverdueStore
-from hub.infra.protection import FieldProtection, load_field_protection
+from hub.infra.protection import FieldProtection, load_field_protection, load_kek_ring
 from hub.infra.relay_store import SqlRelayCheckpoints
 from hub.infra.retention import SqlRetentionStore
 from hub.infra.routing import SqlRoutingStore
 from hub.infra.store import SqlEventStore, create_event_store
-from hub.infra.subscriptions import SqlSubscriptionRepository
+from hub.infra.subscriptions import (
+    SecretOpeningDeliveryQueue,
+    SqlSubscriptionRepository,
+    SubscriptionSecrets,
+)
 from hub.infra.webhooks import DnsResolver, HttpWebhookSender
 from hub.services.audit import (
     AuditCheckpointer,
@@ -409,10 +413,23 @@ async def running(settings: Settings, *, migrate: bool | None = None) -> AsyncIt
         # Sensitive fields are sealed under per-person data keys as they are stored, and
         # opened by every reader (`hub.infra.protection`).
         protection = load_field_protection(settings, schemas)
+        # Webhook signing secrets and parked conflict notifications are sealed under the same
+        # key-encryption key; rows from before migration 0010 are sealed now.
+        keks = load_kek_ring(settings)
+        webhook_secrets = SubscriptionSecrets(keks)
+        subscription_repository = SqlSubscriptionRepository(engine, webhook_secrets)
+        await subscription_repository.seal_plaintext_secrets()
         store = create_event_store(engine, audit=audit_log, protection=protection)
-        conflicts = SqlConflictReviewList(engine, audit=audit_log)
+        conflicts = SqlConflictReviewList(
+            engine, keks=keks, fields=protection.fields, audit=audit_log
+        )
+        await conflicts.seal_plaintext()
         appended = asyncio.Event()
-        delivery_queue = SqlDeliveryQueue(engine, audit=audit_log)
+        delivery_queue = SecretOpeningDeliveryQueue(
+            SqlDeliveryQueue(engine, audit=audit_log),
+            webhook_secrets,
+            retry_schedule=settings.webhook_retry_schedule,
+        )
         consultations = ConsultationLog(audit_log)
         yield Container(
             settings=settings,
@@ -436,7 +453,7 @@ async def running(settings: Settings, *, migrate: bool | None = None) -> AsyncIt
             latency=LatencyService(SqlLatencyStore(engine)),
             overdue=SqlOverdueStore(engine, protection=protection),
             subscriptions=SubscriptionService(
-                SqlSubscriptionRepository(engine),
+                subscription_repository,
                 resolver,
                 lambda recipient_id: entitled_event_types(policy, recipient_id),
                 require_https=require_https,

@@ -11,7 +11,14 @@ from hub.auth.client_keys import public_jwks
 from hub.auth.secrets import hash_secret
 from hub.cli.common import Commands
 from hub.errors import InvalidInput
-from hub.services.clients import HUB_AGENCIES, SCOPES, register_client, register_key_client
+from hub.services.clients import (
+    HUB_AGENCIES,
+    SCOPES,
+    register_client,
+    register_key_client,
+    replace_client_keys,
+    rotate_client_secret,
+)
 from hub.settings import Settings
 
 
@@ -51,16 +58,43 @@ def register(commands: Commands) -> None:
     disable = client_commands.add_parser("disable", help="stop a client from getting tokens")
     disable.add_argument("client_id")
     disable.set_defaults(run=_clients_disable)
+    rotate = client_commands.add_parser(
+        "rotate-secret",
+        help="give a client a new secret and print it (shown only once); the old secret stops "
+        "working at once, tokens already issued with it live out their lifetime",
+    )
+    rotate.add_argument("client_id")
+    rotate.add_argument("--json", action="store_true", help="print one JSON object, for scripts")
+    rotate.set_defaults(run=_clients_rotate_secret)
+    set_keys = client_commands.add_parser(
+        "set-keys",
+        help="replace the public keys of a private_key_jwt client; assertions signed by a key "
+        "no longer registered are refused from now on",
+    )
+    set_keys.add_argument("client_id")
+    set_keys.add_argument(
+        "--jwks",
+        metavar="FILE",
+        type=Path,
+        required=True,
+        help="the client's new public key(s), a JWK Set or JWK in JSON (as for `add --jwks`)",
+    )
+    set_keys.add_argument("--json", action="store_true", help="print one JSON object, for scripts")
+    set_keys.set_defaults(run=_clients_set_keys)
+
+
+def _read_jwks(path: Path) -> str:
+    """The public JWK Set in `path`, checked (`hub.auth.client_keys.public_jwks`)."""
+    try:
+        document = path.read_bytes()
+    except OSError as error:
+        raise InvalidInput(f"cannot read {path}: {error.strerror}") from error
+    return public_jwks(document)
 
 
 async def _clients_add(args: argparse.Namespace, settings: Settings) -> int:
     scopes = sorted({s for value in args.scope for s in value.split()})
-    jwks = None
-    if args.jwks is not None:
-        try:
-            jwks = public_jwks(args.jwks.read_bytes())
-        except OSError as error:
-            raise InvalidInput(f"cannot read {args.jwks}: {error.strerror}") from error
+    jwks = None if args.jwks is None else _read_jwks(args.jwks)
     secret: str | None = None
     async with bootstrap.running(settings) as container:
         if jwks is None:
@@ -131,4 +165,34 @@ async def _clients_disable(args: argparse.Namespace, settings: Settings) -> int:
     async with bootstrap.running(settings) as container:
         await container.clients.disable(args.client_id)
     print(f"client {args.client_id} disabled")
+    return 0
+
+
+async def _clients_rotate_secret(args: argparse.Namespace, settings: Settings) -> int:
+    async with bootstrap.running(settings) as container:
+        client, secret = await rotate_client_secret(
+            container.clients, args.client_id, hash_secret=hash_secret
+        )
+    if args.json:
+        print(json.dumps({"client_id": client.client_id, "client_secret": secret}))
+    else:
+        print(f"client_id:     {client.client_id}")
+        print(f"client_secret: {secret}")
+        print(
+            "The old secret no longer works. Keep this one now: the hub stores only its hash "
+            "and cannot show it again."
+        )
+    return 0
+
+
+async def _clients_set_keys(args: argparse.Namespace, settings: Settings) -> int:
+    # Checked before anything is opened: a refused file changes nothing.
+    jwks = _read_jwks(args.jwks)
+    async with bootstrap.running(settings) as container:
+        client = await replace_client_keys(container.clients, args.client_id, jwks=jwks)
+    kids = [k["kid"] for k in json.loads(jwks)["keys"]]
+    if args.json:
+        print(json.dumps({"client_id": client.client_id, "key_ids": kids}))
+    else:
+        print(f"client {client.client_id} now authenticates with key(s): {' '.join(kids)}")
     return 0

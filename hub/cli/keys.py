@@ -1,4 +1,5 @@
-"""`hub keys`: rotation of the key-encryption key that wraps each person's data key."""
+"""`hub keys`: rotation of the key-encryption key that wraps each person's data keys, the
+webhook subscriptions' signing secrets and the keys of parked identifier-conflict notifications."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ import argparse
 
 from hub import bootstrap
 from hub.cli.common import Commands
-from hub.infra.protection import SqlPersonKeys, load_kek_ring
+from hub.infra.conflicts import SqlConflictReviewList
+from hub.infra.protection import SqlPersonKeys, load_kek_ring, sensitive_fields
+from hub.infra.subscriptions import SqlSubscriptionRepository, SubscriptionSecrets
 from hub.settings import Settings
 
 
@@ -15,18 +18,37 @@ def register(commands: Commands) -> None:
     key_commands = keys.add_subparsers(title="keys")
     rotate = key_commands.add_parser(
         "rotate",
-        help="rewrap every live data key under HUB_DATA_KEK, unwrapping with "
-        "HUB_DATA_PREVIOUS_KEKS (events are not touched)",
+        help="rewrap every live data key, webhook signing secret and identifier-conflict key "
+        "under HUB_DATA_KEK, unwrapping with HUB_DATA_PREVIOUS_KEKS (events are not touched)",
     )
     rotate.set_defaults(run=_rotate)
 
 
 async def _rotate(args: argparse.Namespace, settings: Settings) -> int:
+    keks = load_kek_ring(settings)
     async with bootstrap.running(settings) as container:
-        keys = SqlPersonKeys(container.engine, load_kek_ring(settings), container.audit_log)
+        keys = SqlPersonKeys(container.engine, keks, container.audit_log)
         report = await keys.rotate()
+        secrets = await SqlSubscriptionRepository(
+            container.engine, SubscriptionSecrets(keks)
+        ).rewrap_secrets()
+        conflicts = await SqlConflictReviewList(
+            container.engine,
+            keks=keks,
+            fields=sensitive_fields(settings.events_dir, container.schemas),
+        ).rewrap_keys()
     print(
         f"rewrapped {report.rewrapped} data key(s) under {settings.data_kek_id}; "
         f"{report.already_current} already under it; {report.destroyed} destroyed (left as is)"
+    )
+    print(
+        f"rewrapped {secrets.rewrapped} webhook signing secret(s) under {settings.data_kek_id}; "
+        f"{secrets.already_current} already under it; sealed the plaintext secrets of "
+        f"{secrets.sealed} subscription(s)"
+    )
+    print(
+        f"rewrapped {conflicts.rewrapped} identifier-conflict key(s) under {settings.data_kek_id}; "
+        f"{conflicts.already_current} already under it; {conflicts.destroyed} destroyed (left as "
+        f"is); sealed {conflicts.sealed} parked notification(s)"
     )
     return 0

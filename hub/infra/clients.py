@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -52,6 +52,27 @@ class SqlClientRepository:
         if client is None:
             raise NotFound(f"there is no client {client_id}")
         return client
+
+    async def change(
+        self, client_id: str, change: Callable[[RegisteredClient], RegisteredClient]
+    ) -> RegisteredClient:
+        query = sa.select(clients).where(clients.c.client_id == client_id).with_for_update()
+        async with _translated(), self._writer.begin() as connection:
+            row = (await connection.execute(query)).mappings().one_or_none()
+            if row is None:
+                raise NotFound(f"there is no client {client_id}")
+            before = _from_row(row)
+            after = change(before)
+            if after == before:
+                return before
+            if after.client_id != before.client_id:
+                raise ValueError("a change may not give a client another id")
+            values = _to_row(after)
+            del values["client_id"], values["created_at"]
+            await connection.execute(
+                clients.update().where(clients.c.client_id == client_id).values(**values)
+            )
+        return after
 
     async def use_assertion_id(self, client_id: str, jti: str, expires_at: datetime) -> bool:
         used = client_assertion_jtis

@@ -42,7 +42,7 @@ from hub.domain.schemas import SchemaRegistry
 from hub.errors import InvalidInput, StoreError
 from hub.infra.audit import SqlAuditLog
 from hub.infra.dberrors import translated
-from hub.infra.tables import events, person_keys, persons
+from hub.infra.tables import events, identifier_conflicts, person_keys, persons
 from hub.settings import Settings
 
 __all__ = [
@@ -332,7 +332,8 @@ class SqlPersonKeys:
     async def erase(
         self, person_id: str, *, reason: str, actor: str, at: datetime | None = None
     ) -> list[str]:
-        """Destroy every live data key of the person, with an erasure entry per key in the same
+        """Destroy every live data key of the person, and the key of every identifier conflict
+        naming them (`hub.infra.conflicts`), with an erasure entry per key in the same
         transaction; the ids of the keys destroyed (none if all were already destroyed)."""
         at = (at or datetime.now(UTC)).astimezone(UTC)
         async with translated("the key store"), self._writer.begin() as connection:
@@ -355,8 +356,13 @@ class SqlPersonKeys:
                 )
             ).scalars()
             key_ids = list(rows)
+            # The parked notifications of identifier conflicts naming the person are sealed
+            # under keys of their own (`hub.infra.conflicts`): destroyed with the person's.
+            conflict_ids = await self._destroy_conflict_keys(
+                connection, person_id, reason=reason, actor=actor, at=at
+            )
             if not key_ids:
-                return []
+                return conflict_ids
             types = (
                 await connection.execute(
                     sa.select(events.c.type).where(events.c.person_id == person_id).distinct()
@@ -385,7 +391,49 @@ class SqlPersonKeys:
                     for key_id in key_ids
                 ],
             )
-        return key_ids
+        return key_ids + conflict_ids
+
+    async def _destroy_conflict_keys(
+        self, connection: AsyncConnection, person_id: str, *, reason: str, actor: str, at: datetime
+    ) -> list[str]:
+        """Destroy the live keys of the identifier conflicts that name the person, with an
+        erasure entry each; their review ids (which are their key ids)."""
+        table = identifier_conflicts
+        rows = (
+            await connection.execute(
+                sa.select(table.c.review_id, table.c.claims, table.c.event_type)
+                .where(table.c.wrapped_key.is_not(None))
+                .order_by(table.c.review_id)
+                .with_for_update()
+            )
+        ).mappings()
+        named = [row for row in rows if person_id in dict(row["claims"]).values()]
+        if not named:
+            return []
+        review_ids = [row["review_id"] for row in named]
+        await connection.execute(
+            table.update()
+            .where(table.c.review_id.in_(review_ids))
+            .values(wrapped_key=None, key_destroyed_at=at)
+        )
+        await self._audit.append(
+            connection,
+            [
+                AuditEntry(
+                    kind=AuditKind.ERASURE,
+                    occurred_at=at,
+                    actor=actor,
+                    agency="hub",
+                    person_id=person_id,
+                    fields=tuple(sorted(self._fields.of(row["event_type"]))) or ("data key",),
+                    rules=(CRYPTO_SHRED_RULE,),
+                    outcome="erased",
+                    details={"review_id": row["review_id"], "reason": reason},
+                )
+                for row in named
+            ],
+        )
+        return review_ids
 
     async def rotate(self) -> RotationReport:
         """Rewrap every live data key not under the current KEK; events are not touched."""

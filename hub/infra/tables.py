@@ -165,11 +165,18 @@ identifier_conflicts = sa.Table(
     sa.Column("publisher_agency", sa.Text, nullable=False),
     #: {"scheme:value": person_id} — who the subject index holds each identifier for.
     sa.Column("claims", Json, nullable=False),
-    #: The refused notification, so that nothing pushed is lost.
+    #: The refused notification, so that nothing pushed is lost. Sealed (`notification_format`
+    #: "sealed-v1", migration 0010): its sensitive fields under the conflict's own data key,
+    #: `wrapped_key` (by the key-encryption key `kek_id`), destroyed (`key_destroyed_at`) when the
+    #: case is resolved or a person it names is crypto-shredded (`hub.infra.conflicts`).
     sa.Column("notification", Json, nullable=False),
     sa.Column("resolved_at", Timestamp, nullable=True),
     sa.Column("resolved_by", sa.Text, nullable=True),
     sa.Column("resolution", sa.Text, nullable=True),
+    sa.Column("notification_format", sa.Text, nullable=False, server_default="plain"),
+    sa.Column("kek_id", sa.Text, nullable=True),
+    sa.Column("wrapped_key", sa.LargeBinary, nullable=True),
+    sa.Column("key_destroyed_at", Timestamp, nullable=True),
 )
 
 # -- delivery: feeds, subscriptions, the webhook outbox, receipts and acknowledgements (0004) --
@@ -204,7 +211,11 @@ subscriptions = sa.Table(
     #: The rendering of a disclosure: "json" (redacted CloudEvent); adapters add native formats.
     sa.Column("format", sa.Text, nullable=False, server_default="json"),
     #: Standard Webhooks signing secrets (`whsec_…`), newest first; several during rotation.
+    #: Sealed (`secrets_format` "sealed-v1", migration 0010): `[{"kek_id", "sealed"}, …]`, each
+    #: wrapped by the key-encryption key `kek_id`, bound to the subscription id
+    #: (`hub.infra.subscriptions.SubscriptionSecrets`); "plain": rows from before 0010.
     sa.Column("secrets", Json, nullable=False),
+    sa.Column("secrets_format", sa.Text, nullable=False, server_default="plain"),
     #: active | disabled
     sa.Column("status", sa.Text, nullable=False),
     sa.Column("status_reason", sa.Text, nullable=True),

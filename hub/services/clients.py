@@ -1,18 +1,19 @@
 """Agency clients: the systems (PR2, ViSOR, a council's case system) allowed to call the hub.
 
 Each client belongs to one agency and holds a fixed set of OAuth scopes. Its secret is shown once,
-when it is registered; the hub keeps only a hash of it.
+when it is registered or rotated; the hub keeps only a hash of it. A client that authenticates
+with `private_key_jwt` holds public keys instead, which can be replaced in place.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Protocol
 
-from hub.errors import InvalidInput
+from hub.errors import Conflict, InvalidInput
 
 #: Every scope a client may hold, with what it allows.
 SCOPES: Mapping[str, str] = {
@@ -87,6 +88,14 @@ class ClientRepository(Protocol):
     async def use_assertion_id(self, client_id: str, jti: str, expires_at: datetime) -> bool:
         """Record that the client's assertion `jti` was used, until `expires_at`; False if it
         was already used (a replay). Forgets ids whose assertions have expired."""
+        ...
+
+    async def change(
+        self, client_id: str, change: Callable[[RegisteredClient], RegisteredClient]
+    ) -> RegisteredClient:
+        """Read the client (locked against concurrent changes), apply `change` and store what it
+        returns, in one transaction; an error from `change` changes nothing. `NotFound` when
+        there is no such client."""
         ...
 
 
@@ -194,3 +203,53 @@ async def register_client(
     )
     await repo.add(client)
     return client, secret
+
+
+async def rotate_client_secret(
+    repo: ClientRepository, client_id: str, *, hash_secret: SecretHasher
+) -> tuple[RegisteredClient, str]:
+    """Give a secret client a new secret, returned once; the old one stops working at once
+    (tokens already issued with it live out their lifetime). `InvalidInput` for a client that
+    authenticates with its keys, `Conflict` for a disabled one, `NotFound`."""
+    secret = secrets.token_urlsafe(32)
+    secret_hash = hash_secret(secret)
+
+    def apply(client: RegisteredClient) -> RegisteredClient:
+        _check_enabled(client)
+        if not client.has_secret:
+            raise InvalidInput(
+                f"client {client.client_id} authenticates with private_key_jwt and has no secret: "
+                "replace its public keys with `hub clients set-keys` instead"
+            )
+        return replace(client, secret_hash=secret_hash)
+
+    return await repo.change(client_id, apply), secret
+
+
+async def replace_client_keys(
+    repo: ClientRepository, client_id: str, *, jwks: str
+) -> RegisteredClient:
+    """Replace the public JWK Set of a `private_key_jwt` client (`jwks` already checked by
+    `hub.auth.client_keys.public_jwks`): assertions signed by a key no longer in it are refused
+    from now on. `InvalidInput` for a client that authenticates with a secret, `Conflict` for a
+    disabled one, `NotFound`."""
+
+    def apply(client: RegisteredClient) -> RegisteredClient:
+        _check_enabled(client)
+        if client.jwks is None:
+            raise InvalidInput(
+                f"client {client.client_id} authenticates with a client secret, not with keys: "
+                "rotate its secret with `hub clients rotate-secret`, or register a new client "
+                "with --jwks"
+            )
+        return replace(client, jwks=jwks)
+
+    return await repo.change(client_id, apply)
+
+
+def _check_enabled(client: RegisteredClient) -> None:
+    if not client.is_enabled:
+        raise Conflict(
+            f"client {client.client_id} is disabled: its credentials are not changed (register "
+            "a new client instead)"
+        )

@@ -13,7 +13,8 @@ import pytest
 import pytest_asyncio
 import sqlalchemy as sa
 
-from hub.infra.subscriptions import SqlSubscriptionRepository
+from hub.infra.protection import load_kek_ring
+from hub.infra.subscriptions import SqlSubscriptionRepository, SubscriptionSecrets
 from hub.infra.webhooks import DnsResolver
 from hub.services.subscriptions import SubscriptionService, entitled_event_types
 from tests.conftest import Database
@@ -280,7 +281,9 @@ async def test_an_agency_outside_the_directory_cannot_subscribe(hub: RunningHub)
 
 async def test_plain_http_is_refused_in_production(database: Database) -> None:
     production = SubscriptionService(
-        SqlSubscriptionRepository(database.engine),
+        SqlSubscriptionRepository(
+            database.engine, SubscriptionSecrets(load_kek_ring(database.settings))
+        ),
         DnsResolver(),
         lambda recipient: frozenset({"release.schedule1-notification"}),
         require_https=True,
