@@ -377,9 +377,11 @@ class AuditSequencer:
         return len(leaves), False
 
     async def run(self, stop: asyncio.Event, wake: asyncio.Event | None = None) -> None:
-        """Keep sequencing until `stop` is set; when idle, wait `poll_interval` or `wake`."""
+        """Keep sequencing until `stop` is set. After a full batch it goes on at once (a
+        backlog); otherwise it waits `poll_interval` (or `wake`), so that entries trickling in
+        one by one are sequenced a batch at a time rather than one transaction each."""
         while not stop.is_set():
-            if await self.run_once():
+            if await self.run_once() >= self._batch_size:
                 continue
             await _wait_any(stop, wake, self._poll_interval)
 

@@ -12,6 +12,7 @@ import stat
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -326,6 +327,59 @@ async def test_a_rolled_back_append_leaves_a_gap_the_sequencer_passes(
     assert await AuditSequencer(log).run_once() == 1
     assert await log.head() == TreeHead(1, after)
     assert after > gap
+
+
+class _CountingTree:
+    """The audit log, counting how many times a sequencer looked for waiting entries."""
+
+    def __init__(self, log: SqlAuditLog) -> None:
+        self._log = log
+        self.looks = 0
+
+    async def unsequenced(self, after: int, limit: int) -> Any:
+        self.looks += 1
+        return await self._log.unsequenced(after, limit)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._log, name)
+
+
+@pytest.mark.asyncio
+async def test_the_running_sequencer_drains_a_backlog_then_waits_to_batch_a_trickle(
+    audit: Audit,
+) -> None:
+    tree = _CountingTree(audit.log)
+    sequencer = AuditSequencer(tree, batch_size=5, poll_interval=3600)  # type: ignore[arg-type]
+    stop, wake = asyncio.Event(), asyncio.Event()
+    await audit.log.record([disclosure(n) for n in range(12)])
+    task = asyncio.create_task(sequencer.run(stop, wake))
+    try:
+        # Full batches follow each other at once; the partial one (2) ends the drain: three
+        # looks, not a fourth that would find nothing.
+        await _until(audit.log.head, lambda head: head.size == 12)
+        await asyncio.sleep(0.2)
+        assert tree.looks == 3
+        # Entries arriving one by one wait for the poll (an hour here) or a wake, and then go
+        # together in one batch.
+        await audit.log.record([disclosure(12)])
+        await audit.log.record([disclosure(13)])
+        await asyncio.sleep(0.2)
+        assert (await audit.log.head()).size == 12
+        wake.set()
+        await _until(audit.log.head, lambda head: head.size == 14)
+        assert tree.looks == 4
+    finally:
+        stop.set()
+        await task
+    assert [index for index, _, _ in await audit.leaves()] == list(range(14))
+
+
+async def _until(read: Any, done: Any) -> None:
+    for _ in range(400):
+        if done(await read()):
+            return
+        await asyncio.sleep(0.025)
+    raise AssertionError("the sequencer did not get there")
 
 
 # -- checkpoints and proofs ------------------------------------------------------------------------

@@ -1,0 +1,118 @@
+"""Where one push's time goes: single pushes through the API in-process (ASGI transport, no
+network, one client) on a fresh PostgreSQL schema, counting the SQL statements of each, and
+optionally under cProfile. Prints figures; asserts nothing.
+
+    .venv/bin/python bench/intake_profile.py [--pushes 300] [--router] [--profile]
+        [--url postgresql+asyncpg://hub:hub@127.0.0.1:5432/hub_test?ssl=disable]
+
+`--router` also runs the in-process router, as `hub serve` does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import cProfile
+import json
+import os
+import pstats
+import re
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import SecretStr
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import create_async_engine
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from hub.infra.db import create_engine, upgrade
+from hub.settings import Settings
+from tests.integration.api_helpers import bearer, example, running_hub
+
+DEFAULT_URL = os.environ.get(
+    "HUB_TEST_POSTGRES_URL", "postgresql+asyncpg://hub:hub@127.0.0.1:5432/hub_test"
+)
+
+
+def notification(i: int) -> dict[str, Any]:
+    n: dict[str, Any] = json.loads(json.dumps(example("custody.admission")))
+    n["id"] = str(uuid.uuid4())
+    n["identifiers"] = {"sps_number": str(2_000_000 + i)}
+    return n
+
+
+async def run(args: argparse.Namespace) -> None:
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    admin = create_async_engine(args.url)
+    async with admin.begin() as connection:
+        await connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    settings = Settings(
+        environment="test",
+        data_dir=Path(tempfile.mkdtemp()),
+        database_url=SecretStr(args.url),
+        database_schema=schema,
+        router_enabled=args.router,
+    )
+    engine = create_engine(settings)
+    await upgrade(engine, settings)
+    await engine.dispose()
+    statements: collections.Counter[str] = collections.Counter()
+    counting = False
+
+    @event.listens_for(Engine, "before_cursor_execute")
+    def count(*arguments: Any) -> None:
+        if counting:
+            statements[re.sub(r"\s+", " ", arguments[2])[:100]] += 1
+
+    try:
+        async with running_hub(settings) as hub:
+            token = bearer(await hub.token("sps"))
+            for i in range(20):  # warm up: caches, prepared statements, the first person keys
+                await hub.http.post("/v1/events", json=notification(900_000 + i), headers=token)
+            profile = cProfile.Profile()
+            counting = True
+            started = time.perf_counter()
+            if args.profile:
+                profile.enable()
+            for i in range(args.pushes):
+                answer = await hub.http.post("/v1/events", json=notification(i), headers=token)
+                assert answer.status_code == 201, answer.text
+            if args.profile:
+                profile.disable()
+            elapsed = time.perf_counter() - started
+            counting = False
+    finally:
+        async with admin.begin() as connection:
+            await connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        await admin.dispose()
+    print(
+        f"{args.pushes} pushes in {elapsed:.2f} s: {args.pushes / elapsed:.0f}/s, "
+        f"{elapsed / args.pushes * 1000:.2f} ms each (router {'on' if args.router else 'off'}, "
+        f"profiled {args.profile})"
+    )
+    print(f"{sum(statements.values()) / args.pushes:.1f} SQL statements per push, of which:")
+    for text, times in statements.most_common(25):
+        print(f"  {times / args.pushes:6.2f}  {text}")
+    if args.profile:
+        pstats.Stats(profile).sort_stats("tottime").print_stats(30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pushes", type=int, default=300)
+    parser.add_argument("--router", action="store_true")
+    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--url", default=DEFAULT_URL)
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
