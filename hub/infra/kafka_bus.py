@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -50,7 +50,14 @@ from hub.services.bus import (
     event_headers,
 )
 
-__all__ = ["KafkaEventConsumer", "KafkaEventPublisher", "ensure_topics", "kafka_errors"]
+__all__ = [
+    "KafkaEventConsumer",
+    "KafkaEventPublisher",
+    "PageMessage",
+    "PageProducer",
+    "ensure_topics",
+    "kafka_errors",
+]
 
 logger = logging.getLogger("hub.bus")
 
@@ -121,8 +128,109 @@ async def ensure_topics(
             await admin.close()
 
 
+#: One message of a page: its key (which picks the partition), value and headers.
+PageMessage = tuple[bytes, bytes, Sequence[tuple[str, bytes]]]
+
+
+class PageProducer:
+    """One idempotent producer, `acks=all`, sending pages of messages: `send_page` returns once
+    the broker has acknowledged every message of the page. Each topic is created the first time
+    it is sent to (`ensure_topics`). On any failure the producer is dropped (pending sends
+    cancelled, the producer stopped) and the next page starts a new one, with a new producer
+    id, so nothing of a failed page is sent behind a later page's back. Shared by the event
+    publisher and the Kafka delivery channel (`hub.infra.kafka_delivery`)."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        *,
+        partitions: int,
+        replication_factor: int,
+        client_id: str,
+        request_timeout_ms: int,
+        client_options: Mapping[str, Any] | None,
+        linger_ms: int | None = None,
+        name: str = "the producer",
+    ) -> None:
+        self._bootstrap = bootstrap
+        self._partitions = partitions
+        self._replication_factor = replication_factor
+        self._client_id = client_id
+        self._request_timeout_ms = request_timeout_ms
+        self._client_options = dict(client_options or {})
+        # None leaves aiokafka's own default.
+        self._linger = {} if linger_ms is None else {"linger_ms": linger_ms}
+        self._name = name
+        self._producer: Any = None
+        self._topics: set[str] = set()
+
+    async def start(self, topic: str) -> Any:
+        """Create `topic` if this producer has not yet, and start the producer if it is not
+        running; the producer."""
+        if topic not in self._topics:
+            await ensure_topics(
+                self._bootstrap,
+                {topic: self._partitions},
+                replication_factor=self._replication_factor,
+                client_id=self._client_id,
+                client_options=self._client_options,
+            )
+            self._topics.add(topic)
+        if self._producer is None:
+            producer = AIOKafkaProducer(
+                bootstrap_servers=self._bootstrap,
+                client_id=self._client_id,
+                acks="all",
+                enable_idempotence=True,
+                **self._linger,
+                request_timeout_ms=self._request_timeout_ms,
+                **self._client_options,
+            )
+            async with _translated(f"connecting {self._name}"):
+                try:
+                    await producer.start()
+                except BaseException:
+                    await producer.stop()
+                    raise
+            self._producer = producer
+        return self._producer
+
+    async def send_page(self, topic: str, messages: Iterable[PageMessage], *, doing: str) -> None:
+        """Send `messages` to `topic` in order, taking each as it is queued; `doing` says what
+        for in the error a failure raises."""
+        producer = await self.start(topic)
+        sent: list[asyncio.Future[Any]] = []
+        try:
+            async with _translated(doing):
+                # `send` only queues (in order, so each partition keeps the given order); the
+                # futures settle when the broker has acknowledged.
+                for key, value, headers in messages:
+                    sent.append(
+                        await producer.send(topic, value=value, key=key, headers=list(headers))
+                    )
+                outcomes = await asyncio.gather(*sent, return_exceptions=True)
+                failures = [o for o in outcomes if isinstance(o, BaseException)]
+                if failures:
+                    raise failures[0]
+        except BaseException:
+            # Settle whatever is still queued before anyone sends again, and start afresh with
+            # a new producer (and producer id) next time: nothing of this page is left to be
+            # sent behind a later one's back.
+            self._producer = None
+            for future in sent:
+                future.cancel()
+            await asyncio.shield(producer.stop())
+            raise
+
+    async def close(self) -> None:
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            async with _translated(f"flushing {self._name}"):
+                await producer.stop()
+
+
 class KafkaEventPublisher:
-    """`EventPublisher` on Kafka: one idempotent producer, `acks=all`."""
+    """`EventPublisher` on Kafka: one idempotent producer, `acks=all` (`PageProducer`)."""
 
     def __init__(
         self,
@@ -138,83 +246,34 @@ class KafkaEventPublisher:
     ) -> None:
         if partitions < 1:
             raise InvalidInput(f"partitions must be at least 1, not {partitions}")
-        self._bootstrap = bootstrap
         self._topic = topic
-        self._partitions = partitions
-        self._replication_factor = replication_factor
-        self._client_id = client_id
-        self._linger_ms = linger_ms
-        self._request_timeout_ms = request_timeout_ms
-        self._client_options = dict(client_options or {})
-        self._producer: Any = None
-        self._topic_ready = False
+        self._pages = PageProducer(
+            bootstrap,
+            partitions=partitions,
+            replication_factor=replication_factor,
+            client_id=client_id,
+            linger_ms=linger_ms,
+            request_timeout_ms=request_timeout_ms,
+            client_options=client_options,
+        )
 
     async def start(self) -> None:
-        if not self._topic_ready:
-            await ensure_topics(
-                self._bootstrap,
-                {self._topic: self._partitions},
-                replication_factor=self._replication_factor,
-                client_id=self._client_id,
-                client_options=self._client_options,
-            )
-            self._topic_ready = True
-        if self._producer is None:
-            producer = AIOKafkaProducer(
-                bootstrap_servers=self._bootstrap,
-                client_id=self._client_id,
-                acks="all",
-                enable_idempotence=True,
-                linger_ms=self._linger_ms,
-                request_timeout_ms=self._request_timeout_ms,
-                **self._client_options,
-            )
-            async with _translated("connecting the producer"):
-                try:
-                    await producer.start()
-                except BaseException:
-                    await producer.stop()
-                    raise
-            self._producer = producer
+        await self._pages.start(self._topic)
 
     async def publish(self, events: Sequence[StoredEvent]) -> None:
         if not events:
             return
-        await self.start()
-        producer = self._producer
-        sent: list[asyncio.Future[Any]] = []
-        try:
-            async with _translated("publishing events"):
-                # `send` only queues (in order, so each partition keeps the given order); the
-                # futures settle when the broker has acknowledged.
-                for event in events:
-                    sent.append(
-                        await producer.send(
-                            self._topic,
-                            value=encode_event(event),
-                            key=event.person_id.encode("utf-8"),
-                            headers=event_headers(event),
-                        )
-                    )
-                outcomes = await asyncio.gather(*sent, return_exceptions=True)
-                failures = [o for o in outcomes if isinstance(o, BaseException)]
-                if failures:
-                    raise failures[0]
-        except BaseException:
-            # Settle whatever is still queued before anyone publishes again, and start afresh
-            # with a new producer (and producer id) next time: nothing of this call is left to
-            # be sent behind a later one's back.
-            self._producer = None
-            for future in sent:
-                future.cancel()
-            await asyncio.shield(producer.stop())
-            raise
+        await self._pages.send_page(
+            self._topic,
+            (
+                (event.person_id.encode("utf-8"), encode_event(event), event_headers(event))
+                for event in events
+            ),
+            doing="publishing events",
+        )
 
     async def close(self) -> None:
-        producer, self._producer = self._producer, None
-        if producer is not None:
-            async with _translated("flushing the producer"):
-                await producer.stop()
+        await self._pages.close()
 
 
 class _FinishBatchFirst(ConsumerRebalanceListener):  # type: ignore[misc]

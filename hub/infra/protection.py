@@ -306,6 +306,31 @@ def _key_row(row: sa.RowMapping) -> _KeyRow:
 # -- crypto-shredding and rotation ---------------------------------------------------------------
 
 
+def _shredding_entry(
+    person_id: str,
+    fields: Sequence[str],
+    key: Mapping[str, str],
+    *,
+    reason: str,
+    actor: str,
+    at: datetime,
+) -> AuditEntry:
+    """The erasure entry of one key destroyed by crypto-shredding. `key` identifies it in the
+    details (`key_id`, or a conflict's `review_id`); `fields` are those it sealed ("data key"
+    when none are known)."""
+    return AuditEntry(
+        kind=AuditKind.ERASURE,
+        occurred_at=at,
+        actor=actor,
+        agency="hub",
+        person_id=person_id,
+        fields=tuple(fields) or ("data key",),
+        rules=(CRYPTO_SHRED_RULE,),
+        outcome="erased",
+        details={**key, "reason": reason},
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class RotationReport:
     rewrapped: int
@@ -377,16 +402,8 @@ class SqlPersonKeys:
             await self._audit.append(
                 connection,
                 [
-                    AuditEntry(
-                        kind=AuditKind.ERASURE,
-                        occurred_at=at,
-                        actor=actor,
-                        agency="hub",
-                        person_id=person_id,
-                        fields=tuple(erased) or ("data key",),
-                        rules=(CRYPTO_SHRED_RULE,),
-                        outcome="erased",
-                        details={"key_id": key_id, "reason": reason},
+                    _shredding_entry(
+                        person_id, erased, {"key_id": key_id}, reason=reason, actor=actor, at=at
                     )
                     for key_id in key_ids
                 ],
@@ -419,16 +436,13 @@ class SqlPersonKeys:
         await self._audit.append(
             connection,
             [
-                AuditEntry(
-                    kind=AuditKind.ERASURE,
-                    occurred_at=at,
+                _shredding_entry(
+                    person_id,
+                    sorted(self._fields.of(row["event_type"])),
+                    {"review_id": row["review_id"]},
+                    reason=reason,
                     actor=actor,
-                    agency="hub",
-                    person_id=person_id,
-                    fields=tuple(sorted(self._fields.of(row["event_type"]))) or ("data key",),
-                    rules=(CRYPTO_SHRED_RULE,),
-                    outcome="erased",
-                    details={"review_id": row["review_id"], "reason": reason},
+                    at=at,
                 )
                 for row in named
             ],
