@@ -6,7 +6,6 @@ that a hub with only the new key reads everything, and a hub with a wrong key re
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import os
@@ -19,13 +18,13 @@ import pytest_asyncio
 import sqlalchemy as sa
 from pydantic import SecretStr
 
-from hub.cli import main as hub_cli
 from hub.domain.protection import MARKER
 from hub.errors import StoreError
 from hub.infra import tables
 from hub.settings import Settings
 from tests.conftest import Database
 from tests.integration.api_helpers import RunningHub, bearer, example, running_hub
+from tests.integration.cli_helpers import run_cli
 from tests.integration.feed_helpers import about_new_person, push, routed
 from tests.integration.webhook_receiver import running_receiver
 
@@ -90,23 +89,6 @@ async def feed_text(hub: RunningHub, recipient: str) -> str:
 def offences(event: Any) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = event.notification.data["schedule1_offences"]
     return found
-
-
-async def run_cli(
-    database: Database, monkeypatch: pytest.MonkeyPatch, *args: str, **env: str
-) -> int:
-    """`hub ARGS` with the settings of `database` (and `env`) in the environment."""
-    settings = database.settings
-    monkeypatch.setenv("HUB_ENVIRONMENT", "test")
-    monkeypatch.setenv("HUB_DATA_DIR", str(settings.data_dir))
-    if settings.database_url is not None:
-        monkeypatch.setenv("HUB_DATABASE_URL", settings.database_url.get_secret_value())
-    if settings.database_schema is not None:
-        monkeypatch.setenv("HUB_DATABASE_SCHEMA", settings.database_schema)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    # The command runs its own event loop: run it in a thread, as an operator's shell would.
-    return await asyncio.to_thread(hub_cli, list(args))
 
 
 async def test_the_table_holds_ciphertext_and_every_reader_plaintext(hub: RunningHub) -> None:

@@ -24,7 +24,6 @@ from pydantic import SecretStr
 from sqlalchemy.engine import Connection
 from standardwebhooks import Webhook
 
-from hub.cli import main as hub_cli
 from hub.errors import StoreError
 from hub.infra import tables
 from hub.infra.db import alembic_config, upgrade
@@ -33,6 +32,7 @@ from hub.infra.subscriptions import SubscriptionSecrets
 from hub.settings import Settings
 from tests.conftest import Database
 from tests.integration.api_helpers import RunningHub, bearer, example, running_hub
+from tests.integration.cli_helpers import run_cli
 from tests.integration.webhook_receiver import Receiver, running_receiver
 
 pytestmark = pytest.mark.asyncio
@@ -114,22 +114,6 @@ async def raw_secrets(database: Database, subscription_id: str) -> list[dict[str
             )
         ).scalar_one()
     return found
-
-
-async def run_cli(
-    database: Database, monkeypatch: pytest.MonkeyPatch, *args: str, **env: str
-) -> int:
-    """`hub ARGS` with the settings of `database` (and `env`) in the environment."""
-    settings = database.settings
-    monkeypatch.setenv("HUB_ENVIRONMENT", "test")
-    monkeypatch.setenv("HUB_DATA_DIR", str(settings.data_dir))
-    if settings.database_url is not None:
-        monkeypatch.setenv("HUB_DATABASE_URL", settings.database_url.get_secret_value())
-    if settings.database_schema is not None:
-        monkeypatch.setenv("HUB_DATABASE_SCHEMA", settings.database_schema)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    return await asyncio.to_thread(hub_cli, list(args))
 
 
 def verify(receiver: Receiver, path: str, *secrets: str) -> None:
