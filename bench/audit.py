@@ -784,7 +784,7 @@ async def history_report_bench(
     indexed = await index_bulk_rows(config, engine)
     figure("index the bulk-inserted entries (DPO query columns, once)", f"{indexed:.1f} s")
     log = SqlAuditLog(engine)
-    store = create_event_store(engine)
+    store = create_event_store(engine, audit=log)
     person, now = "p_bench_subject", datetime.now(UTC)
     async with engine.begin() as connection:
         await connection.execute(persons.insert().values(person_id=person, created_at=now))

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from hub.domain.notifications import Notification, PersonIdentifier, Publisher
+from hub.infra.audit import SqlAuditLog
 from hub.infra.db import create_engine, upgrade
 from hub.infra.store import create_event_store
 from hub.services.ports import EventStore
@@ -103,7 +104,7 @@ async def main() -> None:
             engine = create_engine(settings)
             try:
                 await upgrade(engine, settings)
-                store = create_event_store(engine)
+                store = create_event_store(engine, audit=SqlAuditLog(engine))
                 await run(store, arguments.writers, arguments.seconds, follow=False)
                 await run(store, arguments.writers, arguments.seconds, follow=True)
             finally:

@@ -32,7 +32,12 @@ from hub.infra.kafka_intake import KafkaIntakeConsumer, KafkaRejects
 from hub.infra.kafka_security import client_options
 from hub.infra.latency import SqlLatencyStore
 from hub.infra.overdue import SqlOverdueStore
-from hub.infra.protection import FieldProtection, load_field_protection, load_kek_ring
+from hub.infra.protection import (
+    FieldProtection,
+    SqlPersonKeys,
+    load_field_protection,
+    load_kek_ring,
+)
 from hub.infra.relay_store import SqlRelayCheckpoints
 from hub.infra.retention import SqlRetentionStore
 from hub.infra.routing import SqlRoutingStore
@@ -76,6 +81,18 @@ Task = asyncio.Task[None]
 
 
 @dataclass(frozen=True)
+class DataKeys:
+    """What `hub keys rotate` and `hub persons erase` work on: each person's data keys, the
+    webhook signing secrets and the parked conflicts' keys, all under the one key-encryption
+    key ring the stores were built with."""
+
+    #: Destroys a person's data keys (crypto-shredding, logged) and rewraps them.
+    people: SqlPersonKeys
+    webhook_secrets: SqlSubscriptionRepository
+    conflicts: SqlConflictReviewList
+
+
+@dataclass(frozen=True)
 class Container:
     settings: Settings
     engine: AsyncEngine
@@ -106,6 +123,8 @@ class Container:
     consultations: ConsultationLog
     #: Erasure of personal data past the bundle's retention periods (`hub retention apply`).
     retention: RetentionService
+    #: The keys that protect sensitive fields at rest (`hub keys`, `hub persons erase`).
+    keys: DataKeys
     #: Set whenever notifications are appended, so that the in-process router (or, scaled out,
     #: the outbox relay) wakes at once.
     appended: asyncio.Event = field(default_factory=asyncio.Event)
@@ -167,15 +186,29 @@ class Container:
             self.audit_log, self.audit_signer.trusted_keys, self.audit_signer.origin
         )
 
-    def router(self) -> Router:
-        """A router over this container's store and policy (each caller runs its own)."""
+    def router(
+        self, *, batch_size: int | None = None, poll_interval: float | None = None
+    ) -> Router:
+        """A router over this container's store, routing store (which logs every decision)
+        and policy (each caller runs its own); batch size and poll interval from the settings
+        unless given."""
         return Router(
             self.store,
             self.routing,
             lambda: self.policy,
-            batch_size=self.settings.router_batch_size,
-            poll_interval=self.settings.router_poll_interval,
+            batch_size=self.settings.router_batch_size if batch_size is None else batch_size,
+            poll_interval=(
+                self.settings.router_poll_interval if poll_interval is None else poll_interval
+            ),
         )
+
+    async def ping_database(self) -> None:
+        """Raises unless the database answers."""
+        await db.ping(self.engine)
+
+    async def schema_up_to_date(self) -> bool:
+        """The database schema is at the latest migration."""
+        return await db.is_up_to_date(self.engine, self.settings)
 
     def relay(self) -> Relay:
         """The outbox relay to the events topic (scaled out only)."""
@@ -376,6 +409,24 @@ def event_publisher(settings: Settings) -> EventPublisher | None:
     )
 
 
+def audit_signer(settings: Settings) -> AuditSigner:
+    """The hub's audit checkpoint signer and the keys it trusts (`hub audit public-key` needs
+    them without a database)."""
+    return load_audit_signer(settings)
+
+
+async def upgrade_database(settings: Settings, revision: str = "head") -> str | None:
+    """Apply the Alembic migrations up to `revision` (`hub db upgrade`); the revision the
+    database is then at."""
+    engine = db.create_engine(settings)
+    try:
+        await db.upgrade(engine, settings, revision)
+        async with engine.connect() as connection:
+            return await db.current_revision(connection)
+    finally:
+        await engine.dispose()
+
+
 @asynccontextmanager
 async def running(settings: Settings, *, migrate: bool | None = None) -> AsyncIterator[Container]:
     """Build everything the hub runs on; dispose of it on exit.
@@ -409,7 +460,7 @@ async def running(settings: Settings, *, migrate: bool | None = None) -> AsyncIt
         logger.info("policy bundle %s version %s", policy.name, policy.version)
         # Every store that changes or discloses personal data logs it in its own transaction.
         audit_log = SqlAuditLog(engine)
-        audit_signer = load_audit_signer(settings)
+        signer = audit_signer(settings)
         # Sensitive fields are sealed under per-person data keys as they are stored, and
         # opened by every reader (`hub.infra.protection`).
         protection = load_field_protection(settings, schemas)
@@ -463,7 +514,7 @@ async def running(settings: Settings, *, migrate: bool | None = None) -> AsyncIt
             deliveries=DeliveryService(delivery_queue),
             webhook_sender=sender,
             audit_log=audit_log,
-            audit_signer=audit_signer,
+            audit_signer=signer,
             audit_trail=AuditTrail(audit_log),
             audit_queries=AuditQueryService(
                 SqlAuditIndex(engine),
@@ -473,6 +524,11 @@ async def running(settings: Settings, *, migrate: bool | None = None) -> AsyncIt
             ),
             consultations=consultations,
             retention=RetentionService(SqlRetentionStore(engine, audit_log), policy.retention),
+            keys=DataKeys(
+                SqlPersonKeys(engine, keks, audit_log, protection.fields),
+                subscription_repository,
+                conflicts,
+            ),
             appended=appended,
             publisher=publisher,
             protection=protection,

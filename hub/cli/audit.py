@@ -9,9 +9,6 @@ import getpass
 import json
 import sys
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -19,16 +16,7 @@ from hub import bootstrap
 from hub.cli.common import Commands
 from hub.domain.audit.entries import AuditKind
 from hub.errors import InvalidInput
-from hub.infra.audit import SqlAuditLog, load_audit_signer
-from hub.services.audit import (
-    AuditCheckpointer,
-    AuditSequencer,
-    AuditSigner,
-    AuditTrail,
-    AuditVerifier,
-    VerificationReport,
-    verify_export,
-)
+from hub.services.audit import VerificationReport, verify_export
 from hub.services.audit_queries import GROUNDS, AuditQuery, Principal, records_csv
 from hub.settings import Settings
 
@@ -237,47 +225,22 @@ async def _lift(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-@dataclass(frozen=True)
-class _Audit:
-    log: SqlAuditLog
-    signer: AuditSigner
-    settings: Settings
-
-    def sequencer(self) -> AuditSequencer:
-        return AuditSequencer(self.log)
-
-    def checkpointer(self) -> AuditCheckpointer:
-        return AuditCheckpointer(
-            self.log, self.signer, interval=self.settings.audit_checkpoint_interval
-        )
-
-    def verifier(self) -> AuditVerifier:
-        return AuditVerifier(self.log, self.signer.trusted_keys, self.signer.origin)
-
-
-@asynccontextmanager
-async def _audit(settings: Settings) -> AsyncIterator[_Audit]:
-    signer = load_audit_signer(settings)
-    async with bootstrap.running(settings) as container:
-        yield _Audit(SqlAuditLog(container.engine), signer, settings)
-
-
 async def _verify(args: argparse.Namespace, settings: Settings) -> int:
-    async with _audit(settings) as audit:
-        report = await audit.verifier().verify()
+    async with bootstrap.running(settings) as container:
+        report = await container.audit_verifier().verify()
     return _print_report(report, as_json=args.json)
 
 
 async def _export(args: argparse.Namespace, settings: Settings) -> int:
-    async with _audit(settings) as audit:
-        await audit.sequencer().run_until_idle()
-        await audit.checkpointer().run_once()
-        summary = await audit.verifier().export(args.file)
+    async with bootstrap.running(settings) as container:
+        await container.audit_sequencer().run_until_idle()
+        await container.audit_checkpointer().run_once()
+        summary = await container.audit_verifier().export(args.file)
     print(
         f"exported {summary.tree_size} entries and {summary.checkpoints} signed checkpoints "
         f"to {summary.path}"
     )
-    keys = " ".join(f"--key {key}" for key in audit.signer.trusted_keys)
+    keys = " ".join(f"--key {key}" for key in container.audit_signer.trusted_keys)
     print(f"verify with: hub audit verify-export {summary.path} {keys}")
     return 0
 
@@ -288,15 +251,15 @@ async def _verify_export(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _public_key(args: argparse.Namespace, settings: Settings) -> int:
-    print("\n".join(load_audit_signer(settings).trusted_keys))
+    print("\n".join(bootstrap.audit_signer(settings).trusted_keys))
     return 0
 
 
 async def _checkpoint(args: argparse.Namespace, settings: Settings) -> int:
-    async with _audit(settings) as audit:
-        added = await audit.sequencer().run_until_idle()
-        signed = await audit.checkpointer().run_once()
-        latest = await audit.log.latest_checkpoint()
+    async with bootstrap.running(settings) as container:
+        added = await container.audit_sequencer().run_until_idle()
+        signed = await container.audit_checkpointer().run_once()
+        latest = await container.audit_trail.latest_checkpoint()
     print(f"added {added} entries to the tree")
     if signed is not None:
         print(f"signed a checkpoint of tree size {signed.tree_size}, root {signed.root_hash.hex()}")
@@ -308,8 +271,8 @@ async def _checkpoint(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _prove(args: argparse.Namespace, settings: Settings) -> int:
-    async with _audit(settings) as audit:
-        proof = await AuditTrail(audit.log).inclusion_proof(
+    async with bootstrap.running(settings) as container:
+        proof = await container.audit_trail.inclusion_proof(
             entry_position=args.position, leaf_index=args.leaf, tree_size=args.tree_size
         )
     print(json.dumps(proof.as_json(), indent=2))
@@ -317,8 +280,8 @@ async def _prove(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _consistency(args: argparse.Namespace, settings: Settings) -> int:
-    async with _audit(settings) as audit:
-        proof = await AuditTrail(audit.log).consistency_proof(args.old_size, args.new_size)
+    async with bootstrap.running(settings) as container:
+        proof = await container.audit_trail.consistency_proof(args.old_size, args.new_size)
     print(json.dumps(proof.as_json(), indent=2))
     return 0
 

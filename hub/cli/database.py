@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from hub import bootstrap
 from hub.cli.common import Commands
-from hub.infra import db
 from hub.settings import Settings
 
 
@@ -17,11 +17,6 @@ def register(commands: Commands) -> None:
 
 
 async def _db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
-    engine = db.create_engine(settings)
-    try:
-        await db.upgrade(engine, settings, args.revision)
-        async with engine.connect() as connection:
-            print(f"database at revision {await db.current_revision(connection)}")
-    finally:
-        await engine.dispose()
+    revision = await bootstrap.upgrade_database(settings, args.revision)
+    print(f"database at revision {revision}")
     return 0

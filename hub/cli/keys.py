@@ -7,9 +7,6 @@ import argparse
 
 from hub import bootstrap
 from hub.cli.common import Commands
-from hub.infra.conflicts import SqlConflictReviewList
-from hub.infra.protection import SqlPersonKeys, load_kek_ring, sensitive_fields
-from hub.infra.subscriptions import SqlSubscriptionRepository, SubscriptionSecrets
 from hub.settings import Settings
 
 
@@ -25,18 +22,10 @@ def register(commands: Commands) -> None:
 
 
 async def _rotate(args: argparse.Namespace, settings: Settings) -> int:
-    keks = load_kek_ring(settings)
     async with bootstrap.running(settings) as container:
-        keys = SqlPersonKeys(container.engine, keks, container.audit_log)
-        report = await keys.rotate()
-        secrets = await SqlSubscriptionRepository(
-            container.engine, SubscriptionSecrets(keks)
-        ).rewrap_secrets()
-        conflicts = await SqlConflictReviewList(
-            container.engine,
-            keks=keks,
-            fields=sensitive_fields(settings.events_dir, container.schemas),
-        ).rewrap_keys()
+        report = await container.keys.people.rotate()
+        secrets = await container.keys.webhook_secrets.rewrap_secrets()
+        conflicts = await container.keys.conflicts.rewrap_keys()
     print(
         f"rewrapped {report.rewrapped} data key(s) under {settings.data_kek_id}; "
         f"{report.already_current} already under it; {report.destroyed} destroyed (left as is)"

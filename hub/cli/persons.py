@@ -11,7 +11,6 @@ from hub import bootstrap
 from hub.cli.common import Commands
 from hub.domain.notifications import PersonIdentifier
 from hub.errors import InvalidInput
-from hub.infra.protection import SqlPersonKeys, load_kek_ring, sensitive_fields
 from hub.services.conflicts import IdentifierConflictCase
 from hub.settings import Settings
 
@@ -100,13 +99,7 @@ async def _erase(args: argparse.Namespace, settings: Settings) -> int:
             person_id = person if await container.store.identifiers_of(person) else None
         if person_id is None:
             raise InvalidInput(f"no person is known as {person}")
-        keys = SqlPersonKeys(
-            container.engine,
-            load_kek_ring(settings),
-            container.audit_log,
-            sensitive_fields(settings.events_dir, container.schemas),
-        )
-        destroyed = await keys.erase(
+        destroyed = await container.keys.people.erase(
             person_id, reason=args.reason, actor=args.by or getpass.getuser()
         )
     if destroyed:

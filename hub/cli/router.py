@@ -8,15 +8,11 @@ import asyncio
 import contextlib
 import logging
 import signal
-from pathlib import Path
 
 from hub import bootstrap
 from hub.cli.common import Commands
-from hub.domain.schemas import SchemaRegistry
-from hub.infra.routing import SqlRoutingStore
-from hub.services.ports import PolicyEngine
-from hub.services.routing import CONSUMER, PolicyFactory, Router, rebuild_profiles
-from hub.settings import PROJECT_ROOT, Settings
+from hub.services.routing import CONSUMER, rebuild_profiles
+from hub.settings import Settings
 
 logger = logging.getLogger("hub.router")
 
@@ -54,32 +50,11 @@ def register(commands: Commands) -> None:
     rebuild.set_defaults(run=_projections_rebuild)
 
 
-def policy_factory(settings: Settings, schemas: SchemaRegistry | None = None) -> PolicyFactory:
-    """Loads the policy bundle in force (`HUB_POLICY_BUNDLE_DIR`), checked against the event
-    schemas, when the router first needs it."""
-
-    def load() -> PolicyEngine:
-        # Imported here so that the CLI's other commands never pay for (or depend on) it.
-        from hub.domain.policy import PolicyBundle
-
-        directory: Path = getattr(settings, "policy_bundle_dir", PROJECT_ROOT / "policies/scotland")
-        registry = schemas if schemas is not None else SchemaRegistry.load(settings.events_dir)
-        bundle: PolicyEngine = PolicyBundle.load(directory, registry)
-        return bundle
-
-    return load
-
-
 async def _router_run(args: argparse.Namespace, settings: Settings) -> int:
+    # The container's router and routing store: built by the composition root, they log every
+    # decision to the audit trail in the transaction that records it (issue 13, finding 1).
     async with bootstrap.running(settings) as container:
-        router = Router(
-            container.store,
-            SqlRoutingStore(container.engine),
-            policy_factory(settings, container.schemas),
-            batch_size=args.batch_size,
-            poll_interval=args.poll_interval,
-        )
-        # Load the bundle now, so that an invalid one stops the router before it starts.
+        router = container.router(batch_size=args.batch_size, poll_interval=args.poll_interval)
         logger.info("routing with policy bundle version %s", router.policy.version)
         if args.until_idle:
             routed = await router.run_until_idle()
@@ -91,16 +66,15 @@ async def _router_run(args: argparse.Namespace, settings: Settings) -> int:
                     loop.add_signal_handler(signum, stop.set)
             await router.run(stop)
             routed = 0
-        checkpoint = await SqlRoutingStore(container.engine).checkpoint(CONSUMER)
+        checkpoint = await container.routing.checkpoint(CONSUMER)
     print(f"router stopped at position {checkpoint}" + (f" ({routed} routed)" if routed else ""))
     return 0
 
 
 async def _projections_rebuild(args: argparse.Namespace, settings: Settings) -> int:
     async with bootstrap.running(settings) as container:
-        routing = SqlRoutingStore(container.engine)
-        count = await rebuild_profiles(container.store, routing)
-        checkpoint = await routing.checkpoint(CONSUMER)
+        count = await rebuild_profiles(container.store, container.routing)
+        checkpoint = await container.routing.checkpoint(CONSUMER)
     print(f"rebuilt {count} person profiles up to position {checkpoint}")
     return 0
 

@@ -72,7 +72,7 @@ class SqlConflictReviewList:
         *,
         keks: KekRing,
         fields: SensitiveFields,
-        audit: SqlAuditLog | None = None,
+        audit: SqlAuditLog,
     ) -> None:
         self._engine = engine
         self._audit = audit
@@ -100,17 +100,16 @@ class SqlConflictReviewList:
         try:
             async with self._writer.begin() as connection:
                 await connection.execute(identifier_conflicts.insert(), row)
-                if self._audit is not None:
-                    await self._audit.append(
-                        connection,
-                        audit_records.conflict_parked(
-                            notification,
-                            review_id=review_id,
-                            people=list(claims.values()),
-                            publisher=publisher,
-                            at=now,
-                        ),
-                    )
+                await self._audit.append(
+                    connection,
+                    audit_records.conflict_parked(
+                        notification,
+                        review_id=review_id,
+                        people=list(claims.values()),
+                        publisher=publisher,
+                        at=now,
+                    ),
+                )
         except (DBAPIError, OSError) as error:
             raise StoreUnavailable("could not record the identifier conflict") from error
         return review_id
@@ -147,18 +146,17 @@ class SqlConflictReviewList:
             # what is not sensitive once the key is destroyed below.
             whole = self._opened(found)
             now = datetime.now(UTC)
-            if self._audit is not None:
-                await self._audit.append(
-                    connection,
-                    audit_records.conflict_resolved(
-                        review_id=review_id,
-                        people=list(found["claims"].values()),
-                        event_id=found["event_id"],
-                        source=found["source"],
-                        resolved_by=resolved_by,
-                        at=now,
-                    ),
-                )
+            await self._audit.append(
+                connection,
+                audit_records.conflict_resolved(
+                    review_id=review_id,
+                    people=list(found["claims"].values()),
+                    event_id=found["event_id"],
+                    source=found["source"],
+                    resolved_by=resolved_by,
+                    at=now,
+                ),
+            )
             await connection.execute(
                 table.update()
                 .where(table.c.review_id == review_id, table.c.resolved_at.is_(None))

@@ -40,7 +40,7 @@ __all__ = ["SqlDeliveryQueue", "cancel_pending"]
 class SqlDeliveryQueue:
     """`DeliveryQueue` on the hub's database (either backend)."""
 
-    def __init__(self, engine: AsyncEngine, *, audit: SqlAuditLog | None = None) -> None:
+    def __init__(self, engine: AsyncEngine, *, audit: SqlAuditLog) -> None:
         self._engine = engine
         #: Logs each attempt's outcome in the transaction that records it.
         self._audit = audit
@@ -116,7 +116,7 @@ class SqlDeliveryQueue:
                 .where(deliveries.c.delivery_id == job.delivery_id, guard)
                 .values(**values)
             )
-            if self._audit is not None and changed.rowcount:
+            if changed.rowcount:
                 await self._audit.append(connection, [_audit_entry(job, finish, now)])
             if finish.status == "delivered":
                 await connection.execute(

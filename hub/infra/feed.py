@@ -54,7 +54,7 @@ class SqlFeedStore:
         self,
         engine: AsyncEngine,
         *,
-        audit: SqlAuditLog | None = None,
+        audit: SqlAuditLog,
         protection: FieldProtection | None = None,
     ) -> None:
         self._db = Database(engine, "feed store")
@@ -113,7 +113,7 @@ class SqlFeedStore:
         )
         async with self._db.connect(write=True) as connection, connection.begin():
             received = list((await connection.execute(statement)).scalars())
-            if self._audit is not None and received:
+            if received:
                 found = await connection.execute(
                     _disclosed().where(disclosures.c.disclosure_id.in_(received))
                 )
@@ -178,7 +178,7 @@ class SqlFeedStore:
                 ),
                 recorded=recorded,
             )
-            if self._audit is not None and recorded:
+            if recorded:
                 row = (
                     await connection.execute(
                         _disclosed().where(disclosures.c.disclosure_id == disclosure_id)

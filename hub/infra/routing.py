@@ -47,7 +47,7 @@ __all__ = ["SqlRoutingStore"]
 class SqlRoutingStore:
     """`RoutingStore` on the hub's database (either backend)."""
 
-    def __init__(self, engine: AsyncEngine, *, audit: SqlAuditLog | None = None) -> None:
+    def __init__(self, engine: AsyncEngine, *, audit: SqlAuditLog) -> None:
         self._engine = engine
         #: Logs every decision, permitted or denied, in the batch's own transaction.
         self._audit = audit
@@ -180,8 +180,7 @@ class SqlRoutingStore:
             await connection.execute(disclosure_denials.insert(), [_denial_row(d) for d in denied])
         if profiles:
             await self._upsert_profiles(connection, profiles, now)
-        if self._audit is not None:
-            await self._audit.append(connection, _audit_entries(decided, denied))
+        await self._audit.append(connection, _audit_entries(decided, denied))
 
     async def _number_in_feeds(
         self, connection: AsyncConnection, decided: Sequence[Disclosure], now: datetime

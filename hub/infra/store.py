@@ -1,7 +1,7 @@
 """The event store over SQLAlchemy Core: one implementation of `hub.services.ports.EventStore`,
 with the few parts that differ between PostgreSQL and SQLite in two small subclasses.
 
-`create_event_store(engine)` picks the subclass by the engine's dialect.
+`create_event_store(engine, audit=...)` picks the subclass by the engine's dialect.
 """
 
 from __future__ import annotations
@@ -100,12 +100,12 @@ class SqlEventStore:
         self,
         engine: AsyncEngine,
         *,
-        audit: SqlAuditLog | None = None,
+        audit: SqlAuditLog,
         protection: FieldProtection | None = None,
     ) -> None:
         self._engine = engine
-        #: Logs each collection and identifier link in the append's own transaction. Only
-        #: stores built for tests of the store alone go without.
+        #: Logs each collection and identifier link in the append's own transaction (required:
+        #: no store records personal data without its audit entries).
         self._audit = audit
         #: Seals sensitive fields as they are written and opens them as they are read. Only
         #: stores built for tests of the store alone go without.
@@ -263,9 +263,8 @@ class SqlEventStore:
             if planned.repeat_of is not None:
                 first = plan[planned.repeat_of]
                 planned.position, planned.stream_version = first.position, first.stream_version
-        if self._audit is not None:
-            entries = _audit_entries(to_store, new_links, set(new_people), publisher, now)
-            await self._audit.append(connection, entries)
+        entries = _audit_entries(to_store, new_links, set(new_people), publisher, now)
+        await self._audit.append(connection, entries)
         return [_result(p) for p in plan]
 
     async def _begin_append(self, connection: AsyncConnection) -> None:
@@ -402,7 +401,7 @@ class SqliteEventStore(SqlEventStore):
         self,
         engine: AsyncEngine,
         *,
-        audit: SqlAuditLog | None = None,
+        audit: SqlAuditLog,
         protection: FieldProtection | None = None,
     ) -> None:
         super().__init__(engine, audit=audit, protection=protection)
@@ -434,7 +433,7 @@ class PostgresEventStore(SqlEventStore):
         engine: AsyncEngine,
         *,
         visibility_timeout: float = 5.0,
-        audit: SqlAuditLog | None = None,
+        audit: SqlAuditLog,
         protection: FieldProtection | None = None,
     ) -> None:
         super().__init__(engine, audit=audit, protection=protection)
@@ -463,11 +462,11 @@ class PostgresEventStore(SqlEventStore):
 def create_event_store(
     engine: AsyncEngine,
     *,
-    audit: SqlAuditLog | None = None,
+    audit: SqlAuditLog,
     protection: FieldProtection | None = None,
 ) -> SqlEventStore:
-    """The event store for this engine's backend (logging to `audit` when given, sealing
-    sensitive fields with `protection` when given)."""
+    """The event store for this engine's backend, logging to `audit` (sealing sensitive fields
+    with `protection` when given)."""
     dialect = engine.dialect.name
     if dialect == "postgresql":
         return PostgresEventStore(engine, audit=audit, protection=protection)

@@ -3,7 +3,7 @@ notifications, then restarted until idle, and every notification ends up with ex
 decisions a fresh in-process evaluation gives, none recorded twice, on each backend.
 
 The policy is a tiny real bundle (`fixtures/tiny-bundle`), loaded by the CLI from
-`HUB_POLICY_BUNDLE_DIR` and in-process through the same factory.
+`HUB_POLICY_BUNDLE_DIR` and in-process from the same directory.
 """
 
 from __future__ import annotations
@@ -19,8 +19,10 @@ from typing import Any
 
 import pytest
 
-from hub.cli.router import policy_factory
 from hub.domain.notifications import Notification
+from hub.domain.policy import PolicyBundle
+from hub.domain.schemas import SchemaRegistry
+from hub.infra.audit import SqlAuditLog
 from hub.infra.routing import SqlRoutingStore
 from hub.infra.store import create_event_store
 from hub.services.routing import CONSUMER
@@ -125,8 +127,9 @@ async def kill_when_past(env: dict[str, str], routing: SqlRoutingStore, position
 async def test_a_killed_router_restarts_and_records_every_decision_exactly_once(
     database: Database,
 ) -> None:
-    store = create_event_store(database.engine)
-    routing = SqlRoutingStore(database.engine)
+    audit = SqlAuditLog(database.engine)
+    store = create_event_store(database.engine, audit=audit)
+    routing = SqlRoutingStore(database.engine, audit=audit)
     rng = random.Random(2009)
     notifications = [random_notification(rng, n) for n in range(EVENTS)]
     for start in range(0, EVENTS, 200):
@@ -141,8 +144,8 @@ async def test_a_killed_router_restarts_and_records_every_decision_exactly_once(
     assert code == 0, err
     assert await routing.checkpoint(CONSUMER) == last
 
-    bundle_settings = database.settings.model_copy(update={"policy_bundle_dir": BUNDLE})
-    expected = expected_decisions(await all_events(store), policy_factory(bundle_settings)())
+    policy = PolicyBundle.load(BUNDLE, SchemaRegistry.load(database.settings.events_dir))
+    expected = expected_decisions(await all_events(store), policy)
     recorded = await recorded_decisions(database.engine)
     assert set(recorded.values()) == {1}, "a decision was recorded twice"
     missing, extra = expected - recorded, recorded - expected

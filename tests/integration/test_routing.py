@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.domain.notifications import Notification, Publisher, StoredEvent
 from hub.domain.profile import PersonProfile, apply, receiving_establishment
+from hub.infra.audit import SqlAuditLog
 from hub.infra.db import create_engine
 from hub.infra.routing import SqlRoutingStore
 from hub.infra.store import create_event_store
@@ -292,10 +293,11 @@ class Hub:
 
 @pytest_asyncio.fixture
 async def hub(database: Database) -> AsyncIterator[Hub]:
+    audit = SqlAuditLog(database.engine)
     yield Hub(
         database,
-        create_event_store(database.engine),
-        SqlRoutingStore(database.engine),
+        create_event_store(database.engine, audit=audit),
+        SqlRoutingStore(database.engine, audit=audit),
         TinyPolicy(),
     )
 
@@ -499,10 +501,11 @@ async def test_two_routers_at_once_record_each_decision_exactly_once(hub: Hub) -
     for _ in range(30):
         await append(hub.store, *(event(rng.choice(kinds), rng.randrange(25)) for _ in range(10)))
     second_engine = create_engine(hub.database.settings)
+    second_audit = SqlAuditLog(second_engine)
     try:
         other = Router(
-            create_event_store(second_engine),
-            SqlRoutingStore(second_engine),
+            create_event_store(second_engine, audit=second_audit),
+            SqlRoutingStore(second_engine, audit=second_audit),
             lambda: hub.policy,
             batch_size=7,
         )

@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from hub.infra.audit import SqlAuditLog
 from hub.infra.store import PostgresEventStore, SqliteEventStore, create_event_store
 from hub.infra.tables import events, person_identifiers, persons
 from hub.services.ports import EventStore
@@ -26,14 +27,14 @@ from tests.integration.store_contract import PR2, EventStoreContract, notificati
 @pytest.mark.parametrize("database", ["sqlite"], indirect=True)
 class TestSqliteEventStore(EventStoreContract):
     def create_store(self, database: Database) -> EventStore:
-        store = create_event_store(database.engine)
+        store = create_event_store(database.engine, audit=SqlAuditLog(database.engine))
         assert isinstance(store, SqliteEventStore)
         return store
 
     def create_unreachable_store(self, database: Database) -> tuple[EventStore, AsyncEngine]:
         missing = Path(database.settings.data_dir) / "no-such-folder" / "hub.sqlite3"
         engine = create_async_engine(f"sqlite+aiosqlite:///{missing}")
-        return SqliteEventStore(engine), engine
+        return SqliteEventStore(engine, audit=SqlAuditLog(engine)), engine
 
     refusal = re.compile("table events is append-only: (UPDATE|DELETE) is not allowed")
 
@@ -42,14 +43,14 @@ class TestSqliteEventStore(EventStoreContract):
 @pytest.mark.parametrize("database", ["postgres"], indirect=True)
 class TestPostgresEventStore(EventStoreContract):
     def create_store(self, database: Database) -> EventStore:
-        store = create_event_store(database.engine)
+        store = create_event_store(database.engine, audit=SqlAuditLog(database.engine))
         assert isinstance(store, PostgresEventStore)
         return store
 
     def create_unreachable_store(self, database: Database) -> tuple[EventStore, AsyncEngine]:
         url = database.settings.resolved_database_url
         engine = create_async_engine(re.sub(r"@[^/]+/", "@127.0.0.1:9/", url))
-        return PostgresEventStore(engine), engine
+        return PostgresEventStore(engine, audit=SqlAuditLog(engine)), engine
 
     #: The application role has no UPDATE, DELETE or TRUNCATE privilege on events, except
     #: UPDATE of `data` alone (for erasure at the end of retention, migration 0006), which the
@@ -142,7 +143,9 @@ class TestPostgresEventStore(EventStoreContract):
     async def test_read_all_returns_nothing_unsafe_when_a_writer_outlasts_the_wait(
         self, database: Database
     ) -> None:
-        store = PostgresEventStore(database.engine, visibility_timeout=0.2)
+        store = PostgresEventStore(
+            database.engine, audit=SqlAuditLog(database.engine), visibility_timeout=0.2
+        )
         [first] = await store.append([notification(sps("1"))], publisher=PR2)
         assert [e.position for e in await store.read_all()] == [first.position]
         async with database.engine.connect() as slow:

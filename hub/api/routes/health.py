@@ -7,7 +7,6 @@ from fastapi.responses import JSONResponse
 
 from hub.api.deps import ContainerDep
 from hub.api.models import Health
-from hub.infra import db
 
 router = APIRouter(tags=["health"])
 
@@ -32,9 +31,9 @@ async def readyz(request: Request, container: ContainerDep) -> Health | JSONResp
             error = task.exception()
             checks[name] = f"failed: {type(error).__name__}" if error else "stopped"
     try:
-        await db.ping(container.engine)
+        await container.ping_database()
         checks["database"] = "ok"
-        up_to_date = await db.is_up_to_date(container.engine, container.settings)
+        up_to_date = await container.schema_up_to_date()
         checks["schema"] = "ok" if up_to_date else "behind: run `hub db upgrade`"
     except Exception as error:
         checks.setdefault("database", f"unreachable: {type(error).__name__}")

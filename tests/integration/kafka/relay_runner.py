@@ -8,6 +8,7 @@ import asyncio
 import signal
 import sys
 
+from hub.infra.audit import SqlAuditLog
 from hub.infra.db import create_engine
 from hub.infra.kafka_bus import KafkaEventPublisher
 from hub.infra.relay_store import SqlRelayCheckpoints
@@ -22,7 +23,7 @@ async def main(bootstrap: str, topic: str, partitions: int, batch_size: int) -> 
         bootstrap, topic, partitions=partitions, client_id="pph-test-relay"
     )
     relay = Relay(
-        create_event_store(engine),
+        create_event_store(engine, audit=SqlAuditLog(engine)),
         SqlRelayCheckpoints(engine),
         publisher,
         batch_size=batch_size,

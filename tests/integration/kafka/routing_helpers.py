@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.domain.notifications import StoredEvent
 from hub.domain.profile import PersonProfile
+from hub.infra.audit import SqlAuditLog
 from hub.infra.routing import SqlRoutingStore
 from hub.infra.tables import recipient_counters, recipient_feed, routed_events
 from hub.services.ports import EventStore, PolicyEngine
@@ -92,7 +93,10 @@ async def check_profiles(engine: AsyncEngine, store: EventStore) -> None:
     """Every stored profile is the fold of its person's events, in stream order."""
     last = await store.last_position()
     expected = await fold_profiles(store, through=last)
-    stored = {p.person_id: p for p in await SqlRoutingStore(engine).all_profiles()}
+    stored = {
+        p.person_id: p
+        for p in await SqlRoutingStore(engine, audit=SqlAuditLog(engine)).all_profiles()
+    }
     assert stored == expected
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from hub.infra.audit import SqlAuditLog
 from hub.infra.store import create_event_store
 from tests.conftest import Database
 from tests.integration.api_helpers import bearer, example, running_hub
@@ -124,7 +125,11 @@ async def test_the_api_keeps_accepting_while_the_broker_restarts_and_routing_cat
     recorded = await recorded_decisions(database.engine)
     assert set(recorded.values()) == {1}, "a decision recorded twice"
     assert recorded == expected_decisions(stored, policy)
-    in_process = await in_process_decisions(create_event_store(database.engine), stored, policy)
+    in_process = await in_process_decisions(
+        create_event_store(database.engine, audit=SqlAuditLog(database.engine)), stored, policy
+    )
     assert recorded == in_process, "not what the in-process router decides"
-    await check_profiles(database.engine, create_event_store(database.engine))
+    await check_profiles(
+        database.engine, create_event_store(database.engine, audit=SqlAuditLog(database.engine))
+    )
     await check_feeds(database.engine)

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from hub.domain.notifications import Notification, Publisher, StoredEvent
+from hub.infra.audit import SqlAuditLog
 from hub.infra.bus_inprocess import InProcessBus
 from hub.infra.relay_store import SqlRelayCheckpoints
 from hub.infra.store import SqlEventStore, create_event_store
@@ -75,7 +76,7 @@ async def wait_for_checkpoint(
 async def test_the_relay_publishes_every_event_in_order_keyed_by_person(
     database: Database, kafka_bus: KafkaUnderTest
 ) -> None:
-    store = create_event_store(database.engine)
+    store = create_event_store(database.engine, audit=SqlAuditLog(database.engine))
     await append(store, notifications(400, people=50, seed=1, prefix="order"))
     checkpoints = SqlRelayCheckpoints(database.engine)
     publisher = kafka_bus.publisher()
@@ -97,7 +98,7 @@ async def test_the_relay_publishes_every_event_in_order_keyed_by_person(
 async def test_two_relays_on_one_store_take_turns_and_skip_nothing(
     database: Database, kafka_bus: KafkaUnderTest
 ) -> None:
-    store = create_event_store(database.engine)
+    store = create_event_store(database.engine, audit=SqlAuditLog(database.engine))
     await append(store, notifications(300, people=30, seed=2, prefix="two"))
     publishers = [kafka_bus.publisher(), kafka_bus.publisher()]
     relays = [
@@ -142,7 +143,7 @@ async def test_a_relay_killed_with_sigkill_resumes_and_repeats_at_most_its_batch
     database: Database, kafka_bus: KafkaUnderTest
 ) -> None:
     batch = 20
-    store = create_event_store(database.engine)
+    store = create_event_store(database.engine, audit=SqlAuditLog(database.engine))
     await append(store, notifications(1500, people=120, seed=3, prefix="kill"))
     last = await store.last_position()
     checkpoints = SqlRelayCheckpoints(database.engine)
@@ -199,7 +200,7 @@ async def test_the_relay_catches_up_after_a_broker_restart_while_events_keep_com
             pytest.fail(message)
         pytest.skip(message)
 
-    store = create_event_store(database.engine)
+    store = create_event_store(database.engine, audit=SqlAuditLog(database.engine))
     checkpoints = SqlRelayCheckpoints(database.engine)
     publisher = kafka_bus.publisher(request_timeout_ms=5_000)
     relay = Relay(store, checkpoints, publisher, batch_size=50, poll_interval=0.05,
@@ -280,7 +281,7 @@ async def test_the_relay_waits_out_an_unavailable_bus_and_skips_nothing(
     database: Database,
 ) -> None:
     """No broker needed: the relay's own logic on the in-process bus."""
-    store = create_event_store(database.engine)
+    store = create_event_store(database.engine, audit=SqlAuditLog(database.engine))
     await append(store, notifications(120, people=15, seed=5, prefix="flaky"))
     last = await store.last_position()
     checkpoints = SqlRelayCheckpoints(database.engine)

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from hub import bootstrap
+from hub.infra.audit import SqlAuditLog
 from hub.infra.relay_store import SqlRelayCheckpoints
 from hub.infra.store import create_event_store
 from hub.services.relay import Relay
@@ -109,8 +110,12 @@ async def test_a_router_process_killed_mid_stream_leaves_every_decision_made_onc
     recorded = await recorded_decisions(database.engine)
     assert set(recorded.values()) == {1}, "a decision recorded twice"
     assert recorded == expected_decisions(stored, policy)
-    in_process = await in_process_decisions(create_event_store(database.engine), stored, policy)
+    in_process = await in_process_decisions(
+        create_event_store(database.engine, audit=SqlAuditLog(database.engine)), stored, policy
+    )
     assert recorded == in_process, "not what the in-process router decides"
     # The container's engine is disposed by now: read the store on the fixture's.
-    await check_profiles(database.engine, create_event_store(database.engine))
+    await check_profiles(
+        database.engine, create_event_store(database.engine, audit=SqlAuditLog(database.engine))
+    )
     await check_feeds(database.engine)

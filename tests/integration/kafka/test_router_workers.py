@@ -14,6 +14,7 @@ import random
 
 import pytest
 
+from hub.infra.audit import SqlAuditLog
 from hub.infra.db import create_engine
 from hub.infra.relay_store import SqlRelayCheckpoints
 from hub.infra.routing import SqlRoutingStore
@@ -37,11 +38,13 @@ from tests.integration.test_routing import TinyPolicy, expected_decisions, recor
 
 @pytest.mark.asyncio
 async def test_repeats_are_skipped_and_gaps_filled_from_the_store(database: Database) -> None:
-    store = create_event_store(database.engine)
+    store = create_event_store(database.engine, audit=SqlAuditLog(database.engine))
     await append_random(store, batches=20, per_batch=10, people=12, seed=21)
     stored = await all_events(store)
     policy = TinyPolicy()
-    worker = RouterWorker(store, SqlRoutingStore(database.engine), lambda: policy)
+    worker = RouterWorker(
+        store, SqlRoutingStore(database.engine, audit=SqlAuditLog(database.engine)), lambda: policy
+    )
 
     # Handed over as a topic at its worst: random handfuls (later events before earlier ones
     # of the same person, events seen before), then everything again.
@@ -66,12 +69,17 @@ async def test_repeats_are_skipped_and_gaps_filled_from_the_store(database: Data
 async def test_two_workers_in_a_group_route_each_event_once_in_each_persons_order(
     database: Database, kafka_bus: KafkaUnderTest
 ) -> None:
-    store = create_event_store(database.engine)
+    store = create_event_store(database.engine, audit=SqlAuditLog(database.engine))
     policy = TinyPolicy()
     group = f"{kafka_bus.topic}.routers"
     engines = [create_engine(database.settings) for _ in range(2)]
     workers = [
-        RouterWorker(create_event_store(e), SqlRoutingStore(e), lambda: policy) for e in engines
+        RouterWorker(
+            create_event_store(e, audit=SqlAuditLog(e)),
+            SqlRoutingStore(e, audit=SqlAuditLog(e)),
+            lambda: policy,
+        )
+        for e in engines
     ]
     stop = asyncio.Event()
     running = [
