@@ -22,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.domain.audit.entries import AuditEntry
+from hub.domain.disclosures import Disclosure, DisclosureDenial, RoutedBatch
 from hub.domain.profile import PersonProfile
 from hub.errors import HubError, StoreError, StoreUnavailable
 from hub.infra.audit import SqlAuditLog
@@ -39,7 +40,6 @@ from hub.infra.tables import (
 )
 from hub.services import audit_records
 from hub.services.kafka_router import RoutedEvents
-from hub.services.routing import Disclosure, DisclosureDenial, RoutedBatch
 
 __all__ = ["SqlRoutingStore"]
 

@@ -30,12 +30,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
+from hub.domain.disclosures import Disclosure, DisclosureDenial
 from hub.domain.notifications import StoredEvent
 from hub.domain.profile import PersonProfile
 from hub.errors import StoreUnavailable
 from hub.services.bus import BusUnavailable, EventConsumer
 from hub.services.ports import EventStore
-from hub.services.routing import Disclosure, DisclosureDenial, PolicyFactory, decide
+from hub.services.routing import PolicyFactory, decide
 
 __all__ = ["RoutedEvent", "RoutedEventStore", "RoutedEvents", "RouterEvents", "RouterWorker"]
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
+from hub.domain.disclosures import RoutedBatch
 from hub.domain.notifications import (
     AppendResult,
     Notification,
@@ -18,9 +19,6 @@ from hub.domain.notifications import (
     StoredEvent,
 )
 from hub.domain.profile import PersonProfile
-
-if TYPE_CHECKING:  # the routing service's records; it imports this module at run time
-    from hub.services.routing import RoutedBatch
 
 
 class EventStore(Protocol):

@@ -18,10 +18,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from uuid import uuid4
 
+from hub.domain.disclosures import Disclosure, DisclosureDenial, RoutedBatch
 from hub.domain.notifications import StoredEvent
 from hub.domain.profile import PersonProfile, apply, receiving_establishment
 from hub.errors import InvalidInput, StoreUnavailable
@@ -34,6 +34,8 @@ from hub.services.ports import (
 
 __all__ = [
     "CONSUMER",
+    # The records live in `hub.domain.disclosures`; still importable from here for
+    # `hub.services.audit_records` until it moves to the domain too (issue 13 clean-ups).
     "Disclosure",
     "DisclosureDenial",
     "PolicyFactory",
@@ -51,62 +53,6 @@ CONSUMER = "router"
 
 #: Builds the policy engine in force (the composition root provides it).
 PolicyFactory = Callable[[], PolicyEngine]
-
-
-@dataclass(frozen=True, slots=True)
-class Disclosure:
-    """A recipient is entitled to (these fields of) a notification, by these rules."""
-
-    disclosure_id: str
-    event_position: int
-    event_id: str
-    source: str
-    event_type: str
-    person_id: str
-    recipient_id: str
-    fields: tuple[str, ...]
-    rules: tuple[str, ...]
-    purposes: tuple[str, ...]
-    legal_bases: tuple[str, ...]
-    policy_version: str
-    #: The position of the profile the decision was judged with.
-    profile_position: int
-    #: The event that caused the decision: the notification itself, or, when its record
-    #: followed the person, the admission or transfer that received them.
-    trigger_position: int
-    acknowledge_within: timedelta | None
-    decided_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class DisclosureDenial:
-    """A candidate recipient was refused a notification: the rules considered, and why."""
-
-    denial_id: str
-    event_position: int
-    event_id: str
-    source: str
-    event_type: str
-    person_id: str
-    recipient_id: str
-    rules: tuple[str, ...]
-    reasons: tuple[str, ...]
-    policy_version: str
-    profile_position: int
-    trigger_position: int
-    decided_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class RoutedBatch:
-    """What routing the events after `after` up to `through` decided, to be recorded at once."""
-
-    after: int
-    through: int
-    #: The profiles of the people the batch's events are about, as of `through`.
-    profiles: tuple[PersonProfile, ...]
-    disclosures: tuple[Disclosure, ...]
-    denials: tuple[DisclosureDenial, ...]
 
 
 def _now() -> datetime:

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from hub.domain.disclosures import Disclosure, DisclosureDenial
 from hub.domain.notifications import Notification
 from hub.domain.profile import PersonProfile
 from hub.domain.protection import MARKER
@@ -25,7 +26,6 @@ from hub.infra.store import SqlEventStore
 from hub.services.bus import HEADER_POSITION
 from hub.services.kafka_router import RoutedEvents, RouterWorker
 from hub.services.ports import PolicyEngine, PolicyEvaluation
-from hub.services.routing import Disclosure, DisclosureDenial
 from tests.conftest import Database
 from tests.integration.api_helpers import running_hub
 from tests.integration.feed_helpers import push
