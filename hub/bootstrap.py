@@ -398,10 +398,18 @@ async def running(settings: Settings, *, migrate: bool | None = None) -> AsyncIt
     )
     try:
         if migrate if migrate is not None else settings.is_embedded:
-            await db.upgrade(engine, settings)
+            # As the owner (the migration URL), never through the hub's own connection.
+            await db.migrate(settings)
         elif not await db.is_up_to_date(engine, settings):
             raise StoreUnavailable(
                 "the database schema is not at the latest migration: run `hub db upgrade`"
+            )
+        if await db.runs_as_owner(engine):
+            logger.warning(
+                "the hub runs as the owner of its tables: anyone with its credentials can alter "
+                "them, re-grant privileges or disable the append-only triggers; run migrations "
+                "as another role (HUB_DATABASE_MIGRATION_URL) and the hub as a role that owns "
+                "nothing (docs/security.md)"
             )
         schemas = SchemaRegistry.load(settings.events_dir)
         # An invalid bundle stops the hub here, with every problem as file:line.
