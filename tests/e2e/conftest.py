@@ -70,7 +70,8 @@ class HubProcess:
             self.process = subprocess.Popen(
                 [*HUB, "serve", "--port", str(self.port)], env=self.env, stdout=log, stderr=log
             )
-        deadline = time.monotonic() + 30
+        # Generous: on a loaded machine importing the hub and its policy bundle alone takes 20 s.
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise AssertionError(f"hub serve exited early:\n{self.log.read_text()}")
