@@ -5,7 +5,9 @@ tables could make (issue 13): switch off the append-only triggers, give itself U
 delete, truncate, drop or take over the tables, replace a trigger function, move a position
 counter back, become the owner. Each is refused with a permission error, and nothing changes.
 The migrations (run as the owner) grant the runtime role its list, and refuse to leave a table
-without a decision or to grant to a role that could take the owner's rights back.
+without a decision or to grant to a role that could take the owner's rights back. Migration 0012
+makes `persons` append-only on both backends: the one column the runtime role may update there
+is for row locks.
 """
 
 from __future__ import annotations
@@ -24,11 +26,11 @@ from hub.infra.store import create_event_store
 from tests.conftest import POSTGRES_RUNTIME_ROLE, Database
 from tests.integration.store_contract import PR2, notification, sps
 
-pytestmark = [
-    pytest.mark.asyncio,
-    pytest.mark.postgres,
-    pytest.mark.parametrize("database", ["postgres"], indirect=True),
-]
+pytestmark = pytest.mark.asyncio
+#: Roles are PostgreSQL's: SQLite has none (whoever can write its file can do anything).
+postgres_only = pytest.mark.parametrize(
+    "database", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
 
 #: The SQLSTATE of every refusal below: insufficient_privilege.
 INSUFFICIENT_PRIVILEGE = "42501"
@@ -96,6 +98,7 @@ async def _snapshot(connection: AsyncConnection) -> tuple[object, ...]:
     return tuple(events), tuple(entries), tuple(triggers)
 
 
+@postgres_only
 async def test_the_hub_connects_as_the_runtime_role_which_owns_nothing(
     database: Database,
 ) -> None:
@@ -116,6 +119,7 @@ async def test_the_hub_connects_as_the_runtime_role_which_owns_nothing(
     assert await db.runs_as_owner(database.owner)
 
 
+@postgres_only
 @pytest.mark.parametrize("move", sorted(INSIDER_MOVES))
 async def test_an_insider_with_the_hubs_credentials_is_refused(
     database: Database, move: str
@@ -133,6 +137,7 @@ async def test_an_insider_with_the_hubs_credentials_is_refused(
         assert await _snapshot(connection) == before
 
 
+@postgres_only
 async def test_granting_itself_update_grants_nothing_and_the_update_is_still_refused(
     database: Database,
 ) -> None:
@@ -159,6 +164,7 @@ async def test_granting_itself_update_grants_nothing_and_the_update_is_still_ref
                 await connection.execute(sa.text(statement))
 
 
+@postgres_only
 async def test_the_one_column_the_hub_may_update_is_still_guarded_by_the_trigger(
     database: Database,
 ) -> None:
@@ -170,6 +176,7 @@ async def test_the_one_column_the_hub_may_update_is_still_guarded_by_the_trigger
             await connection.execute(sa.text("UPDATE events SET data = '{\"forged\": 1}'::jsonb"))
 
 
+@postgres_only
 async def test_every_table_gets_exactly_its_listed_privileges(database: Database) -> None:
     async with database.owner.connect() as connection:
         rows = await connection.execute(
@@ -204,6 +211,7 @@ async def test_every_table_gets_exactly_its_listed_privileges(database: Database
     assert set(held) == set(GRANTS)
 
 
+@postgres_only
 async def test_an_upgrade_refuses_a_table_with_no_grant_decided(database: Database) -> None:
     async with database.owner.begin() as connection:
         await connection.execute(sa.text("CREATE TABLE undecided (x int)"))
@@ -211,6 +219,7 @@ async def test_an_upgrade_refuses_a_table_with_no_grant_decided(database: Databa
         await db.migrate(database.settings)
 
 
+@postgres_only
 @pytest.mark.parametrize(
     ("role", "reason"),
     [
@@ -225,3 +234,22 @@ async def test_an_upgrade_refuses_a_runtime_role_that_could_take_the_owners_righ
     settings = database.settings.model_copy(update={"database_runtime_role": role})
     with pytest.raises(DatabaseRolesUnsafe, match=reason):
         await db.migrate(settings)
+
+
+async def test_a_person_row_is_never_changed_or_removed_but_can_be_locked(
+    database: Database,
+) -> None:
+    # Migration 0012: the UPDATE (created_at) the runtime role holds is good for the lock an
+    # append takes on its people (`SELECT … FOR UPDATE`), and for nothing else; on both backends.
+    await _one_event_and_entry(database)
+    for statement in ("UPDATE persons SET created_at = created_at", "DELETE FROM persons"):
+        with pytest.raises(sa.exc.DBAPIError, match=r"persons is append-only|permission denied"):
+            async with database.engine.begin() as connection:
+                await connection.execute(sa.text(statement))
+    async with database.owner.begin() as connection:
+        with pytest.raises(sa.exc.DBAPIError, match="table persons is append-only"):
+            await connection.execute(sa.text("UPDATE persons SET created_at = created_at"))
+    if database.backend == "postgres":
+        async with database.engine.begin() as connection:
+            locked = await connection.execute(sa.text("SELECT person_id FROM persons FOR UPDATE"))
+            assert len(locked.all()) == 1
