@@ -18,7 +18,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from hub.infra.grants import apply_runtime_grants, runtime_role
+from hub.infra.grants import DatabaseRolesUnsafe, apply_runtime_grants, runtime_role
 from hub.settings import Settings
 
 
@@ -84,6 +84,10 @@ def alembic_config(settings: Settings) -> Config:
     return config
 
 
+#: PostgreSQL's SQLSTATE for a statement the role may not run (not the owner, no privilege).
+_INSUFFICIENT_PRIVILEGE = "42501"
+
+
 @dataclass(frozen=True)
 class Migrated:
     """What `migrate` did: the revision reached, and the runtime role granted its privileges
@@ -101,6 +105,13 @@ async def migrate(settings: Settings, revision: str = "head") -> Migrated:
         await upgrade(engine, settings, revision)
         async with engine.connect() as connection:
             return Migrated(await current_revision(connection), runtime_role(settings))
+    except sa.exc.DBAPIError as error:
+        if getattr(error.orig, "sqlstate", None) != _INSUFFICIENT_PRIVILEGE:
+            raise
+        raise DatabaseRolesUnsafe(
+            f"the migrations need the owner of the schema and its tables: {error.orig}; run "
+            "`hub db upgrade` with HUB_DATABASE_MIGRATION_URL naming the owner role"
+        ) from error
     finally:
         await engine.dispose()
 

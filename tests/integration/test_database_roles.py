@@ -212,6 +212,27 @@ async def test_every_table_gets_exactly_its_listed_privileges(database: Database
 
 
 @postgres_only
+async def test_the_runtime_role_alone_cannot_migrate_and_is_told_what_to_do(
+    database: Database,
+) -> None:
+    # A schema of the owner's, the runtime role allowed to use it (as the hub's schema is), and
+    # `hub db upgrade` given only the hub's own URL.
+    schema = f"{database.settings.database_schema}_fresh"
+    async with database.owner.begin() as connection:
+        await connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+        await connection.execute(sa.text(f'GRANT USAGE ON SCHEMA "{schema}" TO {ME}'))
+    runtime_only = database.settings.model_copy(
+        update={"database_migration_url": None, "database_schema": schema}
+    )
+    try:
+        with pytest.raises(DatabaseRolesUnsafe, match="MIGRATION_URL naming the owner"):
+            await db.migrate(runtime_only)
+    finally:
+        async with database.owner.begin() as connection:
+            await connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+@postgres_only
 async def test_an_upgrade_refuses_a_table_with_no_grant_decided(database: Database) -> None:
     async with database.owner.begin() as connection:
         await connection.execute(sa.text("CREATE TABLE undecided (x int)"))
