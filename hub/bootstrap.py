@@ -415,16 +415,10 @@ def audit_signer(settings: Settings) -> AuditSigner:
     return load_audit_signer(settings)
 
 
-async def upgrade_database(settings: Settings, revision: str = "head") -> str | None:
-    """Apply the Alembic migrations up to `revision` (`hub db upgrade`); the revision the
-    database is then at."""
-    engine = db.create_engine(settings)
-    try:
-        await db.upgrade(engine, settings, revision)
-        async with engine.connect() as connection:
-            return await db.current_revision(connection)
-    finally:
-        await engine.dispose()
+async def upgrade_database(settings: Settings, revision: str = "head") -> db.Migrated:
+    """Apply the Alembic migrations up to `revision` as the owner role (`hub db upgrade`) and
+    grant the runtime role its privileges; what was reached and granted."""
+    return await db.migrate(settings, revision)
 
 
 @asynccontextmanager
@@ -449,10 +443,18 @@ async def running(settings: Settings, *, migrate: bool | None = None) -> AsyncIt
     )
     try:
         if migrate if migrate is not None else settings.is_embedded:
-            await db.upgrade(engine, settings)
+            # As the owner (the migration URL), never through the hub's own connection.
+            await db.migrate(settings)
         elif not await db.is_up_to_date(engine, settings):
             raise StoreUnavailable(
                 "the database schema is not at the latest migration: run `hub db upgrade`"
+            )
+        if await db.runs_as_owner(engine):
+            logger.warning(
+                "the hub runs as the owner of its tables: anyone with its credentials can alter "
+                "them, re-grant privileges or disable the append-only triggers; run migrations "
+                "as another role (HUB_DATABASE_MIGRATION_URL) and the hub as a role that owns "
+                "nothing (docs/security.md)"
             )
         schemas = SchemaRegistry.load(settings.events_dir)
         # An invalid bundle stops the hub here, with every problem as file:line.

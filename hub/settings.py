@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: The repository root: `events/`, `policies/` and `migrations/` live beside the `hub` package.
@@ -30,6 +30,15 @@ class Settings(BaseSettings):
     #: PostgreSQL only: the schema the hub's tables live in (default: the role's search path).
     database_schema: str | None = None
     database_pool_size: int = Field(default=10, ge=1, le=200)
+    #: The connection `hub db upgrade` runs the migrations on: PostgreSQL's OWNER role, which
+    #: owns the schema and its tables. Defaults to `database_url` (the embedded SQLite default
+    #: and a single-role setup). Give it only to the migration step, never to the running hub:
+    #: the hub runs as `database_url`'s role, which cannot alter, re-grant or disable triggers.
+    database_migration_url: SecretStr | None = None
+    #: PostgreSQL only: the role the hub runs as, to which `hub db upgrade` grants exactly what
+    #: the hub needs (`hub.infra.grants`). Unset: the user of `database_url` when it differs from
+    #: the migration URL's, else none (a single role that owns its tables, as before).
+    database_runtime_role: str | None = Field(default=None, pattern=r"^[a-z_][a-z0-9_]{0,62}$")
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
@@ -187,17 +196,26 @@ class Settings(BaseSettings):
     policy_bundle_dir: Path = PROJECT_ROOT / "policies" / "scotland"
     migrations_dir: Path = PROJECT_ROOT / "migrations"
 
-    @field_validator("database_url")
+    @field_validator("database_url", "database_migration_url")
     @classmethod
-    def _known_driver(cls, value: SecretStr | None) -> SecretStr | None:
+    def _known_driver(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
         if value is None:
             return None
         url = value.get_secret_value()
         if not url.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
-            raise ValueError(
-                "HUB_DATABASE_URL must start with postgresql+asyncpg:// or sqlite+aiosqlite://"
-            )
+            name = f"HUB_{(info.field_name or 'database_url').upper()}"
+            raise ValueError(f"{name} must start with postgresql+asyncpg:// or sqlite+aiosqlite://")
         return value
+
+    @model_validator(mode="after")
+    def _one_backend(self) -> Settings:
+        # Migrating one backend and running on another would leave the hub's schema unmigrated.
+        migration = self.resolved_migration_url.split(":", 1)[0]
+        if migration != self.resolved_database_url.split(":", 1)[0]:
+            raise ValueError(
+                "HUB_DATABASE_MIGRATION_URL and HUB_DATABASE_URL must name the same backend"
+            )
+        return self
 
     @model_validator(mode="after")
     def _no_insecure_fallbacks(self) -> Settings:
@@ -224,6 +242,13 @@ class Settings(BaseSettings):
         if self.database_url is not None:
             return self.database_url.get_secret_value()
         return f"sqlite+aiosqlite:///{(self.data_dir / 'hub.sqlite3').resolve()}"
+
+    @property
+    def resolved_migration_url(self) -> str:
+        """The URL migrations run on: `database_migration_url`, else the hub's own."""
+        if self.database_migration_url is not None:
+            return self.database_migration_url.get_secret_value()
+        return self.resolved_database_url
 
     @property
     def is_embedded(self) -> bool:

@@ -1,5 +1,6 @@
 """Alembic environment: migrations run on the connection the hub hands over (`hub db upgrade`,
-or the embedded default on start), or on one built from the HUB_ settings for the alembic CLI."""
+or the embedded default on start), or on one built from the HUB_ settings for the alembic CLI
+(the migration URL, the owner role, then the runtime role's grants: `hub.infra.grants`)."""
 
 from __future__ import annotations
 
@@ -20,13 +21,24 @@ def run_on(connection: Connection) -> None:
 
 
 async def run_from_settings() -> None:
-    from hub.infra.db import create_engine
+    from hub.infra.db import create_migration_engine
+    from hub.infra.grants import apply_runtime_grants, runtime_role
     from hub.settings import Settings
 
-    engine = create_engine(Settings())
+    # As `hub db upgrade` does: as the owner (HUB_DATABASE_MIGRATION_URL), then the runtime
+    # role's grants in the same transaction.
+    settings = Settings()
+    role = runtime_role(settings)
+
+    def run_and_grant(connection: Connection) -> None:
+        run_on(connection)
+        if role is not None and connection.dialect.name == "postgresql":
+            apply_runtime_grants(connection, role, settings.database_schema)
+
+    engine = create_migration_engine(settings)
     try:
         async with engine.connect() as connection:
-            await connection.run_sync(run_on)
+            await connection.run_sync(run_and_grant)
             await connection.commit()
     finally:
         await engine.dispose()

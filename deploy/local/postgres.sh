@@ -1,6 +1,13 @@
 #!/usr/bin/env bash
-# Start or stop a local PostgreSQL for development and tests, and create the role and databases
-# the hub uses: role `hub` (password `hub`, may create databases), databases `hub` and `hub_test`.
+# Start or stop a local PostgreSQL for development and tests, and create the two roles and the
+# databases the hub uses (least privilege, docs/security.md):
+#   - role `hub_owner` (password `hub_owner`, may create databases): owns the databases, the
+#     schemas and the tables; `hub db upgrade` runs as it (HUB_DATABASE_MIGRATION_URL);
+#   - role `hub` (password `hub`): what the hub runs as (HUB_DATABASE_URL); owns nothing and is
+#     granted only what the hub needs, by `hub db upgrade`;
+#   - databases `hub` and `hub_test`, owned by `hub_owner`.
+# Idempotent. On a cluster set up before the split (databases owned by `hub`), it adds the owner
+# role and lets it create schemas, and says how to finish the split; it changes no ownership.
 # Fails loudly when PostgreSQL cannot be started: tests never skip PostgreSQL.
 #
 #   deploy/local/postgres.sh start | stop | status
@@ -8,6 +15,8 @@ set -euo pipefail
 
 ROLE=${HUB_PG_ROLE:-hub}
 PASSWORD=${HUB_PG_PASSWORD:-hub}
+OWNER_ROLE=${HUB_PG_OWNER_ROLE:-hub_owner}
+OWNER_PASSWORD=${HUB_PG_OWNER_PASSWORD:-hub_owner}
 DATABASES=${HUB_PG_DATABASES:-"hub hub_test"}
 
 die() { echo "postgres.sh: $*" >&2; exit 1; }
@@ -41,18 +50,31 @@ start() {
     as_postgres psql -q -p "$PORT" -v ON_ERROR_STOP=1 <<SQL
 DO \$\$
 BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$OWNER_ROLE') THEN
+        CREATE ROLE $OWNER_ROLE LOGIN CREATEDB PASSWORD '$OWNER_PASSWORD';
+    END IF;
+    -- The runtime role: LOGIN and nothing else (no CREATEDB, CREATEROLE or SUPERUSER).
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$ROLE') THEN
-        CREATE ROLE $ROLE LOGIN CREATEDB PASSWORD '$PASSWORD';
+        CREATE ROLE $ROLE LOGIN PASSWORD '$PASSWORD';
     END IF;
 END
 \$\$;
 SQL
     for database in $DATABASES; do
         if ! as_postgres psql -p "$PORT" -tAc "SELECT 1 FROM pg_database WHERE datname = '$database'" | grep -q 1; then
-            as_postgres createdb -p "$PORT" -O "$ROLE" "$database"
+            as_postgres createdb -p "$PORT" -O "$OWNER_ROLE" "$database"
+        fi
+        owner=$(as_postgres psql -p "$PORT" -tAc "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = '$database'")
+        if [ "$owner" != "$OWNER_ROLE" ]; then
+            # Set up before the split: the owner role may at least create the schemas tests and
+            # deployments put the hub's tables in.
+            as_postgres psql -q -p "$PORT" -v ON_ERROR_STOP=1 -c "GRANT CONNECT, CREATE ON DATABASE $database TO $OWNER_ROLE"
+            echo "postgres.sh: database $database is owned by $owner, not $OWNER_ROLE: to finish the split," \
+                "as postgres: ALTER DATABASE $database OWNER TO $OWNER_ROLE; and, in $database," \
+                "REASSIGN OWNED BY $owner TO $OWNER_ROLE (then hub db upgrade as $OWNER_ROLE)" >&2
         fi
     done
-    echo "PostgreSQL $VERSION/$NAME is up on 127.0.0.1:$PORT (role $ROLE; databases: $DATABASES)"
+    echo "PostgreSQL $VERSION/$NAME is up on 127.0.0.1:$PORT (owner role $OWNER_ROLE, runtime role $ROLE; databases: $DATABASES)"
 }
 
 stop() { cluster; [ "$STATUS" = online ] && pg_ctlcluster "$VERSION" "$NAME" stop; echo "stopped"; }

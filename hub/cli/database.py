@@ -17,6 +17,18 @@ def register(commands: Commands) -> None:
 
 
 async def _db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
-    revision = await bootstrap.upgrade_database(settings, args.revision)
-    print(f"database at revision {revision}")
+    # As the owner role (HUB_DATABASE_MIGRATION_URL, default HUB_DATABASE_URL); the hub itself
+    # runs as HUB_DATABASE_URL's role, which is granted only what it needs.
+    migrated = await bootstrap.upgrade_database(settings, args.revision)
+    print(f"database at revision {migrated.revision}")
+    if migrated.runtime_role is not None:
+        print(
+            f"runtime role {migrated.runtime_role}: granted the hub's privileges "
+            "(hub/infra/grants.py)"
+        )
+    elif not settings.is_embedded:
+        print(
+            "no separate runtime role: the hub runs as the owner of its tables "
+            "(set HUB_DATABASE_MIGRATION_URL to the owner role; docs/security.md)"
+        )
     return 0

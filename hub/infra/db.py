@@ -6,6 +6,7 @@ Nothing here connects at import time: `create_engine` is called by the compositi
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,12 +18,23 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from hub.infra.grants import DatabaseRolesUnsafe, apply_runtime_grants, runtime_role
 from hub.settings import Settings
 
 
 def create_engine(settings: Settings, **overrides: Any) -> AsyncEngine:
-    """An async engine for the configured backend, set up for the event store's needs."""
-    url = settings.resolved_database_url
+    """An async engine for the configured backend, set up for the event store's needs: the
+    hub's own (runtime) connection, `HUB_DATABASE_URL`."""
+    return _engine(settings, settings.resolved_database_url, **overrides)
+
+
+def create_migration_engine(settings: Settings) -> AsyncEngine:
+    """An engine on the migration connection (`HUB_DATABASE_MIGRATION_URL`, the owner role):
+    only `migrate` uses it, and only for as long as the migrations run."""
+    return _engine(settings, settings.resolved_migration_url)
+
+
+def _engine(settings: Settings, url: str, **overrides: Any) -> AsyncEngine:
     if url.startswith("sqlite"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, **overrides)
@@ -72,13 +84,65 @@ def alembic_config(settings: Settings) -> Config:
     return config
 
 
+#: PostgreSQL's SQLSTATE for a statement the role may not run (not the owner, no privilege).
+_INSUFFICIENT_PRIVILEGE = "42501"
+
+
+@dataclass(frozen=True)
+class Migrated:
+    """What `migrate` did: the revision reached, and the runtime role granted its privileges
+    (None: SQLite, or one PostgreSQL role that both owns the tables and runs the hub)."""
+
+    revision: str | None
+    runtime_role: str | None
+
+
+async def migrate(settings: Settings, revision: str = "head") -> Migrated:
+    """Bring the schema up to `revision` as the owner role (the migration URL) and grant the
+    runtime role its privileges (`hub.infra.grants`)."""
+    engine = create_migration_engine(settings)
+    try:
+        await upgrade(engine, settings, revision)
+        async with engine.connect() as connection:
+            return Migrated(await current_revision(connection), runtime_role(settings))
+    except sa.exc.DBAPIError as error:
+        if getattr(error.orig, "sqlstate", None) != _INSUFFICIENT_PRIVILEGE:
+            raise
+        raise DatabaseRolesUnsafe(
+            f"the migrations need the owner of the schema and its tables: {error.orig}; run "
+            "`hub db upgrade` with HUB_DATABASE_MIGRATION_URL naming the owner role"
+        ) from error
+    finally:
+        await engine.dispose()
+
+
+async def runs_as_owner(engine: AsyncEngine) -> bool:
+    """PostgreSQL: whether `engine`'s role has the owner's rights over the event store (it
+    could then alter it, re-grant itself UPDATE or disable its triggers)."""
+    if engine.dialect.name != "postgresql":
+        return False
+    async with engine.connect() as connection:
+        owner = await connection.execute(
+            sa.text(
+                "SELECT pg_has_role(current_user, relowner, 'MEMBER') FROM pg_class "
+                "WHERE oid = to_regclass('events')"
+            )
+        )
+        return bool(owner.scalar())
+
+
 async def upgrade(engine: AsyncEngine, settings: Settings, revision: str = "head") -> None:
-    """Bring the schema up to `revision` through the Alembic migrations."""
+    """Bring the schema up to `revision` through the Alembic migrations, on `engine` (which must
+    connect as the owner of the schema), then, on PostgreSQL with a separate runtime role, make
+    `GRANTS` its privileges, all in one transaction."""
     config = alembic_config(settings)
+    role = runtime_role(settings)
 
     def _run(connection: Connection) -> None:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+        if role is not None and connection.dialect.name == "postgresql":
+            apply_runtime_grants(connection, role, settings.database_schema)
 
     async with engine.connect() as connection:
         await connection.run_sync(_run)

@@ -21,7 +21,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.conftest import POSTGRES_URL
+from tests.conftest import POSTGRES_OWNER_URL, POSTGRES_URL
 
 HUB = [sys.executable, "-m", "hub.cli"]
 
@@ -44,14 +44,22 @@ class HubProcess:
     #: The exit code of the last process `stop()` ended (negative: the signal that ended it).
     last_exit_code: int | None = None
     clients: list[dict[str, Any]] = field(default_factory=list)
+    #: PostgreSQL: the owner role's URL (never in `env`): for tests that play an insider who
+    #: holds the owner's rights.
+    owner_url: str | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def cli(self, *args: str) -> str:
+    def cli(self, *args: str, **env: str) -> str:
         done = subprocess.run(
-            [*HUB, *args], env=self.env, capture_output=True, text=True, timeout=60, check=False
+            [*HUB, *args],
+            env={**self.env, **env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
         )
         assert done.returncode == 0, done.stderr
         return done.stdout
@@ -62,7 +70,8 @@ class HubProcess:
             self.process = subprocess.Popen(
                 [*HUB, "serve", "--port", str(self.port)], env=self.env, stdout=log, stderr=log
             )
-        deadline = time.monotonic() + 30
+        # Generous: on a loaded machine importing the hub and its policy bundle alone takes 20 s.
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise AssertionError(f"hub serve exited early:\n{self.log.read_text()}")
@@ -131,7 +140,10 @@ def hub_process(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[HubP
         env["HUB_DATABASE_SCHEMA"] = schema
     hub = HubProcess(env=env, port=free_port(), log=tmp_path / "hub.log")
     if schema is not None:
-        hub.cli("db", "upgrade")
+        # As a deployment does it: the migration job alone holds the owner's URL; the hub and
+        # every other command run as the restricted runtime role (HUB_DATABASE_URL).
+        hub.owner_url = POSTGRES_OWNER_URL
+        hub.cli("db", "upgrade", HUB_DATABASE_MIGRATION_URL=POSTGRES_OWNER_URL)
     try:
         yield hub
     finally:
@@ -142,7 +154,7 @@ def hub_process(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[HubP
 
 def _admin(statement: str) -> None:
     async def run() -> None:
-        admin = create_async_engine(POSTGRES_URL)
+        admin = create_async_engine(POSTGRES_OWNER_URL)
         try:
             async with admin.begin() as connection:
                 await connection.execute(sa.text(statement))

@@ -25,8 +25,9 @@ from tests.e2e.conftest import HUB, HubProcess
 pytestmark = pytest.mark.slow
 
 
-def _settings(hub: HubProcess) -> Settings:
-    url = hub.env.get("HUB_DATABASE_URL")
+def _settings(hub: HubProcess, *, owner: bool = False) -> Settings:
+    # The insider's tampering needs the owner's rights: the hub's own role cannot do it.
+    url = hub.owner_url if owner and hub.owner_url else hub.env.get("HUB_DATABASE_URL")
     return Settings(
         environment="test",
         data_dir=Path(hub.env["HUB_DATA_DIR"]),
@@ -68,10 +69,10 @@ def _record(hub: HubProcess, first: int, count: int) -> list[int]:
 
 
 def _tamper(hub: HubProcess, position: int) -> None:
-    """An attacker with database access changes one stored entry."""
+    """An attacker with the owner's database rights changes one stored entry."""
 
     async def run() -> None:
-        engine = create_engine(_settings(hub))
+        engine = create_engine(_settings(hub, owner=True))
         try:
             async with engine.begin() as connection:
                 if engine.dialect.name == "postgresql":

@@ -74,8 +74,9 @@ class Log:
         return report.failure
 
     async def tamper(self, *statements: tuple[str, dict[str, Any]] | str) -> None:
-        """Run raw SQL as an attacker who has disabled the append-only protection."""
-        async with self.database.engine.connect() as connection:
+        """Run raw SQL as an attacker with the owner's rights, who has disabled the append-only
+        protection (the hub's own role cannot: tests/integration/test_database_roles.py)."""
+        async with self.database.owner.connect() as connection:
             if not self._unlocked:
                 await self._unlock(connection)
             for statement in statements:

@@ -26,7 +26,7 @@ from standardwebhooks import Webhook
 
 from hub.errors import StoreError
 from hub.infra import tables
-from hub.infra.db import alembic_config, upgrade
+from hub.infra.db import alembic_config, migrate
 from hub.infra.protection import load_kek_ring
 from hub.infra.subscriptions import SubscriptionSecrets
 from hub.settings import Settings
@@ -278,7 +278,8 @@ def _downgrade(connection: Connection, settings: Settings, revision: str) -> Non
 async def test_plaintext_secrets_from_before_migration_0010_keep_working_and_are_sealed(
     database: Database, receiver: Receiver
 ) -> None:
-    async with database.engine.connect() as connection:
+    # Migrations run as the owner (the hub's own role cannot change the schema).
+    async with database.owner.connect() as connection:
         await connection.run_sync(_downgrade, database.settings, "0009")
         await connection.commit()
     secret = "whsec_" + base64.b64encode(os.urandom(32)).decode()
@@ -299,7 +300,7 @@ async def test_plaintext_secrets_from_before_migration_0010_keep_working_and_are
                 "now": datetime.now(UTC),
             },
         )
-    await upgrade(database.engine, database.settings)
+    await migrate(database.settings)
     [(_, text, secrets_format)] = await stored_secrets(database)
     assert secret in text
     assert secrets_format == "plain"
@@ -492,7 +493,8 @@ async def test_rotation_rewraps_conflict_keys_and_a_wrong_key_encryption_key_ref
 async def test_plaintext_conflicts_from_before_migration_0010_are_sealed(
     database: Database,
 ) -> None:
-    async with database.engine.connect() as connection:
+    # Migrations run as the owner (the hub's own role cannot change the schema).
+    async with database.owner.connect() as connection:
         await connection.run_sync(_downgrade, database.settings, "0009")
         await connection.commit()
     summaries = {"ic_open": unique("Open case summary"), "ic_done": unique("Done case summary")}
@@ -532,7 +534,7 @@ async def test_plaintext_conflicts_from_before_migration_0010_are_sealed(
                     "resolution": "done" if review_id == "ic_done" else None,
                 },
             )
-    await upgrade(database.engine, database.settings)
+    await migrate(database.settings)
     assert all(row["notification_format"] == "plain" for row in await conflict_rows(database))
 
     async with running_hub(hub_settings(database, delivery_enabled=False)) as hub:

@@ -184,9 +184,10 @@ class TestPostgresEventStore(EventStoreContract):
         self, store: EventStore, database: Database
     ) -> None:
         # The owner grants itself the privileges the migration revoked, inside a transaction
-        # that is rolled back: the triggers must still refuse, as they would a superuser.
+        # that is rolled back: the triggers must still refuse, as they would a superuser. (The
+        # hub's own role cannot even grant: tests/integration/test_database_roles.py.)
         await store.append([notification(sps("1"))], publisher=PR2)
-        async with database.engine.connect() as connection:
+        async with database.owner.connect() as connection:
             transaction = await connection.begin()
             await connection.execute(
                 sa.text("GRANT UPDATE, DELETE, TRUNCATE ON events TO CURRENT_USER")
