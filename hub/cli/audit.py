@@ -29,6 +29,7 @@ from hub.services.audit import (
     VerificationReport,
     verify_export,
 )
+from hub.services.audit_evidence import EvidenceChecker, EvidenceReport
 from hub.services.audit_queries import GROUNDS, AuditQuery, Principal, records_csv
 from hub.settings import Settings
 
@@ -40,8 +41,9 @@ def register(commands: Commands) -> None:
     verify = audit_commands.add_parser(
         "verify",
         help="recompute the Merkle tree from the stored entries and check every signed "
-        "checkpoint; exit 1 naming the first entry that was changed, removed, inserted or "
-        "reordered",
+        "checkpoint, then check every event, disclosure, denial, erasure, feed and the query "
+        "index against the entries; exit 1 naming the first entry that was changed, removed, "
+        "inserted or reordered, or the first row (table, key, column) that disagrees with them",
     )
     verify.add_argument("--json", action="store_true", help="print the report as JSON")
     verify.set_defaults(run=_verify)
@@ -242,6 +244,7 @@ class _Audit:
     log: SqlAuditLog
     signer: AuditSigner
     settings: Settings
+    evidence: EvidenceChecker
 
     def sequencer(self) -> AuditSequencer:
         return AuditSequencer(self.log)
@@ -259,13 +262,36 @@ class _Audit:
 async def _audit(settings: Settings) -> AsyncIterator[_Audit]:
     signer = load_audit_signer(settings)
     async with bootstrap.running(settings) as container:
-        yield _Audit(SqlAuditLog(container.engine), signer, settings)
+        yield _Audit(SqlAuditLog(container.engine), signer, settings, container.audit_evidence())
 
 
 async def _verify(args: argparse.Namespace, settings: Settings) -> int:
     async with _audit(settings) as audit:
         report = await audit.verifier().verify()
-    return _print_report(report, as_json=args.json)
+        # The rows are checked against entries the tree has just proved unchanged.
+        evidence = await audit.evidence.check() if report.ok else None
+    if evidence is None:
+        return _print_report(report, as_json=args.json)
+    return _print_evidence(report, evidence, as_json=args.json)
+
+
+def _print_evidence(report: VerificationReport, evidence: EvidenceReport, *, as_json: bool) -> int:
+    """The tree verified; now what the check of the rows against the log found."""
+    if as_json:
+        document = {**report.as_json(), "ok": evidence.ok, "evidence": evidence.as_json()}
+        print(json.dumps(document, indent=2))
+        return 0 if evidence.ok else 1
+    if evidence.failure is None:
+        code = _print_report(report, as_json=False)
+        print(f"OK: {evidence.summary()}")
+        return code
+    print(f"FAILED (evidence): {evidence.failure.describe()}", file=sys.stderr)
+    print(
+        f"the tree verified ({report.entries} entries); the rows checked before the mismatch: "
+        f"{evidence.summary()}",
+        file=sys.stderr,
+    )
+    return 1
 
 
 async def _export(args: argparse.Namespace, settings: Settings) -> int:
