@@ -11,6 +11,7 @@ the row holds. And the database itself refuses an erasure that has no erasure en
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -21,7 +22,10 @@ import pytest
 import pytest_asyncio
 import sqlalchemy as sa
 
+from hub.domain.audit.entries import AuditEntry, AuditKind
 from hub.infra import tables
+from hub.infra.audit_evidence import SqlEvidence
+from hub.services.audit_evidence import EvidenceChecker
 from tests.conftest import Database
 from tests.integration.api_helpers import RunningHub, bearer, running_hub
 from tests.integration.cli_helpers import run_cli
@@ -348,3 +352,120 @@ async def test_retention_and_crypto_shredding_still_verify(
     assert result.code == 0, result.err
     assert re.search(r"\d+ events?, \d+ disclosures?", result.out), result.out
     await asyncio.sleep(0)
+
+
+async def test_a_feed_number_removed(
+    hub: RunningHub,
+    database: Database,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    await story(hub)
+    await story(hub)  # Glasgow's feed holds two numbers
+    await untouched_verifies(hub, database, monkeypatch, capsys)
+    await tamper(
+        hub,
+        database,
+        "recipient_feed",
+        f"DELETE FROM recipient_feed WHERE recipient_id = '{GLASGOW_SW}' AND seq = 1",
+    )
+    result = await verify(hub, database, monkeypatch, capsys)
+    failed(result, "recipient_feed", GLASGOW_SW, "column seq", "1..2")
+
+
+async def test_the_checker_pages_and_reports_as_json(
+    hub: RunningHub,
+    database: Database,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Pages of two rows: every row and entry is still checked, across page boundaries.
+    for _ in range(3):
+        await story(hub)
+    checker = EvidenceChecker(SqlEvidence(hub.container.engine), page_size=2)
+    report = await checker.check()
+    assert report.ok, report.failure
+    assert (report.events, report.disclosures, report.denials) == (
+        len(await rows(hub, sa.select(tables.events.c.position))),
+        len(await rows(hub, sa.select(tables.disclosures.c.disclosure_id))),
+        len(await rows(hub, sa.select(tables.disclosure_denials.c.denial_id))),
+    )
+    assert report.events == 9
+    assert report.disclosures >= 3
+    assert report.denials >= 3
+    assert report.index_entries == len(await rows(hub, sa.select(tables.audit_entries.c.position)))
+    assert report.unbound == {}
+    # The last event (on the last page) changed: found, with pages of two.
+    [last] = await rows(hub, sa.select(sa.func.max(tables.events.c.position).label("p")))
+    await tamper(
+        hub,
+        database,
+        "events",
+        f"UPDATE events SET subject = 'forged' WHERE position = {last['p']}",
+    )
+    failure = (await checker.check()).failure
+    assert failure is not None
+    assert (failure.table, failure.key, failure.column) == (
+        "events",
+        f"position {last['p']}",
+        "subject",
+    )
+    await hub.container.audit_sequencer().run_until_idle()
+    capsys.readouterr()
+    code = await run_cli(database, monkeypatch, "audit", "verify", "--json")
+    document = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert document["ok"] is False
+    assert document["evidence"]["failure"]["column"] == "subject"
+
+
+async def test_rows_logged_before_binding_are_unbound_not_failed(
+    hub: RunningHub,
+    database: Database,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A database written before entries carried row digests: its collection and disclosure
+    entries name the row (position, disclosure id) but hold no digest. Verify passes and says
+    how many rows it could not check."""
+    await story(hub)
+    columns = [c.name for c in tables.events.columns if c.name not in ("position", "event_id")]
+    selected = ", ".join("stream_version + 10" if c == "stream_version" else c for c in columns)
+    old_id = str(uuid.uuid4())
+    async with hub.container.engine.begin() as connection:
+        # An event stored as an older hub stored it, with the collection entry it wrote.
+        await connection.execute(
+            sa.text(
+                f"INSERT INTO events (event_id, {', '.join(columns)}) "
+                f"SELECT '{old_id}', {selected} "
+                "FROM events WHERE position = (SELECT MIN(position) FROM events)"
+            )
+        )
+        row = (
+            (
+                await connection.execute(
+                    sa.select(tables.events).where(tables.events.c.event_id == old_id)
+                )
+            )
+            .mappings()
+            .one()
+        )
+        await hub.container.audit_log.append(
+            connection,
+            [
+                AuditEntry(
+                    kind=AuditKind.COLLECTION,
+                    occurred_at=datetime.now(UTC),
+                    actor="client-sps",
+                    agency="sps",
+                    person_id=row["person_id"],
+                    event_id=old_id,
+                    source=row["source"],
+                    outcome="stored",
+                    details={"event_type": row["type"], "position": row["position"]},
+                )
+            ],
+        )
+    result = await verify(hub, database, monkeypatch, capsys)
+    assert result.code == 0, result.err
+    assert "1 row logged before entries carried row digests, unbound (events 1)" in result.out
