@@ -26,8 +26,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from hub.domain.audit.entries import AuditEntry, AuditEntryInvalid, AuditKind
-from hub.domain.audit.evidence import RowEvidence, column_digest, compare_row, index_facts
+from hub.domain.audit.entries import AuditEntryInvalid, AuditKind
+from hub.domain.audit.evidence import (
+    LoggedFacts,
+    RowEvidence,
+    column_digest,
+    compare_row,
+    index_facts,
+    logged_facts,
+)
 
 __all__ = [
     "EvidenceChecker",
@@ -209,13 +216,13 @@ class _Bound:
     kind: AuditKind
     key: str  # the row's key column
     #: Does this entry log this row? (`row` as `EvidenceSnapshot.rows` gives it.)
-    logs: Callable[[AuditEntry, Mapping[str, Any]], bool]
+    logs: Callable[[LoggedFacts, Mapping[str, Any]], bool]
     #: For a row the log has no bound entry for: does an entry from before binding log it?
-    logs_unbound: Callable[[AuditEntry, Mapping[str, Any]], bool]
+    logs_unbound: Callable[[LoggedFacts, Mapping[str, Any]], bool]
     event_id: str = "event_id"  # the row's column holding the event id
 
 
-def _detail(entry: AuditEntry, name: str) -> Any:
+def _detail(entry: LoggedFacts, name: str) -> Any:
     return entry.details.get(name)
 
 
@@ -350,7 +357,7 @@ class EvidenceChecker:
                 (logged.position, _parse(logged.position, logged.entry))
                 for logged in await snapshot.entries_about(bound.kind.value, event_ids)
             ]
-            by_event: dict[str | None, list[tuple[int, AuditEntry]]] = {}
+            by_event: dict[str | None, list[tuple[int, LoggedFacts]]] = {}
             for position, entry in candidates:
                 by_event.setdefault(entry.event_id, []).append((position, entry))
             erasures: dict[Any, dict[str, Any]] = {}
@@ -367,7 +374,7 @@ class EvidenceChecker:
         self,
         bound: _Bound,
         row: Mapping[str, Any],
-        candidates: Sequence[tuple[int, AuditEntry]],
+        candidates: Sequence[tuple[int, LoggedFacts]],
         erasures: Mapping[Any, Any],
         report: EvidenceReport,
     ) -> None:
@@ -480,7 +487,7 @@ class EvidenceChecker:
         return len(feeds)
 
 
-def _logged_key(bound: _Bound, entry: AuditEntry) -> Any:
+def _logged_key(bound: _Bound, entry: LoggedFacts) -> Any:
     """The key of the row `entry` says was written to `bound.table`, if it binds one."""
     if RowEvidence.from_entry(entry) is None:
         return None  # from before binding: nothing to look for
@@ -493,7 +500,7 @@ def _logged_key(bound: _Bound, entry: AuditEntry) -> Any:
     return None
 
 
-def _shown_value(entry: AuditEntry, column: str) -> Any:
+def _shown_value(entry: LoggedFacts, column: str) -> Any:
     """What the entry itself says of `column`, when it says it in clear."""
     attribute = {"type": "event_type"}.get(column, column)
     if attribute in ("event_id", "source", "person_id", "recipient_id", "policy_version"):
@@ -501,9 +508,9 @@ def _shown_value(entry: AuditEntry, column: str) -> Any:
     return _detail(entry, attribute)
 
 
-def _parse(position: int, text: str) -> AuditEntry:
+def _parse(position: int, text: str) -> LoggedFacts:
     try:
-        return AuditEntry.from_canonical(text.encode("utf-8"))
+        return logged_facts(text)
     except AuditEntryInvalid as error:
         raise _Stop(
             EvidenceMismatch("audit_entries", f"position {position}", f"not an entry: {error}")

@@ -21,19 +21,93 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
-from hub.domain.audit.entries import AuditEntry, JsonValue, format_timestamp
+from hub.domain.audit.entries import (
+    AuditEntryInvalid,
+    AuditKind,
+    JsonValue,
+    format_timestamp,
+    parse_timestamp,
+)
 
 __all__ = [
     "COLUMN_DIGEST_LENGTH",
     "ColumnMismatch",
+    "LoggedFacts",
     "RowEvidence",
     "column_digest",
     "compare_row",
     "index_facts",
+    "logged_facts",
     "row_evidence",
 ]
+
+
+class _Facts(Protocol):
+    """What a checker reads of an entry (an `AuditEntry`, or the `LoggedFacts` of its bytes)."""
+
+    @property
+    def kind(self) -> AuditKind: ...
+    @property
+    def occurred_at(self) -> datetime: ...
+    @property
+    def actor(self) -> str: ...
+    @property
+    def person_id(self) -> str | None: ...
+    @property
+    def recipient_id(self) -> str | None: ...
+    @property
+    def event_id(self) -> str | None: ...
+    @property
+    def purpose(self) -> str | None: ...
+    @property
+    def details(self) -> Mapping[str, Any]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedFacts:
+    """The facts of a stored entry that a checker compares rows with, read from its canonical
+    bytes without rebuilding the whole `AuditEntry` (whose validation and re-serialisation cost
+    more than the check itself; the bytes' integrity is the Merkle tree's to prove)."""
+
+    kind: AuditKind
+    occurred_at: datetime
+    actor: str
+    person_id: str | None
+    recipient_id: str | None
+    event_id: str | None
+    source: str | None
+    purpose: str | None
+    policy_version: str | None
+    outcome: str | None
+    rules: tuple[str, ...]
+    details: Mapping[str, Any]
+
+
+def logged_facts(text: str) -> LoggedFacts:
+    """The facts of the entry stored as `text`; `AuditEntryInvalid` if it is not one."""
+    try:
+        document = json.loads(text)
+        return LoggedFacts(
+            kind=AuditKind(document["kind"]),
+            occurred_at=parse_timestamp(document["occurred_at"]),
+            actor=document["actor"],
+            person_id=document["person_id"],
+            recipient_id=document["recipient_id"],
+            event_id=document["event_id"],
+            source=document["source"],
+            purpose=document["purpose"],
+            policy_version=document["policy_version"],
+            outcome=document["outcome"],
+            rules=tuple(document["rules"]),
+            details=dict(document["details"]),
+        )
+    except AuditEntryInvalid:
+        raise
+    except (ValueError, TypeError, KeyError) as error:
+        raise AuditEntryInvalid(f"not an audit entry: {error!r}") from None
+
 
 #: How many hex digits of each column's digest an entry keeps (48 bits: enough to say which
 #: column changed; the full `row_hash` is what proves the row unchanged).
@@ -80,7 +154,7 @@ class RowEvidence:
         return {"row_hash": self.row_hash, "columns": dict(sorted(self.columns.items()))}
 
     @classmethod
-    def from_entry(cls, entry: AuditEntry) -> RowEvidence | None:
+    def from_entry(cls, entry: _Facts) -> RowEvidence | None:
         """The evidence an entry carries; None for an entry written before rows were bound."""
         row_hash = entry.details.get("row_hash")
         columns = entry.details.get("columns")
@@ -135,7 +209,7 @@ def compare_row(
     return None
 
 
-def index_facts(entry: AuditEntry) -> dict[str, Any]:
+def index_facts(entry: _Facts) -> dict[str, Any]:
     """What the derived query index (`audit_index`) must hold for `entry`, column by column."""
     return {
         "kind": entry.kind.value,
