@@ -21,6 +21,7 @@ from hub.domain.schemas import SchemaRegistry
 from hub.errors import BusError, InvalidInput, StoreUnavailable
 from hub.infra import db
 from hub.infra.audit import SqlAuditLog, load_audit_signer
+from hub.infra.audit_evidence import SqlEvidence
 from hub.infra.audit_queries import SqlAuditIndex, SqlRestrictions
 from hub.infra.clients import SqlClientRepository
 from hub.infra.conflicts import SqlConflictReviewList
@@ -55,6 +56,7 @@ from hub.services.audit import (
     AuditTrail,
     AuditVerifier,
 )
+from hub.services.audit_evidence import EvidenceChecker
 from hub.services.audit_queries import AuditQueryService, ConsultationLog
 from hub.services.bus import EventPublisher
 from hub.services.clients import ClientRepository
@@ -185,6 +187,10 @@ class Container:
         return AuditVerifier(
             self.audit_log, self.audit_signer.trusted_keys, self.audit_signer.origin
         )
+
+    def audit_evidence(self) -> EvidenceChecker:
+        """Checks the events, decisions, erasures, feeds and query index against the log."""
+        return EvidenceChecker(SqlEvidence(self.engine))
 
     def router(
         self, *, batch_size: int | None = None, poll_interval: float | None = None

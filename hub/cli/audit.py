@@ -17,6 +17,7 @@ from hub.cli.common import Commands
 from hub.domain.audit.entries import AuditKind
 from hub.errors import InvalidInput
 from hub.services.audit import VerificationReport, verify_export
+from hub.services.audit_evidence import EvidenceReport
 from hub.services.audit_queries import GROUNDS, AuditQuery, Principal, records_csv
 from hub.settings import Settings
 
@@ -28,8 +29,9 @@ def register(commands: Commands) -> None:
     verify = audit_commands.add_parser(
         "verify",
         help="recompute the Merkle tree from the stored entries and check every signed "
-        "checkpoint; exit 1 naming the first entry that was changed, removed, inserted or "
-        "reordered",
+        "checkpoint, then check every event, disclosure, denial, erasure, feed and the query "
+        "index against the entries; exit 1 naming the first entry that was changed, removed, "
+        "inserted or reordered, or the first row (table, key, column) that disagrees with them",
     )
     verify.add_argument("--json", action="store_true", help="print the report as JSON")
     verify.set_defaults(run=_verify)
@@ -228,7 +230,30 @@ async def _lift(args: argparse.Namespace, settings: Settings) -> int:
 async def _verify(args: argparse.Namespace, settings: Settings) -> int:
     async with bootstrap.running(settings) as container:
         report = await container.audit_verifier().verify()
-    return _print_report(report, as_json=args.json)
+        # The rows are checked against entries the tree has just proved unchanged.
+        evidence = await container.audit_evidence().check() if report.ok else None
+    if evidence is None:
+        return _print_report(report, as_json=args.json)
+    return _print_evidence(report, evidence, as_json=args.json)
+
+
+def _print_evidence(report: VerificationReport, evidence: EvidenceReport, *, as_json: bool) -> int:
+    """The tree verified; now what the check of the rows against the log found."""
+    if as_json:
+        document = {**report.as_json(), "ok": evidence.ok, "evidence": evidence.as_json()}
+        print(json.dumps(document, indent=2))
+        return 0 if evidence.ok else 1
+    if evidence.failure is None:
+        code = _print_report(report, as_json=False)
+        print(f"OK: {evidence.summary()}")
+        return code
+    print(f"FAILED (evidence): {evidence.failure.describe()}", file=sys.stderr)
+    print(
+        f"the tree verified ({report.entries} entries); the rows checked before the mismatch: "
+        f"{evidence.summary()}",
+        file=sys.stderr,
+    )
+    return 1
 
 
 async def _export(args: argparse.Namespace, settings: Settings) -> int:

@@ -1,7 +1,9 @@
 """Erasure at the end of retention in the hub's database (`hub.services.retention`).
 
 Migration 0006 lets exactly this through the event store's append-only guard: `events.data` set
-to `{}` for an event whose erasure is recorded in `event_erasures` in the same transaction."""
+to `{}` for an event whose erasure is recorded in `event_erasures` in the same transaction; and
+migration 0011 accepts an `event_erasures` row only when the erasure's audit entry, naming the
+event's position, is already in the log: there is no erasure without its entry."""
 
 from __future__ import annotations
 
@@ -86,24 +88,18 @@ class SqlRetentionStore:
             todo = [d for d in due if d.position not in already]
             if not todo:
                 return 0
-            await connection.execute(
-                event_erasures.insert(),
-                [
-                    {
-                        "position": d.position,
-                        "erased_at": at,
-                        "erased_by": actor,
-                        "reason": rule,
-                        "fields": list(d.fields),
-                    }
-                    for d in todo
-                ],
-            )
-            await connection.execute(
-                events.update()
-                .where(events.c.position.in_([d.position for d in todo]))
-                .values(data={})
-            )
+            erasures = [
+                {
+                    "position": d.position,
+                    "erased_at": at,
+                    "erased_by": actor,
+                    "reason": rule,
+                    "fields": list(d.fields),
+                }
+                for d in todo
+            ]
+            # The entries first: the database accepts an erasure only once its entry, naming
+            # the event's position, is in the log (migration 0011).
             await self._audit.append(
                 connection,
                 [
@@ -117,9 +113,16 @@ class SqlRetentionStore:
                         actor=actor,
                         at=at,
                         recorded_at=d.recorded_at,
+                        row=row,
                     )
-                    for d in todo
+                    for d, row in zip(todo, erasures, strict=True)
                 ],
+            )
+            await connection.execute(event_erasures.insert(), erasures)
+            await connection.execute(
+                events.update()
+                .where(events.c.position.in_([d.position for d in todo]))
+                .values(data={})
             )
         return len(todo)
 

@@ -408,8 +408,8 @@ def _audit_entries(
 ) -> list[AuditEntry]:
     """Each decision in the order the router made it: disclosures, then denials, per event."""
     decided: list[tuple[int, int, AuditEntry]] = [
-        (d.trigger_position, 0, audit_records.disclosure(d)) for d in disclosed
+        (d.trigger_position, 0, audit_records.disclosure(d, _disclosure_row(d))) for d in disclosed
     ]
-    decided += [(d.trigger_position, 1, audit_records.denial(d)) for d in denied]
+    decided += [(d.trigger_position, 1, audit_records.denial(d, _denial_row(d))) for d in denied]
     decided.sort(key=lambda item: (item[0], item[1]))
     return [entry for _, _, entry in decided]

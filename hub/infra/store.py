@@ -82,6 +82,8 @@ class _Planned:
     repeat_of: int | None = None
     position: int = 0
     stream_version: int = 0
+    #: The events row as written (its position included): what its collection entry binds.
+    row: dict[str, Any] | None = None
 
     @property
     def is_new(self) -> bool:
@@ -259,6 +261,7 @@ class SqlEventStore:
             planned.stream_version = version
             row = _event_row(planned, publisher, now, data)
             planned.position = (await connection.execute(insert, row)).scalar_one()
+            planned.row = {**row, "position": planned.position}
         for planned in plan:
             if planned.repeat_of is not None:
                 first = plan[planned.repeat_of]
@@ -499,6 +502,7 @@ def _audit_entries(
                 position=planned.position,
                 publisher=publisher,
                 at=now,
+                stored=planned.row,
             )
         )
         identifiers = linked.pop(planned.person_id, None)

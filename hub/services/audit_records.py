@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from hub.domain.audit.entries import AuditEntry, AuditKind, JsonValue
+from hub.domain.audit.evidence import column_digest, row_evidence
 from hub.domain.notifications import Notification, PersonIdentifier, Publisher
 from hub.domain.protection import sealed_key_id
 from hub.services.routing import Disclosure, DisclosureDenial
@@ -75,8 +76,17 @@ def collection(
     position: int,
     publisher: Publisher,
     at: datetime,
+    stored: Mapping[str, Any] | None = None,
 ) -> AuditEntry:
-    """A notification was taken in and stored (`position`) as one of `person_id`'s events."""
+    """A notification was taken in and stored (`position`) as one of `person_id`'s events.
+
+    `stored` is the events row as written (every column, `data` sealed as stored): the entry
+    carries its digests (`hub.domain.audit.evidence`), and the full digest of `data` so that the
+    rest of the row can still be checked once an erasure has emptied it."""
+    details: dict[str, JsonValue] = {"event_type": notification.type, "position": position}
+    if stored is not None:
+        details |= row_evidence(stored).as_details()
+        details["data_hash"] = column_digest(stored["data"])
     return AuditEntry(
         kind=AuditKind.COLLECTION,
         occurred_at=at,
@@ -87,7 +97,7 @@ def collection(
         source=notification.source,
         fields=(*_identifier_fields(notification.identifiers), *data_fields(notification.data)),
         outcome="stored",
-        details={"event_type": notification.type, "position": position},
+        details=details,
     )
 
 
@@ -177,8 +187,9 @@ def _joined(values: Sequence[str]) -> str | None:
     return "; ".join(sorted(set(values)))[:512] or None
 
 
-def disclosure(decided: Disclosure) -> AuditEntry:
-    """The router decided a recipient may receive these fields of a notification."""
+def disclosure(decided: Disclosure, row: Mapping[str, Any] | None = None) -> AuditEntry:
+    """The router decided a recipient may receive these fields of a notification (`row`: the
+    disclosures row as written, whose digests the entry carries)."""
     details: dict[str, JsonValue] = {
         "disclosure_id": decided.disclosure_id,
         "event_type": decided.event_type,
@@ -188,6 +199,8 @@ def disclosure(decided: Disclosure) -> AuditEntry:
     }
     if decided.acknowledge_within is not None:
         details["acknowledge_within_seconds"] = int(decided.acknowledge_within.total_seconds())
+    if row is not None:
+        details |= row_evidence(row).as_details()
     return AuditEntry(
         kind=AuditKind.DISCLOSURE,
         occurred_at=decided.decided_at,
@@ -208,9 +221,19 @@ def disclosure(decided: Disclosure) -> AuditEntry:
     )
 
 
-def denial(refused: DisclosureDenial) -> AuditEntry:
+def denial(refused: DisclosureDenial, row: Mapping[str, Any] | None = None) -> AuditEntry:
     """The router refused a candidate recipient a notification (the rules considered; the
-    reasons are the policy's own words about rules and conditions, not about the person)."""
+    reasons are the policy's own words about rules and conditions, not about the person).
+    `row`: the disclosure_denials row as written, whose digests the entry carries."""
+    details: dict[str, JsonValue] = {
+        "denial_id": refused.denial_id,
+        "event_type": refused.event_type,
+        "event_position": refused.event_position,
+        "trigger_position": refused.trigger_position,
+        "reasons": [reason[:200] for reason in refused.reasons[:10]],
+    }
+    if row is not None:
+        details |= row_evidence(row).as_details()
     return AuditEntry(
         kind=AuditKind.DISCLOSURE,
         occurred_at=refused.decided_at,
@@ -223,13 +246,7 @@ def denial(refused: DisclosureDenial) -> AuditEntry:
         rules=refused.rules,
         policy_version=refused.policy_version,
         outcome="denied",
-        details={
-            "denial_id": refused.denial_id,
-            "event_type": refused.event_type,
-            "event_position": refused.event_position,
-            "trigger_position": refused.trigger_position,
-            "reasons": [reason[:200] for reason in refused.reasons[:10]],
-        },
+        details=details,
     )
 
 
@@ -360,9 +377,18 @@ def erasure(
     actor: str,
     at: datetime,
     recorded_at: datetime,
+    row: Mapping[str, Any] | None = None,
 ) -> AuditEntry:
     """Personal data was erased at the end of its retention: which event and which fields
-    (names only: the entry never holds what was erased)."""
+    (names only: the entry never holds what was erased). `row`: the event_erasures row as
+    written (its `position` is the event's), whose digests the entry carries."""
+    details: dict[str, JsonValue] = {
+        "event_type": event_type,
+        "recorded_at": recorded_at.isoformat(),
+    }
+    if row is not None:
+        details["position"] = int(row["position"])
+        details |= row_evidence(row).as_details()
     return AuditEntry(
         kind=AuditKind.ERASURE,
         occurred_at=at,
@@ -374,7 +400,7 @@ def erasure(
         fields=tuple(fields),
         rules=(rule,),
         outcome="erased",
-        details={"event_type": event_type, "recorded_at": recorded_at.isoformat()},
+        details=details,
     )
 
 

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from hub.domain.audit.entries import AuditEntry
 from hub.infra import tables
+from hub.services import audit_records
 from tests.conftest import Database
 from tests.integration.api_helpers import RunningHub, bearer, running_hub
 from tests.integration.feed_helpers import about_new_person, push, routed, rows
@@ -139,23 +140,46 @@ async def test_the_database_allows_only_a_recorded_erasure(
     await push(hub, publisher, [first, second])
     before = await event_data(hub)
     engine = hub.container.engine
-    for statement in (
+    [first_row] = await rows(
+        hub, sa.select(tables.events).where(tables.events.c.stream_version == 1)
+    )
+    erasure = {
+        "position": first_row["position"],
+        "erased_at": datetime.now(UTC),
+        "erased_by": "x",
+        "reason": "y",
+        "fields": [],
+    }
+    # Since migration 0011 the erasure row itself needs its erasure entry in the log: written
+    # here as the retention store writes it, so that what is tested is the events guard.
+    entry = audit_records.erasure(
+        person_id=first_row["person_id"],
+        event_id=first_row["event_id"],
+        source=first_row["source"],
+        event_type=first_row["type"],
+        fields=[],
+        rule="y",
+        actor="x",
+        at=erasure["erased_at"],
+        recorded_at=first_row["recorded_at"],
+        row=erasure,
+    )
+    for record_erasure, update in (
         # Emptying the data without recording an erasure.
-        "UPDATE events SET data = '{}'",
+        (False, "UPDATE events SET data = '{}'"),
         # Recording an erasure and changing anything but the data.
-        "INSERT INTO event_erasures (position, erased_at, erased_by, reason, fields) "
-        "SELECT position, CURRENT_TIMESTAMP, 'x', 'y', '[]' FROM events WHERE stream_version = 1;"
-        "UPDATE events SET data = '{}', type = 'custody.liberation' WHERE stream_version = 1",
+        (
+            True,
+            "UPDATE events SET data = '{}', type = 'custody.liberation' WHERE stream_version = 1",
+        ),
         # Recording an erasure and rewriting the data instead of emptying it.
-        "INSERT INTO event_erasures (position, erased_at, erased_by, reason, fields) "
-        "SELECT position, CURRENT_TIMESTAMP, 'x', 'y', '[]' FROM events WHERE stream_version = 1;"
-        'UPDATE events SET data = \'{"establishment": "forged"}\' WHERE stream_version = 1',
+        (True, 'UPDATE events SET data = \'{"establishment": "forged"}\' WHERE stream_version = 1'),
     ):
         async with engine.connect() as connection:
             transaction = await connection.begin()
-            *before_update, update = statement.split(";")
-            for part in before_update:
-                await connection.execute(sa.text(part))
+            if record_erasure:
+                await hub.container.audit_log.append(connection, [entry])
+                await connection.execute(tables.event_erasures.insert(), [erasure])
             with pytest.raises(sa.exc.DBAPIError):
                 await connection.execute(sa.text(update))
             await transaction.rollback()

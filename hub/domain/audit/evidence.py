@@ -1,0 +1,222 @@
+"""What binds a stored row to the audit entry that logged it: digests of its columns.
+
+An entry that records a write (a collection, a disclosure or denial, an erasure) carries, in its
+`details`, the digest of the row as it was written: `row_hash`, the SHA-256 of the canonical JSON
+of every column's own SHA-256, and `columns`, the first 12 hex digits of each column's digest (so
+that a checker can say which column changed). Digests, never values: the entry stays metadata, and
+a column of personal data (an event's `data`) is named by its digest alone. The row's digests are
+taken over its values as the database holds them, sealed fields still sealed, so that a checker
+reading the row back gets the same digests with no key.
+
+A column's digest is the SHA-256 of the column's value in canonical JSON (sorted keys, no
+whitespace, UTF-8; times as `format_timestamp` writes them, naive ones read as UTC). JSON
+objects and arrays are what both backends give back for a JSON column (PostgreSQL's JSONB
+reorders keys; sorting them makes that invisible).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from hub.domain.audit.entries import (
+    AuditEntryInvalid,
+    AuditKind,
+    JsonValue,
+    format_timestamp,
+    parse_timestamp,
+)
+
+__all__ = [
+    "COLUMN_DIGEST_LENGTH",
+    "ColumnMismatch",
+    "LoggedFacts",
+    "RowEvidence",
+    "column_digest",
+    "compare_row",
+    "index_facts",
+    "logged_facts",
+    "row_evidence",
+]
+
+
+class _Facts(Protocol):
+    """What a checker reads of an entry (an `AuditEntry`, or the `LoggedFacts` of its bytes)."""
+
+    @property
+    def kind(self) -> AuditKind: ...
+    @property
+    def occurred_at(self) -> datetime: ...
+    @property
+    def actor(self) -> str: ...
+    @property
+    def person_id(self) -> str | None: ...
+    @property
+    def recipient_id(self) -> str | None: ...
+    @property
+    def event_id(self) -> str | None: ...
+    @property
+    def purpose(self) -> str | None: ...
+    @property
+    def details(self) -> Mapping[str, Any]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedFacts:
+    """The facts of a stored entry that a checker compares rows with, read from its canonical
+    bytes without rebuilding the whole `AuditEntry` (whose validation and re-serialisation cost
+    more than the check itself; the bytes' integrity is the Merkle tree's to prove)."""
+
+    kind: AuditKind
+    occurred_at: datetime
+    actor: str
+    person_id: str | None
+    recipient_id: str | None
+    event_id: str | None
+    source: str | None
+    purpose: str | None
+    policy_version: str | None
+    outcome: str | None
+    rules: tuple[str, ...]
+    details: Mapping[str, Any]
+
+
+def logged_facts(text: str) -> LoggedFacts:
+    """The facts of the entry stored as `text`; `AuditEntryInvalid` if it is not one."""
+    try:
+        document = json.loads(text)
+        return LoggedFacts(
+            kind=AuditKind(document["kind"]),
+            occurred_at=parse_timestamp(document["occurred_at"]),
+            actor=document["actor"],
+            person_id=document["person_id"],
+            recipient_id=document["recipient_id"],
+            event_id=document["event_id"],
+            source=document["source"],
+            purpose=document["purpose"],
+            policy_version=document["policy_version"],
+            outcome=document["outcome"],
+            rules=tuple(document["rules"]),
+            details=dict(document["details"]),
+        )
+    except AuditEntryInvalid:
+        raise
+    except (ValueError, TypeError, KeyError) as error:
+        raise AuditEntryInvalid(f"not an audit entry: {error!r}") from None
+
+
+#: How many hex digits of each column's digest an entry keeps (48 bits: enough to say which
+#: column changed; the full `row_hash` is what proves the row unchanged).
+COLUMN_DIGEST_LENGTH = 12
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        return format_timestamp(moment)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).hex()
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _canonical(value: Any) -> bytes:
+    return json.dumps(
+        _plain(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
+def column_digest(value: Any) -> str:
+    """The full SHA-256 (hex) of one column's value in canonical JSON."""
+    return hashlib.sha256(_canonical(value)).hexdigest()
+
+
+def _row_hash(digests: Mapping[str, str]) -> str:
+    return hashlib.sha256(_canonical(dict(digests))).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class RowEvidence:
+    """The digests an entry carries for the row it logged."""
+
+    row_hash: str
+    #: Column name -> the first `COLUMN_DIGEST_LENGTH` hex digits of its digest.
+    columns: Mapping[str, str]
+
+    def as_details(self) -> dict[str, JsonValue]:
+        return {"row_hash": self.row_hash, "columns": dict(sorted(self.columns.items()))}
+
+    @classmethod
+    def from_entry(cls, entry: _Facts) -> RowEvidence | None:
+        """The evidence an entry carries; None for an entry written before rows were bound."""
+        row_hash = entry.details.get("row_hash")
+        columns = entry.details.get("columns")
+        if not isinstance(row_hash, str) or not isinstance(columns, Mapping):
+            return None
+        return cls(row_hash, {str(k): str(v) for k, v in columns.items()})
+
+
+def row_evidence(row: Mapping[str, Any]) -> RowEvidence:
+    """The evidence of a row about to be written (every column it holds, by name)."""
+    digests = {name: column_digest(value) for name, value in row.items()}
+    return RowEvidence(
+        _row_hash(digests),
+        {name: digest[:COLUMN_DIGEST_LENGTH] for name, digest in digests.items()},
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnMismatch:
+    """The first column of a row that differs from what its entry recorded."""
+
+    column: str
+    expected: str  # the digest the entry holds
+    found: str  # the digest of what the row holds now
+
+
+def compare_row(
+    evidence: RowEvidence,
+    row: Mapping[str, Any],
+    *,
+    replaced: Mapping[str, str] | None = None,
+) -> ColumnMismatch | None:
+    """None if `row` is the row `evidence` was taken of; else the first column (in name order)
+    that differs. Only the columns the entry names are compared (a column added by a later
+    migration is not part of an older row's evidence). `replaced` gives the full digest to use
+    for a column whose value was legitimately replaced since (an erased event's `data`: the
+    digest its collection entry recorded)."""
+    replaced = replaced or {}
+    digests: dict[str, str] = {}
+    for name in sorted(evidence.columns):
+        if name not in row:
+            return ColumnMismatch(name, evidence.columns[name], "(no such column)")
+        digest = replaced.get(name) or column_digest(row[name])
+        if digest[:COLUMN_DIGEST_LENGTH] != evidence.columns[name]:
+            return ColumnMismatch(name, evidence.columns[name], digest[:COLUMN_DIGEST_LENGTH])
+        digests[name] = digest
+    found = _row_hash(digests)
+    if found != evidence.row_hash:
+        # Every column's short digest agrees but the whole does not: a collision of the short
+        # digests, or an entry whose row hash was forged.
+        return ColumnMismatch("(row)", evidence.row_hash, found)
+    return None
+
+
+def index_facts(entry: _Facts) -> dict[str, Any]:
+    """What the derived query index (`audit_index`) must hold for `entry`, column by column."""
+    return {
+        "kind": entry.kind.value,
+        "occurred_at": entry.occurred_at,
+        "actor": entry.actor,
+        "person_id": entry.person_id,
+        "recipient_id": entry.recipient_id,
+        "event_id": entry.event_id,
+        "purpose": entry.purpose,
+    }

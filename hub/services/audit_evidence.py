@@ -1,0 +1,523 @@
+"""Checking the rows the audit log is about against the log: `hub audit verify`'s second half.
+
+The Merkle tree proves the entries unchanged; this proves the tables agree with them. Inside one
+consistent read, page by page (memory stays flat however long the log), in this order:
+
+1. the query index: every entry has its `audit_index` row and rules, each column what the entry
+   says, and no index row lacks its entry (the DPO queries and person reports read the index,
+   so this is what makes them read verified data);
+2. events: every row has a collection entry whose digests match it (`hub.domain.audit.evidence`),
+   an emptied `data` only under a recorded erasure; every collection entry's row exists;
+3. disclosures and denials: the same, against their disclosure entries;
+4. erasures: every `event_erasures` row has an erasure entry that matches it;
+5. feeds: each recipient's numbers run 1..N without a gap, each to a disclosure to it.
+
+The first mismatch stops the check and is named exactly: the table, the row's key, the column,
+what the log recorded and what the row holds (digests for columns that may hold personal data;
+values for ids and names). A row whose entry was written before entries carried digests is
+counted as "unbound", not failed: it is logged but its content cannot be checked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from hub.domain.audit.entries import AuditEntryInvalid, AuditKind
+from hub.domain.audit.evidence import (
+    LoggedFacts,
+    RowEvidence,
+    column_digest,
+    compare_row,
+    index_facts,
+    logged_facts,
+)
+
+__all__ = [
+    "EvidenceChecker",
+    "EvidenceMismatch",
+    "EvidenceReport",
+    "EvidenceSnapshot",
+    "EvidenceSource",
+    "FeedNumbers",
+    "IndexedEntry",
+    "LoggedEntry",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedEntry:
+    position: int
+    entry: str  # canonical JSON, as stored
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedEntry:
+    position: int
+    entry: str
+    #: Its `audit_index` row (every column), None when there is none.
+    index: Mapping[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedNumbers:
+    """One recipient's feed: how many items, its lowest and highest number, its counter."""
+
+    recipient_id: str
+    count: int
+    first: int | None
+    last: int | None
+    counter: int | None
+
+
+class EvidenceSnapshot(Protocol):
+    async def indexed_entries(self, after: int, limit: int) -> list[IndexedEntry]: ...
+    async def index_rules(self, first: int, last: int) -> dict[int, set[str]]: ...
+    async def first_orphan_index_row(self) -> tuple[str, int] | None: ...
+    async def entries_about(self, kind: str, event_ids: Collection[str]) -> list[LoggedEntry]: ...
+    async def entries_of_kind(self, kind: str, after: int, limit: int) -> list[LoggedEntry]: ...
+    async def rows(self, table: str, after: Any, limit: int) -> list[dict[str, Any]]: ...
+    async def rows_with_keys(
+        self, table: str, keys: Sequence[Any]
+    ) -> dict[Any, dict[str, Any]]: ...
+    async def feed_numbers(self) -> list[FeedNumbers]: ...
+    async def first_misfiled_feed_item(self) -> tuple[str, int, str] | None: ...
+
+
+class EvidenceSource(Protocol):
+    def snapshot(self) -> AbstractAsyncContextManager[EvidenceSnapshot]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceMismatch:
+    """The first row that does not agree with the log."""
+
+    table: str
+    key: str  # e.g. "position 12", "disclosure_id d_…"
+    message: str
+    column: str | None = None
+    expected: str | None = None
+    found: str | None = None
+    entry_position: int | None = None  # the audit entry it was checked against
+
+    def describe(self) -> str:
+        where = f"{self.table} {self.key}"
+        if self.column is not None:
+            where += f", column {self.column}"
+        text = f"{where}: {self.message}"
+        if self.expected is not None or self.found is not None:
+            text += f" (expected {self.expected}, found {self.found})"
+        if self.entry_position is not None:
+            text += f"; audit entry at position {self.entry_position}"
+        return text
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "table": self.table,
+            "key": self.key,
+            "column": self.column,
+            "expected": self.expected,
+            "found": self.found,
+            "entry_position": self.entry_position,
+            "message": self.describe(),
+        }
+
+
+@dataclass
+class EvidenceReport:
+    index_entries: int = 0
+    events: int = 0
+    disclosures: int = 0
+    denials: int = 0
+    erasures: int = 0
+    recipients: int = 0
+    #: Rows, by table, whose entry was written before entries carried digests.
+    unbound: dict[str, int] = field(default_factory=dict)
+    failure: EvidenceMismatch | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None
+
+    def summary(self) -> str:
+        def n(count: int, noun: str) -> str:
+            return f"{count} {noun}{'' if count == 1 else 's'}"
+
+        text = (
+            f"{n(self.events, 'event')}, {n(self.disclosures, 'disclosure')}, "
+            f"{n(self.denials, 'denial')}, {n(self.erasures, 'erasure')}, "
+            f"{n(self.recipients, 'recipient feed')} and {n(self.index_entries, 'index row')} "
+            "checked against the log"
+        )
+        unbound = sum(self.unbound.values())
+        if unbound:
+            tables = ", ".join(f"{t} {c}" for t, c in sorted(self.unbound.items()))
+            text += (
+                f"; {n(unbound, 'row')} logged before entries carried row digests, "
+                f"unbound ({tables})"
+            )
+        return text
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "index_entries": self.index_entries,
+            "events": self.events,
+            "disclosures": self.disclosures,
+            "denials": self.denials,
+            "erasures": self.erasures,
+            "recipient_feeds": self.recipients,
+            "unbound": dict(sorted(self.unbound.items())),
+            "failure": None if self.failure is None else self.failure.as_json(),
+        }
+
+
+class _Stop(Exception):
+    def __init__(self, mismatch: EvidenceMismatch) -> None:
+        self.mismatch = mismatch
+
+
+#: Columns whose values may be shown in a mismatch (ids and names the entries hold in clear);
+#: any other column is shown by digest only, as it may hold personal data.
+_SHOWN = frozenset(
+    {
+        "position",
+        "event_position",
+        "trigger_position",
+        "profile_position",
+        "event_id",
+        "source",
+        "type",
+        "event_type",
+        "person_id",
+        "recipient_id",
+        "policy_version",
+        "disclosure_id",
+        "denial_id",
+        "stream_version",
+        "publisher_client_id",
+        "publisher_agency",
+        "erased_by",
+        "reason",
+        "kind",
+        "actor",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Bound:
+    """How a table's rows are bound to entries."""
+
+    table: str
+    kind: AuditKind
+    key: str  # the row's key column
+    #: Does this entry log this row? (`row` as `EvidenceSnapshot.rows` gives it.)
+    logs: Callable[[LoggedFacts, Mapping[str, Any]], bool]
+    #: For a row the log has no bound entry for: does an entry from before binding log it?
+    logs_unbound: Callable[[LoggedFacts, Mapping[str, Any]], bool]
+    event_id: str = "event_id"  # the row's column holding the event id
+
+
+def _detail(entry: LoggedFacts, name: str) -> Any:
+    return entry.details.get(name)
+
+
+_EVENTS = _Bound(
+    "events",
+    AuditKind.COLLECTION,
+    "position",
+    logs=lambda e, r: (
+        e.outcome == "stored"
+        and _detail(e, "position") == r["position"]
+        and e.source == r["source"]
+    ),
+    logs_unbound=lambda e, r: False,
+)
+_DISCLOSURES = _Bound(
+    "disclosures",
+    AuditKind.DISCLOSURE,
+    "disclosure_id",
+    logs=lambda e, r: (
+        e.outcome == "disclosed" and _detail(e, "disclosure_id") == r["disclosure_id"]
+    ),
+    logs_unbound=lambda e, r: False,
+)
+_DENIALS = _Bound(
+    "disclosure_denials",
+    AuditKind.DISCLOSURE,
+    "denial_id",
+    logs=lambda e, r: e.outcome == "denied" and _detail(e, "denial_id") == r["denial_id"],
+    logs_unbound=lambda e, r: False,
+)
+_ERASURES = _Bound(
+    "event_erasures",
+    AuditKind.ERASURE,
+    "position",
+    logs=lambda e, r: _detail(e, "position") == r["position"],
+    # Before binding an erasure entry named the event, not its position.
+    logs_unbound=lambda e, r: (
+        _detail(e, "position") is None and e.event_id == r["_event_id"] and e.source == r["_source"]
+    ),
+    event_id="_event_id",
+)
+
+
+class EvidenceChecker:
+    """Checks every bound row and the query index against the audit log (see the module)."""
+
+    def __init__(self, source: EvidenceSource, *, page_size: int = 1000) -> None:
+        if page_size < 1:
+            raise ValueError(f"page_size must be at least 1, not {page_size}")
+        self._source = source
+        self._page = page_size
+
+    async def check(self) -> EvidenceReport:
+        report = EvidenceReport()
+        async with self._source.snapshot() as snapshot:
+            try:
+                await self._index(snapshot, report)
+                report.events = await self._rows(snapshot, _EVENTS, report)
+                await self._rows_exist(snapshot, _EVENTS)
+                report.disclosures = await self._rows(snapshot, _DISCLOSURES, report)
+                report.denials = await self._rows(snapshot, _DENIALS, report)
+                await self._rows_exist(snapshot, _DISCLOSURES, _DENIALS)
+                report.erasures = await self._rows(snapshot, _ERASURES, report)
+                report.recipients = await self._feeds(snapshot)
+            except _Stop as stop:
+                report.failure = stop.mismatch
+        return report
+
+    # -- 1. the query index ----------------------------------------------------------------------
+
+    async def _index(self, snapshot: EvidenceSnapshot, report: EvidenceReport) -> None:
+        after = 0
+        while page := await snapshot.indexed_entries(after, self._page):
+            rules = await snapshot.index_rules(page[0].position, page[-1].position)
+            for item in page:
+                entry = _parse(item.position, item.entry)
+                key = f"position {item.position}"
+                if item.index is None:
+                    raise _Stop(
+                        EvidenceMismatch(
+                            "audit_index", key, "the entry has no index row: queries miss it"
+                        )
+                    )
+                for column, expected in index_facts(entry).items():
+                    found = item.index[column]
+                    if column == "occurred_at":
+                        expected, found = _moment(expected), _moment(found)
+                    if expected != found:
+                        raise _Stop(
+                            EvidenceMismatch(
+                                "audit_index",
+                                key,
+                                "the index says other than the entry",
+                                column=column,
+                                expected=repr(expected),
+                                found=repr(found),
+                                entry_position=item.position,
+                            )
+                        )
+                indexed_rules = rules.pop(item.position, set())
+                if indexed_rules != set(entry.rules):
+                    raise _Stop(
+                        EvidenceMismatch(
+                            "audit_index_rules",
+                            key,
+                            "the rules indexed are not the entry's",
+                            column="rule",
+                            expected=repr(sorted(entry.rules)),
+                            found=repr(sorted(indexed_rules)),
+                            entry_position=item.position,
+                        )
+                    )
+            report.index_entries += len(page)
+            after = page[-1].position
+        orphan = await snapshot.first_orphan_index_row()
+        if orphan is not None:
+            table, position = orphan
+            raise _Stop(
+                EvidenceMismatch(
+                    table, f"position {position}", "an index row with no audit entry behind it"
+                )
+            )
+
+    # -- 2-4. rows against their entries ---------------------------------------------------------
+
+    async def _rows(self, snapshot: EvidenceSnapshot, bound: _Bound, report: EvidenceReport) -> int:
+        checked = 0
+        after: Any = None
+        while page := await snapshot.rows(bound.table, after, self._page):
+            event_ids = {row[bound.event_id] for row in page if row[bound.event_id] is not None}
+            candidates = [
+                (logged.position, _parse(logged.position, logged.entry))
+                for logged in await snapshot.entries_about(bound.kind.value, event_ids)
+            ]
+            by_event: dict[str | None, list[tuple[int, LoggedFacts]]] = {}
+            for position, entry in candidates:
+                by_event.setdefault(entry.event_id, []).append((position, entry))
+            erasures: dict[Any, dict[str, Any]] = {}
+            if bound is _EVENTS:
+                erased = [r["position"] for r in page if r["data"] == {}]
+                erasures = await snapshot.rows_with_keys("event_erasures", erased)
+            for row in page:
+                self._check_row(bound, row, by_event.get(row[bound.event_id], []), erasures, report)
+            checked += len(page)
+            after = page[-1][bound.key]
+        return checked
+
+    def _check_row(
+        self,
+        bound: _Bound,
+        row: Mapping[str, Any],
+        candidates: Sequence[tuple[int, LoggedFacts]],
+        erasures: Mapping[Any, Any],
+        report: EvidenceReport,
+    ) -> None:
+        key = f"{bound.key} {row[bound.key]}"
+        logged = [(p, e) for p, e in candidates if bound.logs(e, row)]
+        bound_entries = [(p, e, ev) for p, e in logged if (ev := RowEvidence.from_entry(e))]
+        if not bound_entries:
+            if logged or any(bound.logs_unbound(e, row) for _, e in candidates):
+                report.unbound[bound.table] = report.unbound.get(bound.table, 0) + 1
+                return
+            raise _Stop(
+                EvidenceMismatch(
+                    bound.table,
+                    key,
+                    f"the row has no {bound.kind.value} entry in the log: inserted behind the "
+                    "hub's back",
+                )
+            )
+        position, entry, evidence = bound_entries[0]
+        replaced: dict[str, str] = {}
+        if bound is _EVENTS:
+            data_hash = _detail(entry, "data_hash")
+            if (
+                row["data"] == {}
+                and row["position"] in erasures
+                and isinstance(data_hash, str)
+                and column_digest(row["data"]) != data_hash
+            ):
+                # Emptied by a recorded erasure (itself checked against its entry below): the
+                # rest of the row must still be what was collected.
+                replaced["data"] = data_hash
+        mismatch = compare_row(evidence, row, replaced=replaced)
+        if mismatch is None:
+            return
+        column = mismatch.column
+        expected, found = mismatch.expected, mismatch.found
+        if column in _SHOWN:
+            shown = _shown_value(entry, column)
+            if shown is not None:
+                expected = f"{shown!r} (digest {mismatch.expected})"
+            found = f"{row[column]!r} (digest {mismatch.found})"
+        raise _Stop(
+            EvidenceMismatch(
+                bound.table,
+                key,
+                f"the row differs from what its {bound.kind.value} entry recorded",
+                column=column,
+                expected=expected,
+                found=found,
+                entry_position=position,
+            )
+        )
+
+    async def _rows_exist(self, snapshot: EvidenceSnapshot, *tables: _Bound) -> None:
+        """Every row a bound entry logs is still there (a deleted row is found here)."""
+        kind = tables[0].kind
+        after = 0
+        while page := await snapshot.entries_of_kind(kind.value, after, self._page):
+            wanted: dict[str, list[tuple[int, Any]]] = {}
+            for logged in page:
+                entry = _parse(logged.position, logged.entry)
+                for bound in tables:
+                    row_key = _logged_key(bound, entry)
+                    if row_key is not None:
+                        wanted.setdefault(bound.table, []).append((logged.position, row_key))
+            for bound in tables:
+                keys = wanted.get(bound.table, [])
+                present = await snapshot.rows_with_keys(bound.table, [k for _, k in keys])
+                for position, row_key in keys:
+                    if row_key not in present:
+                        raise _Stop(
+                            EvidenceMismatch(
+                                bound.table,
+                                f"{bound.key} {row_key}",
+                                f"the row is missing: its {kind.value} entry says it was written",
+                                entry_position=position,
+                            )
+                        )
+            after = page[-1].position
+
+    # -- 5. feeds ----------------------------------------------------------------------------------
+
+    async def _feeds(self, snapshot: EvidenceSnapshot) -> int:
+        feeds = sorted(await snapshot.feed_numbers(), key=lambda f: f.recipient_id)
+        for feed in feeds:
+            expected = feed.counter or 0
+            if feed.count != expected or (feed.count and (feed.first, feed.last) != (1, expected)):
+                raise _Stop(
+                    EvidenceMismatch(
+                        "recipient_feed",
+                        f"recipient_id {feed.recipient_id!r}",
+                        "the feed's numbers are not 1..N without a gap",
+                        column="seq",
+                        expected=f"1..{expected}",
+                        found=f"{feed.count} items numbered {feed.first}..{feed.last}",
+                    )
+                )
+        misfiled = await snapshot.first_misfiled_feed_item()
+        if misfiled is not None:
+            recipient, seq, disclosure_id = misfiled
+            raise _Stop(
+                EvidenceMismatch(
+                    "recipient_feed",
+                    f"recipient_id {recipient!r} seq {seq}",
+                    f"the item's disclosure {disclosure_id} does not exist or is to another "
+                    "recipient",
+                    column="disclosure_id",
+                )
+            )
+        return len(feeds)
+
+
+def _logged_key(bound: _Bound, entry: LoggedFacts) -> Any:
+    """The key of the row `entry` says was written to `bound.table`, if it binds one."""
+    if RowEvidence.from_entry(entry) is None:
+        return None  # from before binding: nothing to look for
+    if bound is _EVENTS:
+        return _detail(entry, "position") if entry.outcome == "stored" else None
+    if bound is _DISCLOSURES:
+        return _detail(entry, "disclosure_id") if entry.outcome == "disclosed" else None
+    if bound is _DENIALS:
+        return _detail(entry, "denial_id") if entry.outcome == "denied" else None
+    return None
+
+
+def _shown_value(entry: LoggedFacts, column: str) -> Any:
+    """What the entry itself says of `column`, when it says it in clear."""
+    attribute = {"type": "event_type"}.get(column, column)
+    if attribute in ("event_id", "source", "person_id", "recipient_id", "policy_version"):
+        return getattr(entry, attribute)
+    return _detail(entry, attribute)
+
+
+def _parse(position: int, text: str) -> LoggedFacts:
+    try:
+        return logged_facts(text)
+    except AuditEntryInvalid as error:
+        raise _Stop(
+            EvidenceMismatch("audit_entries", f"position {position}", f"not an entry: {error}")
+        ) from None
+
+
+def _moment(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
+    return value
