@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
+from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
 from hub.infra.db import create_engine, upgrade
@@ -169,6 +170,18 @@ async def test_a_database_outage_in_a_burst_loses_nothing_and_the_workers_catch_
             during = await wait_for(retrying, "the workers to say they are retrying")
             assert during["checks"]["router"].startswith("retrying since"), during
             assert during["workers"]["router"]["last_error"] == "StoreUnavailable"
+            # /metrics still answers, and says the same.
+            scraped = await hub.http.get("/metrics")
+            assert scraped.status_code == 200, scraped.text
+            samples = {
+                (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+                for family in text_string_to_metric_families(scraped.text)
+                for sample in family.samples
+            }
+            assert samples[("pph_database_up", ())] == 0
+            router_retrying = (("state", "retrying"), ("worker", "router"))
+            assert samples[("pph_worker_state", router_retrying)] == 1
+            assert samples[("pph_worker_retries_total", (("worker", "router"),))] >= 1
             await asyncio.sleep(OUTAGE_SECONDS)
             refused = len(burst.answers)
             await asyncio.to_thread(private_postgres.start)
