@@ -232,15 +232,15 @@ class WorkerLoop:
     # -- what it says of itself -----------------------------------------------------------------
 
     async def measure_lag(self) -> int | None:
-        """Measure the lag now (None if the worker cannot tell); kept for `status`. A transient
-        failure to measure leaves the last measurement."""
+        """Measure the lag now (None if the worker cannot tell); kept for `status`. A failure
+        to measure leaves the last measurement: a probe must answer even when the database
+        does not."""
         if self._lag is None:
             return None
         try:
             self._last_lag = await self._lag()
-        except Exception as error:
-            if not is_transient(error):
-                raise
+        except HubError as error:
+            logger.warning("could not measure worker %s's lag: %s", self.name, _describe(error))
         return self._last_lag
 
     def status(self) -> WorkerStatus:

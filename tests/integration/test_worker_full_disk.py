@@ -23,7 +23,7 @@ from sqlalchemy import event
 from hub import bootstrap
 from hub.domain.notifications import Publisher
 from hub.settings import Settings
-from tests.integration.api_helpers import example
+from tests.integration.api_helpers import bearer, example, running_hub
 
 _numbers = itertools.count(4_000_000)
 
@@ -107,3 +107,42 @@ async def test_the_router_waits_out_a_full_disk_and_catches_up(tmp_path: Path) -
                 )
             ).scalar_one()
         assert decided == 35
+
+
+@pytest.mark.asyncio
+async def test_pushes_to_a_full_disk_get_503_with_retry_after_then_201(tmp_path: Path) -> None:
+    settings = Settings(environment="test", data_dir=tmp_path / "data")
+    async with running_hub(settings) as hub:
+        pages: dict[str, int | None] = {"limit": None}
+
+        @event.listens_for(hub.container.engine.sync_engine, "checkout")
+        def _limit(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute(f"PRAGMA max_page_count = {pages['limit'] or 2_147_483_646}")
+            cursor.close()
+
+        token = await hub.token()
+        async with hub.container.engine.connect() as connection:
+            used = (await connection.execute(sa.text("PRAGMA page_count"))).scalar_one()
+        pages["limit"] = int(used)
+
+        refused = 0
+        for _ in range(20):  # until the free pages left in the file are used up
+            single = await hub.http.post("/v1/events", json=admission(), headers=bearer(token))
+            batch = await hub.http.post(
+                "/v1/events/batch", json=[admission(), admission()], headers=bearer(token)
+            )
+            for answer in (single, batch):
+                assert answer.status_code in (200, 201, 503), answer.text
+                if answer.status_code == 503:
+                    refused += 1
+                    assert int(answer.headers["retry-after"]) > 0
+                    assert answer.headers["content-type"].startswith("application/problem+json")
+                    assert answer.json()["type"] == "urn:pph:problem:store-unavailable"
+            if refused >= 2:
+                break
+        assert refused >= 2
+
+        pages["limit"] = None
+        answer = await hub.http.post("/v1/events", json=admission(), headers=bearer(token))
+        assert answer.status_code == 201, answer.text
