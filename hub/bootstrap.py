@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -75,11 +75,17 @@ from hub.services.relay import Relay
 from hub.services.retention import RetentionService
 from hub.services.routing import Router
 from hub.services.subscriptions import SubscriptionService, entitled_event_types
+from hub.services.worker import WorkerLoop
 from hub.settings import Settings
 
 logger = logging.getLogger("hub")
 
-Task = asyncio.Task[None]
+#: Large batches: on PostgreSQL each batch first waits for the appends in flight (the never-skip
+#: horizon), so under load a 1,000-entry batch fell ever further behind while 10,000 kept the lag
+#: at about one batch (bench/audit.py, bench/RESULTS.md).
+AUDIT_SEQUENCER_BATCH = 10_000
+#: How long the sequencer waits after a partial batch, so that a trickle is batched.
+AUDIT_SEQUENCER_POLL = 0.2
 
 
 @dataclass(frozen=True)
@@ -172,15 +178,37 @@ class Container:
 
     def audit_sequencer(self) -> AuditSequencer:
         """Adds every new audit entry to the Merkle tree, in order (each caller runs its own)."""
-        # Large batches: on PostgreSQL each batch first waits for the appends in flight (the
-        # never-skip horizon), so under load a 1,000-entry batch fell ever further behind while
-        # 10,000 kept the lag at about one batch (bench/audit.py, bench/RESULTS.md).
-        return AuditSequencer(self.audit_log, batch_size=10_000)
+        return AuditSequencer(
+            self.audit_log, batch_size=AUDIT_SEQUENCER_BATCH, poll_interval=AUDIT_SEQUENCER_POLL
+        )
 
     def audit_checkpointer(self) -> AuditCheckpointer:
         """Signs the tree's root every `audit_checkpoint_interval` seconds while it grows."""
         return AuditCheckpointer(
             self.audit_log, self.audit_signer, interval=self.settings.audit_checkpoint_interval
+        )
+
+    def audit_sequencer_loop(self) -> WorkerLoop:
+        """The audit sequencer in the worker loop. After a full batch it goes on at once (a
+        backlog); otherwise it waits, so that entries trickling in one by one are sequenced a
+        batch at a time rather than one transaction each."""
+        sequencer = self.audit_sequencer()
+
+        async def step() -> bool:
+            return await sequencer.run_once() >= AUDIT_SEQUENCER_BATCH
+
+        return WorkerLoop("audit-sequencer", step, idle_seconds=AUDIT_SEQUENCER_POLL)
+
+    def audit_checkpointer_loop(self) -> WorkerLoop:
+        """The audit checkpointer in the worker loop, every `audit_checkpoint_interval` s."""
+        checkpointer = self.audit_checkpointer()
+
+        async def step() -> bool:
+            await checkpointer.run_once()
+            return False
+
+        return WorkerLoop(
+            "audit-checkpointer", step, idle_seconds=self.settings.audit_checkpoint_interval
         )
 
     def audit_verifier(self) -> AuditVerifier:
@@ -329,8 +357,10 @@ ROLES: tuple[Role, ...] = ("api", "relay", "router", "delivery", "all")
 
 
 @asynccontextmanager
-async def workers(container: Container, role: Role = "all") -> AsyncIterator[dict[str, Task]]:
-    """Start the background workers `role` runs; stop them on exit (each within 30 s).
+async def workers(container: Container, role: Role = "all") -> AsyncIterator[dict[str, WorkerLoop]]:
+    """Start the background workers `role` runs, each in the worker loop
+    (`hub.services.worker`, which retries transient faults forever and keeps the state
+    `/readyz` and `/metrics` report); stop them on exit (each within 30 s).
 
     Embedded, the router follows the store, woken by every append. Scaled out, the relay
     (woken by every append) publishes stored events to the events topic and the router is a
@@ -341,63 +371,42 @@ async def workers(container: Container, role: Role = "all") -> AsyncIterator[dic
     if role == "relay" and not container.scaled_out:
         raise InvalidInput("--role relay needs HUB_KAFKA_BOOTSTRAP (the relay publishes to Kafka)")
     stop = asyncio.Event()
-    tasks: dict[str, Task] = {}
-    if role in ("router", "all") and settings.router_enabled:
-        if container.scaled_out:
-            worker = container.router_worker()
-            tasks["router"] = asyncio.create_task(
-                worker.run(container.router_consumer(), stop), name="hub-router-worker"
-            )
-        else:
-            router = container.router()
-            tasks["router"] = asyncio.create_task(
-                router.run(stop, container.appended), name="hub-router"
-            )
-    if role in ("relay", "all") and container.scaled_out:
-        relay = container.relay()
-        tasks["relay"] = asyncio.create_task(relay.run(stop, container.appended), name="hub-relay")
-    if role in ("delivery", "all") and settings.delivery_enabled:
-        # Polls the outbox every `delivery_poll_interval` seconds (the router cannot wake it).
-        delivery = container.delivery_worker()
-        tasks["delivery"] = asyncio.create_task(delivery.run(stop), name="hub-delivery")
-        monitor = container.overdue_monitor()
-        tasks["overdue"] = asyncio.create_task(monitor.run(stop), name="hub-overdue")
-        if container.scaled_out and settings.kafka_delivery_channels:
-            tasks["kafka-delivery"] = asyncio.create_task(
-                _run_kafka_delivery(container, stop), name="hub-kafka-delivery"
-            )
-    if role in ("api", "all") and container.scaled_out and settings.kafka_intake_agencies:
-        tasks["kafka-intake"] = asyncio.create_task(
-            _run_kafka_intake(container, stop), name="hub-kafka-intake"
-        )
-    if role in ("api", "all") and settings.audit_enabled:
-        sequencer = container.audit_sequencer()
-        tasks["audit-sequencer"] = asyncio.create_task(
-            sequencer.run(stop), name="hub-audit-sequencer"
-        )
-        checkpointer = container.audit_checkpointer()
-        tasks["audit-checkpointer"] = asyncio.create_task(
-            checkpointer.run(stop), name="hub-audit-checkpointer"
-        )
-    try:
-        yield tasks
-    finally:
-        stop.set()
-        for name, task in tasks.items():
-            try:
-                await asyncio.wait_for(task, timeout=30)
-            except Exception:
-                logger.exception("worker %s ended with an error", name)
-
-
-async def _run_kafka_intake(container: Container, stop: asyncio.Event) -> None:
-    async with container.kafka_intake() as (intake, consumer):
-        await intake.run(consumer, stop)
-
-
-async def _run_kafka_delivery(container: Container, stop: asyncio.Event) -> None:
-    async with container.kafka_delivery() as channel:
-        await channel.run(stop)
+    loops: dict[str, WorkerLoop] = {}
+    async with AsyncExitStack() as resources:
+        if role in ("router", "all") and settings.router_enabled:
+            if container.scaled_out:
+                worker = container.router_worker()
+                loops["router"] = worker.loop(container.router_consumer(), stop)
+            else:
+                loops["router"] = container.router().loop(container.appended)
+        if role in ("relay", "all") and container.scaled_out:
+            loops["relay"] = container.relay().loop(container.appended)
+        if role in ("delivery", "all") and settings.delivery_enabled:
+            # Polls the outbox every `delivery_poll_interval` seconds (the router cannot wake it).
+            delivery = container.delivery_worker()
+            loops["delivery"] = delivery.loop()
+            loops["overdue"] = container.overdue_monitor().loop()
+            if container.scaled_out and settings.kafka_delivery_channels:
+                channel = await resources.enter_async_context(container.kafka_delivery())
+                loops["kafka-delivery"] = channel.loop()
+        if role in ("api", "all") and container.scaled_out and settings.kafka_intake_agencies:
+            intake, consumer = await resources.enter_async_context(container.kafka_intake())
+            loops["kafka-intake"] = intake.loop(consumer, stop)
+        if role in ("api", "all") and settings.audit_enabled:
+            loops["audit-sequencer"] = container.audit_sequencer_loop()
+            loops["audit-checkpointer"] = container.audit_checkpointer_loop()
+        for loop in loops.values():
+            loop.start(stop)
+        try:
+            yield loops
+        finally:
+            stop.set()
+            for name, loop in loops.items():
+                assert loop.task is not None
+                try:
+                    await asyncio.wait_for(loop.task, timeout=30)
+                except Exception:
+                    logger.exception("worker %s ended with an error", name)
 
 
 def event_publisher(settings: Settings) -> EventPublisher | None:

@@ -67,8 +67,8 @@ def create_app(settings: Settings | None = None, *, role: Role = "all") -> FastA
 
 @asynccontextmanager
 async def _workers(app: FastAPI, container: Container, role: Role = "all") -> AsyncIterator[None]:
-    """The workers this process runs beside the API (`bootstrap.workers`); `/readyz` reports
-    any that failed."""
-    async with bootstrap.workers(container, role) as tasks:
-        app.state.workers = tasks
+    """The workers this process runs beside the API (`bootstrap.workers`); `/readyz` and
+    `/metrics` report each one's state and lag."""
+    async with bootstrap.workers(container, role) as loops:
+        app.state.workers = loops
         yield

@@ -61,6 +61,18 @@ class StoredNotification(BaseModel):
         )
 
 
+class WorkerHealth(BaseModel):
+    """One background worker, as `hub.services.worker.WorkerStatus` describes it."""
+
+    state: str
+    since: datetime
+    failures: int
+    retries: int
+    last_error: str | None = None
+    lag: int | None = None
+
+
 class Health(BaseModel):
     status: str
     checks: dict[str, str] = Field(default_factory=dict)
+    workers: dict[str, WorkerHealth] = Field(default_factory=dict)

@@ -21,6 +21,10 @@ logger = logging.getLogger("hub.api")
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "urn:pph:problem:"
+#: What every 503 tells the client to wait before trying again (RFC 9110 `Retry-After`): long
+#: enough for a database restart or a broker's leader election, short enough that pushes resume
+#: soon after. The request changed nothing, so the same request may simply be sent again.
+RETRY_AFTER_SECONDS = 5
 
 #: Most specific class first: the first match wins.
 STATUS: list[tuple[type[errors.HubError], int, str]] = [
@@ -64,6 +68,8 @@ def problem_response(
     }
     if extra:
         body.update(extra)
+    if status == 503:
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS), **(headers or {})}
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
@@ -95,7 +101,10 @@ async def hub_error_handler(request: Request, error: Exception) -> JSONResponse:
         headers = {
             "WWW-Authenticate": f'Bearer error="invalid_token", error_description="{message}"'
         }
-    if status >= 500:
+    if status == 503:
+        # Expected while the database or broker is away; the worker loop logs the outage too.
+        logger.warning("request refused for now: %s", error)
+    elif status >= 500:
         logger.error("request failed: %s", error, exc_info=error)
     extra: dict[str, Any] = {}
     field_errors = _field_errors(error)

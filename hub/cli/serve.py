@@ -94,18 +94,19 @@ async def _serve_workers(settings: Settings, role: Role) -> int:
         loop.add_signal_handler(signum, stop.set)
     async with (
         bootstrap.running(settings) as container,
-        bootstrap.workers(container, role) as tasks,
+        bootstrap.workers(container, role) as loops,
     ):
-        if not tasks:
+        if not loops:
             logger.error("role %s has no worker enabled by the settings", role)
             return 1
-        logger.info("hub serving role %s: %s", role, ", ".join(sorted(tasks)))
+        logger.info("hub serving role %s: %s", role, ", ".join(sorted(loops)))
+        tasks = [loop.task for loop in loops.values() if loop.task is not None]
         stopping = asyncio.ensure_future(stop.wait())
         try:
-            await asyncio.wait([stopping, *tasks.values()], return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait([stopping, *tasks], return_when=asyncio.FIRST_COMPLETED)
         finally:
             stopping.cancel()
-        failed = [name for name, task in tasks.items() if task.done()]
+        failed = [name for name, loop in loops.items() if loop.task and loop.task.done()]
     if failed and not stop.is_set():
         logger.error("worker(s) %s stopped: leaving", ", ".join(failed))
         return 1

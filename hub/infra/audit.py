@@ -26,8 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.domain.audit.checkpoint import CheckpointError, VerifierKey, load_or_create_signing_key
 from hub.domain.audit.entries import AuditEntry
-from hub.errors import HubError, InvalidInput, StoreError, StoreUnavailable
-from hub.infra.dberrors import is_unavailable as _is_unavailable
+from hub.errors import InvalidInput, StoreError
+from hub.infra.dberrors import translated
 from hub.infra.tables import (
     audit_checkpoints,
     audit_entries,
@@ -244,21 +244,10 @@ class SqlAuditLog:
         if follower and self._postgres:
             # Each statement of the horizon protocol must see a new snapshot.
             options["isolation_level"] = "AUTOCOMMIT"
-        try:
-            async with engine.connect() as connection:
-                if options:
-                    connection = await connection.execution_options(**options)
-                yield connection
-        except HubError:
-            raise
-        except sa.exc.DBAPIError as error:
-            if _is_unavailable(error):
-                raise StoreUnavailable(f"the audit log is unavailable: {_describe(error)}") from (
-                    error
-                )
-            raise StoreError(f"the audit log failed: {_describe(error)}") from error
-        except (OSError, TimeoutError, sa.exc.TimeoutError, sa.exc.DisconnectionError) as error:
-            raise StoreUnavailable(f"the audit log is unavailable: {_describe(error)}") from error
+        async with translated("the audit log"), engine.connect() as connection:
+            if options:
+                connection = await connection.execution_options(**options)
+            yield connection
 
 
 class _SqlSnapshot:
@@ -506,8 +495,3 @@ def _utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
-
-
-def _describe(error: BaseException) -> str:
-    orig = getattr(error, "orig", None)
-    return f"{type(orig or error).__name__}: {orig or error}".splitlines()[0]

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from hub.errors import Conflict, NotFound, StoreUnavailable
+from hub.errors import Conflict, NotFound
+from hub.infra.dberrors import translated
 from hub.infra.tables import client_assertion_jtis, clients
 from hub.services.clients import RegisteredClient
 
@@ -24,11 +25,12 @@ class SqlClientRepository:
         self._writer = engine.execution_options(sqlite_begin="IMMEDIATE")
 
     async def add(self, client: RegisteredClient) -> None:
-        try:
-            async with _translated(), self._writer.begin() as connection:
-                await connection.execute(clients.insert().values(**_to_row(client)))
-        except sa.exc.IntegrityError as error:
-            raise Conflict(f"client {client.client_id} already exists") from error
+        async with _translated():
+            try:
+                async with self._writer.begin() as connection:
+                    await connection.execute(clients.insert().values(**_to_row(client)))
+            except sa.exc.IntegrityError as error:
+                raise Conflict(f"client {client.client_id} already exists") from error
 
     async def get(self, client_id: str) -> RegisteredClient | None:
         async with _translated(), self._engine.connect() as connection:
@@ -78,23 +80,22 @@ class SqlClientRepository:
         used = client_assertion_jtis
         async with _translated(), self._writer.begin() as connection:
             await connection.execute(used.delete().where(used.c.expires_at < datetime.now(UTC)))
-        try:
-            async with _translated(), self._writer.begin() as connection:
-                await connection.execute(
-                    used.insert().values(client_id=client_id, jti=jti, expires_at=_utc(expires_at))
-                )
-        except sa.exc.IntegrityError:
-            return False
+        async with _translated():
+            try:
+                async with self._writer.begin() as connection:
+                    await connection.execute(
+                        used.insert().values(
+                            client_id=client_id, jti=jti, expires_at=_utc(expires_at)
+                        )
+                    )
+            except sa.exc.IntegrityError:
+                return False  # that assertion id was used before: a replay
         return True
 
 
-@asynccontextmanager
-async def _translated() -> AsyncIterator[None]:
-    """Driver errors that mean the database cannot be reached become `StoreUnavailable`."""
-    try:
-        yield
-    except (sa.exc.OperationalError, sa.exc.InterfaceError, OSError) as error:
-        raise StoreUnavailable("the client register is unavailable") from error
+def _translated() -> AbstractAsyncContextManager[None]:
+    """Driver errors leave as `StoreUnavailable` or `StoreError` (`hub.infra.dberrors`)."""
+    return translated("the client register")
 
 
 async def _select_one(connection: AsyncConnection, client_id: str) -> RegisteredClient | None:

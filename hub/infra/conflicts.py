@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 import sqlalchemy as sa
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.domain.notifications import Notification, Publisher
@@ -30,7 +29,7 @@ from hub.domain.protection import (
     open_fields,
     seal_fields,
 )
-from hub.errors import Conflict, NotFound, StoreError, StoreUnavailable
+from hub.errors import Conflict, NotFound, StoreError
 from hub.infra.audit import SqlAuditLog
 from hub.infra.dberrors import translated
 from hub.infra.protection import KekRing
@@ -97,21 +96,18 @@ class SqlConflictReviewList:
             "publisher_agency": publisher.agency,
             "claims": dict(claims),
         } | self._sealed(review_id, notification.to_envelope())
-        try:
-            async with self._writer.begin() as connection:
-                await connection.execute(identifier_conflicts.insert(), row)
-                await self._audit.append(
-                    connection,
-                    audit_records.conflict_parked(
-                        notification,
-                        review_id=review_id,
-                        people=list(claims.values()),
-                        publisher=publisher,
-                        at=now,
-                    ),
-                )
-        except (DBAPIError, OSError) as error:
-            raise StoreUnavailable("could not record the identifier conflict") from error
+        async with translated(_WHAT), self._writer.begin() as connection:
+            await connection.execute(identifier_conflicts.insert(), row)
+            await self._audit.append(
+                connection,
+                audit_records.conflict_parked(
+                    notification,
+                    review_id=review_id,
+                    people=list(claims.values()),
+                    publisher=publisher,
+                    at=now,
+                ),
+            )
         return review_id
 
     async def list_cases(self, *, include_resolved: bool = False) -> list[IdentifierConflictCase]:

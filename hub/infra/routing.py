@@ -2,11 +2,8 @@
 `consumer_checkpoints`) on PostgreSQL or SQLite: `hub.services.ports.RoutingStore`.
 
 Every write transaction begins by moving the consumer's checkpoint, guarded by its expected
-value. That statement is also the lock that serialises routers: on PostgreSQL a second router's
-UPDATE of the same row waits for the first to commit and then matches no row (READ COMMITTED
-re-checks the condition against the committed row); on SQLite writers begin with
-`BEGIN IMMEDIATE`, one at a time, and the second sees the moved checkpoint. Either way the loser
-has written nothing before it finds out.
+value (`hub.infra.checkpoints`). That statement is also the lock that serialises routers: the
+loser has written nothing before it finds out.
 """
 
 from __future__ import annotations
@@ -24,11 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from hub.domain.audit.entries import AuditEntry
 from hub.domain.disclosures import Disclosure, DisclosureDenial, RoutedBatch
 from hub.domain.profile import PersonProfile
-from hub.errors import HubError, StoreError, StoreUnavailable
 from hub.infra.audit import SqlAuditLog
-from hub.infra.dberrors import is_unavailable as _is_unavailable
+from hub.infra.checkpoints import advance_checkpoint, read_checkpoint
+from hub.infra.dberrors import translated
 from hub.infra.tables import (
-    consumer_checkpoints,
     deliveries,
     disclosure_denials,
     disclosures,
@@ -59,12 +55,8 @@ class SqlRoutingStore:
     # -- reading ---------------------------------------------------------------------------------
 
     async def checkpoint(self, consumer: str) -> int:
-        query = sa.select(consumer_checkpoints.c.position).where(
-            consumer_checkpoints.c.consumer == consumer
-        )
         async with self._connection() as connection:
-            position = (await connection.execute(query)).scalar_one_or_none()
-        return 0 if position is None else int(position)
+            return await read_checkpoint(connection, consumer)
 
     async def profiles(self, person_ids: Collection[str]) -> dict[str, PersonProfile]:
         if not person_ids:
@@ -88,7 +80,7 @@ class SqlRoutingStore:
     async def record(self, consumer: str, batch: RoutedBatch) -> bool:
         now = datetime.now(UTC)
         async with self._connection(write=True) as connection, connection.begin():
-            if not await self._advance(connection, consumer, batch.after, batch.through, now):
+            if not await advance_checkpoint(connection, consumer, batch.after, batch.through, now):
                 return False
             await self._write_decisions(
                 connection, batch.disclosures, batch.denials, batch.profiles, now
@@ -272,7 +264,7 @@ class SqlRoutingStore:
         now = datetime.now(UTC)
         async with self._connection(write=True) as connection, connection.begin():
             # Moving the checkpoint to where it is: the same guard and lock as a router's batch.
-            if not await self._advance(connection, consumer, checkpoint, checkpoint, now):
+            if not await advance_checkpoint(connection, consumer, checkpoint, checkpoint, now):
                 return False
             await connection.execute(person_profiles.delete())
             if profiles:
@@ -280,34 +272,6 @@ class SqlRoutingStore:
                     person_profiles.insert(), [_profile_row(p, now) for p in profiles]
                 )
         return True
-
-    async def _advance(
-        self, connection: AsyncConnection, consumer: str, after: int, through: int, now: datetime
-    ) -> bool:
-        """Move the checkpoint from `after` to `through`; False if it is not at `after`."""
-        moved = await connection.execute(
-            consumer_checkpoints.update()
-            .where(
-                consumer_checkpoints.c.consumer == consumer,
-                consumer_checkpoints.c.position == after,
-            )
-            .values(position=through, updated_at=now)
-            .returning(consumer_checkpoints.c.consumer)
-        )
-        if moved.first() is not None:
-            return True
-        if after != 0:
-            return False
-        # The consumer's first batch: the row does not exist yet. Of two routers inserting it,
-        # the second waits for the first (PostgreSQL) or for the write lock (SQLite), then
-        # inserts nothing.
-        created = await connection.execute(
-            self._insert(consumer_checkpoints)
-            .values(consumer=consumer, position=through, updated_at=now)
-            .on_conflict_do_nothing(index_elements=[consumer_checkpoints.c.consumer])
-            .returning(consumer_checkpoints.c.consumer)
-        )
-        return created.first() is not None
 
     async def _upsert_profiles(
         self, connection: AsyncConnection, profiles: Sequence[PersonProfile], now: datetime
@@ -337,17 +301,8 @@ class SqlRoutingStore:
     async def _connection(self, *, write: bool = False) -> AsyncIterator[AsyncConnection]:
         """A connection whose driver errors leave as `StoreError`s (the cause kept)."""
         engine = self._writer if write else self._engine
-        try:
-            async with engine.connect() as connection:
-                yield connection
-        except HubError:
-            raise
-        except sa.exc.DBAPIError as error:
-            if _is_unavailable(error):
-                raise StoreUnavailable(f"the routing store is unavailable: {error.orig}") from error
-            raise StoreError(f"the routing store failed: {error.orig}") from error
-        except (OSError, TimeoutError, sa.exc.TimeoutError, sa.exc.DisconnectionError) as error:
-            raise StoreUnavailable(f"the routing store is unavailable: {error}") from error
+        async with translated("the routing store"), engine.connect() as connection:
+            yield connection
 
 
 class _RoutedElsewhere(Exception):

@@ -14,8 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from hub.errors import HubError, StoreError, StoreUnavailable
-from hub.infra.dberrors import is_unavailable as _is_unavailable
+from hub.infra.dberrors import translated
 from hub.infra.tables import Timestamp
 
 __all__ = ["Database", "at", "seconds_between", "utc"]
@@ -42,17 +41,8 @@ class Database:
         self, *, write: bool = False, snapshot: bool = False
     ) -> AsyncIterator[AsyncConnection]:
         engine = self._writer if write else self._snapshot if snapshot else self.engine
-        try:
-            async with engine.connect() as connection:
-                yield connection
-        except HubError:
-            raise
-        except sa.exc.DBAPIError as error:
-            if _is_unavailable(error):
-                raise StoreUnavailable(f"the {self._what} is unavailable: {error.orig}") from error
-            raise StoreError(f"the {self._what} failed: {error.orig}") from error
-        except (OSError, TimeoutError, sa.exc.TimeoutError, sa.exc.DisconnectionError) as error:
-            raise StoreUnavailable(f"the {self._what} is unavailable: {error}") from error
+        async with translated(f"the {self._what}"), engine.connect() as connection:
+            yield connection
 
     def insert(self, table: sa.Table) -> Any:
         """The backend's INSERT, which knows ON CONFLICT."""

@@ -28,7 +28,6 @@ from hub.domain.notifications import (
 )
 from hub.errors import (
     EventIdReused,
-    HubError,
     IdentifierConflict,
     InvalidInput,
     StoreError,
@@ -36,6 +35,7 @@ from hub.errors import (
     StreamVersionConflict,
 )
 from hub.infra.audit import SqlAuditLog
+from hub.infra.dberrors import translated
 from hub.infra.protection import FieldProtection
 from hub.infra.tables import events, person_identifiers, persons
 from hub.infra.visibility import PostgresHorizon, SqliteHorizon, hold_xid
@@ -53,10 +53,9 @@ __all__ = [
 #: identifier or stream version (the whole transaction is rolled back and run again).
 MAX_APPEND_ATTEMPTS = 10
 
-#: PostgreSQL error classes worth a retry (deadlock, serialization failure) and those that mean
-#: the database cannot be reached or cannot take more work right now.
+#: PostgreSQL errors worth running the append again at once (deadlock, serialization failure);
+#: whether the database is out of reach is `hub.infra.dberrors`'s to say.
 _RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
-_UNAVAILABLE_SQLSTATE_PREFIXES = ("08", "53", "57P")
 
 
 @dataclass(frozen=True, slots=True)
@@ -373,23 +372,10 @@ class SqlEventStore:
     @asynccontextmanager
     async def _connection(self, **options: Any) -> AsyncIterator[AsyncConnection]:
         """A connection whose driver errors leave as `StoreError`s (the cause kept)."""
-        try:
-            async with self._engine.connect() as connection:
-                if options:
-                    connection = await connection.execution_options(**options)
-                yield connection
-        except HubError:
-            raise
-        except sa.exc.DBAPIError as error:
-            if _is_unavailable(error):
-                raise StoreUnavailable(f"the event store is unavailable: {_describe(error)}") from (
-                    error
-                )
-            raise StoreError(f"the event store failed: {_describe(error)}") from error
-        except (OSError, TimeoutError, sa.exc.TimeoutError, sa.exc.DisconnectionError) as error:
-            raise StoreUnavailable(f"the event store is unavailable: {_describe(error)}") from (
-                error
-            )
+        async with translated("the event store"), self._engine.connect() as connection:
+            if options:
+                connection = await connection.execution_options(**options)
+            yield connection
 
 
 class SqliteEventStore(SqlEventStore):
@@ -752,17 +738,3 @@ def _is_race(error: BaseException | None) -> bool:
             return state == "23505"  # unique_violation
         return "UNIQUE constraint failed" in str(error.orig)
     return isinstance(error, sa.exc.DBAPIError) and _sqlstate(error) in _RETRYABLE_SQLSTATES
-
-
-def _is_unavailable(error: sa.exc.DBAPIError) -> bool:
-    if error.connection_invalidated:
-        return True
-    if isinstance(error, sa.exc.OperationalError | sa.exc.InterfaceError):
-        return True
-    state = _sqlstate(error)
-    return state is not None and state.startswith(_UNAVAILABLE_SQLSTATE_PREFIXES)
-
-
-def _describe(error: BaseException) -> str:
-    orig = getattr(error, "orig", None)
-    return f"{type(orig or error).__name__}: {orig or error}".splitlines()[0]

@@ -43,6 +43,7 @@ from hub.errors import (
 from hub.services.ports import EventStore
 from hub.services.subscriptions import CannotCarry, native_formats
 from hub.services.webhook_rules import retry_delay
+from hub.services.worker import WorkerLoop, is_transient
 
 __all__ = [
     "DELIVERY_STATUSES",
@@ -322,6 +323,9 @@ class DeliveryWorker:
         self.worker_id = worker_id or default_worker_id()
         self._clock = clock
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
+        self._in_flight: set[asyncio.Task[None]] = set()
+        #: Set whenever a send finishes, so that the loop claims for the freed slot at once.
+        self._slot_freed = asyncio.Event()
 
     # -- running ---------------------------------------------------------------------------------
 
@@ -354,40 +358,61 @@ class DeliveryWorker:
                 return total
             await asyncio.sleep(min(max((lapse - now).total_seconds(), 0.05), 60.0))
 
+    def loop(self, wakeup: asyncio.Event | None = None) -> WorkerLoop:
+        """This worker in the worker loop: it claims whenever a slot is free, and otherwise
+        waits for a send to finish, `wakeup`, or `poll_interval` seconds. An unavailable
+        database is waited out; any other error stops the worker. When the loop ends, the
+        sends in flight finish and are recorded."""
+        return WorkerLoop(
+            "delivery",
+            self._claim_and_send,
+            idle_seconds=self._poll_interval,
+            wakeups=(wakeup, self._slot_freed),
+            on_stop=self._finish_in_flight,
+        )
+
     async def run(self, stop: asyncio.Event, wakeup: asyncio.Event | None = None) -> None:
-        """Send until `stop` is set; then let the sends in flight finish and record them. An
-        unavailable database is waited out; any other error stops the worker."""
-        in_flight: set[asyncio.Task[None]] = set()
+        """Send until `stop` is set (`loop`)."""
+        await self.loop(wakeup).run(stop)
+
+    async def _finish_in_flight(self) -> None:
         try:
-            while not stop.is_set():
-                free = self._concurrency - len(in_flight)
-                wanted = min(free, self._batch_size)
-                jobs: list[DeliveryJob] = []
-                if wanted > 0:
-                    if wakeup is not None:
-                        wakeup.clear()
-                    try:
-                        jobs = await self._claim_jobs(wanted)
-                    except StoreUnavailable as error:
-                        logger.warning("delivery waiting for the database: %s", error.message)
-                    for job in jobs:
-                        in_flight.add(
-                            asyncio.create_task(
-                                self.deliver(job), name=f"hub-delivery-{job.delivery_id}"
-                            )
-                        )
-                if not (jobs and len(jobs) == wanted):
-                    # Nothing more due now: wait for a slot to free, new jobs, or the poll.
-                    await _wait_for_any(stop, wakeup, in_flight, self._poll_interval)
-                _reap(in_flight)
-            if in_flight:
-                await asyncio.wait(in_flight)
-                _reap(in_flight)
+            if self._in_flight:
+                await asyncio.wait(self._in_flight)
+                self._reap()
         finally:
-            for task in in_flight:
+            for task in self._in_flight:
                 task.cancel()
-            if in_flight:
-                await asyncio.gather(*in_flight, return_exceptions=True)
+            if self._in_flight:
+                await asyncio.gather(*self._in_flight, return_exceptions=True)
+            self._in_flight.clear()
+
+    async def _claim_and_send(self) -> bool:
+        """Forget finished sends, claim as many due jobs as there are free slots and start
+        sending them; whether every slot asked for was filled (more may be due at once)."""
+        self._reap()
+        wanted = min(self._concurrency - len(self._in_flight), self._batch_size)
+        if wanted <= 0:
+            return False  # every slot busy: wait for a send to finish
+        jobs = await self._claim_jobs(wanted)
+        for job in jobs:
+            task = asyncio.create_task(self.deliver(job), name=f"hub-delivery-{job.delivery_id}")
+            self._in_flight.add(task)
+            task.add_done_callback(lambda _: self._slot_freed.set())
+        return len(jobs) == wanted
+
+    def _reap(self) -> None:
+        """Forget finished sends; an unavailable database is waited out (the job's claim
+        lapses and it is sent again), anything else stops the worker."""
+        for task in [t for t in self._in_flight if t.done()]:
+            self._in_flight.discard(task)
+            if task.cancelled():
+                continue
+            error = task.exception()
+            if error is not None and is_transient(error):
+                logger.warning("delivery outcome not recorded, to be sent again: %s", error)
+            elif error is not None:
+                raise error
 
     async def _claim_jobs(self, limit: int) -> list[DeliveryJob]:
         now = self._clock()
@@ -496,38 +521,6 @@ def _error_text(response: WebhookResponse, secrets: Sequence[str]) -> str | None
     for secret in secrets:  # never kept, whatever a receiver or library echoes back
         text = text.replace(secret, "whsec_[hidden]")
     return text[:MAX_ERROR_LENGTH]
-
-
-def _reap(tasks: set[asyncio.Task[None]]) -> None:
-    """Forget finished sends; an unavailable database is waited out (the job's claim lapses
-    and it is sent again), anything else stops the worker."""
-    for task in [t for t in tasks if t.done()]:
-        tasks.discard(task)
-        if task.cancelled():
-            continue
-        error = task.exception()
-        if isinstance(error, StoreUnavailable):
-            logger.warning("delivery outcome not recorded, to be sent again: %s", error.message)
-        elif error is not None:
-            raise error
-
-
-async def _wait_for_any(
-    stop: asyncio.Event,
-    wakeup: asyncio.Event | None,
-    tasks: set[asyncio.Task[None]],
-    seconds: float,
-) -> None:
-    """Sleep for up to `seconds`, waking when an event is set or a send finishes."""
-    waiters = [asyncio.ensure_future(stop.wait())]
-    if wakeup is not None:
-        waiters.append(asyncio.ensure_future(wakeup.wait()))
-    try:
-        await asyncio.wait([*waiters, *tasks], timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
-        await asyncio.gather(*waiters, return_exceptions=True)
 
 
 # -- dead letters and replay (the API and CLI) ---------------------------------------------------

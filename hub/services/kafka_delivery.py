@@ -20,7 +20,6 @@ that page again on restart: a recipient de-duplicates by the key, the disclosure
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import Mapping, Sequence
@@ -30,9 +29,10 @@ from typing import Final, Protocol
 
 from standardwebhooks import Webhook
 
-from hub.errors import BusError, InvalidInput
+from hub.errors import InvalidInput
 from hub.services.feed import FeedService, FeedStore
 from hub.services.relay import RelayCheckpoints
+from hub.services.worker import WorkerLoop, drain
 
 __all__ = ["CHANNEL", "DisclosureMessage", "DisclosureProducer", "KafkaDeliveryChannel"]
 
@@ -102,21 +102,17 @@ class KafkaDeliveryChannel:
         return published
 
     async def run_until_idle(self) -> int:
-        total = 0
-        while added := await self.run_once():
-            total += added
-        return total
+        return await drain(self.run_once)
+
+    def loop(self) -> WorkerLoop:
+        """This channel in the worker loop, looking for new disclosures every `poll_interval`
+        seconds. An unreachable broker or database is waited out (the page is published again);
+        any other error stops the channel."""
+        return WorkerLoop("kafka-delivery", self.run_once, idle_seconds=self._poll_interval)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Keep publishing until `stop` is set; a broker that cannot be reached is waited out."""
-        while not stop.is_set():
-            try:
-                if await self.run_once():
-                    continue
-            except BusError as error:
-                logger.warning("Kafka delivery channel waiting for the broker: %s", error)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self._poll_interval)
+        """Keep publishing until `stop` is set (`loop`)."""
+        await self.loop().run(stop)
 
     async def _deliver_page(self, recipient_id: str) -> int:
         consumer = f"kafka-delivery:{recipient_id}"

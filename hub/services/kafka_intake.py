@@ -17,7 +17,6 @@ two may publish a reject twice, never lose one.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -27,16 +26,15 @@ from typing import Any, Protocol
 from hub.domain.notifications import AppendResult, Publisher
 from hub.domain.policy.directory import Directory
 from hub.errors import (
-    BusUnavailable,
     Conflict,
     HubError,
     InvalidInput,
     InvalidNotification,
     PermissionDenied,
-    StoreUnavailable,
 )
 
 __all__ = ["IntakeConsumer", "IntakeMessage", "IntakeRejects", "KafkaIntake", "Rejection"]
+from hub.services.worker import Backoff, WorkerLoop
 
 logger = logging.getLogger("hub.intake")
 
@@ -114,19 +112,35 @@ class KafkaIntake:
                     rejection.reason,
                 )
 
+    def loop(
+        self, consumer: IntakeConsumer, stop: asyncio.Event, *, retry_interval: float = 1.0
+    ) -> WorkerLoop:
+        """This intake in the worker loop: it takes what `consumer` hands over until `stop` is
+        set. An unavailable database or broker makes the consumer leave the group, its batch
+        uncommitted, and join again after a backoff starting at `retry_interval`; any other
+        error stops it."""
+
+        async def handle(messages: Sequence[IntakeMessage]) -> None:
+            await self.handle(messages)
+            loop.progressed()
+
+        async def consume() -> bool:
+            await consumer.run(handle, stop)
+            return False
+
+        loop = WorkerLoop(
+            "kafka-intake",
+            consume,
+            idle_seconds=retry_interval,
+            backoff=Backoff(initial=retry_interval, maximum=max(15.0, retry_interval)),
+        )
+        return loop
+
     async def run(
         self, consumer: IntakeConsumer, stop: asyncio.Event, *, retry_interval: float = 1.0
     ) -> None:
-        """Take what `consumer` hands over until `stop` is set. An unavailable database or
-        broker makes the consumer leave the group, its batch uncommitted, and join again after
-        `retry_interval`; any other error stops it."""
-        while not stop.is_set():
-            try:
-                await consumer.run(self.handle, stop)
-            except (StoreUnavailable, BusUnavailable) as error:
-                logger.warning("Kafka intake waiting: %s", error.message)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=retry_interval)
+        """Take what `consumer` hands over until `stop` is set (`loop`)."""
+        await self.loop(consumer, stop, retry_interval=retry_interval).run(stop)
 
     async def _take(self, message: IntakeMessage) -> Rejection | None:
         try:

@@ -23,7 +23,6 @@ over again, possibly after later ones. So a worker
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
@@ -33,10 +32,10 @@ from typing import Protocol
 from hub.domain.disclosures import Disclosure, DisclosureDenial
 from hub.domain.notifications import StoredEvent
 from hub.domain.profile import PersonProfile
-from hub.errors import StoreUnavailable
-from hub.services.bus import BusUnavailable, EventConsumer
+from hub.services.bus import EventConsumer
 from hub.services.ports import EventStore
 from hub.services.routing import PolicyFactory, decide
+from hub.services.worker import Backoff, WorkerLoop
 
 __all__ = ["RoutedEvent", "RoutedEventStore", "RoutedEvents", "RouterEvents", "RouterWorker"]
 
@@ -192,19 +191,35 @@ class RouterWorker:
             denials=tuple(decided.denials),
         )
 
+    def loop(
+        self, consumer: EventConsumer, stop: asyncio.Event, *, retry_interval: float = 1.0
+    ) -> WorkerLoop:
+        """This worker in the worker loop: it routes what `consumer` hands over until `stop` is
+        set. An unavailable database or broker makes it leave the group (its batch uncommitted,
+        for whoever takes the partitions) and join again after a backoff starting at
+        `retry_interval`; any other error stops it."""
+
+        async def handle(events: Sequence[StoredEvent]) -> None:
+            await self.handle(events)
+            loop.progressed()
+
+        async def consume() -> bool:
+            await consumer.run(handle, stop)
+            return False
+
+        loop = WorkerLoop(
+            "router",
+            consume,
+            idle_seconds=retry_interval,
+            backoff=Backoff(initial=retry_interval, maximum=max(15.0, retry_interval)),
+        )
+        return loop
+
     async def run(
         self, consumer: EventConsumer, stop: asyncio.Event, *, retry_interval: float = 1.0
     ) -> None:
-        """Route what `consumer` hands over until `stop` is set. An unavailable database or
-        broker makes the worker leave the group (its batch uncommitted, for whoever takes the
-        partitions) and join again after `retry_interval`; any other error stops it."""
-        while not stop.is_set():
-            try:
-                await consumer.run(self.handle, stop)
-            except (StoreUnavailable, BusUnavailable) as error:
-                logger.warning("router worker waiting: %s", error.message)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=retry_interval)
+        """Route what `consumer` hands over until `stop` is set (`loop`)."""
+        await self.loop(consumer, stop, retry_interval=retry_interval).run(stop)
 
 
 def _version(event: StoredEvent) -> int:

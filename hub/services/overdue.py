@@ -12,7 +12,6 @@ record there is not looked at again.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
@@ -23,8 +22,9 @@ from hub.domain.notifications import Notification, Publisher, StoredEvent
 from hub.domain.policy.directory import Directory
 from hub.domain.profile import PersonProfile
 from hub.domain.schemas import SchemaRegistry, dataschema_urn
-from hub.errors import EventIdReused, InvalidInput, StoreUnavailable
+from hub.errors import EventIdReused, InvalidInput
 from hub.services.ports import EventStore
+from hub.services.worker import WorkerLoop
 
 __all__ = [
     "OVERDUE_EVENT_TYPE",
@@ -130,18 +130,20 @@ class OverdueMonitor:
             if len(found) < self._batch_size:
                 return recorded
 
+    async def _step(self) -> bool:
+        escalated = await self.run_once()
+        if escalated:
+            logger.info("escalated %d overdue disclosures", escalated)
+        return False  # everything overdue now is escalated: look again after the interval
+
+    def loop(self) -> WorkerLoop:
+        """This monitor in the worker loop, looking every `interval` seconds. An unavailable
+        database is waited out; any other error stops the monitor (and `/readyz` says so)."""
+        return WorkerLoop("overdue", self._step, idle_seconds=self._interval)
+
     async def run(self, stop: asyncio.Event) -> None:
-        """Look for overdue disclosures until `stop` is set. An unavailable database is waited
-        out; any other error stops the monitor (and `/readyz` says so)."""
-        while not stop.is_set():
-            try:
-                escalated = await self.run_once()
-                if escalated:
-                    logger.info("escalated %d overdue disclosures", escalated)
-            except StoreUnavailable as error:
-                logger.warning("overdue monitor waiting for the database: %s", error.message)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self._interval)
+        """Look for overdue disclosures until `stop` is set (`loop`)."""
+        await self.loop().run(stop)
 
     async def _escalate(
         self, disclosure: OverdueDisclosure, profile: PersonProfile | None, now: datetime

@@ -25,9 +25,10 @@ import asyncio
 import logging
 from typing import Protocol
 
-from hub.errors import InvalidInput, StoreUnavailable
-from hub.services.bus import BusUnavailable, EventPublisher
+from hub.errors import InvalidInput
+from hub.services.bus import EventPublisher
 from hub.services.ports import EventStore
+from hub.services.worker import Backoff, WorkerLoop, drain
 
 __all__ = ["CONSUMER", "Relay", "RelayCheckpoints"]
 
@@ -102,34 +103,27 @@ class Relay:
 
     async def run_until_idle(self) -> int:
         """Publish until nothing is left; how many events this relay published."""
-        total = 0
-        while published := await self.run_once():
-            total += published
-        return total
+        return await drain(self.run_once)
+
+    def loop(self, wakeup: asyncio.Event | None = None) -> WorkerLoop:
+        """This relay in the worker loop, woken by `wakeup` (set by whoever appends) or every
+        `poll_interval` seconds. An unavailable database or broker is waited out (the batch is
+        published again once it is back); any other error stops the relay, so that no event is
+        ever skipped."""
+        return WorkerLoop(
+            "relay",
+            self.run_once,
+            idle_seconds=self._poll_interval,
+            wakeups=(wakeup,),
+            lag=self.lag,
+            backoff=Backoff(initial=self._retry_interval, maximum=max(15.0, self._retry_interval)),
+        )
 
     async def run(self, stop: asyncio.Event, wakeup: asyncio.Event | None = None) -> None:
-        """Publish until `stop` is set. An unavailable database or broker is waited out (the
-        batch is published again once it is back); any other error stops the relay, so that
-        no event is ever skipped."""
-        while not stop.is_set():
-            if wakeup is not None:
-                wakeup.clear()  # before reading, so that an append during the read is not lost
-            try:
-                published = await self.run_once()
-            except (StoreUnavailable, BusUnavailable) as error:
-                logger.warning("relay waiting: %s", error.message)
-                await _wait_for_any(stop, None, self._retry_interval)
-                continue
-            if not published:
-                await _wait_for_any(stop, wakeup, self._poll_interval)
+        """Publish until `stop` is set (`loop`)."""
+        await self.loop(wakeup).run(stop)
 
-
-async def _wait_for_any(stop: asyncio.Event, wakeup: asyncio.Event | None, seconds: float) -> None:
-    waiters = [asyncio.ensure_future(stop.wait())]
-    if wakeup is not None:
-        waiters.append(asyncio.ensure_future(wakeup.wait()))
-    try:
-        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
+    async def lag(self) -> int:
+        """How many stored events are not yet on the topic."""
+        last = await self._events.last_position()
+        return max(last - await self._checkpoints.checkpoint(self._consumer), 0)

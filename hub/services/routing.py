@@ -24,13 +24,14 @@ from uuid import uuid4
 from hub.domain.disclosures import Disclosure, DisclosureDenial, RoutedBatch
 from hub.domain.notifications import StoredEvent
 from hub.domain.profile import PersonProfile, apply, receiving_establishment
-from hub.errors import InvalidInput, StoreUnavailable
+from hub.errors import InvalidInput
 from hub.services.ports import (
     EventStore,
     PolicyEngine,
     PolicyEvaluation,
     RoutingStore,
 )
+from hub.services.worker import WorkerLoop, drain
 
 __all__ = [
     "CONSUMER",
@@ -125,6 +126,21 @@ class Router:
             self.races_lost += 1
             logger.debug("another router recorded the events after %d first", after)
 
+    def loop(
+        self, wakeup: asyncio.Event | None = None, *, poll_interval: float | None = None
+    ) -> WorkerLoop:
+        """This router in the worker loop: it routes until nothing is new, then waits for
+        `wakeup` (set by whoever appends) or `poll_interval` seconds (default: the router's).
+        An unavailable database is waited out; any other error stops the router, so that no
+        event is ever skipped."""
+        return WorkerLoop(
+            "router",
+            self.run_once,
+            idle_seconds=self._poll_interval if poll_interval is None else poll_interval,
+            wakeups=(wakeup,),
+            lag=self.lag,
+        )
+
     async def run(
         self,
         stop: asyncio.Event,
@@ -132,29 +148,17 @@ class Router:
         *,
         poll_interval: float | None = None,
     ) -> None:
-        """Route until `stop` is set, looking for new events when `wakeup` is set or every
-        `poll_interval` seconds (default: the router's). An unavailable database is waited out;
-        any other error stops the router, so that no event is ever skipped."""
-        interval = self._poll_interval if poll_interval is None else poll_interval
-        if interval <= 0:
-            raise InvalidInput(f"poll_interval must be positive, not {interval}")
-        while not stop.is_set():
-            if wakeup is not None:
-                wakeup.clear()  # before reading, so that an append during the read is not lost
-            try:
-                routed = await self.run_once()
-            except StoreUnavailable as error:
-                logger.warning("router waiting for the database: %s", error.message)
-                routed = 0
-            if not routed:
-                await _wait_for_any(stop, wakeup, interval)
+        """Route until `stop` is set (`loop`)."""
+        await self.loop(wakeup, poll_interval=poll_interval).run(stop)
 
     async def run_until_idle(self) -> int:
         """Route until nothing is left; how many events this router routed."""
-        total = 0
-        while routed := await self.run_once():
-            total += routed
-        return total
+        return await drain(self.run_once)
+
+    async def lag(self) -> int:
+        """How many stored events this router has still to route."""
+        last = await self._events.last_position()
+        return max(last - await self._routing.checkpoint(self._consumer), 0)
 
     async def route(self, after: int, stored: Sequence[StoredEvent]) -> RoutedBatch:
         """Decide `stored` (the events after checkpoint `after`, in order) without recording."""
@@ -294,16 +298,3 @@ async def rebuild_profiles(
         ordered = [profiles[p] for p in sorted(profiles)]
         if await routing.replace_profiles(consumer, checkpoint, ordered):
             return len(ordered)
-
-
-async def _wait_for_any(stop: asyncio.Event, wakeup: asyncio.Event | None, seconds: float) -> None:
-    """Sleep for up to `seconds`, waking as soon as either event is set."""
-    waiters = [asyncio.ensure_future(stop.wait())]
-    if wakeup is not None:
-        waiters.append(asyncio.ensure_future(wakeup.wait()))
-    try:
-        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
-        await asyncio.gather(*waiters, return_exceptions=True)

@@ -26,7 +26,7 @@ async def test_each_role_runs_its_workers_embedded(
         bootstrap.workers(container, role) as tasks,
     ):
         assert set(tasks) == EMBEDDED[role]
-        assert not any(task.done() for task in tasks.values())
+        assert not any(loop.task is None or loop.task.done() for loop in tasks.values())
 
 
 @pytest.mark.asyncio
@@ -53,8 +53,9 @@ async def test_scaled_out_all_runs_the_relay_and_a_router_worker(
         bootstrap.workers(container, "all") as tasks,
     ):
         assert {"relay", "router"} <= set(tasks)
-        assert tasks["router"].get_name() == "hub-router-worker"
-        assert not any(task.done() for task in tasks.values())
+        assert tasks["router"].task is not None
+        assert tasks["router"].task.get_name() == "hub-router"
+        assert not any(loop.task is None or loop.task.done() for loop in tasks.values())
     async with (
         bootstrap.running(settings) as container,
         bootstrap.workers(container, "relay") as tasks,
