@@ -18,6 +18,7 @@ from typing import Any, Final, Protocol
 
 from hub.domain.audit.entries import AuditEntry, AuditKind, JsonValue, format_timestamp
 from hub.domain.notifications import IDENTIFIER_SCHEMES, PersonIdentifier
+from hub.domain.schemas import representable_in_utc
 from hub.errors import InvalidInput, NotFound
 from hub.services import audit_records
 from hub.services.audit import AuditLog
@@ -92,6 +93,8 @@ class AuditQuery:
             moment = getattr(self, name)
             if moment is not None and moment.utcoffset() is None:
                 raise InvalidInput(f"{name} must include a time zone (e.g. Z)")
+            if moment is not None and not representable_in_utc(moment):
+                raise InvalidInput(f"{name} is outside the years 1-9999 in UTC")
         if self.since and self.until and self.since > self.until:
             raise InvalidInput("since is after until: the period is empty")
 
