@@ -92,6 +92,15 @@ class UnsupportedMediaType(InvalidInput):
     title = "Unsupported media type"
 
 
+class MalformedJson(InvalidInput):
+    """A body, token or assertion that is not JSON the hub will parse (too deep, a number too
+    long, a forbidden character in a string): every problem, each with its JSON Pointer."""
+
+    def __init__(self, message: str, problems: list[FieldProblem]) -> None:
+        super().__init__(message)
+        self.problems = problems
+
+
 class InvalidRequest(InvalidInput):
     """A request other than a notification (a subscription, say) that cannot be carried out as
     asked: every problem, each with the JSON Pointer of its field."""
@@ -156,6 +165,15 @@ class AuthenticationFailed(HubError):
 
 class PermissionDenied(HubError):
     title = "Permission denied"
+
+
+class PublisherNotEntitled(PermissionDenied):
+    """A notification whose body names a unit (an establishment, an area, a health board) that
+    the publishing agency may not speak for: each such field, by JSON Pointer."""
+
+    def __init__(self, message: str, problems: list[FieldProblem]) -> None:
+        super().__init__(message)
+        self.problems = problems
 
 
 class StoreError(HubError):

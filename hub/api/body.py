@@ -1,12 +1,11 @@
-"""Reading a JSON request body safely: media type, size limit, strict JSON."""
+"""Reading a JSON request body safely: media type, size limit, strict and bounded JSON
+(`hub.domain.safe_json`)."""
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from fastapi import Request
 
+from hub.domain import safe_json
 from hub.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
 
 JSON_MEDIA_TYPES = frozenset(
@@ -16,7 +15,8 @@ JSON_MEDIA_TYPES = frozenset(
 
 async def read_json(request: Request, max_bytes: int) -> object:
     """The parsed body, or a clear error: wrong media type (415), too large (413), or not
-    strict JSON (400; duplicate keys and NaN/Infinity are refused as ambiguous)."""
+    strict, bounded JSON (400 naming the field: duplicate keys and NaN/Infinity are refused as
+    ambiguous; nesting, number size and characters as `safe_json` bounds them)."""
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type not in JSON_MEDIA_TYPES:
         raise UnsupportedMediaType(
@@ -40,22 +40,4 @@ async def read_json(request: Request, max_bytes: int) -> object:
         raise InvalidInput(f"the body is not UTF-8 (byte {error.start})") from error
     if not text.strip():
         raise InvalidInput("the body is empty; a JSON document was expected")
-    try:
-        return json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constant)
-    except json.JSONDecodeError as error:
-        raise InvalidInput(
-            f"the body is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"
-        ) from error
-
-
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise InvalidInput(f"the body is not valid JSON: the key {key!r} appears twice")
-        result[key] = value
-    return result
-
-
-def _no_constant(name: str) -> Any:
-    raise InvalidInput(f"the body is not valid JSON: {name} is not a JSON number")
+    return safe_json.loads(text, what="the body")

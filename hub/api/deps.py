@@ -8,6 +8,7 @@ from fastapi import Depends, Header, Request
 
 from hub.api.security import Caller, require_scopes
 from hub.bootstrap import Container
+from hub.errors import InvalidInput
 from hub.services.audit_queries import Principal, check_purpose
 
 
@@ -39,7 +40,19 @@ def declared_purpose(
         ),
     ] = None,
 ) -> str | None:
-    return check_purpose(x_purpose, required=False)
+    return check_purpose(_utf8_header(x_purpose, "X-Purpose"), required=False)
+
+
+def _utf8_header(value: str | None, name: str) -> str | None:
+    """A header's text as the client wrote it in UTF-8. The ASGI server hands header bytes over
+    as Latin-1 (RFC 9110 keeps them opaque), which would store "Sìne" as "SÃ¬ne"; bytes that are
+    not UTF-8 are refused rather than guessed at."""
+    if value is None:
+        return None
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InvalidInput(f"{name} is not UTF-8 text (byte {error.start + 1})") from error
 
 
 #: The purpose the caller declares for a read of personal data (the `X-Purpose` header).

@@ -74,7 +74,13 @@ def problem_response(
 
 
 def _field_errors(error: errors.HubError) -> list[dict[str, Any]] | None:
-    if isinstance(error, errors.InvalidNotification | errors.InvalidRequest):
+    if isinstance(
+        error,
+        errors.InvalidNotification
+        | errors.InvalidRequest
+        | errors.MalformedJson
+        | errors.PublisherNotEntitled,
+    ):
         return [p.as_dict() for p in error.problems]
     if isinstance(error, errors.BatchRejected):
         return [

@@ -7,9 +7,6 @@ of each one presented, and callers re-check that the client is still enabled.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import secrets
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -29,6 +26,7 @@ from joserfc.errors import (
 from joserfc.jwt import ClaimsOption
 
 from hub.auth.binding import CONFIRMATION_CLAIM, THUMBPRINT_MEMBER
+from hub.auth.jose_input import MalformedJose, compact_parts, out_of_range_time_claim
 from hub.auth.keys import SigningKey, VerificationKey, load_previous_keys, load_signing_key
 from hub.errors import AuthenticationFailed
 from hub.settings import Settings
@@ -166,7 +164,12 @@ class TokenService:
         """The holder of a valid token, or `AuthenticationFailed` saying what is wrong with it."""
         if not token or len(token) > MAX_TOKEN_LENGTH:
             raise AuthenticationFailed("malformed token")
-        verifier = self._verifier_of(token)
+        try:
+            # Parsed with the bounded parser first, so joserfc never sees unbounded JSON.
+            header, _payload = compact_parts(token)
+        except MalformedJose as error:
+            raise AuthenticationFailed("malformed token") from error
+        verifier = self._verifier_of(header)
         try:
             decoded = jwt.decode(token, verifier.jwk, algorithms=[verifier.algorithm])
         except BadSignatureError as error:
@@ -181,6 +184,9 @@ class TokenService:
             raise AuthenticationFailed("not an access token (typ must be at+jwt)")
 
         claims = decoded.claims
+        out_of_range = out_of_range_time_claim(claims)
+        if out_of_range is not None:
+            raise AuthenticationFailed(f"token claim {out_of_range} is out of range")
         options: dict[str, ClaimsOption] = {name: {"essential": True} for name in _REQUIRED_CLAIMS}
         options["iss"] = {"essential": True, "value": self._issuer}
         options["aud"] = {"essential": True, "value": self._audience}
@@ -210,14 +216,8 @@ class TokenService:
             certificate_thumbprint=_bound_thumbprint(claims),
         )
 
-    def _verifier_of(self, token: str) -> VerificationKey:
+    def _verifier_of(self, header: dict[str, Any]) -> VerificationKey:
         """The key named by the token's `kid` (the current key when it names none)."""
-        try:
-            header = json.loads(_b64decode(token.split(".", 1)[0]))
-        except (ValueError, UnicodeDecodeError, binascii.Error) as error:
-            raise AuthenticationFailed("malformed token") from error
-        if not isinstance(header, dict):
-            raise AuthenticationFailed("malformed token")
         kid = header.get("kid", self._key.kid)
         verifier = self._verifiers.get(kid) if isinstance(kid, str) else None
         if verifier is None:
@@ -244,7 +244,3 @@ def _bound_thumbprint(claims: dict[str, Any]) -> str | None:
     if not isinstance(thumbprint, str) or not thumbprint:
         raise AuthenticationFailed("token bound by an unsupported confirmation method")
     return thumbprint
-
-
-def _b64decode(part: str) -> bytes:
-    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))

@@ -7,7 +7,7 @@ import copy
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final
@@ -46,11 +46,25 @@ def dataschema_urn(event_type: str, version: int) -> str:
 
 
 def parse_rfc3339(text: str) -> datetime:
-    """An RFC 3339 date-time with offset, as an aware datetime; ValueError if it is not one."""
+    """An RFC 3339 date-time with offset, as an aware datetime; ValueError if it is not one, or
+    if it has no UTC equivalent (0001-01-01T00:00:00+14:00 is before year 1 in UTC)."""
     upper = text.upper()
     if not _RFC3339.fullmatch(upper):
         raise ValueError(f"not an RFC 3339 date-time with offset: {text!r}")
-    return datetime.fromisoformat(upper)
+    moment = datetime.fromisoformat(upper)
+    if not representable_in_utc(moment):
+        raise ValueError(f"outside the years 1-9999 in UTC: {text!r}")
+    return moment
+
+
+def representable_in_utc(moment: datetime) -> bool:
+    """Whether `moment` can be moved to UTC: the hub stores and compares every time in UTC, and
+    a time at the edge of the calendar with an offset overflows there (an OverflowError)."""
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        return False
+    return True
 
 
 def _parse_full_date(text: str) -> date:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,6 +19,8 @@ from typing import Any, Final, Protocol
 
 from hub.domain.audit.entries import AuditEntry, AuditKind, JsonValue, format_timestamp
 from hub.domain.notifications import IDENTIFIER_SCHEMES, PersonIdentifier
+from hub.domain.schemas import representable_in_utc
+from hub.domain.spreadsheet import neutralise_cell
 from hub.errors import InvalidInput, NotFound
 from hub.services import audit_records
 from hub.services.audit import AuditLog
@@ -58,6 +61,10 @@ _SHARING_KINDS: Final = frozenset(
     {AuditKind.DISCLOSURE, AuditKind.DELIVERY, AuditKind.ACKNOWLEDGEMENT}
 )
 _PURPOSE = re.compile(r"[^\x00-\x1f\x7f]{3,200}")
+#: A purpose is read by people in reports and spreadsheets: nothing that hides or reorders text
+#: (controls, format characters such as a zero-width space or a bidi override, line and
+#: paragraph separators, surrogates, private use).
+_NOT_IN_A_PURPOSE = frozenset({"Cc", "Cf", "Cs", "Co", "Zl", "Zp"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +99,8 @@ class AuditQuery:
             moment = getattr(self, name)
             if moment is not None and moment.utcoffset() is None:
                 raise InvalidInput(f"{name} must include a time zone (e.g. Z)")
+            if moment is not None and not representable_in_utc(moment):
+                raise InvalidInput(f"{name} is outside the years 1-9999 in UTC")
         if self.since and self.until and self.since > self.until:
             raise InvalidInput("since is after until: the period is empty")
 
@@ -246,8 +255,13 @@ def check_purpose(purpose: str | None, *, required: bool) -> str | None:
             )
         return None
     purpose = purpose.strip()
-    if not _PURPOSE.fullmatch(purpose):
-        raise InvalidInput("X-Purpose must be 3 to 200 printable characters on one line")
+    if not _PURPOSE.fullmatch(purpose) or any(
+        unicodedata.category(char) in _NOT_IN_A_PURPOSE for char in purpose
+    ):
+        raise InvalidInput(
+            "X-Purpose must be 3 to 200 printable characters on one line, with no control, "
+            "invisible or bidirectional formatting characters"
+        )
     return purpose
 
 
@@ -394,10 +408,7 @@ def records_csv(records: Sequence[AuditRecord]) -> str:
 
 
 def _cell(value: object) -> str:
-    text = "" if value is None else str(value)
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + text
-    return text
+    return neutralise_cell("" if value is None else str(value))
 
 
 class AuditQueryService:

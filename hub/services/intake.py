@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from hub.domain.notifications import HUB_WRITTEN_TYPES, AppendResult, Notification, Publisher
+from hub.domain.policy import publishers
 from hub.domain.policy.directory import Directory
+from hub.domain.policy.publishers import unbound_fields
 from hub.domain.schemas import SchemaRegistry
 from hub.errors import (
     BatchItemProblem,
@@ -19,6 +21,7 @@ from hub.errors import (
     InvalidInput,
     InvalidNotification,
     PermissionDenied,
+    PublisherNotEntitled,
 )
 from hub.services.conflicts import ConflictReviewList
 from hub.services.ports import EventStore
@@ -43,9 +46,11 @@ class IntakeService:
         self, raw: object, publisher: Publisher, directory: Directory | None = None
     ) -> AppendResult:
         """Validate and append one notification. With `directory`, its `source` must be one of
-        the publisher's (`source_belongs_to`), or `PermissionDenied` and nothing is stored."""
+        the publisher's (`source_belongs_to`) and its body may name no unit the publisher may not
+        speak for (`hub.domain.policy.publishers`), or `PermissionDenied` and nothing is
+        stored."""
         notification = self._validate(raw)
-        _check_sources([notification], publisher, directory)
+        _check_publisher([notification], publisher, directory, batch=False)
         [result] = await self._append([notification], publisher)
         return result
 
@@ -77,7 +82,7 @@ class IntakeService:
                 "nothing was stored",
                 problems,
             )
-        _check_sources(notifications, publisher, directory)
+        _check_publisher(notifications, publisher, directory, batch=True)
         return await self._append(notifications, publisher)
 
     def _validate(self, raw: object) -> Notification:
@@ -154,9 +159,16 @@ def source_belongs_to(source: str, agency: str, directory: Directory) -> bool:
     return namespace == "sps" and recipient.role == "establishment" and segments[-1] == agency
 
 
-def _check_sources(
-    notifications: Sequence[Notification], publisher: Publisher, directory: Directory | None
+def _check_publisher(
+    notifications: Sequence[Notification],
+    publisher: Publisher,
+    directory: Directory | None,
+    *,
+    batch: bool,
 ) -> None:
+    """Every notification's `source` is the publisher's, and its body names no unit the
+    publisher may not speak for (`hub.domain.policy.publishers`); pointers are prefixed with
+    the item's index in a batch."""
     if directory is None:
         return
     foreign = sorted(
@@ -171,6 +183,13 @@ def _check_sources(
             f"agency {publisher.agency} may not publish from source {', '.join(foreign)}: a "
             "source belongs to the agency it names; nothing was stored"
         )
+    problems = [
+        FieldProblem(f"/{index}{p.pointer}" if batch else p.pointer, p.message)
+        for index, n in enumerate(notifications)
+        for p in unbound_fields(n.type, n.data, publisher.agency, directory)
+    ]
+    if problems:
+        raise PublisherNotEntitled(publishers.describe(problems, publisher.agency), problems)
 
 
 def _ranges(indexes: Sequence[int]) -> str:

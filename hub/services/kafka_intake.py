@@ -17,12 +17,12 @@ two may publish a reject twice, never lose one.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from hub.domain import safe_json
 from hub.domain.notifications import AppendResult, Publisher
 from hub.domain.policy.directory import Directory
 from hub.errors import (
@@ -30,6 +30,7 @@ from hub.errors import (
     HubError,
     InvalidInput,
     InvalidNotification,
+    MalformedJson,
     PermissionDenied,
 )
 
@@ -144,9 +145,15 @@ class KafkaIntake:
 
     async def _take(self, message: IntakeMessage) -> Rejection | None:
         try:
-            raw: Any = json.loads(message.value)
-        except (ValueError, UnicodeDecodeError) as error:
-            return Rejection(message, f"the message is not JSON: {error}")
+            raw: Any = safe_json.loads(message.value.decode("utf-8"), what="the message")
+        except UnicodeDecodeError as error:
+            return Rejection(message, f"the message is not UTF-8 (byte {error.start})")
+        except MalformedJson as error:
+            return Rejection(
+                message,
+                f"the message is not JSON the hub accepts: {error.message}",
+                tuple(p.as_dict() for p in error.problems),
+            )
         publisher = Publisher(client_id=f"kafka:{message.agency}", agency=message.agency)
         try:
             await self._publish(raw, publisher, self._directory)

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from hub.api.body import read_json
 from hub.api.deps import (
@@ -23,6 +23,7 @@ from hub.api.deps import (
     principal,
 )
 from hub.domain.audit.entries import AuditEntry, AuditKind
+from hub.domain.schemas import representable_in_utc
 from hub.errors import InvalidInput, NotFound
 from hub.services.audit import StoredCheckpoint
 from hub.services.audit_queries import (
@@ -168,6 +169,17 @@ class Filters:
     format: Literal["json", "csv"]
 
 
+def _in_utc_range(moment: datetime) -> datetime:
+    if not representable_in_utc(moment):
+        raise ValueError("is outside the years 1-9999 in UTC")
+    return moment
+
+
+#: A date-time the hub can move to UTC (0001-01-01T00:00:00+14:00 cannot be): a 422 naming the
+#: parameter rather than an OverflowError.
+Moment = Annotated[datetime, AfterValidator(_in_utc_range)]
+
+
 def filters(
     person: Annotated[
         str | None,
@@ -180,8 +192,8 @@ def filters(
         Query(alias="purpose", max_length=200, description="Words in the recorded purpose"),
     ] = None,
     event_id: Annotated[str | None, Query(max_length=500)] = None,
-    since: Annotated[datetime | None, Query(description="From (inclusive, with zone)")] = None,
-    until: Annotated[datetime | None, Query(description="Before (with zone)")] = None,
+    since: Annotated[Moment | None, Query(description="From (inclusive, with zone)")] = None,
+    until: Annotated[Moment | None, Query(description="Before (with zone)")] = None,
     # At most the largest database integer: a larger one would overflow the query (a 500).
     after: Annotated[
         int, Query(ge=0, le=2**63 - 1, description="The last position already read")

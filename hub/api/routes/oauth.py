@@ -50,6 +50,7 @@ from hub.auth.client_keys import (
     MAX_ASSERTION_LIFETIME_SECONDS,
     client_key_set,
 )
+from hub.auth.jose_input import MalformedJose, compact_parts, out_of_range_time_claim
 from hub.auth.secrets import burn_verification_time, verify_secret
 from hub.auth.tokens import TokenService
 from hub.services.clients import SCOPES, ClientRepository, RegisteredClient
@@ -187,6 +188,15 @@ class _PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
             raise InvalidClientError(description="The client has no registered keys.")
         return client_key_set(record.jwks)
 
+    def extract_assertion(self, assertion: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Header and claims, unverified, read with the hub's bounded parser rather than
+        Authlib's (a RecursionError on an assertion nested a thousand deep); joserfc parses
+        only what has passed this."""
+        try:
+            return compact_parts(assertion)
+        except MalformedJose as error:
+            raise InvalidClientError(description="The client assertion is malformed.") from error
+
     def process_assertion_claims(self, assertion: str, resolve_key: Any) -> dict[str, Any]:
         try:
             token = jwt.decode(assertion, resolve_key, algorithms=list(ASSERTION_ALGORITHMS))
@@ -197,6 +207,11 @@ class _PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
         return claims
 
     def verify_claims(self, claims: dict[str, Any]) -> None:
+        out_of_range = out_of_range_time_claim(claims)
+        if out_of_range is not None:
+            raise InvalidClientError(
+                description=f"The client assertion's {out_of_range} is out of range."
+            )
         expires = claims.get("exp")
         if not isinstance(expires, int) or isinstance(expires, bool):
             raise InvalidClientError(description="The client assertion needs a numeric exp.")
@@ -369,8 +384,9 @@ def _assertion_subject(form: dict[str, str]) -> str | None:
     if not assertion or len(assertion) > MAX_ASSERTION_LENGTH:
         return None
     try:
-        _, claims = JWTBearerClientAssertion().extract_assertion(assertion)
-    except OAuth2Error:
+        # Not Authlib's reader: it parses unbounded JSON (a RecursionError on deep nesting).
+        _, claims = compact_parts(assertion)
+    except MalformedJose:
         return None
     subject = claims.get("sub")
     return subject if isinstance(subject, str) else None
