@@ -38,6 +38,7 @@ STATUS: list[tuple[type[errors.HubError], int, str]] = [
     (errors.NotFound, 404, "not-found"),
     (errors.AuthenticationFailed, 401, "authentication-failed"),
     (errors.PermissionDenied, 403, "permission-denied"),
+    (errors.TooManyRequests, 429, "too-many-requests"),
     (errors.StoreUnavailable, 503, "store-unavailable"),
     (errors.BusError, 503, "bus-unavailable"),
     (errors.StoreError, 500, "store-error"),
@@ -95,6 +96,8 @@ async def hub_error_handler(request: Request, error: Exception) -> JSONResponse:
         headers = {
             "WWW-Authenticate": f'Bearer error="invalid_token", error_description="{message}"'
         }
+    if isinstance(error, errors.TooManyRequests):
+        headers = {"Retry-After": str(error.retry_after)}
     if status >= 500:
         logger.error("request failed: %s", error, exc_info=error)
     extra: dict[str, Any] = {}
