@@ -72,6 +72,7 @@ from hub.services.latency import LatencyService
 from hub.services.overdue import OverdueMonitor, OverdueStore
 from hub.services.ports import EventStore, RoutingStore
 from hub.services.relay import Relay
+from hub.services.rereads import RereadWindow
 from hub.services.retention import RetentionService
 from hub.services.routing import Router
 from hub.services.subscriptions import SubscriptionService, entitled_event_types
@@ -516,6 +517,7 @@ async def running(settings: Settings, *, migrate: bool | None = None) -> AsyncIt
             feed=FeedService(
                 SqlFeedStore(engine, audit=audit_log, protection=protection),
                 policy,
+                rereads=RereadWindow(settings.feed_reread_audit_window_seconds),
                 consultations=consultations,
             ),
             latency=LatencyService(SqlLatencyStore(engine)),

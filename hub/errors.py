@@ -18,6 +18,8 @@
     ├── NotFound                                                                        (404)
     ├── AuthenticationFailed         no, bad or expired credentials or token            (401)
     ├── PermissionDenied             authenticated, but not allowed                     (403)
+    ├── TooManyRequests              over a limit on what one client may hold open;
+    │                                says when to try again (Retry-After)              (429)
     ├── StoreError                   the database failed; infrastructure errors are translated
     │   └── StoreUnavailable         to this where they are caught                      (503)
     └── BusError                     the event bus (Kafka) failed; the cause is kept   (503)
@@ -174,6 +176,15 @@ class PublisherNotEntitled(PermissionDenied):
     def __init__(self, message: str, problems: list[FieldProblem]) -> None:
         super().__init__(message)
         self.problems = problems
+
+
+class TooManyRequests(HubError):
+    title = "Too many requests"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        #: Seconds the caller should wait before trying again (the `Retry-After` header).
+        self.retry_after = retry_after
 
 
 class StoreError(HubError):

@@ -162,6 +162,27 @@ class Settings(BaseSettings):
     delivery_claim_seconds: float = Field(default=60.0, gt=0, le=3600)
     #: Seconds between heartbeats on `GET /v1/feed/stream`.
     feed_heartbeat_seconds: float = Field(default=15.0, gt=0, le=300)
+    #: Open `GET /v1/feed/stream` connections one client may hold in one hub process; one more
+    #: is refused (429 with Retry-After). Idle streams cost the hub a connection and a poll each.
+    feed_max_streams_per_client: int = Field(default=4, ge=1, le=1000)
+    #: How often an open stream's client is looked up again (disabled, scope withdrawn: the
+    #: stream ends). One read per client per interval, shared by all of that client's streams.
+    feed_stream_recheck_seconds: float = Field(default=5.0, gt=0, le=300)
+    #: A client re-reading a disclosure it has already received is logged as a consultation once
+    #: per this many seconds (per client, purpose and disclosure), not on every re-read.
+    feed_reread_audit_window_seconds: int = Field(default=3600, ge=0, le=86_400)
+
+    #: Slow clients (`hub.api.connections`): a request's head (request line and headers) must
+    #: arrive within this many seconds of its first byte (or of the connection, for the first
+    #: request), and its body within `http_body_timeout_seconds` of its head; else the
+    #: connection is closed. Heads larger than `http_max_header_bytes` are refused (431/400).
+    http_header_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    http_body_timeout_seconds: float = Field(default=60.0, gt=0, le=3600)
+    http_max_header_bytes: int = Field(default=16 * 1024, ge=1024, le=1024 * 1024)
+    #: Most connections (and requests in progress) the API process holds; beyond it uvicorn
+    #: answers 503. Keep it below the process's open-file limit (`hub serve` raises its soft
+    #: limit to the hard limit at start, and warns when this does not fit).
+    http_max_connections: int = Field(default=2048, ge=16, le=1_000_000)
     #: Seconds between looks for disclosures not acknowledged in time.
     overdue_check_interval: float = Field(default=30.0, gt=0, le=3600)
 

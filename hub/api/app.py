@@ -23,6 +23,7 @@ from hub.api.routes import (
     policy,
     subscriptions,
 )
+from hub.api.streams import FeedStreams
 from hub.bootstrap import Container, Role
 from hub.settings import Settings
 
@@ -37,6 +38,7 @@ def create_app(settings: Settings | None = None, *, role: Role = "all") -> FastA
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with bootstrap.running(settings or Settings()) as container:
             app.state.container = container
+            app.state.streams = FeedStreams.from_settings(container.settings, container.clients)
             async with _workers(app, container, role):
                 yield
 

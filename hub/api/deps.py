@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 
 from hub.api.security import Caller, require_scopes
+from hub.api.streams import FeedStreams
 from hub.bootstrap import Container
 from hub.errors import InvalidInput
 from hub.services.audit_queries import Principal, check_purpose
@@ -18,6 +19,15 @@ def get_container(request: Request) -> Container:
 
 
 ContainerDep = Annotated[Container, Depends(get_container)]
+
+
+def get_streams(request: Request) -> FeedStreams:
+    streams: FeedStreams = request.app.state.streams
+    return streams
+
+
+#: This process's open feed streams: their per-client limit and their guards.
+StreamsDep = Annotated[FeedStreams, Depends(get_streams)]
 Publisher = Annotated[Caller, Depends(require_scopes("events:publish"))]
 EventReader = Annotated[Caller, Depends(require_scopes("events:read"))]
 #: An agency reading what was disclosed to it (its feed, its disclosures, acknowledgements).

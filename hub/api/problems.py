@@ -42,6 +42,7 @@ STATUS: list[tuple[type[errors.HubError], int, str]] = [
     (errors.NotFound, 404, "not-found"),
     (errors.AuthenticationFailed, 401, "authentication-failed"),
     (errors.PermissionDenied, 403, "permission-denied"),
+    (errors.TooManyRequests, 429, "too-many-requests"),
     (errors.StoreUnavailable, 503, "store-unavailable"),
     (errors.BusError, 503, "bus-unavailable"),
     (errors.StoreError, 500, "store-error"),
@@ -107,6 +108,8 @@ async def hub_error_handler(request: Request, error: Exception) -> JSONResponse:
         headers = {
             "WWW-Authenticate": f'Bearer error="invalid_token", error_description="{message}"'
         }
+    if isinstance(error, errors.TooManyRequests):
+        headers = {"Retry-After": str(error.retry_after)}
     if status == 503:
         # Expected while the database or broker is away; the worker loop logs the outage too.
         logger.warning("request refused for now: %s", error)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Protocol
 
 from fastapi import Depends, Request, Security
@@ -67,6 +68,8 @@ class Caller:
     client_id: str
     agency: str
     scopes: frozenset[str]
+    #: When the caller's token expires: a long-lived response (a feed stream) ends then.
+    expires_at: datetime | None = None
 
 
 def _bearer_token(authorization: str | None) -> str:
@@ -120,7 +123,9 @@ async def authenticated_caller(
     if client.agency != verified.agency:
         raise AuthenticationFailed("the token's agency is not its client's")
     # A scope withdrawn from the client since the token was issued is not honoured.
-    return Caller(client.client_id, client.agency, verified.scopes & client.scopes)
+    return Caller(
+        client.client_id, client.agency, verified.scopes & client.scopes, verified.expires_at
+    )
 
 
 def require_scopes(*scopes: str) -> Callable[..., Awaitable[Caller]]:

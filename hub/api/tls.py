@@ -17,8 +17,8 @@ from typing import Any, cast
 
 from cryptography import x509
 from starlette.types import ASGIApp, Receive, Scope, Send
-from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from hub.api.connections import DeadlineH11Protocol
 from hub.errors import HubError
 from hub.settings import Settings
 
@@ -132,13 +132,15 @@ class TLSExtension:
         await self._app(scope, receive, send)
 
 
-class ClientCertificateH11Protocol(H11Protocol):
-    """Uvicorn's h11 HTTP/1.1 protocol, giving the app each connection's TLS extension.
+class ClientCertificateH11Protocol(DeadlineH11Protocol):
+    """Uvicorn's h11 HTTP/1.1 protocol (with deadlines on slow requests), giving the app each
+    connection's TLS extension.
 
     Uvicorn makes one protocol instance per connection, and `self.app` is what it runs each
     request of that connection with, so wrapping it here scopes the certificate to its
-    connection. `hub serve` uses this class whenever it serves HTTPS (instead of httptools,
-    uvicorn's default when installed)."""
+    connection. `hub serve` always uses this class, HTTPS or not (instead of httptools,
+    uvicorn's default when installed, which has neither the certificate nor the deadlines);
+    on a plain connection there is no certificate to give."""
 
     def connection_made(  # type: ignore[override]
         self, transport: asyncio.Transport

@@ -7,9 +7,16 @@
 Every record ends accepted (event id and position), duplicate or rejected (location, field,
 reason); a summary is printed (with `--json`, on stderr, and the report as JSON on stdout).
 Rejected records are written to a quarantine file with their original bytes, and a `.json`
-sidecar with the reasons (default folder: `quarantine/` beside the input). Exit status: 0 when
+sidecar with the reasons (default folder: `quarantine/` beside the input; the folder is made
+0700 and its files 0600, for they hold personal data). Exit status: 0 when
 every record was accepted or a duplicate, 1 when any was rejected, 3 when the database failed
 midway (the report says which records were stored; ingesting again is safe).
+
+Only regular files with a single name are read: a symbolic link, a hard link (a second name
+for a file elsewhere, such as one of the hub's own keys), a pipe or a device in the input is
+refused unread, with the reason in the report, and none of its bytes is ever copied to the
+quarantine. The checks are made on the opened file (`O_NOFOLLOW`, then `fstat`), so swapping
+the name for a link between a look and the read does not get past them.
 
 Records are published as the agency their source belongs to (`hub.services.ingest`), by the
 client `adapter:<name>`. The parsing is the adapter's (`hub.adapters`), the accounting the
@@ -25,6 +32,7 @@ import json
 import logging
 import os
 import signal
+import stat
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -101,6 +109,8 @@ def register(commands: Commands) -> None:
 class FileReport:
     path: Path
     report: IngestReport
+    #: The bytes that were read and parsed; None when the file was refused unread.
+    data: bytes | None = None
     quarantined: Path | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -124,7 +134,7 @@ async def _ingest(args: argparse.Namespace, settings: Settings) -> int:
         for file in files:
             done = await ingest_file(service, adapter, file, dry_run=args.dry_run)
             if not args.dry_run:
-                done.quarantined = write_quarantine(quarantine, file, done.report)
+                done.quarantined = write_quarantine(quarantine, file, done)
             reports.append(done)
             out = sys.stderr if args.json else sys.stdout
             print(_summary_line(done), file=out)
@@ -136,18 +146,73 @@ async def _ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _inputs(path: Path) -> tuple[list[Path], Path] | None:
-    """The files to ingest, and the folder the quarantine goes in by default."""
+    """The files to ingest, and the folder the quarantine goes in by default. A name that is
+    not a folder is taken as a file whatever it is (a link, a pipe): reading refuses those."""
     if path.is_dir():
         return _files_in(path), path
-    if path.is_file():
+    if os.path.lexists(path):
         return [path], path.parent
     return None
 
 
-def _read(path: Path) -> tuple[int, bytes | None]:
-    """The file's size, and its content unless it is over the size limit."""
-    size = path.stat().st_size
-    return size, None if size > MAX_FILE_BYTES else path.read_bytes()
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """A file's content, or why it was not read."""
+
+    data: bytes | None
+    refusal: str | None = None
+
+
+#: Not following a link, and not waiting for a writer on a pipe; closed on exec.
+_OPEN_FLAGS: Final = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+
+
+def _read(path: Path) -> _Read:
+    """The content of `path` if it is a regular file with one name and within the size limit;
+    otherwise why not, with nothing read. Every check is made on the opened descriptor, so the
+    name cannot be swapped for a link between the check and the read."""
+    try:
+        fd = os.open(path, _OPEN_FLAGS)
+    except OSError as error:
+        if os.path.islink(path):
+            return _Read(
+                None,
+                "refused unread: it is a symbolic link; only regular files are taken (a link "
+                "could point at any file the hub can read, such as its keys)",
+            )
+        return _Read(None, f"refused unread: it cannot be opened ({error.strerror})")
+    try:
+        status = os.fstat(fd)
+        if not stat.S_ISREG(status.st_mode):
+            return _Read(
+                None,
+                "refused unread: it is not a regular file (a pipe, socket or device); only "
+                "regular files are taken",
+            )
+        if status.st_nlink > 1:
+            return _Read(
+                None,
+                f"refused unread: it is a hard link (the file has {status.st_nlink} names); only "
+                "files with a single name are taken (another name could be any file the hub "
+                "can read, such as its keys): copy the file in instead of linking it",
+            )
+        if status.st_size > MAX_FILE_BYTES:
+            return _Read(
+                None,
+                f"the file is {status.st_size} bytes, over the limit of {MAX_FILE_BYTES}; split "
+                "it and send the parts",
+            )
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb", closefd=True) as file:
+            fd = -1
+            # One byte past the limit: a file that grew since fstat is refused, not cut short.
+            data = file.read(MAX_FILE_BYTES + 1)
+    finally:
+        if fd >= 0:
+            os.close(fd)
+    if len(data) > MAX_FILE_BYTES:
+        return _Read(None, f"the file grew past the limit of {MAX_FILE_BYTES} bytes while read")
+    return _Read(data)
 
 
 def _service(container: bootstrap.Container) -> IngestService:
@@ -163,35 +228,38 @@ def _service(container: bootstrap.Container) -> IngestService:
 async def ingest_file(
     service: IngestService, adapter: Adapter, path: Path, *, dry_run: bool
 ) -> FileReport:
-    """Read `path` (refusing, unread, one over the size limit) and ingest it."""
-    size, data = await asyncio.to_thread(_read, path)
-    if data is None:
-        problem = RecordProblem(
-            "",
-            f"the file is {size} bytes, over the limit of {MAX_FILE_BYTES}; split it and send "
-            "the parts",
-        )
+    """Read `path` (refusing, unread, a link, a file that is not regular, or one over the size
+    limit) and ingest it."""
+    read = await asyncio.to_thread(_read, path)
+    if read.data is None:
+        assert read.refusal is not None
+        problem = RecordProblem("", read.refusal)
         records: list[AdapterRecord] = [rejected("file", b"", [problem])]
         report = await service.ingest_records(adapter.name, records, dry_run=dry_run)
     else:
-        report = await service.ingest(adapter, data, dry_run=dry_run)
-    return FileReport(path, report)
+        report = await service.ingest(adapter, read.data, dry_run=dry_run)
+    return FileReport(path, report, read.data)
 
 
-def write_quarantine(folder: Path, source: Path, report: IngestReport) -> Path | None:
+def write_quarantine(folder: Path, source: Path, done: FileReport) -> Path | None:
     """The rejected records' original bytes in one file, and a `.json` sidecar saying where
     each is in it and why it was rejected. When every record was rejected the file is copied
-    whole (header and trailer included). None when nothing was rejected."""
+    whole (header and trailer included), from the bytes that were read: the name is not read
+    again. None when nothing was rejected, or the file was refused unread (a link, a file that
+    is not regular, one too large: there are no bytes to keep, and the report says why).
+
+    The folder is made 0700 and both files 0600: rejected records hold personal data."""
+    report = done.report
     rejected_records = report.rejected
-    if not rejected_records:
+    if not rejected_records or done.data is None:
         return None
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     target = folder / f"{source.stem}.rejected-{stamp}{source.suffix}"
-    whole = len(rejected_records) == len(report.records) and source.stat().st_size <= MAX_FILE_BYTES
+    whole = len(rejected_records) == len(report.records)
     entries: list[dict[str, Any]] = []
     if whole:
-        content = source.read_bytes()
+        content = done.data
         for record in rejected_records:
             entries.append(record.as_dict())
     else:
@@ -207,7 +275,7 @@ def write_quarantine(folder: Path, source: Path, report: IngestReport) -> Path |
             chunks.append(original)
             offset += len(original)
         content = b"".join(chunks)
-    target.write_bytes(content)
+    _write_private(target, content)
     sidecar = {
         "source_file": str(source),
         "adapter": report.adapter,
@@ -221,19 +289,32 @@ def write_quarantine(folder: Path, source: Path, report: IngestReport) -> Path |
         ),
         "records": entries,
     }
-    target.with_name(target.name + ".json").write_text(
-        json.dumps(sidecar, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    _write_private(
+        target.with_name(target.name + ".json"),
+        (json.dumps(sidecar, indent=2, ensure_ascii=False) + "\n").encode("utf-8"),
     )
     return target
 
 
+def _write_private(path: Path, content: bytes) -> None:
+    """A new file only the hub's user can read (never through a link planted at its name)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "wb") as file:
+        file.write(content)
+
+
 def _files_in(folder: Path) -> list[Path]:
-    """The folder's complete, visible regular files, by name (sub-folders are not entered)."""
-    return sorted(
-        p
-        for p in folder.iterdir()
-        if p.is_file() and not p.name.startswith(".") and not p.name.endswith(_IN_PROGRESS_SUFFIXES)
-    )
+    """The folder's complete, visible entries other than folders, by name (sub-folders are not
+    entered). Links, pipes and the like are listed so that reading refuses them with a reason
+    rather than leaving them unexplained."""
+    with os.scandir(folder) as entries:
+        return sorted(
+            Path(entry.path)
+            for entry in entries
+            if not entry.is_dir(follow_symlinks=False)
+            and not entry.name.startswith(".")
+            and not entry.name.endswith(_IN_PROGRESS_SUFFIXES)
+        )
 
 
 def _summary_line(done: FileReport) -> str:
@@ -327,7 +408,7 @@ class DropFolder:
             if stop is not None and stop.is_set():
                 break
             try:
-                status = path.stat()
+                status = path.lstat()  # a link's own times: its target is never looked at
             except FileNotFoundError:
                 continue
             signature = (status.st_size, status.st_mtime_ns)
@@ -348,7 +429,7 @@ class DropFolder:
         if not report.complete:
             logger.warning("%s: %s; it will be tried again", path.name, report.summary())
             return False
-        done.quarantined = write_quarantine(self._quarantine, path, report)
+        done.quarantined = write_quarantine(self._quarantine, path, done)
         target_folder = self._folder / (FAILED if report.rejected else DONE)
         target = _free_name(target_folder / path.name)
         os.replace(path, target)

@@ -43,6 +43,7 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from hub.api.app import create_app
+    from hub.api.connections import raise_open_file_limit
     from hub.api.tls import ClientCertificateH11Protocol, server_ssl_context
 
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
@@ -52,14 +53,19 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
     # with a message naming its setting.
     tls_context = server_ssl_context(settings)
     app = create_app(settings, role=role)
-    http: type[asyncio.Protocol] | str = "auto"
+    _check_open_file_limit(settings, raise_open_file_limit())
+
+    # The protocol is forced: uvicorn would otherwise pick httptools, which hands the app no
+    # client certificate and has no deadline on a slow request's head or body.
+    class Protocol(ClientCertificateH11Protocol):
+        header_timeout = settings.http_header_timeout_seconds
+        body_timeout = settings.http_body_timeout_seconds
+
     ssl_context_factory = None
     if tls_context is not None:
         logger.info("serving HTTPS (client certificates: %s)", settings.tls_client_certificates)
         # The context carries the files, TLS 1.2 as the minimum and the client-certificate mode
-        # (uvicorn's own ssl_* options cannot set a minimum version). The protocol is forced:
-        # uvicorn would otherwise pick httptools, which hands the app no client certificate.
-        http = ClientCertificateH11Protocol
+        # (uvicorn's own ssl_* options cannot set a minimum version).
         ssl_context_factory = _always(tls_context)
     config = uvicorn.Config(
         app,
@@ -67,11 +73,32 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
         port=settings.port,
         log_level="info",
         server_header=False,
-        http=http,
+        http=Protocol,
         ssl_context_factory=ssl_context_factory,
+        # Beyond this many connections or requests in progress, uvicorn answers 503.
+        limit_concurrency=settings.http_max_connections,
+        h11_max_incomplete_event_size=settings.http_max_header_bytes,
     )
     await uvicorn.Server(config).serve()
     return 0
+
+
+#: Descriptors the process needs besides its HTTP connections: the database pool, Kafka,
+#: log files, the listening socket.
+_OTHER_DESCRIPTORS = 256
+
+
+def _check_open_file_limit(settings: Settings, limits: tuple[int, int]) -> None:
+    soft, _hard = limits
+    logger.info("open-file limit %d; at most %d connections", soft, settings.http_max_connections)
+    if soft < settings.http_max_connections + _OTHER_DESCRIPTORS:
+        logger.warning(
+            "the open-file limit (%d) is too low for HUB_HTTP_MAX_CONNECTIONS=%d: the hub would "
+            "run out of descriptors before refusing connections; raise the hard limit "
+            "(LimitNOFILE=, ulimit -Hn) or lower HUB_HTTP_MAX_CONNECTIONS",
+            soft,
+            settings.http_max_connections,
+        )
 
 
 def _always(

@@ -225,9 +225,14 @@ class ConsultationLog:
         purpose: str | None,
         *,
         query: Mapping[str, JsonValue] | None = None,
+        queries: Sequence[Mapping[str, JsonValue]] | None = None,
     ) -> None:
+        """One entry for each read in `consulted`, with the criteria `query` (the same for all)
+        or `queries` (one for each, in order)."""
         if not consulted:
             return
+        if queries is not None and len(queries) != len(consulted):
+            raise ValueError("queries must give one query for each read")
         now = datetime.now(UTC)
         stated = "undeclared" if purpose is None else purpose
         await self._log.record(
@@ -238,9 +243,9 @@ class ConsultationLog:
                     agency=principal.agency,
                     purpose=stated,
                     at=now,
-                    query=query,
+                    query=query if queries is None else queries[i],
                 )
-                for c in consulted
+                for i, c in enumerate(consulted)
             ]
         )
 

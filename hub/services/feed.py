@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Protocol
 
+from hub.domain.audit.entries import JsonValue
 from hub.domain.notifications import Notification, StoredEvent
 from hub.errors import InvalidInput, NotFound
 from hub.services.audit_queries import ConsultationLog, Principal
 from hub.services.audit_records import Consulted
+from hub.services.rereads import RereadWindow
 
 __all__ = [
     "API_CHANNEL",
@@ -36,6 +38,7 @@ __all__ = [
     "FeedStore",
     "Heartbeat",
     "Redactor",
+    "StreamEnded",
 ]
 
 #: How a disclosure first reached its recipient (`disclosure_receipts.channel`).
@@ -138,6 +141,19 @@ class Heartbeat:
 
 
 @dataclass(frozen=True, slots=True)
+class StreamEnded:
+    """The stream's last message: its reader may no longer read (`reason` a short code such as
+    `token-expired` or `client-disabled`, `detail` a sentence)."""
+
+    reason: str
+    detail: str
+
+
+#: Says, when asked, why a stream must end now, or None while its reader may go on reading.
+StreamGuard = Callable[[], Awaitable[StreamEnded | None]]
+
+
+@dataclass(frozen=True, slots=True)
 class Acknowledgement:
     """A recipient's acknowledgement of a disclosure (the first one; later ones change nothing)."""
 
@@ -204,6 +220,7 @@ class FeedService:
         store: FeedStore,
         redactor: Redactor,
         *,
+        rereads: RereadWindow,
         poll_interval: float = 0.25,
         clock: Callable[[], datetime] = _now,
         consultations: ConsultationLog | None = None,
@@ -211,9 +228,11 @@ class FeedService:
         if poll_interval <= 0:
             raise InvalidInput(f"poll_interval must be positive, not {poll_interval}")
         self._store = store
-        #: Logs every read of a disclosure after its first (the first is its delivery, which
-        #: the store logs with the receipt).
+        #: Logs reads of a disclosure after its first (the first is its delivery, which the
+        #: store logs with the receipt): a client's first re-read of it for a purpose in each
+        #: `rereads` window, so the trail grows with what is read, not with how often.
         self._consultations = consultations
+        self._rereads = rereads
         self._redactor = redactor
         self._poll_interval = poll_interval
         self._clock = clock
@@ -281,10 +300,14 @@ class FeedService:
         heartbeat_seconds: float = 15.0,
         reader: Principal | None = None,
         purpose: str | None = None,
-    ) -> AsyncIterator[FeedItem | Heartbeat]:
-        """The recipient's disclosures numbered above `after`, forever: what is there now, then
-        each new one within about `poll_interval` of its decision, with a `Heartbeat` at once
-        and then whenever `heartbeat_seconds` pass with nothing to send.
+        guard: StreamGuard | None = None,
+    ) -> AsyncIterator[FeedItem | Heartbeat | StreamEnded]:
+        """The recipient's disclosures numbered above `after`: what is there now, then each new
+        one within about `poll_interval` of its decision, with a `Heartbeat` at once and then
+        whenever `heartbeat_seconds` pass with nothing to send; until `guard` says the reader
+        may no longer read (its token expired, its client was disabled), which ends the stream
+        with a `StreamEnded` saying why. The guard is asked before every batch and every poll,
+        so it must be cheap (the API's caches the client's state).
 
         While idle each poll is one primary-key read of the recipient's last number; entries are
         read only when it moved, at most `STREAM_BATCH` at a time."""
@@ -295,6 +318,9 @@ class FeedService:
         cursor = after
         next_beat = time.monotonic()
         while True:
+            if guard is not None and (ended := await guard()) is not None:
+                yield ended
+                return
             if await self._store.last_seq(recipient_id) > cursor:
                 page = await self.page(
                     recipient_id,
@@ -325,24 +351,41 @@ class FeedService:
         unreceived = [e.disclosure.disclosure_id for e in entries if not e.received]
         if unreceived:
             await self._store.record_receipts(unreceived, channel, self._clock())
-        reread = [e for e in entries if e.received]
-        if reread and self._consultations is not None and reader is not None:
-            await self._consultations.record(
-                [
-                    Consulted(
-                        f"{channel}.disclosure",
-                        person_id=e.disclosure.person_id,
-                        event_id=e.event.notification.id,
-                        source=e.event.notification.source,
-                        recipient_id=e.disclosure.recipient_id,
-                        fields=e.disclosure.fields,
-                    )
-                    for e in reread
-                ],
-                reader,
-                purpose,
-                query={"disclosures": [e.disclosure.disclosure_id for e in reread[:50]]},
-            )
+        if self._consultations is None or reader is None:
+            return
+        stated = "" if purpose is None else purpose
+        keys = self._rereads.unlogged(
+            (reader.client_id, stated, e.disclosure.disclosure_id) for e in entries if e.received
+        )
+        if not keys:
+            return
+        by_id = {e.disclosure.disclosure_id: e for e in entries}
+        reread = [by_id[disclosure_id] for _, _, disclosure_id in keys]
+        await self._consultations.record(
+            [
+                Consulted(
+                    f"{channel}.disclosure",
+                    person_id=e.disclosure.person_id,
+                    event_id=e.event.notification.id,
+                    source=e.event.notification.source,
+                    recipient_id=e.disclosure.recipient_id,
+                    fields=e.disclosure.fields,
+                )
+                for e in reread
+            ],
+            reader,
+            purpose,
+            queries=[self._reread_query(e.disclosure.disclosure_id) for e in reread],
+        )
+        self._rereads.logged(keys)
+
+    def _reread_query(self, disclosure_id: str) -> dict[str, JsonValue]:
+        """What a re-read's entry records: the disclosure, and that repeats by the same client
+        for the same purpose within the window are not logged again."""
+        query: dict[str, JsonValue] = {"disclosure_id": disclosure_id}
+        if self._rereads.seconds:
+            query["repeats_unlogged_for_seconds"] = self._rereads.seconds
+        return query
 
     def item(self, entry: FeedEntry) -> FeedItem:
         """What the recipient is given for one feed entry (for channels that push it)."""

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,11 +64,15 @@ class HubProcess:
         assert done.returncode == 0, done.stderr
         return done.stdout
 
-    def start(self) -> None:
+    def start(self, preexec_fn: Callable[[], None] | None = None) -> None:
         assert self.process is None
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                [*HUB, "serve", "--port", str(self.port)], env=self.env, stdout=log, stderr=log
+                [*HUB, "serve", "--port", str(self.port)],
+                env=self.env,
+                stdout=log,
+                stderr=log,
+                preexec_fn=preexec_fn,
             )
         # Generous: on a loaded machine importing the hub and its policy bundle alone takes 20 s.
         deadline = time.monotonic() + 120

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import signal
+import stat
 import subprocess
 import time
 from pathlib import Path
@@ -292,3 +294,109 @@ def test_the_drop_folder_takes_files_in_and_stops_cleanly_on_sigterm(
     assert refused["records"][0]["problems"][0]["reason"]
     assert Path(refused["quarantine"]).parent == drop / "quarantine"
     assert len(store_snapshot(hub)[0]) == 1
+
+
+def _key_files(hub: HubProcess) -> list[Path]:
+    """The keys `hub serve` generated in development: what a link in a drop folder would leak."""
+    keys = Path(hub.env["HUB_DATA_DIR"]) / "keys"
+    found = [keys / "data-kek.key", keys / "token-signing.pem"]
+    assert all(k.is_file() and k.stat().st_size > 0 for k in found), list(keys.iterdir())
+    return found
+
+
+def _assert_no_key_bytes_under(folder: Path, keys: list[Path]) -> None:
+    secrets = [k.read_bytes().strip() for k in keys]
+    for path in folder.rglob("*"):
+        if path.is_file() and not path.is_symlink() and os.stat(path).st_nlink == 1:
+            content = path.read_bytes()
+            for secret in secrets:
+                assert secret not in content, f"{path} holds a key's bytes"
+
+
+def _assert_private(quarantine: Path) -> None:
+    """The quarantine holds personal data: only the hub's user may read it."""
+    assert stat.S_IMODE(quarantine.stat().st_mode) == 0o700
+    files = list(quarantine.iterdir())
+    assert files
+    for path in files:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+
+
+def test_links_and_special_files_are_refused_unread_and_never_quarantined(
+    running: HubProcess, tmp_path: Path
+) -> None:
+    hub = running
+    kek, signing = _key_files(hub)
+    drop = tmp_path / "in"
+    drop.mkdir()
+    (drop / "extract-kek.psv").symlink_to(kek)
+    os.link(signing, drop / "extract-signing.psv")
+    os.mkfifo(drop / "extract-pipe.psv")
+    shutil.copyfile(SAMPLES / "pr2" / "samples" / "bad-date.psv", drop / "bad-date.psv")
+    before = store_snapshot(hub)
+
+    status, report, summary = ingest(hub, "pr2", drop)
+
+    assert status == 1, summary
+    assert store_snapshot(hub) == before
+    files = {Path(f["file"]).name: f for f in report["files"]}
+    for name, why in (
+        ("extract-kek.psv", "symbolic link"),
+        ("extract-signing.psv", "hard link"),
+        ("extract-pipe.psv", "not a regular file"),
+    ):
+        refused = files[name]
+        assert refused["quarantine"] is None, name
+        (record,) = refused["records"]
+        assert record["outcome"] == "rejected"
+        assert why in record["problems"][0]["reason"], record
+        assert f"{drop / name}" in summary
+        assert why in summary
+    # The ordinary bad file is still quarantined, privately.
+    assert files["bad-date.psv"]["quarantine"] is not None
+    _assert_no_key_bytes_under(drop / "quarantine", [kek, signing])
+    _assert_private(drop / "quarantine")
+
+    # Named on its own, a link is refused the same way.
+    status, report, summary = ingest(hub, "pr2", drop / "extract-kek.psv")
+    assert status == 1
+    assert "symbolic link" in report["files"][0]["records"][0]["problems"][0]["reason"]
+    _assert_no_key_bytes_under(drop / "quarantine", [kek, signing])
+
+
+def test_the_drop_folder_refuses_links_moving_them_to_failed_with_the_reason(
+    running: HubProcess, tmp_path: Path
+) -> None:
+    hub = running
+    kek, signing = _key_files(hub)
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    watcher = subprocess.Popen(
+        [*HUB, "adapter", "pr2", "watch", str(drop), "--interval", "0.1"],
+        env=hub.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        (drop / "kek.psv").symlink_to(kek)
+        os.link(signing, drop / "signing.psv")
+        shutil.copyfile(SAMPLES / "pr2" / "samples" / "bad-date.psv", drop / "bad-date.psv")
+        reports = [drop / "failed" / f"{n}.report.json" for n in ("kek.psv", "signing.psv")]
+        reports.append(drop / "failed" / "bad-date.psv.report.json")
+        deadline = time.monotonic() + 60
+        while not all(r.exists() for r in reports):
+            assert watcher.poll() is None, watcher.communicate()
+            assert time.monotonic() < deadline, "the watcher did not take the files in"
+            time.sleep(0.1)
+    finally:
+        watcher.send_signal(signal.SIGTERM)
+        _, err = watcher.communicate(timeout=30)
+    assert watcher.returncode == 0, err
+    for report_file, why in zip(reports[:2], ("symbolic link", "hard link"), strict=True):
+        refused = json.loads(report_file.read_text())
+        assert refused["quarantine"] is None
+        assert refused["counts"]["rejected"] == 1
+        assert why in refused["records"][0]["problems"][0]["reason"]
+    _assert_no_key_bytes_under(drop / "quarantine", [kek, signing])
+    _assert_private(drop / "quarantine")

@@ -6,6 +6,7 @@ and an open stream does not hold up the hub's shutdown."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import time
 import uuid
@@ -148,3 +149,131 @@ async def test_stream_delivers_heartbeats_and_resumes_without_gaps_or_repeats(
             # did not hold the shutdown up.
             await asyncio.to_thread(hub_process.stop)
             assert hub_process.last_exit_code in (0, -15)
+
+
+async def _until_the_stream_ends(stream: EventStream, within: float) -> dict[str, Any]:
+    """Read heartbeats and disclosures until the hub's closing `end` event; its data. Fails if
+    the stream is still open after `within` seconds, or closes without saying why."""
+    deadline = time.monotonic() + within
+    while True:
+        left = deadline - time.monotonic()
+        assert left > 0, "the stream was still delivering"
+        try:
+            kind, message = await stream.next(left)
+        except TimeoutError:
+            raise AssertionError("the stream was still open") from None
+        except StopAsyncIteration:
+            raise AssertionError("the stream closed without an end event") from None
+        if kind == "end":
+            data: dict[str, Any] = json.loads(message["data"])
+            # Then the hub closes the connection.
+            with pytest.raises(StopAsyncIteration):
+                await stream.next(within)
+            return data
+
+
+@pytest.mark.asyncio
+async def test_an_open_stream_ends_when_its_client_is_disabled(hub_process: HubProcess) -> None:
+    hub_process.env.update({"HUB_FEED_HEARTBEAT_SECONDS": str(HEARTBEAT_SECONDS)})
+    hub_process.start()
+    client = hub_process.register(GLASGOW_SW, "feed:read")
+    other = bearer(hub_process.token(hub_process.register(GLASGOW_SW, "feed:read")))
+    reader = bearer(hub_process.token(client))
+
+    async with (
+        httpx.AsyncClient(base_url=hub_process.url, timeout=30) as http,
+        http.stream("GET", "/v1/feed/stream", headers=reader) as response,
+        http.stream("GET", "/v1/feed/stream", headers=other) as unaffected,
+    ):
+        assert response.status_code == unaffected.status_code == 200
+        stream, other_stream = EventStream(response), EventStream(unaffected)
+        assert (await stream.next())[0] == "comment"
+
+        await asyncio.to_thread(hub_process.cli, "clients", "disable", client["client_id"])
+
+        end = await _until_the_stream_ends(stream, within=30)
+        assert end["reason"] == "client-disabled"
+        assert "disabled" in end["detail"]
+        # Another client's stream goes on.
+        assert (await other_stream.next())[0] == "comment"
+        again = await http.get("/v1/feed", headers=reader)
+        assert again.status_code == 401
+
+
+@pytest.mark.asyncio
+async def test_an_open_stream_ends_when_its_token_expires(hub_process: HubProcess) -> None:
+    lifetime = 30  # the shortest the settings allow
+    hub_process.env.update(
+        {
+            "HUB_FEED_HEARTBEAT_SECONDS": str(HEARTBEAT_SECONDS),
+            "HUB_TOKEN_LIFETIME_SECONDS": str(lifetime),
+        }
+    )
+    hub_process.start()
+    token = hub_process.token(hub_process.register(GLASGOW_SW, "feed:read"))
+    reader = bearer(token)
+    claims = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
+
+    async with (
+        httpx.AsyncClient(base_url=hub_process.url, timeout=30) as http,
+        http.stream("GET", "/v1/feed/stream", headers=reader) as response,
+    ):
+        assert response.status_code == 200
+        stream = EventStream(response)
+        end = await _until_the_stream_ends(stream, within=lifetime + 60)
+        assert end["reason"] == "token-expired"
+        # Not before the token's expiry (an ordering of clocks on this machine, not a timing).
+        assert time.time() >= claims["exp"]
+
+
+@pytest.mark.asyncio
+async def test_one_client_may_hold_only_so_many_streams_and_others_still_get_theirs(
+    hub_process: HubProcess,
+) -> None:
+    hub_process.env.update(
+        {
+            "HUB_FEED_HEARTBEAT_SECONDS": str(HEARTBEAT_SECONDS),
+            "HUB_FEED_MAX_STREAMS_PER_CLIENT": "2",
+        }
+    )
+    hub_process.start()
+    greedy = bearer(hub_process.token(hub_process.register(GLASGOW_SW, "feed:read")))
+    other = bearer(hub_process.token(hub_process.register(GLASGOW_SW, "feed:read")))
+
+    async with httpx.AsyncClient(base_url=hub_process.url, timeout=30) as http:
+        async with (
+            http.stream("GET", "/v1/feed/stream", headers=greedy) as first,
+            http.stream("GET", "/v1/feed/stream", headers=greedy) as second,
+        ):
+            assert first.status_code == second.status_code == 200
+            # Kept: a parser dropped closes its connection (httpx closes an abandoned stream).
+            held = [EventStream(first), EventStream(second)]
+            for stream in held:
+                assert (await stream.next())[0] == "comment"
+
+            refused = await http.get("/v1/feed/stream", headers=greedy)
+            assert refused.status_code == 429
+            assert refused.headers["content-type"].startswith("application/problem+json")
+            assert int(refused.headers["retry-after"]) >= 1
+            assert "2" in refused.json()["detail"]
+
+            async with http.stream("GET", "/v1/feed/stream", headers=other) as theirs:
+                assert theirs.status_code == 200
+                assert (await EventStream(theirs).next())[0] == "comment"
+
+            # The pull feed is not a stream: still served; and the held streams go on.
+            assert (await http.get("/v1/feed", headers=greedy)).status_code == 200
+            for stream in held:
+                assert (await stream.next())[0] == "comment"
+
+        # Once its streams are closed, the client may open one again (the hub notices the
+        # disconnection shortly).
+        deadline = time.monotonic() + 30
+        while True:
+            async with http.stream("GET", "/v1/feed/stream", headers=greedy) as response:
+                if response.status_code == 200:
+                    assert (await EventStream(response).next())[0] == "comment"
+                    break
+                assert response.status_code == 429
+            assert time.monotonic() < deadline, "the closed streams were never let go"
+            await asyncio.sleep(0.2)

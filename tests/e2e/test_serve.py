@@ -4,8 +4,12 @@ and a crash in the middle of intake that loses nothing and leaves no half-stored
 from __future__ import annotations
 
 import json
+import resource
+import socket
 import threading
+import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -93,3 +97,69 @@ def test_crash_during_intake_loses_nothing_acknowledged_and_stores_no_half_batch
         assert all(present) or not any(present), "a batch was half stored"
     for batch_ids in acknowledged:
         assert all(stored[batch_ids[0]]), "an acknowledged batch was lost"
+
+
+def _closed_by_the_hub(connection: socket.socket, trickle: bytes, within: float) -> bytes:
+    """Send `trickle` a byte at a time, slowly, until the hub closes the connection; what it
+    answered before closing. Fails if the connection is still open after `within` seconds."""
+    connection.settimeout(0.5)
+    answered = b""
+    deadline = time.monotonic() + within
+    sent = 0
+    while time.monotonic() < deadline:
+        try:
+            if sent < len(trickle):
+                connection.sendall(trickle[sent : sent + 1])
+                sent += 1
+            chunk = connection.recv(4096)
+        except TimeoutError:
+            continue
+        except (BrokenPipeError, ConnectionResetError):
+            return answered
+        if not chunk:
+            return answered
+        answered += chunk
+    raise AssertionError(f"the connection was still open after {within} s (sent {sent} bytes)")
+
+
+def test_slow_clients_are_cut_off_and_the_hub_keeps_serving(hub_process: HubProcess) -> None:
+    hub_process.env.update(
+        {"HUB_HTTP_HEADER_TIMEOUT_SECONDS": "2", "HUB_HTTP_BODY_TIMEOUT_SECONDS": "2"}
+    )
+    hub_process.start()
+    address = ("127.0.0.1", hub_process.port)
+    # A request head sent a byte at a time, never finished (slowloris).
+    head = b"GET /healthz HTTP/1.1\r\nHost: hub\r\n" + b"X-Slow: " + b"a" * 1000
+    # A connection that says nothing at all.
+    with (
+        socket.create_connection(address) as slow_head,
+        socket.create_connection(address) as silent,
+        socket.create_connection(address) as slow_body,
+    ):
+        # A complete head announcing a body that never comes.
+        slow_body.sendall(
+            b"POST /v1/events HTTP/1.1\r\nHost: hub\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 5000\r\n\r\n{"
+        )
+        answered = _closed_by_the_hub(slow_head, head, within=60)
+        assert answered == b"" or answered.startswith(b"HTTP/1.1 408")
+        _closed_by_the_hub(silent, b"", within=60)
+        _closed_by_the_hub(slow_body, b"", within=60)
+    # The hub is still serving others.
+    assert httpx.get(f"{hub_process.url}/healthz", timeout=10).status_code == 200
+
+
+def test_hub_serve_raises_its_open_file_limit_to_the_hard_limit(hub_process: HubProcess) -> None:
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    low = min(256, hard)
+
+    def lowered() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (low, hard))
+
+    hub_process.start(preexec_fn=lowered)
+    assert hub_process.process is not None
+    limits = Path(f"/proc/{hub_process.process.pid}/limits").read_text(encoding="ascii")
+    line = next(x for x in limits.splitlines() if x.startswith("Max open files"))
+    raised_soft, raised_hard = line.split()[3:5]
+    assert raised_soft == raised_hard == str(hard)
+    assert hard > low

@@ -463,3 +463,85 @@ async def test_checkpoints_and_proofs_verify_independently(hub: RunningHub) -> N
     assert (
         await hub.http.get("/v1/audit/checkpoint", headers=bearer(recipient))
     ).status_code == 403
+
+
+async def audit_volume(hub: RunningHub) -> tuple[int, int]:
+    """How many audit entries there are, and their canonical JSON's total size."""
+    entry = tables.audit_entries.c.entry
+    [found] = await rows(
+        hub,
+        sa.select(
+            sa.func.count().label("entries"),
+            sa.func.coalesce(sa.func.sum(sa.func.length(entry)), 0).label("size"),
+        ),
+    )
+    return int(found["entries"]), int(found["size"])
+
+
+@pytest.mark.asyncio
+async def test_re_reading_a_feed_is_logged_once_per_disclosure_not_on_every_read(
+    hub: RunningHub,
+) -> None:
+    publisher = await hub.token("sps")
+    people = [about_new_person(STORY) for _ in range(12)]
+    for notifications in people:
+        await push(hub, publisher, notifications)
+    await routed(hub)
+    reader = await hub.token(GLASGOW_SW, "feed:read")
+    purpose = {"X-Purpose": "prepare release supervision plans"}
+
+    async def page_through() -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        after = 0
+        while True:
+            answer = await hub.http.get(
+                "/v1/feed", params={"after": after, "limit": 5}, headers=bearer(reader) | purpose
+            )
+            assert answer.status_code == 200, answer.text
+            page = answer.json()
+            if not page["items"]:
+                return items
+            items.extend(page["items"])
+            after = page["next_after"]
+
+    items = await page_through()  # the first read: each disclosure's delivery
+    assert len(items) == len(people)
+    delivered = await audit_volume(hub)
+    assert await kinds_of(hub, kind="consultation") == []
+
+    await page_through()
+    reread_once = await audit_volume(hub)
+    for _ in range(19):
+        await page_through()
+    single = await hub.http.get(
+        f"/v1/disclosures/{items[0]['disclosure_id']}", headers=bearer(reader) | purpose
+    )
+    assert single.status_code == 200
+    reread_twenty = await audit_volume(hub)
+
+    # The re-reads are logged once for each disclosure read, not once for each read of it.
+    assert reread_twenty == reread_once
+    consulted = await kinds_of(hub, kind="consultation")
+    assert sorted(e.details["query"]["disclosure_id"] for e in consulted) == sorted(
+        i["disclosure_id"] for i in items
+    )
+    # And each entry is about its own disclosure only (no list of the page's others).
+    assert reread_once[1] - delivered[1] < 1000 * len(items)
+
+    # A person's history still shows that their disclosure was consulted, by whom and why.
+    dpo = await hub.token("hub-dpo", DPO_SCOPES)
+    person = items[3]["person_id"]
+    history = await hub.http.get(f"/v1/audit/persons/{person}/history", headers=bearer(dpo) | SAR)
+    assert history.status_code == 200, history.text
+    reads = [c for c in history.json()["consulted"] if c["agency"] == GLASGOW_SW]
+    assert len(reads) == 1
+    assert reads[0]["actor"] == await client_of(hub, GLASGOW_SW)
+    assert reads[0]["purpose"] == purpose["X-Purpose"]
+    assert reads[0]["details"]["query"]["disclosure_id"] == items[3]["disclosure_id"]
+
+    # Another purpose is another reason to read: logged again.
+    other = {"X-Purpose": "risk assessment review"}
+    answer = await hub.http.get("/v1/feed", params={"limit": 1}, headers=bearer(reader) | other)
+    assert answer.status_code == 200
+    reads_by_glasgow = await kinds_of(hub, kind="consultation", agency=GLASGOW_SW)
+    assert len(reads_by_glasgow) == len(items) + 1

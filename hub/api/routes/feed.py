@@ -3,6 +3,7 @@ Events): what was disclosed to the caller's agency, in its feed's gap-free numbe
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any
@@ -11,8 +12,9 @@ from fastapi import APIRouter, Header, Query
 from pydantic import BaseModel, Field
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from hub.api.deps import ContainerDep, FeedReader, Purpose, principal
-from hub.services.feed import MAX_PAGE_SIZE, FeedItem, Heartbeat
+from hub.api.deps import ContainerDep, FeedReader, Purpose, StreamsDep, principal
+from hub.api.streams import SlotReleasingResponse
+from hub.services.feed import MAX_PAGE_SIZE, FeedItem, Heartbeat, StreamEnded
 
 router = APIRouter(prefix="/v1/feed", tags=["feed"])
 
@@ -20,6 +22,10 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Missing, invalid or expired token"},
     403: {"description": "The token lacks the scope feed:read"},
     422: {"description": "A parameter is invalid; `errors` names it"},
+}
+STREAM_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    **PROBLEMS,
+    429: {"description": "The client already holds HUB_FEED_MAX_STREAMS_PER_CLIENT streams"},
 }
 
 
@@ -82,10 +88,11 @@ async def read_feed(
 @router.get(
     "/stream",
     response_class=EventSourceResponse,
-    responses={200: {"content": {"text/event-stream": {}}}, **PROBLEMS},
+    responses={200: {"content": {"text/event-stream": {}}}, **STREAM_PROBLEMS},
 )
 async def stream_feed(
     container: ContainerDep,
+    streams: StreamsDep,
     caller: FeedReader,
     purpose: Purpose,
     after: Annotated[
@@ -106,28 +113,44 @@ async def stream_feed(
     with `id:` its number and the feed item as `data:`, now and as they are decided; a comment
     line `: heartbeat <time>` when nothing has been sent for `HUB_FEED_HEARTBEAT_SECONDS`. A
     client that reconnects with `Last-Event-ID` (or `?after=`) resumes after the last number it
-    received, so nothing is missed or repeated."""
+    received, so nothing is missed or repeated.
+
+    The stream ends, with a last `event: end` whose data says why (`{"reason":
+    "token-expired"|"client-disabled"|…, "detail": …}`), when the token expires and soon after
+    the client is disabled or loses `feed:read`. One client may hold
+    `HUB_FEED_MAX_STREAMS_PER_CLIENT` streams at once; one more is refused (429, Retry-After)."""
     # An EventSource reconnecting sends Last-Event-ID to the URL it first opened, `after` and
     # all: the header is the newer cursor.
     cursor = last_event_id if last_event_id is not None else after or 0
-    messages = container.feed.stream(
-        caller.agency,
-        reader=principal(caller),
-        purpose=purpose,
-        after=cursor,
-        heartbeat_seconds=container.settings.feed_heartbeat_seconds,
-    )
+    slot = streams.slots.acquire(caller.client_id)
+    try:
+        messages = container.feed.stream(
+            caller.agency,
+            reader=principal(caller),
+            purpose=purpose,
+            after=cursor,
+            heartbeat_seconds=container.settings.feed_heartbeat_seconds,
+            guard=streams.guards.guard(caller),
+        )
 
-    async def events() -> AsyncIterator[ServerSentEvent]:
-        async for message in messages:
-            if isinstance(message, Heartbeat):
-                yield ServerSentEvent(comment=f"heartbeat {message.at.isoformat()}")
-            else:
-                yield ServerSentEvent(
-                    data=FeedItemModel.of(message).model_dump_json(),
-                    event="disclosure",
-                    id=str(message.seq),
-                )
+        async def events() -> AsyncIterator[ServerSentEvent]:
+            async for message in messages:
+                if isinstance(message, Heartbeat):
+                    yield ServerSentEvent(comment=f"heartbeat {message.at.isoformat()}")
+                elif isinstance(message, StreamEnded):
+                    yield ServerSentEvent(
+                        data=json.dumps({"reason": message.reason, "detail": message.detail}),
+                        event="end",
+                    )
+                else:
+                    yield ServerSentEvent(
+                        data=FeedItemModel.of(message).model_dump_json(),
+                        event="disclosure",
+                        id=str(message.seq),
+                    )
 
-    # Heartbeats come from the feed service (ping=0): it knows when the feed was quiet.
-    return EventSourceResponse(events(), ping=0, sep="\n")
+        # Heartbeats come from the feed service (ping=0): it knows when the feed was quiet.
+        return SlotReleasingResponse(events(), ping=0, sep="\n", slot=slot)
+    except BaseException:
+        slot.release()
+        raise
