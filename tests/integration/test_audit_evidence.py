@@ -88,7 +88,7 @@ async def verify(
 
 async def tamper(hub: RunningHub, database: Database, table: str, *statements: str) -> None:
     """Raw SQL as the insider, with `table`'s append-only protection switched off first."""
-    async with hub.container.engine.connect() as connection:
+    async with database.owner.connect() as connection:
         if database.backend == "postgres":
             await connection.execute(sa.text(f"ALTER TABLE {table} DISABLE TRIGGER ALL"))
             await connection.execute(sa.text(f"GRANT UPDATE, DELETE ON {table} TO CURRENT_USER"))
@@ -304,7 +304,7 @@ async def test_an_erasure_without_its_entry_forced_past_the_database(
         hub, sa.select(tables.events.c.position).order_by(tables.events.c.position).limit(1)
     )
     position = first["position"]
-    async with hub.container.engine.connect() as connection:
+    async with database.owner.connect() as connection:
         if database.backend == "postgres":
             await connection.execute(sa.text("ALTER TABLE event_erasures DISABLE TRIGGER ALL"))
         else:
