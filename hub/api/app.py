@@ -6,10 +6,11 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from hub import __version__, bootstrap
 from hub.api import problems
+from hub.api.parameters import clean_parameters
 from hub.api.ratelimit import RateLimitMiddleware
 from hub.api.routes import (
     audit,
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None, *, role: Role = "all") -> FastA
             "to it. Authenticate with an OAuth 2.0 client-credentials token from /oauth/token."
         ),
         lifespan=lifespan,
+        dependencies=[Depends(clean_parameters)],
     )
     problems.install(app)
     app.add_middleware(RateLimitMiddleware)

@@ -26,6 +26,10 @@ HOSTILE = [
     "..%2f..%2f..%2fetc%2fpasswd",
     "%00",
     "sps_number:' OR 1=1 --",
+    # Issue 13: a NUL was a 500 on PostgreSQL (it cannot store one), anywhere.
+    "a\x00b",
+    "sps_number:1000001\x00",
+    "\x1b[31m",
 ]
 #: What a server-side failure would show (the hostile input itself may be echoed in a 404's
 #: detail, so SQL the caller sent is not a leak; SQL the server wrote would come with these).
