@@ -72,7 +72,8 @@ async def test_the_guard_ends_a_stream_at_expiry_and_after_a_disable() -> None:
     clients = Clients(_client())
     monotonic, now = [100.0], [NOW]
     guards = _guards(clients, monotonic, now)
-    caller = Caller("cl_a", "sw-glasgow-city", frozenset({"feed:read"}), NOW + timedelta(seconds=60))
+    expires = NOW + timedelta(seconds=60)
+    caller = Caller("cl_a", "sw-glasgow-city", frozenset({"feed:read"}), expires)
     ends = [guards.guard(caller) for _ in range(3)]
     for guard in ends:
         assert await guard() is None
@@ -88,7 +89,7 @@ async def test_the_guard_ends_a_stream_at_expiry_and_after_a_disable() -> None:
 
     clients.client = replace(clients.client, disabled_at=None)
     monotonic[0] += 5
-    now[0] = NOW + timedelta(seconds=60)
+    now[0] = expires
     ended = await ends[1]()
     assert ended is not None
     assert ended.reason == "token-expired"
