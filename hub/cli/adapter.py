@@ -135,6 +135,7 @@ async def _ingest(args: argparse.Namespace, settings: Settings) -> int:
             done = await ingest_file(service, adapter, file, dry_run=args.dry_run)
             if not args.dry_run:
                 done.quarantined = write_quarantine(quarantine, file, done)
+            done.data = None  # the report is kept for the summary; the bytes need not be
             reports.append(done)
             out = sys.stderr if args.json else sys.stdout
             print(_summary_line(done), file=out)
