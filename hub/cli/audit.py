@@ -18,18 +18,15 @@ from pathlib import Path
 from hub import bootstrap
 from hub.cli.common import Commands
 from hub.domain.audit.entries import AuditKind
+from hub.domain.audit.export_file import verify_export
+from hub.domain.audit.verification import VerificationReport
 from hub.errors import InvalidInput
 from hub.infra.audit import SqlAuditLog, load_audit_signer
-from hub.services.audit import (
-    AuditCheckpointer,
-    AuditSequencer,
-    AuditSigner,
-    AuditTrail,
-    AuditVerifier,
-    VerificationReport,
-    verify_export,
-)
+from hub.services.audit_ports import AuditSigner
 from hub.services.audit_queries import GROUNDS, AuditQuery, Principal, records_csv
+from hub.services.audit_sequencer import AuditCheckpointer, AuditSequencer
+from hub.services.audit_trail import AuditTrail
+from hub.services.audit_verify import AuditVerifier
 from hub.settings import Settings
 
 
