@@ -22,6 +22,7 @@ from hub.errors import BusError, InvalidInput, StoreUnavailable
 from hub.infra import db
 from hub.infra.audit import SqlAuditLog, load_audit_signer
 from hub.infra.audit_queries import SqlAuditIndex, SqlRestrictions
+from hub.infra.checkpoint_dir import CheckpointDirectory
 from hub.infra.clients import SqlClientRepository
 from hub.infra.conflicts import SqlConflictReviewList
 from hub.infra.deliveries import SqlDeliveryQueue
@@ -50,6 +51,7 @@ from hub.services.audit import (
     AuditTrail,
     AuditVerifier,
 )
+from hub.services.audit_beacon import CheckpointHeaderSender, LatestCheckpoint
 from hub.services.audit_queries import AuditQueryService, ConsultationLog
 from hub.services.bus import EventPublisher
 from hub.services.clients import ClientRepository
@@ -102,6 +104,10 @@ class Container:
     audit_log: SqlAuditLog
     audit_signer: AuditSigner
     audit_trail: AuditTrail
+    #: Signed checkpoints published outside the database, and the latest one for the header
+    #: of every feed response and webhook delivery.
+    audit_checkpoints: CheckpointDirectory
+    audit_beacon: LatestCheckpoint
     audit_queries: AuditQueryService
     consultations: ConsultationLog
     #: Erasure of personal data past the bundle's retention periods (`hub retention apply`).
@@ -159,12 +165,18 @@ class Container:
     def audit_checkpointer(self) -> AuditCheckpointer:
         """Signs the tree's root every `audit_checkpoint_interval` seconds while it grows."""
         return AuditCheckpointer(
-            self.audit_log, self.audit_signer, interval=self.settings.audit_checkpoint_interval
+            self.audit_log,
+            self.audit_signer,
+            publisher=self.audit_checkpoints,
+            interval=self.settings.audit_checkpoint_interval,
         )
 
     def audit_verifier(self) -> AuditVerifier:
         return AuditVerifier(
-            self.audit_log, self.audit_signer.trusted_keys, self.audit_signer.origin
+            self.audit_log,
+            self.audit_signer.trusted_keys,
+            self.audit_signer.origin,
+            held=self.audit_checkpoints,
         )
 
     def router(self) -> Router:
@@ -431,6 +443,9 @@ async def running(settings: Settings, *, migrate: bool | None = None) -> AsyncIt
             retry_schedule=settings.webhook_retry_schedule,
         )
         consultations = ConsultationLog(audit_log)
+        audit_beacon = LatestCheckpoint(
+            audit_log, max_age=min(settings.audit_checkpoint_interval, 5.0)
+        )
         yield Container(
             settings=settings,
             engine=engine,
@@ -461,10 +476,12 @@ async def running(settings: Settings, *, migrate: bool | None = None) -> AsyncIt
             ),
             delivery_queue=delivery_queue,
             deliveries=DeliveryService(delivery_queue),
-            webhook_sender=sender,
+            webhook_sender=CheckpointHeaderSender(sender, audit_beacon),
             audit_log=audit_log,
             audit_signer=audit_signer,
             audit_trail=AuditTrail(audit_log),
+            audit_checkpoints=CheckpointDirectory(settings.resolved_audit_checkpoint_dir),
+            audit_beacon=audit_beacon,
             audit_queries=AuditQueryService(
                 SqlAuditIndex(engine),
                 SqlRestrictions(engine, audit_log),

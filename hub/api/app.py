@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from hub import __version__, bootstrap
 from hub.api import problems
+from hub.api.checkpoint_header import AuditCheckpointHeader
 from hub.api.ratelimit import RateLimitMiddleware
 from hub.api.routes import (
     audit,
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None, *, role: Role = "all") -> FastA
     )
     problems.install(app)
     app.add_middleware(RateLimitMiddleware)
+    app.add_middleware(AuditCheckpointHeader)
     app.include_router(health.router)
     app.include_router(oauth.router)
     app.include_router(events.router)

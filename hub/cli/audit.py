@@ -17,8 +17,10 @@ from pathlib import Path
 
 from hub import bootstrap
 from hub.cli.common import Commands
+from hub.domain.audit.checkpoint import CheckpointError
 from hub.domain.audit.entries import AuditKind
 from hub.domain.audit.export_file import verify_export
+from hub.domain.audit.held import HeldCheckpoint, decode_held
 from hub.domain.audit.verification import VerificationReport
 from hub.errors import InvalidInput
 from hub.infra.audit import SqlAuditLog, load_audit_signer
@@ -39,6 +41,13 @@ def register(commands: Commands) -> None:
         help="recompute the Merkle tree from the stored entries and check every signed "
         "checkpoint; exit 1 naming the first entry that was changed, removed, inserted or "
         "reordered",
+    )
+    verify.add_argument(
+        "--checkpoint",
+        type=Path,
+        metavar="FILE",
+        help="check the log against this signed checkpoint (the note, or a Pph-Audit-Checkpoint "
+        "header value a recipient kept) instead of the latest one in the checkpoint directory",
     )
     verify.add_argument("--json", action="store_true", help="print the report as JSON")
     verify.set_defaults(run=_verify)
@@ -236,32 +245,52 @@ async def _lift(args: argparse.Namespace, settings: Settings) -> int:
 
 @dataclass(frozen=True)
 class _Audit:
-    log: SqlAuditLog
-    signer: AuditSigner
-    settings: Settings
+    """The audit trail's parts, as the composition root builds them."""
+
+    container: bootstrap.Container
+
+    @property
+    def log(self) -> SqlAuditLog:
+        return self.container.audit_log
+
+    @property
+    def signer(self) -> AuditSigner:
+        return self.container.audit_signer
 
     def sequencer(self) -> AuditSequencer:
         return AuditSequencer(self.log)
 
     def checkpointer(self) -> AuditCheckpointer:
-        return AuditCheckpointer(
-            self.log, self.signer, interval=self.settings.audit_checkpoint_interval
-        )
+        return self.container.audit_checkpointer()
 
     def verifier(self) -> AuditVerifier:
-        return AuditVerifier(self.log, self.signer.trusted_keys, self.signer.origin)
+        return self.container.audit_verifier()
 
 
 @asynccontextmanager
 async def _audit(settings: Settings) -> AsyncIterator[_Audit]:
-    signer = load_audit_signer(settings)
     async with bootstrap.running(settings) as container:
-        yield _Audit(SqlAuditLog(container.engine), signer, settings)
+        yield _Audit(container)
+
+
+def _held(path: Path | None) -> HeldCheckpoint | None:
+    """The checkpoint the operator gives (`--checkpoint FILE`), read before the database is."""
+    if path is None:
+        return None
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise InvalidInput(f"--checkpoint: cannot read {path}: {error}") from error
+    try:
+        return HeldCheckpoint(decode_held(text), str(path))
+    except CheckpointError as error:
+        raise InvalidInput(f"--checkpoint: {path}: {error}") from error
 
 
 async def _verify(args: argparse.Namespace, settings: Settings) -> int:
+    held = _held(args.checkpoint)
     async with _audit(settings) as audit:
-        report = await audit.verifier().verify()
+        report = await audit.verifier().verify(held)
     return _print_report(report, as_json=args.json)
 
 
@@ -330,6 +359,17 @@ def _print_report(report: VerificationReport, *, as_json: bool) -> int:
     failure = report.failure
     if failure is None:
         print(f"OK: {checked}")
+        if report.held_checkpoint is not None:
+            print(
+                f"checked against the checkpoint of tree size {report.held_checkpoint} held "
+                f"outside the database ({report.held_source})"
+            )
+        else:
+            print(
+                "WARNING: no checkpoint held outside the database was found: this proves the "
+                "log matches its own checkpoints only, not that none were rewritten or rolled "
+                "back (give one with --checkpoint FILE, or see HUB_AUDIT_CHECKPOINT_DIR)"
+            )
         if report.unsequenced:
             print(f"{report.unsequenced} newer entries are not in the tree yet")
         return 0

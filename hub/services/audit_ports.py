@@ -12,12 +12,21 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from hub.domain.audit.checkpoint import Checkpoint, sign_checkpoint, verifier_key
 from hub.domain.audit.entries import AuditEntry
+from hub.domain.audit.held import HeldCheckpoint
 from hub.domain.audit.merkle import SubtreeAccessor
 from hub.domain.audit.records import Leaf, SequencedEntry, StoredCheckpoint, StoredEntry, TreeHead
 from hub.domain.audit.subtrees import SubtreeKey, keys_used_by
 from hub.errors import StoreError
 
-__all__ = ["AuditLog", "AuditSigner", "AuditSnapshot", "AuditTree", "from_stored_subtrees"]
+__all__ = [
+    "AuditLog",
+    "AuditSigner",
+    "AuditSnapshot",
+    "AuditTree",
+    "CheckpointPublisher",
+    "HeldCheckpoints",
+    "from_stored_subtrees",
+]
 
 T = TypeVar("T")
 
@@ -113,6 +122,37 @@ class AuditTree(Protocol):
 
     def snapshot(self) -> AbstractAsyncContextManager[AuditSnapshot]:
         """A consistent read-only view of everything, for as long as the context lasts."""
+        ...
+
+
+class CheckpointPublisher(Protocol):
+    """Where signed checkpoints are published outside the database, append-only: beyond the
+    reach of an insider who can rewrite the database (the checkpoint directory)."""
+
+    async def latest(self) -> HeldCheckpoint | None:
+        """The published checkpoint of the largest tree size (None: none yet)."""
+        ...
+
+    async def publish_leaves(self, first_leaf: int, leaf_hashes: Sequence[bytes]) -> None:
+        """Publish the hashes of leaves `first_leaf`, `first_leaf + 1` … (before the checkpoint
+        that covers them)."""
+        ...
+
+    async def publish(self, checkpoint: StoredCheckpoint) -> None:
+        """Publish the signed checkpoint (after the hashes of the leaves it adds)."""
+        ...
+
+
+class HeldCheckpoints(Protocol):
+    """What verification reads back from outside the database."""
+
+    async def latest(self) -> HeldCheckpoint | None:
+        """The published checkpoint of the largest tree size (None: none yet)."""
+        ...
+
+    async def leaf_hashes(self, start: int, limit: int) -> list[bytes]:
+        """The published hashes of leaves `start`, `start + 1` … (at most `limit`), as far
+        as they were published: fewer, or none, where they were not."""
         ...
 
 

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from hub.domain.audit.checkpoint import CheckpointError, parse_signed_checkpoint
+from hub.domain.audit.checkpoint import Checkpoint, CheckpointError, parse_signed_checkpoint
 from hub.domain.audit.merkle import (
     Frontier,
     SubtreeAccessor,
@@ -19,7 +19,12 @@ from hub.domain.audit.merkle import (
 )
 from hub.domain.audit.records import Leaf, StoredCheckpoint
 from hub.errors import InvalidInput, StoreError
-from hub.services.audit_ports import AuditSigner, AuditTree, from_stored_subtrees
+from hub.services.audit_ports import (
+    AuditSigner,
+    AuditTree,
+    CheckpointPublisher,
+    from_stored_subtrees,
+)
 
 __all__ = ["AuditCheckpointer", "AuditSequencer"]
 
@@ -100,30 +105,58 @@ class AuditCheckpointer:
     """Signs the tree's root whenever it has grown, at most every `interval` seconds.
 
     Before signing, it proves from the stored subtrees that the new tree extends the one the
-    last checkpoint signed (RFC 9162 consistency), so it never signs over a tampered history.
+    last checkpoint signed (RFC 9162 consistency), so it never signs over a tampered history:
+    the last in the database, or a larger one published outside it (after an insider deleted
+    or rolled back the database's checkpoints). Every checkpoint it signs is then published
+    outside the database with its leaves' hashes (`publisher`); one signed but not published
+    (a crash in between) is published on the next round.
     """
 
-    def __init__(self, tree: AuditTree, signer: AuditSigner, *, interval: float = 5.0) -> None:
+    def __init__(
+        self,
+        tree: AuditTree,
+        signer: AuditSigner,
+        *,
+        publisher: CheckpointPublisher,
+        interval: float = 5.0,
+        page_size: int = 10_000,
+    ) -> None:
         self._tree = tree
         self._signer = signer
+        self._publisher = publisher
         self._interval = interval
+        self._page = page_size
 
     async def run_once(self) -> StoredCheckpoint | None:
         """Sign a checkpoint of the current tree if it grew since the last; the new checkpoint,
         or None (nothing new, or another checkpointer signed this size first)."""
         head = await self._tree.head()
         latest = await self._tree.latest_checkpoint()
+        held = await self._publisher.latest()
+        published = self._signed(held.note, held.source) if held is not None else None
+        published_size = published.tree_size if published is not None else 0
         if head.size == 0 or (latest is not None and latest.tree_size >= head.size):
+            if latest is not None:
+                await self._publish(latest, published_size)
             return None
-        old_size = latest.tree_size if latest is not None else 0
+        base = self._signed(latest.note, "the database") if latest is not None else None
+        if published is not None and (base is None or published.tree_size > base.tree_size):
+            base = published
+        if base is not None and base.tree_size > head.size:
+            raise StoreError(
+                f"the stored audit tree has {head.size} leaves, but a checkpoint of tree size "
+                f"{base.tree_size} was published ({held.source if held else ''}): the log was "
+                "rolled back; refusing to sign; run `hub audit verify`"
+            )
+        old_size = base.tree_size if base is not None else 0
 
         def compute(get: SubtreeAccessor) -> tuple[bytes, list[bytes]]:
             root = root_from_subtrees(get, head.size)
             return root, consistency_proof_from_subtrees(get, old_size, head.size)
 
         root, proof = await from_stored_subtrees(self._tree.subtrees, compute)
-        if latest is not None:
-            self._check_extends(latest, head.size, root, proof)
+        if base is not None:
+            self._check_extends(base, head.size, root, proof)
         checkpoint = StoredCheckpoint(
             tree_size=head.size,
             root_hash=root,
@@ -132,25 +165,50 @@ class AuditCheckpointer:
         )
         if not await self._tree.add_checkpoint(checkpoint):
             return None
+        await self._publish(checkpoint, published_size)
         return checkpoint
 
-    def _check_extends(
-        self, latest: StoredCheckpoint, size: int, root: bytes, proof: Sequence[bytes]
-    ) -> None:
+    def _signed(self, note: str, where: str) -> Checkpoint:
         try:
-            signed = parse_signed_checkpoint(
-                latest.note, self._signer.trusted_keys, expected_origin=self._signer.origin
+            return parse_signed_checkpoint(
+                note, self._signer.trusted_keys, expected_origin=self._signer.origin
             )
         except CheckpointError as error:
             raise StoreError(
-                f"the latest audit checkpoint (tree size {latest.tree_size}) does not verify "
-                f"({error}): refusing to sign another; run `hub audit verify`"
+                f"the latest audit checkpoint in {where} does not verify ({error}): refusing "
+                "to sign another; run `hub audit verify`"
             ) from error
-        if not verify_consistency(latest.tree_size, size, signed.root_hash, root, proof):
+
+    def _check_extends(
+        self, signed: Checkpoint, size: int, root: bytes, proof: Sequence[bytes]
+    ) -> None:
+        if not verify_consistency(signed.tree_size, size, signed.root_hash, root, proof):
             raise StoreError(
                 f"the stored audit tree of {size} leaves does not extend the one checkpoint "
-                f"{latest.tree_size} signed: refusing to sign it; run `hub audit verify`"
+                f"{signed.tree_size} signed: refusing to sign it; run `hub audit verify`"
             )
+
+    async def _publish(self, checkpoint: StoredCheckpoint, published_size: int) -> None:
+        """Publish `checkpoint` outside the database with the hashes of the leaves since the
+        last one published there, unless it (or a larger one) is published already."""
+        if published_size >= checkpoint.tree_size:
+            return
+        size = checkpoint.tree_size
+        # A page at a time: the first checkpoint published for an existing log covers it all.
+        start = published_size
+        async with self._tree.snapshot() as snapshot:
+            while start < size:
+                wanted = min(self._page, size - start)
+                page = await snapshot.leaves(start, wanted)
+                for offset in range(wanted):
+                    if offset >= len(page) or page[offset].leaf_index != start + offset:
+                        raise StoreError(
+                            f"audit leaf {start + offset} is missing: cannot publish the "
+                            f"checkpoint of tree size {size}; run `hub audit verify`"
+                        )
+                await self._publisher.publish_leaves(start, [leaf.leaf_hash for leaf in page])
+                start += wanted
+        await self._publisher.publish(checkpoint)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Keep checkpointing every `interval` seconds until `stop` is set."""

@@ -19,6 +19,7 @@ from typing import IO
 
 from hub.domain.audit.entries import format_timestamp
 from hub.domain.audit.export_file import EXPORT_FORMAT, entry_line, line
+from hub.domain.audit.held import HeldCheckpoint
 from hub.domain.audit.merkle import leaf_hash
 from hub.domain.audit.records import Leaf, StoredCheckpoint, StoredEntry
 from hub.domain.audit.replay import TreeReplay, report
@@ -30,7 +31,7 @@ from hub.domain.audit.verification import (
     key_texts,
     parse_key,
 )
-from hub.services.audit_ports import AuditSnapshot, AuditTree
+from hub.services.audit_ports import AuditSnapshot, AuditTree, HeldCheckpoints
 
 __all__ = ["AuditVerifier", "ExportSummary"]
 
@@ -63,7 +64,8 @@ class _Peekable:
 
 
 class AuditVerifier:
-    """Verifies the stored log against its signed checkpoints, and exports it."""
+    """Verifies the stored log against its signed checkpoints and the last checkpoint held
+    outside the database, and exports it."""
 
     def __init__(
         self,
@@ -71,30 +73,46 @@ class AuditVerifier:
         verifier_keys: str | Sequence[str],
         origin: str,
         *,
+        held: HeldCheckpoints,
         page_size: int = 5000,
     ) -> None:
         """`verifier_keys`: the key checkpoints are signed with now, first, then any earlier
-        keys whose checkpoints must still verify."""
+        keys whose checkpoints must still verify. `held`: the checkpoints and leaf hashes
+        published outside the database."""
         self._tree = tree
+        self._held = held
         self._verifier_keys = key_texts(verifier_keys)
         self._keys = [parse_key(k) for k in self._verifier_keys]
         self._origin = origin
         self._page = page_size
 
-    async def verify(self) -> VerificationReport:
+    async def verify(self, held: HeldCheckpoint | None = None) -> VerificationReport:
         """Recompute every leaf from the stored canonical entries, every stored perfect subtree,
         and the root at every checkpoint; check each checkpoint's signature and its consistency
-        with the one before. Stops at the first failure, in log order."""
+        with the one before. Stops at the first failure, in log order.
+
+        Then against what the database cannot rewrite: `held` (a checkpoint an operator or a
+        recipient kept), or else the latest checkpoint published outside the database. The
+        tree must reach its size with its root (else the log was rolled back or rewritten),
+        the database must still hold it (else checkpoints were deleted), and every leaf must
+        hash as published (else the entry was changed and the stored hashes recomputed)."""
         replay = TreeReplay(self._keys, self._origin)
         last_position = 0
         unsequenced = 0
+        if held is None:
+            # Before the snapshot: a checkpoint is published only after the database holds it,
+            # so the snapshot holds every checkpoint published by now.
+            held = await self._held.latest()
         async with self._tree.snapshot() as snapshot:
             try:
+                held_size = replay.hold(held) if held is not None else None
                 claims = _StoredClaims(snapshot, replay, self._page)
                 await claims.feed()
                 replay.reach()
                 last_position = await self._replay_leaves(snapshot, replay, claims)
                 replay.finish()
+                if held is not None and held_size is not None:
+                    await _check_held_is_stored(snapshot, held, held_size)
             except Failed as failed:
                 return report(replay, 0, failed.failure)
             unsequenced = await snapshot.count_entries(last_position)
@@ -113,6 +131,8 @@ class AuditVerifier:
                 return last_position
             cursor = page[-1].leaf_index + 1
             stored_subtrees = await snapshot.subtrees(completed_above_leaves(page))
+            first = page[0].leaf_index
+            published = dict(enumerate(await self._held.leaf_hashes(first, len(page)), start=first))
             for leaf in page:
                 where = f"leaf {leaf.leaf_index} (position {leaf.entry_position})"
                 if leaf.leaf_index != expected:
@@ -160,6 +180,7 @@ class AuditVerifier:
                 hashed = leaf_hash(entry.entry.encode("utf-8"))
                 if hashed != leaf.leaf_hash:
                     raise Failed(await _leaf_hash_failure(snapshot, leaf, entry, hashed))
+                _check_published(published.get(leaf.leaf_index), leaf, entry, hashed)
                 _check_columns(leaf, entry)
                 await claims.feed()
                 for level, index, node in replay.append(hashed)[1:]:
@@ -288,6 +309,42 @@ async def _leaf_hash_failure(
         position=entry.position,
         entry=entry.entry,
     )
+
+
+def _check_published(
+    published: bytes | None, leaf: Leaf, entry: StoredEntry, hashed: bytes
+) -> None:
+    """The entry must hash to its leaf's hash as published outside the database (where it was
+    published: the leaves of a checkpoint not yet published have nothing to compare with)."""
+    if published is None or published == hashed:
+        return
+    raise Failed(
+        VerificationFailure(
+            "leaf_published",
+            f"the entry at position {entry.position} (leaf {leaf.leaf_index}) does not hash to "
+            f"the hash of leaf {leaf.leaf_index} published outside the database when it was "
+            "checkpointed: the entry was changed and its stored leaf and subtree hashes "
+            "recomputed to match",
+            leaf_index=leaf.leaf_index,
+            position=entry.position,
+            entry=entry.entry,
+        )
+    )
+
+
+async def _check_held_is_stored(snapshot: AuditSnapshot, held: HeldCheckpoint, size: int) -> None:
+    """The database must still hold the checkpoint published outside it (the replay checked
+    that the tree reaches it with its root)."""
+    found = await snapshot.checkpoints(size - 1, 1)
+    if not found or found[0].tree_size != size:
+        raise Failed(
+            VerificationFailure(
+                "external_checkpoint_missing",
+                f"the database holds no signed checkpoint of tree size {size}, yet one is held "
+                f"outside it ({held.source}): checkpoints were deleted from audit_checkpoints",
+                tree_size=size,
+            )
+        )
 
 
 def _check_columns(leaf: Leaf, entry: StoredEntry) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from hub.domain.audit.checkpoint import CheckpointError, VerifierKey, parse_signed_checkpoint
+from hub.domain.audit.held import HeldCheckpoint
 from hub.domain.audit.merkle import Frontier, consistency_proof_from_subtrees, verify_consistency
 from hub.domain.audit.subtrees import SubtreeKey, frontier_keys, keys_used_by
 from hub.domain.audit.verification import Failed, VerificationFailure, VerificationReport
@@ -24,6 +25,15 @@ class _Claim:
     problem: VerificationFailure | None
 
 
+@dataclass(frozen=True, slots=True)
+class _Held:
+    """The checkpoint held outside the database, once its signature verified."""
+
+    tree_size: int
+    root_hash: bytes
+    source: str
+
+
 class TreeReplay:
     """Recomputes the tree leaf by leaf, in O(log n) memory, and checks each claimed checkpoint
     when the tree reaches its size: its root, and its consistency with the one before.
@@ -31,6 +41,10 @@ class TreeReplay:
     The driver feeds the claimed checkpoints, smallest first, while `needs_claims` is true (the
     replay looks one checkpoint ahead, to keep only the nodes the next consistency proof needs),
     then calls `no_more_claims`.
+
+    A checkpoint held outside the database (`hold`) is checked the same way when the tree
+    reaches its size, and the tree must reach it: a log smaller than a checkpoint the hub
+    published was rolled back.
     """
 
     def __init__(self, keys: Sequence[VerifierKey], origin: str) -> None:
@@ -45,6 +59,7 @@ class TreeReplay:
         #: The nodes the consistency proof to the next checkpoint needs, as they appear.
         self._wanted: set[SubtreeKey] = set()
         self._kept: dict[SubtreeKey, bytes] = {}
+        self._held: _Held | None = None
         self.checkpoints = 0
 
     @property
@@ -54,6 +69,31 @@ class TreeReplay:
     @property
     def latest_checkpoint(self) -> int | None:
         return self._verified.tree_size if self._verified is not None else None
+
+    @property
+    def held_checkpoint(self) -> int | None:
+        return self._held.tree_size if self._held is not None else None
+
+    @property
+    def held_source(self) -> str | None:
+        return self._held.source if self._held is not None else None
+
+    def hold(self, held: HeldCheckpoint) -> int:
+        """The checkpoint held outside the database: its signature is checked now (raises
+        `Failed`), its root when the tree reaches its size. Its tree size."""
+        try:
+            signed = parse_signed_checkpoint(held.note, self._keys, expected_origin=self._origin)
+        except CheckpointError as error:
+            names = " or ".join(f"{k.name}+{k.key_id.hex()}" for k in self._keys)
+            raise Failed(
+                VerificationFailure(
+                    "external_checkpoint_signature",
+                    f"the checkpoint held outside the database ({held.source}) does not verify "
+                    f"with {names} for origin {self._origin}: {error}",
+                )
+            ) from error
+        self._held = _Held(signed.tree_size, signed.root_hash, held.source)
+        return signed.tree_size
 
     @property
     def needs_claims(self) -> bool:
@@ -152,6 +192,26 @@ class TreeReplay:
             self._verified = claim
             self.checkpoints += 1
             self._planned = False
+        self._reach_held()
+
+    def _reach_held(self) -> None:
+        held, size = self._held, self._frontier.size
+        if held is None or held.tree_size != size or self._frontier.root() == held.root_hash:
+            return
+        previous = self._verified.tree_size if self._verified is not None else 0
+        if previous >= size:
+            previous = 0
+        raise Failed(
+            VerificationFailure(
+                "external_checkpoint_root",
+                f"the entries do not have the root that the checkpoint of tree size {size} held "
+                f"outside the database ({held.source}) signed: an entry among leaves "
+                f"{previous}..{size - 1} was changed, removed, inserted or reordered, and the "
+                "stored hashes recomputed to match",
+                leaf_index=previous,
+                tree_size=size,
+            )
+        )
 
     def _plan_consistency(self) -> None:
         """At a verified checkpoint: which nodes will the proof to the next one need?"""
@@ -186,6 +246,19 @@ class TreeReplay:
                     tree_size=claim.tree_size,
                 )
             )
+        held, size = self._held, self._frontier.size
+        if held is not None and held.tree_size > size:
+            raise Failed(
+                VerificationFailure(
+                    "external_checkpoint_beyond_tree",
+                    f"the checkpoint of tree size {held.tree_size} held outside the database "
+                    f"({held.source}) covers {held.tree_size} entries, but the database's tree "
+                    f"has only {size}: the log was rolled back; leaves {size}.."
+                    f"{held.tree_size - 1} are missing",
+                    leaf_index=size,
+                    tree_size=held.tree_size,
+                )
+            )
 
 
 def report(
@@ -197,4 +270,6 @@ def report(
         latest_checkpoint=replay.latest_checkpoint,
         unsequenced=unsequenced,
         failure=failure,
+        held_checkpoint=replay.held_checkpoint,
+        held_source=replay.held_source,
     )

@@ -39,6 +39,17 @@ class VerificationFailure:
     * `checkpoint_consistency`: a checkpoint does not extend the one before it;
     * `checkpoint_beyond_tree`: a checkpoint covers more leaves than the tree has (entries
       were removed from the end);
+    * `leaf_published`: an entry does not hash to the leaf hash published outside the
+      database when its leaf was checkpointed (the entry was changed and the stored hashes
+      recomputed to match);
+    * `external_checkpoint_signature`: the checkpoint held outside the database does not verify
+      with the key (or is not a checkpoint);
+    * `external_checkpoint_root`: the recomputed tree does not have the root the checkpoint held
+      outside the database signed;
+    * `external_checkpoint_beyond_tree`: that checkpoint covers more leaves than the tree has
+      (the log was rolled back);
+    * `external_checkpoint_missing`: the database holds no checkpoint of that size (checkpoints
+      were deleted from it);
     * `export_format`: an export line that is not what the format says.
     """
 
@@ -73,6 +84,10 @@ class VerificationReport:
     #: Stored entries not yet in the tree (the sequencer has not reached them).
     unsequenced: int
     failure: VerificationFailure | None
+    #: The size of the checkpoint held outside the database that the log was checked against
+    #: (None: none was held), and where it was held.
+    held_checkpoint: int | None = None
+    held_source: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -85,6 +100,8 @@ class VerificationReport:
             "checkpoints": self.checkpoints,
             "latest_checkpoint": self.latest_checkpoint,
             "unsequenced": self.unsequenced,
+            "held_checkpoint": self.held_checkpoint,
+            "held_source": self.held_source,
             "failure": self.failure.as_json() if self.failure else None,
         }
 
