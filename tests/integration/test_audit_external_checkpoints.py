@@ -21,6 +21,8 @@ from hub.domain.audit.checkpoint import parse_signed_checkpoint
 from hub.domain.audit.entries import AuditEntry, AuditKind
 from hub.domain.audit.merkle import Frontier, leaf_hash
 from hub.infra.audit import SqlAuditLog, load_audit_signer
+from hub.infra.checkpoint_dir import CheckpointDirectory
+from hub.services.audit_sequencer import AuditCheckpointer, AuditSequencer
 from tests.conftest import Database
 from tests.integration.cli_helpers import run_cli
 
@@ -286,3 +288,49 @@ async def test_a_forged_held_checkpoint_is_refused(
     code, out, err = await verify(database, monkeypatch, capsys, "--checkpoint", str(held))
     assert code == 1, out
     assert "FAILED (external_checkpoint_signature)" in err
+
+
+async def test_the_checkpointer_refuses_to_sign_over_a_rolled_back_log(
+    database: Database, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    # After the rollback the log grows again past the published 20 leaves: signing it would
+    # bless a rewritten history, so `hub audit checkpoint` refuses and publishes nothing.
+    await build(database, monkeypatch)
+    await roll_back(database, 13)
+    await SqlAuditLog(database.engine).record([consultation(n + 30) for n in range(13, 25)])
+    capsys.readouterr()
+    code = await run_cli(database, monkeypatch, "audit", "checkpoint")
+    out = capsys.readouterr()
+    assert code == 2, out
+    assert "does not extend the one checkpoint 20 signed" in out.err
+    published = sorted(p.name for p in checkpoint_dir(database).glob("*.checkpoint"))
+    assert published == [f"{size:020d}.checkpoint" for size in CHECKPOINTS]
+
+
+async def test_a_large_first_publication_is_written_a_page_at_a_time(
+    database: Database, tmp_path: Path
+) -> None:
+    # An existing log (here 20 leaves, pages of 6) is published whole by its next checkpoint.
+    log = SqlAuditLog(database.engine)
+    signer = load_audit_signer(database.settings)
+    await log.record([consultation(n) for n in range(20)])
+    await AuditSequencer(log).run_until_idle()
+    directory = CheckpointDirectory(tmp_path / "published")
+    signed = await AuditCheckpointer(log, signer, publisher=directory, page_size=6).run_once()
+    assert signed is not None
+    names = sorted(p.name for p in directory.path.iterdir())
+    assert names == [
+        f"{0:020d}-{6:020d}.leaves",
+        f"{6:020d}-{12:020d}.leaves",
+        f"{12:020d}-{18:020d}.leaves",
+        f"{18:020d}-{20:020d}.leaves",
+        f"{20:020d}.checkpoint",
+    ]
+    async with database.engine.connect() as connection:
+        stored = [
+            bytes(h)
+            for (h,) in await connection.execute(
+                sa.text("SELECT leaf_hash FROM audit_leaves ORDER BY leaf_index")
+            )
+        ]
+    assert await directory.leaf_hashes(0, 100) == stored
