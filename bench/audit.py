@@ -62,6 +62,7 @@ from hub.domain.audit.entries import AuditEntry, AuditKind  # noqa: E402
 from hub.domain.audit.merkle import leaf_hash, verify_consistency, verify_inclusion  # noqa: E402
 from hub.infra.audit import SqlAuditLog  # noqa: E402
 from hub.infra.audit_queries import SqlAuditIndex, SqlRestrictions  # noqa: E402
+from hub.infra.checkpoint_dir import CheckpointDirectory  # noqa: E402
 from hub.infra.db import create_engine, upgrade  # noqa: E402
 from hub.infra.store import create_event_store  # noqa: E402
 from hub.infra.tables import audit_entries, person_identifiers, persons  # noqa: E402
@@ -234,6 +235,10 @@ class DbConfig:
     def engine(self) -> AsyncEngine:
         return create_engine(self.settings())
 
+    def checkpoints(self) -> CheckpointDirectory:
+        """Where the checkpointer publishes, and the verifier reads back, outside the database."""
+        return CheckpointDirectory(self.settings().resolved_audit_checkpoint_dir)
+
 
 @contextlib.asynccontextmanager
 async def hub_database(backend: str, workdir: Path, name: str) -> AsyncIterator[DbConfig]:
@@ -314,8 +319,8 @@ async def _child_task(task: str, config: DbConfig, arguments: dict[str, Any]) ->
         log = SqlAuditLog(engine)
         signer = signer_from(arguments["key"])
         if task == "sequencer":
-            return await _sequence_until_stopped(log, signer, arguments)
-        verifier = AuditVerifier(log, signer.verifier_key, ORIGIN)
+            return await _sequence_until_stopped(log, signer, config, arguments)
+        verifier = AuditVerifier(log, signer.verifier_key, ORIGIN, held=config.checkpoints())
         async with engine.connect() as connection:  # open the pool before measuring
             await connection.execute(sa.text("SELECT 1"))
         rss = PeakRss()
@@ -334,14 +339,16 @@ async def _child_task(task: str, config: DbConfig, arguments: dict[str, Any]) ->
 
 
 async def _sequence_until_stopped(
-    log: SqlAuditLog, signer: AuditSigner, arguments: dict[str, Any]
+    log: SqlAuditLog, signer: AuditSigner, config: DbConfig, arguments: dict[str, Any]
 ) -> dict[str, Any]:
     stop_flag = arguments["stop"]
     stop = asyncio.Event()
     sequencer = AuditSequencer(
         log, batch_size=arguments["batch_size"], poll_interval=arguments["poll_interval"]
     )
-    checkpointer = AuditCheckpointer(log, signer, interval=arguments["checkpoint_interval"])
+    checkpointer = AuditCheckpointer(
+        log, signer, publisher=config.checkpoints(), interval=arguments["checkpoint_interval"]
+    )
     running = [
         asyncio.create_task(sequencer.run(stop)),
         asyncio.create_task(checkpointer.run(stop)),
@@ -578,7 +585,9 @@ async def build_log(
 
     log = SqlAuditLog(engine)
     sequencer = AuditSequencer(log, batch_size=args.sequencer_batch)
-    checkpointer = AuditCheckpointer(log, signer, interval=args.checkpoint_interval)
+    checkpointer = AuditCheckpointer(
+        log, signer, publisher=config.checkpoints(), interval=args.checkpoint_interval
+    )
     stop = asyncio.Event()
     signing = asyncio.create_task(checkpointer.run(stop))
     began = time.perf_counter()

@@ -23,6 +23,7 @@ from hub.infra import db
 from hub.infra.audit import SqlAuditLog, load_audit_signer
 from hub.infra.audit_evidence import SqlEvidence
 from hub.infra.audit_queries import SqlAuditIndex, SqlRestrictions
+from hub.infra.checkpoint_dir import CheckpointDirectory
 from hub.infra.clients import SqlClientRepository
 from hub.infra.conflicts import SqlConflictReviewList
 from hub.infra.deliveries import SqlDeliveryQueue
@@ -56,6 +57,7 @@ from hub.services.audit import (
     AuditTrail,
     AuditVerifier,
 )
+from hub.services.audit_beacon import CheckpointHeaderSender, LatestCheckpoint
 from hub.services.audit_evidence import EvidenceChecker
 from hub.services.audit_queries import AuditQueryService, ConsultationLog
 from hub.services.bus import EventPublisher
@@ -128,6 +130,10 @@ class Container:
     audit_log: SqlAuditLog
     audit_signer: AuditSigner
     audit_trail: AuditTrail
+    #: Signed checkpoints published outside the database, and the latest one for the header
+    #: of every feed response and webhook delivery.
+    audit_checkpoints: CheckpointDirectory
+    audit_beacon: LatestCheckpoint
     audit_queries: AuditQueryService
     consultations: ConsultationLog
     #: Erasure of personal data past the bundle's retention periods (`hub retention apply`).
@@ -186,7 +192,10 @@ class Container:
     def audit_checkpointer(self) -> AuditCheckpointer:
         """Signs the tree's root every `audit_checkpoint_interval` seconds while it grows."""
         return AuditCheckpointer(
-            self.audit_log, self.audit_signer, interval=self.settings.audit_checkpoint_interval
+            self.audit_log,
+            self.audit_signer,
+            publisher=self.audit_checkpoints,
+            interval=self.settings.audit_checkpoint_interval,
         )
 
     def audit_sequencer_loop(self) -> WorkerLoop:
@@ -214,7 +223,10 @@ class Container:
 
     def audit_verifier(self) -> AuditVerifier:
         return AuditVerifier(
-            self.audit_log, self.audit_signer.trusted_keys, self.audit_signer.origin
+            self.audit_log,
+            self.audit_signer.trusted_keys,
+            self.audit_signer.origin,
+            held=self.audit_checkpoints,
         )
 
     def audit_evidence(self) -> EvidenceChecker:
@@ -500,6 +512,9 @@ async def running(settings: Settings, *, migrate: bool | None = None) -> AsyncIt
             retry_schedule=settings.webhook_retry_schedule,
         )
         consultations = ConsultationLog(audit_log)
+        audit_beacon = LatestCheckpoint(
+            audit_log, max_age=min(settings.audit_checkpoint_interval, 5.0)
+        )
         yield Container(
             settings=settings,
             engine=engine,
@@ -531,10 +546,12 @@ async def running(settings: Settings, *, migrate: bool | None = None) -> AsyncIt
             ),
             delivery_queue=delivery_queue,
             deliveries=DeliveryService(delivery_queue),
-            webhook_sender=sender,
+            webhook_sender=CheckpointHeaderSender(sender, audit_beacon),
             audit_log=audit_log,
             audit_signer=signer,
             audit_trail=AuditTrail(audit_log),
+            audit_checkpoints=CheckpointDirectory(settings.resolved_audit_checkpoint_dir),
+            audit_beacon=audit_beacon,
             audit_queries=AuditQueryService(
                 SqlAuditIndex(engine),
                 SqlRestrictions(engine, audit_log),

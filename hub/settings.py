@@ -198,6 +198,11 @@ class Settings(BaseSettings):
     audit_origin: str = Field(default="pph.hub/audit", min_length=1, pattern=r"^[^\n]+$")
     #: Seconds between checkpoints while the log grows.
     audit_checkpoint_interval: float = Field(default=5.0, gt=0, le=3600)
+    #: Where every signed checkpoint is also published, append-only, outside the database
+    #: (default `<data_dir>/audit-checkpoints`); `hub audit verify` checks the log against the
+    #: latest one there. In production, point it at storage the database role and the hub's
+    #: database administrators cannot rewrite (a WORM/object-lock bucket mount, another host).
+    audit_checkpoint_dir: Path | None = None
     #: Run the audit sequencer and checkpointer inside `hub serve` (entries are written by
     #: every operation regardless; this only builds the Merkle tree and signs checkpoints).
     audit_enabled: bool = True
@@ -274,3 +279,10 @@ class Settings(BaseSettings):
     @property
     def is_embedded(self) -> bool:
         return self.resolved_database_url.startswith("sqlite")
+
+    @property
+    def resolved_audit_checkpoint_dir(self) -> Path:
+        """`audit_checkpoint_dir`, or `<data_dir>/audit-checkpoints` when it is not set."""
+        if self.audit_checkpoint_dir is not None:
+            return self.audit_checkpoint_dir
+        return self.data_dir / "audit-checkpoints"

@@ -10,6 +10,7 @@ from fastapi import Depends, FastAPI
 
 from hub import __version__, bootstrap
 from hub.api import problems
+from hub.api.checkpoint_header import AuditCheckpointHeader
 from hub.api.parameters import clean_parameters
 from hub.api.ratelimit import RateLimitMiddleware
 from hub.api.routes import (
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None, *, role: Role = "all") -> FastA
     )
     problems.install(app)
     app.add_middleware(RateLimitMiddleware)
+    app.add_middleware(AuditCheckpointHeader)
     app.include_router(health.router)
     app.include_router(oauth.router)
     app.include_router(events.router)

@@ -14,9 +14,12 @@ from pathlib import Path
 
 from hub import bootstrap
 from hub.cli.common import Commands
+from hub.domain.audit.checkpoint import CheckpointError
 from hub.domain.audit.entries import AuditKind
+from hub.domain.audit.export_file import verify_export
+from hub.domain.audit.held import HeldCheckpoint, decode_held
+from hub.domain.audit.verification import VerificationReport
 from hub.errors import InvalidInput
-from hub.services.audit import VerificationReport, verify_export
 from hub.services.audit_evidence import EvidenceReport
 from hub.services.audit_queries import GROUNDS, AuditQuery, Principal, records_csv
 from hub.settings import Settings
@@ -32,6 +35,13 @@ def register(commands: Commands) -> None:
         "checkpoint, then check every event, disclosure, denial, erasure, feed and the query "
         "index against the entries; exit 1 naming the first entry that was changed, removed, "
         "inserted or reordered, or the first row (table, key, column) that disagrees with them",
+    )
+    verify.add_argument(
+        "--checkpoint",
+        type=Path,
+        metavar="FILE",
+        help="check the log against this signed checkpoint (the note, or a Pph-Audit-Checkpoint "
+        "header value a recipient kept) instead of the latest one in the checkpoint directory",
     )
     verify.add_argument("--json", action="store_true", help="print the report as JSON")
     verify.set_defaults(run=_verify)
@@ -227,9 +237,24 @@ async def _lift(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _held(path: Path | None) -> HeldCheckpoint | None:
+    """The checkpoint the operator gives (`--checkpoint FILE`), read before the database is."""
+    if path is None:
+        return None
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise InvalidInput(f"--checkpoint: cannot read {path}: {error}") from error
+    try:
+        return HeldCheckpoint(decode_held(text), str(path))
+    except CheckpointError as error:
+        raise InvalidInput(f"--checkpoint: {path}: {error}") from error
+
+
 async def _verify(args: argparse.Namespace, settings: Settings) -> int:
+    held = _held(args.checkpoint)
     async with bootstrap.running(settings) as container:
-        report = await container.audit_verifier().verify()
+        report = await container.audit_verifier().verify(held)
         # The rows are checked against entries the tree has just proved unchanged.
         evidence = await container.audit_evidence().check() if report.ok else None
     if evidence is None:
@@ -321,6 +346,17 @@ def _print_report(report: VerificationReport, *, as_json: bool) -> int:
     failure = report.failure
     if failure is None:
         print(f"OK: {checked}")
+        if report.held_checkpoint is not None:
+            print(
+                f"checked against the checkpoint of tree size {report.held_checkpoint} held "
+                f"outside the database ({report.held_source})"
+            )
+        else:
+            print(
+                "WARNING: no checkpoint held outside the database was found: this proves the "
+                "log matches its own checkpoints only, not that none were rewritten or rolled "
+                "back (give one with --checkpoint FILE, or see HUB_AUDIT_CHECKPOINT_DIR)"
+            )
         if report.unsequenced:
             print(f"{report.unsequenced} newer entries are not in the tree yet")
         return 0

@@ -1,4 +1,4 @@
-"""The audit trail in the hub's database (either backend): `hub.services.audit.AuditLog` and
+"""The audit trail in the hub's database (either backend): `hub.services.audit_ports.AuditLog` and
 `AuditTree`, and the key that signs its checkpoints.
 
 Entries are appended inside whatever transaction the operation being logged runs in
@@ -26,6 +26,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.domain.audit.checkpoint import CheckpointError, VerifierKey, load_or_create_signing_key
 from hub.domain.audit.entries import AuditEntry
+from hub.domain.audit.records import (
+    Leaf,
+    SequencedEntry,
+    StoredCheckpoint,
+    StoredEntry,
+    TreeHead,
+)
+from hub.domain.audit.subtrees import SubtreeKey
 from hub.errors import InvalidInput, StoreError
 from hub.infra.dberrors import translated
 from hub.infra.tables import (
@@ -37,15 +45,7 @@ from hub.infra.tables import (
     audit_subtrees,
 )
 from hub.infra.visibility import Horizon, PostgresHorizon, SqliteHorizon, hold_xid
-from hub.services.audit import (
-    AuditSigner,
-    Leaf,
-    SequencedEntry,
-    StoredCheckpoint,
-    StoredEntry,
-    SubtreeKey,
-    TreeHead,
-)
+from hub.services.audit_ports import AuditSigner
 from hub.settings import Settings
 
 __all__ = ["KEY_FILE", "SqlAuditLog", "load_audit_signer", "load_audit_signing_key"]
@@ -251,7 +251,7 @@ class SqlAuditLog:
 
 
 class _SqlSnapshot:
-    """`hub.services.audit.AuditSnapshot` on one connection inside one read transaction."""
+    """`hub.services.audit_ports.AuditSnapshot` on one connection inside one read transaction."""
 
     def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection

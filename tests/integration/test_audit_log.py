@@ -33,6 +33,7 @@ from hub.domain.audit.merkle import (
 )
 from hub.errors import InvalidInput, NotFound, StoreError
 from hub.infra.audit import KEY_FILE, SqlAuditLog, load_audit_signer, load_audit_signing_key
+from hub.infra.checkpoint_dir import CheckpointDirectory
 from hub.infra.tables import audit_entries, audit_leaves
 from hub.services.audit import (
     EXPORT_FORMAT,
@@ -78,14 +79,21 @@ class Audit:
     signer: AuditSigner
     database: Database
 
+    @property
+    def published(self) -> CheckpointDirectory:
+        """The checkpoint directory the hub would publish to (under the test's data dir)."""
+        return CheckpointDirectory(self.database.settings.resolved_audit_checkpoint_dir)
+
     def sequencer(self, batch_size: int = 1000) -> AuditSequencer:
         return AuditSequencer(self.log, batch_size=batch_size, poll_interval=0.01)
 
     def checkpointer(self, interval: float = 5.0) -> AuditCheckpointer:
-        return AuditCheckpointer(self.log, self.signer, interval=interval)
+        return AuditCheckpointer(self.log, self.signer, publisher=self.published, interval=interval)
 
     def verifier(self) -> AuditVerifier:
-        return AuditVerifier(self.log, self.signer.verifier_key, ORIGIN, page_size=7)
+        return AuditVerifier(
+            self.log, self.signer.verifier_key, ORIGIN, held=self.published, page_size=7
+        )
 
     async def leaves(self) -> list[tuple[int, int, bytes]]:
         async with self.database.engine.connect() as connection:
@@ -542,27 +550,34 @@ async def test_a_rotated_signing_key_keeps_earlier_checkpoints_verifiable(
     for start, end in ((0, 4), (4, 9)):
         await audit.log.record([disclosure(n) for n in range(start, end)])
         await sequencer.run_until_idle()
-        assert await AuditCheckpointer(audit.log, old).run_once() is not None
+        assert (
+            await AuditCheckpointer(audit.log, old, publisher=audit.published).run_once()
+            is not None
+        )
     # The operator rotates: a new key signs from now on, the old verifier key stays trusted.
     new = AuditSigner(ORIGIN, "test-hub-2", Ed25519PrivateKey.generate(), (old.verifier_key,))
     assert new.trusted_keys == (new.verifier_key, old.verifier_key)
     await audit.log.record([disclosure(n) for n in range(9, 15)])
     await sequencer.run_until_idle()
     # The new key's first checkpoint is signed only after the old one's consistency is checked.
-    rotated = await AuditCheckpointer(audit.log, new).run_once()
+    rotated = await AuditCheckpointer(audit.log, new, publisher=audit.published).run_once()
     assert rotated is not None
     assert rotated.tree_size == 15
     parse_signed_checkpoint(rotated.note, new.verifier_key, expected_origin=ORIGIN)
 
-    report = await AuditVerifier(audit.log, new.trusted_keys, ORIGIN, page_size=4).verify()
+    report = await AuditVerifier(
+        audit.log, new.trusted_keys, ORIGIN, held=audit.published, page_size=4
+    ).verify()
     assert report.ok, report.failure
     assert report.checkpoints == 3
-    summary = await AuditVerifier(audit.log, new.trusted_keys, ORIGIN).export(tmp_path / "a.jsonl")
+    summary = await AuditVerifier(audit.log, new.trusted_keys, ORIGIN, held=audit.published).export(
+        tmp_path / "a.jsonl"
+    )
     assert summary.checkpoints == 3
     assert verify_export(tmp_path / "a.jsonl", list(new.trusted_keys)).ok
 
     # Without the old key, the checkpoints it signed do not verify: named, in log order.
-    alone = await AuditVerifier(audit.log, new.verifier_key, ORIGIN).verify()
+    alone = await AuditVerifier(audit.log, new.verifier_key, ORIGIN, held=audit.published).verify()
     assert alone.failure is not None
     assert alone.failure.check == "checkpoint_signature"
     assert alone.failure.tree_size == 4
@@ -571,12 +586,12 @@ async def test_a_rotated_signing_key_keeps_earlier_checkpoints_verifiable(
     assert exported.failure is not None
     assert exported.failure.tree_size == 4
     # Nor does a checkpointer that no longer trusts the old key sign on top of its checkpoint.
-    await AuditCheckpointer(audit.log, new).run_once()
+    await AuditCheckpointer(audit.log, new, publisher=audit.published).run_once()
     forgetful = AuditSigner(ORIGIN, "test-hub-3", Ed25519PrivateKey.generate())
     await audit.log.record([disclosure(15)])
     await sequencer.run_until_idle()
     with pytest.raises(StoreError, match="does not verify"):
-        await AuditCheckpointer(audit.log, forgetful).run_once()
+        await AuditCheckpointer(audit.log, forgetful, publisher=audit.published).run_once()
 
 
 def test_previous_verifier_keys_come_from_the_settings(tmp_path: Path) -> None:

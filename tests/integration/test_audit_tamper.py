@@ -24,6 +24,7 @@ from hub.domain.audit.entries import AuditEntry, AuditKind
 from hub.domain.audit.merkle import Frontier, leaf_hash
 from hub.errors import StoreError
 from hub.infra.audit import SqlAuditLog
+from hub.infra.checkpoint_dir import CheckpointDirectory
 from hub.services.audit import (
     AuditCheckpointer,
     AuditSequencer,
@@ -67,9 +68,7 @@ class Log:
     _unlocked: bool = False
 
     async def verify(self) -> VerificationFailure:
-        report = await AuditVerifier(
-            self.log, self.signer.verifier_key, ORIGIN, page_size=6
-        ).verify()
+        report = await verifier(self.log, self.signer, page_size=6).verify()
         assert report.failure is not None, "the tampering went unnoticed"
         return report.failure
 
@@ -104,12 +103,22 @@ class Log:
             return {(int(level), int(index)): bytes(h) for level, index, h in rows}
 
 
+def verifier(log: SqlAuditLog, signer: AuditSigner, page_size: int = 5000) -> AuditVerifier:
+    """A verifier with nothing held outside the database: these tests show what the database's
+    own signed checkpoints prove (test_audit_external_checkpoints: what the checkpoints
+    published outside it add)."""
+    nothing_held = CheckpointDirectory(Path("/nonexistent/audit-checkpoints"))
+    return AuditVerifier(log, signer.verifier_key, ORIGIN, held=nothing_held, page_size=page_size)
+
+
 @pytest_asyncio.fixture
-async def log(database: Database) -> Log:
+async def log(database: Database, tmp_path: Path) -> Log:
     audit = SqlAuditLog(database.engine)
     signer = AuditSigner(ORIGIN, "test-hub", Ed25519PrivateKey.generate())
     sequencer = AuditSequencer(audit)
-    checkpointer = AuditCheckpointer(audit, signer)
+    checkpointer = AuditCheckpointer(
+        audit, signer, publisher=CheckpointDirectory(tmp_path / "published")
+    )
     positions: list[int] = []
     entries: dict[int, str] = {}
     start = 0
@@ -123,7 +132,7 @@ async def log(database: Database) -> Log:
         await sequencer.run_until_idle()
         assert (await checkpointer.run_once()) is not None
         start = size
-    report = await AuditVerifier(audit, signer.verifier_key, ORIGIN).verify()
+    report = await verifier(audit, signer).verify()
     assert report.ok, report.failure
     assert (report.entries, report.checkpoints, report.latest_checkpoint) == (20, 3, 20)
     return Log(database, audit, signer, positions, entries)
@@ -341,7 +350,9 @@ async def test_a_changed_time_column(log: Log) -> None:
     assert (failure.leaf_index, failure.position) == (3, log.positions[3])
 
 
-async def test_the_checkpointer_refuses_to_sign_over_a_rewritten_history(log: Log) -> None:
+async def test_the_checkpointer_refuses_to_sign_over_a_rewritten_history(
+    log: Log, tmp_path: Path
+) -> None:
     subtrees = await log.subtrees()
     assert (4, 0) in subtrees
     await log.tamper(
@@ -350,7 +361,9 @@ async def test_the_checkpointer_refuses_to_sign_over_a_rewritten_history(log: Lo
     await log.log.record([consultation(30)])
     await AuditSequencer(log.log).run_until_idle()
     with pytest.raises(StoreError, match="does not extend"):
-        await AuditCheckpointer(log.log, log.signer).run_once()
+        await AuditCheckpointer(
+            log.log, log.signer, publisher=CheckpointDirectory(tmp_path / "published")
+        ).run_once()
     failure = await log.verify()
     assert failure.check == "subtree"
     assert "level 4, index 0" in failure.message
@@ -360,7 +373,7 @@ async def test_the_checkpointer_refuses_to_sign_over_a_rewritten_history(log: Lo
 
 
 async def _export(log: Log, path: Path) -> list[dict[str, Any]]:
-    summary = await AuditVerifier(log.log, log.signer.verifier_key, ORIGIN).export(path)
+    summary = await verifier(log.log, log.signer).export(path)
     assert (summary.tree_size, summary.checkpoints) == (20, 3)
     text = await asyncio.to_thread(path.read_text)
     return [json.loads(line) for line in text.splitlines()]

@@ -1,0 +1,53 @@
+"""Which perfect subtrees a computation over the stored tree reads or completes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from hub.domain.audit.merkle import HASH_SIZE, SubtreeAccessor
+from hub.domain.audit.records import Leaf
+
+__all__ = ["SubtreeKey", "completed_above_leaves", "frontier_keys", "keys_used_by"]
+
+#: A perfect subtree's (level, index); level 0 is a leaf.
+SubtreeKey = tuple[int, int]
+
+
+def frontier_keys(size: int) -> list[SubtreeKey]:
+    """The maximal perfect subtrees of a tree of `size` leaves, largest first (as
+    `Frontier.hashes` holds them)."""
+    keys: list[SubtreeKey] = []
+    start = 0
+    for level in range(size.bit_length() - 1, -1, -1):
+        if size >> level & 1:
+            keys.append((level, start >> level))
+            start += 1 << level
+    return keys
+
+
+_PLACEHOLDER = bytes(HASH_SIZE)
+
+
+def keys_used_by(compute: Callable[[SubtreeAccessor], object]) -> list[SubtreeKey]:
+    """The subtrees `compute` reads. Which nodes a root or proof needs depends only on the
+    sizes and indexes, never on the hashes, so a dry run with placeholders names them."""
+    used: list[SubtreeKey] = []
+
+    def record(level: int, index: int) -> bytes:
+        used.append((level, index))
+        return _PLACEHOLDER
+
+    compute(record)
+    return used
+
+
+def completed_above_leaves(page: Sequence[Leaf]) -> set[SubtreeKey]:
+    """The perfect subtrees of level 1 and up that the leaves of `page` complete."""
+    keys: set[SubtreeKey] = set()
+    for leaf in page:
+        index = leaf.leaf_index
+        level = 0
+        while (index >> level) & 1:
+            level += 1
+            keys.add((level, index >> level))
+    return keys

@@ -1,0 +1,371 @@
+"""Verification of the stored audit log against its signed checkpoints, and its export.
+
+The verifier trusts nothing in the database but the signatures: it recomputes every leaf from
+the stored canonical entries, every perfect subtree and the root at every checkpoint, and names
+the first entry that was changed, removed, inserted or reordered, and the check that failed. An
+export (JSON Lines) carries the entries and the signed checkpoints, and
+`hub.domain.audit.export_file.verify_export` checks it with nothing but the file and the key."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO
+
+from hub.domain.audit.entries import format_timestamp
+from hub.domain.audit.export_file import EXPORT_FORMAT, entry_line, line
+from hub.domain.audit.held import HeldCheckpoint
+from hub.domain.audit.merkle import leaf_hash
+from hub.domain.audit.records import Leaf, StoredCheckpoint, StoredEntry
+from hub.domain.audit.replay import TreeReplay, report
+from hub.domain.audit.subtrees import completed_above_leaves
+from hub.domain.audit.verification import (
+    Failed,
+    VerificationFailure,
+    VerificationReport,
+    key_texts,
+    parse_key,
+)
+from hub.services.audit_ports import AuditSnapshot, AuditTree, HeldCheckpoints
+
+__all__ = ["AuditVerifier", "ExportSummary"]
+
+#: Below every position and leaf index, even forged ones (the database's BIGINT minimum).
+_LOWEST = -(2**63)
+
+
+class _Peekable:
+    """The stored entries in position order, fetched a page at a time, with one of lookahead."""
+
+    def __init__(self, snapshot: AuditSnapshot, page: int) -> None:
+        self._snapshot = snapshot
+        self._page = page
+        self._buffer: deque[StoredEntry] = deque()
+        self._after = _LOWEST
+        self._exhausted = False
+
+    async def peek(self) -> StoredEntry | None:
+        if not self._buffer and not self._exhausted:
+            found = await self._snapshot.entries(self._after, self._page)
+            if len(found) < self._page:
+                self._exhausted = True
+            if found:
+                self._after = found[-1].position
+            self._buffer.extend(found)
+        return self._buffer[0] if self._buffer else None
+
+    def take(self) -> StoredEntry:
+        return self._buffer.popleft()
+
+
+class AuditVerifier:
+    """Verifies the stored log against its signed checkpoints and the last checkpoint held
+    outside the database, and exports it."""
+
+    def __init__(
+        self,
+        tree: AuditTree,
+        verifier_keys: str | Sequence[str],
+        origin: str,
+        *,
+        held: HeldCheckpoints,
+        page_size: int = 5000,
+    ) -> None:
+        """`verifier_keys`: the key checkpoints are signed with now, first, then any earlier
+        keys whose checkpoints must still verify. `held`: the checkpoints and leaf hashes
+        published outside the database."""
+        self._tree = tree
+        self._held = held
+        self._verifier_keys = key_texts(verifier_keys)
+        self._keys = [parse_key(k) for k in self._verifier_keys]
+        self._origin = origin
+        self._page = page_size
+
+    async def verify(self, held: HeldCheckpoint | None = None) -> VerificationReport:
+        """Recompute every leaf from the stored canonical entries, every stored perfect subtree,
+        and the root at every checkpoint; check each checkpoint's signature and its consistency
+        with the one before. Stops at the first failure, in log order.
+
+        Then against what the database cannot rewrite: `held` (a checkpoint an operator or a
+        recipient kept), or else the latest checkpoint published outside the database. The
+        tree must reach its size with its root (else the log was rolled back or rewritten),
+        the database must still hold it (else checkpoints were deleted), and every leaf must
+        hash as published (else the entry was changed and the stored hashes recomputed)."""
+        replay = TreeReplay(self._keys, self._origin)
+        last_position = 0
+        unsequenced = 0
+        if held is None:
+            # Before the snapshot: a checkpoint is published only after the database holds it,
+            # so the snapshot holds every checkpoint published by now.
+            held = await self._held.latest()
+        async with self._tree.snapshot() as snapshot:
+            try:
+                held_size = replay.hold(held) if held is not None else None
+                claims = _StoredClaims(snapshot, replay, self._page)
+                await claims.feed()
+                replay.reach()
+                last_position = await self._replay_leaves(snapshot, replay, claims)
+                replay.finish()
+                if held is not None and held_size is not None:
+                    await _check_held_is_stored(snapshot, held, held_size)
+            except Failed as failed:
+                return report(replay, 0, failed.failure)
+            unsequenced = await snapshot.count_entries(last_position)
+        return report(replay, unsequenced, None)
+
+    async def _replay_leaves(
+        self, snapshot: AuditSnapshot, replay: TreeReplay, claims: _StoredClaims
+    ) -> int:
+        """Every leaf in index order against the entries in position order; the position of
+        the last leaf's entry."""
+        entries = _Peekable(snapshot, self._page)
+        expected, last_position, cursor = 0, 0, _LOWEST
+        while True:
+            page = await snapshot.leaves(cursor, self._page)
+            if not page:
+                return last_position
+            cursor = page[-1].leaf_index + 1
+            stored_subtrees = await snapshot.subtrees(completed_above_leaves(page))
+            first = page[0].leaf_index
+            published = dict(enumerate(await self._held.leaf_hashes(first, len(page)), start=first))
+            for leaf in page:
+                where = f"leaf {leaf.leaf_index} (position {leaf.entry_position})"
+                if leaf.leaf_index != expected:
+                    raise Failed(
+                        VerificationFailure(
+                            "leaf_missing",
+                            f"leaf {expected} is missing (the next stored leaf is "
+                            f"{leaf.leaf_index}): the entry after position {last_position} was "
+                            "removed with its leaf",
+                            leaf_index=expected,
+                        )
+                    )
+                if leaf.entry_position <= last_position:
+                    raise Failed(
+                        VerificationFailure(
+                            "leaf_order",
+                            f"{where} comes after the leaf of position {last_position}: "
+                            "leaves are out of position order (entries were reordered)",
+                            leaf_index=leaf.leaf_index,
+                            position=leaf.entry_position,
+                        )
+                    )
+                entry = await entries.peek()
+                if entry is not None and entry.position < leaf.entry_position:
+                    raise Failed(
+                        VerificationFailure(
+                            "entry_inserted",
+                            f"the entry at position {entry.position} is not in the tree, yet "
+                            f"{where} after it is: the entry was inserted",
+                            leaf_index=leaf.leaf_index,
+                            position=entry.position,
+                            entry=entry.entry,
+                        )
+                    )
+                if entry is None or entry.position != leaf.entry_position:
+                    raise Failed(
+                        VerificationFailure(
+                            "entry_missing",
+                            f"the entry of {where} is missing: it was removed",
+                            leaf_index=leaf.leaf_index,
+                            position=leaf.entry_position,
+                        )
+                    )
+                entries.take()
+                hashed = leaf_hash(entry.entry.encode("utf-8"))
+                if hashed != leaf.leaf_hash:
+                    raise Failed(await _leaf_hash_failure(snapshot, leaf, entry, hashed))
+                _check_published(published.get(leaf.leaf_index), leaf, entry, hashed)
+                _check_columns(leaf, entry)
+                await claims.feed()
+                for level, index, node in replay.append(hashed)[1:]:
+                    _check_subtree(stored_subtrees.get((level, index)), level, index, node)
+                replay.reach()
+                expected, last_position = leaf.leaf_index + 1, leaf.entry_position
+
+    async def export(self, path: Path) -> ExportSummary:
+        """Write the log as JSON Lines: a header (origin, verifier key, tree size), every signed
+        checkpoint, and every entry of the tree as of the latest checkpoint, with its leaf index
+        and canonical text. Everything exported is covered by a signed checkpoint."""
+        async with self._tree.snapshot() as snapshot:
+            latest = await snapshot.latest_checkpoint()
+            size = latest.tree_size if latest is not None else 0
+            header = {
+                "type": "header",
+                "format": EXPORT_FORMAT,
+                "origin": self._origin,
+                "verifier_key": self._verifier_keys[0],
+                "previous_verifier_keys": list(self._verifier_keys[1:]),
+                "tree_size": size,
+                "exported_at": format_timestamp(datetime.now(UTC)),
+            }
+            out = await asyncio.to_thread(path.open, "w", encoding="utf-8", newline="\n")
+            try:
+                await _write(out, [line(header)])
+                checkpoints, after = 0, -1
+                while checkpoint_page := await snapshot.checkpoints(after, self._page):
+                    await _write(
+                        out,
+                        [
+                            line({"type": "checkpoint", "tree_size": c.tree_size, "note": c.note})
+                            for c in checkpoint_page
+                        ],
+                    )
+                    checkpoints += len(checkpoint_page)
+                    after = checkpoint_page[-1].tree_size
+                start = 0
+                while start < size:
+                    page = await snapshot.sequenced(start, min(self._page, size - start))
+                    if not page:
+                        break
+                    await _write(out, [entry_line(e) for e in page])
+                    start = page[-1].leaf_index + 1
+            finally:
+                await asyncio.to_thread(out.close)
+        return ExportSummary(path=path, tree_size=size, checkpoints=checkpoints)
+
+
+@dataclass(frozen=True, slots=True)
+class ExportSummary:
+    path: Path
+    tree_size: int
+    checkpoints: int
+
+
+class _StoredClaims:
+    """Feeds the stored checkpoints to a replay, a page at a time, as it needs them."""
+
+    def __init__(self, snapshot: AuditSnapshot, replay: TreeReplay, page: int) -> None:
+        self._snapshot = snapshot
+        self._replay = replay
+        self._page = page
+        self._buffer: deque[StoredCheckpoint] = deque()
+        self._after = -1
+        self._exhausted = False
+
+    async def feed(self) -> None:
+        while self._replay.needs_claims:
+            if not self._buffer:
+                if self._exhausted:
+                    self._replay.no_more_claims()
+                    return
+                found = await self._snapshot.checkpoints(self._after, self._page)
+                self._exhausted = len(found) < self._page
+                if found:
+                    self._after = found[-1].tree_size
+                self._buffer.extend(found)
+                continue
+            stored = self._buffer.popleft()
+            self._replay.claim(stored.tree_size, stored.note, stored.root_hash)
+
+
+def _check_subtree(stored: bytes | None, level: int, index: int, node: bytes) -> None:
+    first, last = index << level, ((index + 1) << level) - 1
+    if stored is None:
+        raise Failed(
+            VerificationFailure(
+                "subtree_missing",
+                f"the stored subtree at level {level}, index {index} (leaves {first}..{last}) "
+                "is missing",
+                leaf_index=first,
+            )
+        )
+    if stored != node:
+        raise Failed(
+            VerificationFailure(
+                "subtree",
+                f"the stored subtree at level {level}, index {index} differs from the one "
+                f"recomputed from the entries: an entry among leaves {first}..{last} and its "
+                "leaf hash were changed together, or the subtree was",
+                leaf_index=first,
+            )
+        )
+
+
+async def _leaf_hash_failure(
+    snapshot: AuditSnapshot, leaf: Leaf, entry: StoredEntry, hashed: bytes
+) -> VerificationFailure:
+    where = f"leaf {leaf.leaf_index} (position {leaf.entry_position})"
+    others = [i for i in await snapshot.leaves_with_hash(hashed) if i != leaf.leaf_index]
+    if others:
+        message = (
+            f"the entry at position {entry.position} is what leaf {others[0]} recorded, not "
+            f"{where}: entries were reordered"
+        )
+    else:
+        message = (
+            f"the entry at position {entry.position} does not hash to the stored hash of "
+            f"{where}: the entry or its leaf hash was changed"
+        )
+    return VerificationFailure(
+        "leaf_hash",
+        message,
+        leaf_index=leaf.leaf_index,
+        position=entry.position,
+        entry=entry.entry,
+    )
+
+
+def _check_published(
+    published: bytes | None, leaf: Leaf, entry: StoredEntry, hashed: bytes
+) -> None:
+    """The entry must hash to its leaf's hash as published outside the database (where it was
+    published: the leaves of a checkpoint not yet published have nothing to compare with)."""
+    if published is None or published == hashed:
+        return
+    raise Failed(
+        VerificationFailure(
+            "leaf_published",
+            f"the entry at position {entry.position} (leaf {leaf.leaf_index}) does not hash to "
+            f"the hash of leaf {leaf.leaf_index} published outside the database when it was "
+            "checkpointed: the entry was changed and its stored leaf and subtree hashes "
+            "recomputed to match",
+            leaf_index=leaf.leaf_index,
+            position=entry.position,
+            entry=entry.entry,
+        )
+    )
+
+
+async def _check_held_is_stored(snapshot: AuditSnapshot, held: HeldCheckpoint, size: int) -> None:
+    """The database must still hold the checkpoint published outside it (the replay checked
+    that the tree reaches it with its root)."""
+    found = await snapshot.checkpoints(size - 1, 1)
+    if not found or found[0].tree_size != size:
+        raise Failed(
+            VerificationFailure(
+                "external_checkpoint_missing",
+                f"the database holds no signed checkpoint of tree size {size}, yet one is held "
+                f"outside it ({held.source}): checkpoints were deleted from audit_checkpoints",
+                tree_size=size,
+            )
+        )
+
+
+def _check_columns(leaf: Leaf, entry: StoredEntry) -> None:
+    """The kind and time columns (for queries) must say what the hashed entry says."""
+    try:
+        document = json.loads(entry.entry)
+        kind, occurred_at = document["kind"], document["occurred_at"]
+    except (ValueError, TypeError, KeyError):
+        kind = occurred_at = None
+    if kind != entry.kind or occurred_at != format_timestamp(entry.occurred_at):
+        raise Failed(
+            VerificationFailure(
+                "entry_columns",
+                f"the kind or time stored beside the entry at position {entry.position} "
+                f"(leaf {leaf.leaf_index}) differs from the entry itself: a column was changed",
+                leaf_index=leaf.leaf_index,
+                position=entry.position,
+                entry=entry.entry,
+            )
+        )
+
+
+async def _write(out: IO[str], lines: Sequence[str]) -> None:
+    await asyncio.to_thread(out.write, "".join(lines))
