@@ -199,27 +199,12 @@ class Container:
         )
 
     def audit_sequencer_loop(self) -> WorkerLoop:
-        """The audit sequencer in the worker loop. After a full batch it goes on at once (a
-        backlog); otherwise it waits, so that entries trickling in one by one are sequenced a
-        batch at a time rather than one transaction each."""
-        sequencer = self.audit_sequencer()
-
-        async def step() -> bool:
-            return await sequencer.run_once() >= AUDIT_SEQUENCER_BATCH
-
-        return WorkerLoop("audit-sequencer", step, idle_seconds=AUDIT_SEQUENCER_POLL)
+        """The audit sequencer in the worker loop."""
+        return self.audit_sequencer().loop()
 
     def audit_checkpointer_loop(self) -> WorkerLoop:
         """The audit checkpointer in the worker loop, every `audit_checkpoint_interval` s."""
-        checkpointer = self.audit_checkpointer()
-
-        async def step() -> bool:
-            await checkpointer.run_once()
-            return False
-
-        return WorkerLoop(
-            "audit-checkpointer", step, idle_seconds=self.settings.audit_checkpoint_interval
-        )
+        return self.audit_checkpointer().loop()
 
     def audit_verifier(self) -> AuditVerifier:
         return AuditVerifier(

@@ -25,6 +25,7 @@ from hub.services.audit_ports import (
     CheckpointPublisher,
     from_stored_subtrees,
 )
+from hub.services.worker import WorkerLoop
 
 __all__ = ["AuditCheckpointer", "AuditSequencer"]
 
@@ -88,14 +89,22 @@ class AuditSequencer:
             return 0, True
         return len(leaves), False
 
+    def loop(self, wake: asyncio.Event | None = None) -> WorkerLoop:
+        """The sequencer in the shared worker loop (transient faults retried forever). After a
+        full batch it goes on at once (a backlog); otherwise it waits `poll_interval` (or
+        `wake`), so that entries trickling in one by one are sequenced a batch at a time rather
+        than one transaction each."""
+
+        async def step() -> bool:
+            return await self.run_once() >= self._batch_size
+
+        return WorkerLoop(
+            "audit-sequencer", step, idle_seconds=self._poll_interval, wakeups=(wake,)
+        )
+
     async def run(self, stop: asyncio.Event, wake: asyncio.Event | None = None) -> None:
-        """Keep sequencing until `stop` is set. After a full batch it goes on at once (a
-        backlog); otherwise it waits `poll_interval` (or `wake`), so that entries trickling in
-        one by one are sequenced a batch at a time rather than one transaction each."""
-        while not stop.is_set():
-            if await self.run_once() >= self._batch_size:
-                continue
-            await _wait_any(stop, wake, self._poll_interval)
+        """Keep sequencing until `stop` is set."""
+        await self.loop(wake).run(stop)
 
 
 # -- the checkpointer ----------------------------------------------------------------------------
@@ -210,20 +219,16 @@ class AuditCheckpointer:
                 start += wanted
         await self._publisher.publish(checkpoint)
 
+    def loop(self) -> WorkerLoop:
+        """The checkpointer in the shared worker loop: signs (and publishes) every `interval`
+        seconds; transient faults are retried forever."""
+
+        async def step() -> bool:
+            await self.run_once()
+            return False
+
+        return WorkerLoop("audit-checkpointer", step, idle_seconds=self._interval)
+
     async def run(self, stop: asyncio.Event) -> None:
         """Keep checkpointing every `interval` seconds until `stop` is set."""
-        while not stop.is_set():
-            await self.run_once()
-            await _wait_any(stop, None, self._interval)
-
-
-async def _wait_any(stop: asyncio.Event, wake: asyncio.Event | None, seconds: float) -> None:
-    events = [stop] if wake is None else [stop, wake]
-    waiters = [asyncio.ensure_future(event.wait()) for event in events]
-    try:
-        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
-    if wake is not None:
-        wake.clear()
+        await self.loop().run(stop)
