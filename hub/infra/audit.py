@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.domain.audit.checkpoint import CheckpointError, VerifierKey, load_or_create_signing_key
 from hub.domain.audit.entries import AuditEntry
+from hub.domain.audit.evidence import index_facts
 from hub.domain.audit.records import (
     Leaf,
     SequencedEntry,
@@ -441,17 +442,9 @@ async def _checkpoints(
 
 
 def _index_row(position: int, entry: AuditEntry) -> dict[str, Any]:
-    """What DPO queries select the entry by (`hub.infra.audit_queries`)."""
-    return {
-        "position": position,
-        "kind": entry.kind.value,
-        "occurred_at": entry.occurred_at,
-        "actor": entry.actor,
-        "person_id": entry.person_id,
-        "recipient_id": entry.recipient_id,
-        "event_id": entry.event_id,
-        "purpose": entry.purpose,
-    }
+    """What DPO queries select the entry by (`hub.infra.audit_queries`): the same facts that
+    `hub audit verify` checks the index against."""
+    return {"position": position, **index_facts(entry)}
 
 
 def _sequenced_query() -> sa.Select[Any]:
