@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hub.domain.audit import builders as audit_records
 from hub.domain.audit.entries import AuditEntry
 from hub.errors import Conflict, NotFound
 from hub.infra.audit import SqlAuditLog
@@ -20,7 +21,6 @@ from hub.infra.tables import (
     audit_leaves,
     person_restrictions,
 )
-from hub.services import audit_records
 from hub.services.audit_queries import AuditQuery, AuditRecord, Restriction
 
 __all__ = ["SqlAuditIndex", "SqlRestrictions"]

@@ -21,6 +21,7 @@ from typing import Any, Final
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from hub.domain.audit import builders as audit_records
 from hub.domain.notifications import Notification, Publisher
 from hub.domain.protection import (
     SensitiveFields,
@@ -34,7 +35,6 @@ from hub.infra.audit import SqlAuditLog
 from hub.infra.dberrors import translated
 from hub.infra.protection import KekRing
 from hub.infra.tables import identifier_conflicts
-from hub.services import audit_records
 from hub.services.conflicts import IdentifierConflictCase
 
 __all__ = ["CONFLICT_KEY_OWNER", "ConflictKeysReport", "SqlConflictReviewList"]

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from hub.domain.audit import builders as audit_records
 from hub.domain.audit.entries import AuditEntry, JsonValue
 from hub.errors import Conflict, NotFound
 from hub.infra.audit import SqlAuditLog
@@ -31,7 +32,6 @@ from hub.infra.tables import (
     recipient_feed,
     subscriptions,
 )
-from hub.services import audit_records
 from hub.services.delivery import Delivery, DeliveryAttempt, DeliveryJob, Finish
 
 __all__ = ["SqlDeliveryQueue", "cancel_pending"]

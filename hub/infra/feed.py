@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hub.domain.audit import builders as audit_records
 from hub.domain.notifications import StoredEvent
 from hub.infra.audit import SqlAuditLog
 from hub.infra.protection import FieldProtection
@@ -29,7 +30,6 @@ from hub.infra.tables import (
     recipient_counters,
     recipient_feed,
 )
-from hub.services import audit_records
 from hub.services.feed import Acknowledgement, DisclosureRecord, FeedEntry
 
 __all__ = ["SqlFeedStore", "disclosure_record"]

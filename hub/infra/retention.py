@@ -13,10 +13,10 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hub.domain.audit import builders as audit_records
 from hub.infra.audit import SqlAuditLog
 from hub.infra.dberrors import translated
 from hub.infra.tables import event_erasures, events
-from hub.services import audit_records
 from hub.services.retention import DueEvent
 
 __all__ = ["SqlRetentionStore"]

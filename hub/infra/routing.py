@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from hub.domain.audit import builders as audit_records
 from hub.domain.audit.entries import AuditEntry
 from hub.domain.disclosures import Disclosure, DisclosureDenial, RoutedBatch
 from hub.domain.profile import PersonProfile
@@ -34,7 +35,6 @@ from hub.infra.tables import (
     routed_events,
     subscriptions,
 )
-from hub.services import audit_records
 from hub.services.kafka_router import RoutedEvents
 
 __all__ = ["SqlRoutingStore"]

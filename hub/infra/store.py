@@ -18,6 +18,7 @@ from uuid import uuid4
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from hub.domain.audit import builders as audit_records
 from hub.domain.audit.entries import AuditEntry
 from hub.domain.notifications import (
     AppendResult,
@@ -39,7 +40,6 @@ from hub.infra.dberrors import translated
 from hub.infra.protection import FieldProtection
 from hub.infra.tables import events, person_identifiers, persons
 from hub.infra.visibility import PostgresHorizon, SqliteHorizon, hold_xid
-from hub.services import audit_records
 
 __all__ = [
     "PostgresEventStore",

@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, Protocol
 
+from hub.domain.audit import builders as audit_records
 from hub.domain.audit.entries import AuditEntry, AuditKind, JsonValue, format_timestamp
 from hub.domain.notifications import IDENTIFIER_SCHEMES, PersonIdentifier
 from hub.domain.schemas import representable_in_utc
 from hub.domain.spreadsheet import neutralise_cell
 from hub.errors import InvalidInput, NotFound
-from hub.services import audit_records
 from hub.services.audit import AuditLog
 from hub.services.ports import EventStore
 

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Protocol
 
+from hub.domain.audit.builders import Consulted
 from hub.domain.audit.entries import JsonValue
 from hub.domain.notifications import Notification, StoredEvent
 from hub.errors import InvalidInput, NotFound
 from hub.services.audit_queries import ConsultationLog, Principal
-from hub.services.audit_records import Consulted
 from hub.services.rereads import RereadWindow
 
 __all__ = [

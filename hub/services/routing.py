@@ -35,12 +35,7 @@ from hub.services.worker import WorkerLoop, drain
 
 __all__ = [
     "CONSUMER",
-    # The records live in `hub.domain.disclosures`; still importable from here for
-    # `hub.services.audit_records` until it moves to the domain too (issue 13 clean-ups).
-    "Disclosure",
-    "DisclosureDenial",
     "PolicyFactory",
-    "RoutedBatch",
     "Router",
     "decide",
     "fold_profiles",

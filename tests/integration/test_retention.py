@@ -15,9 +15,9 @@ import pytest
 import pytest_asyncio
 import sqlalchemy as sa
 
+from hub.domain.audit import builders as audit_records
 from hub.domain.audit.entries import AuditEntry
 from hub.infra import tables
-from hub.services import audit_records
 from tests.conftest import Database
 from tests.integration.api_helpers import RunningHub, bearer, running_hub
 from tests.integration.feed_helpers import about_new_person, push, routed, rows

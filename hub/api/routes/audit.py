@@ -22,6 +22,7 @@ from hub.api.deps import (
     Purpose,
     principal,
 )
+from hub.domain.audit.builders import Consulted
 from hub.domain.audit.entries import AuditEntry, AuditKind
 from hub.domain.schemas import representable_in_utc
 from hub.errors import InvalidInput, NotFound
@@ -33,7 +34,6 @@ from hub.services.audit_queries import (
     AuditRecord,
     records_csv,
 )
-from hub.services.audit_records import Consulted
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 

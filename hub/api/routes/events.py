@@ -10,8 +10,8 @@ from hub.api.body import read_json
 from hub.api.deps import ContainerDep, EventReader, Publisher, Purpose, principal
 from hub.api.models import AcceptedBatch, AcceptedNotification, StoredNotification
 from hub.domain import notifications
+from hub.domain.audit.builders import Consulted, data_fields
 from hub.errors import Conflict, NotFound
-from hub.services.audit_records import Consulted, data_fields
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 

@@ -10,8 +10,8 @@ from fastapi import APIRouter, Depends, Request
 from hub.api.body import read_json
 from hub.api.deps import ContainerDep, Purpose, principal
 from hub.api.security import Caller, require_scopes
+from hub.domain.audit.builders import Consulted
 from hub.errors import NotFound
-from hub.services.audit_records import Consulted
 from hub.services.clients import HUB_AGENCIES
 
 router = APIRouter(prefix="/v1/policy", tags=["policy"])

@@ -14,9 +14,9 @@ from typing import Any
 
 from hub.domain.audit.entries import AuditEntry, AuditKind, JsonValue
 from hub.domain.audit.evidence import column_digest, row_evidence
+from hub.domain.disclosures import Disclosure, DisclosureDenial
 from hub.domain.notifications import Notification, PersonIdentifier, Publisher
 from hub.domain.protection import sealed_key_id
-from hub.services.routing import Disclosure, DisclosureDenial
 
 __all__ = [
     "HUB_ACTOR",
