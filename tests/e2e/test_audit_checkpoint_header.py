@@ -42,7 +42,7 @@ def _roll_back_everything(hub: HubProcess) -> None:
     """An insider with the database empties the log and its checkpoints."""
 
     async def run() -> None:
-        engine = create_engine(_settings(hub))
+        engine = create_engine(_settings(hub, owner=True))
         try:
             async with engine.begin() as connection:
                 for table in (

@@ -28,7 +28,14 @@ from tests.integration.cli_helpers import run_cli
 
 pytestmark = pytest.mark.asyncio
 
-TABLES = ("audit_entries", "audit_leaves", "audit_subtrees", "audit_checkpoints")
+TABLES = (
+    "audit_entries",
+    "audit_leaves",
+    "audit_subtrees",
+    "audit_checkpoints",
+    "audit_index",
+    "audit_index_rules",
+)
 #: Entries are recorded and checkpointed through the CLI in three batches.
 CHECKPOINTS = (8, 13, 20)
 
@@ -65,8 +72,9 @@ async def build(
 
 
 async def insider(database: Database, *statements: tuple[str, dict[str, Any]] | str) -> None:
-    """Raw SQL as an insider with the hub's database role, append-only protection disabled."""
-    async with database.engine.connect() as connection:
+    """Raw SQL as an insider with the owner's rights (the hub's own role cannot: see
+    test_database_roles.py), append-only protection disabled."""
+    async with database.owner.connect() as connection:
         for table in TABLES:
             if database.backend == "postgres":
                 await connection.execute(sa.text(f"ALTER TABLE {table} DISABLE TRIGGER ALL"))
@@ -87,7 +95,7 @@ async def insider(database: Database, *statements: tuple[str, dict[str, Any]] | 
 async def rehash(database: Database, leaf: int) -> None:
     """Change the entry of `leaf` and recompute every stored leaf and subtree hash, as an
     insider who knows the tree's construction (RFC 9162) would."""
-    async with database.engine.connect() as connection:
+    async with database.owner.connect() as connection:
         rows = (
             await connection.execute(
                 sa.text(
@@ -126,9 +134,14 @@ async def rehash(database: Database, leaf: int) -> None:
 
 
 async def roll_back(database: Database, size: int) -> None:
-    """Remove every entry, leaf, subtree and checkpoint beyond the tree of `size` leaves."""
+    """Remove every entry, leaf, subtree and checkpoint beyond the tree of `size` leaves, and
+    their rows in the query index (else `hub audit verify`'s evidence check finds index rows
+    with no entry)."""
+    beyond = "(SELECT entry_position FROM audit_leaves WHERE leaf_index = :last)"
     await insider(
         database,
+        (f"DELETE FROM audit_index_rules WHERE position > {beyond}", {"last": size - 1}),
+        (f"DELETE FROM audit_index WHERE position > {beyond}", {"last": size - 1}),
         (
             "DELETE FROM audit_entries WHERE position > "
             "(SELECT entry_position FROM audit_leaves WHERE leaf_index = :last)",

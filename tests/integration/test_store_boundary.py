@@ -35,7 +35,8 @@ async def test_a_missing_table_is_a_store_error_not_an_outage(
 ) -> None:
     table, read = READS[repository]
     async with bootstrap.running(database.settings) as container:
-        async with container.engine.begin() as connection:
+        # Only the owner can drop a table; the hub's own role cannot (test_database_roles.py).
+        async with database.owner.begin() as connection:
             cascade = " CASCADE" if database.backend == "postgres" else ""
             if database.backend == "sqlite":
                 await connection.execute(sa.text("PRAGMA foreign_keys=OFF"))
