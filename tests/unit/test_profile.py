@@ -122,7 +122,7 @@ def later(notification: Notification, time: str, **envelope: Any) -> Notificatio
     return registry().validate(raw)
 
 
-REMAND = {"admission_reason": "remand", "sentence": DROP}
+REMAND: dict[str, Any] = {"admission_reason": "remand", "sentence": DROP}
 RECALL_AT_LARGE = {"data.custody_status": "at-large"}
 
 
