@@ -18,7 +18,7 @@ from hub.domain.notifications import (
     Publisher,
     StoredEvent,
 )
-from hub.domain.profile import PersonProfile
+from hub.domain.person import Authorities, PersonProfile
 
 
 class EventStore(Protocol):
@@ -125,6 +125,11 @@ class PolicyEngine(Protocol):
         """The content hash of the policy bundle, recorded with every decision."""
         ...
 
+    @property
+    def statuses(self) -> Authorities:
+        """Which sources may begin, lower and end each status (the bundle's statuses.yaml)."""
+        ...
+
     def evaluate(
         self,
         notification: Notification,
@@ -156,6 +161,11 @@ class RoutingStore(Protocol):
 
     async def all_profiles(self) -> list[PersonProfile]:
         """Every stored profile, by person id."""
+        ...
+
+    async def stored_profiles(self) -> list[Mapping[str, Any]]:
+        """Every stored profile as stored (JSON, of any format), by person id: what a rebuild
+        carries over (`hub.domain.person.survival`)."""
         ...
 
     async def record(self, consumer: str, batch: RoutedBatch) -> bool:
