@@ -152,3 +152,31 @@ async def test_the_breach_to_recall_loop_closes_through_the_scottish_ministers(
     assert "parole-decision-to-supervising-social-work" in await rules_for(
         hub, "sw-glasgow-city", decision
     )
+
+
+@pytest.mark.asyncio
+async def test_no_court_events_a_trial_judges_report_follows_the_person_into_the_prison(
+    hub: RunningHub,
+) -> None:
+    """Report 4.11: trial judges' reports reached the prison years late or never. The court's
+    disposal names the prison it commits the person to; the person is admitted elsewhere."""
+    person = Person()
+    disposal = person.notification("court.disposal")
+    admission = person.notification(
+        "custody.admission", "2021-03-12T18:00:00Z", establishment="hmp-low-moss"
+    )
+    await push(hub, await hub.token("scts"), [disposal])
+    position = await push(hub, await hub.token("sps"), [admission])
+    await routed(hub)
+
+    assert await rules_for(hub, "hmp-barlinnie", disposal) == [
+        "court-disposal-trial-judge-report-to-receiving-establishment"
+    ]
+    [followed] = [
+        row
+        for row in await disclosures_to(hub, "hmp-low-moss")
+        if row["event_id"] == disposal["id"]
+    ]
+    assert followed["rules"] == ["court-disposal-trial-judge-report-follows-person"]
+    assert followed["trigger_position"] == position
+    assert "identifiers.sps_number" in followed["fields"]
