@@ -72,6 +72,12 @@ class SqlRoutingStore:
     async def all_profiles(self) -> list[PersonProfile]:
         return [PersonProfile.from_json(document) for document in await self.stored_profiles()]
 
+    async def stored_profile(self, person_id: str) -> Mapping[str, Any] | None:
+        query = sa.select(person_profiles.c.profile).where(person_profiles.c.person_id == person_id)
+        async with self._connection() as connection:
+            document: Mapping[str, Any] | None = (await connection.execute(query)).scalar()
+        return document
+
     async def stored_profiles(self) -> list[Mapping[str, Any]]:
         query = sa.select(person_profiles.c.profile).order_by(person_profiles.c.person_id)
         async with self._connection() as connection:

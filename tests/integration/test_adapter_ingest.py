@@ -91,8 +91,8 @@ async def stored_events(container: Container) -> list[Any]:
         ),
         (
             "socialwork",
-            ["export-2024-01.csv"],
-            {"sw-glasgow-city", "sw-city-of-edinburgh", "sw-dundee-city"},
+            ["export-2024-01.csv", "export-2026-09.csv"],
+            {"sw-glasgow-city", "sw-city-of-edinburgh", "sw-dundee-city", "sw-renfrewshire"},
         ),
     ],
 )

@@ -250,6 +250,21 @@ async def test_schedule1_outlives_the_retention_of_the_admission_through_a_rebui
     # And again: a rebuild of the rebuilt profiles keeps it.
     assert (await rebuild(hub))[person_id] == profile
 
+    # `hub policy explain` folds the person's stream too, and keeps it the same way: a later
+    # notification about them is judged with Schedule 1, and the status is shown.
+    later = about_new_person(["person.missing"])[0]
+    later["identifiers"] = admission["identifiers"]
+    answer = await hub.http.post(
+        "/v1/policy/explain",
+        json={"notification": later},
+        headers=bearer(await hub.token("hub-operator", scopes="policy:explain")),
+    )
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["person_id"] == person_id
+    assert body["profile"]["schedule1"] is True
+    assert [s["kind"] for s in body["statuses"] if s["kind"] == "schedule1"] == ["schedule1"]
+
 
 @pytest.mark.asyncio
 async def test_a_format_1_profile_is_refused_and_the_rebuild_carries_its_schedule1(

@@ -6,10 +6,13 @@ that the later events fold onto it as they did the first time (docs/retention.md
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Final
 
+from hub.domain.notifications import Notification
+from hub.domain.person.authority import Authorities
+from hub.domain.person.fold import apply
 from hub.domain.person.profile import JSON_FORMAT, PersonProfile, ProfileFormatUnknown
 from hub.domain.person.statuses import STATUS_KINDS, Status
 
@@ -58,3 +61,25 @@ def restore(profile: PersonProfile | None, person_id: str, status: Status) -> Pe
     kept[status.kind] = status
     ordered = tuple(kept[k] for k in STATUS_KINDS if k in kept)
     return replace(profile, statuses=ordered, position=max(profile.position, status.position))
+
+
+def refold(
+    person_id: str,
+    stream: Iterable[tuple[int, Notification]],
+    authorities: Authorities,
+    survivors: Sequence[Status],
+    *,
+    through: int | None = None,
+) -> PersonProfile | None:
+    """One person's profile folded from what is left of their `stream` ((position,
+    notification) in order), with the statuses that outlived retention restored at the position
+    of the event that began each; `through`: only those that began at or before it."""
+    pending = sorted(survivors, key=lambda s: s.position)
+    profile: PersonProfile | None = None
+    for position, notification in stream:
+        while pending and pending[0].position < position:
+            profile = restore(profile, person_id, pending.pop(0))
+        profile = apply(profile, notification, position, person_id, authorities)
+    while pending and (through is None or pending[0].position <= through):
+        profile = restore(profile, person_id, pending.pop(0))
+    return profile
