@@ -42,6 +42,11 @@ EXPECTED = {
     "person.missing": {"data.circumstances"},
     "release.schedule1-notification": {"data.schedule1_offences[].description"},
     "risk.assessment-recorded": {"data.summary"},
+    "licence.varied": {"data.conditions_added[].detail", "data.conditions_removed[].detail"},
+    "licence.breach-reported": {"data.conditions_breached[].detail", "data.risk_summary"},
+    "parole.decision": {"data.conditions[].detail"},
+    "sex-offender.notification-changed": {"data.detail"},
+    "sex-offender.requirements-ended": {"data.detail"},
 }
 
 
@@ -50,7 +55,7 @@ def the_schemas() -> SensitiveFields:
     for path in sorted(EVENTS.glob("*.v*.schema.json")):
         if path.name.startswith("envelope."):
             continue
-        event_type = path.name.split(".v")[0]
+        event_type = path.name.removesuffix(".schema.json").rsplit(".v", 1)[0]
         pairs.append((event_type, json.loads(path.read_text(encoding="utf-8"))))
     return SensitiveFields.from_schemas(pairs)
 

@@ -28,6 +28,23 @@ CORE_TYPES = [
     "mappa.referral",
     "release.schedule1-notification",
 ]
+#: The notifications that end statuses and move people (issue 14).
+ISSUE_14_TYPES = [
+    "court.disposal",
+    "licence.breach-reported",
+    "licence.expired",
+    "licence.varied",
+    "parole.decision",
+    "person.address-changed",
+    "person.died",
+    "person.removed-from-scotland",
+    "sex-offender.notification-changed",
+    "sex-offender.registered",
+    "sex-offender.requirements-ended",
+    "supervision.ended",
+    "supervision.started",
+    "supervision.transferred",
+]
 ALL_TYPES = sorted(
     [
         *CORE_TYPES,
@@ -40,6 +57,7 @@ ALL_TYPES = sorted(
         "person.located",
         "person.missing",
         "risk.assessment-recorded",
+        *ISSUE_14_TYPES,
     ]
 )
 #: Codes replaced in 2018/2019 (and earlier): still accepted, resolved by the directory.
@@ -157,9 +175,9 @@ def test_shared_code_lists_are_the_same_in_every_schema() -> None:
             councils.append(set(defs["council_area"]["enum"]))
         if "establishment" in defs:
             establishments.append(defs["establishment"]["enum"])
-    assert len(councils) == 10
+    assert len(councils) == 21
     assert all(c == CURRENT_COUNCIL_CODES | FORMER_COUNCIL_CODES for c in councils)
-    assert len(establishments) == 6
+    assert len(establishments) == 8
     assert all(e == establishments[0] for e in establishments)
 
 
@@ -404,6 +422,51 @@ BODY_CASES: list[tuple[str, str, Mutation, list[str]]] = [
      ["/data/risk_of_serious_harm"]),
     ("mappa.referral", "council-named", delete("referring_council_area"),
      ["/data/referring_council_area"]),
+    # issue 14: the notifications that end statuses and move people
+    ("sex-offender.registered", "end-date-when-not-indefinite", put(False, "indefinite"),
+     ["/data/requirements_end_date"]),
+    ("sex-offender.registered", "indefinite-has-no-end-date",
+     put("2033-12-14", "requirements_end_date"), ["/data/indefinite"]),
+    ("sex-offender.registered", "address-needs-area", delete("address", "council_area"),
+     ["/data/address/council_area"]),
+    ("sex-offender.registered", "basis", put("caution", "basis"), ["/data/basis"]),
+    ("sex-offender.notification-changed", "address-change-needs-address", delete("address"),
+     ["/data/address"]),
+    ("sex-offender.notification-changed", "travel-needs-travel", put("foreign-travel", "change"),
+     ["/data/travel"]),
+    ("sex-offender.notification-changed", "country-code", both(put("foreign-travel", "change"),
+     put({"departure_date": "2025-09-01", "destination_country": "Spain"}, "travel")),
+     ["/data/travel/destination_country"]),
+    ("sex-offender.requirements-ended", "reason", put("moved", "reason"), ["/data/reason"]),
+    ("person.address-changed", "unknown-area",
+     put("S12000099", "new_address", "council_area"), ["/data/new_address/council_area"]),
+    ("person.address-changed", "reporter", put("neighbour", "reported_by"),
+     ["/data/reported_by"]),
+    ("supervision.started", "order", put("probation", "order_type"), ["/data/order_type"]),
+    ("supervision.started", "council", delete("supervising_council_area"),
+     ["/data/supervising_council_area"]),
+    ("supervision.ended", "reason", put("absconded", "reason"), ["/data/reason"]),
+    ("supervision.transferred", "date", put("18/08/2025", "effective_date"),
+     ["/data/effective_date"]),
+    ("licence.varied", "condition", put([{"type": "be-good"}], "conditions_added"),
+     ["/data/conditions_added/0/type"]),
+    ("licence.varied", "lists-required", delete("conditions_removed"),
+     ["/data/conditions_removed"]),
+    ("licence.expired", "licence-type", put("parole-licence", "licence_type"),
+     ["/data/licence_type"]),
+    ("licence.breach-reported", "no-conditions", put([], "conditions_breached"),
+     ["/data/conditions_breached"]),
+    ("licence.breach-reported", "recommendation", put("recall-immediately", "recommendation"),
+     ["/data/recommendation"]),
+    ("court.disposal", "custodial-needs-sentence", delete("sentence"), ["/data/sentence"]),
+    ("court.disposal", "court-type", put("supreme-court", "court", "type"),
+     ["/data/court/type"]),
+    ("court.disposal", "judge-report-flag", delete("trial_judge_report"),
+     ["/data/trial_judge_report"]),
+    ("parole.decision", "decision", put("defer", "decision"), ["/data/decision"]),
+    ("person.died", "reporter", delete("reported_by"), ["/data/reported_by"]),
+    ("person.removed-from-scotland", "destination", put("wales", "destination"),
+     ["/data/destination"]),
 ]  # fmt: skip
 
 
@@ -415,6 +478,16 @@ def test_body_problem_is_named(event_type: str, mutation: Mutation, expected: li
     raw = example(event_type)
     mutation(raw["data"])
     assert pointers(raw) == expected
+
+
+def test_registration_rule_is_named() -> None:
+    raw = example("sex-offender.registered")
+    raw["data"]["indefinite"] = False
+    [problem] = rejection(raw).problems
+    assert problem.message == (
+        "is required but missing (a registration that is not indefinite states when the "
+        "requirements end)"
+    )
 
 
 def test_conditional_problem_says_which_rule() -> None:
