@@ -49,8 +49,8 @@ sys.path.insert(0, str(ROOT))
 
 from hub import bootstrap  # noqa: E402
 from hub.domain.notifications import Notification, Publisher  # noqa: E402
+from hub.domain.person import PersonProfile, apply  # noqa: E402
 from hub.domain.policy import PolicyBundle  # noqa: E402
-from hub.domain.profile import PersonProfile, apply  # noqa: E402
 from hub.domain.schemas import SchemaRegistry  # noqa: E402
 from hub.settings import Settings  # noqa: E402
 
@@ -325,8 +325,8 @@ def bench_bundle(args: argparse.Namespace) -> None:
     people = People()
     for position, n in enumerate(notifications, start=1):
         key = people.of({i.scheme: i.value for i in n.identifiers})
-        profiles[key] = apply(profiles.get(key), n, position, key)
-        cases.append((n, profiles[key].as_context()))
+        profiles[key] = apply(profiles.get(key), n, position, key, bundle.statuses)
+        cases.append((n, profiles[key].as_context(as_of=n.time)))
     types = Counter(n.type for n in notifications)
     print(
         f"mix: {len(cases)} notifications, {len(profiles)} people, {len(types)} event types "

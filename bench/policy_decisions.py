@@ -38,7 +38,7 @@ PROFILE: dict[str, Any] = {
     "mappa_level": 2,
     "mappa_area": "S12000049",
     "on_licence": True,
-    "violent_offender": True,
+    "orosh": True,
     "sex_offender_registered": True,
 }
 

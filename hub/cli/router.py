@@ -73,7 +73,9 @@ async def _router_run(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _projections_rebuild(args: argparse.Namespace, settings: Settings) -> int:
     async with bootstrap.running(settings) as container:
-        count = await rebuild_profiles(container.store, container.routing)
+        count = await rebuild_profiles(
+            container.store, container.routing, container.policy.statuses
+        )
         checkpoint = await container.routing.checkpoint(CONSUMER)
     print(f"rebuilt {count} person profiles up to position {checkpoint}")
     return 0

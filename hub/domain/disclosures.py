@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from hub.domain.profile import PersonProfile
+from hub.domain.person import PersonProfile
 
 __all__ = ["Disclosure", "DisclosureDenial", "RoutedBatch"]
 

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from hub.domain.audit import builders as audit_records
 from hub.domain.audit.entries import AuditEntry
 from hub.domain.disclosures import Disclosure, DisclosureDenial, RoutedBatch
-from hub.domain.profile import PersonProfile
+from hub.domain.person import PersonProfile
 from hub.infra.audit import SqlAuditLog
 from hub.infra.checkpoints import advance_checkpoint, read_checkpoint
 from hub.infra.dberrors import translated

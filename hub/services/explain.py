@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from hub.domain.notifications import Notification
-from hub.domain.profile import PersonProfile, apply
+from hub.domain.person import Authorities, PersonProfile, apply
 from hub.domain.schemas import SchemaRegistry
 from hub.errors import InvalidInput, NotFound
 from hub.services.ports import EventStore
@@ -16,6 +16,7 @@ from hub.services.ports import EventStore
 
 class PolicyExplainer(Protocol):
     version: str
+    statuses: Authorities
 
     def explain(self, notification: Notification, profile: Mapping[str, Any]) -> dict[str, Any]: ...
 
@@ -32,17 +33,22 @@ class ExplainService:
         if stored is None:
             raise NotFound(f"no notification with id {event_id!r} from {source!r} is stored")
         profile: PersonProfile | None = None
+        authorities = self._policy.statuses
         for event in await self._store.read_stream(stored.person_id):
             if event.stream_version > stored.stream_version:
                 break
-            profile = apply(profile, event.notification, event.position, event.person_id)
+            profile = apply(
+                profile, event.notification, event.position, event.person_id, authorities
+            )
         assert profile is not None
-        explanation = self._policy.explain(stored.notification, profile.as_context())
+        context = profile.as_context(as_of=stored.notification.time)
+        explanation = self._policy.explain(stored.notification, context)
         return {
             "notification": {"source": source, "id": event_id, "position": stored.position},
             "person_id": stored.person_id,
             "profile_position": profile.position,
-            "profile": profile.as_context(),
+            "profile": context,
+            "statuses": [s.to_json() for s in profile.statuses],
             **explanation,
         }
 
@@ -60,17 +66,22 @@ class ExplainService:
             else None
         )
         profile: PersonProfile | None = None
+        authorities = self._policy.statuses
         last = 0
         if person_id is not None:
             for event in await self._store.read_stream(person_id):
-                profile = apply(profile, event.notification, event.position, event.person_id)
+                profile = apply(
+                    profile, event.notification, event.position, event.person_id, authorities
+                )
                 last = event.position
-        after = apply(profile, notification, last + 1, person_id or "p_hypothetical")
-        explanation = self._policy.explain(notification, after.as_context())
+        after = apply(profile, notification, last + 1, person_id or "p_hypothetical", authorities)
+        context = after.as_context(as_of=notification.time)
+        explanation = self._policy.explain(notification, context)
         return {
             "notification": {"source": notification.source, "id": notification.id},
             "person_id": person_id,
-            "profile": after.as_context(),
+            "profile": context,
+            "statuses": [s.to_json() for s in after.statuses],
             "hypothetical": True,
             "history": "stored" if with_history else "not consulted",
             **explanation,

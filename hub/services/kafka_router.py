@@ -31,7 +31,7 @@ from typing import Protocol
 
 from hub.domain.disclosures import Disclosure, DisclosureDenial
 from hub.domain.notifications import StoredEvent
-from hub.domain.profile import PersonProfile
+from hub.domain.person import PersonProfile
 from hub.services.bus import EventConsumer
 from hub.services.ports import EventStore
 from hub.services.routing import PolicyFactory, decide

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Protocol
 
 from hub.domain.notifications import Notification, Publisher, StoredEvent
+from hub.domain.person import PersonProfile
 from hub.domain.policy.directory import Directory
-from hub.domain.profile import PersonProfile
 from hub.domain.schemas import SchemaRegistry, dataschema_urn
 from hub.errors import EventIdReused, InvalidInput
 from hub.services.ports import EventStore
@@ -176,11 +176,13 @@ class OverdueMonitor:
             "acknowledge_within_seconds": disclosure.acknowledge_within_seconds,
             "due_at": due_at.isoformat(),
         }
-        area = escalation_area(self._directory, disclosure.recipient_id, profile)
+        # The person's areas as of when the disclosure fell due (the escalation's own time).
+        person = None if profile is None else profile.as_context(as_of=due_at)
+        area = escalation_area(self._directory, disclosure.recipient_id, person)
         if area is not None:
             data["council_area"] = area
-        if profile is not None and profile.mappa_area is not None:
-            data["mappa_area"] = profile.mappa_area
+        if person is not None and person.get("mappa_area") is not None:
+            data["mappa_area"] = person["mappa_area"]
         return {
             "specversion": "1.0",
             "id": disclosure.disclosure_id,
@@ -197,20 +199,24 @@ class OverdueMonitor:
 
 
 def escalation_area(
-    directory: Directory, recipient_id: str, profile: PersonProfile | None
+    directory: Directory, recipient_id: str, person: Mapping[str, Any] | None
 ) -> str | None:
     """The council area an escalation about `recipient_id` belongs to: the recipient's own area
     when it serves one; otherwise the person's supervising, home, release or MAPPA area, if the
     recipient serves it (a national body serves them all); otherwise the first area the
-    recipient serves; None when nothing places it."""
+    recipient serves; None when nothing places it. `person`: the person's profile attributes
+    (`PersonProfile.as_context`)."""
     recipient = directory.get(recipient_id)
     served = sorted(recipient.areas) if recipient is not None else []
     if len(served) == 1:
         return served[0]
     person_areas: Sequence[str | None] = (
         ()
-        if profile is None
-        else (profile.supervising_area, profile.home_area, profile.release_area, profile.mappa_area)
+        if person is None
+        else tuple(
+            person.get(name)
+            for name in ("supervising_area", "home_area", "release_area", "mappa_area")
+        )
     )
     for gss in person_areas:
         current = directory.canonical_area(gss) if gss is not None else None

@@ -18,7 +18,7 @@ from hub.domain.notifications import (
     Publisher,
     StoredEvent,
 )
-from hub.domain.profile import PersonProfile
+from hub.domain.person import Authorities, PersonProfile
 
 
 class EventStore(Protocol):
@@ -123,6 +123,11 @@ class PolicyEngine(Protocol):
     @property
     def version(self) -> str:
         """The content hash of the policy bundle, recorded with every decision."""
+        ...
+
+    @property
+    def statuses(self) -> Authorities:
+        """Which sources may begin, lower and end each status (the bundle's statuses.yaml)."""
         ...
 
     def evaluate(

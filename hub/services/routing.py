@@ -23,7 +23,7 @@ from uuid import uuid4
 
 from hub.domain.disclosures import Disclosure, DisclosureDenial, RoutedBatch
 from hub.domain.notifications import StoredEvent
-from hub.domain.profile import PersonProfile, apply, receiving_establishment
+from hub.domain.person import Authorities, PersonProfile, apply, receiving_establishment
 from hub.errors import InvalidInput
 from hub.services.ports import (
     EventStore,
@@ -184,9 +184,13 @@ async def decide(
     decided = _Decisions(now)
     for event in stored:
         before = profiles.get(event.person_id)
-        profile = apply(before, event.notification, event.position, event.person_id)
+        profile = apply(
+            before, event.notification, event.position, event.person_id, policy.statuses
+        )
         profiles[event.person_id] = profile
-        context = profile.as_context()
+        # As of the notification's own time: a licence that expired before it is over for it.
+        # The records that follow the person are judged on this same admission's profile.
+        context = profile.as_context(as_of=event.notification.time)
         decided.add(event, policy.evaluate(event.notification, context), profile, event.position)
         establishment = receiving_establishment(before, profile, event.notification)
         if establishment is None:
@@ -259,8 +263,11 @@ class _Decisions:
                 )
 
 
-async def fold_profiles(events: EventStore, *, through: int) -> dict[str, PersonProfile]:
-    """Every person's profile, folded from the store's events up to position `through`."""
+async def fold_profiles(
+    events: EventStore, authorities: Authorities, *, through: int
+) -> dict[str, PersonProfile]:
+    """Every person's profile, folded from the store's events up to position `through` under
+    the bundle's status `authorities`."""
     profiles: dict[str, PersonProfile] = {}
     after = 0
     while after < through:
@@ -271,14 +278,18 @@ async def fold_profiles(events: EventStore, *, through: int) -> dict[str, Person
             if event.position > through:
                 return profiles
             profiles[event.person_id] = apply(
-                profiles.get(event.person_id), event.notification, event.position, event.person_id
+                profiles.get(event.person_id),
+                event.notification,
+                event.position,
+                event.person_id,
+                authorities,
             )
         after = page[-1].position
     return profiles
 
 
 async def rebuild_profiles(
-    events: EventStore, routing: RoutingStore, *, consumer: str = CONSUMER
+    events: EventStore, routing: RoutingStore, authorities: Authorities, *, consumer: str = CONSUMER
 ) -> int:
     """Recompute every profile from the store, up to the router's checkpoint, and replace the
     stored ones with them in one transaction. How many profiles there are.
@@ -289,7 +300,7 @@ async def rebuild_profiles(
     profiles could otherwise still be recorded after the rebuild, for that batch's people."""
     while True:
         checkpoint = await routing.checkpoint(consumer)
-        profiles = await fold_profiles(events, through=checkpoint)
+        profiles = await fold_profiles(events, authorities, through=checkpoint)
         ordered = [profiles[p] for p in sorted(profiles)]
         if await routing.replace_profiles(consumer, checkpoint, ordered):
             return len(ordered)

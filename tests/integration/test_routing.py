@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -24,7 +24,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.domain.notifications import Notification, Publisher, StoredEvent
-from hub.domain.profile import PersonProfile, apply, receiving_establishment
+from hub.domain.person import PersonProfile, Status, apply, receiving_establishment
 from hub.infra.audit import SqlAuditLog
 from hub.infra.db import create_engine
 from hub.infra.routing import SqlRoutingStore
@@ -33,9 +33,10 @@ from hub.infra.tables import consumer_checkpoints, disclosure_denials, disclosur
 from hub.services.ports import EventStore, PolicyEngine
 from hub.services.routing import CONSUMER, Router, fold_profiles, rebuild_profiles
 from tests.conftest import Database
-from tests.unit.test_profile import DROP, example
+from tests.unit.test_profile import DROP, example, scotland
 
 PR2 = Publisher(client_id="pr2-test", agency="sps")
+AUTHORITIES = scotland()
 FOLLOWING_TYPES = ("risk.assessment-recorded", "mappa.referral")
 #: The kinds of notification the randomised tests draw from (their examples, per person).
 KINDS = {
@@ -87,6 +88,8 @@ class TinyPolicy:
     """
 
     version = "tiny-policy-1"
+    #: The Scotland bundle's status authorities, for the profile fold.
+    statuses = AUTHORITIES
 
     def __init__(self) -> None:
         self.calls = 0
@@ -190,9 +193,9 @@ def expected_decisions(stored: Sequence[StoredEvent], policy: PolicyEngine) -> C
     expected: Counter[Key] = Counter()
     for e in stored:
         before = profiles.get(e.person_id)
-        profile = apply(before, e.notification, e.position, e.person_id)
+        profile = apply(before, e.notification, e.position, e.person_id, policy.statuses)
         profiles[e.person_id] = profile
-        context = profile.as_context()
+        context = profile.as_context(as_of=e.notification.time)
         judged = [(e, policy.evaluate(e.notification, context))]
         establishment = receiving_establishment(before, profile, e.notification)
         if establishment is not None:
@@ -372,7 +375,7 @@ async def test_decisions_are_recorded_per_recipient_with_policy_version_and_prof
     assert await checkpoint_row(engine) == second
     [profile] = await hub.routing.all_profiles()
     assert profile.position == second
-    assert profile.as_context()["release_area"] == "S12000049"
+    assert profile.release_area == "S12000049"
 
 
 @pytest.mark.asyncio
@@ -604,12 +607,13 @@ async def test_rebuilding_the_profiles_gives_the_same_profiles(hub: Hub) -> None
         await connection.execute(
             sa.text("DELETE FROM person_profiles WHERE person_id = :p"), {"p": routed[0].person_id}
         )
-    stale = PersonProfile(person_id=routed[1].person_id, position=1, establishment="hmp-perth")
+    held = Status("custody", {"custody_status": "in-custody", "establishment": "hmp-perth"})
+    stale = PersonProfile(person_id=routed[1].person_id, position=1, statuses=(held,))
     await hub.routing.replace_profiles(CONSUMER, await hub.store.last_position(), [stale])
 
-    assert await rebuild_profiles(hub.store, hub.routing) == 6
+    assert await rebuild_profiles(hub.store, hub.routing, AUTHORITIES) == 6
     assert await hub.routing.all_profiles() == routed
-    assert await rebuild_profiles(hub.store, hub.routing) == 6  # and again: the same
+    assert await rebuild_profiles(hub.store, hub.routing, AUTHORITIES) == 6  # and again
     assert await hub.routing.all_profiles() == routed
 
 
@@ -619,11 +623,11 @@ async def test_a_rebuild_overtaken_by_the_router_starts_again(hub: Hub) -> None:
     router = hub.router(batch_size=1)
     await router.run_once()
     checkpoint = await hub.routing.checkpoint(CONSUMER)
-    folded = await fold_profiles(hub.store, through=checkpoint)
+    folded = await fold_profiles(hub.store, AUTHORITIES, through=checkpoint)
     await router.run_once()  # the router moves on meanwhile
     assert await hub.routing.replace_profiles(CONSUMER, checkpoint, list(folded.values())) is False
     [profile] = await hub.routing.all_profiles()
-    assert profile.custody_status == "in-community"
+    assert profile.as_context(as_of=datetime.now(UTC))["custody_status"] == "in-community"
 
 
 @pytest.mark.asyncio

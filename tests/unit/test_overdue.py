@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from hub.domain.notifications import Publisher, StoredEvent
+from hub.domain.person import PersonProfile, Status
 from hub.domain.policy import PolicyBundle
-from hub.domain.profile import PersonProfile
 from hub.domain.schemas import SchemaRegistry
 from hub.services.overdue import (
     OVERDUE_EVENT_TYPE,
@@ -47,8 +47,9 @@ def disclosure(recipient_id: str, event_type: str = "release.schedule1-notificat
     )
 
 
-def profile(**attributes: Any) -> PersonProfile:
-    return PersonProfile(person_id="p_test", position=7, **attributes)
+def profile(mappa_area: str, home_area: str) -> PersonProfile:
+    mappa = Status("mappa", {"area": mappa_area, "level": 2}, position=3, set_by="mappa")
+    return PersonProfile(person_id="p_test", position=7, statuses=(mappa,), home_area=home_area)
 
 
 class NoIO:
@@ -65,26 +66,26 @@ MONITOR = OverdueMonitor(NoIO(), NoIO(), NoIO(), SCHEMAS, DIRECTORY)  # type: ig
     ("recipient", "person", "area"),
     [
         # A recipient serving one area: its own, wherever the person lives.
-        ("sw-fife", profile(home_area="S12000049"), "S12000047"),
+        ("sw-fife", dict(home_area="S12000049"), "S12000047"),
         ("hmp-barlinnie", None, "S12000049"),
         # A national recipient: the person's area, supervising area first.
         (
             "police-scotland",
-            profile(home_area="S12000036", supervising_area="S12000047"),
+            dict(home_area="S12000036", supervising_area="S12000047"),
             "S12000047",
         ),
-        ("police-scotland", profile(release_area="S12000042"), "S12000042"),
+        ("police-scotland", dict(release_area="S12000042"), "S12000042"),
         # A former code resolves to today's area.
-        ("sps", profile(home_area="S12000046"), "S12000049"),
+        ("sps", dict(home_area="S12000046"), "S12000049"),
         # Nothing known about the person: the first area the recipient serves.
         ("police-scotland", None, "S12000005"),
         # An unknown recipient (not in the directory): the person's area, or nothing.
-        ("gone-away", profile(mappa_area="S12000050"), "S12000050"),
+        ("gone-away", dict(mappa_area="S12000050"), "S12000050"),
         ("gone-away", None, None),
     ],
 )
 def test_the_escalation_is_placed_in_a_council_area(
-    recipient: str, person: PersonProfile | None, area: str | None
+    recipient: str, person: dict[str, Any] | None, area: str | None
 ) -> None:
     assert escalation_area(DIRECTORY, recipient, person) == area
 

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
+from hub.domain.person import apply
 from hub.domain.policy import PolicyBundle
-from hub.domain.profile import apply
 from hub.domain.schemas import SchemaRegistry
 from hub.services.policy_checks import run_policy_tests
 from hub.settings import PROJECT_ROOT
@@ -53,6 +53,8 @@ def test_a_former_gss_code_reaches_the_current_area() -> None:
     raw = json.loads((EVENTS / "examples" / "release.schedule1-notification.json").read_text())
     raw["data"]["release"]["address"]["council_area"] = "S12000046"
     notification = SCHEMAS.validate(raw)
-    profile = apply(None, notification, 1, "p_test").as_context()
+    profile = apply(None, notification, 1, "p_test", BUNDLE.statuses).as_context(
+        as_of=notification.time
+    )
     permitted = {d.recipient_id for d in BUNDLE.evaluate(notification, profile).permitted}
     assert {"sw-glasgow-city", "police-division-g"} <= permitted

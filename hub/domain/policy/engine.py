@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from hub.domain.notifications import Notification
+from hub.domain.person.authority import Authorities
 from hub.domain.policy.cedar import CedarOutcome, CedarPolicies, CompileError
 from hub.domain.policy.conditions import (
     ConditionResult,
@@ -41,6 +42,7 @@ from hub.domain.policy.rules import (
     load_yaml,
     text_value,
 )
+from hub.domain.policy.statuses import STATUSES_FILE, read_statuses
 from hub.domain.policy.testing import TestCase, TestCaseChecks, read_test_file
 from hub.domain.schemas import SchemaRegistry
 from hub.errors import PolicyBundleInvalid
@@ -128,9 +130,12 @@ class PolicyBundle:
         origin: str,
         shapes: Mapping[str, ViewShape],
         cedar: CedarPolicies,
+        statuses: Authorities,
         retention: Mapping[str, timedelta] | None = None,
     ) -> None:
         self.name = name
+        #: Which sources may begin, lower and end each status (`statuses.yaml`), for the fold.
+        self.statuses = statuses
         #: How long each event type's personal data is kept after the event's `time`
         #: (`hub retention apply` erases it afterwards). Every event type is listed.
         self.retention: Mapping[str, timedelta] = dict(retention or {})
@@ -168,6 +173,7 @@ class PolicyBundle:
         index = SchemaIndex(schemas)
         name, description = loader.bundle_file()
         retention = loader.retention(index)
+        statuses = loader.statuses()
         directory = loader.directory(index)
         rules, rule_ids = loader.rules(index)
         test_cases = loader.test_cases(index, directory, rule_ids)
@@ -196,6 +202,7 @@ class PolicyBundle:
             origin=origin,
             shapes=shapes,
             cedar=cedar,
+            statuses=statuses,
             retention=retention,
         )
 
@@ -415,7 +422,7 @@ class _BundleFiles:
             document = self._read(relative, content)
             if document is not UNREADABLE:
                 self.documents[relative] = document
-        for required in (BUNDLE_FILE, DIRECTORY_FILE):
+        for required in (BUNDLE_FILE, DIRECTORY_FILE, STATUSES_FILE):
             if required not in files:
                 problems.add(self.where(required), 1, "missing: every bundle has this file")
         if not any(relative.startswith(RULES_DIR) for relative in files):
@@ -428,9 +435,11 @@ class _BundleFiles:
     def _read(self, relative: str, content: bytes) -> Any:
         """The YAML of one file; UNREADABLE if it has none to give (reported if wrongly so)."""
         is_yaml = relative.endswith((".yaml", ".yml"))
-        in_known_place = relative in (BUNDLE_FILE, DIRECTORY_FILE) or relative.startswith(
-            (RULES_DIR, TESTS_DIR)
-        )
+        in_known_place = relative in (
+            BUNDLE_FILE,
+            DIRECTORY_FILE,
+            STATUSES_FILE,
+        ) or relative.startswith((RULES_DIR, TESTS_DIR))
         if in_known_place and not relative.endswith(".yaml"):
             self.problems.add(
                 self.where(relative), 1, "bundle files are YAML files ending in .yaml"
@@ -440,8 +449,8 @@ class _BundleFiles:
             self.problems.add(
                 self.where(relative),
                 1,
-                "not part of the bundle format: bundle.yaml, directory.yaml, rules/*.yaml, "
-                "tests/*.yaml",
+                "not part of the bundle format: bundle.yaml, directory.yaml, statuses.yaml, "
+                "rules/*.yaml, tests/*.yaml",
             )
             return UNREADABLE
         if not is_yaml:
@@ -520,6 +529,14 @@ class _BundleFiles:
                 f"retention: `{event_type}` is not listed (every event type needs a period)",
             )
         return found
+
+    def statuses(self) -> Authorities:
+        """`statuses.yaml`: the authorities of every status kind the profile keeps."""
+        if STATUSES_FILE not in self.documents:
+            return Authorities({})
+        return read_statuses(
+            self.documents[STATUSES_FILE], self.where(STATUSES_FILE), self.problems
+        )
 
     def directory(self, index: SchemaIndex) -> Directory:
         if DIRECTORY_FILE not in self.documents:

@@ -13,13 +13,13 @@ from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.domain.notifications import StoredEvent
-from hub.domain.profile import PersonProfile
+from hub.domain.person import PersonProfile
 from hub.infra.audit import SqlAuditLog
 from hub.infra.routing import SqlRoutingStore
 from hub.infra.tables import recipient_counters, recipient_feed, routed_events
 from hub.services.ports import EventStore, PolicyEngine
 from hub.services.routing import Router, fold_profiles
-from tests.integration.test_routing import KINDS, Key, append, event
+from tests.integration.test_routing import AUTHORITIES, KINDS, Key, append, event
 
 #: How long a test waits for what must happen eventually (never a measure of speed).
 PATIENCE = 180.0
@@ -92,7 +92,7 @@ async def wait_until_routed(
 async def check_profiles(engine: AsyncEngine, store: EventStore) -> None:
     """Every stored profile is the fold of its person's events, in stream order."""
     last = await store.last_position()
-    expected = await fold_profiles(store, through=last)
+    expected = await fold_profiles(store, AUTHORITIES, through=last)
     stored = {
         p.person_id: p
         for p in await SqlRoutingStore(engine, audit=SqlAuditLog(engine)).all_profiles()

@@ -19,7 +19,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from hub.domain.disclosures import Disclosure, DisclosureDenial
 from hub.domain.notifications import Notification
-from hub.domain.profile import PersonProfile
+from hub.domain.person import Authorities, PersonProfile
 from hub.domain.protection import MARKER
 from hub.infra.protection import SqlPersonKeys, load_kek_ring
 from hub.infra.store import SqlEventStore
@@ -85,6 +85,10 @@ class WatchedPolicy:
     @property
     def version(self) -> str:
         return self._policy.version
+
+    @property
+    def statuses(self) -> Authorities:
+        return self._policy.statuses
 
     def evaluate(
         self,
