@@ -60,7 +60,8 @@ HEADER_TAG: Final = "HDR"
 RECORD_TAG: Final = "MOV"
 TRAILER_TAG: Final = "TRL"
 FILE_KIND: Final = "PR2-MOVEMENTS"
-FILE_VERSION: Final = "1"
+#: The extract version `build_extract` writes; version 1 (without the escape columns) is still read.
+FILE_VERSION: Final = "2"
 #: Where the hub's own attributes travel in a rendered PR2 JSON message.
 HUB_BLOCK: Final = "HUB"
 
@@ -173,6 +174,7 @@ TRANSFER_REASON = Code(
         "OTH": "other",
     }
 )
+POLICE_DIVISION = Code({letter: letter for letter in "ACDEGJKLNPQUV"})
 TEMPORARY_RELEASE_KIND = Code({"HL": "home-leave", "WP": "work-placement", "OT": "other"})
 TEMPORARY_RELEASE_CONDITION = Code(
     {
@@ -202,7 +204,8 @@ _DATE = Date("dmy")
 _CODE_TEXT = Text(max_length=20, free_text=False)
 
 
-def _common(date_path: str, establishment_path: str) -> tuple[FieldMap, ...]:
+def _movement_identity(establishment_path: str) -> tuple[FieldMap, ...]:
+    """The fields every movement carries: which movement, when, where, and whose."""
     return (
         FieldMap(
             "MOVEMENT_ID",
@@ -215,6 +218,12 @@ def _common(date_path: str, establishment_path: str) -> tuple[FieldMap, ...]:
         FieldMap("SPS_NUMBER", "identifiers.sps_number", Text(20, free_text=False), required=True),
         FieldMap("PNC_ID", "identifiers.pnc_id", Text(20, free_text=False)),
         FieldMap("CRO_NUMBER", "identifiers.cro_number", Text(20, free_text=False)),
+    )
+
+
+def _common(date_path: str, establishment_path: str) -> tuple[FieldMap, ...]:
+    return (
+        *_movement_identity(establishment_path),
         FieldMap("MOVEMENT_DATE", date_path, _DATE, required=True),
     )
 
@@ -321,6 +330,25 @@ MESSAGES: Final[tuple[MessageMap, ...]] = (
         note="Home leave or work placement (inspection 3.29-3.30): `MOVEMENT_DATE` is the day "
         "out, `RETURN_DATE` the day back.",
     ),
+    MessageMap(
+        "ESC",
+        "person.missing",
+        (
+            *_movement_identity("meta.establishment"),
+            FieldMap("MISSING_SINCE", "data.missing_since", DateTime(), required=True),
+            FieldMap("ADDRESS_COUNCIL", "data.last_known_location.council_area", _CODE_TEXT, True),
+            FieldMap("LOCATION_DETAIL", "data.last_known_location.description", Text(200)),
+            FieldMap("REASON_DETAIL", "data.circumstances", Text(), required=True),
+            FieldMap("POLICE_DIVISION", "data.police_division", POLICE_DIVISION, required=True),
+        ),
+        constants={"data.trigger": "escaped-from-custody"},
+        outbound=False,
+        note="Escape from custody or from an escort, recorded by the establishment that held the "
+        "person: a missing-person notice from the SPS, so that the police division searching "
+        "and the supervising services know at once. `MISSING_SINCE` is when the person was last "
+        "accounted for; `ADDRESS_COUNCIL` the council area where they escaped; `POLICE_DIVISION` "
+        "the division told. Extract version 2 onwards; never sent to PR2.",
+    ),
 )
 _BY_CODE: Final = {spec.native_type: spec for spec in MESSAGES}
 
@@ -333,8 +361,10 @@ def _columns() -> tuple[str, ...]:
     return tuple(seen)
 
 
-#: The data columns of a `MOV` record of a version 1 extract, in order (after the `MOV` tag).
+#: The data columns of a `MOV` record of the current extract version, in order (after the `MOV`
+#: tag). Each version only appends columns: version 1's are the first 38, before the escape's.
 COLUMNS: Final = _columns()
+COLUMNS_BY_VERSION: Final = {"1": COLUMNS[: COLUMNS.index("MISSING_SINCE")], FILE_VERSION: COLUMNS}
 _KINDS: Final = {f.native: f.codec for spec in MESSAGES for f in spec.fields}
 RENDERABLE_TYPES: Final = frozenset(spec.event_type for spec in MESSAGES if spec.outbound)
 
@@ -369,7 +399,11 @@ def _movement(
         return rejected(
             location, original, problems, native_type=spec.native_type, native_id=native_id
         )
-    establishment = values.get("data.establishment") or values["data.from_establishment"]
+    establishment = (
+        values.get("data.establishment")
+        or values.get("data.from_establishment")
+        or values["meta.establishment"]
+    )
     movement_id = values["meta.movement_id"]
     envelope = new_envelope(
         adapter=NAME,
@@ -409,7 +443,9 @@ def build_extract(
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
-def _extract_record(line_number: int, raw: bytes, schemas: SchemaRegistry) -> AdapterRecord:
+def _extract_record(
+    line_number: int, raw: bytes, schemas: SchemaRegistry, version: str
+) -> AdapterRecord:
     location = f"line {line_number}"
     problem = too_large(len(raw), MAX_RECORD_BYTES, "record")
     if problem:
@@ -425,20 +461,21 @@ def _extract_record(line_number: int, raw: bytes, schemas: SchemaRegistry) -> Ad
         cells = split_escaped(text, "|")
     except ValueError as error:
         return rejected(location, raw, [RecordProblem("", str(error))])
-    if len(cells) != len(COLUMNS) + 1:
+    columns = COLUMNS_BY_VERSION[version]
+    if len(cells) != len(columns) + 1:
         return rejected(
             location,
             raw,
             [
                 RecordProblem(
                     "",
-                    f"has {len(cells) - 1} fields after {RECORD_TAG}; a version {FILE_VERSION} "
-                    f"movement record has {len(COLUMNS)} (is a | inside a field not escaped?)",
+                    f"has {len(cells) - 1} fields after {RECORD_TAG}; a version {version} "
+                    f"movement record has {len(columns)} (is a | inside a field not escaped?)",
                 )
             ],
         )
     record: NativeRecord = {}
-    for column, cell in zip(COLUMNS, cells[1:], strict=True):
+    for column, cell in zip(columns, cells[1:], strict=True):
         try:
             record[column] = read_cell(_KINDS.get(column), cell)
         except ValueError as error:
@@ -470,6 +507,7 @@ def parse_extract(data: bytes, schemas: SchemaRegistry) -> list[AdapterRecord]:
             )
         )
     records: list[AdapterRecord] = []
+    version = _declared_version(lines[0] if lines else b"")
     header_seen = False
     trailer: tuple[int, bytes] | None = None
     for index, raw in enumerate(lines):
@@ -498,7 +536,7 @@ def parse_extract(data: bytes, schemas: SchemaRegistry) -> list[AdapterRecord]:
         elif tag == TRAILER_TAG.encode() + b"|":
             trailer = (number, raw)
         elif tag == RECORD_TAG.encode() + b"|":
-            records.append(_extract_record(number, raw, schemas))
+            records.append(_extract_record(number, raw, schemas, version))
         else:
             records.append(
                 rejected(
@@ -541,19 +579,29 @@ def parse_extract(data: bytes, schemas: SchemaRegistry) -> list[AdapterRecord]:
     return refuse_file(records, data, file_problems)
 
 
+def _declared_version(first_line: bytes) -> str:
+    """The version the header declares, if this adapter reads it; else the current one (a file
+    with a bad header is refused as a whole anyway)."""
+    parts = first_line.removeprefix(b"\xef\xbb\xbf").split(b"|")
+    declared = parts[2].decode("ascii", "replace") if len(parts) > 2 else ""
+    return declared if declared in COLUMNS_BY_VERSION else FILE_VERSION
+
+
 def _header_problems(raw: bytes) -> list[RecordProblem]:
     text = raw.decode("utf-8", "replace").removesuffix("\r")
     parts = text.split("|")
     if len(parts) != 5 or parts[1] != FILE_KIND:
         return [
-            RecordProblem(HEADER_TAG, f"the header must be {HEADER_TAG}|{FILE_KIND}|1|<id>|<time>")
+            RecordProblem(
+                HEADER_TAG, f"the header must be {HEADER_TAG}|{FILE_KIND}|<version>|<id>|<time>"
+            )
         ]
-    if parts[2] != FILE_VERSION:
+    if parts[2] not in COLUMNS_BY_VERSION:
         return [
             RecordProblem(
                 HEADER_TAG,
                 f"extract version {parts[2][:10]!r} is not supported; this adapter reads "
-                f"version {FILE_VERSION}",
+                f"versions {', '.join(COLUMNS_BY_VERSION)}",
             )
         ]
     return []
@@ -651,6 +699,7 @@ ADAPTER: Final = Adapter(
 __all__ = [
     "ADAPTER",
     "COLUMNS",
+    "COLUMNS_BY_VERSION",
     "MESSAGES",
     "build_extract",
     "extract_line",

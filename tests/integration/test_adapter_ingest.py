@@ -76,7 +76,7 @@ async def stored_events(container: Container) -> list[Any]:
 @pytest.mark.parametrize(
     ("name", "files", "agencies"),
     [
-        ("pr2", ["movements-2024-05-01.psv"], {"sps"}),
+        ("pr2", ["movements-2024-05-01.psv", "movements-2024-09-15.psv"], {"sps"}),
         (
             "visor",
             ["nominal-registration.xml", "mappa-level-change.xml", "risk-assessment.xml"],

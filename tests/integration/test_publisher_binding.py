@@ -142,3 +142,32 @@ async def test_every_accepted_id_can_be_read_back(hub: RunningHub) -> None:
     )
     assert read.status_code == 200, read.text
     assert read.json()["notification"]["id"] == odd["id"]
+
+
+async def test_social_work_speaks_only_for_the_supervision_it_holds(hub: RunningHub) -> None:
+    glasgow = await hub.token("sw-glasgow-city")
+    before = await hub.snapshot()
+    elsewhere = fresh("supervision.started", supervising_council_area="S12000038")
+    answer = await hub.http.post("/v1/events", json=elsewhere, headers=bearer(glasgow))
+    assert refused_fields(answer) == {"/data/supervising_council_area"}
+    breach = fresh("licence.breach-reported", supervising_council_area="S12000047")
+    answer = await hub.http.post("/v1/events", json=breach, headers=bearer(glasgow))
+    assert refused_fields(answer) == {"/data/supervising_council_area"}
+    assert await hub.snapshot() == before
+
+    # Either end of a transfer may record it, like an establishment's transfer.
+    for event_type in ("supervision.started", "supervision.transferred"):
+        answer = await hub.http.post("/v1/events", json=fresh(event_type), headers=bearer(glasgow))
+        assert answer.status_code == 201, (event_type, answer.text)
+
+
+async def test_the_courts_publish_disposals_and_nobody_else_can(hub: RunningHub) -> None:
+    disposal = fresh("court.disposal")  # urn:pph:scts:high-court-glasgow
+    before = await hub.snapshot()
+    police = await hub.token("police-scotland")
+    answer = await hub.http.post("/v1/events", json=disposal, headers=bearer(police))
+    assert answer.status_code == 403, answer.text
+    assert await hub.snapshot() == before
+    scts = await hub.token("scts")
+    answer = await hub.http.post("/v1/events", json=disposal, headers=bearer(scts))
+    assert answer.status_code == 201, answer.text

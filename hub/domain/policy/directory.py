@@ -23,6 +23,7 @@ ROLES: Final = (
     "mappa-coordinator",
     "parole-board",
     "licensing-authority",
+    "court-service",
 )
 
 _GSS = re.compile(r"S12[0-9]{6}")

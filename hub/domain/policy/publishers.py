@@ -5,7 +5,8 @@ binds what the body says, because routing follows the body (an admission is rout
 establishment it names, whoever sent it).
 
 Roles not bound here are national (SPS headquarters, `prison-service`; Police Scotland,
-`police-national`) or publish no event whose body names their own unit; their `source` alone
+`police-national`; the Scottish Ministers, `licensing-authority`; the Parole Board; the courts,
+`court-service`) or publish no event whose body names their own unit; their `source` alone
 binds them."""
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ class Binding:
     by_area: bool = False
 
 
+_SUPERVISING: Final = Binding("social-work", ("supervising_council_area",), by_area=True)
+
 #: Per event type, the body fields naming the unit that records the occurrence. A transfer may
 #: be recorded at either end; the other establishment fields (an admission's
 #: `previous_establishment`, a recall's `liberating_establishment`) name someone else by design.
@@ -40,6 +43,16 @@ BINDINGS: Final[Mapping[str, tuple[Binding, ...]]] = {
     "health.information-shared": (Binding("health-board", ("health_board",)),),
     "mappa.referral": (Binding("social-work", ("referring_council_area",), by_area=True),),
     "mappa.level-changed": (Binding("mappa-coordinator", ("mappa_area",), by_area=True),),
+    # A council's justice social work service speaks for the supervision it holds: either end of
+    # a transfer, like an establishment's; a move (person.address-changed) may be to anywhere.
+    "supervision.started": (_SUPERVISING,),
+    "supervision.ended": (_SUPERVISING,),
+    "supervision.transferred": (
+        Binding("social-work", ("from_council_area", "to_council_area"), by_area=True),
+    ),
+    "licence.breach-reported": (_SUPERVISING,),
+    "licence.expired": (_SUPERVISING,),
+    "licence.varied": (_SUPERVISING,),
 }
 
 

@@ -31,11 +31,15 @@ BASES: dict[str, dict[str, NativeValue]] = {
         for e in parsed(pr2.parse(sample("pr2", "movements-2024-05-01.psv"), schemas()))
     )
 }
-SPECS = {spec.native_type: spec for spec in pr2.MESSAGES}
+#: The movements PR2 also receives back: an escape (`ESC`) is only ever sent by PR2.
+SPECS = {spec.native_type: spec for spec in pr2.MESSAGES if spec.outbound}
+ESCAPE = next(spec for spec in pr2.MESSAGES if spec.native_type == "ESC")
+ESCAPE_BASE: dict[str, NativeValue] = json.loads(sample("pr2", "movement-escape.json"))
 #: Codes that no schema rule links to another field, so any value of them is valid.
 FREE_CODES = frozenset(
     {"OFFENCE_CATEGORIES", "TRANSFER_REASON", "TR_KIND", "CHILDREN_RESIDENT", "RMP_AGENCIES",
-     "ACCOMMODATION_TYPE", "TO_ESTABLISHMENT", "ESTABLISHMENT", "PREV_ESTABLISHMENT"}
+     "ACCOMMODATION_TYPE", "TO_ESTABLISHMENT", "ESTABLISHMENT", "PREV_ESTABLISHMENT",
+     "POLICE_DIVISION"}
 )  # fmt: skip
 
 
@@ -167,3 +171,68 @@ def test_an_oversized_file_is_rejected_before_it_is_read() -> None:
 def test_every_canonical_value_has_a_pr2_code() -> None:
     """Otherwise a valid notification could not be rendered for a PR2 recipient."""
     assert_codes_cover_schemas(pr2.MESSAGES)
+
+
+# -- escapes (issue 14): ESC is a missing-person notice from the SPS -----------------------------
+
+
+def test_an_escape_becomes_a_missing_person_notice() -> None:
+    [envelope] = parsed(pr2.parse(sample("pr2", "movement-escape.json"), schemas()))
+    assert envelope["type"] == "person.missing"
+    assert envelope["source"] == "urn:pph:sps:pr2:hmp-barlinnie"
+    assert envelope["identifiers"] == {"sps_number": "2000417", "pnc_id": "19/402117N"}
+    assert envelope["data"]["trigger"] == "escaped-from-custody"
+    assert envelope["data"]["missing_since"] == "2024-09-14T10:20:00+01:00"
+    assert envelope["data"]["last_known_location"]["council_area"] == "S12000049"
+    assert envelope["data"]["police_division"] == "G"
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+@given(native_records(ESCAPE, ESCAPE_BASE, typed=False, free_codes=FREE_CODES))
+def test_an_escape_is_the_same_event_in_a_version_2_extract_and_as_a_message(
+    record: dict[str, NativeValue],
+) -> None:
+    extract = pr2.build_extract([record], "EXT-1", "2024-09-15T06:00:00Z")
+    assert extract.startswith(b"HDR|PR2-MOVEMENTS|2|")
+    envelope = _only_parsed(pr2.parse_extract(extract, schemas()))
+    assert envelope["type"] == "person.missing"
+    assert (
+        envelope["source"] == "urn:pph:sps:pr2:" + pr2.ESTABLISHMENT.table[record["ESTABLISHMENT"]]
+    )
+    assert _only_parsed(pr2.parse_message(json.dumps(record).encode(), schemas())) == envelope
+
+
+def test_an_escape_needs_the_division_told_and_when_the_person_was_last_accounted_for() -> None:
+    record = {k: v for k, v in ESCAPE_BASE.items() if k not in ("POLICE_DIVISION", "MISSING_SINCE")}
+    [rejected] = pr2.parse_message(json.dumps(record).encode(), schemas())
+    assert rejected.outcome == "rejected"
+    assert {p.field for p in rejected.problems} == {"/POLICE_DIVISION", "/MISSING_SINCE"}
+
+
+def test_a_version_1_extract_is_still_read_but_cannot_carry_an_escape() -> None:
+    sample_v1 = sample("pr2", "movements-2024-05-01.psv")
+    assert sample_v1.startswith(b"HDR|PR2-MOVEMENTS|1|")
+    assert all(r.outcome == "parsed" for r in pr2.parse_extract(sample_v1, schemas()))
+    v2 = pr2.build_extract([ESCAPE_BASE], "EXT-1", "2024-09-15T06:00:00Z")
+    header, line, trailer, _ = v2.split(b"\n")
+    v1_line = b"|".join(line.split(b"|")[: len(pr2.COLUMNS_BY_VERSION["1"]) + 1])
+    v1 = b"\n".join([header.replace(b"|2|", b"|1|", 1), v1_line, trailer, b""])
+    [record] = pr2.parse_extract(v1, schemas())
+    assert record.outcome == "rejected"
+    assert {p.field for p in record.problems} >= {"POLICE_DIVISION", "MISSING_SINCE"}
+
+
+def test_an_unknown_extract_version_is_refused() -> None:
+    v3 = pr2.build_extract([ESCAPE_BASE], "EXT-1", "2024-09-15T06:00:00Z").replace(
+        b"|2|", b"|3|", 1
+    )
+    [record] = pr2.parse_extract(v3, schemas())
+    assert record.outcome == "rejected"
+    assert "reads versions 1, 2" in record.reason
+
+
+def test_an_escape_is_never_rendered_back_to_pr2() -> None:
+    [envelope] = parsed(pr2.parse(sample("pr2", "movement-escape.json"), schemas()))
+    assert "person.missing" not in pr2.RENDERABLE_TYPES
+    with pytest.raises(CannotRender):
+        pr2.render(envelope)

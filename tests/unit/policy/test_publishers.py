@@ -74,6 +74,52 @@ CASES = [
         ["/data/health_board"],
     ),
     ("nobody-registered", "custody.admission", {"establishment": "hmp-shotts"}, []),
+    # issue 14: social work speaks for the supervision it holds
+    ("sw-glasgow-city", "supervision.started", {"supervising_council_area": "S12000049"}, []),
+    (
+        "sw-glasgow-city",
+        "supervision.started",
+        {"supervising_council_area": "S12000038"},
+        ["/data/supervising_council_area"],
+    ),
+    (
+        "sw-renfrewshire",
+        "supervision.ended",
+        {"supervising_council_area": "S12000049"},
+        ["/data/supervising_council_area"],
+    ),
+    (
+        "sw-glasgow-city",
+        "supervision.transferred",
+        {"from_council_area": "S12000049", "to_council_area": "S12000038"},
+        [],
+    ),
+    (
+        "sw-renfrewshire",
+        "supervision.transferred",
+        {"from_council_area": "S12000049", "to_council_area": "S12000038"},
+        [],
+    ),
+    (
+        "sw-fife",
+        "supervision.transferred",
+        {"from_council_area": "S12000049", "to_council_area": "S12000038"},
+        ["/data/from_council_area", "/data/to_council_area"],
+    ),
+    (
+        "sw-fife",
+        "licence.breach-reported",
+        {"supervising_council_area": "S12000049"},
+        ["/data/supervising_council_area"],
+    ),
+    ("sw-fife", "licence.expired", {"licence_type": "parole"}, []),  # no council named
+    ("sw-fife", "licence.expired", {"supervising_council_area": "S12000047"}, []),
+    # The Scottish Ministers are national: they name whichever council supervises.
+    ("scottish-ministers", "licence.varied", {"supervising_council_area": "S12000049"}, []),
+    # A council may report a move to anywhere; SCTS and the Parole Board are national.
+    ("sw-glasgow-city", "person.address-changed", {"reported_by": "local-authority"}, []),
+    ("scts", "court.disposal", {"receiving_establishment": "hmp-barlinnie"}, []),
+    ("parole-board-scotland", "parole.decision", {"supervising_council_area": "S12000049"}, []),
 ]
 
 
