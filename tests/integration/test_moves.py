@@ -1,7 +1,9 @@
 """Areas follow the person, through the running hub on each backend (issue 14, "Moves are
 invisible"): notifications pushed by their real publishers, routed by the Scotland bundle, read
 from the recipients' feeds. After a move the new area's police, social work and child protection
-receive what concerns the person; the area left receives only that they left, with no address."""
+receive what concerns the person; the area left receives only that they left, with no address.
+A registration follows the person into custody while the requirements last, whatever PR2's own
+marker says."""
 
 from __future__ import annotations
 
@@ -179,3 +181,58 @@ async def test_a_registered_change_of_address_moves_the_person_for_later_notices
     # ViSOR has the whole record, at the new address.
     visor = [i["event_type"] for i in await feed(hub, "police-scotland")]
     assert visor[-2:] == ["sex-offender.notification-changed", "risk.assessment-recorded"]
+
+
+@pytest.mark.asyncio
+async def test_a_registration_follows_the_person_into_custody_while_the_requirements_last(
+    hub: RunningHub,
+) -> None:
+    registered, ended = Person(), Person()
+    for person in (registered, ended):
+        await released_to_glasgow(hub, person)
+        await publish(hub, "police-scotland", person.notification("sex-offender.registered"))
+    await publish(
+        hub,
+        "police-scotland",
+        ended.notification(
+            "sex-offender.requirements-ended",
+            time="2025-06-10T11:00:00Z",
+            **{"data.end_date": "2025-06-10", "data.reason": "conviction-quashed"},
+        ),
+    )
+    for person in (registered, ended):
+        # Remanded in 2026; PR2's marker says "not registered" for both (report 4.13).
+        await publish(
+            hub,
+            "sps",
+            person.notification(
+                "custody.admission",
+                time="2026-01-10T16:40:00Z",
+                **{
+                    "data.admission_date": "2026-01-10",
+                    "data.admission_reason": "remand",
+                    "data.sex_offender_notification": False,
+                },
+            ),
+        )
+    await routed(hub)
+
+    followed = [
+        d
+        for d in await disclosures_to(hub, "hmp-barlinnie")
+        if d["event_type"] == "sex-offender.registered"
+    ]
+    # Only the registration still in force follows, judged as of the admission, without the address.
+    assert [d["rules"] for d in followed] == [["registration-follows-person"]]
+    [item] = [
+        i for i in await feed(hub, "hmp-barlinnie") if i["event_type"] == "sex-offender.registered"
+    ]
+    assert item["person_id"] == followed[0]["person_id"]
+    assert "address" not in item["notification"]["data"]
+    assert item["notification"]["data"]["indefinite"] is True
+    admitted = [
+        i
+        for i in await feed(hub, "hmp-barlinnie")
+        if i["event_type"] == "custody.admission" and i["person_id"] == item["person_id"]
+    ]
+    assert len(admitted) == 2  # 2021 sentence and 2026 remand: the same person
