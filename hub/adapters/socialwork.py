@@ -71,14 +71,9 @@ COUNCILS: Final = (
     "S12000047", "S12000048", "S12000049", "S12000050",
 )  # fmt: skip
 
-#: Native messages the hub has no canonical event type for: refused, and why.
-UNMAPPED: Final = {
-    "SupervisionStart": (
-        "the hub has no event type for the start of a community supervision order or licence "
-        "supervision yet (none of events/ fits without losing its meaning); the record is "
-        "kept in quarantine unchanged and can be sent again once the hub publishes one"
-    ),
-}
+#: Native messages the hub has no canonical event type for: refused, and why. (Supervision
+#: start was one until issue 14 gave it `supervision.started`.)
+UNMAPPED: Final[Mapping[str, str]] = {}
 
 
 def _snake(values: Iterable[str]) -> Code:
@@ -155,6 +150,48 @@ ASSESSOR_AGENCY = _snake(
     ("police-scotland", "local-authority", "scottish-prison-service", "health-board", "other")
 )
 
+ORDER_TYPE = _snake(
+    (
+        "community-payback-order",
+        "supervised-release-order",
+        "drug-treatment-and-testing-order",
+        "extended-sentence-licence",
+        "other",
+    )
+)
+IMPOSED_BY = _snake(("court", "scottish-ministers", "parole-board"))
+SUPERVISION_END_REASON = _snake(
+    ("completed", "revoked", "transferred-out-of-scotland", "died", "other")
+)
+LICENCE_TYPE = _snake(
+    (
+        "parole",
+        "non-parole",
+        "extended-sentence",
+        "life",
+        "home-detention-curfew",
+        "short-term-sex-offender",
+    )
+)
+LICENCE_CONDITION = _snake(
+    (
+        "reside-at-approved-address",
+        "report-to-supervising-officer",
+        "curfew",
+        "electronic-monitoring",
+        "no-unsupervised-contact-with-children",
+        "no-contact-with-named-persons",
+        "exclusion-zone",
+        "attend-offending-behaviour-programme",
+        "psychiatric-assessment-or-treatment",
+        "substance-use-testing-or-treatment",
+        "employment-or-activity-restriction",
+        "internet-or-device-restriction",
+        "other",
+    )
+)
+RECOMMENDATION = _snake(("recall", "warning", "no-action"))
+
 _CODE_TEXT = Text(max_length=30, free_text=False)
 _DATE = Date("iso")
 
@@ -189,6 +226,76 @@ def _body(body: str, *fields: tuple[str, str, Any, bool]) -> tuple[FieldMap, ...
 _ASSESSMENT_COMMON: Final = (
     ("summary", "data.summary", Text(4000), False),
     ("nextReviewDate", "data.next_review_date", _DATE, False),
+)
+
+_COUNCIL_TEXT = _CODE_TEXT
+
+SUPERVISION_MESSAGES: Final = (
+    MessageMap(
+        "SupervisionStart",
+        "supervision.started",
+        _body(
+            "supervision",
+            ("orderType", "data.order_type", ORDER_TYPE, True),
+            ("imposedBy", "data.imposed_by", IMPOSED_BY, True),
+            ("supervisingCouncil", "data.supervising_council_area", _COUNCIL_TEXT, True),
+            ("startDate", "data.start_date", _DATE, True),
+            ("endDate", "data.end_date", _DATE, False),
+        ),
+        note="Statutory supervision of a community order or licence began (version 2).",
+    ),
+    MessageMap(
+        "SupervisionEnd",
+        "supervision.ended",
+        _body(
+            "supervision",
+            ("orderType", "data.order_type", ORDER_TYPE, False),
+            ("supervisingCouncil", "data.supervising_council_area", _COUNCIL_TEXT, True),
+            ("endDate", "data.end_date", _DATE, True),
+            ("endReason", "data.reason", SUPERVISION_END_REASON, True),
+        ),
+        note="Supervision ended: completed, revoked, passed outside Scotland, or the person "
+        "died (version 2).",
+    ),
+    MessageMap(
+        "SupervisionTransfer",
+        "supervision.transferred",
+        _body(
+            "supervision",
+            ("orderType", "data.order_type", ORDER_TYPE, False),
+            ("fromCouncil", "data.from_council_area", _COUNCIL_TEXT, True),
+            ("toCouncil", "data.to_council_area", _COUNCIL_TEXT, True),
+            ("effectiveDate", "data.effective_date", _DATE, True),
+        ),
+        note="Supervision passed to another council's justice social work service; either "
+        "council may send it (version 2).",
+    ),
+    MessageMap(
+        "BreachReport",
+        "licence.breach-reported",
+        _body(
+            "breach",
+            ("reportDate", "data.report_date", _DATE, True),
+            ("breachDate", "data.breach_date", _DATE, True),
+            ("supervisingCouncil", "data.supervising_council_area", _COUNCIL_TEXT, True),
+            ("licenceType", "data.licence_type", LICENCE_TYPE, True),
+            (
+                "conditionsBreached",
+                "data.conditions_breached",
+                Objects(
+                    (
+                        Part("code", "type", LICENCE_CONDITION, required=True),
+                        Part("detail", "detail", Text(1000)),
+                    )
+                ),
+                True,
+            ),
+            ("recommendation", "data.recommendation", RECOMMENDATION, True),
+            ("riskSummary", "data.risk_summary", Text(4000), True),
+        ),
+        note="A breach of licence conditions reported to the Scottish Ministers, who decide on "
+        "recall (version 2).",
+    ),
 )
 
 MESSAGES: Final[tuple[MessageMap, ...]] = (
@@ -293,14 +400,26 @@ MESSAGES: Final[tuple[MessageMap, ...]] = (
         "at the proposed address, so it is sent as the nearest type, a risk assessment by the "
         "council with tool `other`. A report without `assessedRisk` is refused.",
     ),
+    *SUPERVISION_MESSAGES,
 )
 _BY_TYPE: Final = {spec.native_type: spec for spec in MESSAGES}
+#: The export columns of version 1, before the supervision and breach records (issue 14).
+CSV_COLUMNS_V1_TYPES: Final = (
+    "MappaReferral",
+    "Schedule1Notification",
+    "RiskAssessment",
+    "HomeBackgroundReport",
+)
 RENDERABLE_TYPES: Final = frozenset(spec.event_type for spec in MESSAGES if spec.outbound)
 _BODY_PREFIX: Final = {
     "MappaReferral": "referral/",
     "Schedule1Notification": "notification/",
     "RiskAssessment": "assessment/",
     "HomeBackgroundReport": "report/",
+    "SupervisionStart": "supervision/",
+    "SupervisionEnd": "supervision/",
+    "SupervisionTransfer": "supervision/",
+    "BreachReport": "breach/",
 }
 
 
@@ -449,6 +568,13 @@ def _csv_columns() -> tuple[tuple[str, ...], dict[str, dict[str, str]]]:
 
 
 CSV_COLUMNS, _CSV_BY_TYPE = _csv_columns()
+#: Version 1's header: the columns of its record types only (each version appends columns).
+CSV_COLUMNS_V1: Final = tuple(
+    c
+    for c in CSV_COLUMNS
+    if c in _FRAME_COLUMNS or any(c in _CSV_BY_TYPE[t] for t in CSV_COLUMNS_V1_TYPES)
+)
+_KNOWN_HEADERS: Final = (list(CSV_COLUMNS), list(CSV_COLUMNS_V1))
 _CODECS: Final = {f.native: f.codec for spec in MESSAGES for f in spec.fields}
 
 
@@ -539,7 +665,7 @@ def parse_export(data: bytes, schemas: SchemaRegistry) -> list[AdapterRecord]:
                 continue
             if header is None:
                 header = row
-                if row != list(CSV_COLUMNS):
+                if row not in _KNOWN_HEADERS:
                     file_problems.append(_header_problem(row))
                 continue
             if row == header:
@@ -597,7 +723,9 @@ def _header_problem(row: Sequence[str]) -> RecordProblem:
     if not detail:
         detail.append("the columns are out of order")
     return RecordProblem(
-        "", "the header row is not the version 1 export header (" + "; ".join(detail) + ")"
+        "",
+        "the header row is not the version 2 export header, nor version 1's (without the "
+        "supervision and breach columns): " + "; ".join(detail),
     )
 
 
@@ -702,6 +830,7 @@ ADAPTER: Final = Adapter(
 __all__ = [
     "ADAPTER",
     "CSV_COLUMNS",
+    "CSV_COLUMNS_V1",
     "MESSAGES",
     "NativeObject",
     "build_export",

@@ -181,10 +181,29 @@ RECALL_REASON = _upper(
     )
 )
 CUSTODY_STATUS = _upper(("at-large", "in-custody"))
+BASIS = _upper(("conviction", "civil-order", "breach-of-order"))
+NOTIFIED_CHANGE = _upper(("address", "foreign-travel", "other"))
+REQUIREMENTS_END_REASON = _upper(
+    ("period-expired", "conviction-quashed", "discharged-on-review", "other")
+)
+ACCOMMODATION = _upper(
+    (
+        "private-tenancy-or-owned",
+        "family-or-friends",
+        "supported-accommodation",
+        "local-authority-temporary",
+        "no-fixed-abode",
+        "other",
+    )
+)
+CHILDREN_RESIDENT = _upper(("yes", "no", "unknown"))
+#: A code, not a free flag: whether the requirements are indefinite is tied to their end date.
+INDEFINITE = Code({"true": True, "false": False})
 
 _CODE_TEXT = Text(max_length=30, free_text=False)
 _DATE = Date("iso")
 _LEVEL = Integer()
+_COUNTRY = Text(max_length=2, free_text=False)
 
 _FRAME_FIELDS: Final = (
     FieldMap(
@@ -227,6 +246,17 @@ def _referral_fields(body: str) -> tuple[FieldMap, ...]:
     )
 
 
+def _address(path: str, required: bool) -> tuple[tuple[str, str, Any, bool], ...]:
+    """A notified address (`Address/...`), filling the canonical address at `path`."""
+    return (
+        ("Address/Council", f"{path}.council_area", _CODE_TEXT, required),
+        ("Address/AccommodationType", f"{path}.accommodation_type", ACCOMMODATION, False),
+        ("Address/Line", f"{path}.lines", ListOf(Text(100), max_items=5), False),
+        ("Address/Postcode", f"{path}.postcode", Text(10, free_text=False), False),
+        ("Address/ChildrenResident", f"{path}.children_resident", CHILDREN_RESIDENT, False),
+    )
+
+
 def _recall_fields(body: str) -> tuple[FieldMap, ...]:
     return _body(
         body,
@@ -246,26 +276,50 @@ def _recall_fields(body: str) -> tuple[FieldMap, ...]:
 MESSAGES: Final[tuple[MessageMap, ...]] = (
     MessageMap(
         "NominalRegistration",
-        "mappa.referral",
+        "sex-offender.registered",
         _body(
             "NominalRegistration",
-            ("RegistrationDate", "data.referral_date", _DATE, True),
-            ("MappaLevel", "data.level", _LEVEL, True),
-            ("MappaArea", "data.mappa_area", _CODE_TEXT, True),
-            ("RiskOfSeriousHarm", "data.risk_of_serious_harm", RISK_LEVEL, False),
-            ("Notes", "data.reason_detail", Text(2000), False),
+            ("RegistrationDate", "data.registration_date", _DATE, True),
+            ("InitialNotificationDate", "data.initial_notification_date", _DATE, False),
+            ("RequirementsEndDate", "data.requirements_end_date", _DATE, False),
+            ("Indefinite", "data.indefinite", INDEFINITE, True),
+            ("Basis", "data.basis", BASIS, True),
+            *_address("data.address", required=True),
+            ("PoliceDivision", "data.police_division", _CODE_TEXT, True),
         ),
-        constants={
-            "data.category": "s10(1)(a)",
-            "data.category_group": "registered-sex-offender",
-            "data.referring_agency": "police-scotland",
-            "data.reason": "conviction-or-order",
-        },
-        outbound=False,
-        note="The hub has no registration event type: a new registration on ViSOR is a "
-        "registered sex offender entering MAPPA category 1 (s10(1)(a)), so it is sent as the "
-        "nearest type, a `mappa.referral` by the police on conviction. A registration without a "
-        "MAPPA level or area is refused (those fields are required here).",
+        note="A registration on ViSOR: the person is subject to the sex offender notification "
+        "requirements (Sexual Offences Act 2003, Part 2), from when, until when or indefinitely, "
+        "at which address. The police are the authority for this status; a PR2 marker does not "
+        "override it. (Before issue 14 this message became a `mappa.referral`; the MAPPA part "
+        "is now sent as a `MappaReferral`.)",
+    ),
+    MessageMap(
+        "NotificationChange",
+        "sex-offender.notification-changed",
+        _body(
+            "NotificationChange",
+            ("ChangeType", "data.change", NOTIFIED_CHANGE, True),
+            ("NotifiedDate", "data.notified_date", _DATE, True),
+            *_address("data.address", required=False),
+            ("Travel/DepartureDate", "data.travel.departure_date", _DATE, False),
+            ("Travel/ReturnDate", "data.travel.return_date", _DATE, False),
+            ("Travel/DestinationCountry", "data.travel.destination_country", _COUNTRY, False),
+            ("Detail", "data.detail", Text(1000), False),
+            ("PoliceDivision", "data.police_division", _CODE_TEXT, True),
+        ),
+        note="A change notified by a registered sex offender: a new address (`Address` required; "
+        "it moves the person's home area) or foreign travel (`Travel` required).",
+    ),
+    MessageMap(
+        "RequirementsEnded",
+        "sex-offender.requirements-ended",
+        _body(
+            "RequirementsEnded",
+            ("EndDate", "data.end_date", _DATE, True),
+            ("Reason", "data.reason", REQUIREMENTS_END_REASON, True),
+            ("Detail", "data.detail", Text(1000), False),
+            ("PoliceDivision", "data.police_division", _CODE_TEXT, False),
+        ),
     ),
     MessageMap("MappaReferral", "mappa.referral", _referral_fields("MappaReferral")),
     MessageMap(

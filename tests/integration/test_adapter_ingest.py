@@ -79,13 +79,20 @@ async def stored_events(container: Container) -> list[Any]:
         ("pr2", ["movements-2024-05-01.psv", "movements-2024-09-15.psv"], {"sps"}),
         (
             "visor",
-            ["nominal-registration.xml", "mappa-level-change.xml", "risk-assessment.xml"],
+            [
+                "nominal-registration.xml",
+                "notification-change-address.xml",
+                "notification-change-travel.xml",
+                "requirements-ended.xml",
+                "mappa-level-change.xml",
+                "risk-assessment.xml",
+            ],
             {"police-scotland"},
         ),
         (
             "socialwork",
-            ["export-2024-01.csv"],
-            {"sw-glasgow-city", "sw-city-of-edinburgh", "sw-dundee-city"},
+            ["export-2024-01.csv", "export-2026-09.csv"],
+            {"sw-glasgow-city", "sw-city-of-edinburgh", "sw-dundee-city", "sw-renfrewshire"},
         ),
     ],
 )

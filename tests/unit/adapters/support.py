@@ -193,6 +193,16 @@ def _schema_node(event_type: str, path: str) -> dict[str, Any]:
     return node
 
 
+def _allowed(node: Mapping[str, Any]) -> list[Any] | None:
+    """The values a coded field's schema allows: its enum, its const, or both booleans."""
+    if "const" in node:
+        return [node["const"]]
+    if node.get("type") == "boolean":
+        return [True, False]
+    enum: list[Any] | None = node.get("enum")
+    return enum
+
+
 def assert_codes_cover_schemas(messages: Sequence[MessageMap]) -> None:
     """Each coded field of the outbound messages has a native code for every value the schema
     allows (what one message kind lacks, a constant of another kind of the same type supplies),
@@ -211,16 +221,13 @@ def assert_codes_cover_schemas(messages: Sequence[MessageMap]) -> None:
             for path, codec in codecs:
                 if isinstance(codec, Code) and path.startswith("data."):
                     values = set(codec.table.values())
-                    enum = _schema_node(spec.event_type, path).get("enum")
-                    if "const" in _schema_node(spec.event_type, path):
-                        enum = [_schema_node(spec.event_type, path)["const"]]
+                    enum = _allowed(_schema_node(spec.event_type, path))
                     assert enum is not None, path
                     assert values <= set(enum), (spec.native_type, fmap.native)
                     if spec.outbound:
                         offered.setdefault((spec.event_type, path), set()).update(values)
     for (event_type, path), values in offered.items():
-        node = _schema_node(event_type, path)
-        enum = node.get("enum", [node.get("const")])
+        enum = _allowed(_schema_node(event_type, path)) or []
         if any(spec.outbound and spec.event_type == event_type for spec in messages):
             assert values >= set(enum) or not _coded_outbound(messages, event_type, path), (
                 event_type,

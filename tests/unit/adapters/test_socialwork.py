@@ -29,12 +29,23 @@ BASE_SAMPLES = {
     "Schedule1Notification": "schedule1-notification.json",
     "RiskAssessment": "risk-assessment.json",
     "HomeBackgroundReport": "home-background-report.json",
+    "SupervisionStart": "supervision-start.json",
+    "BreachReport": "breach-report.json",
+    "SupervisionTransfer": "supervision-transfer.json",
+    "SupervisionEnd": "supervision-end.json",
+}
+#: The samples each shipped export holds, in order: version 1, and version 2 (issue 14).
+EXPORTS = {
+    "export-2024-01.csv": list(BASE_SAMPLES.values())[:4],
+    "export-2026-09.csv": list(BASE_SAMPLES.values())[4:],
 }
 FREE_CODES = frozenset(
     {"referral/reason", "notification/notifyingAgency", "notification/release/type",
      "notification/release/basis", "notification/release/address/accommodationType",
      "notification/release/address/childrenResident", "assessment/measure",
-     "assessment/outcomeLevel", "report/assessedRisk", "council"}
+     "assessment/outcomeLevel", "report/assessedRisk", "council", "supervision/orderType",
+     "supervision/imposedBy", "supervision/endReason", "breach/licenceType",
+     "breach/recommendation"}
 )  # fmt: skip
 
 
@@ -118,21 +129,62 @@ def test_a_home_background_report_is_a_council_risk_assessment() -> None:
     }
 
 
-def test_the_export_and_the_messages_give_the_same_events() -> None:
-    export = parsed(sw.parse(sample("socialwork", "export-2024-01.csv"), schemas()))
+@pytest.mark.parametrize(("export", "names"), EXPORTS.items())
+def test_the_export_and_the_messages_give_the_same_events(export: str, names: list[str]) -> None:
+    from_export = parsed(sw.parse(sample("socialwork", export), schemas()))
     messages = [
         envelope
-        for name in BASE_SAMPLES.values()
+        for name in names
         for envelope in parsed(sw.parse(sample("socialwork", name), schemas()))
     ]
-    assert export == messages
+    assert from_export == messages
 
 
-def test_a_supervision_start_is_refused_with_why() -> None:
-    [record] = sw.parse(sample("socialwork", "supervision-start.json"), schemas())
+def test_a_version_1_export_header_is_still_read() -> None:
+    header = sample("socialwork", "export-2024-01.csv").split(b"\r\n", 1)[0].decode()
+    assert header.split(",") == list(sw.CSV_COLUMNS_V1)
+    assert sw.build_export([]).startswith(",".join(sw.CSV_COLUMNS).encode())
+    assert set(sw.CSV_COLUMNS_V1) < set(sw.CSV_COLUMNS)
+
+
+def test_supervision_starts_ends_and_moves_between_councils() -> None:
+    [started] = parsed(sw.parse(sample("socialwork", "supervision-start.json"), schemas()))
+    assert started["type"] == "supervision.started"
+    assert started["data"] == {
+        "order_type": "other",
+        "imposed_by": "parole-board",
+        "supervising_council_area": "S12000049",
+        "start_date": "2023-12-12",
+        "end_date": "2026-09-11",
+    }
+    [moved] = parsed(sw.parse(sample("socialwork", "supervision-transfer.json"), schemas()))
+    assert moved["type"] == "supervision.transferred"
+    assert (moved["data"]["from_council_area"], moved["data"]["to_council_area"]) == (
+        "S12000049",
+        "S12000038",
+    )
+    [ended] = parsed(sw.parse(sample("socialwork", "supervision-end.json"), schemas()))
+    assert ended["type"] == "supervision.ended"
+    assert ended["source"] == "urn:pph:socialwork:S12000038"
+    assert ended["identifiers"]["sw_client_id"] == "S12000038:RJS-40211"
+
+
+def test_a_breach_report_is_for_the_scottish_ministers() -> None:
+    [envelope] = parsed(sw.parse(sample("socialwork", "breach-report.json"), schemas()))
+    assert envelope["type"] == "licence.breach-reported"
+    assert envelope["data"]["recommendation"] == "recall"
+    assert [c["type"] for c in envelope["data"]["conditions_breached"]] == [
+        "reside-at-approved-address",
+        "report-to-supervising-officer",
+    ]
+
+
+def test_a_supervision_start_without_who_imposed_it_is_refused() -> None:
+    message = json.loads(sample("socialwork", "supervision-start.json"))
+    del message["supervision"]["imposedBy"]
+    [record] = sw.parse(json.dumps(message).encode(), schemas())
     assert record.outcome == "rejected"
-    assert record.native_type == "SupervisionStart"
-    assert "no event type" in record.reason
+    assert record.field == "/supervision/imposedBy"
 
 
 def test_injection_text_in_free_text_is_kept_verbatim_as_inert_text() -> None:

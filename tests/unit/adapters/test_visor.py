@@ -28,6 +28,8 @@ NS = visor.NAMESPACE
 SPECS = {spec.native_type: spec for spec in visor.MESSAGES}
 BASE_SAMPLES = {
     "NominalRegistration": "nominal-registration.xml",
+    "NotificationChange": "notification-change-address.xml",
+    "RequirementsEnded": "requirements-ended.xml",
     "MappaReferral": "mappa-referral.xml",
     "MappaLevelChange": "mappa-level-change.xml",
     "RiskAssessment": "risk-assessment.xml",
@@ -38,7 +40,10 @@ BASE_SAMPLES = {
 FREE_CODES = frozenset(
     {"RiskAssessment/Measure", "RiskAssessment/OutcomeLevel", "MissingReport/Trigger",
      "RecallReceipt/CustodyStatus", "RecallReceipt/Reasons/Reason", "MappaLevelChange/DecidedBy",
-     "MappaReferral/Reason", "NominalRegistration/RiskOfSeriousHarm"}
+     "MappaReferral/Reason", "NominalRegistration/Basis",
+     "NominalRegistration/Address/AccommodationType",
+     "NominalRegistration/Address/ChildrenResident",
+     "NotificationChange/Address/AccommodationType", "RequirementsEnded/Reason"}
 )  # fmt: skip
 
 
@@ -107,13 +112,57 @@ def test_canonical_to_native_to_canonical_is_the_identity_on_granted_fields(
     assert visor.read_rendered(visor.render(disclosure)) == without_constants(disclosure)
 
 
-def test_a_registration_is_a_police_referral_on_conviction() -> None:
+def test_a_registration_is_a_sex_offender_registration_by_the_police() -> None:
     [envelope] = parsed(visor.parse(sample("visor", "nominal-registration.xml"), schemas()))
-    assert envelope["type"] == "mappa.referral"
+    assert envelope["type"] == "sex-offender.registered"
     assert envelope["source"] == "urn:pph:police-scotland:visor"
-    assert envelope["data"]["category"] == "s10(1)(a)"
-    assert envelope["data"]["referring_agency"] == "police-scotland"
-    assert envelope["data"]["reason"] == "conviction-or-order"
+    assert envelope["data"]["indefinite"] is True
+    assert "requirements_end_date" not in envelope["data"]
+    assert envelope["data"]["address"]["council_area"] == "S12000049"
+    assert envelope["data"]["police_division"] == "G"
+
+
+def test_a_registration_with_an_end_date_is_not_indefinite() -> None:
+    document = sample("visor", "nominal-registration.xml").replace(
+        b"<Indefinite>true</Indefinite>",
+        b"<RequirementsEndDate>2033-12-13</RequirementsEndDate><Indefinite>true</Indefinite>",
+    )
+    [record] = visor.parse(document, schemas())
+    assert record.outcome == "rejected"
+    assert any("/NominalRegistration/Indefinite" in p.field for p in record.problems)
+    fixed = document.replace(b"<Indefinite>true</Indefinite>", b"<Indefinite>false</Indefinite>")
+    [envelope] = parsed(visor.parse(fixed, schemas()))
+    assert envelope["data"]["requirements_end_date"] == "2033-12-13"
+
+
+def test_a_change_of_address_and_foreign_travel_are_notification_changes() -> None:
+    [moved] = parsed(visor.parse(sample("visor", "notification-change-address.xml"), schemas()))
+    assert moved["type"] == "sex-offender.notification-changed"
+    assert moved["data"]["change"] == "address"
+    assert moved["data"]["address"]["council_area"] == "S12000038"
+    [travel] = parsed(visor.parse(sample("visor", "notification-change-travel.xml"), schemas()))
+    assert travel["data"]["change"] == "foreign-travel"
+    assert travel["data"]["travel"] == {
+        "departure_date": "2025-10-03",
+        "return_date": "2025-10-10",
+        "destination_country": "ES",
+    }
+    assert "address" not in travel["data"]
+
+
+def test_a_change_of_address_without_the_address_is_refused() -> None:
+    document = sample("visor", "notification-change-travel.xml").replace(
+        b"<ChangeType>FOREIGN_TRAVEL</ChangeType>", b"<ChangeType>ADDRESS</ChangeType>"
+    )
+    [record] = visor.parse(document, schemas())
+    assert record.outcome == "rejected"
+    assert any("address" in p.reason for p in record.problems), record.problems
+
+
+def test_the_end_of_the_requirements_is_its_own_event() -> None:
+    [envelope] = parsed(visor.parse(sample("visor", "requirements-ended.xml"), schemas()))
+    assert envelope["type"] == "sex-offender.requirements-ended"
+    assert envelope["data"]["reason"] == "discharged-on-review"
 
 
 def test_a_recall_is_rendered_as_a_recall_notice() -> None:
