@@ -486,6 +486,7 @@ async def running(settings: Settings, *, migrate: bool | None = None) -> AsyncIt
         subscription_repository = SqlSubscriptionRepository(engine, webhook_secrets)
         await subscription_repository.seal_plaintext_secrets()
         store = create_event_store(engine, audit=audit_log, protection=protection)
+        routing = SqlRoutingStore(engine, audit=audit_log)
         conflicts = SqlConflictReviewList(
             engine, keks=keks, fields=protection.fields, audit=audit_log
         )
@@ -512,8 +513,8 @@ async def running(settings: Settings, *, migrate: bool | None = None) -> AsyncIt
             ),
             conflicts=conflicts,
             policy=policy,
-            routing=SqlRoutingStore(engine, audit=audit_log),
-            explain=ExplainService(store, schemas, policy),
+            routing=routing,
+            explain=ExplainService(store, schemas, policy, routing),
             feed=FeedService(
                 SqlFeedStore(engine, audit=audit_log, protection=protection),
                 policy,

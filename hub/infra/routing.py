@@ -9,7 +9,7 @@ loser has written nothing before it finds out.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -70,10 +70,19 @@ class SqlRoutingStore:
         return {profile.person_id: profile for profile in found}
 
     async def all_profiles(self) -> list[PersonProfile]:
+        return [PersonProfile.from_json(document) for document in await self.stored_profiles()]
+
+    async def stored_profile(self, person_id: str) -> Mapping[str, Any] | None:
+        query = sa.select(person_profiles.c.profile).where(person_profiles.c.person_id == person_id)
+        async with self._connection() as connection:
+            document: Mapping[str, Any] | None = (await connection.execute(query)).scalar()
+        return document
+
+    async def stored_profiles(self) -> list[Mapping[str, Any]]:
         query = sa.select(person_profiles.c.profile).order_by(person_profiles.c.person_id)
         async with self._connection() as connection:
             documents = (await connection.execute(query)).scalars().all()
-        return [PersonProfile.from_json(document) for document in documents]
+        return list(documents)
 
     # -- writing ---------------------------------------------------------------------------------
 

@@ -8,7 +8,8 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from hub.domain.notifications import Notification
-from hub.domain.person import Authorities, PersonProfile, apply
+from hub.domain.person import Authorities, PersonProfile, Status, apply
+from hub.domain.person.survival import refold, surviving_statuses
 from hub.domain.schemas import SchemaRegistry
 from hub.errors import InvalidInput, NotFound
 from hub.services.ports import EventStore
@@ -21,25 +22,47 @@ class PolicyExplainer(Protocol):
     def explain(self, notification: Notification, profile: Mapping[str, Any]) -> dict[str, Any]: ...
 
 
+class StoredProfiles(Protocol):
+    async def stored_profile(self, person_id: str) -> Mapping[str, Any] | None:
+        """The person's stored profile as stored (JSON of any format), if there is one."""
+        ...
+
+
 class ExplainService:
-    def __init__(self, store: EventStore, schemas: SchemaRegistry, policy: PolicyExplainer) -> None:
+    def __init__(
+        self,
+        store: EventStore,
+        schemas: SchemaRegistry,
+        policy: PolicyExplainer,
+        profiles: StoredProfiles,
+    ) -> None:
         self._store = store
         self._schemas = schemas
         self._policy = policy
+        #: Where the statuses that outlived retention are kept (hub.domain.person.survival).
+        self._profiles = profiles
+
+    async def _survivors(self, person_id: str) -> tuple[Status, ...]:
+        document = await self._profiles.stored_profile(person_id)
+        return () if document is None else surviving_statuses(document)[1]
 
     async def explain_stored(self, source: str, event_id: str) -> dict[str, Any]:
         """A stored notification, with the profile as it stood once it was applied."""
         stored = await self._store.get(source, event_id)
         if stored is None:
             raise NotFound(f"no notification with id {event_id!r} from {source!r} is stored")
-        profile: PersonProfile | None = None
-        authorities = self._policy.statuses
-        for event in await self._store.read_stream(stored.person_id):
-            if event.stream_version > stored.stream_version:
-                break
-            profile = apply(
-                profile, event.notification, event.position, event.person_id, authorities
-            )
+        stream = [
+            (event.position, event.notification)
+            for event in await self._store.read_stream(stored.person_id)
+            if event.stream_version <= stored.stream_version
+        ]
+        profile = refold(
+            stored.person_id,
+            stream,
+            self._policy.statuses,
+            await self._survivors(stored.person_id),
+            through=stored.position,
+        )
         assert profile is not None
         context = profile.as_context(as_of=stored.notification.time)
         explanation = self._policy.explain(stored.notification, context)
@@ -67,13 +90,11 @@ class ExplainService:
         )
         profile: PersonProfile | None = None
         authorities = self._policy.statuses
-        last = 0
         if person_id is not None:
-            for event in await self._store.read_stream(person_id):
-                profile = apply(
-                    profile, event.notification, event.position, event.person_id, authorities
-                )
-                last = event.position
+            events = await self._store.read_stream(person_id)
+            stream = [(e.position, e.notification) for e in events]
+            profile = refold(person_id, stream, authorities, await self._survivors(person_id))
+        last = 0 if profile is None else profile.position
         after = apply(profile, notification, last + 1, person_id or "p_hypothetical", authorities)
         context = after.as_context(as_of=notification.time)
         explanation = self._policy.explain(notification, context)

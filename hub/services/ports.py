@@ -163,6 +163,11 @@ class RoutingStore(Protocol):
         """Every stored profile, by person id."""
         ...
 
+    async def stored_profiles(self) -> list[Mapping[str, Any]]:
+        """Every stored profile as stored (JSON, of any format), by person id: what a rebuild
+        carries over (`hub.domain.person.survival`)."""
+        ...
+
     async def record(self, consumer: str, batch: RoutedBatch) -> bool:
         """In one transaction: move `consumer`'s checkpoint from `batch.after` to
         `batch.through`, store the batch's profiles, disclosures and denials. False, with

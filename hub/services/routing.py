@@ -17,13 +17,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from uuid import uuid4
 
 from hub.domain.disclosures import Disclosure, DisclosureDenial, RoutedBatch
 from hub.domain.notifications import StoredEvent
-from hub.domain.person import Authorities, PersonProfile, apply, receiving_establishment
+from hub.domain.person import (
+    Authorities,
+    PersonProfile,
+    Status,
+    apply,
+    receiving_establishment,
+)
+from hub.domain.person.survival import restore, surviving_statuses
 from hub.errors import InvalidInput
 from hub.services.ports import (
     EventStore,
@@ -264,11 +271,23 @@ class _Decisions:
 
 
 async def fold_profiles(
-    events: EventStore, authorities: Authorities, *, through: int
+    events: EventStore,
+    authorities: Authorities,
+    *,
+    through: int,
+    survivors: Mapping[str, Sequence[Status]],
 ) -> dict[str, PersonProfile]:
     """Every person's profile, folded from the store's events up to position `through` under
-    the bundle's status `authorities`."""
+    the bundle's status `authorities`, with the statuses that outlived retention (`survivors`,
+    by person) restored at the position of the event that began each."""
     profiles: dict[str, PersonProfile] = {}
+    pending = {p: sorted(s, key=lambda s: s.position) for p, s in survivors.items() if s}
+
+    def restore_until(person_id: str, position: int) -> None:
+        waiting = pending.get(person_id, [])
+        while waiting and waiting[0].position < position:
+            profiles[person_id] = restore(profiles.get(person_id), person_id, waiting.pop(0))
+
     after = 0
     while after < through:
         page = await events.read_all(after=after, limit=1000)
@@ -276,7 +295,8 @@ async def fold_profiles(
             break
         for event in page:
             if event.position > through:
-                return profiles
+                break
+            restore_until(event.person_id, event.position)
             profiles[event.person_id] = apply(
                 profiles.get(event.person_id),
                 event.notification,
@@ -285,6 +305,11 @@ async def fold_profiles(
                 authorities,
             )
         after = page[-1].position
+    for person_id in pending:
+        restore_until(person_id, through + 1)
+        while pending[person_id]:  # began after `through`, as stored: kept as they are
+            status = pending[person_id].pop(0)
+            profiles[person_id] = restore(profiles.get(person_id), person_id, status)
     return profiles
 
 
@@ -294,13 +319,18 @@ async def rebuild_profiles(
     """Recompute every profile from the store, up to the router's checkpoint, and replace the
     stored ones with them in one transaction. How many profiles there are.
 
+    The statuses that must outlive retention (`hub.domain.person.survival`: Schedule 1,
+    indefinite notification requirements) are carried over from the stored profiles, of
+    format 1 or 2: the events that began them may have been erased since.
+
     The profiles always agree with the checkpoint: if a router records a batch first, the
     rebuild starts again from the new checkpoint. To repair wrong profiles (say, after a change
     to the fold), stop the routers first: a batch a router had already computed from the old
     profiles could otherwise still be recorded after the rebuild, for that batch's people."""
     while True:
         checkpoint = await routing.checkpoint(consumer)
-        profiles = await fold_profiles(events, authorities, through=checkpoint)
+        survivors = dict(surviving_statuses(d) for d in await routing.stored_profiles())
+        profiles = await fold_profiles(events, authorities, through=checkpoint, survivors=survivors)
         ordered = [profiles[p] for p in sorted(profiles)]
         if await routing.replace_profiles(consumer, checkpoint, ordered):
             return len(ordered)

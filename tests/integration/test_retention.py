@@ -17,7 +17,9 @@ import sqlalchemy as sa
 
 from hub.domain.audit import builders as audit_records
 from hub.domain.audit.entries import AuditEntry
+from hub.domain.person import PersonProfile, ProfileFormatUnknown, Status
 from hub.infra import tables
+from hub.services.routing import fold_profiles, rebuild_profiles
 from tests.conftest import Database
 from tests.integration.api_helpers import RunningHub, bearer, running_hub
 from tests.integration.feed_helpers import about_new_person, push, routed, rows
@@ -196,3 +198,95 @@ async def test_as_of_in_the_future_or_without_zone_is_refused(hub: RunningHub) -
     with pytest.raises(InvalidInput, match="time zone"):
         await hub.container.retention.apply(as_of=datetime(2020, 1, 1))
     await asyncio.sleep(0)
+
+
+async def person_of(hub: RunningHub, event_id: str) -> tuple[str, int]:
+    [row] = await rows(
+        hub,
+        sa.select(tables.events.c.person_id, tables.events.c.position).where(
+            tables.events.c.event_id == event_id
+        ),
+    )
+    return row["person_id"], int(row["position"])
+
+
+async def rebuild(hub: RunningHub) -> dict[str, PersonProfile]:
+    container = hub.container
+    await rebuild_profiles(container.store, container.routing, container.policy.statuses)
+    return {p.person_id: p for p in await container.routing.all_profiles()}
+
+
+@pytest.mark.asyncio
+async def test_schedule1_outlives_the_retention_of_the_admission_through_a_rebuild(
+    hub: RunningHub,
+) -> None:
+    """Schedule 1 is life-long: erasing the admission that said so (after 10 years) must not
+    end it when the profiles are folded again. PR2's registration marker, whose period is not
+    known, is not carried."""
+    admission, liberation = about_new_person(["custody.admission", "custody.liberation"])
+    aged([admission], 11)
+    aged([liberation], 9)
+    await push(hub, await hub.token("sps"), [admission, liberation])
+    await routed(hub)
+    person_id, admitted_at = await person_of(hub, admission["id"])
+
+    assert (await hub.container.retention.apply()).erased == 1
+    # Folded from what is left of the store alone, Schedule 1 would be gone:
+    alone = await fold_profiles(
+        hub.container.store,
+        hub.container.policy.statuses,
+        through=await hub.container.store.last_position(),
+        survivors={},
+    )
+    assert alone[person_id].status("schedule1") is None
+
+    profile = (await rebuild(hub))[person_id]
+    schedule1 = profile.status("schedule1")
+    assert schedule1 is not None
+    assert (schedule1.position, schedule1.set_by) == (admitted_at, "sps")
+    assert profile.as_context(as_of=datetime.now(UTC))["schedule1"] is True
+    assert profile.status("notification_requirements") is None
+    assert profile.release_area == "S12000049"  # the liberation, still stored, folded on top
+    # And again: a rebuild of the rebuilt profiles keeps it.
+    assert (await rebuild(hub))[person_id] == profile
+
+    # `hub policy explain` folds the person's stream too, and keeps it the same way: a later
+    # notification about them is judged with Schedule 1, and the status is shown.
+    later = about_new_person(["person.missing"])[0]
+    later["identifiers"] = admission["identifiers"]
+    answer = await hub.http.post(
+        "/v1/policy/explain",
+        json={"notification": later},
+        headers=bearer(await hub.token("hub-operator", scopes="policy:explain")),
+    )
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["person_id"] == person_id
+    assert body["profile"]["schedule1"] is True
+    assert [s["kind"] for s in body["statuses"] if s["kind"] == "schedule1"] == ["schedule1"]
+
+
+@pytest.mark.asyncio
+async def test_a_format_1_profile_is_refused_and_the_rebuild_carries_its_schedule1(
+    hub: RunningHub,
+) -> None:
+    [admission] = aged(about_new_person(["custody.admission"]), 11)
+    await push(hub, await hub.token("sps"), [admission])
+    await routed(hub)
+    person_id, position = await person_of(hub, admission["id"])
+    await hub.container.retention.apply()
+    old = {"format": 1, "person_id": person_id, "position": position, "schedule1": True}
+    async with hub.container.engine.begin() as connection:
+        await connection.execute(
+            tables.person_profiles.update()
+            .where(tables.person_profiles.c.person_id == person_id)
+            .values(profile=old)
+        )
+    with pytest.raises(ProfileFormatUnknown, match="run `hub projections rebuild`"):
+        await hub.container.routing.all_profiles()
+
+    profile = (await rebuild(hub))[person_id]
+    assert profile.status("schedule1") == Status(
+        "schedule1", {"by": "profile format 1"}, position=0, set_by="hub"
+    )
+    assert profile.to_json()["format"] == 2

@@ -623,7 +623,7 @@ async def test_a_rebuild_overtaken_by_the_router_starts_again(hub: Hub) -> None:
     router = hub.router(batch_size=1)
     await router.run_once()
     checkpoint = await hub.routing.checkpoint(CONSUMER)
-    folded = await fold_profiles(hub.store, AUTHORITIES, through=checkpoint)
+    folded = await fold_profiles(hub.store, AUTHORITIES, through=checkpoint, survivors={})
     await router.run_once()  # the router moves on meanwhile
     assert await hub.routing.replace_profiles(CONSUMER, checkpoint, list(folded.values())) is False
     [profile] = await hub.routing.all_profiles()

@@ -92,7 +92,7 @@ async def wait_until_routed(
 async def check_profiles(engine: AsyncEngine, store: EventStore) -> None:
     """Every stored profile is the fold of its person's events, in stream order."""
     last = await store.last_position()
-    expected = await fold_profiles(store, AUTHORITIES, through=last)
+    expected = await fold_profiles(store, AUTHORITIES, through=last, survivors={})
     stored = {
         p.person_id: p
         for p in await SqlRoutingStore(engine, audit=SqlAuditLog(engine)).all_profiles()
