@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from hub.adapters import pr2
 from hub.adapters.base import CannotRender
 from hub.adapters.mapping import NativeValue
+from hub.adapters.pr2_movements import ESTABLISHMENT
 from hub.domain.policy.redaction import leaf_paths, redact
 
 from .support import (
@@ -196,9 +197,7 @@ def test_an_escape_is_the_same_event_in_a_version_2_extract_and_as_a_message(
     assert extract.startswith(b"HDR|PR2-MOVEMENTS|2|")
     envelope = _only_parsed(pr2.parse_extract(extract, schemas()))
     assert envelope["type"] == "person.missing"
-    assert (
-        envelope["source"] == "urn:pph:sps:pr2:" + pr2.ESTABLISHMENT.table[record["ESTABLISHMENT"]]
-    )
+    assert envelope["source"] == "urn:pph:sps:pr2:" + ESTABLISHMENT.table[record["ESTABLISHMENT"]]
     assert _only_parsed(pr2.parse_message(json.dumps(record).encode(), schemas())) == envelope
 
 
