@@ -290,3 +290,27 @@ async def test_a_format_1_profile_is_refused_and_the_rebuild_carries_its_schedul
         "schedule1", {"by": "profile format 1"}, position=0, set_by="hub"
     )
     assert profile.to_json()["format"] == 2
+
+
+@pytest.mark.asyncio
+async def test_indefinite_notification_requirements_outlive_the_registration(
+    hub: RunningHub,
+) -> None:
+    """Registered indefinitely 21 years ago (the registration's data erased after 20), then
+    admitted with PR2's marker `N`: the requirements still stand after a rebuild, set by police."""
+    registration, admission = about_new_person(["sex-offender.registered", "custody.admission"])
+    aged([registration], 21)
+    aged([admission], 2)
+    admission["data"]["sex_offender_notification"] = False
+    await push(hub, await hub.token("police-scotland"), [registration])
+    await push(hub, await hub.token("sps"), [admission])
+    await routed(hub)
+    person_id, registered_at = await person_of(hub, registration["id"])
+
+    report = await hub.container.retention.apply()
+    assert report.by_type["sex-offender.registered"]["erased"] == 1
+    profile = (await rebuild(hub))[person_id]
+    requirements = profile.status("notification_requirements")
+    assert requirements is not None
+    assert (requirements.position, requirements.set_by) == (registered_at, "police-scotland")
+    assert profile.as_context(as_of=datetime.now(UTC))["sex_offender_registered"] is True

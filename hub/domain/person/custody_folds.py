@@ -8,9 +8,9 @@
   nothing: ORoSH is MAPPA's determination.
 - `custody.transfer`: custody at the receiving establishment.
 - `custody.liberation`: custody, `recalled` and `removed_from_scotland` end; home and release
-  area move to the release address's council. A release on licence begins the licence (ending
-  on `licence.expiry_date`, none for a life licence) and supervision by the named council,
-  ending with the licence.
+  area move to the release address's council. A release on licence begins the licence (its type
+  as recall and variation name it, ending on `licence.expiry_date`, none for a life licence)
+  and supervision by the named council, ending with the licence.
 - `release.schedule1-notification`: Schedule 1 begins; release area is the intended address's;
   held at the notifying establishment.
 - `licence.recall`: `recalled` begins, licence and supervision end; custody: unlawfully at
@@ -36,6 +36,15 @@ from hub.domain.person.profile import IN_CUSTODY, UNLAWFULLY_AT_LARGE
 _UNSUPERVISED_RELEASES: Final = frozenset(
     {"end-of-sentence", "bail-or-liberation-from-remand", "other"}
 )
+#: A liberation's release type as the licence type that recall, variation and expiry name.
+_LICENCE_TYPES: Final = {
+    "parole-licence": "parole",
+    "non-parole-licence": "non-parole",
+    "extended-sentence-licence": "extended-sentence",
+    "life-licence": "life",
+    "home-detention-curfew": "home-detention-curfew",
+    "short-term-sex-offender-licence": "short-term-sex-offender",
+}
 #: Supervision that a liberation on licence began: it ends with the licence.
 WITH_LICENCE: Final = "licence"
 
@@ -82,7 +91,8 @@ def liberation(c: ProfileChange) -> None:
     if release_type in _UNSUPERVISED_RELEASES:
         return
     expiry = get(c.data, "licence", "expiry_date")
-    c.begin("licence", {"licence_type": release_type}, ends=expiry)
+    licence_type = _LICENCE_TYPES.get(str(release_type), release_type)
+    c.begin("licence", {"licence_type": licence_type}, ends=expiry)
     council = c.data.get("supervising_council_area")
     if council is not None:
         c.begin(
