@@ -122,7 +122,7 @@ def later(notification: Notification, time: str, **envelope: Any) -> Notificatio
     return registry().validate(raw)
 
 
-REMAND = {"admission_reason": "remand", "sentence": DROP}
+REMAND: dict[str, Any] = {"admission_reason": "remand", "sentence": DROP}
 RECALL_AT_LARGE = {"data.custody_status": "at-large"}
 
 
@@ -647,6 +647,12 @@ def test_removal_from_scotland_ends_custody_supervision_and_home_area_until_back
     )
     context = seen(started(), example("custody.liberation"), removed, back)
     assert (context["removed_from_scotland"], context["home_area"]) == (False, FIFE)
+    # Any address in Scotland ends it: a registration's too.
+    again = registered("2025-07-01T10:00:00+00:00")
+    assert (
+        seen(started(), example("custody.liberation"), removed, again)["removed_from_scotland"]
+        is False
+    )
 
 
 # -- risk and health ----------------------------------------------------------------------------

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from hub.domain.person import PersonProfile, ProfileFormatUnknown, Status
@@ -21,17 +23,13 @@ INDEFINITE = Status(
 def test_schedule1_and_open_indefinite_requirements_survive_nothing_else() -> None:
     assert must_survive(SCHEDULE1)
     assert must_survive(INDEFINITE)
-    ended = Status(**{**_fields(INDEFINITE), "ends": "2012-01-01T00:00:00+00:00", "closed_by": "x"})
+    ended = replace(INDEFINITE, ends="2012-01-01T00:00:00+00:00", closed_by="x")
     assert not must_survive(ended)
     fixed = Status("notification_requirements", {"indefinite": False}, 4, ends="2030-01-01")
     assert not must_survive(fixed)
     marker = Status("notification_requirements", {"by": "custody.admission"}, 2, set_by="sps")
     assert not must_survive(marker)  # its period is not known
     assert not must_survive(Status("licence", {}, 5))
-
-
-def _fields(status: Status) -> dict[str, object]:
-    return {name: getattr(status, name) for name in Status.__dataclass_fields__}
 
 
 def test_the_survivors_of_a_stored_profile_of_format_2_and_1() -> None:

@@ -99,12 +99,14 @@ class ProfileChange:
 
     def move_home(self, area: Any) -> None:
         """The person now lives in `area` (None: outside Scotland); the area left is kept on
-        this notification's profile only."""
+        this notification's profile only. An address in Scotland ends a removal from it."""
         area = area if isinstance(area, str) or area is None else None
         home = self.facts.get("home_area", self.profile.home_area)
         if area != home:
             self.facts["left_home_area"] = home
             self.facts["home_area"] = area
+        if area is not None:
+            self.end("removed_from_scotland")
 
     def profile_after(self) -> PersonProfile:
         ordered = tuple(self.statuses[k] for k in STATUS_KINDS if k in self.statuses)

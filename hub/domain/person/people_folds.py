@@ -10,7 +10,8 @@ a profile.
   requirements; a deregistration because they ended ends them (by authority). A stated risk of
   serious harm becomes the risk level. ORoSH and restricted patient are read off the active
   MAPPA record's category group (`PersonProfile.as_context`).
-- `person.address-changed`: home area moves; removal from Scotland ends.
+- `person.address-changed`: home area moves (any address in Scotland, here or in a registration
+  or liberation, ends a removal from Scotland).
 - `person.missing`: missing begins; if the person left custody (escape, absconding, failure to
   return), custody turns unlawfully at large from the establishment they left (still its
   prisoner in law). `person.located`: missing ends; in custody again when arrested or returned
@@ -107,7 +108,6 @@ def address_changed(c: ProfileChange) -> None:
     area = get(c.data, "new_address", "council_area")
     if area is not None:
         c.move_home(area)
-        c.end("removed_from_scotland")
 
 
 def missing(c: ProfileChange) -> None:
