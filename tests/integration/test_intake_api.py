@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from hub.infra.tables import disclosures
 from tests.conftest import Database
 from tests.integration.api_helpers import RunningHub, bearer, example, running_hub
+from tests.integration.cli_helpers import run_cli
 
 CORE_TYPES = [
     "custody.admission",
@@ -272,6 +273,9 @@ async def disclosures_of(hub: RunningHub, event_id: str) -> list[Any]:
 @pytest.mark.asyncio
 async def test_a_second_sps_number_is_parked_and_the_publisher_told_only_the_scheme(
     hub: RunningHub,
+    database: Database,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     token = await hub.token()
     first = fresh()
@@ -288,6 +292,8 @@ async def test_a_second_sps_number_is_parked_and_the_publisher_told_only_the_sch
 
     problem = assert_problem(answer, 409, "identifier-conflict")
     assert "sps_number" in problem["detail"]
+    assert problem["conflict"] == "second-value"
+    assert [e["pointer"] for e in problem["errors"]] == ["/identifiers/sps_number"]
     assert "1000001" not in answer.text  # the other record's SPS number
     assert person_id not in answer.text
     assert await hub.snapshot() == before
@@ -296,11 +302,23 @@ async def test_a_second_sps_number_is_parked_and_the_publisher_told_only_the_sch
 
     [case] = await hub.container.conflicts.list_cases()
     assert case.review_id in problem["detail"]
+    assert problem["review_id"] == case.review_id
     assert case.kind == "second-value"
     assert case.kind_title == "second value of a single-valued scheme"
     assert case.claims == {"pnc_id:09/123456A": person_id, "sps_number:1000001": person_id}
     assert case.second_values == ["sps_number:1000002"]
     assert (case.source, case.event_id) == (second["source"], second["id"])
+
+    # The operator's review list says what kind of conflict it is.
+    capsys.readouterr()
+    assert await run_cli(database, monkeypatch, "persons", "conflicts") == 0
+    shown = capsys.readouterr().out
+    assert case.review_id in shown
+    assert "second value of a single-valued scheme" in shown
+    assert "sps_number:1000002 would be a second value for its person" in shown
+    assert await run_cli(database, monkeypatch, "persons", "conflicts", "--json") == 0
+    [listed] = json.loads(capsys.readouterr().out)
+    assert (listed["kind"], listed["second_values"]) == ("second-value", ["sps_number:1000002"])
 
 
 @pytest.mark.asyncio
