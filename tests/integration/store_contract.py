@@ -20,6 +20,8 @@ from uuid import uuid4
 import pytest
 import pytest_asyncio
 import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.domain.notifications import (
@@ -420,6 +422,33 @@ class EventStoreContract:
             "pnc_id",
             "sps_number",
         ]
+
+    @pytest.mark.asyncio
+    @settings(
+        max_examples=20,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture],
+    )
+    @given(st.lists(st.tuples(st.integers(0, 2), st.integers(0, 2)), min_size=1, max_size=6))
+    async def test_property_a_second_sps_number_never_links(
+        self, store: EventStore, pushes: list[tuple[int, int]]
+    ) -> None:
+        # Notifications pairing PNC IDs and SPS numbers in any order: whatever is accepted, no
+        # person ends with two SPS numbers or two PNC IDs. (Each example has its own values.)
+        run = uuid4().hex[:8]
+        for p, s in pushes:
+            try:
+                await store.append(
+                    [notification(pnc(f"{run}/{p}"), sps(f"{run}{s}"))], publisher=PR2
+                )
+            except IdentifierConflict:
+                continue
+        people = {await store.resolve_person([pnc(f"{run}/{p}")]) for p, _ in pushes} - {None}
+        for person in people:
+            assert person is not None
+            schemes = [i.scheme for i in await store.identifiers_of(person)]
+            assert schemes.count("sps_number") == 1, schemes
+            assert schemes.count("pnc_id") == 1, schemes
 
     # -- idempotency -------------------------------------------------------------------------
 
