@@ -14,7 +14,8 @@
     ├── Conflict                     the request contradicts what is stored            (409)
     │   ├── StreamVersionConflict    expected stream version is not the current one
     │   ├── EventIdReused            same (source, id) with different content
-    │   └── IdentifierConflict       identifiers that belong to two different people
+    │   └── IdentifierConflict       identifiers that belong to two different people, or a
+    │                                second value of a single-valued scheme for one person
     ├── NotFound                                                                        (404)
     ├── AuthenticationFailed         no, bad or expired credentials or token            (401)
     ├── PermissionDenied             authenticated, but not allowed                     (403)
@@ -145,12 +146,32 @@ class EventIdReused(Conflict):
 
 
 class IdentifierConflict(Conflict):
+    """A notification the subject index cannot file without merging or doubling an identity:
+    its identifiers belong to two different people (`TWO_PEOPLE`), or it would give a person a
+    second value of a single-valued scheme (`SECOND_VALUE`). The message names the schemes and
+    the publisher's own identifiers only; `claims` (for the review list, never for the
+    publisher) says whom the subject index holds them for."""
+
     title = "Identifier conflict"
 
-    def __init__(self, message: str, claims: dict[str, str] | None = None) -> None:
+    TWO_PEOPLE = "two-people"
+    SECOND_VALUE = "second-value"
+
+    def __init__(
+        self,
+        message: str,
+        claims: dict[str, str] | None = None,
+        *,
+        kind: str = TWO_PEOPLE,
+        schemes: tuple[str, ...] = (),
+    ) -> None:
         super().__init__(message)
         #: Each identifier ("scheme:value") and the person it already belongs to.
         self.claims = claims or {}
+        #: `TWO_PEOPLE` or `SECOND_VALUE`.
+        self.kind = kind
+        #: The single-valued schemes a `SECOND_VALUE` conflict is about.
+        self.schemes = schemes
         #: The (source, id) of the notification that carried them, once known.
         self.event_key: tuple[str, str] | None = None
         #: The review-list entry the conflict was recorded as, once it has been.

@@ -83,6 +83,10 @@ def _field_errors(error: errors.HubError) -> list[dict[str, Any]] | None:
         | errors.PublisherNotEntitled,
     ):
         return [p.as_dict() for p in error.problems]
+    if isinstance(error, errors.IdentifierConflict):
+        # The schemes a second value was refused for; never a value another record holds.
+        pointers = [f"/identifiers/{scheme}" for scheme in error.schemes] or ["/identifiers"]
+        return [{"pointer": pointer, "detail": error.message} for pointer in pointers]
     if isinstance(error, errors.BatchRejected):
         return [
             {
@@ -119,6 +123,10 @@ async def hub_error_handler(request: Request, error: Exception) -> JSONResponse:
     field_errors = _field_errors(error)
     if field_errors is not None:
         extra["errors"] = field_errors
+    if isinstance(error, errors.IdentifierConflict):
+        extra["conflict"] = error.kind
+        if error.review_id is not None:
+            extra["review_id"] = error.review_id
     return problem_response(
         request, status, slug, error.title, error.message, extra=extra, headers=headers
     )

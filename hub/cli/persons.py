@@ -20,7 +20,8 @@ def register(commands: Commands) -> None:
     person_commands = persons.add_subparsers(title="persons")
     conflicts = person_commands.add_parser(
         "conflicts",
-        help="notifications refused because their identifiers belong to two different people",
+        help="notifications refused because their identifiers belong to two different people, "
+        "or would give a person a second value of a single-valued scheme (a second SPS number)",
     )
     conflicts.add_argument("--all", action="store_true", help="include resolved cases")
     conflicts.add_argument("--json", action="store_true", help="print JSON, for scripts")
@@ -56,7 +57,10 @@ def _as_json(case: IdentifierConflictCase) -> dict[str, object]:
         "event_type": case.event_type,
         "publisher_agency": case.publisher.agency,
         "publisher_client_id": case.publisher.client_id,
+        "kind": case.kind,
+        "kind_title": case.kind_title,
         "claims": dict(case.claims),
+        "second_values": case.second_values,
         "resolved_at": case.resolved_at.isoformat() if case.resolved_at else None,
         "resolved_by": case.resolved_by,
         "resolution": case.resolution,
@@ -74,9 +78,12 @@ async def _list_conflicts(args: argparse.Namespace, settings: Settings) -> int:
     for case in cases:
         state = "open" if case.is_open else f"resolved by {case.resolved_by}: {case.resolution}"
         print(f"{case.review_id}  {case.raised_at:%Y-%m-%d %H:%M}  {case.event_type}")
+        print(f"    {case.kind_title}")
         print(f"    from {case.publisher.agency} ({case.source}, id {case.event_id}) — {state}")
         for identifier, person in sorted(case.claims.items()):
             print(f"    {identifier} belongs to {person}")
+        for identifier in case.second_values:
+            print(f"    {identifier} would be a second value for its person")
     return 0
 
 

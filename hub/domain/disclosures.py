@@ -4,7 +4,8 @@ batch of both that one routing transaction records with the person profiles it a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from hub.domain.person import PersonProfile
@@ -35,6 +36,9 @@ class Disclosure:
     trigger_position: int
     acknowledge_within: timedelta | None
     decided_at: datetime
+    #: Identifiers the hub supplied from its person index for a record that follows the person
+    #: (`hub.domain.identity.supplied_identifiers`): scheme -> value, beside the notification's.
+    supplied_identifiers: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,17 +10,56 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-#: The identifier schemes the subject index links. Each agency knows the same person by its own
-#: number: SPS number (PR2), PNC ID, CRO number and ViSOR reference (police), a council's social
-#: work client id (qualified by the council's GSS code), CHI number (NHS).
-IDENTIFIER_SCHEMES: tuple[str, ...] = (
-    "sps_number",
-    "pnc_id",
-    "cro_number",
-    "visor_ref",
-    "sw_client_id",
-    "chi_number",
-)
+
+@dataclass(frozen=True, slots=True)
+class IdentifierScheme:
+    """One agency's way of numbering a person, and how many values one person may hold.
+
+    A single-valued scheme gives a person one value (one SPS number, one PNC ID): a second is a
+    duplicate record or a wrong identifier, never a link. A qualified scheme's values are
+    `<qualifier>:<id>` and a person holds one per qualifier (one social work client id per
+    council, qualified by the council's GSS code)."""
+
+    name: str
+    title: str
+    #: Whether a person holds one value (per qualifier, if `qualified`).
+    single_valued: bool = True
+    #: Whether values are `<qualifier>:<id>`, one per qualifier when single-valued.
+    qualified: bool = False
+
+    def slot(self, value: str) -> str | None:
+        """What one person holds one value of (`sps_number`, `sw_client_id S12000049`); None
+        for a multi-valued scheme, whose values never compete."""
+        if not self.single_valued:
+            return None
+        if self.qualified:
+            qualifier, _, _ = value.partition(":")
+            return f"{self.name} {qualifier}"
+        return self.name
+
+    def describe(self) -> str:
+        """The scheme as a conflict names it."""
+        if self.qualified:
+            return f"{self.name} ({self.title}; one per qualifier, the part before ':')"
+        return f"{self.name} ({self.title})"
+
+
+#: The identifier schemes the subject index links, declared as data. Each agency knows the same
+#: person by its own number: SPS number (PR2), PNC ID, CRO number and ViSOR reference (police), a
+#: council's social work client id (qualified by the council's GSS code), CHI number (NHS).
+SCHEMES: Mapping[str, IdentifierScheme] = {
+    scheme.name: scheme
+    for scheme in (
+        IdentifierScheme("sps_number", "SPS prisoner number"),
+        IdentifierScheme("pnc_id", "Police National Computer ID"),
+        IdentifierScheme("cro_number", "Criminal Records Office number"),
+        IdentifierScheme("visor_ref", "ViSOR nominal reference"),
+        IdentifierScheme("sw_client_id", "council social work client id", qualified=True),
+        IdentifierScheme("chi_number", "NHS Scotland CHI number"),
+    )
+}
+
+IDENTIFIER_SCHEMES: tuple[str, ...] = tuple(SCHEMES)
 
 JsonObject = Mapping[str, Any]
 
@@ -36,6 +75,13 @@ class PersonIdentifier:
 
     def __str__(self) -> str:
         return f"{self.scheme}:{self.value}"
+
+    @property
+    def slot(self) -> str | None:
+        """What a person holds one value of (`IdentifierScheme.slot`); None when a person may
+        hold several values of this scheme (or the scheme is not declared)."""
+        scheme = SCHEMES.get(self.scheme)
+        return None if scheme is None else scheme.slot(self.value)
 
 
 @dataclass(frozen=True, slots=True)

@@ -82,7 +82,12 @@ class SqlConflictReviewList:
         self._writer = engine.execution_options(sqlite_begin="IMMEDIATE")
 
     async def record(
-        self, notification: Notification, publisher: Publisher, claims: Mapping[str, str]
+        self,
+        notification: Notification,
+        publisher: Publisher,
+        claims: Mapping[str, str],
+        *,
+        kind: str,
     ) -> str:
         review_id = f"ic_{uuid.uuid4().hex[:16]}"
         now = datetime.now(UTC)
@@ -95,6 +100,7 @@ class SqlConflictReviewList:
             "publisher_client_id": publisher.client_id,
             "publisher_agency": publisher.agency,
             "claims": dict(claims),
+            "kind": kind,
         } | self._sealed(review_id, notification.to_envelope())
         async with translated(_WHAT), self._writer.begin() as connection:
             await connection.execute(identifier_conflicts.insert(), row)
@@ -106,6 +112,7 @@ class SqlConflictReviewList:
                     people=list(claims.values()),
                     publisher=publisher,
                     at=now,
+                    conflict=kind,
                 ),
             )
         return review_id
@@ -335,4 +342,5 @@ def _case(row: sa.RowMapping, notification: Mapping[str, Any]) -> IdentifierConf
         resolved_at=_aware(row["resolved_at"]),
         resolved_by=row["resolved_by"],
         resolution=row["resolution"],
+        kind=row["kind"],
     )

@@ -329,6 +329,7 @@ def _job_query(ids: Sequence[str]) -> sa.Select[Any]:
             disclosures.c.policy_version,
             disclosures.c.decided_at,
             disclosures.c.acknowledge_within_seconds,
+            disclosures.c.supplied_identifiers,
             recipient_feed.c.seq.label("recipient_seq"),
         )
         .select_from(
@@ -363,6 +364,7 @@ def _job(row: Any) -> DeliveryJob:
         decided_at=_utc(row["decided_at"]),
         acknowledge_within_seconds=row["acknowledge_within_seconds"],
         recipient_seq=None if row["recipient_seq"] is None else int(row["recipient_seq"]),
+        supplied_identifiers=dict(row["supplied_identifiers"] or {}),
     )
 
 

@@ -46,6 +46,7 @@ DISCLOSURE_COLUMNS = (
     disclosures.c.policy_version,
     disclosures.c.decided_at,
     disclosures.c.acknowledge_within_seconds,
+    disclosures.c.supplied_identifiers,
 )
 
 
@@ -246,6 +247,7 @@ def disclosure_record(row: sa.RowMapping) -> DisclosureRecord:
         policy_version=row["policy_version"],
         decided_at=utc(row["decided_at"]),
         acknowledge_within_seconds=row["acknowledge_within_seconds"],
+        supplied_identifiers=dict(row["supplied_identifiers"] or {}),
     )
 
 

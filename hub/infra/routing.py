@@ -346,6 +346,8 @@ def _disclosure_row(disclosure: Disclosure) -> dict[str, Any]:
         "trigger_position": disclosure.trigger_position,
         "acknowledge_within_seconds": None if within is None else round(within.total_seconds()),
         "decided_at": disclosure.decided_at.astimezone(UTC),
+        # Bound by the disclosure's audit entry with every other column (`row_evidence`).
+        "supplied_identifiers": dict(disclosure.supplied_identifiers) or None,
     }
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.domain.audit import builders as audit_records
 from hub.domain.audit.entries import AuditEntry
+from hub.domain.identity import SecondValue, schemes_of, second_values
 from hub.domain.notifications import (
     AppendResult,
     Notification,
@@ -163,6 +164,10 @@ class SqlEventStore:
         stored = await _load_stored(connection, notifications)
         links = await _load_links(connection, notifications)
         known_people = set(links.values())
+        # Lock the people first, then read what they hold: two appends giving one person two
+        # different SPS numbers then run one after the other, and the second sees the first's.
+        await self._lock_people(connection, sorted(known_people))
+        held = await _identifiers_held(connection, known_people)
         new_people: list[str] = []
         new_links: list[tuple[PersonIdentifier, str]] = []
 
@@ -193,7 +198,7 @@ class SqlEventStore:
                 continue
             first_in_batch[key] = index
             try:
-                person_id = _resolve(notification.identifiers, links, new_people, new_links)
+                person_id = _resolve(notification.identifiers, links, held, new_people, new_links)
             except IdentifierConflict as conflict:
                 conflict.event_key = key
                 raise
@@ -211,7 +216,6 @@ class SqlEventStore:
             return [_result(p) for p in plan]
 
         existing = sorted({p.person_id for p in to_store} & known_people)
-        await self._lock_people(connection, existing)
         versions = await _stream_versions(connection, existing)
         if expected_version is not None:
             first = to_store[0]
@@ -342,10 +346,17 @@ class SqlEventStore:
             return None
         async with self._connection() as connection:
             links = await _links_of(connection, identifiers)
-        owners = set(links.values())
-        if len(owners) > 1:
-            raise _identifier_conflict(links)
-        return owners.pop() if owners else None
+            owners = set(links.values())
+            if len(owners) > 1:
+                raise _identifier_conflict(links)
+            if not owners:
+                return None
+            person_id = owners.pop()
+            held = await _identifiers_held(connection, {person_id})
+        found = second_values(identifiers, held.get(person_id, set()))
+        if found:
+            raise _second_value_conflict(links, person_id, found)
+        return person_id
 
     async def identifiers_of(self, person_id: str) -> list[PersonIdentifier]:
         query = (
@@ -525,32 +536,60 @@ def _check_appendable(notifications: Sequence[Notification], expected_version: i
 def _resolve(
     identifiers: Sequence[PersonIdentifier],
     links: dict[PersonIdentifier, str],
+    held: dict[str, set[PersonIdentifier]],
     new_people: list[str],
     new_links: list[tuple[PersonIdentifier, str]],
 ) -> str:
     """The person these identifiers belong to (new if none is known); links the unknown ones.
-    `links` holds what the subject index says plus what this append has linked so far."""
+    `links` holds what the subject index says plus what this append has linked so far, and
+    `held` every identifier of the people in it. Refused (`IdentifierConflict`) when the
+    identifiers belong to two people, or when linking would give the person a second value of
+    a single-valued scheme (`hub.domain.identity`)."""
     known = {i: links[i] for i in identifiers if i in links}
     owners = set(known.values())
     if len(owners) > 1:
         raise _identifier_conflict(known)
-    if owners:
-        person_id = owners.pop()
-    else:
-        person_id = f"p_{uuid4().hex}"
+    person_id = owners.pop() if owners else f"p_{uuid4().hex}"
+    found = second_values(identifiers, held.get(person_id, set()))
+    if found:
+        raise _second_value_conflict(known, person_id, found)
+    if not known:
         new_people.append(person_id)
     for identifier in dict.fromkeys(identifiers):
         if identifier not in links:
             links[identifier] = person_id
+            held.setdefault(person_id, set()).add(identifier)
             new_links.append((identifier, person_id))
     return person_id
 
 
 def _identifier_conflict(links: dict[PersonIdentifier, str]) -> IdentifierConflict:
-    named = ", ".join(f"{identifier} is {person}" for identifier, person in sorted(links.items()))
+    # The publisher sent these identifiers itself; whom the index holds them for (hub ids) is
+    # for the review list only.
+    named = ", ".join(str(identifier) for identifier in sorted(links))
     return IdentifierConflict(
-        f"the identifiers belong to different people: {named}",
+        f"the identifiers {named} belong to different people in the subject index",
         {str(identifier): person for identifier, person in sorted(links.items())},
+        kind=IdentifierConflict.TWO_PEOPLE,
+    )
+
+
+def _second_value_conflict(
+    known: dict[PersonIdentifier, str], person_id: str, found: Sequence[SecondValue]
+) -> IdentifierConflict:
+    # The message names the schemes, never the value the person holds (another record's
+    # identifier) or the person's hub id; the review list's claims hold both.
+    schemes = schemes_of(found)
+    described = "; ".join(dict.fromkeys(f.describe() for f in found))
+    claims = {str(identifier): person for identifier, person in known.items()}
+    claims |= {str(f.held): person_id for f in found}
+    return IdentifierConflict(
+        f"the notification would give a person a second value of a single-valued identifier "
+        f"scheme: {described}. One person has one value of it; a second is a duplicate record "
+        "or a wrong identifier",
+        dict(sorted(claims.items())),
+        kind=IdentifierConflict.SECOND_VALUE,
+        schemes=schemes,
     )
 
 
@@ -603,6 +642,21 @@ async def _links_of(
         PersonIdentifier(scheme, value): person_id
         for scheme, value, person_id in await connection.execute(query)
     }
+
+
+async def _identifiers_held(
+    connection: AsyncConnection, person_ids: set[str]
+) -> dict[str, set[PersonIdentifier]]:
+    """Every identifier the subject index holds for each of `person_ids`."""
+    if not person_ids:
+        return {}
+    query = sa.select(
+        person_identifiers.c.scheme, person_identifiers.c.value, person_identifiers.c.person_id
+    ).where(person_identifiers.c.person_id.in_(sorted(person_ids)))
+    held: dict[str, set[PersonIdentifier]] = {}
+    for scheme, value, person_id in await connection.execute(query):
+        held.setdefault(person_id, set()).add(PersonIdentifier(scheme, value))
+    return held
 
 
 async def _stream_versions(

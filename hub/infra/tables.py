@@ -108,6 +108,9 @@ disclosures = sa.Table(
     sa.Column("trigger_position", Position, nullable=False),
     sa.Column("acknowledge_within_seconds", sa.Integer, nullable=True),
     sa.Column("decided_at", Timestamp, nullable=False),
+    #: {scheme: value} the hub supplied from the person index to a record that follows the
+    #: person (migration 0013); null when it supplied none.
+    sa.Column("supplied_identifiers", Json, nullable=True),
     sa.UniqueConstraint(
         "event_position",
         "recipient_id",
@@ -177,6 +180,9 @@ identifier_conflicts = sa.Table(
     sa.Column("kek_id", sa.Text, nullable=True),
     sa.Column("wrapped_key", sa.LargeBinary, nullable=True),
     sa.Column("key_destroyed_at", Timestamp, nullable=True),
+    #: What kind of conflict (migration 0013): "two-people" (identifiers of two different
+    #: people) or "second-value" (a second value of a single-valued scheme for one person).
+    sa.Column("kind", sa.Text, nullable=False, server_default="two-people"),
 )
 
 # -- delivery: feeds, subscriptions, the webhook outbox, receipts and acknowledgements (0004) --

@@ -31,6 +31,7 @@ from typing import Any, Final, Literal, Protocol
 
 from standardwebhooks import Webhook
 
+from hub.domain.identity import with_supplied
 from hub.domain.notifications import Notification
 from hub.errors import (
     Conflict,
@@ -101,6 +102,8 @@ class DeliveryJob:
     acknowledge_within_seconds: int | None
     #: The disclosure's number in its recipient's feed.
     recipient_seq: int | None
+    #: Identifiers the hub supplied from its person index (a record that follows the person).
+    supplied_identifiers: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def acknowledge_by(self) -> datetime | None:
@@ -459,7 +462,9 @@ class DeliveryWorker:
         stored = await self._store.get(job.source, job.event_id)
         if stored is None:
             raise NotFound(f"notification {job.event_id} from {job.source} is not in the store")
-        redacted = self._redact(stored.notification, job.fields)
+        redacted = self._redact(
+            with_supplied(stored.notification, job.supplied_identifiers), job.fields
+        )
         renderer = RENDERERS.get(job.format)
         if renderer is not None:
             return renderer(job, redacted), JSON_MEDIA_TYPE

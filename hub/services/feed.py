@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Protocol
 
 from hub.domain.audit.builders import Consulted
 from hub.domain.audit.entries import JsonValue
+from hub.domain.identity import with_supplied
 from hub.domain.notifications import Notification, StoredEvent
 from hub.errors import InvalidInput, NotFound
 from hub.services.audit_queries import ConsultationLog, Principal
@@ -66,6 +67,8 @@ class DisclosureRecord:
     policy_version: str
     decided_at: datetime
     acknowledge_within_seconds: int | None
+    #: Identifiers the hub supplied from its person index (a record that follows the person).
+    supplied_identifiers: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def acknowledge_by(self) -> datetime | None:
@@ -405,5 +408,8 @@ class FeedService:
             policy_version=disclosure.policy_version,
             decided_at=disclosure.decided_at,
             acknowledge_by=disclosure.acknowledge_by,
-            notification=self._redactor.redact(entry.event.notification, disclosure.fields),
+            notification=self._redactor.redact(
+                with_supplied(entry.event.notification, disclosure.supplied_identifiers),
+                disclosure.fields,
+            ),
         )

@@ -8,17 +8,18 @@ I/O beyond its ports: the CLI reads the files and writes the quarantine.
 
 Publishing is in batches (one store transaction each, all or nothing), in file order (a batch
 holding records of several councils' social work services is published council by council). A
-batch the store refuses
-for one record's sake (an identifier that belongs to someone else, a reused event id, a source
-the agency does not own) is published again record by record, so that only that record is
-rejected, with the hub's reason. If the database fails midway, publishing stops: the report says
-exactly which records were stored (every batch before the failure), and every other record is
-reported as not stored. Ids are deterministic, so ingesting the file again is safe: what was
-stored comes back as duplicates.
+batch the store refuses for one record's sake (an identifier that belongs to someone else, a
+second value of a single-valued identifier scheme such as a second SPS number, a reused event
+id, a source the agency does not own) is published again record by record, so that only that
+record is rejected, with the hub's reason. If the database fails midway, publishing stops: the
+report says exactly which records were stored (every batch before the failure), and every other
+record is reported as not stored. Ids are deterministic, so ingesting the file again is safe:
+what was stored comes back as duplicates.
 
 `dry_run` publishes nothing: it parses, checks each record's source, and asks the store (reading
 only) whether the record is already there (a duplicate, or an id reused with other content) or
-names identifiers that belong to different people.
+names identifiers that belong to different people or would give a person a second value of a
+single-valued scheme.
 """
 
 from __future__ import annotations

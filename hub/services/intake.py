@@ -108,7 +108,7 @@ class IntakeService:
                     (n for n in notifications if n.key == conflict.event_key), notifications[0]
                 )
                 conflict.review_id = await self._conflicts.record(
-                    refused, publisher, conflict.claims
+                    refused, publisher, conflict.claims, kind=conflict.kind
                 )
                 conflict.message += (
                     f"; nothing was stored, and the notification is held for review as "

@@ -7,11 +7,15 @@ mTLS) and its ACLs let each agency's principal write only to its own intake topi
 
 A message that cannot be taken (not JSON, invalid, a source that is not the agency's, an id
 reused for different content, an identifier conflict) goes to the rejects topic with the reason
-and the original bytes, so nothing is lost and the consumer carries on. An unavailable database
-stops the batch uncommitted; it is taken again later, and what was already appended is then a
-duplicate, which the store recognises (same source and id, same content) and does not append
-twice. Rejects are published before the batch's offsets are committed, so a crash between the
-two may publish a reject twice, never lose one.
+and the original bytes, so nothing is lost and the consumer carries on. An identifier conflict
+(identifiers of two people, or a second value of a single-valued scheme such as a second SPS
+number) is also held on the review list by the intake service, as from the API; its rejection
+points at `/identifiers` and names the schemes, never another person's identifiers.
+
+An unavailable database stops the batch uncommitted; it is taken again later, and what was
+already appended is then a duplicate, which the store recognises (same source and id, same
+content) and does not append twice. Rejects are published before the batch's offsets are
+committed, so a crash between the two may publish a reject twice, never lose one.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from hub.domain.policy.directory import Directory
 from hub.errors import (
     Conflict,
     HubError,
+    IdentifierConflict,
     InvalidInput,
     InvalidNotification,
     MalformedJson,
@@ -160,6 +165,9 @@ class KafkaIntake:
         except InvalidNotification as error:
             problems = tuple(p.as_dict() for p in error.problems)
             return Rejection(message, error.message, problems)
+        except IdentifierConflict as error:
+            problem = {"pointer": "/identifiers", "detail": error.message}
+            return Rejection(message, _reason(error), (problem,))
         except (InvalidInput, PermissionDenied, Conflict) as error:
             return Rejection(message, _reason(error))
         self.accepted += 1

@@ -34,9 +34,11 @@ class EventStore(Protocol):
         """Store the notifications in one transaction, all or nothing, with the subject index.
 
         Each notification's person is resolved from its identifiers (a new person when none is
-        known; `IdentifierConflict` when they belong to different people) and its identifiers are
-        linked. A notification whose (source, id) is already stored with the same content is not
-        stored again: its result has `duplicate=True` and the first's position. The same key with
+        known; `IdentifierConflict` when they belong to different people, or when linking them
+        would give the person a second value of a single-valued scheme, `kind` saying which) and
+        its identifiers are linked. A notification whose (source, id) is already stored with the
+        same content is not stored again: its result has `duplicate=True` and the first's
+        position. The same key with
         different content raises `EventIdReused`. With `expected_version`, every notification
         must resolve to one person whose stream is at that version (0: no events yet), else
         `StreamVersionConflict`. Results are in input order.
@@ -70,7 +72,9 @@ class EventStore(Protocol):
         ...
 
     async def resolve_person(self, identifiers: Sequence[PersonIdentifier]) -> str | None:
-        """The person id that any of these identifiers is linked to, if one is known."""
+        """The person id that any of these identifiers is linked to, if one is known;
+        `IdentifierConflict` where `append` would refuse them (two people, or a second value of
+        a single-valued scheme)."""
         ...
 
     async def identifiers_of(self, person_id: str) -> list[PersonIdentifier]:

@@ -4,7 +4,10 @@ each permitted recipient as a disclosure and each refused one as a denial.
 
 Records follow the person: when an event receives the person into an establishment, each earlier
 notification of their stream is judged again for that establishment (`follows_person_to`), with
-the profile as it stands at the admission, and recorded under the admission's position.
+the profile as it stands at the admission, and recorded under the admission's position. Such a
+record carries the identifiers its rule grants from the person index as it stood at the admission
+(the SPS number of a social work risk assessment that named the person by PNC ID), so that the
+establishment can match it; the disclosure records them (`Disclosure.supplied_identifiers`).
 
 Idempotent and crash-safe (CONVENTIONS 4): a batch's profiles, disclosures and denials are
 recorded in one transaction with the router's checkpoint, and only if the checkpoint is still
@@ -22,7 +25,8 @@ from datetime import UTC, datetime
 from uuid import uuid4
 
 from hub.domain.disclosures import Disclosure, DisclosureDenial, RoutedBatch
-from hub.domain.notifications import StoredEvent
+from hub.domain.identity import supplied_identifiers
+from hub.domain.notifications import PersonIdentifier, StoredEvent
 from hub.domain.person import (
     Authorities,
     PersonProfile,
@@ -202,13 +206,22 @@ async def decide(
         establishment = receiving_establishment(before, profile, event.notification)
         if establishment is None:
             continue
-        for earlier in await events.read_stream(event.person_id):
+        stream = await events.read_stream(event.person_id)
+        # The person index as of the admission: the subject index links exactly the identifiers
+        # the person's notifications carried, so this is what it held then, on every replay.
+        held = {
+            identifier
+            for e in stream
+            if e.position <= event.position
+            for identifier in e.notification.identifiers
+        }
+        for earlier in stream:
             if earlier.position >= event.position:
                 continue  # not earlier in store order: judged when it is routed itself
             evaluation = policy.evaluate(
                 earlier.notification, context, follows_person_to=establishment
             )
-            decided.add(earlier, evaluation, profile, event.position)
+            decided.add(earlier, evaluation, profile, event.position, held)
     return decided
 
 
@@ -226,10 +239,14 @@ class _Decisions:
         evaluation: PolicyEvaluation,
         profile: PersonProfile,
         trigger_position: int,
+        held: set[PersonIdentifier] | None = None,
     ) -> None:
+        """Record `evaluation`'s decisions on `event`; with `held` (the person index, for a
+        record that follows the person), each disclosure supplies the identifiers it grants."""
         n = event.notification
         for decision in evaluation.decisions:
             if decision.permitted:
+                supplied = {} if held is None else supplied_identifiers(n, decision.fields, held)
                 self.disclosures.append(
                     Disclosure(
                         disclosure_id=f"d_{uuid4().hex}",
@@ -248,6 +265,7 @@ class _Decisions:
                         trigger_position=trigger_position,
                         acknowledge_within=decision.acknowledge_within,
                         decided_at=self.now,
+                        supplied_identifiers=supplied,
                     )
                 )
             else:

@@ -64,3 +64,27 @@ async def disclosures_to(hub: RunningHub, recipient_id: str) -> list[dict[str, A
         .where(feed.c.recipient_id == recipient_id)
         .order_by(feed.c.seq),
     )
+
+
+async def assessment_then_admission(hub: RunningHub) -> tuple[dict[str, Any], str]:
+    """A risk assessment pushed by Glasgow social work naming the person by PNC ID and its own
+    client id only, then the person's admission to HMP Barlinnie (which brings their SPS
+    number), routed: the assessment and the SPS number the prison should match it on."""
+    n = next(_people)
+    pnc, sps = f"22/{n:07d}R", str(4_500_000 + n)
+    assessment = example("risk.assessment-recorded")
+    assessment["id"] = str(uuid.uuid4())
+    assessment["source"] = "urn:pph:socialwork:S12000049"
+    assessment["identifiers"] = {"pnc_id": pnc, "sw_client_id": f"S12000049:SW{n}"}
+    assessment["data"]["assessor"] = {
+        "agency": "local-authority",
+        "role": "justice social worker",
+        "council_area": "S12000049",
+    }
+    admission = example("custody.admission")
+    admission["id"] = str(uuid.uuid4())
+    admission["identifiers"] = {"sps_number": sps, "pnc_id": pnc}
+    await push(hub, await hub.token("sw-glasgow-city"), [assessment])
+    await push(hub, await hub.token("sps"), [admission])
+    await routed(hub)
+    return assessment, sps

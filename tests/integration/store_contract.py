@@ -20,6 +20,8 @@ from uuid import uuid4
 import pytest
 import pytest_asyncio
 import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.domain.notifications import (
@@ -295,7 +297,12 @@ class EventStoreContract:
         assert (recall.person_id, recall.stream_version) == (person, 3)
         assert await store.identifiers_of(person) == [pnc("19/123456A"), sps("1234567")]
         assert await store.resolve_person([pnc("19/123456A")]) == person
-        assert await store.resolve_person([pnc("nobody"), sps("1234567")]) == person
+        # An identifier of a scheme the person has no value of yet resolves with the others...
+        cro = PersonIdentifier("cro_number", "nobody")
+        assert await store.resolve_person([cro, sps("1234567")]) == person
+        # ... a second value of a single-valued scheme is refused, as an append would be.
+        with pytest.raises(IdentifierConflict):
+            await store.resolve_person([pnc("nobody"), sps("1234567")])
         assert [e.notification.type for e in await store.read_stream(person)] == [
             "custody.admission",
             "custody.admission",
@@ -316,13 +323,132 @@ class EventStoreContract:
                 publisher=VISOR,
             )
         message = str(raised.value)
-        for named in ("sps_number:1", "pnc_id:2", first.person_id, second.person_id):
+        for named in ("sps_number:1", "pnc_id:2"):
             assert named in message
+        # The hub ids are the review list's to know, never the publisher's.
+        for hidden in (first.person_id, second.person_id):
+            assert hidden not in message
+        assert raised.value.kind == IdentifierConflict.TWO_PEOPLE
+        assert raised.value.claims == {
+            "sps_number:1": first.person_id,
+            "pnc_id:2": second.person_id,
+        }
         assert await store_rows(database.engine) == before
         assert await store.count() == 2
         assert await store.resolve_person([PersonIdentifier("chi_number", "3")]) is None
         with pytest.raises(IdentifierConflict):
             await store.resolve_person([sps("1"), pnc("2")])
+
+    @pytest.mark.asyncio
+    async def test_a_second_sps_number_is_refused_and_changes_nothing(
+        self, store: EventStore, database: Database
+    ) -> None:
+        # Person A: SPS number 1000001 and PNC ID 19/123456A.
+        [a] = await store.append([notification(sps("1000001"), pnc("19/123456A"))], publisher=PR2)
+        before = await store_rows(database.engine)
+
+        # The PNC ID is A's; the SPS number is new: linking it would give A two.
+        with pytest.raises(IdentifierConflict) as raised:
+            await store.append([notification(pnc("19/123456A"), sps("1000002"))], publisher=PR2)
+
+        conflict = raised.value
+        assert conflict.kind == IdentifierConflict.SECOND_VALUE
+        assert conflict.schemes == ("sps_number",)
+        assert "sps_number" in conflict.message
+        # Neither A's SPS number nor A's hub id reaches the publisher.
+        assert "1000001" not in conflict.message
+        assert a.person_id not in conflict.message
+        assert conflict.claims == {
+            "pnc_id:19/123456A": a.person_id,
+            "sps_number:1000001": a.person_id,
+        }
+        assert await store_rows(database.engine) == before
+        assert await store.resolve_person([sps("1000002")]) is None
+        assert await store.identifiers_of(a.person_id) == [pnc("19/123456A"), sps("1000001")]
+        # Asking (reading only) gives the same answer.
+        with pytest.raises(IdentifierConflict) as asked:
+            await store.resolve_person([pnc("19/123456A"), sps("1000002")])
+        assert asked.value.kind == IdentifierConflict.SECOND_VALUE
+
+    @pytest.mark.asyncio
+    async def test_a_second_value_within_one_batch_is_refused(
+        self, store: EventStore, database: Database
+    ) -> None:
+        before = await store_rows(database.engine)
+        batch = [
+            notification(pnc("19/1A"), sps("1")),
+            notification(pnc("19/1A"), sps("2")),
+        ]
+        with pytest.raises(IdentifierConflict) as raised:
+            await store.append(batch, publisher=PR2)
+        assert raised.value.kind == IdentifierConflict.SECOND_VALUE
+        assert raised.value.event_key == batch[1].key
+        assert await store_rows(database.engine) == before
+
+    @pytest.mark.asyncio
+    async def test_social_work_client_ids_are_one_per_council(self, store: EventStore) -> None:
+        glasgow = PersonIdentifier("sw_client_id", "S12000049:SW1")
+        edinburgh = PersonIdentifier("sw_client_id", "S12000036:E77")
+        [first] = await store.append([notification(pnc("19/2B"), glasgow)], publisher=VISOR)
+        # A second council's id links: a person may be known to several councils.
+        [second] = await store.append([notification(pnc("19/2B"), edinburgh)], publisher=VISOR)
+        assert second.person_id == first.person_id
+        # A second id from the same council does not.
+        with pytest.raises(IdentifierConflict) as raised:
+            await store.append(
+                [notification(pnc("19/2B"), PersonIdentifier("sw_client_id", "S12000049:SW2"))],
+                publisher=VISOR,
+            )
+        assert raised.value.schemes == ("sw_client_id",)
+        assert "SW1" not in raised.value.message
+
+    @pytest.mark.asyncio
+    async def test_two_appends_racing_to_give_one_person_two_sps_numbers(
+        self, store: EventStore
+    ) -> None:
+        [a] = await store.append([notification(pnc("19/3C"))], publisher=VISOR)
+        outcomes = await asyncio.gather(
+            *(
+                store.append([notification(pnc("19/3C"), sps(str(n)))], publisher=PR2)
+                for n in (71, 72, 73, 74)
+            ),
+            return_exceptions=True,
+        )
+        linked = [o for o in outcomes if not isinstance(o, BaseException)]
+        refused = [o for o in outcomes if isinstance(o, IdentifierConflict)]
+        assert len(linked) == 1, outcomes
+        assert len(refused) == 3, outcomes
+        assert [i.scheme for i in await store.identifiers_of(a.person_id)] == [
+            "pnc_id",
+            "sps_number",
+        ]
+
+    @pytest.mark.asyncio
+    @settings(
+        max_examples=20,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture],
+    )
+    @given(st.lists(st.tuples(st.integers(0, 2), st.integers(0, 2)), min_size=1, max_size=6))
+    async def test_property_a_second_sps_number_never_links(
+        self, store: EventStore, pushes: list[tuple[int, int]]
+    ) -> None:
+        # Notifications pairing PNC IDs and SPS numbers in any order: whatever is accepted, no
+        # person ends with two SPS numbers or two PNC IDs. (Each example has its own values.)
+        run = uuid4().hex[:8]
+        for p, s in pushes:
+            try:
+                await store.append(
+                    [notification(pnc(f"{run}/{p}"), sps(f"{run}{s}"))], publisher=PR2
+                )
+            except IdentifierConflict:
+                continue
+        people = {await store.resolve_person([pnc(f"{run}/{p}")]) for p, _ in pushes} - {None}
+        for person in people:
+            assert person is not None
+            schemes = [i.scheme for i in await store.identifiers_of(person)]
+            assert schemes.count("sps_number") == 1, schemes
+            assert schemes.count("pnc_id") == 1, schemes
 
     # -- idempotency -------------------------------------------------------------------------
 
@@ -465,10 +591,19 @@ class EventStoreContract:
     async def test_racing_appends_for_a_new_identifier_find_one_person(
         self, store: EventStore, database: Database
     ) -> None:
+        # Each brings a client id of another council: a person holds one per council.
+        councils = ("05", "06", "08", "10", "11", "13", "14", "17")
         results = await asyncio.gather(
             *(
-                store.append([notification(pnc("new"), sps(f"s{i}"))], publisher=VISOR)
-                for i in range(8)
+                store.append(
+                    [
+                        notification(
+                            pnc("new"), PersonIdentifier("sw_client_id", f"S120000{c}:c{c}")
+                        )
+                    ],
+                    publisher=VISOR,
+                )
+                for c in councils
             )
         )
         people = {r.person_id for [r] in results}

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from hub import bootstrap
 from hub.adapters import adapter
 from hub.bootstrap import Container
-from hub.domain.notifications import AppendResult, Notification, Publisher
+from hub.domain.notifications import AppendResult, Notification, PersonIdentifier, Publisher
 from hub.errors import StoreUnavailable
 from hub.services.ingest import IngestService, publishing_agency
 from hub.services.intake import IntakeService
@@ -181,6 +181,45 @@ async def test_a_store_refusal_rejects_only_its_record_with_the_hubs_reason(
     assert {r.position for r in report.records if r.outcome != "rejected"} <= {
         s["position"] for s in stored
     }
+
+
+async def test_a_second_sps_number_is_rejected_parked_and_not_stored(
+    container: Container,
+) -> None:
+    ingest = service(container)
+    first = await ingest.ingest(adapter("pr2"), extract(admission("MV-S-1", "7100001", "91/1A")))
+    assert [r.outcome for r in first.records] == ["accepted"]
+    before = await stored_events(container)
+    second = extract(
+        admission("MV-S-2", "7100002", "91/1A"),  # person 1's PNC ID, a second SPS number
+        admission("MV-S-3", "7100003"),
+    )
+
+    # A dry run foresees it, reading only.
+    dry = await ingest.ingest(adapter("pr2"), second, dry_run=True)
+    assert [r.outcome for r in dry.records] == ["rejected", "accepted"]
+    assert "sps_number" in dry.records[0].problems[0].reason
+    assert await container.conflicts.list_cases() == []
+
+    report = await ingest.ingest(adapter("pr2"), second)
+    assert [r.outcome for r in report.records] == ["rejected", "accepted"]
+    refused = report.records[0].problems[0]
+    assert refused.field == "identifiers"
+    assert "second value of a single-valued identifier scheme: sps_number" in refused.reason
+    assert "held for review" in refused.reason
+    assert "7100001" not in refused.reason
+    stored = await stored_events(container)
+    assert len(stored) == len(before) + 1
+    assert "MV-S-2" not in {s["event_id"] for s in stored}
+    [case] = await container.conflicts.list_cases()
+    assert case.kind == "second-value"
+    assert case.second_values == ["sps_number:7100002"]
+    person = await container.store.resolve_person([PersonIdentifier("pnc_id", "91/1A")])
+    assert person is not None
+    assert [str(i) for i in await container.store.identifiers_of(person)] == [
+        "pnc_id:91/1A",
+        "sps_number:7100001",
+    ]
 
 
 async def test_a_dry_run_stores_nothing_and_foresees_duplicates(container: Container) -> None:

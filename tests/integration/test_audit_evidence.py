@@ -29,7 +29,13 @@ from hub.services.audit_evidence import EvidenceChecker
 from tests.conftest import Database
 from tests.integration.api_helpers import RunningHub, bearer, running_hub
 from tests.integration.cli_helpers import run_cli
-from tests.integration.feed_helpers import about_new_person, push, routed, rows
+from tests.integration.feed_helpers import (
+    about_new_person,
+    assessment_then_admission,
+    push,
+    routed,
+    rows,
+)
 
 pytestmark = pytest.mark.asyncio
 
@@ -225,6 +231,36 @@ async def test_a_disclosure_redirected_to_another_recipient(
     )
     result = await verify(hub, database, monkeypatch, capsys)
     failed(result, "disclosures", disclosure_id, "recipient_id", GLASGOW_SW, "police-scotland")
+
+
+async def test_the_identifiers_supplied_to_a_record_that_follows_the_person_are_bound(
+    hub: RunningHub,
+    database: Database,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The hub added the person's SPS number to a social work assessment disclosed to the prison
+    # (issue 14): what it added is part of what was disclosed, so the log binds it.
+    assessment, sps = await assessment_then_admission(hub)
+    await untouched_verifies(hub, database, monkeypatch, capsys)
+    [supplied] = await rows(
+        hub,
+        sa.select(tables.disclosures.c.disclosure_id).where(
+            tables.disclosures.c.event_id == assessment["id"],
+            tables.disclosures.c.supplied_identifiers.is_not(None),
+        ),
+    )
+    disclosure_id = supplied["disclosure_id"]
+    await tamper(
+        hub,
+        database,
+        "disclosures",
+        'UPDATE disclosures SET supplied_identifiers = \'{"sps_number": "9999999"}\' '
+        f"WHERE disclosure_id = '{disclosure_id}'",
+    )
+    result = await verify(hub, database, monkeypatch, capsys)
+    failed(result, "disclosures", disclosure_id, "supplied_identifiers")
+    assert sps not in result.err  # digests, never values
 
 
 async def test_a_forged_event_inserted(

@@ -7,6 +7,7 @@ that a hub with only the new key reads everything, and a hub with a wrong key re
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import os
 import uuid
@@ -61,10 +62,16 @@ def story(offence: str) -> list[dict[str, Any]]:
     return notifications
 
 
+_chi = itertools.count(1)
+
+
 def health(summary: str) -> dict[str, Any]:
+    """A health note about a new person: a new SPS number and CHI number (one person has one
+    of each, so keeping the example's CHI number would make a second SPS number a conflict)."""
     notification = example(HEALTH)
     notification["id"] = str(uuid.uuid4())
     notification["identifiers"]["sps_number"] = str(uuid.uuid4().int % 10_000_000)
+    notification["identifiers"]["chi_number"] = f"150385{next(_chi):04d}"
     notification["data"]["summary"] = summary
     return notification
 

@@ -10,9 +10,12 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+import sqlalchemy as sa
 
+from hub.infra.tables import disclosures
 from tests.conftest import Database
 from tests.integration.api_helpers import RunningHub, bearer, example, running_hub
+from tests.integration.cli_helpers import run_cli
 
 CORE_TYPES = [
     "custody.admission",
@@ -245,8 +248,12 @@ async def test_identifiers_of_two_people_conflict(hub: RunningHub) -> None:
     [case] = await hub.container.conflicts.list_cases()
     assert case.review_id in problem["detail"]
     assert (case.source, case.event_id) == (clash["source"], clash["id"])
+    assert case.kind == "two-people"
     assert set(case.claims) == {"sps_number:1000002", "pnc_id:09/123456A"}
     assert case.claims["sps_number:1000002"] != case.claims["pnc_id:09/123456A"]
+    # The publisher is told which of its identifiers clash, never whom the hub holds them for.
+    for person_id in case.claims.values():
+        assert person_id not in answer.text
     assert case.notification["data"] == clash["data"]
 
     resolved = await hub.container.conflicts.resolve(
@@ -255,6 +262,88 @@ async def test_identifiers_of_two_people_conflict(hub: RunningHub) -> None:
     assert not resolved.is_open
     assert await hub.container.conflicts.list_cases() == []
     assert len(await hub.container.conflicts.list_cases(include_resolved=True)) == 1
+
+
+async def disclosures_of(hub: RunningHub, event_id: str) -> list[Any]:
+    async with hub.container.engine.connect() as connection:
+        query = sa.select(disclosures.c.recipient_id).where(disclosures.c.event_id == event_id)
+        return list((await connection.execute(query)).all())
+
+
+@pytest.mark.asyncio
+async def test_a_second_sps_number_is_parked_and_the_publisher_told_only_the_scheme(
+    hub: RunningHub,
+    database: Database,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    token = await hub.token()
+    first = fresh()
+    first["identifiers"] = {"sps_number": "1000001", "pnc_id": "09/123456A"}
+    accepted = await hub.http.post("/v1/events", json=first, headers=bearer(token))
+    assert accepted.status_code == 201, accepted.text
+    person_id = accepted.json()["person_id"]
+    before = await hub.snapshot()
+
+    # The PNC ID is that person's, the SPS number a new one: a second SPS number for them.
+    second = fresh()
+    second["identifiers"] = {"sps_number": "1000002", "pnc_id": "09/123456A"}
+    answer = await hub.http.post("/v1/events", json=second, headers=bearer(token))
+
+    problem = assert_problem(answer, 409, "identifier-conflict")
+    assert "sps_number" in problem["detail"]
+    assert problem["conflict"] == "second-value"
+    assert [e["pointer"] for e in problem["errors"]] == ["/identifiers/sps_number"]
+    assert "1000001" not in answer.text  # the other record's SPS number
+    assert person_id not in answer.text
+    assert await hub.snapshot() == before
+    await hub.container.router().run_until_idle()
+    assert await disclosures_of(hub, second["id"]) == []
+
+    [case] = await hub.container.conflicts.list_cases()
+    assert case.review_id in problem["detail"]
+    assert problem["review_id"] == case.review_id
+    assert case.kind == "second-value"
+    assert case.kind_title == "second value of a single-valued scheme"
+    assert case.claims == {"pnc_id:09/123456A": person_id, "sps_number:1000001": person_id}
+    assert case.second_values == ["sps_number:1000002"]
+    assert (case.source, case.event_id) == (second["source"], second["id"])
+
+    # The operator's review list says what kind of conflict it is.
+    capsys.readouterr()
+    assert await run_cli(database, monkeypatch, "persons", "conflicts") == 0
+    shown = capsys.readouterr().out
+    assert case.review_id in shown
+    assert "second value of a single-valued scheme" in shown
+    assert "sps_number:1000002 would be a second value for its person" in shown
+    assert await run_cli(database, monkeypatch, "persons", "conflicts", "--json") == 0
+    [listed] = json.loads(capsys.readouterr().out)
+    assert (listed["kind"], listed["second_values"]) == ("second-value", ["sps_number:1000002"])
+
+
+@pytest.mark.asyncio
+async def test_a_second_sps_number_in_a_batch_parks_it_and_stores_nothing(
+    hub: RunningHub,
+) -> None:
+    token = await hub.token()
+    first = fresh()
+    first["identifiers"] = {"sps_number": "1000001", "pnc_id": "09/123456A"}
+    assert (await hub.http.post("/v1/events", json=first, headers=bearer(token))).is_success
+    before = await hub.snapshot()
+
+    innocent, culprit = fresh(), fresh()
+    innocent["identifiers"] = {"sps_number": "1000009"}
+    culprit["identifiers"] = {"sps_number": "1000002", "pnc_id": "09/123456A"}
+    answer = await hub.http.post(
+        "/v1/events/batch", json=[innocent, culprit], headers=bearer(token)
+    )
+
+    problem = assert_problem(answer, 409, "identifier-conflict")
+    assert "sps_number" in problem["detail"]
+    assert "1000001" not in answer.text
+    assert await hub.snapshot() == before
+    [case] = await hub.container.conflicts.list_cases()
+    assert (case.kind, case.event_id) == ("second-value", culprit["id"])
 
 
 @pytest.mark.asyncio

@@ -133,8 +133,10 @@ def conflict_parked(
     people: Sequence[str],
     publisher: Publisher,
     at: datetime,
+    conflict: str,
 ) -> list[AuditEntry]:
-    """A notification whose identifiers belong to different people was refused and kept for
+    """A notification whose identifiers belong to different people, or that would give a person
+    a second value of a single-valued scheme (`conflict`: the kind), was refused and kept for
     review: collected (into the review list) and recorded against each person it names."""
     return [
         AuditEntry(
@@ -150,7 +152,11 @@ def conflict_parked(
                 *data_fields(notification.data),
             ),
             outcome="parked-for-review",
-            details={"event_type": notification.type, "review_id": review_id},
+            details={
+                "event_type": notification.type,
+                "review_id": review_id,
+                "conflict": conflict,
+            },
         )
         for person_id in sorted(set(people))
     ]
