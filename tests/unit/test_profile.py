@@ -263,6 +263,12 @@ def test_schedule1_notification_names_release_area_and_holding_establishment() -
     }
 
 
+def test_a_schedule1_notice_from_prison_based_social_work_marks_a_schedule1_offender() -> None:
+    # events/README.md: PR2 or prison-based social work sends the notice; both may begin it.
+    notice = example("release.schedule1-notification", source="urn:pph:socialwork:S12000049")
+    assert seen(notice)["schedule1"] is True
+
+
 def test_transfer_moves_the_person_and_temporary_release_changes_nothing() -> None:
     moved = fold(admission(), example("custody.transfer"))
     when = example("custody.temporary-release").time
