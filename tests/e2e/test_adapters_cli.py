@@ -162,6 +162,8 @@ def test_every_adapter_ingests_its_samples_into_a_running_hub_then_finds_duplica
         "sw-glasgow-city",
         "sw-city-of-edinburgh",
         "sw-dundee-city",
+        # The social work samples transfer a supervision from Glasgow to Renfrewshire.
+        "sw-renfrewshire",
     }
 
 
