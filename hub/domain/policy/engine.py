@@ -10,13 +10,15 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Final
 
 from hub.domain.notifications import Notification
 from hub.domain.person.authority import Authorities
+from hub.domain.policy.basis_checks import check_bases
+from hub.domain.policy.categories import sensitive_fields
 from hub.domain.policy.cedar import CedarOutcome, CedarPolicies, CompileError
 from hub.domain.policy.conditions import (
     ConditionResult,
@@ -28,6 +30,13 @@ from hub.domain.policy.conditions import (
     paths_of,
 )
 from hub.domain.policy.directory import ROLES, Directory, Recipient, read_directory
+from hub.domain.policy.legal import (
+    EMPTY_REGISTER,
+    LEGAL_FILE,
+    LegalRegister,
+    read_legal,
+    resolve_basis,
+)
 from hub.domain.policy.redaction import envelope, withheld
 from hub.domain.policy.redaction import redact as redact_envelope
 from hub.domain.policy.rules import (
@@ -67,7 +76,9 @@ class RecipientDecision:
     fields: tuple[str, ...]
     #: Permitted: the permit rules that matched. Denied: the rules that proposed this candidate.
     rules: tuple[str, ...]
+    #: Permitted: of the permit rules that matched. Denied by forbid rules: of those rules.
     purposes: tuple[str, ...]
+    #: Each rule's `LegalBasis.citation`, as `purposes`.
     legal_bases: tuple[str, ...]
     #: The shortest acknowledgement time among the permit rules that matched.
     acknowledge_within: timedelta | None
@@ -132,8 +143,11 @@ class PolicyBundle:
         cedar: CedarPolicies,
         statuses: Authorities,
         retention: Mapping[str, timedelta] | None = None,
+        legal: LegalRegister = EMPTY_REGISTER,
     ) -> None:
         self.name = name
+        #: `legal.yaml`: the gateways, competent authorities and documents rules cite.
+        self.legal = legal
         #: Which sources may begin, lower and end each status (`statuses.yaml`), for the fold.
         self.statuses = statuses
         #: How long each event type's personal data is kept after the event's `time`
@@ -176,6 +190,14 @@ class PolicyBundle:
         statuses = loader.statuses()
         directory = loader.directory(index)
         rules, rule_ids = loader.rules(index)
+        legal = loader.legal(index)
+        if legal is not None:  # else legal.yaml's own problems say why; every id would follow
+            check_bases(
+                rules,
+                legal,
+                lambda event_type, fields: sensitive_fields(index, event_type, fields),
+                problems,
+            )
         test_cases = loader.test_cases(index, directory, rule_ids)
         if problems:
             raise _invalid(origin, problems)
@@ -204,6 +226,7 @@ class PolicyBundle:
             cedar=cedar,
             statuses=statuses,
             retention=retention,
+            legal=legal or EMPTY_REGISTER,
         )
 
     # -- decisions -----------------------------------------------------------------------------
@@ -292,12 +315,13 @@ class PolicyBundle:
                 fields=tuple(sorted({f for p in permits for f in p.fields})),
                 rules=tuple(p.rule_id for p in permits),
                 purposes=tuple(dict.fromkeys(p.purpose for p in permits if p.purpose)),
-                legal_bases=tuple(dict.fromkeys(p.legal_basis for p in permits if p.legal_basis)),
+                legal_bases=tuple(dict.fromkeys(p.citation for p in permits if p.citation)),
                 acknowledge_within=min(times) if times else None,
                 reasons=(),
             )
         proposers = workings.proposals.get(outcome.recipient_id, [])
         forbids = [p.rule_id for p in outcome.determining if p.effect == "forbid"]
+        workings.refused_by[outcome.recipient_id] = tuple(forbids)
         reasons: list[str] = []
         for rule_id in proposers:
             rule = self._rules_by_id[rule_id]
@@ -318,13 +342,15 @@ class PolicyBundle:
             reasons.append(f"forbidden by {rule.id}: {rule.title}")
         if not any(self._rules_by_id[r].effect == "permit" for r in proposers):
             reasons.insert(0, "no permit rule names this recipient")
+        # A refusal by forbid rules records their purpose and basis, as a disclosure records its.
+        refusing = [p for p in outcome.determining if p.effect == "forbid"]
         return RecipientDecision(
             recipient_id=outcome.recipient_id,
             permitted=False,
             fields=(),
             rules=tuple(sorted(proposers)),
-            purposes=(),
-            legal_bases=(),
+            purposes=tuple(dict.fromkeys(p.purpose for p in refusing if p.purpose)),
+            legal_bases=tuple(dict.fromkeys(p.citation for p in refusing if p.citation)),
             acknowledge_within=None,
             reasons=tuple(reasons),
         )
@@ -358,6 +384,8 @@ class PolicyBundle:
                     "effect": rule.effect,
                     "source": f"{self.name}/{rule.location.removeprefix(self.origin).lstrip('/')}",
                     "follows_person": rule.follows_person,
+                    "purpose": rule.purpose,
+                    "legal_basis": resolve_basis(rule.legal_basis, self.legal),
                     "conditions_hold": all(r.holds for r in results),
                     "conditions": [_condition_json(r) for r in results],
                     "failed_conditions": [r.text for r in results if not r.holds],
@@ -384,6 +412,13 @@ class PolicyBundle:
                     "fields_withheld": withheld(document, decision.fields),
                     "purposes": list(decision.purposes),
                     "legal_bases": list(decision.legal_bases),
+                    "bases": [
+                        {
+                            "rule": rule_id,
+                            **resolve_basis(self._rules_by_id[rule_id].legal_basis, self.legal),
+                        }
+                        for rule_id in self._basis_rules(decision, workings)
+                    ],
                     "acknowledge_within": (
                         format_duration(decision.acknowledge_within)
                         if decision.acknowledge_within
@@ -406,6 +441,13 @@ class PolicyBundle:
             "candidates": candidates,
         }
 
+    def _basis_rules(self, decision: RecipientDecision, workings: _Workings) -> list[str]:
+        """The rules whose basis a decision records: the permits that matched, or the forbid
+        rules that refused."""
+        if decision.permitted:
+            return list(decision.rules)
+        return list(workings.refused_by.get(decision.recipient_id, ()))
+
     def redact(self, notification: Notification, fields: Sequence[str]) -> dict[str, Any]:
         """The notification's envelope with only `fields` (and `id`, `type`, `specversion`)."""
         return redact_envelope(envelope(notification), fields)
@@ -422,7 +464,7 @@ class _BundleFiles:
             document = self._read(relative, content)
             if document is not UNREADABLE:
                 self.documents[relative] = document
-        for required in (BUNDLE_FILE, DIRECTORY_FILE, STATUSES_FILE):
+        for required in (BUNDLE_FILE, DIRECTORY_FILE, STATUSES_FILE, LEGAL_FILE):
             if required not in files:
                 problems.add(self.where(required), 1, "missing: every bundle has this file")
         if not any(relative.startswith(RULES_DIR) for relative in files):
@@ -439,6 +481,7 @@ class _BundleFiles:
             BUNDLE_FILE,
             DIRECTORY_FILE,
             STATUSES_FILE,
+            LEGAL_FILE,
         ) or relative.startswith((RULES_DIR, TESTS_DIR))
         if in_known_place and not relative.endswith(".yaml"):
             self.problems.add(
@@ -450,7 +493,7 @@ class _BundleFiles:
                 self.where(relative),
                 1,
                 "not part of the bundle format: bundle.yaml, directory.yaml, statuses.yaml, "
-                "rules/*.yaml, tests/*.yaml",
+                "legal.yaml, rules/*.yaml, tests/*.yaml",
             )
             return UNREADABLE
         if not is_yaml:
@@ -538,6 +581,12 @@ class _BundleFiles:
             self.documents[STATUSES_FILE], self.where(STATUSES_FILE), self.problems
         )
 
+    def legal(self, index: SchemaIndex) -> LegalRegister | None:
+        """`legal.yaml`; None when it is missing or not YAML (a problem already says so)."""
+        if LEGAL_FILE not in self.documents:
+            return None
+        return read_legal(self.documents[LEGAL_FILE], self.where(LEGAL_FILE), self.problems, index)
+
     def directory(self, index: SchemaIndex) -> Directory:
         if DIRECTORY_FILE not in self.documents:
             return Directory((), ())
@@ -610,6 +659,8 @@ class _Workings:
     proposals: dict[str, list[str]]
     _conditions: dict[str, list[ConditionResult]]
     follows_person_to: str | None
+    #: The forbid rules that refused each denied candidate.
+    refused_by: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def conditions(self, rule: SharingRule) -> list[ConditionResult]:
         if rule.id not in self._conditions:

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import yaml
 
@@ -30,6 +30,9 @@ from hub.domain.policy.conditions import (
     ValuePath,
 )
 from hub.domain.schemas import SchemaRegistry
+
+if TYPE_CHECKING:
+    from hub.domain.policy.bases import LegalBasis
 
 #: The attributes of a person's profile a rule may read (policies/README.md "Profile attributes"),
 #: with what is known of their values, in JSON Schema terms, to catch misspelt values at load.
@@ -471,7 +474,7 @@ class SharingRule:
     share_with: tuple[RecipientSelector, ...]
     fields: tuple[str, ...]
     purpose: str | None
-    legal_basis: str | None
+    legal_basis: LegalBasis | None
     acknowledge_within: timedelta | None
     follows_person: bool
     file: str
@@ -569,11 +572,22 @@ class RuleReader:
         fields = self._fields(node, on, effect, what)
 
         purpose = text_value(node, "purpose", self.file, self.problems, what)
-        legal_basis = text_value(node, "legal_basis", self.file, self.problems, what)
-        if effect == "permit":
-            for key, value in (("purpose", purpose), ("legal_basis", legal_basis)):
-                if value is None and key not in node:
-                    self.add(node.line, f"permit {what} has no `{key}`")
+        legal_basis = None
+        if "legal_basis" in node:
+            from hub.domain.policy.bases import read_legal_basis  # bases reads YAML through here
+
+            legal_basis = read_legal_basis(
+                node["legal_basis"],
+                node.line_of("legal_basis"),
+                effect,
+                self.file,
+                self.problems,
+                what,
+            )
+        for key in ("purpose", "legal_basis"):
+            # A forbid rule states the purpose and basis of its refusal: every denial records them.
+            if key not in node:
+                self.add(node.line, f"{effect} {what} has no `{key}`")
 
         acknowledge_within = None
         if "acknowledge_within" in node:
