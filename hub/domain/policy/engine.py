@@ -30,6 +30,7 @@ from hub.domain.policy.conditions import (
 from hub.domain.policy.directory import ROLES, Directory, Recipient, read_directory
 from hub.domain.policy.redaction import envelope, withheld
 from hub.domain.policy.redaction import redact as redact_envelope
+from hub.domain.policy.review import ReviewRequest, review_request
 from hub.domain.policy.rules import (
     UNREADABLE,
     Problems,
@@ -73,6 +74,8 @@ class RecipientDecision:
     acknowledge_within: timedelta | None
     #: Denied: for each proposing rule why it did not apply, and each forbid rule that matched.
     reasons: tuple[str, ...]
+    #: Permitted under a rule with `review`: a proposal for a reviewer to decide, not delivered.
+    review: ReviewRequest | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,6 +298,11 @@ class PolicyBundle:
                 legal_bases=tuple(dict.fromkeys(p.legal_basis for p in permits if p.legal_basis)),
                 acknowledge_within=min(times) if times else None,
                 reasons=(),
+                review=review_request(
+                    ((p.rule_id, self._rules_by_id[p.rule_id].review) for p in permits),
+                    workings.view,
+                    self.directory,
+                ),
             )
         proposers = workings.proposals.get(outcome.recipient_id, [])
         forbids = [p.rule_id for p in outcome.determining if p.effect == "forbid"]
