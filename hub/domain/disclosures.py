@@ -7,8 +7,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from hub.domain.person import PersonProfile
+
+if TYPE_CHECKING:
+    from hub.domain.reviews import Proposal
 
 __all__ = ["Disclosure", "DisclosureDenial", "RoutedBatch"]
 
@@ -70,3 +74,5 @@ class RoutedBatch:
     profiles: tuple[PersonProfile, ...]
     disclosures: tuple[Disclosure, ...]
     denials: tuple[DisclosureDenial, ...]
+    #: Permitted decisions held for case-by-case review (`hub.domain.reviews`): not delivered.
+    proposals: tuple[Proposal, ...] = ()

@@ -142,6 +142,7 @@ def compile_rule(rule: SharingRule) -> str:
         "acknowledge_within": (
             format_duration(rule.acknowledge_within) if rule.acknowledge_within else None
         ),
+        "review": rule.review.describe() if rule.review else None,
     }
     lines = [f"@{key}({cedar_string(value)})" for key, value in annotations.items() if value]
     actions = ", ".join(f"{ACTION_TYPE}::{cedar_string(t)}" for t in rule.on)

@@ -39,6 +39,7 @@ from hub.domain.policy.legal import (
 )
 from hub.domain.policy.redaction import envelope, withheld
 from hub.domain.policy.redaction import redact as redact_envelope
+from hub.domain.policy.review import ReviewRequest, review_request
 from hub.domain.policy.rules import (
     UNREADABLE,
     Problems,
@@ -84,6 +85,8 @@ class RecipientDecision:
     acknowledge_within: timedelta | None
     #: Denied: for each proposing rule why it did not apply, and each forbid rule that matched.
     reasons: tuple[str, ...]
+    #: Permitted under a rule with `review`: a proposal for a reviewer to decide, not delivered.
+    review: ReviewRequest | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,6 +321,11 @@ class PolicyBundle:
                 legal_bases=tuple(dict.fromkeys(p.citation for p in permits if p.citation)),
                 acknowledge_within=min(times) if times else None,
                 reasons=(),
+                review=review_request(
+                    ((p.rule_id, self._rules_by_id[p.rule_id].review) for p in permits),
+                    workings.view,
+                    self.directory,
+                ),
             )
         proposers = workings.proposals.get(outcome.recipient_id, [])
         forbids = [p.rule_id for p in outcome.determining if p.effect == "forbid"]

@@ -29,6 +29,7 @@ from hub.domain.policy.conditions import (
     Scalar,
     ValuePath,
 )
+from hub.domain.policy.review import Review, read_review
 from hub.domain.schemas import SchemaRegistry
 
 if TYPE_CHECKING:
@@ -479,6 +480,8 @@ class SharingRule:
     follows_person: bool
     file: str
     line: int
+    #: Case-by-case review of its disclosures (`hub.domain.policy.review`); None: none.
+    review: Review | None = None
 
     @property
     def location(self) -> str:
@@ -497,6 +500,7 @@ RULE_KEYS: Final = (
     "legal_basis",
     "acknowledge_within",
     "follows_person",
+    "review",
 )
 _OPERATORS: Final[Mapping[str, Operator]] = {name: name for name in OPERATORS}
 _RULE_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")
@@ -611,6 +615,8 @@ class RuleReader:
                 "a forbid rule applies in every mode; `follows_person` is for permit rules",
             )
 
+        review = read_review(self, node, on, effect, parse_duration)
+
         if rule_id is None or len(self.problems.found) > problems_before:
             return None
         return SharingRule(
@@ -627,6 +633,7 @@ class RuleReader:
             follows_person=follows_person,
             file=self.file,
             line=node.line,
+            review=review,
         )
 
     # -- parts of a rule -----------------------------------------------------------------------
