@@ -272,3 +272,54 @@ async def test_the_review_list_refuses_an_unknown_state(hub: RunningHub) -> None
     assert "state" in answer.text
     assert datetime.now(UTC)  # the hub is up; nothing was decided
     assert await rows(hub, sa.select(tables.review_decisions)) == []
+
+
+async def insider(database: Database, statement: str) -> None:
+    """Raw SQL as the owner of the tables (the insider the evidence checker is for)."""
+    async with database.owner.connect() as connection:
+        await connection.execute(sa.text(statement))
+        await connection.commit()
+
+
+async def test_a_decision_or_proposal_changed_behind_the_hubs_back_fails_verification(
+    hub: RunningHub,
+    database: Database,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    await push_release(hub)
+    await push_release(hub)
+    first, second = await reviews_of(hub, REVIEWER)
+    reviewer = bearer(await hub.token(REVIEWER, "reviews:decide"))
+    answer = await hub.http.post(
+        f"/v1/reviews/{first['proposal_id']}/decline", json={"reason": "no"}, headers=reviewer
+    )
+    assert answer.status_code == 200, answer.text
+    assert await audit_verifies(hub, database, monkeypatch) == 0
+    capsys.readouterr()
+
+    # A decline turned into an approval: the decision no longer matches its entry.
+    await insider(
+        database,
+        "UPDATE review_decisions SET outcome = 'approved' "
+        f"WHERE proposal_id = '{first['proposal_id']}'",
+    )
+    assert await audit_verifies(hub, database, monkeypatch) == 1
+    err = capsys.readouterr().err
+    assert "review_decisions" in err, err
+    assert "outcome" in err, err
+    await insider(
+        database,
+        "UPDATE review_decisions SET outcome = 'declined' "
+        f"WHERE proposal_id = '{first['proposal_id']}'",
+    )
+
+    # A proposal removed, so that nobody ever reviews it: its entry says it was written.
+    await insider(
+        database,
+        f"DELETE FROM disclosure_proposals WHERE proposal_id = '{second['proposal_id']}'",
+    )
+    assert await audit_verifies(hub, database, monkeypatch) == 1
+    err = capsys.readouterr().err
+    assert "disclosure_proposals" in err, err
+    assert second["proposal_id"] in err, err
