@@ -11,7 +11,7 @@ import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Final
 
@@ -54,6 +54,7 @@ from hub.domain.policy.rules import (
 )
 from hub.domain.policy.statuses import STATUSES_FILE, read_statuses
 from hub.domain.policy.testing import TestCase, TestCaseChecks, read_test_file
+from hub.domain.policy.validity import day_of
 from hub.domain.schemas import SchemaRegistry
 from hub.errors import PolicyBundleInvalid
 
@@ -274,7 +275,8 @@ class PolicyBundle:
         if follows_person_to is None:
             for rule in rules:
                 # Two items of one `share_with` may name the same recipient: it is proposed once.
-                for recipient_id in dict.fromkeys(r.id for r in self._proposed(rule, view)):
+                proposed = self._proposed(rule, view, day_of(notification.time))
+                for recipient_id in dict.fromkeys(r.id for r in proposed):
                     proposals.setdefault(recipient_id, []).append(rule.id)
         else:
             if self.directory.get(follows_person_to) is None:
@@ -289,23 +291,26 @@ class PolicyBundle:
         decisions = tuple(self._decision(outcome, workings) for outcome in outcomes)
         return Evaluation(self.version, decisions), workings
 
-    def _proposed(self, rule: SharingRule, view: Mapping[str, Any]) -> list[Recipient]:
-        """The recipients `rule`'s `share_with` names for this notification."""
+    def _proposed(self, rule: SharingRule, view: Mapping[str, Any], on: date) -> list[Recipient]:
+        """The recipients `rule`'s `share_with` names for this notification, as the directory
+        stood on `on` (the notification's day)."""
         found: list[Recipient] = []
         for selector in rule.share_with:
             if selector.area is not None:
                 area = lookup(view, selector.area)
                 if isinstance(area, str):
-                    found.extend(self.directory.serving(selector.role, area))
+                    found.extend(self.directory.serving(selector.role, area, on=on))
             elif selector.recipient is not None:
                 recipient_id = lookup(view, selector.recipient)
                 recipient = (
-                    self.directory.get(recipient_id) if isinstance(recipient_id, str) else None
+                    self.directory.get(recipient_id, on=on)
+                    if isinstance(recipient_id, str)
+                    else None
                 )
                 if recipient is not None and recipient.role == selector.role:
                     found.append(recipient)
             else:
-                found.extend(self.directory.by_role(selector.role))
+                found.extend(self.directory.by_role(selector.role, on=on))
         return found
 
     def _decision(self, outcome: CedarOutcome, workings: _Workings) -> RecipientDecision:
