@@ -8,6 +8,7 @@ Special categories are those of DPA 2018 s35(8) (sensitive processing) and UK GD
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
@@ -314,3 +315,52 @@ def justifies_special(legal_basis: object) -> bool:
     if isinstance(legal_basis, Mapping):
         return bool(legal_basis.get("sensitive") or legal_basis.get("special"))
     return bool(getattr(legal_basis, "sensitive", None) or getattr(legal_basis, "special", None))
+
+
+_INDEXES: Final[weakref.WeakKeyDictionary[SchemaIndex, CategoryIndex]] = weakref.WeakKeyDictionary()
+
+
+def category_index(schemas: SchemaIndex) -> CategoryIndex:
+    """The CategoryIndex of `schemas`, built once per SchemaIndex."""
+    found = _INDEXES.get(schemas)
+    if found is None:
+        found = _INDEXES[schemas] = CategoryIndex(schemas)
+    return found
+
+
+def grant_problem(
+    schemas: SchemaIndex, field_path: str, on: Sequence[str], roles: Iterable[str]
+) -> str | None:
+    """Why a permit rule on `on`, sharing with `roles`, may not grant `field_path`, or None:
+    `identifiers` whole, the CHI number to a role that is not a health board, or a whole object
+    holding fields of a special or value-dependent category that the object itself is not."""
+    if field_path == "identifiers":
+        return (
+            "`identifiers` granted whole: grant the identifier schemes the recipient needs one "
+            "by one (identifiers.pnc_id, identifiers.sw_client_id, …)"
+        )
+    if field_path == CHI_FIELD:
+        others = sorted({role for role in roles if role not in CHI_ROLES})
+        if others:
+            return (
+                f"`{CHI_FIELD}` (the NHS Community Health Index number) goes only to "
+                f"{', '.join(sorted(CHI_ROLES))} recipients; this rule shares with "
+                f"{', '.join(others)}"
+            )
+        return None
+    index = category_index(schemas)
+    hidden: set[str] = set()
+    for event_type in on:
+        own = index.categories(event_type, field_path).always
+        for at, found in index.within(event_type, field_path).items():
+            if found.object_scope and at.rpartition(".")[0] == field_path:
+                continue  # the value makes the object granted its category: nothing hidden
+            if (found.possible & SPECIAL or found.conditional) and not found.possible <= own:
+                categories = ", ".join(sorted(found.possible))
+                hidden.add(f"{at} ({categories}{', by value' if found.by_value else ''})")
+    if hidden:
+        return (
+            f"`{field_path}` grants a whole object holding categorised fields: "
+            f"{'; '.join(sorted(hidden))}; grant the fields the recipient needs one by one"
+        )
+    return None

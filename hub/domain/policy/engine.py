@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Final
@@ -18,7 +18,7 @@ from typing import Any, Final
 from hub.domain.notifications import Notification
 from hub.domain.person.authority import Authorities
 from hub.domain.policy.basis_checks import check_bases
-from hub.domain.policy.categories import sensitive_fields
+from hub.domain.policy.categories import CategoryIndex, justifies_special, sensitive_fields
 from hub.domain.policy.cedar import CedarOutcome, CedarPolicies, CompileError
 from hub.domain.policy.conditions import (
     ConditionResult,
@@ -52,6 +52,7 @@ from hub.domain.policy.rules import (
     load_yaml,
     text_value,
 )
+from hub.domain.policy.special import Grant, guard
 from hub.domain.policy.statuses import STATUSES_FILE, read_statuses
 from hub.domain.policy.testing import TestCase, TestCaseChecks, read_test_file
 from hub.domain.policy.validity import day_of
@@ -88,6 +89,9 @@ class RecipientDecision:
     reasons: tuple[str, ...]
     #: Permitted under a rule with `review`: a proposal for a reviewer to decide, not delivered.
     review: ReviewRequest | None = None
+    #: Special-category paths granted but withheld for want of consent or a justification,
+    #: each as `path (categories)` (`special.guard`).
+    special_withheld: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,12 +150,15 @@ class PolicyBundle:
         shapes: Mapping[str, ViewShape],
         cedar: CedarPolicies,
         statuses: Authorities,
+        categories: CategoryIndex,
         retention: Mapping[str, timedelta] | None = None,
         legal: LegalRegister = EMPTY_REGISTER,
     ) -> None:
         self.name = name
         #: `legal.yaml`: the gateways, competent authorities and documents rules cite.
         self.legal = legal
+        #: The schemas' data categories, for the special-category guard.
+        self.categories = categories
         #: Which sources may begin, lower and end each status (`statuses.yaml`), for the fold.
         self.statuses = statuses
         #: How long each event type's personal data is kept after the event's `time`
@@ -229,6 +236,7 @@ class PolicyBundle:
             shapes=shapes,
             cedar=cedar,
             statuses=statuses,
+            categories=CategoryIndex(index),
             retention=retention,
             legal=legal or EMPTY_REGISTER,
         )
@@ -288,8 +296,46 @@ class PolicyBundle:
         candidates = sorted(proposals)
         outcomes = self._cedar.decide(notification, view, candidates)
         workings = _Workings(view, rules, proposals, {}, follows_person_to)
-        decisions = tuple(self._decision(outcome, workings) for outcome in outcomes)
+        decisions = tuple(
+            self._guarded(self._decision(outcome, workings), notification, profile)
+            for outcome in outcomes
+        )
         return Evaluation(self.version, decisions), workings
+
+    def _guarded(
+        self, decision: RecipientDecision, notification: Notification, profile: Mapping[str, Any]
+    ) -> RecipientDecision:
+        """`decision` less the special-category values no consent or justification covers
+        (`special.guard`); denied when none of the `data` it was granted is left."""
+        if not decision.permitted:
+            return decision
+        rules = [self._rules_by_id[rule_id] for rule_id in decision.rules]
+        grants = [Grant(r.id, r.fields, justifies_special(r.legal_basis)) for r in rules]
+        guarded = guard(
+            self.categories,
+            notification.type,
+            envelope(notification),
+            grants,
+            health_consent=profile.get("health_consent") is True,
+        )
+        if not guarded.withheld:
+            return decision
+        if guarded.data_left or not any(f.startswith("data") for f in decision.fields):
+            return replace(decision, fields=guarded.fields, special_withheld=guarded.withheld)
+        return replace(
+            decision,
+            permitted=False,
+            fields=(),
+            purposes=(),
+            legal_bases=(),
+            acknowledge_within=None,
+            reasons=(
+                "special-category data withheld (no recorded consent, and no rule granting it "
+                "records a justification for it): " + "; ".join(guarded.withheld),
+                "nothing of the data granted is left to disclose",
+            ),
+            special_withheld=guarded.withheld,
+        )
 
     def _proposed(self, rule: SharingRule, view: Mapping[str, Any], on: date) -> list[Recipient]:
         """The recipients `rule`'s `share_with` names for this notification, as the directory
@@ -423,6 +469,7 @@ class PolicyBundle:
                     "matched_rules": list(decision.rules) if decision.permitted else [],
                     "fields_granted": list(decision.fields),
                     "fields_withheld": withheld(document, decision.fields),
+                    "fields_withheld_special": list(decision.special_withheld),
                     "purposes": list(decision.purposes),
                     "legal_bases": list(decision.legal_bases),
                     "bases": [
