@@ -10,15 +10,15 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Final
 
 from hub.domain.notifications import Notification
 from hub.domain.person.authority import Authorities
-from hub.domain.policy.basis_checks import check_bases
-from hub.domain.policy.categories import sensitive_fields
+from hub.domain.policy.basis_checks import check_bases, sensitivity
+from hub.domain.policy.categories import CategoryIndex, category_index
 from hub.domain.policy.cedar import CedarOutcome, CedarPolicies, CompileError
 from hub.domain.policy.conditions import (
     ConditionResult,
@@ -51,6 +51,7 @@ from hub.domain.policy.rules import (
     load_yaml,
     text_value,
 )
+from hub.domain.policy.special import Grant, guard
 from hub.domain.policy.statuses import STATUSES_FILE, read_statuses
 from hub.domain.policy.testing import TestCase, TestCaseChecks, read_test_file
 from hub.domain.schemas import SchemaRegistry
@@ -84,6 +85,9 @@ class RecipientDecision:
     acknowledge_within: timedelta | None
     #: Denied: for each proposing rule why it did not apply, and each forbid rule that matched.
     reasons: tuple[str, ...]
+    #: Special-category paths granted but withheld for want of consent or a justification,
+    #: each as `path (categories)` (`special.guard`).
+    special_withheld: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,12 +146,15 @@ class PolicyBundle:
         shapes: Mapping[str, ViewShape],
         cedar: CedarPolicies,
         statuses: Authorities,
+        categories: CategoryIndex,
         retention: Mapping[str, timedelta] | None = None,
         legal: LegalRegister = EMPTY_REGISTER,
     ) -> None:
         self.name = name
         #: `legal.yaml`: the gateways, competent authorities and documents rules cite.
         self.legal = legal
+        #: The schemas' data categories, for the special-category guard.
+        self.categories = categories
         #: Which sources may begin, lower and end each status (`statuses.yaml`), for the fold.
         self.statuses = statuses
         #: How long each event type's personal data is kept after the event's `time`
@@ -192,12 +199,7 @@ class PolicyBundle:
         rules, rule_ids = loader.rules(index)
         legal = loader.legal(index)
         if legal is not None:  # else legal.yaml's own problems say why; every id would follow
-            check_bases(
-                rules,
-                legal,
-                lambda event_type, fields: sensitive_fields(index, event_type, fields),
-                problems,
-            )
+            check_bases(rules, legal, sensitivity(category_index(index)), problems)
         test_cases = loader.test_cases(index, directory, rule_ids)
         if problems:
             raise _invalid(origin, problems)
@@ -225,6 +227,7 @@ class PolicyBundle:
             shapes=shapes,
             cedar=cedar,
             statuses=statuses,
+            categories=CategoryIndex(index),
             retention=retention,
             legal=legal or EMPTY_REGISTER,
         )
@@ -283,8 +286,52 @@ class PolicyBundle:
         candidates = sorted(proposals)
         outcomes = self._cedar.decide(notification, view, candidates)
         workings = _Workings(view, rules, proposals, {}, follows_person_to)
-        decisions = tuple(self._decision(outcome, workings) for outcome in outcomes)
+        decisions = tuple(
+            self._guarded(self._decision(outcome, workings), notification, profile)
+            for outcome in outcomes
+        )
         return Evaluation(self.version, decisions), workings
+
+    def _guarded(
+        self, decision: RecipientDecision, notification: Notification, profile: Mapping[str, Any]
+    ) -> RecipientDecision:
+        """`decision` less the special-category values no consent or justification covers
+        (`special.guard`); denied when none of the `data` it was granted is left."""
+        if not decision.permitted:
+            return decision
+        rules = [self._rules_by_id[rule_id] for rule_id in decision.rules]
+        # A basis resting on consent (s35(4), Art 9(2)(a)) is covered by `health_consent` below.
+        grants = [
+            Grant(
+                r.id, r.fields, r.legal_basis is not None and r.legal_basis.justifies_special_data
+            )
+            for r in rules
+        ]
+        guarded = guard(
+            self.categories,
+            notification.type,
+            envelope(notification),
+            grants,
+            health_consent=profile.get("health_consent") is True,
+        )
+        if not guarded.withheld:
+            return decision
+        if guarded.data_left or not any(f.startswith("data") for f in decision.fields):
+            return replace(decision, fields=guarded.fields, special_withheld=guarded.withheld)
+        return replace(
+            decision,
+            permitted=False,
+            fields=(),
+            purposes=(),
+            legal_bases=(),
+            acknowledge_within=None,
+            reasons=(
+                "special-category data withheld (no recorded consent, and no rule granting it "
+                "records a justification for it): " + "; ".join(guarded.withheld),
+                "nothing of the data granted is left to disclose",
+            ),
+            special_withheld=guarded.withheld,
+        )
 
     def _proposed(self, rule: SharingRule, view: Mapping[str, Any]) -> list[Recipient]:
         """The recipients `rule`'s `share_with` names for this notification."""
@@ -410,6 +457,7 @@ class PolicyBundle:
                     "matched_rules": list(decision.rules) if decision.permitted else [],
                     "fields_granted": list(decision.fields),
                     "fields_withheld": withheld(document, decision.fields),
+                    "fields_withheld_special": list(decision.special_withheld),
                     "purposes": list(decision.purposes),
                     "legal_bases": list(decision.legal_bases),
                     "bases": [

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 import yaml
 
+from hub.domain.policy.categories import grant_problem
 from hub.domain.policy.conditions import (
     LONG_MAX,
     LONG_MIN,
@@ -569,7 +570,7 @@ class RuleReader:
         on = self._event_types(node, what)
         when = self._conditions(node, on)
         share_with = self._share_with(node, on, effect, what)
-        fields = self._fields(node, on, effect, what)
+        fields = self._fields(node, on, effect, what, share_with)
 
         purpose = text_value(node, "purpose", self.file, self.problems, what)
         legal_basis = None
@@ -889,7 +890,12 @@ class RuleReader:
         return True
 
     def _fields(
-        self, node: YamlMap, on: tuple[str, ...], effect: str, what: str
+        self,
+        node: YamlMap,
+        on: tuple[str, ...],
+        effect: str,
+        what: str,
+        share_with: Sequence[RecipientSelector],
     ) -> tuple[str, ...]:
         if "fields" not in node:
             if effect == "permit":
@@ -907,7 +913,9 @@ class RuleReader:
             if not isinstance(item, str) or not item:
                 self.add(item_line, "a field is a path such as data.release.address")
                 continue
-            problem = self.field_problem(item, on)
+            problem = self.field_problem(item, on) or grant_problem(
+                self.schemas, item, on, [s.role for s in share_with]
+            )
             if problem is not None:
                 self.add(item_line, problem)
             elif item in found:
