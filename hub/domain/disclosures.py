@@ -58,6 +58,10 @@ class DisclosureDenial:
     recipient_id: str
     rules: tuple[str, ...]
     reasons: tuple[str, ...]
+    #: Refused by forbid rules: their purposes and legal-basis citations (the grounds of the
+    #: refusal); () when no rule applied and the default denial decided.
+    purposes: tuple[str, ...]
+    legal_bases: tuple[str, ...]
     policy_version: str
     profile_position: int
     trigger_position: int

@@ -286,6 +286,8 @@ class _Decisions:
                         recipient_id=decision.recipient_id,
                         rules=tuple(decision.rules),
                         reasons=tuple(decision.reasons),
+                        purposes=tuple(decision.purposes),
+                        legal_bases=tuple(decision.legal_bases),
                         policy_version=evaluation.policy_version,
                         profile_position=profile.position,
                         trigger_position=trigger_position,

@@ -120,6 +120,16 @@ class LegalBasis:
     def line_of(self, key: str) -> int:
         return self.lines.get(key, self.line)
 
+    @property
+    def justifies_special_data(self) -> bool:
+        """Whether the basis records a justification for special-category data that does not
+        rest on the person's consent: s35(5) (strictly necessary, with Schedule 8) or an Art 9
+        condition other than explicit consent (9(2)(a)). A basis resting on consent (s35(4))
+        justifies nothing once consent is not recorded: the engine's guard then withholds."""
+        if self.sensitive is not None and self.sensitive.condition == "s35(5)":
+            return True
+        return self.special is not None and self.special.art9 != "9(2)(a)"
+
     def as_json(self) -> dict[str, Any]:
         """The basis as JSON values, without the keys it does not have."""
         document: dict[str, Any] = {

@@ -5,16 +5,46 @@ basis": what the loader refuses and why)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 from hub.domain.policy.bases import LegalBasis
+from hub.domain.policy.categories import SPECIAL, CategoryIndex, sensitive_fields
 from hub.domain.policy.conditions import AnyOf, Condition, describe
 from hub.domain.policy.directory import ROLES
 from hub.domain.policy.legal import Gateway, LegalRegister, ReferenceKind
 from hub.domain.policy.rules import Problems, SharingRule
 
-#: The special-category (sensitive) fields among those granted on an event type.
+#: Which of the fields granted on an event type are special-category (sensitive) data.
 SensitiveFields = Callable[[str, Sequence[str]], frozenset[str]]
+
+
+@dataclass(frozen=True, slots=True)
+class Sensitivity:
+    """Two answers about granted fields: which always hold special-category data (a basis must
+    justify them), and which may, by their value or their source (a basis may justify them; if
+    it does not, the engine's guard withholds such values, `special.guard`)."""
+
+    always: SensitiveFields
+    possible: SensitiveFields
+
+
+def sensitivity(index: CategoryIndex) -> Sensitivity:
+    """The sensitivity of granted fields as the schemas' category annotations give it."""
+
+    def always(event_type: str, fields: Iterable[str]) -> frozenset[str]:
+        return frozenset(
+            granted
+            for granted in fields
+            if index.categories(event_type, granted).always & SPECIAL
+            or any(f.always & SPECIAL for f in index.within(event_type, granted).values())
+        )
+
+    def possible(event_type: str, fields: Iterable[str]) -> frozenset[str]:
+        return sensitive_fields(index, event_type, fields)
+
+    return Sensitivity(always, possible)
+
 
 _REFERENCE_KEYS: tuple[tuple[str, ReferenceKind], ...] = (
     ("agreement", "data-sharing-agreement"),
@@ -26,13 +56,13 @@ _REFERENCE_KEYS: tuple[tuple[str, ReferenceKind], ...] = (
 def check_bases(
     rules: Sequence[SharingRule],
     register: LegalRegister,
-    sensitive_fields: SensitiveFields,
+    fields: Sensitivity,
     problems: Problems,
 ) -> None:
     """Add a problem for every rule whose legal basis cannot be right."""
     for rule in rules:
         if rule.legal_basis is not None:
-            _Check(rule, rule.legal_basis, register, problems).run(sensitive_fields)
+            _Check(rule, rule.legal_basis, register, problems).run(fields)
 
 
 class _Check:
@@ -46,18 +76,15 @@ class _Check:
             self.rule.file, self.basis.line_of(key), f"rule {self.rule.id}: {message}"
         )
 
-    def run(self, sensitive_fields: SensitiveFields) -> None:
+    def run(self, fields: Sensitivity) -> None:
         self.ids()
         if self.rule.effect == "forbid":
             return  # a refusal grants nothing: what follows is about what is disclosed, to whom
-        granted = sorted(
-            {
-                f
-                for event_type in self.rule.on
-                for f in sensitive_fields(event_type, self.rule.fields)
-            }
+        always, possible = (
+            sorted({f for t in self.rule.on for f in find(t, self.rule.fields)})
+            for find in (fields.always, fields.possible)
         )
-        self.sensitive(granted)
+        self.sensitive(always, possible)
         self.recipients()
         self.law_enforcement_data()
         for gateway_id in self.basis.gateway:
@@ -87,11 +114,13 @@ class _Check:
             elif reference.kind != kind:
                 self.add(key, f"`{key}` names a {kind}; `{reference_id}` is a {reference.kind}")
 
-    def sensitive(self, granted: Sequence[str]) -> None:
+    def sensitive(self, granted: Sequence[str], possible: Sequence[str]) -> None:
+        """`granted`: fields that always hold special-category data; `possible`: those that
+        may (a justification is then optional: without one the guard withholds the values)."""
         basis = self.basis
         listed = ", ".join(granted)
         if basis.regime == "dpa2018-part3":
-            if basis.sensitive is not None and not granted:
+            if basis.sensitive is not None and not possible:
                 what = "a Schedule 8 condition" if basis.sensitive.schedule8 else "`sensitive`"
                 self.add(
                     "sensitive",
@@ -106,7 +135,7 @@ class _Check:
                     "or s35(5) strict necessity with its Schedule 8 condition",
                 )
         else:
-            if basis.special is not None and not granted:
+            if basis.special is not None and not possible:
                 self.add(
                     "special", "`special` (Art 9) on a rule granting no special-category field"
                 )
@@ -116,11 +145,13 @@ class _Check:
                     f"grants special-category fields ({listed}): `special` must give the Art 9 "
                     "condition and its Schedule 1 condition",
                 )
-        if granted and basis.policy_document is None:
+        justified = basis.sensitive or basis.special
+        if (granted or (justified and possible)) and basis.policy_document is None:
             self.add(
                 "regime",
-                f"grants sensitive fields ({listed}) without `policy_document`: sensitive "
-                "processing needs an appropriate policy document (DPA 2018 s42; Sch 1 Part 4)",
+                f"grants sensitive fields ({listed or ', '.join(possible)}) without "
+                "`policy_document`: sensitive processing needs an appropriate policy document "
+                "(DPA 2018 s42; Sch 1 Part 4)",
             )
 
     def recipients(self) -> None:
@@ -184,6 +215,6 @@ def _implies(condition: Condition, required: Condition) -> bool:
     return False
 
 
-def _known(ids: object) -> str:
-    listed = ", ".join(sorted(ids)) if isinstance(ids, dict) else ""
+def _known(ids: Mapping[str, object]) -> str:
+    listed = ", ".join(sorted(ids))
     return f"legal.yaml declares: {listed}" if listed else "legal.yaml declares none"

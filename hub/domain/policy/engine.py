@@ -17,8 +17,8 @@ from typing import Any, Final
 
 from hub.domain.notifications import Notification
 from hub.domain.person.authority import Authorities
-from hub.domain.policy.basis_checks import check_bases
-from hub.domain.policy.categories import CategoryIndex, justifies_special, sensitive_fields
+from hub.domain.policy.basis_checks import check_bases, sensitivity
+from hub.domain.policy.categories import CategoryIndex, category_index
 from hub.domain.policy.cedar import CedarOutcome, CedarPolicies, CompileError
 from hub.domain.policy.conditions import (
     ConditionResult,
@@ -203,12 +203,7 @@ class PolicyBundle:
         rules, rule_ids = loader.rules(index)
         legal = loader.legal(index)
         if legal is not None:  # else legal.yaml's own problems say why; every id would follow
-            check_bases(
-                rules,
-                legal,
-                lambda event_type, fields: sensitive_fields(index, event_type, fields),
-                problems,
-            )
+            check_bases(rules, legal, sensitivity(category_index(index)), problems)
         test_cases = loader.test_cases(index, directory, rule_ids)
         if problems:
             raise _invalid(origin, problems)
@@ -310,7 +305,13 @@ class PolicyBundle:
         if not decision.permitted:
             return decision
         rules = [self._rules_by_id[rule_id] for rule_id in decision.rules]
-        grants = [Grant(r.id, r.fields, justifies_special(r.legal_basis)) for r in rules]
+        # A basis resting on consent (s35(4), Art 9(2)(a)) is covered by `health_consent` below.
+        grants = [
+            Grant(
+                r.id, r.fields, r.legal_basis is not None and r.legal_basis.justifies_special_data
+            )
+            for r in rules
+        ]
         guarded = guard(
             self.categories,
             notification.type,

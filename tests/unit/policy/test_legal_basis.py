@@ -5,11 +5,8 @@ Cedar as written, and is recorded by the decisions it makes."""
 from __future__ import annotations
 
 import json
-import shutil
 import textwrap
 from collections.abc import Mapping
-from functools import cache
-from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -27,7 +24,7 @@ from hub.domain.policy.bases import (
 from hub.domain.schemas import SchemaRegistry
 from hub.errors import PolicyBundleInvalid
 
-from .support import EVENTS, bundle_files, notification, schemas
+from .support import bundle_files, notification, schemas
 
 FILE = "b/rules/extra.yaml"
 PART3 = """\
@@ -49,24 +46,6 @@ agreement: dsa-test
 dpia: dpia-test
 """
 SENSITIVE = "sensitive: {condition: s35(5), schedule8: [para-4]}\npolicy_document: apd-test\n"
-
-
-@cache
-def health_annotated_schemas(root: Path) -> SchemaRegistry:
-    """The real schemas, with `data.summary` of health information marked as health (as
-    p15-categories marks it): the sensitive field the checks below need."""
-    folder = root / "events"
-    shutil.copytree(EVENTS, folder, dirs_exist_ok=True)
-    path = folder / "health.information-shared.v1.schema.json"
-    schema = json.loads(path.read_text("utf-8"))
-    schema["properties"]["summary"]["x-pph-category"] = "health"
-    path.write_text(json.dumps(schema), "utf-8")
-    return SchemaRegistry.load(folder)
-
-
-@pytest.fixture(scope="module")
-def annotated(tmp_path_factory: pytest.TempPathFactory) -> SchemaRegistry:
-    return health_annotated_schemas(tmp_path_factory.mktemp("schemas"))
 
 
 def rule_file(
@@ -142,16 +121,14 @@ def test_a_part3_basis_loads_and_reads_back_from_cedar_as_written() -> None:
     assert loaded._cedar.policies["extra"].legal_basis == rule.legal_basis
 
 
-def test_a_sensitive_disclosure_with_its_schedule8_condition_and_policy_document_loads(
-    annotated: SchemaRegistry,
-) -> None:
+def test_a_sensitive_disclosure_with_its_schedule8_condition_and_policy_document_loads() -> None:
     text = rule_file(
         PART3 + SENSITIVE,
         on="health.information-shared",
         role="police-division",
         fields="[type, data.summary]",
     )
-    rule = next(r for r in load(text, annotated).rules if r.id == "extra")
+    rule = next(r for r in load(text).rules if r.id == "extra")
     assert rule.legal_basis is not None
     assert rule.legal_basis.sensitive == SensitiveProcessing("s35(5)", ("para-4",))
 
@@ -211,43 +188,37 @@ def test_a_schedule8_condition_on_a_rule_granting_no_sensitive_field_is_refused(
     )
 
 
-def test_sensitive_fields_without_a_sensitive_condition_are_refused(
-    annotated: SchemaRegistry,
-) -> None:
+def test_sensitive_fields_without_a_sensitive_condition_are_refused() -> None:
     text = rule_file(
         PART3 + "policy_document: apd-test\n",
         on="health.information-shared",
         role="police-division",
         fields="[data.summary]",
     )
-    assert only(problems(text, annotated)).startswith(
+    assert only(problems(text)).startswith(
         f"{FILE}:{line_of(text, 'regime')}: rule extra: grants sensitive fields (data.summary): "
         "`sensitive` must give s35(4) consent or s35(5)"
     )
 
 
-def test_sensitive_fields_without_an_appropriate_policy_document_are_refused(
-    annotated: SchemaRegistry,
-) -> None:
+def test_sensitive_fields_without_an_appropriate_policy_document_are_refused() -> None:
     text = rule_file(
         PART3 + "sensitive: {condition: s35(4)}\n",
         on="health.information-shared",
         role="police-division",
-        fields="[data]",  # the whole object holds the health field
+        fields="[data.summary]",
     )
-    assert only(problems(text, annotated)).startswith(
-        f"{FILE}:{line_of(text, 'regime')}: rule extra: grants sensitive fields (data) without "
-        "`policy_document`"
+    assert only(problems(text)).startswith(
+        f"{FILE}:{line_of(text, 'regime')}: rule extra: grants sensitive fields (data.summary) "
+        "without `policy_document`"
     )
 
 
-def test_special_category_fields_under_uk_gdpr_need_art9_and_its_policy_document(
-    annotated: SchemaRegistry,
-) -> None:
+def test_special_category_fields_under_uk_gdpr_need_art9_and_its_policy_document() -> None:
     text = rule_file(
         UK_GDPR, on="health.information-shared", role="housing", fields="[data.summary]"
     )
-    found = problems(text, annotated)
+    found = problems(text)
     assert len(found) == 2, found
     assert all(p.startswith(f"{FILE}:{line_of(text, 'regime')}: rule extra: ") for p in found)
     assert "`special` must give the Art 9 condition" in found[0] + found[1]
@@ -259,8 +230,7 @@ def test_special_category_fields_under_uk_gdpr_need_art9_and_its_policy_document
             on="health.information-shared",
             role="housing",
             fields="[data.summary]",
-        ),
-        annotated,
+        )
     )
 
 
@@ -524,3 +494,33 @@ def test_a_basis_reads_back_from_its_canonical_json(basis: LegalBasis) -> None:
     assert LegalBasis.from_json(text) == basis
     assert json.loads(text) == basis.as_json()
     assert text == json.dumps(json.loads(text), sort_keys=True, separators=(",", ":"))
+
+
+# --- the basis and the special-category guard -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sensitive", "consent", "summary_disclosed"),
+    [
+        ("{condition: s35(4)}", True, True),
+        # s35(4) is consent: without it the basis justifies nothing, and the guard withholds.
+        ("{condition: s35(4)}", False, False),
+        ("{condition: s35(5), schedule8: [para-4]}", False, True),
+    ],
+)
+def test_only_a_justification_that_needs_no_consent_passes_the_guard_without_it(
+    sensitive: str, consent: bool, summary_disclosed: bool
+) -> None:
+    basis = PART3 + f"sensitive: {sensitive}\npolicy_document: apd-test\n"
+    loaded = load(
+        rule_file(
+            basis,
+            on="health.information-shared",
+            role="police-division",
+            fields="[type, data.summary]",
+        )
+    )
+    shared = notification("health.information-shared", data__consent__given=consent)
+    evaluation = loaded.evaluate(shared, {"home_area": "S12000049", "health_consent": consent})
+    (decision,) = [d for d in evaluation.decisions if "extra" in d.rules]
+    assert ("data.summary" in decision.fields) is summary_disclosed
