@@ -43,9 +43,7 @@ def register(commands: Commands) -> None:
 
 async def _list(args: argparse.Namespace, settings: Settings) -> int:
     async with bootstrap.running(settings) as container:
-        found = await container.reviews.list(
-            args.reviewer or OPERATOR, state=args.state, limit=args.limit
-        )
+        found = await container.reviews.list(args.reviewer, state=args.state, limit=args.limit)
     for item in found:
         if args.json:
             print(json.dumps(item.to_json()))
@@ -66,6 +64,7 @@ async def _decide(args: argparse.Namespace, settings: Settings) -> int:
             args.reason,
             actor=args.by or getpass.getuser(),
             agency=OPERATOR,
+            operator=True,
         )
     print(f"proposal {item.proposal.proposal_id} {item.state}")
     return 0

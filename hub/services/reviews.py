@@ -31,7 +31,9 @@ __all__ = [
 
 logger = logging.getLogger("hub.reviews")
 
-#: Who decides through the CLI: any proposal, whoever its reviewers are.
+#: The agency recorded for a decision an operator makes through the CLI (any proposal, whoever
+#: its reviewers are). A client acting for this agency through the API is no reviewer: the API
+#: binds every call to the caller's own agency.
 OPERATOR: Final = "hub-operator"
 
 ReviewState = Literal["pending", "escalated", "approved", "declined"]
@@ -131,23 +133,34 @@ class ReviewService:
         self._clock = clock
 
     async def list(
-        self, agency: str, *, state: ReviewState | None = None, limit: int = 100
+        self,
+        agency: str | None,
+        *,
+        state: ReviewState | None = None,
+        limit: int = 100,
     ) -> list[ReviewItem]:
-        """The proposals `agency` reviews (every one for the operator)."""
+        """The proposals `agency` reviews (None: every one, for an operator)."""
         if state is not None and state not in STATES:
             raise InvalidInput(f"unknown review state {state!r}; states: {', '.join(STATES)}")
         if not 1 <= limit <= 1000:
             raise InvalidInput(f"limit must be between 1 and 1000, not {limit}")
-        reviewer = None if agency == OPERATOR else agency
-        return await self._store.items(reviewer=reviewer, state=state, limit=limit)
+        return await self._store.items(reviewer=agency, state=state, limit=limit)
 
     async def decide(
-        self, proposal_id: str, outcome: ReviewOutcome, reason: str, *, actor: str, agency: str
+        self,
+        proposal_id: str,
+        outcome: ReviewOutcome,
+        reason: str,
+        *,
+        actor: str,
+        agency: str,
+        operator: bool = False,
     ) -> ReviewItem:
-        """Approve or decline `proposal_id` as `actor` acting for `agency`, with a reason."""
+        """Approve or decline `proposal_id` as `actor` acting for `agency`, with a reason: only
+        if `agency` is one of its reviewers, unless an `operator` decides (the CLI)."""
         text = review_reason(reason)
         found = await self._store.item(proposal_id)
-        if found is None or (agency != OPERATOR and agency not in found.proposal.reviewers):
+        if found is None or (not operator and agency not in found.proposal.reviewers):
             # A proposal another agency reviews is not shown to exist.
             raise NotFound(f"no proposal {proposal_id} for {agency} to review")
         if found.outcome is not None:

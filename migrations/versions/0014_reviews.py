@@ -3,7 +3,8 @@
 `disclosure_proposals` holds each permitted decision under a rule with `review` (the disclosure
 it would be, as JSON, and who may decide it); `review_decisions` one approval or decline per
 proposal, with the reviewer's reason; `review_escalations` the proposals escalated undecided.
-All three are append-only for the hub (hub/infra/grants.py).
+All three are append-only, for the hub's runtime role (hub/infra/grants.py) and, as `events` and
+`persons` are, in the database itself (triggers; migration 0001's `hub_reject_change()`).
 
 Revision ID: 0014
 Revises: 0013
@@ -59,6 +60,31 @@ def upgrade() -> None:
         sa.Column("proposal_id", sa.Text, primary_key=True),
         sa.Column("escalated_at", Timestamp, nullable=False),
     )
+    for table in TABLES:
+        _append_only(table)
+
+
+#: The tables of this migration, each append-only.
+TABLES = ("disclosure_proposals", "review_decisions", "review_escalations")
+
+
+def _append_only(table: str) -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(
+            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+            "FOR EACH ROW EXECUTE FUNCTION hub_reject_change()"
+        )
+        op.execute(
+            f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+            "FOR EACH STATEMENT EXECUTE FUNCTION hub_reject_change()"
+        )
+        return
+    for operation in ("UPDATE", "DELETE"):
+        op.execute(
+            f"CREATE TRIGGER {table}_no_{operation.lower()} BEFORE {operation} ON {table} "
+            f"BEGIN SELECT RAISE(ABORT, 'table {table} is append-only: "
+            f"{operation} is not allowed'); END"
+        )
 
 
 def downgrade() -> None:

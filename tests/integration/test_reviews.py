@@ -153,12 +153,19 @@ async def test_a_proposal_reaches_no_one_until_approved_then_arrives_once_in_fee
     assert proposal["reviewers"] == [REVIEWER]
     assert "data.release" in proposal["fields"]
     assert proposal["escalate_at"] is not None
-    # Another area's coordinator neither sees it nor can decide it.
+    # Another area's coordinator neither sees it nor can decide it; nor can a client of the
+    # hub's operators (only the CLI decides as an operator).
     assert await reviews_of(hub, OTHER_REVIEWER) == []
+    assert await reviews_of(hub, "hub-operator") == []
     other = bearer(await hub.token(OTHER_REVIEWER, "reviews:decide"))
     pid = proposal["proposal_id"]
     refused = await hub.http.post(
         f"/v1/reviews/{pid}/approve", json={"reason": "not mine"}, headers=other
+    )
+    assert refused.status_code == 404, refused.text
+    operator = bearer(await hub.token("hub-operator", "reviews:decide"))
+    refused = await hub.http.post(
+        f"/v1/reviews/{pid}/decline", json={"reason": "operator"}, headers=operator
     )
     assert refused.status_code == 404, refused.text
 
@@ -275,10 +282,33 @@ async def test_the_review_list_refuses_an_unknown_state(hub: RunningHub) -> None
 
 
 async def insider(database: Database, statement: str) -> None:
-    """Raw SQL as the owner of the tables (the insider the evidence checker is for)."""
+    """Raw SQL as the owner of the tables (the insider the evidence checker is for), with the
+    table's append-only triggers switched off first."""
+    table = statement.split()[2] if statement.startswith("DELETE") else statement.split()[1]
     async with database.owner.connect() as connection:
+        if database.backend == "postgres":
+            await connection.execute(sa.text(f"ALTER TABLE {table} DISABLE TRIGGER ALL"))
+        else:
+            for operation in ("update", "delete"):
+                await connection.execute(sa.text(f"DROP TRIGGER IF EXISTS {table}_no_{operation}"))
         await connection.execute(sa.text(statement))
         await connection.commit()
+
+
+async def test_proposals_and_decisions_are_append_only_in_the_database(
+    hub: RunningHub, database: Database
+) -> None:
+    await push_release(hub)
+    [proposal] = await reviews_of(hub, REVIEWER)
+    where = f"WHERE proposal_id = '{proposal['proposal_id']}'"
+    for statement in (
+        f"UPDATE disclosure_proposals SET reviewers = '[]' {where}",
+        f"DELETE FROM disclosure_proposals {where}",
+    ):
+        async with database.owner.connect() as connection:
+            with pytest.raises(Exception, match="append-only"):
+                await connection.execute(sa.text(statement))
+    assert len(await reviews_of(hub, REVIEWER)) == 1
 
 
 async def test_a_decision_or_proposal_changed_behind_the_hubs_back_fails_verification(

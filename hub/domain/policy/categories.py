@@ -216,7 +216,10 @@ def sensitive_fields(
     """The paths of `fields` (granted for `event_type`) that may disclose special-category
     data: the field, an object holding it or anything inside it is annotated special, always,
     for some value or for some source. Used by the loader to require a justification."""
-    index = schema_index if isinstance(schema_index, CategoryIndex) else CategoryIndex(schema_index)
+    if isinstance(schema_index, CategoryIndex):
+        index = schema_index
+    else:
+        index = category_index(schema_index)
     found = set()
     for granted in fields:
         if index.categories(event_type, granted).possible & SPECIAL:

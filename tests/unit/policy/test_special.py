@@ -240,3 +240,32 @@ def test_no_special_category_value_reaches_a_recipient_without_consent_or_justif
 
 def _covers(granted: str, path: str) -> bool:
     return path == granted or path.startswith(granted + ".")
+
+
+def _leaves(event_type: str, path: str) -> list[str]:
+    children = index().children(event_type, path)
+    return [path] if not children else [leaf for c in children for leaf in _leaves(event_type, c)]
+
+
+@settings(max_examples=25, deadline=None)
+@given(_notifications(), st.data(), st.booleans())
+def test_a_generated_bundle_discloses_no_special_category_value_without_consent(
+    generated: tuple[str, dict[str, Any]], data: st.DataObject, consent: bool
+) -> None:
+    """A newly written rule, granting any fields, through the whole engine: its basis is free
+    text (records no justification), so only recorded health consent lets health data out."""
+    event_type, document = generated
+    leaves = ["type", "time", "source", *_leaves(event_type, "data")]
+    fields = data.draw(st.lists(st.sampled_from(leaves), min_size=1, max_size=8, unique=True))
+    policy = PolicyBundle.from_files(
+        _with_rule(_permit(event_type, "police-division", ", ".join(fields))), schemas(), origin="b"
+    )
+    sent = schemas().validate(document)
+    special = special_values(index(), event_type, document)
+    for decision in policy.evaluate(sent, {"health_consent": consent}).decisions:
+        received = policy.redact(sent, decision.fields)
+        for path in leaf_paths(received):
+            categories = special.get(path, frozenset())
+            assert not categories or (consent and categories <= {"health"}), (path, categories)
+        if decision.special_withheld:
+            assert not consent or any("health" not in w for w in decision.special_withheld)
