@@ -42,6 +42,7 @@ from hub.infra.protection import (
 )
 from hub.infra.relay_store import SqlRelayCheckpoints
 from hub.infra.retention import SqlRetentionStore
+from hub.infra.reviews import SqlReviewStore
 from hub.infra.routing import SqlRoutingStore
 from hub.infra.store import SqlEventStore, create_event_store
 from hub.infra.subscriptions import (
@@ -76,6 +77,7 @@ from hub.services.ports import EventStore, RoutingStore
 from hub.services.relay import Relay
 from hub.services.rereads import RereadWindow
 from hub.services.retention import RetentionService
+from hub.services.reviews import ReviewEscalator, ReviewService
 from hub.services.routing import Router
 from hub.services.subscriptions import SubscriptionService, entitled_event_types
 from hub.services.worker import WorkerLoop
@@ -140,6 +142,9 @@ class Container:
     retention: RetentionService
     #: The keys that protect sensitive fields at rest (`hub keys`, `hub persons erase`).
     keys: DataKeys
+    #: Case-by-case review of proposed disclosures (`/v1/reviews`, `hub reviews`).
+    reviews: ReviewService
+    review_store: SqlReviewStore
     #: Set whenever notifications are appended, so that the in-process router (or, scaled out,
     #: the outbox relay) wakes at once.
     appended: asyncio.Event = field(default_factory=asyncio.Event)
@@ -165,6 +170,10 @@ class Container:
             interval=self.settings.overdue_check_interval,
             on_appended=self.appended.set,
         )
+
+    def review_escalator(self) -> ReviewEscalator:
+        """Escalates proposals undecided past their rule's `escalate_after`."""
+        return ReviewEscalator(self.review_store, interval=self.settings.overdue_check_interval)
 
     def delivery_worker(self, *, worker_id: str | None = None) -> DeliveryWorker:
         """A webhook delivery worker on this container's outbox (each caller runs its own)."""
@@ -384,6 +393,7 @@ async def workers(container: Container, role: Role = "all") -> AsyncIterator[dic
             delivery = container.delivery_worker()
             loops["delivery"] = delivery.loop()
             loops["overdue"] = container.overdue_monitor().loop()
+            loops["review-escalation"] = container.review_escalator().loop()
             if container.scaled_out and settings.kafka_delivery_channels:
                 channel = await resources.enter_async_context(container.kafka_delivery())
                 loops["kafka-delivery"] = channel.loop()
@@ -487,6 +497,7 @@ async def running(settings: Settings, *, migrate: bool | None = None) -> AsyncIt
         await subscription_repository.seal_plaintext_secrets()
         store = create_event_store(engine, audit=audit_log, protection=protection)
         routing = SqlRoutingStore(engine, audit=audit_log)
+        review_store = SqlReviewStore(engine, routing=routing, audit=audit_log)
         conflicts = SqlConflictReviewList(
             engine, keks=keks, fields=protection.fields, audit=audit_log
         )
@@ -551,6 +562,8 @@ async def running(settings: Settings, *, migrate: bool | None = None) -> AsyncIt
                 subscription_repository,
                 conflicts,
             ),
+            reviews=ReviewService(review_store),
+            review_store=review_store,
             appended=appended,
             publisher=publisher,
             protection=protection,

@@ -23,6 +23,7 @@ from hub.api.routes import (
     metrics,
     oauth,
     policy,
+    reviews,
     subscriptions,
 )
 from hub.api.streams import FeedStreams
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None, *, role: Role = "all") -> FastA
     app.include_router(deliveries.router)
     app.include_router(feed.router)
     app.include_router(disclosures.router)
+    app.include_router(reviews.router)
     app.include_router(audit.router)
     app.include_router(metrics.router)
     return app

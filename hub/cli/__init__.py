@@ -23,6 +23,7 @@ from hub.cli import (
     persons,
     policy,
     retention,
+    reviews,
     router,
     serve,
 )
@@ -40,6 +41,7 @@ GROUPS = (
     deliveries,
     audit,
     retention,
+    reviews,
     adapter,
     keys,
 )

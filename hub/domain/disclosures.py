@@ -7,8 +7,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from hub.domain.person import PersonProfile
+
+if TYPE_CHECKING:
+    from hub.domain.reviews import Proposal
 
 __all__ = ["Disclosure", "DisclosureDenial", "RoutedBatch"]
 
@@ -54,6 +58,10 @@ class DisclosureDenial:
     recipient_id: str
     rules: tuple[str, ...]
     reasons: tuple[str, ...]
+    #: Refused by forbid rules: their purposes and legal-basis citations (the grounds of the
+    #: refusal); () when no rule applied and the default denial decided.
+    purposes: tuple[str, ...]
+    legal_bases: tuple[str, ...]
     policy_version: str
     profile_position: int
     trigger_position: int
@@ -70,3 +78,5 @@ class RoutedBatch:
     profiles: tuple[PersonProfile, ...]
     disclosures: tuple[Disclosure, ...]
     denials: tuple[DisclosureDenial, ...]
+    #: Permitted decisions held for case-by-case review (`hub.domain.reviews`): not delivered.
+    proposals: tuple[Proposal, ...] = ()

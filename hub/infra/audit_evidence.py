@@ -18,11 +18,13 @@ from hub.infra.tables import (
     audit_index,
     audit_index_rules,
     disclosure_denials,
+    disclosure_proposals,
     disclosures,
     event_erasures,
     events,
     recipient_counters,
     recipient_feed,
+    review_decisions,
 )
 from hub.services.audit_evidence import FeedNumbers, IndexedEntry, LoggedEntry
 
@@ -34,6 +36,8 @@ _TABLES: dict[str, tuple[sa.Table, sa.Column[Any]]] = {
     "disclosures": (disclosures, disclosures.c.disclosure_id),
     "disclosure_denials": (disclosure_denials, disclosure_denials.c.denial_id),
     "event_erasures": (event_erasures, event_erasures.c.position),
+    "disclosure_proposals": (disclosure_proposals, disclosure_proposals.c.proposal_id),
+    "review_decisions": (review_decisions, review_decisions.c.proposal_id),
 }
 
 

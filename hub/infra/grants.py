@@ -73,6 +73,11 @@ GRANTS: Mapping[str, str] = {
     "disclosure_receipts": APPEND_ONLY,
     "disclosure_acks": APPEND_ONLY,
     "overdue_escalations": APPEND_ONLY,
+    # -- case-by-case review (hub.infra.reviews): proposals, decisions and escalations are
+    # written once and never changed.
+    "disclosure_proposals": APPEND_ONLY,
+    "review_decisions": APPEND_ONLY,
+    "review_escalations": APPEND_ONLY,
     # -- the audit log (hub.infra.audit, hub.infra.audit_queries)
     "audit_entries": APPEND_ONLY,
     "audit_leaves": APPEND_ONLY,

@@ -25,6 +25,7 @@ from hub.domain.person import PersonProfile
 from hub.infra.audit import SqlAuditLog
 from hub.infra.checkpoints import advance_checkpoint, read_checkpoint
 from hub.infra.dberrors import translated
+from hub.infra.review_records import record_proposals
 from hub.infra.tables import (
     deliveries,
     disclosure_denials,
@@ -94,6 +95,7 @@ class SqlRoutingStore:
             await self._write_decisions(
                 connection, batch.disclosures, batch.denials, batch.profiles, now
             )
+            await record_proposals(connection, self._audit, batch.proposals, now)
         return True
 
     async def routed(self, positions: Collection[int]) -> set[int]:
@@ -161,6 +163,7 @@ class SqlRoutingStore:
                 await self._write_decisions(
                     connection, batch.disclosures, batch.denials, batch.profiles, now
                 )
+                await record_proposals(connection, self._audit, batch.proposals, now)
         except _RoutedElsewhere:
             return False
         return True
@@ -182,6 +185,16 @@ class SqlRoutingStore:
         if profiles:
             await self._upsert_profiles(connection, profiles, now)
         await self._audit.append(connection, _audit_entries(decided, denied))
+
+    async def disclose(
+        self, connection: AsyncConnection, decided: Sequence[Disclosure], now: datetime
+    ) -> None:
+        """In the caller's write transaction: record `decided` as disclosures, number them in
+        their recipients' feeds, queue their webhooks and log them, as the router does (an
+        approved proposal, `hub.infra.reviews`)."""
+        if not decided:
+            return
+        await self._write_decisions(connection, decided, (), (), now)
 
     async def _number_in_feeds(
         self, connection: AsyncConnection, decided: Sequence[Disclosure], now: datetime

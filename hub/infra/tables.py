@@ -452,3 +452,49 @@ person_keys = sa.Table(
     sa.Column("destroyed_at", Timestamp, nullable=True),
     sa.Index("ix_person_keys_person_id", "person_id"),
 )
+
+# -- case-by-case review: proposed disclosures and their decisions (migration 0014) -------------
+
+#: A permitted decision under a rule with `review`, held until a reviewer decides it
+#: (`hub.domain.reviews`). `disclosure` is the disclosure it would be, as JSON; approval records
+#: it in `disclosures` (decided at the approval) and numbers it in the recipient's feed.
+disclosure_proposals = sa.Table(
+    "disclosure_proposals",
+    metadata,
+    sa.Column("proposal_id", sa.Text, primary_key=True),
+    sa.Column("disclosure_id", sa.Text, nullable=False, unique=True),
+    sa.Column("event_position", Position, nullable=False),
+    sa.Column("event_id", sa.Text, nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("event_type", sa.Text, nullable=False),
+    sa.Column("person_id", sa.Text, nullable=False),
+    sa.Column("recipient_id", sa.Text, nullable=False),
+    #: The reviewed rules that hold it, and the recipient ids that may decide it.
+    sa.Column("rules", Json, nullable=False),
+    sa.Column("reviewers", Json, nullable=False),
+    sa.Column("disclosure", Json, nullable=False),
+    sa.Column("proposed_at", Timestamp, nullable=False),
+    sa.Column("escalate_at", Timestamp, nullable=True),
+    sa.Index("ix_disclosure_proposals_escalate_at", "escalate_at"),
+)
+
+#: A reviewer's decision on a proposal: one per proposal (its key), never changed.
+review_decisions = sa.Table(
+    "review_decisions",
+    metadata,
+    sa.Column("proposal_id", sa.Text, primary_key=True),
+    sa.Column("event_id", sa.Text, nullable=False),
+    sa.Column("outcome", sa.Text, nullable=False),  # approved | declined
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("decided_by", sa.Text, nullable=False),
+    sa.Column("agency", sa.Text, nullable=False),
+    sa.Column("decided_at", Timestamp, nullable=False),
+)
+
+#: An undecided proposal escalated once its rule's `escalate_after` had passed.
+review_escalations = sa.Table(
+    "review_escalations",
+    metadata,
+    sa.Column("proposal_id", sa.Text, primary_key=True),
+    sa.Column("escalated_at", Timestamp, nullable=False),
+)

@@ -8,7 +8,8 @@ consistent read, page by page (memory stays flat however long the log), in this 
    so this is what makes them read verified data);
 2. events: every row has a collection entry whose digests match it (`hub.domain.audit.evidence`),
    an emptied `data` only under a recorded erasure; every collection entry's row exists;
-3. disclosures and denials: the same, against their disclosure entries;
+3. disclosures and denials, proposed disclosures and reviewers' decisions (case-by-case
+   review): the same, against their disclosure entries;
 4. erasures: every `event_erasures` row has an erasure entry that matches it;
 5. feeds: each recipient's numbers run 1..N without a gap, each to a disclosure to it.
 
@@ -134,6 +135,9 @@ class EvidenceReport:
     denials: int = 0
     erasures: int = 0
     recipients: int = 0
+    #: Proposed disclosures and reviewers' decisions (case-by-case review).
+    proposals: int = 0
+    review_decisions: int = 0
     #: Rows, by table, whose entry was written before entries carried digests.
     unbound: dict[str, int] = field(default_factory=dict)
     failure: EvidenceMismatch | None = None
@@ -149,6 +153,7 @@ class EvidenceReport:
         text = (
             f"{n(self.events, 'event')}, {n(self.disclosures, 'disclosure')}, "
             f"{n(self.denials, 'denial')}, {n(self.erasures, 'erasure')}, "
+            f"{n(self.proposals, 'proposal')}, {n(self.review_decisions, 'review decision')}, "
             f"{n(self.recipients, 'recipient feed')} and {n(self.index_entries, 'index row')} "
             "checked against the log"
         )
@@ -169,6 +174,8 @@ class EvidenceReport:
             "disclosures": self.disclosures,
             "denials": self.denials,
             "erasures": self.erasures,
+            "proposals": self.proposals,
+            "review_decisions": self.review_decisions,
             "recipient_feeds": self.recipients,
             "unbound": dict(sorted(self.unbound.items())),
             "failure": None if self.failure is None else self.failure.as_json(),
@@ -197,6 +204,9 @@ _SHOWN = frozenset(
         "policy_version",
         "disclosure_id",
         "denial_id",
+        "proposal_id",
+        "outcome",
+        "decided_by",
         "stream_version",
         "publisher_client_id",
         "publisher_agency",
@@ -253,6 +263,22 @@ _DENIALS = _Bound(
     logs=lambda e, r: e.outcome == "denied" and _detail(e, "denial_id") == r["denial_id"],
     logs_unbound=lambda e, r: False,
 )
+_PROPOSALS = _Bound(
+    "disclosure_proposals",
+    AuditKind.DISCLOSURE,
+    "proposal_id",
+    logs=lambda e, r: e.outcome == "proposed" and _detail(e, "proposal_id") == r["proposal_id"],
+    logs_unbound=lambda e, r: False,
+)
+#: The outcomes of a reviewer's decision's entry (`hub.domain.audit.reviews`).
+_REVIEWED = frozenset({"review-approved", "review-declined"})
+_REVIEW_DECISIONS = _Bound(
+    "review_decisions",
+    AuditKind.DISCLOSURE,
+    "proposal_id",
+    logs=lambda e, r: e.outcome in _REVIEWED and _detail(e, "proposal_id") == r["proposal_id"],
+    logs_unbound=lambda e, r: False,
+)
 _ERASURES = _Bound(
     "event_erasures",
     AuditKind.ERASURE,
@@ -284,7 +310,11 @@ class EvidenceChecker:
                 await self._rows_exist(snapshot, _EVENTS)
                 report.disclosures = await self._rows(snapshot, _DISCLOSURES, report)
                 report.denials = await self._rows(snapshot, _DENIALS, report)
-                await self._rows_exist(snapshot, _DISCLOSURES, _DENIALS)
+                report.proposals = await self._rows(snapshot, _PROPOSALS, report)
+                report.review_decisions = await self._rows(snapshot, _REVIEW_DECISIONS, report)
+                await self._rows_exist(
+                    snapshot, _DISCLOSURES, _DENIALS, _PROPOSALS, _REVIEW_DECISIONS
+                )
                 report.erasures = await self._rows(snapshot, _ERASURES, report)
                 report.recipients = await self._feeds(snapshot)
             except _Stop as stop:
@@ -411,7 +441,8 @@ class EvidenceChecker:
             return
         column = mismatch.column
         expected, found = mismatch.expected, mismatch.found
-        if column in _SHOWN:
+        # A reviewer's reason is free text that may name the person: digests only.
+        if column in _SHOWN and not (bound is _REVIEW_DECISIONS and column == "reason"):
             shown = _shown_value(entry, column)
             if shown is not None:
                 expected = f"{shown!r} (digest {mismatch.expected})"
@@ -497,6 +528,10 @@ def _logged_key(bound: _Bound, entry: LoggedFacts) -> Any:
         return _detail(entry, "disclosure_id") if entry.outcome == "disclosed" else None
     if bound is _DENIALS:
         return _detail(entry, "denial_id") if entry.outcome == "denied" else None
+    if bound is _PROPOSALS:
+        return _detail(entry, "proposal_id") if entry.outcome == "proposed" else None
+    if bound is _REVIEW_DECISIONS:
+        return _detail(entry, "proposal_id") if entry.outcome in _REVIEWED else None
     return None
 
 

@@ -26,6 +26,7 @@ SCOPES: Mapping[str, str] = {
     "officers)",
     "audit:verify": "fetch the audit trail's signed checkpoints and Merkle proofs (hashes only)",
     "audit:restrict": "restrict what a person's subject access report discloses",
+    "reviews:decide": "approve or decline the proposed disclosures the client's agency reviews",
     "admin": "operate the hub: clients, dead letters, replays",
 }
 

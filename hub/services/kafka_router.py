@@ -32,6 +32,7 @@ from typing import Protocol
 from hub.domain.disclosures import Disclosure, DisclosureDenial
 from hub.domain.notifications import StoredEvent
 from hub.domain.person import PersonProfile
+from hub.domain.reviews import Proposal
 from hub.services.bus import EventConsumer
 from hub.services.ports import EventStore
 from hub.services.routing import PolicyFactory, decide
@@ -60,6 +61,8 @@ class RoutedEvents:
     profiles: tuple[PersonProfile, ...]
     disclosures: tuple[Disclosure, ...]
     denials: tuple[DisclosureDenial, ...]
+    #: Permitted decisions held for case-by-case review: not delivered.
+    proposals: tuple[Proposal, ...] = ()
 
 
 class RouterEvents(EventStore, Protocol):
@@ -189,6 +192,7 @@ class RouterWorker:
             profiles=tuple(profiles[p] for p in touched),
             disclosures=tuple(decided.disclosures),
             denials=tuple(decided.denials),
+            proposals=tuple(decided.proposals),
         )
 
     def loop(

@@ -19,6 +19,7 @@ from hub.domain.notifications import (
     StoredEvent,
 )
 from hub.domain.person import Authorities, PersonProfile
+from hub.domain.policy.review import ReviewRequest
 
 
 class EventStore(Protocol):
@@ -110,6 +111,10 @@ class PolicyDecision(Protocol):
     def acknowledge_within(self) -> timedelta | None: ...
     @property
     def reasons(self) -> Sequence[str]: ...
+    @property
+    def review(self) -> ReviewRequest | None:
+        """Permitted under a reviewed rule: who must approve it first (a proposal)."""
+        ...
 
 
 class PolicyEvaluation(Protocol):

@@ -35,6 +35,7 @@ from hub.domain.person import (
     receiving_establishment,
 )
 from hub.domain.person.survival import restore, surviving_statuses
+from hub.domain.reviews import Proposal, propose
 from hub.errors import InvalidInput
 from hub.services.ports import (
     EventStore,
@@ -177,6 +178,7 @@ class Router:
             profiles=tuple(profiles[p] for p in sorted(touched)),
             disclosures=tuple(decided.disclosures),
             denials=tuple(decided.denials),
+            proposals=tuple(decided.proposals),
         )
 
 
@@ -232,6 +234,8 @@ class _Decisions:
         self.now = now
         self.disclosures: list[Disclosure] = []
         self.denials: list[DisclosureDenial] = []
+        #: Permitted decisions under reviewed rules: held for review, not delivered.
+        self.proposals: list[Proposal] = []
 
     def add(
         self,
@@ -247,27 +251,29 @@ class _Decisions:
         for decision in evaluation.decisions:
             if decision.permitted:
                 supplied = {} if held is None else supplied_identifiers(n, decision.fields, held)
-                self.disclosures.append(
-                    Disclosure(
-                        disclosure_id=f"d_{uuid4().hex}",
-                        event_position=event.position,
-                        event_id=n.id,
-                        source=n.source,
-                        event_type=n.type,
-                        person_id=event.person_id,
-                        recipient_id=decision.recipient_id,
-                        fields=tuple(decision.fields),
-                        rules=tuple(decision.rules),
-                        purposes=tuple(decision.purposes),
-                        legal_bases=tuple(decision.legal_bases),
-                        policy_version=evaluation.policy_version,
-                        profile_position=profile.position,
-                        trigger_position=trigger_position,
-                        acknowledge_within=decision.acknowledge_within,
-                        decided_at=self.now,
-                        supplied_identifiers=supplied,
-                    )
+                disclosure = Disclosure(
+                    disclosure_id=f"d_{uuid4().hex}",
+                    event_position=event.position,
+                    event_id=n.id,
+                    source=n.source,
+                    event_type=n.type,
+                    person_id=event.person_id,
+                    recipient_id=decision.recipient_id,
+                    fields=tuple(decision.fields),
+                    rules=tuple(decision.rules),
+                    purposes=tuple(decision.purposes),
+                    legal_bases=tuple(decision.legal_bases),
+                    policy_version=evaluation.policy_version,
+                    profile_position=profile.position,
+                    trigger_position=trigger_position,
+                    acknowledge_within=decision.acknowledge_within,
+                    decided_at=self.now,
+                    supplied_identifiers=supplied,
                 )
+                if decision.review is None:
+                    self.disclosures.append(disclosure)
+                else:
+                    self.proposals.append(propose(disclosure, decision.review))
             else:
                 self.denials.append(
                     DisclosureDenial(
@@ -280,6 +286,8 @@ class _Decisions:
                         recipient_id=decision.recipient_id,
                         rules=tuple(decision.rules),
                         reasons=tuple(decision.reasons),
+                        purposes=tuple(decision.purposes),
+                        legal_bases=tuple(decision.legal_bases),
                         policy_version=evaluation.policy_version,
                         profile_position=profile.position,
                         trigger_position=trigger_position,

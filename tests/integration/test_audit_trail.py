@@ -149,6 +149,33 @@ async def test_every_decision_is_logged_disclosures_and_denials(hub: RunningHub)
 
 
 @pytest.mark.asyncio
+async def test_a_denial_by_a_forbid_rule_records_the_rule_s_purpose_and_legal_basis(
+    hub: RunningHub,
+) -> None:
+    """Issue 15: a refusal states its reasons. The health board's information without consent is
+    refused by the forbid rule, whose purpose and basis the denial's entry records (they were
+    null); a denial no rule decided (no permit applied) records none, as nothing was relied on."""
+    await story(hub, refused_health=True)
+    denials = [e for e in await kinds_of(hub, kind="disclosure") if e.outcome == "denied"]
+    by_forbid = {
+        e: [r for r in e.details["reasons"] if str(r).startswith("forbidden by ")] for e in denials
+    }
+    refused = [e for e, reasons in by_forbid.items() if reasons]
+    assert refused, "the story has a candidate refused by a forbid rule"
+    for entry in refused:
+        (reason,) = by_forbid[entry]
+        rule_id = str(reason).removeprefix("forbidden by ").split(":")[0]
+        rule = next(r for r in hub.container.policy.rules if r.id == rule_id)
+        assert rule.effect == "forbid"
+        assert rule.legal_basis is not None
+        assert entry.purpose == rule.purpose
+        assert entry.legal_basis == rule.legal_basis.citation(rule.id)
+    for entry in denials:
+        if not by_forbid[entry]:
+            assert (entry.purpose, entry.legal_basis) == (None, None)
+
+
+@pytest.mark.asyncio
 async def test_feed_reads_log_delivery_then_consultation_and_acks_log_acknowledgement(
     hub: RunningHub,
 ) -> None:

@@ -25,7 +25,8 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -41,7 +42,11 @@ from hub.auth.secrets import hash_secret
 from hub.auth.tokens import TokenService
 from hub.bootstrap import Container
 from hub.cli import _parser as cli_parser
+from hub.domain.reviews import Proposal, disclosure_from_document
 from hub.errors import HubError
+from hub.infra import tables
+from hub.infra.review_records import record_proposals
+from hub.infra.sqltools import utc
 from hub.services.clients import register_client
 from hub.services.intake import source_belongs_to
 from tests.conftest import Database
@@ -52,6 +57,8 @@ OTHER_PUBLISHER = "police-scotland"
 RECIPIENT = "sw-glasgow-city"
 OTHER_RECIPIENT = "sw-fife"
 DPO = "hub-dpo"
+REVIEWER = "mappa-glasgow"
+OTHER_REVIEWER = "mappa-tayside"
 LOCAL_URL = "http://127.0.0.1:9/hooks/pph"
 PURPOSE = {"X-Purpose": "authorisation table test"}
 
@@ -80,6 +87,8 @@ class World:
     delivery_id: str = ""
     subscriptions: dict[str, str] = field(default_factory=dict)
     restriction_id: str = ""
+    #: Proposed disclosures Glasgow's MAPPA coordinator reviews, by what the table does to each.
+    proposals: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -303,6 +312,39 @@ TABLE: list[Endpoint] = [
         OTHER_RECIPIENT,
         url=lambda w: f"/v1/disclosures/{w.disclosure_id}/ack",
     ),
+    # -- case-by-case review: the reviewer agencies a proposal names (the disclosing side) --
+    Endpoint(
+        "GET",
+        "/v1/reviews",
+        "reviews:decide",
+        REVIEWER,
+        200,
+        "absent",
+        OTHER_REVIEWER,
+        absent=lambda w: w.proposals["approve"],
+    ),
+    Endpoint(
+        "POST",
+        "/v1/reviews/{proposal_id}/approve",
+        "reviews:decide",
+        REVIEWER,
+        200,
+        404,
+        OTHER_REVIEWER,
+        url=lambda w: f"/v1/reviews/{w.proposals['approve']}/approve",
+        body=lambda w: {"reason": "authorisation table"},
+    ),
+    Endpoint(
+        "POST",
+        "/v1/reviews/{proposal_id}/decline",
+        "reviews:decide",
+        REVIEWER,
+        200,
+        404,
+        OTHER_REVIEWER,
+        url=lambda w: f"/v1/reviews/{w.proposals['decline']}/decline",
+        body=lambda w: {"reason": "authorisation table"},
+    ),
     # -- the audit trail: the hub's data protection officer, not an agency's resource --
     Endpoint("GET", "/v1/audit/public-key", "audit:verify", DPO, 200, None),
     Endpoint("GET", "/v1/audit/checkpoint", "audit:verify", DPO, 200, None),
@@ -477,7 +519,44 @@ async def build_world(hub: Hub) -> World:
     )
     assert restricted.status_code == 201, restricted.text
     world.restriction_id = restricted.json()["restriction_id"]
+    world.proposals = await propose(hub, world.disclosure_id)
     return world
+
+
+async def propose(hub: Hub, disclosure_id: str) -> dict[str, str]:
+    """Two proposals of the same notification to other recipients, reviewed by REVIEWER, as
+    the router records them for a rule with `review` (the Scotland bundle has none yet)."""
+    async with hub.container.engine.connect() as connection:
+        row = (
+            (
+                await connection.execute(
+                    sa.select(tables.disclosures).where(
+                        tables.disclosures.c.disclosure_id == disclosure_id
+                    )
+                )
+            )
+            .mappings()
+            .one()
+        )
+    disclosed = disclosure_from_document(
+        {**row, "decided_at": utc(row["decided_at"]).isoformat(), "supplied_identifiers": None}
+    )
+    made = {}
+    for name, recipient in (("approve", OTHER_RECIPIENT), ("decline", "sw-city-of-edinburgh")):
+        proposal = Proposal(
+            disclosure=replace(
+                disclosed, disclosure_id=f"d_{uuid.uuid4().hex}", recipient_id=recipient
+            ),
+            rules=tuple(disclosed.rules),
+            reviewers=(REVIEWER,),
+            escalate_at=None,
+        )
+        async with hub.container.engine.begin() as connection:
+            await record_proposals(
+                connection, hub.container.audit_log, [proposal], datetime.now(UTC)
+            )
+        made[name] = proposal.proposal_id
+    return made
 
 
 async def stream_opening(app: FastAPI, path: str, headers: dict[str, str]) -> tuple[int, bytes]:

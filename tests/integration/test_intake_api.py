@@ -423,6 +423,7 @@ async def test_health_and_readiness(hub: RunningHub) -> None:
         "audit-sequencer": "ok",
         "audit-checkpointer": "ok",
         "overdue": "ok",
+        "review-escalation": "ok",
     }
 
 

@@ -92,6 +92,19 @@ async def test_explain_a_stored_decision(hub: RunningHub) -> None:
     assert body["profile_position"] == 1
     rules = {r["id"]: r for r in body["rules"]}
     assert "sw-glasgow-city" in rules["schedule1-release-to-social-work"]["matched_for"]
+    # Every rule's legal basis, structured, each gateway and document resolved from legal.yaml.
+    register = hub.container.policy.legal
+    for rule in body["rules"]:
+        basis = rule["legal_basis"]
+        assert {"controller", "gateway", "regime"} <= set(basis), rule["id"]
+        for gateway in basis["gateway"]:
+            declared = register.gateways[gateway["id"]]
+            assert (gateway["statute"], gateway["source"]) == (declared.statute, declared.source)
+    (social_work,) = [c for c in body["candidates"] if c["recipient"] == "sw-glasgow-city"]
+    assert [b["rule"] for b in social_work["bases"]] == social_work["matched_rules"]
+    for basis, citation in zip(social_work["bases"], social_work["legal_bases"], strict=True):
+        assert citation.startswith(f"{basis['rule']}: {basis['controller']} under ")
+        assert basis["agreement"]["kind"] == "data-sharing-agreement"
 
 
 @pytest.mark.asyncio

@@ -67,6 +67,8 @@ class Decision:
     legal_bases: tuple[str, ...] = ()
     acknowledge_within: timedelta | None = None
     reasons: tuple[str, ...] = ()
+    #: No rule of the tiny policy is reviewed (case-by-case review).
+    review: None = None
 
 
 @dataclass(frozen=True)

@@ -135,7 +135,7 @@ def test_an_unread_recall_reaches_the_coordinator_and_police_scotland_national()
     document = MONITOR.escalation(disclosure("sw-fife", "licence.recall"), None)
 
     assert permitted(document) == {
-        "mappa-fife-and-forth-valley": ("overdue-to-mappa-coordinator",),
+        "mappa-fife": ("overdue-to-mappa-coordinator",),
         "police-scotland": ("overdue-urgent-to-police-national",),
     }
     # No rule on escalations sets an acknowledgement time: they are never escalated in turn.

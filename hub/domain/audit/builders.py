@@ -193,6 +193,22 @@ def _joined(values: Sequence[str]) -> str | None:
     return "; ".join(sorted(set(values)))[:512] or None
 
 
+def _citations(values: Sequence[str]) -> str | None:
+    """Legal-basis citations (`LegalBasis.citation`, each naming its rule) joined whole, as many
+    as an entry's 512 characters hold; the rest are named by count, never cut mid-citation (the
+    entry's `rules` and `policy_version` still say exactly which rules and text decided)."""
+    ordered = sorted(set(values))
+    kept: list[str] = []
+    for index, citation in enumerate(ordered):
+        left = len(ordered) - index - 1
+        more = f" | and {left} more" if left else ""
+        if len(" | ".join([*kept, citation])) + len(more) > 512:
+            text = " | ".join(kept) + f" | and {len(ordered) - len(kept)} more"
+            return text if kept else _joined(ordered)
+        kept.append(citation)
+    return " | ".join(kept) or None
+
+
 def disclosure(decided: Disclosure, row: Mapping[str, Any] | None = None) -> AuditEntry:
     """The router decided a recipient may receive these fields of a notification (`row`: the
     disclosures row as written, whose digests the entry carries)."""
@@ -219,7 +235,7 @@ def disclosure(decided: Disclosure, row: Mapping[str, Any] | None = None) -> Aud
         fields=decided.fields,
         rules=decided.rules,
         purpose=_joined(decided.purposes),
-        legal_basis=_joined(decided.legal_bases),
+        legal_basis=_citations(decided.legal_bases),
         policy_version=decided.policy_version,
         outcome="disclosed",
         state="pending",
@@ -250,6 +266,8 @@ def denial(refused: DisclosureDenial, row: Mapping[str, Any] | None = None) -> A
         source=refused.source,
         recipient_id=refused.recipient_id,
         rules=refused.rules,
+        purpose=_joined(refused.purposes),
+        legal_basis=_citations(refused.legal_bases),
         policy_version=refused.policy_version,
         outcome="denied",
         details=details,

@@ -1,9 +1,10 @@
 """Sharing rules compiled to Cedar policies, and disclosure decisions asked of Cedar.
 
-Each rule becomes one Cedar policy: its id, fields, purpose, legal basis and acknowledgement time
-ride along as annotations, its `on` is the action scope, and its `share_with` and conditions make
-the `when` body. The request is: principal a `Recipient` (attributes `id`, `role`, `areas`),
-action the event type, resource the notification, context the decision view (`conditions.py`):
+Each rule becomes one Cedar policy: its id, fields, purpose, legal basis (canonical JSON,
+`LegalBasis.to_json`) and acknowledgement time ride along as annotations, its `on` is the action
+scope, and its `share_with` and conditions make the `when` body. The request is: principal a
+`Recipient` (attributes `id`, `role`, `areas`), action the event type, resource the
+notification, context the decision view (`conditions.py`):
 
     context.event.{type, source, time, identifiers.<scheme>, data.<…>}   only the paths rules read
     context.profile.<attribute>
@@ -24,6 +25,7 @@ from typing import Any, Final, Literal
 import cedarpy
 
 from hub.domain.notifications import Notification
+from hub.domain.policy.bases import LegalBasis
 from hub.domain.policy.conditions import AllOf, AnyOf, Compare, Condition, Not, Scalar, ValuePath
 from hub.domain.policy.directory import Directory
 from hub.domain.policy.rules import (
@@ -136,10 +138,11 @@ def compile_rule(rule: SharingRule) -> str:
         "source": rule.location,
         "fields": _FIELD_SEPARATOR.join(rule.fields) if rule.fields else None,
         "purpose": rule.purpose,
-        "legal_basis": rule.legal_basis,
+        "legal_basis": rule.legal_basis.to_json() if rule.legal_basis else None,
         "acknowledge_within": (
             format_duration(rule.acknowledge_within) if rule.acknowledge_within else None
         ),
+        "review": rule.review.describe() if rule.review else None,
     }
     lines = [f"@{key}({cedar_string(value)})" for key, value in annotations.items() if value]
     actions = ", ".join(f"{ACTION_TYPE}::{cedar_string(t)}" for t in rule.on)
@@ -160,8 +163,13 @@ class CompiledPolicy:
     effect: Literal["permit", "forbid"]
     fields: tuple[str, ...]
     purpose: str | None
-    legal_basis: str | None
+    legal_basis: LegalBasis | None
     acknowledge_within: timedelta | None
+
+    @property
+    def citation(self) -> str | None:
+        """The line a disclosure or denial by this rule records of its legal basis."""
+        return self.legal_basis.citation(self.rule_id) if self.legal_basis else None
 
     @classmethod
     def from_json(cls, policy: Mapping[str, Any]) -> CompiledPolicy:
@@ -174,7 +182,9 @@ class CompiledPolicy:
             effect="forbid" if policy["effect"] == "forbid" else "permit",
             fields=tuple(fields.split(_FIELD_SEPARATOR)) if fields else (),
             purpose=notes.get("purpose"),
-            legal_basis=notes.get("legal_basis"),
+            legal_basis=LegalBasis.from_json(notes["legal_basis"])
+            if "legal_basis" in notes
+            else None,
             acknowledge_within=parse_duration(acknowledge) if acknowledge else None,
         )
 

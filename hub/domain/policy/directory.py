@@ -6,9 +6,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Final
 
 from hub.domain.policy.rules import Problems, YamlList, YamlMap, check_keys, items_with_lines
+from hub.domain.policy.validity import ALWAYS, Validity, read_validity
 
 #: The roles a recipient may have (policies/README.md, "directory.yaml").
 ROLES: Final = (
@@ -24,7 +26,17 @@ ROLES: Final = (
     "parole-board",
     "licensing-authority",
     "court-service",
+    "special-health-board",
+    "risk-management-authority",
+    "registered-social-landlord",
+    "electronic-monitoring",
+    "children-reporter",
+    "social-security",
 )
+
+#: Roles of which at most one recipient serves a council area on any day: a notification's area
+#: names one MAPPA coordinator, one police division, one territorial health board.
+ONE_PER_AREA: Final = frozenset({"mappa-coordinator", "police-division", "health-board"})
 
 _GSS = re.compile(r"S12[0-9]{6}")
 _RECIPIENT_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")
@@ -37,6 +49,7 @@ class Area:
     gss: str
     name: str
     former_gss: frozenset[str] = frozenset()
+    validity: Validity = ALWAYS
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +60,7 @@ class Recipient:
     name: str
     role: str
     areas: frozenset[str]
+    validity: Validity = ALWAYS
 
 
 class Directory:
@@ -69,25 +83,37 @@ class Directory:
             for gss in sorted(recipient.areas):
                 self._serving.setdefault((recipient.role, gss), []).append(recipient)
 
-    def get(self, recipient_id: str) -> Recipient | None:
-        return self.recipients.get(recipient_id)
+    def get(self, recipient_id: str, *, on: date | None = None) -> Recipient | None:
+        """The recipient `recipient_id`; with `on`, only if it is in force that day."""
+        recipient = self.recipients.get(recipient_id)
+        if recipient is None or (on is not None and not recipient.validity.in_force(on)):
+            return None
+        return recipient
 
-    def by_role(self, role: str) -> list[Recipient]:
-        """Every recipient of `role`, sorted by id."""
-        return list(self._by_role.get(role, ()))
+    def by_role(self, role: str, *, on: date | None = None) -> list[Recipient]:
+        """Every recipient of `role` (with `on`, in force that day), sorted by id."""
+        return [r for r in self._by_role.get(role, ()) if on is None or r.validity.in_force(on)]
 
     def canonical_area(self, gss: str) -> str | None:
         """The current GSS code of the area `gss` names (itself, or a former code); None if no
         area in the directory has that code."""
         return self._canonical.get(gss)
 
-    def serving(self, role: str, area_gss: str) -> list[Recipient]:
+    def serving(self, role: str, area_gss: str, *, on: date | None = None) -> list[Recipient]:
         """The recipients of `role` that serve the area `area_gss` (a current or former code),
-        sorted by id."""
+        sorted by id. With `on`, only if the area and the recipient are both in force that day:
+        a notification is resolved against the directory as it stood at the notification's time.
+        """
         canonical = self.canonical_area(area_gss)
         if canonical is None:
             return []
-        return list(self._serving.get((role, canonical), ()))
+        if on is not None and not self.areas[canonical].validity.in_force(on):
+            return []
+        return [
+            r
+            for r in self._serving.get((role, canonical), ())
+            if on is None or r.validity.in_force(on)
+        ]
 
     def codes_of(self, recipient: Recipient) -> frozenset[str]:
         """Every GSS code, current and former, of the areas `recipient` serves."""
@@ -157,10 +183,11 @@ def _read_areas(node: Any, line: int, file: str, problems: Problems) -> list[Are
             item,
             file,
             problems,
-            allowed=("gss", "name", "former_gss"),
+            allowed=("gss", "name", "former_gss", "valid_from", "valid_to"),
             required=("gss", "name"),
             what="an area",
         )
+        validity = read_validity(item, file, problems)
         gss, name = item.get("gss"), item.get("name")
         codes: list[tuple[Any, int]] = [(gss, item.line_of("gss"))]
         former_node = item.get("former_gss", YamlList())
@@ -183,7 +210,8 @@ def _read_areas(node: Any, line: int, file: str, problems: Problems) -> list[Are
                 valid.append(code)
         # Kept despite problems with its other codes, so recipients of the area are still checked.
         if isinstance(gss, str) and gss in valid and isinstance(name, str) and name.strip():
-            areas.append(Area(gss, name.strip(), frozenset(c for c in valid if c != gss)))
+            former_codes = frozenset(c for c in valid if c != gss)
+            areas.append(Area(gss, name.strip(), former_codes, validity or ALWAYS))
     return areas
 
 
@@ -200,6 +228,7 @@ def _read_recipients(
             problems.add(file, line, "`recipients` must be a list of recipients")
         return []
     recipients: list[Recipient] = []
+    lines: dict[str, int] = {}
     seen: dict[str, int] = {}
     for item, item_line in items_with_lines(node):
         if not isinstance(item, YamlMap):
@@ -209,11 +238,12 @@ def _read_recipients(
             item,
             file,
             problems,
-            allowed=("id", "name", "role", "areas"),
+            allowed=("id", "name", "role", "areas", "valid_from", "valid_to"),
             required=("id", "name", "role"),
             what="a recipient",
         )
         before = len(problems.found)
+        validity = read_validity(item, file, problems) or ALWAYS
         recipient_id, name, role = item.get("id"), item.get("name"), item.get("role")
         if "id" in item:
             if not isinstance(recipient_id, str) or not _RECIPIENT_ID.fullmatch(recipient_id):
@@ -249,11 +279,51 @@ def _read_recipients(
                 )
             elif not isinstance(code, str) or code not in areas:
                 problems.add(file, code_line, f"unknown GSS code `{code}`: not an area above")
+            elif not validity.overlaps(areas[code].validity):
+                problems.add(
+                    file,
+                    code_line,
+                    f"{code} ({areas[code].name}) is in force {areas[code].validity.describe()}: "
+                    f"never while this recipient is ({validity.describe()})",
+                )
             else:
                 served.add(code)
         if len(problems.found) == before and all(k in item for k in ("id", "name", "role")):
             assert isinstance(recipient_id, str)
             assert isinstance(name, str)
             assert isinstance(role, str)
-            recipients.append(Recipient(recipient_id, name.strip(), role, frozenset(served)))
+            recipients.append(
+                Recipient(recipient_id, name.strip(), role, frozenset(served), validity)
+            )
+            lines[recipient_id] = item.line_of("id")
+    _check_one_per_area(recipients, lines, areas, file, problems)
     return recipients
+
+
+def _check_one_per_area(
+    recipients: list[Recipient],
+    lines: Mapping[str, int],
+    areas: Mapping[str, Area],
+    file: str,
+    problems: Problems,
+) -> None:
+    """Two recipients of a role in ONE_PER_AREA may serve one area only in periods that do not
+    overlap (a MAPPA region regrouped, a prison replaced): otherwise a notification's area would
+    name both."""
+    earlier: dict[tuple[str, str], list[Recipient]] = {}
+    for recipient in recipients:
+        if recipient.role not in ONE_PER_AREA:
+            continue
+        for gss in sorted(recipient.areas):
+            for other in earlier.get((recipient.role, gss), []):
+                if recipient.validity.overlaps(other.validity):
+                    problems.add(
+                        file,
+                        lines[recipient.id],
+                        f"`{recipient.id}` and `{other.id}` (line {lines[other.id]}) both serve "
+                        f"{gss} ({areas[gss].name}) as {recipient.role} on the same days: "
+                        f"`{recipient.id}` is in force {recipient.validity.describe()}, "
+                        f"`{other.id}` {other.validity.describe()}; give them `valid_from` / "
+                        "`valid_to` that do not overlap",
+                    )
+            earlier.setdefault((recipient.role, gss), []).append(recipient)

@@ -10,13 +10,15 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Final
 
 from hub.domain.notifications import Notification
 from hub.domain.person.authority import Authorities
+from hub.domain.policy.basis_checks import check_bases, sensitivity
+from hub.domain.policy.categories import CategoryIndex, category_index
 from hub.domain.policy.cedar import CedarOutcome, CedarPolicies, CompileError
 from hub.domain.policy.conditions import (
     ConditionResult,
@@ -28,8 +30,16 @@ from hub.domain.policy.conditions import (
     paths_of,
 )
 from hub.domain.policy.directory import ROLES, Directory, Recipient, read_directory
+from hub.domain.policy.legal import (
+    EMPTY_REGISTER,
+    LEGAL_FILE,
+    LegalRegister,
+    read_legal,
+    resolve_basis,
+)
 from hub.domain.policy.redaction import envelope, withheld
 from hub.domain.policy.redaction import redact as redact_envelope
+from hub.domain.policy.review import ReviewRequest, review_request
 from hub.domain.policy.rules import (
     UNREADABLE,
     Problems,
@@ -42,8 +52,10 @@ from hub.domain.policy.rules import (
     load_yaml,
     text_value,
 )
+from hub.domain.policy.special import Grant, guard
 from hub.domain.policy.statuses import STATUSES_FILE, read_statuses
 from hub.domain.policy.testing import TestCase, TestCaseChecks, read_test_file
+from hub.domain.policy.validity import day_of
 from hub.domain.schemas import SchemaRegistry
 from hub.errors import PolicyBundleInvalid
 
@@ -67,12 +79,19 @@ class RecipientDecision:
     fields: tuple[str, ...]
     #: Permitted: the permit rules that matched. Denied: the rules that proposed this candidate.
     rules: tuple[str, ...]
+    #: Permitted: of the permit rules that matched. Denied by forbid rules: of those rules.
     purposes: tuple[str, ...]
+    #: Each rule's `LegalBasis.citation`, as `purposes`.
     legal_bases: tuple[str, ...]
     #: The shortest acknowledgement time among the permit rules that matched.
     acknowledge_within: timedelta | None
     #: Denied: for each proposing rule why it did not apply, and each forbid rule that matched.
     reasons: tuple[str, ...]
+    #: Permitted under a rule with `review`: a proposal for a reviewer to decide, not delivered.
+    review: ReviewRequest | None = None
+    #: Special-category paths granted but withheld for want of consent or a justification,
+    #: each as `path (categories)` (`special.guard`).
+    special_withheld: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,9 +150,15 @@ class PolicyBundle:
         shapes: Mapping[str, ViewShape],
         cedar: CedarPolicies,
         statuses: Authorities,
+        categories: CategoryIndex,
         retention: Mapping[str, timedelta] | None = None,
+        legal: LegalRegister = EMPTY_REGISTER,
     ) -> None:
         self.name = name
+        #: `legal.yaml`: the gateways, competent authorities and documents rules cite.
+        self.legal = legal
+        #: The schemas' data categories, for the special-category guard.
+        self.categories = categories
         #: Which sources may begin, lower and end each status (`statuses.yaml`), for the fold.
         self.statuses = statuses
         #: How long each event type's personal data is kept after the event's `time`
@@ -176,6 +201,9 @@ class PolicyBundle:
         statuses = loader.statuses()
         directory = loader.directory(index)
         rules, rule_ids = loader.rules(index)
+        legal = loader.legal(index)
+        if legal is not None:  # else legal.yaml's own problems say why; every id would follow
+            check_bases(rules, legal, sensitivity(category_index(index)), problems)
         test_cases = loader.test_cases(index, directory, rule_ids)
         if problems:
             raise _invalid(origin, problems)
@@ -203,7 +231,9 @@ class PolicyBundle:
             shapes=shapes,
             cedar=cedar,
             statuses=statuses,
+            categories=CategoryIndex(index),
             retention=retention,
+            legal=legal or EMPTY_REGISTER,
         )
 
     # -- decisions -----------------------------------------------------------------------------
@@ -248,7 +278,8 @@ class PolicyBundle:
         if follows_person_to is None:
             for rule in rules:
                 # Two items of one `share_with` may name the same recipient: it is proposed once.
-                for recipient_id in dict.fromkeys(r.id for r in self._proposed(rule, view)):
+                proposed = self._proposed(rule, view, day_of(notification.time))
+                for recipient_id in dict.fromkeys(r.id for r in proposed):
                     proposals.setdefault(recipient_id, []).append(rule.id)
         else:
             if self.directory.get(follows_person_to) is None:
@@ -260,26 +291,73 @@ class PolicyBundle:
         candidates = sorted(proposals)
         outcomes = self._cedar.decide(notification, view, candidates)
         workings = _Workings(view, rules, proposals, {}, follows_person_to)
-        decisions = tuple(self._decision(outcome, workings) for outcome in outcomes)
+        decisions = tuple(
+            self._guarded(self._decision(outcome, workings), notification, profile)
+            for outcome in outcomes
+        )
         return Evaluation(self.version, decisions), workings
 
-    def _proposed(self, rule: SharingRule, view: Mapping[str, Any]) -> list[Recipient]:
-        """The recipients `rule`'s `share_with` names for this notification."""
+    def _guarded(
+        self, decision: RecipientDecision, notification: Notification, profile: Mapping[str, Any]
+    ) -> RecipientDecision:
+        """`decision` less the special-category values no consent or justification covers
+        (`special.guard`); denied when none of the `data` it was granted is left."""
+        if not decision.permitted:
+            return decision
+        rules = [self._rules_by_id[rule_id] for rule_id in decision.rules]
+        # A basis resting on consent (s35(4), Art 9(2)(a)) is covered by `health_consent` below.
+        grants = [
+            Grant(
+                r.id, r.fields, r.legal_basis is not None and r.legal_basis.justifies_special_data
+            )
+            for r in rules
+        ]
+        guarded = guard(
+            self.categories,
+            notification.type,
+            envelope(notification),
+            grants,
+            health_consent=profile.get("health_consent") is True,
+        )
+        if not guarded.withheld:
+            return decision
+        if guarded.data_left or not any(f.startswith("data") for f in decision.fields):
+            return replace(decision, fields=guarded.fields, special_withheld=guarded.withheld)
+        return replace(
+            decision,
+            permitted=False,
+            fields=(),
+            purposes=(),
+            legal_bases=(),
+            acknowledge_within=None,
+            reasons=(
+                "special-category data withheld (no recorded consent, and no rule granting it "
+                "records a justification for it): " + "; ".join(guarded.withheld),
+                "nothing of the data granted is left to disclose",
+            ),
+            special_withheld=guarded.withheld,
+        )
+
+    def _proposed(self, rule: SharingRule, view: Mapping[str, Any], on: date) -> list[Recipient]:
+        """The recipients `rule`'s `share_with` names for this notification, as the directory
+        stood on `on` (the notification's day)."""
         found: list[Recipient] = []
         for selector in rule.share_with:
             if selector.area is not None:
                 area = lookup(view, selector.area)
                 if isinstance(area, str):
-                    found.extend(self.directory.serving(selector.role, area))
+                    found.extend(self.directory.serving(selector.role, area, on=on))
             elif selector.recipient is not None:
                 recipient_id = lookup(view, selector.recipient)
                 recipient = (
-                    self.directory.get(recipient_id) if isinstance(recipient_id, str) else None
+                    self.directory.get(recipient_id, on=on)
+                    if isinstance(recipient_id, str)
+                    else None
                 )
                 if recipient is not None and recipient.role == selector.role:
                     found.append(recipient)
             else:
-                found.extend(self.directory.by_role(selector.role))
+                found.extend(self.directory.by_role(selector.role, on=on))
         return found
 
     def _decision(self, outcome: CedarOutcome, workings: _Workings) -> RecipientDecision:
@@ -292,12 +370,18 @@ class PolicyBundle:
                 fields=tuple(sorted({f for p in permits for f in p.fields})),
                 rules=tuple(p.rule_id for p in permits),
                 purposes=tuple(dict.fromkeys(p.purpose for p in permits if p.purpose)),
-                legal_bases=tuple(dict.fromkeys(p.legal_basis for p in permits if p.legal_basis)),
+                legal_bases=tuple(dict.fromkeys(p.citation for p in permits if p.citation)),
                 acknowledge_within=min(times) if times else None,
                 reasons=(),
+                review=review_request(
+                    ((p.rule_id, self._rules_by_id[p.rule_id].review) for p in permits),
+                    workings.view,
+                    self.directory,
+                ),
             )
         proposers = workings.proposals.get(outcome.recipient_id, [])
         forbids = [p.rule_id for p in outcome.determining if p.effect == "forbid"]
+        workings.refused_by[outcome.recipient_id] = tuple(forbids)
         reasons: list[str] = []
         for rule_id in proposers:
             rule = self._rules_by_id[rule_id]
@@ -318,13 +402,15 @@ class PolicyBundle:
             reasons.append(f"forbidden by {rule.id}: {rule.title}")
         if not any(self._rules_by_id[r].effect == "permit" for r in proposers):
             reasons.insert(0, "no permit rule names this recipient")
+        # A refusal by forbid rules records their purpose and basis, as a disclosure records its.
+        refusing = [p for p in outcome.determining if p.effect == "forbid"]
         return RecipientDecision(
             recipient_id=outcome.recipient_id,
             permitted=False,
             fields=(),
             rules=tuple(sorted(proposers)),
-            purposes=(),
-            legal_bases=(),
+            purposes=tuple(dict.fromkeys(p.purpose for p in refusing if p.purpose)),
+            legal_bases=tuple(dict.fromkeys(p.citation for p in refusing if p.citation)),
             acknowledge_within=None,
             reasons=tuple(reasons),
         )
@@ -358,6 +444,8 @@ class PolicyBundle:
                     "effect": rule.effect,
                     "source": f"{self.name}/{rule.location.removeprefix(self.origin).lstrip('/')}",
                     "follows_person": rule.follows_person,
+                    "purpose": rule.purpose,
+                    "legal_basis": resolve_basis(rule.legal_basis, self.legal),
                     "conditions_hold": all(r.holds for r in results),
                     "conditions": [_condition_json(r) for r in results],
                     "failed_conditions": [r.text for r in results if not r.holds],
@@ -382,8 +470,16 @@ class PolicyBundle:
                     "matched_rules": list(decision.rules) if decision.permitted else [],
                     "fields_granted": list(decision.fields),
                     "fields_withheld": withheld(document, decision.fields),
+                    "fields_withheld_special": list(decision.special_withheld),
                     "purposes": list(decision.purposes),
                     "legal_bases": list(decision.legal_bases),
+                    "bases": [
+                        {
+                            "rule": rule_id,
+                            **resolve_basis(self._rules_by_id[rule_id].legal_basis, self.legal),
+                        }
+                        for rule_id in self._basis_rules(decision, workings)
+                    ],
                     "acknowledge_within": (
                         format_duration(decision.acknowledge_within)
                         if decision.acknowledge_within
@@ -406,6 +502,13 @@ class PolicyBundle:
             "candidates": candidates,
         }
 
+    def _basis_rules(self, decision: RecipientDecision, workings: _Workings) -> list[str]:
+        """The rules whose basis a decision records: the permits that matched, or the forbid
+        rules that refused."""
+        if decision.permitted:
+            return list(decision.rules)
+        return list(workings.refused_by.get(decision.recipient_id, ()))
+
     def redact(self, notification: Notification, fields: Sequence[str]) -> dict[str, Any]:
         """The notification's envelope with only `fields` (and `id`, `type`, `specversion`)."""
         return redact_envelope(envelope(notification), fields)
@@ -422,7 +525,7 @@ class _BundleFiles:
             document = self._read(relative, content)
             if document is not UNREADABLE:
                 self.documents[relative] = document
-        for required in (BUNDLE_FILE, DIRECTORY_FILE, STATUSES_FILE):
+        for required in (BUNDLE_FILE, DIRECTORY_FILE, STATUSES_FILE, LEGAL_FILE):
             if required not in files:
                 problems.add(self.where(required), 1, "missing: every bundle has this file")
         if not any(relative.startswith(RULES_DIR) for relative in files):
@@ -439,6 +542,7 @@ class _BundleFiles:
             BUNDLE_FILE,
             DIRECTORY_FILE,
             STATUSES_FILE,
+            LEGAL_FILE,
         ) or relative.startswith((RULES_DIR, TESTS_DIR))
         if in_known_place and not relative.endswith(".yaml"):
             self.problems.add(
@@ -450,7 +554,7 @@ class _BundleFiles:
                 self.where(relative),
                 1,
                 "not part of the bundle format: bundle.yaml, directory.yaml, statuses.yaml, "
-                "rules/*.yaml, tests/*.yaml",
+                "legal.yaml, rules/*.yaml, tests/*.yaml",
             )
             return UNREADABLE
         if not is_yaml:
@@ -538,6 +642,12 @@ class _BundleFiles:
             self.documents[STATUSES_FILE], self.where(STATUSES_FILE), self.problems
         )
 
+    def legal(self, index: SchemaIndex) -> LegalRegister | None:
+        """`legal.yaml`; None when it is missing or not YAML (a problem already says so)."""
+        if LEGAL_FILE not in self.documents:
+            return None
+        return read_legal(self.documents[LEGAL_FILE], self.where(LEGAL_FILE), self.problems, index)
+
     def directory(self, index: SchemaIndex) -> Directory:
         if DIRECTORY_FILE not in self.documents:
             return Directory((), ())
@@ -610,6 +720,8 @@ class _Workings:
     proposals: dict[str, list[str]]
     _conditions: dict[str, list[ConditionResult]]
     follows_person_to: str | None
+    #: The forbid rules that refused each denied candidate.
+    refused_by: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def conditions(self, rule: SharingRule) -> list[ConditionResult]:
         if rule.id not in self._conditions:

@@ -12,10 +12,11 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import yaml
 
+from hub.domain.policy.categories import grant_problem
 from hub.domain.policy.conditions import (
     LONG_MAX,
     LONG_MIN,
@@ -29,7 +30,11 @@ from hub.domain.policy.conditions import (
     Scalar,
     ValuePath,
 )
+from hub.domain.policy.review import Review, read_review
 from hub.domain.schemas import SchemaRegistry
+
+if TYPE_CHECKING:
+    from hub.domain.policy.bases import LegalBasis
 
 #: The attributes of a person's profile a rule may read (policies/README.md "Profile attributes"),
 #: with what is known of their values, in JSON Schema terms, to catch misspelt values at load.
@@ -471,11 +476,13 @@ class SharingRule:
     share_with: tuple[RecipientSelector, ...]
     fields: tuple[str, ...]
     purpose: str | None
-    legal_basis: str | None
+    legal_basis: LegalBasis | None
     acknowledge_within: timedelta | None
     follows_person: bool
     file: str
     line: int
+    #: Case-by-case review of its disclosures (`hub.domain.policy.review`); None: none.
+    review: Review | None = None
 
     @property
     def location(self) -> str:
@@ -494,6 +501,7 @@ RULE_KEYS: Final = (
     "legal_basis",
     "acknowledge_within",
     "follows_person",
+    "review",
 )
 _OPERATORS: Final[Mapping[str, Operator]] = {name: name for name in OPERATORS}
 _RULE_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")
@@ -566,14 +574,25 @@ class RuleReader:
         on = self._event_types(node, what)
         when = self._conditions(node, on)
         share_with = self._share_with(node, on, effect, what)
-        fields = self._fields(node, on, effect, what)
+        fields = self._fields(node, on, effect, what, share_with)
 
         purpose = text_value(node, "purpose", self.file, self.problems, what)
-        legal_basis = text_value(node, "legal_basis", self.file, self.problems, what)
-        if effect == "permit":
-            for key, value in (("purpose", purpose), ("legal_basis", legal_basis)):
-                if value is None and key not in node:
-                    self.add(node.line, f"permit {what} has no `{key}`")
+        legal_basis = None
+        if "legal_basis" in node:
+            from hub.domain.policy.bases import read_legal_basis  # bases reads YAML through here
+
+            legal_basis = read_legal_basis(
+                node["legal_basis"],
+                node.line_of("legal_basis"),
+                effect,
+                self.file,
+                self.problems,
+                what,
+            )
+        for key in ("purpose", "legal_basis"):
+            # A forbid rule states the purpose and basis of its refusal: every denial records them.
+            if key not in node:
+                self.add(node.line, f"{effect} {what} has no `{key}`")
 
         acknowledge_within = None
         if "acknowledge_within" in node:
@@ -597,6 +616,8 @@ class RuleReader:
                 "a forbid rule applies in every mode; `follows_person` is for permit rules",
             )
 
+        review = read_review(self, node, on, effect, parse_duration)
+
         if rule_id is None or len(self.problems.found) > problems_before:
             return None
         return SharingRule(
@@ -613,6 +634,7 @@ class RuleReader:
             follows_person=follows_person,
             file=self.file,
             line=node.line,
+            review=review,
         )
 
     # -- parts of a rule -----------------------------------------------------------------------
@@ -875,7 +897,12 @@ class RuleReader:
         return True
 
     def _fields(
-        self, node: YamlMap, on: tuple[str, ...], effect: str, what: str
+        self,
+        node: YamlMap,
+        on: tuple[str, ...],
+        effect: str,
+        what: str,
+        share_with: Sequence[RecipientSelector],
     ) -> tuple[str, ...]:
         if "fields" not in node:
             if effect == "permit":
@@ -893,7 +920,9 @@ class RuleReader:
             if not isinstance(item, str) or not item:
                 self.add(item_line, "a field is a path such as data.release.address")
                 continue
-            problem = self.field_problem(item, on)
+            problem = self.field_problem(item, on) or grant_problem(
+                self.schemas, item, on, [s.role for s in share_with]
+            )
             if problem is not None:
                 self.add(item_line, problem)
             elif item in found:

@@ -11,8 +11,15 @@ from tests.conftest import Database
 EMBEDDED = {
     "api": {"audit-sequencer", "audit-checkpointer"},
     "router": {"router"},
-    "delivery": {"delivery", "overdue"},
-    "all": {"audit-sequencer", "audit-checkpointer", "router", "delivery", "overdue"},
+    "delivery": {"delivery", "overdue", "review-escalation"},
+    "all": {
+        "audit-sequencer",
+        "audit-checkpointer",
+        "router",
+        "delivery",
+        "overdue",
+        "review-escalation",
+    },
 }
 
 

@@ -106,6 +106,7 @@ TEST_TYPE = "custody.admission"
 
 
 def rule_with(conditions: tuple[Any, ...], *, effect: str = "permit", rule_id: str = "r") -> Any:
+    from hub.domain.policy.bases import LegalBasis
     from hub.domain.policy.rules import RecipientSelector, SharingRule
 
     return SharingRule(
@@ -116,8 +117,13 @@ def rule_with(conditions: tuple[Any, ...], *, effect: str = "permit", rule_id: s
         when=conditions,
         share_with=(RecipientSelector("social-work"),),
         fields=("data",) if effect == "permit" else (),
-        purpose="p" if effect == "permit" else None,
-        legal_basis="l" if effect == "permit" else None,
+        purpose="p",
+        legal_basis=LegalBasis(
+            controller="prison-service",
+            gateway=("mosa-2005-s1",),
+            regime="dpa2018-part3",
+            lawful_basis="s35(2)(b)" if effect == "permit" else None,
+        ),
         acknowledge_within=None,
         follows_person=False,
         file="rules/r.yaml",

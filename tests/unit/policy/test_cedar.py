@@ -8,6 +8,7 @@ import cedarpy
 import pytest
 
 from hub.domain.policy import PolicyBundle
+from hub.domain.policy.bases import LegalBasis
 from hub.domain.policy.cedar import CedarPolicies, cedar_string, compile_rule
 from hub.domain.policy.conditions import Compare, ValuePath
 from hub.errors import PolicyBundleInvalid
@@ -21,7 +22,11 @@ def test_each_rule_is_one_policy_with_its_terms_as_annotations() -> None:
     assert text.startswith('@id("schedule1-release-to-social-work")\n')
     assert '@fields("data.release.address, data.release.expected_date, ' in text
     assert '@acknowledge_within("2d")' in text
-    assert '@legal_basis("Criminal Procedure (Scotland) Act 1995 Sch. 1; DPA 2018 s35")' in text
+    # The legal basis rides as canonical JSON and reads back as the rule states it.
+    assert rule.legal_basis is not None
+    assert f"@legal_basis({cedar_string(rule.legal_basis.to_json())})" in text
+    (policy,) = json.loads(cedarpy.policies_to_json_str(text))["staticPolicies"].values()
+    assert LegalBasis.from_json(policy["annotations"]["legal_basis"]) == rule.legal_basis
     assert (
         'permit (principal is Recipient, action in [Action::"release.schedule1-notification"], '
         "resource is Notification)"
@@ -82,7 +87,7 @@ def test_text_cedar_cannot_parse_is_a_load_problem_at_the_rule() -> None:
             {**bundle_files(), "rules/mappa.yaml": rules.encode()}, schemas(), origin="b"
         )
     (problem,) = raised.value.problems
-    assert problem.startswith("b/rules/mappa.yaml:16: the rule does not compile to valid Cedar")
+    assert problem.startswith("b/rules/mappa.yaml:22: the rule does not compile to valid Cedar")
 
 
 def test_cedar_string_escapes_quotes_backslashes_and_control_characters() -> None:

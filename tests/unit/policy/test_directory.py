@@ -126,10 +126,13 @@ def test_directory_problems_are_reported_at_their_lines() -> None:
         "b/directory.yaml:15: recipient id `sw-glasgow-city` appears twice (first on line 8)",
         "b/directory.yaml:17: unknown role `social-worker`; roles: social-work, child-protection, "
         "housing, police-division, police-national, establishment, prison-service, "
-        "health-board, mappa-coordinator, parole-board, licensing-authority, court-service",
+        "health-board, mappa-coordinator, parole-board, licensing-authority, court-service, "
+        "special-health-board, risk-management-authority, registered-social-landlord, "
+        "electronic-monitoring, children-reporter, social-security",
         "b/directory.yaml:18: S12000046 is a former code of Glasgow City: use S12000049",
         "b/directory.yaml:18: unknown GSS code `S12000099`: not an area above",
-        "b/directory.yaml:19: unknown key `channel` in a recipient; known: id, name, role, areas",
+        "b/directory.yaml:19: unknown key `channel` in a recipient; known: id, name, role, areas, "
+        "valid_from, valid_to",
         "b/directory.yaml:20: `id` must be lower-case letters, digits, hyphens",
         "b/directory.yaml:21: `name` must be non-empty text",
         "b/directory.yaml:23: `areas` must be a list of GSS codes",

@@ -52,7 +52,10 @@ def test_a_permitted_recipient_gets_the_rule_fields_purpose_basis_and_deadline()
         ),
         rules=("schedule1-release-to-social-work",),
         purposes=("Assessing and managing the risk to children on release",),
-        legal_bases=("Criminal Procedure (Scotland) Act 1995 Sch. 1; DPA 2018 s35",),
+        legal_bases=(
+            "schedule1-release-to-social-work: prison-service under mosa-2005-s1; "
+            "dpa2018-part3 s35(2)(b); agreement dsa-test; dpia dpia-test",
+        ),
         acknowledge_within=timedelta(days=2),
         reasons=(),
     )
@@ -205,7 +208,7 @@ def test_explain_shows_every_rule_and_every_candidate() -> None:
         'event.data.release.address.accommodation_type is one of ["local-authority-temporary", '
         '"no-fixed-abode"]'
     ]
-    assert rules["release-to-housing"]["source"].endswith("rules/release.yaml:52")
+    assert rules["release-to-housing"]["source"].endswith("rules/release.yaml:72")
     assert rules["no-possible-release-to-housing"]["effect"] == "forbid"
 
     candidates = {c["recipient"]: c for c in explained["candidates"]}

@@ -45,6 +45,7 @@ def test_missing_files_are_reported() -> None:
     assert problems({}) == [
         "b/bundle.yaml:1: missing: every bundle has this file",
         "b/directory.yaml:1: missing: every bundle has this file",
+        "b/legal.yaml:1: missing: every bundle has this file",
         "b/rules/:1: no rules: the bundle needs rules/*.yaml",
         "b/statuses.yaml:1: missing: every bundle has this file",
     ]
@@ -99,7 +100,7 @@ def test_files_outside_the_format_are_refused_documentation_is_allowed() -> None
     )
     assert found == [
         "b/extra.yaml:1: not part of the bundle format: bundle.yaml, directory.yaml, "
-        "statuses.yaml, rules/*.yaml, tests/*.yaml",
+        "statuses.yaml, legal.yaml, rules/*.yaml, tests/*.yaml",
         "b/rules/more.yml:1: bundle files are YAML files ending in .yaml",
         "b/rules/notes.md:1: bundle files are YAML files ending in .yaml",
     ]

@@ -14,7 +14,12 @@ from hub.errors import InvalidInput, PolicyBundleInvalid
 
 from .support import bundle_files, schemas
 
-VALID = """\
+#: A legal basis on one line, so that VALID's line numbers stay those of a short rule.
+BASIS = (
+    "legal_basis: {controller: social-work, gateway: [mosa-2005-s1], regime: dpa2018-part3, "
+    "lawful_basis: s35(2)(b), agreement: dsa-test, dpia: dpia-test}"
+)
+VALID = f"""\
 rules:
   - id: extra
     title: Extra
@@ -26,7 +31,7 @@ rules:
         area: event.data.mappa_area
     fields: [data.level]
     purpose: P
-    legal_basis: L
+    {BASIS}
 """
 FILE = "b/rules/extra.yaml"
 
@@ -180,7 +185,7 @@ def test_missing_purpose_and_legal_basis_on_a_permit_rule() -> None:
 
 
 def test_a_permit_rule_needs_share_with_and_fields_a_forbid_rule_grants_nothing() -> None:
-    permit = "rules:\n  - id: p\n    on: [mappa.referral]\n    purpose: P\n    legal_basis: L\n"
+    permit = f"rules:\n  - id: p\n    on: [mappa.referral]\n    purpose: P\n    {BASIS}\n"
     assert problems(permit) == [
         f"{FILE}:2: permit rule p has no `fields`",
         f"{FILE}:2: permit rule p has no `share_with`",
@@ -188,6 +193,7 @@ def test_a_permit_rule_needs_share_with_and_fields_a_forbid_rule_grants_nothing(
     forbid = (
         "rules:\n  - id: f\n    effect: forbid\n    on: [mappa.referral]\n"
         "    fields: [data]\n    acknowledge_within: 2d\n    follows_person: true\n"
+        f"    purpose: P\n    {BASIS}\n"
     )
     assert problems(forbid) == [
         f"{FILE}:5: a forbid rule withholds the whole notification; it has no `fields`",

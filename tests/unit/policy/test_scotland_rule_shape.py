@@ -42,4 +42,5 @@ def test_every_rule_has_a_title_a_purpose_and_a_legal_basis() -> None:
     for rule in BUNDLE.rules:
         assert rule.title.strip(), rule.id
         assert (rule.purpose or "").strip(), rule.id
-        assert (rule.legal_basis or "").strip(), rule.id
+        assert rule.legal_basis is not None, rule.id
+        assert rule.legal_basis.gateway, rule.id
