@@ -31,7 +31,15 @@ rules:
         area: event.data.mappa_area
     fields: [data.level]
     purpose: P
-    legal_basis: L
+    legal_basis:
+      controller: mappa-coordinator
+      gateway: [mosa-2005-s1]
+      regime: uk-gdpr
+      lawful_basis: art6(1)(e)
+      criminal: {art10: official-authority}
+      s36_4: [mosa-2005-s1]
+      agreement: dsa-test
+      dpia: dpia-test
     review:
       by: mappa-coordinator
       area: event.data.mappa_area
@@ -57,27 +65,27 @@ def with_review(review: str) -> str:
 def test_a_review_loads_with_its_reviewer_area_and_escalation() -> None:
     rule = next(r for r in load(REVIEWED).rules if r.id == "extra")
     assert rule.review == Review(
-        "mappa-coordinator", ValuePath.parse("event.data.mappa_area"), timedelta(days=2), 11
+        "mappa-coordinator", ValuePath.parse("event.data.mappa_area"), timedelta(days=2), 19
     )
 
 
 @pytest.mark.parametrize(
     ("review", "expected"),
     [
-        ("    review: mappa-coordinator\n", "11: `review` must be a mapping with `by`"),
-        ("    review:\n      area: event.data.mappa_area\n", "11: `review` needs `by`"),
-        ("    review:\n      by: mappa-cordinator\n", "12: unknown role `mappa-cordinator`"),
+        ("    review: mappa-coordinator\n", "19: `review` must be a mapping with `by`"),
+        ("    review:\n      area: event.data.mappa_area\n", "19: `review` needs `by`"),
+        ("    review:\n      by: mappa-cordinator\n", "20: unknown role `mappa-cordinator`"),
         (
             "    review:\n      by: mappa-coordinator\n      escalate_after: two days\n",
-            "13: `escalate_after` must be a duration such as 30m, 4h or 2d",
+            "21: `escalate_after` must be a duration such as 30m, 4h or 2d",
         ),
         (
             "    review:\n      by: mappa-coordinator\n      area: event.data.nowhere\n",
-            "13: ",
+            "21: ",
         ),
         (
             "    review:\n      by: mappa-coordinator\n      when: later\n",
-            "13: unknown key `when` in `review`",
+            "21: unknown key `when` in `review`",
         ),
     ],
 )

@@ -79,6 +79,9 @@ PSYCHIATRIC = {"type": "psychiatric-assessment-or-treatment", "detail": "attend 
 
 def test_licence_conditions_with_a_psychiatric_condition_do_not_reach_child_protection() -> None:
     rule = _rule("liberation-schedule1-to-child-protection")
+    # The Scotland rule no longer grants the conditions at all; the guard holds even for a rule
+    # that did, without a justification.
+    assert "data.licence.conditions" not in rule.fields
     liberation = notification(
         "custody.liberation", data__licence__conditions=[{"type": "curfew"}, PSYCHIATRIC]
     )
@@ -86,7 +89,7 @@ def test_licence_conditions_with_a_psychiatric_condition_do_not_reach_child_prot
         index(),
         "custody.liberation",
         envelope(liberation),
-        [Grant(rule.id, rule.fields, justified=False)],
+        [Grant(rule.id, (*rule.fields, "data.licence.conditions"), justified=False)],
         health_consent=False,
     )
     received = redact(envelope(liberation), guarded.fields)
@@ -97,7 +100,10 @@ def test_licence_conditions_with_a_psychiatric_condition_do_not_reach_child_prot
 
 def test_a_health_boards_risk_assessment_text_does_not_reach_police_through_a_risk_rule() -> None:
     rule = _rule("risk-assessment-sex-offender-to-police")
-    assert "data.summary" in rule.fields
+    # The Scotland rule no longer grants the summary to police; the guard holds even for a rule
+    # that did, without a justification.
+    assert "data.summary" not in rule.fields
+    fields = (*rule.fields, "data.summary")
     by_nhs = envelope(
         notification(
             "risk.assessment-recorded",
@@ -106,7 +112,7 @@ def test_a_health_boards_risk_assessment_text_does_not_reach_police_through_a_ri
         )
     )
     by_police = envelope(notification("risk.assessment-recorded"))
-    grants = [Grant(rule.id, rule.fields, justified=False)]
+    grants = [Grant(rule.id, fields, justified=False)]
     from_nhs = guard(index(), "risk.assessment-recorded", by_nhs, grants, health_consent=False)
     assert "summary" not in redact(by_nhs, from_nhs.fields)["data"]
     assert from_nhs.withheld == ("data.summary (health)",)
