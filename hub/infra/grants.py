@@ -76,6 +76,7 @@ GRANTS: Mapping[str, str] = {
     # -- case-by-case review (hub.infra.reviews): proposals, decisions and escalations are
     # written once and never changed.
     "disclosure_proposals": APPEND_ONLY,
+    "proposal_reviewers": APPEND_ONLY,
     "review_decisions": APPEND_ONLY,
     "review_escalations": APPEND_ONLY,
     # -- the audit log (hub.infra.audit, hub.infra.audit_queries)

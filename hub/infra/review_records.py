@@ -1,5 +1,6 @@
 """Proposed disclosures written by the router, in its batch's transaction
-(`hub.infra.routing`): the `disclosure_proposals` rows and their audit entries."""
+(`hub.infra.routing`): the `disclosure_proposals` rows, their reviewers (`proposal_reviewers`)
+and their audit entries."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hub.domain.audit import reviews as review_records
 from hub.domain.reviews import Proposal, disclosure_document
 from hub.infra.audit import SqlAuditLog
-from hub.infra.tables import disclosure_proposals
+from hub.infra.tables import disclosure_proposals, proposal_reviewers
 
 __all__ = ["proposal_row", "record_proposals"]
 
@@ -49,6 +50,18 @@ async def record_proposals(
         return
     rows = [proposal_row(p, now) for p in proposals]
     await connection.execute(disclosure_proposals.insert(), rows)
+    await connection.execute(
+        proposal_reviewers.insert(),
+        [
+            {
+                "reviewer": reviewer,
+                "proposed_at": row["proposed_at"],
+                "proposal_id": row["proposal_id"],
+            }
+            for row in rows
+            for reviewer in row["reviewers"]
+        ],
+    )
     await audit.append(
         connection,
         [review_records.proposed(p, row) for p, row in zip(proposals, rows, strict=True)],

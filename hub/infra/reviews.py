@@ -21,12 +21,17 @@ from hub.domain.reviews import Proposal, ReviewOutcome, disclosure_from_document
 from hub.infra.audit import SqlAuditLog
 from hub.infra.routing import SqlRoutingStore
 from hub.infra.sqltools import Database, at, utc
-from hub.infra.tables import disclosure_proposals, review_decisions, review_escalations
+from hub.infra.tables import (
+    disclosure_proposals,
+    proposal_reviewers,
+    review_decisions,
+    review_escalations,
+)
 from hub.services.reviews import ReviewItem, ReviewState
 
 __all__ = ["SqlReviewStore"]
 
-_P, _D, _X = disclosure_proposals, review_decisions, review_escalations
+_P, _D, _X, _R = disclosure_proposals, review_decisions, review_escalations, proposal_reviewers
 
 
 class SqlReviewStore:
@@ -58,7 +63,11 @@ class SqlReviewStore:
     async def items(
         self, *, reviewer: str | None, state: ReviewState | None, limit: int
     ) -> list[ReviewItem]:
-        query = self._query().order_by(_P.c.proposed_at, _P.c.proposal_id)
+        query = self._query().order_by(_P.c.proposed_at, _P.c.proposal_id).limit(limit)
+        if reviewer is not None:
+            query = query.where(
+                _P.c.proposal_id.in_(sa.select(_R.c.proposal_id).where(_R.c.reviewer == reviewer))
+            )
         if state in ("approved", "declined"):
             query = query.where(_D.c.outcome == state)
         elif state == "pending":
@@ -67,11 +76,7 @@ class SqlReviewStore:
             query = query.where(_D.c.outcome.is_(None), _X.c.escalated_at.is_not(None))
         async with self._db.connect() as connection:
             rows = (await connection.execute(query)).mappings().all()
-        # The reviewers are a JSON list: filtered here, alike on both backends.
-        found = [_item(row) for row in rows]
-        if reviewer is not None:
-            found = [i for i in found if reviewer in i.proposal.reviewers]
-        return found[:limit]
+        return [_item(row) for row in rows]
 
     async def item(self, proposal_id: str) -> ReviewItem | None:
         query = self._query().where(_P.c.proposal_id == proposal_id)

@@ -375,6 +375,8 @@ def _denial_row(denial: DisclosureDenial) -> dict[str, Any]:
         "recipient_id": denial.recipient_id,
         "rules": list(denial.rules),
         "reasons": list(denial.reasons),
+        "purposes": list(denial.purposes),
+        "legal_bases": list(denial.legal_bases),
         "policy_version": denial.policy_version,
         "profile_position": denial.profile_position,
         "trigger_position": denial.trigger_position,

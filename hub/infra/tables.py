@@ -133,6 +133,9 @@ disclosure_denials = sa.Table(
     sa.Column("recipient_id", sa.Text, nullable=False),
     sa.Column("rules", Json, nullable=False),
     sa.Column("reasons", Json, nullable=False),
+    # The refusing forbid rules' purposes and basis citations; null before migration 0015.
+    sa.Column("purposes", Json, nullable=True),
+    sa.Column("legal_bases", Json, nullable=True),
     sa.Column("policy_version", sa.Text, nullable=False),
     sa.Column("profile_position", Position, nullable=False),
     sa.Column("trigger_position", Position, nullable=False),
@@ -476,6 +479,16 @@ disclosure_proposals = sa.Table(
     sa.Column("proposed_at", Timestamp, nullable=False),
     sa.Column("escalate_at", Timestamp, nullable=True),
     sa.Index("ix_disclosure_proposals_escalate_at", "escalate_at"),
+)
+
+#: Who may decide each proposal (its `reviewers`, one row each), keyed for a reviewer's list in
+#: proposal order: the index `GET /v1/reviews` reads. Written with the proposal, never changed.
+proposal_reviewers = sa.Table(
+    "proposal_reviewers",
+    metadata,
+    sa.Column("reviewer", sa.Text, primary_key=True),
+    sa.Column("proposed_at", Timestamp, primary_key=True),
+    sa.Column("proposal_id", sa.Text, primary_key=True),
 )
 
 #: A reviewer's decision on a proposal: one per proposal (its key), never changed.

@@ -46,6 +46,12 @@ def upgrade() -> None:
     )
     op.create_index("ix_disclosure_proposals_escalate_at", "disclosure_proposals", ["escalate_at"])
     op.create_table(
+        "proposal_reviewers",
+        sa.Column("reviewer", sa.Text, primary_key=True),
+        sa.Column("proposed_at", Timestamp, primary_key=True),
+        sa.Column("proposal_id", sa.Text, primary_key=True),
+    )
+    op.create_table(
         "review_decisions",
         sa.Column("proposal_id", sa.Text, primary_key=True),
         sa.Column("event_id", sa.Text, nullable=False),
@@ -65,7 +71,7 @@ def upgrade() -> None:
 
 
 #: The tables of this migration, each append-only.
-TABLES = ("disclosure_proposals", "review_decisions", "review_escalations")
+TABLES = ("disclosure_proposals", "proposal_reviewers", "review_decisions", "review_escalations")
 
 
 def _append_only(table: str) -> None:
@@ -90,5 +96,6 @@ def _append_only(table: str) -> None:
 def downgrade() -> None:
     op.drop_table("review_escalations")
     op.drop_table("review_decisions")
+    op.drop_table("proposal_reviewers")
     op.drop_index("ix_disclosure_proposals_escalate_at", "disclosure_proposals")
     op.drop_table("disclosure_proposals")

@@ -170,6 +170,16 @@ async def test_a_denial_by_a_forbid_rule_records_the_rule_s_purpose_and_legal_ba
         assert rule.legal_basis is not None
         assert entry.purpose == rule.purpose
         assert entry.legal_basis == rule.legal_basis.citation(rule.id)
+        # The denial row itself keeps them too, and its entry's evidence binds them.
+        [row] = await rows(
+            hub,
+            sa.select(tables.disclosure_denials).where(
+                tables.disclosure_denials.c.denial_id == entry.details["denial_id"]
+            ),
+        )
+        assert row["purposes"] == [rule.purpose]
+        assert row["legal_bases"] == [rule.legal_basis.citation(rule.id)]
+        assert {"purposes", "legal_bases"} <= set(entry.details["columns"])
     for entry in denials:
         if not by_forbid[entry]:
             assert (entry.purpose, entry.legal_basis) == (None, None)

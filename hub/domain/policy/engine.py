@@ -450,6 +450,7 @@ class PolicyBundle:
                     "conditions": [_condition_json(r) for r in results],
                     "failed_conditions": [r.text for r in results if not r.holds],
                     "proposes": proposes,
+                    "review": rule.review.describe() if rule.review is not None else None,
                     "matched_for": sorted(
                         d.recipient_id
                         for d in evaluation.decisions
@@ -486,6 +487,7 @@ class PolicyBundle:
                         else None
                     ),
                     "reasons": list(decision.reasons),
+                    "held_for_review": _review_json(decision.review),
                 }
             )
         return {
@@ -756,3 +758,17 @@ def _invalid(origin: str, problems: Problems) -> PolicyBundleInvalid:
         "\n  ".join(lines)
     )
     return PolicyBundleInvalid(message, lines)
+
+
+def _review_json(review: ReviewRequest | None) -> dict[str, Any] | None:
+    """What explain says of a decision held for case-by-case review: by which rules, who may
+    decide it, and when an undecided proposal escalates; None when it would be delivered."""
+    if review is None:
+        return None
+    return {
+        "rules": list(review.rules),
+        "reviewers": list(review.reviewers),
+        "escalate_after": (
+            format_duration(review.escalate_after) if review.escalate_after else None
+        ),
+    }

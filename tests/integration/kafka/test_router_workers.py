@@ -11,9 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import random
+from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
+from hub.domain.policy import PolicyBundle
+from hub.domain.schemas import SchemaRegistry
+from hub.infra import tables
 from hub.infra.audit import SqlAuditLog
 from hub.infra.db import create_engine
 from hub.infra.relay_store import SqlRelayCheckpoints
@@ -33,7 +38,14 @@ from tests.integration.kafka.routing_helpers import (
     wait_for_members,
     wait_until_routed,
 )
-from tests.integration.test_routing import TinyPolicy, expected_decisions, recorded_decisions
+from tests.integration.test_reviews import RULE, reviewed_bundle
+from tests.integration.test_routing import (
+    TinyPolicy,
+    append,
+    event,
+    expected_decisions,
+    recorded_decisions,
+)
 
 
 @pytest.mark.asyncio
@@ -63,6 +75,46 @@ async def test_repeats_are_skipped_and_gaps_filled_from_the_store(database: Data
     assert recorded == await in_process_decisions(store, stored, TinyPolicy())
     await check_profiles(database.engine, store)
     await check_feeds(database.engine)
+
+
+@pytest.mark.asyncio
+async def test_a_worker_holds_a_reviewed_decision_as_a_proposal_delivered_to_no_one(
+    database: Database, tmp_path: Path
+) -> None:
+    """Issue 15: a router worker records a decision under a rule with `review` as a proposal,
+    once however often the topic hands the event over, and never as a disclosure or feed item;
+    the recipients without review get theirs as usual."""
+    store = create_event_store(database.engine, audit=SqlAuditLog(database.engine))
+    policy = PolicyBundle.load(
+        reviewed_bundle(tmp_path), SchemaRegistry.load(database.settings.events_dir)
+    )
+    await append(store, event("release.schedule1-notification", 1))
+    stored = await all_events(store)
+    worker = RouterWorker(
+        store, SqlRoutingStore(database.engine, audit=SqlAuditLog(database.engine)), lambda: policy
+    )
+    await worker.handle(stored)
+    await worker.handle(stored)
+
+    async with database.engine.connect() as connection:
+        proposals = (await connection.execute(sa.select(tables.disclosure_proposals))).mappings()
+        proposed = [(p["recipient_id"], p["rules"], p["reviewers"]) for p in proposals]
+        disclosed = {
+            r["recipient_id"]
+            for r in (await connection.execute(sa.select(tables.disclosures))).mappings()
+        }
+        fed = {
+            r["recipient_id"]
+            for r in (await connection.execute(sa.select(tables.recipient_feed))).mappings()
+        }
+    # The fixture's social work rule, and the bundle's own housing rule (reviewed by the prison).
+    assert sorted(proposed) == [
+        ("housing-glasgow-city", ["schedule1-release-to-housing"], ["sps"]),
+        ("sw-glasgow-city", [RULE], ["mappa-glasgow"]),
+    ]
+    assert disclosed, "the recipients without review were told"
+    assert not {"sw-glasgow-city", "housing-glasgow-city"} & (disclosed | fed)
+    assert disclosed == fed
 
 
 @pytest.mark.asyncio

@@ -125,6 +125,23 @@ def test_a_decision_under_a_reviewed_rule_names_the_area_reviewers() -> None:
     assert all(d.review is None for d in decisions if d.permitted and "extra" not in d.rules)
 
 
+def test_explain_says_which_decisions_would_be_held_for_review_and_by_whom() -> None:
+    bundle = load(REVIEWED)
+    answer = bundle.explain(notification("mappa.referral"), {})
+    [rule] = [r for r in answer["rules"] if r["id"] == "extra"]
+    assert rule["review"] == "mappa-coordinator area=event.data.mappa_area escalate_after=2880m"
+    held = [c for c in answer["candidates"] if c["held_for_review"] is not None]
+    assert held
+    for candidate in held:
+        assert candidate["role"] == "housing"
+        assert candidate["held_for_review"] == {
+            "rules": ["extra"],
+            "reviewers": ["mappa-glasgow"],
+            "escalate_after": "2d",
+        }
+    assert all(c["held_for_review"] is None for c in answer["candidates"] if c["role"] != "housing")
+
+
 def test_without_an_area_every_reviewer_of_the_role_may_decide() -> None:
     bundle = load(with_review("    review:\n      by: mappa-coordinator\n"))
     [decision] = [
