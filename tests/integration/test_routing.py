@@ -9,6 +9,7 @@ from a bundle, so that each test can say exactly what it expects.
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
@@ -29,7 +30,12 @@ from hub.infra.audit import SqlAuditLog
 from hub.infra.db import create_engine
 from hub.infra.routing import SqlRoutingStore
 from hub.infra.store import create_event_store
-from hub.infra.tables import consumer_checkpoints, disclosure_denials, disclosures
+from hub.infra.tables import (
+    consumer_checkpoints,
+    disclosure_denials,
+    disclosure_proposals,
+    disclosures,
+)
 from hub.services.ports import EventStore, PolicyEngine
 from hub.services.routing import CONSUMER, Router, fold_profiles, rebuild_profiles
 from tests.conftest import Database
@@ -253,6 +259,22 @@ async def recorded_decisions(engine: AsyncEngine) -> Counter[Key]:
                 )
             )
         ).all()
+        # A permitted decision under a rule with `review` is recorded as a proposal instead.
+        proposed = (
+            await connection.execute(sa.select(disclosure_proposals.c.disclosure))
+        ).scalars()
+        permitted += [
+            (
+                p["event_position"],
+                p["recipient_id"],
+                p["trigger_position"],
+                p["fields"],
+                p["rules"],
+                p["policy_version"],
+                p["profile_position"],
+            )
+            for p in (json.loads(x) if isinstance(x, str) else x for x in proposed)
+        ]
     recorded: Counter[Key] = Counter()
     for position, recipient, trigger, fields, rules, version, profile in permitted:
         recorded[

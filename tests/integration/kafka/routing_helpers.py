@@ -60,7 +60,8 @@ async def in_process_decisions(
     router = Router(store, _NoProfilesYet(), lambda: policy)  # type: ignore[arg-type]
     batch = await router.route(0, stored)
     decided: Counter[Key] = Counter()
-    for d in batch.disclosures:
+    # A decision held for review is a permitted decision recorded as a proposal.
+    for d in (*batch.disclosures, *(p.disclosure for p in batch.proposals)):
         decided[
             (d.event_position, d.recipient_id, d.trigger_position, True, d.fields, d.rules,
              d.policy_version, d.profile_position)
