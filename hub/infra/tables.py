@@ -465,7 +465,7 @@ disclosure_proposals = sa.Table(
     "disclosure_proposals",
     metadata,
     sa.Column("proposal_id", sa.Text, primary_key=True),
-    sa.Column("disclosure_id", sa.Text, nullable=False, unique=True),
+    sa.Column("disclosure_id", sa.Text, nullable=False),
     sa.Column("event_position", Position, nullable=False),
     sa.Column("event_id", sa.Text, nullable=False),
     sa.Column("source", sa.Text, nullable=False),
@@ -478,6 +478,7 @@ disclosure_proposals = sa.Table(
     sa.Column("disclosure", Json, nullable=False),
     sa.Column("proposed_at", Timestamp, nullable=False),
     sa.Column("escalate_at", Timestamp, nullable=True),
+    sa.UniqueConstraint("disclosure_id", name="uq_disclosure_proposals_disclosure_id"),
     sa.Index("ix_disclosure_proposals_escalate_at", "escalate_at"),
 )
 

@@ -31,7 +31,7 @@ def upgrade() -> None:
     op.create_table(
         "disclosure_proposals",
         sa.Column("proposal_id", sa.Text, primary_key=True),
-        sa.Column("disclosure_id", sa.Text, nullable=False, unique=True),
+        sa.Column("disclosure_id", sa.Text, nullable=False),
         sa.Column("event_position", Position, nullable=False),
         sa.Column("event_id", sa.Text, nullable=False),
         sa.Column("source", sa.Text, nullable=False),
@@ -43,6 +43,7 @@ def upgrade() -> None:
         sa.Column("disclosure", Json, nullable=False),
         sa.Column("proposed_at", Timestamp, nullable=False),
         sa.Column("escalate_at", Timestamp, nullable=True),
+        sa.UniqueConstraint("disclosure_id", name="uq_disclosure_proposals_disclosure_id"),
     )
     op.create_index("ix_disclosure_proposals_escalate_at", "disclosure_proposals", ["escalate_at"])
     op.create_table(
