@@ -37,8 +37,10 @@ from hub.errors import (
     StreamVersionConflict,
 )
 from hub.infra.audit import SqlAuditLog
+from hub.infra.db import is_lost_connection
 from hub.infra.dberrors import translated
 from hub.infra.protection import FieldProtection
+from hub.infra.store_publisher import check_publisher
 from hub.infra.tables import events, person_identifiers, persons
 from hub.infra.visibility import PostgresHorizon, SqliteHorizon, hold_xid
 
@@ -127,6 +129,7 @@ class SqlEventStore:
         _check_appendable(notifications, expected_version)
         hashes = [n.content_hash() for n in notifications]
         last_error: Exception | None = None
+        reconnected = False
         for attempt in range(MAX_APPEND_ATTEMPTS):
             if attempt:
                 # Jittered, growing pause so that racing appenders do not collide again in step.
@@ -140,6 +143,14 @@ class SqlEventStore:
                         connection, notifications, hashes, publisher, expected_version
                     )
             except StoreError as error:
+                if is_lost_connection(error.__cause__) and not reconnected:
+                    # A pooled connection the server had closed (no pre-ping: `hub.infra.db`).
+                    # The pool now holds none older than it; run the append once more on a new
+                    # one. Safe even if the lost transaction committed: the append is idempotent
+                    # and would then answer with the stored positions.
+                    reconnected = True
+                    last_error = error
+                    continue
                 if not _is_race(error.__cause__):
                     raise
                 # A concurrent append committed the same new identifier or stream version (or
@@ -160,6 +171,7 @@ class SqlEventStore:
         expected_version: int | None,
     ) -> list[AppendResult]:
         await self._begin_append(connection)
+        await check_publisher(connection, publisher)
         now = datetime.now(UTC)
         stored = await _load_stored(connection, notifications)
         links = await _load_links(connection, notifications)
@@ -257,13 +269,18 @@ class SqlEventStore:
                     connection, [(p.notification, p.person_id) for p in to_store], now
                 )
             )
-        insert = events.insert().returning(events.c.position)
+        rows = []
         for planned, data in zip(to_store, sealed, strict=True):
             version = versions.get(planned.person_id, 0) + 1
             versions[planned.person_id] = version
             planned.stream_version = version
-            row = _event_row(planned, publisher, now, data)
-            planned.position = (await connection.execute(insert, row)).scalar_one()
+            rows.append(_event_row(planned, publisher, now, data))
+        # One multi-row INSERT for the whole batch (SQLAlchemy's "insertmanyvalues"), positions
+        # drawn in the rows' order and given back in it.
+        insert = events.insert().returning(events.c.position, sort_by_parameter_order=True)
+        positions = (await connection.execute(insert, rows)).scalars().all()
+        for planned, row, position in zip(to_store, rows, positions, strict=True):
+            planned.position = int(position)
             planned.row = {**row, "position": planned.position}
         for planned in plan:
             if planned.repeat_of is not None:
