@@ -38,7 +38,7 @@ class SqlClientRepository:
             async with _translated(), self._engine.connect() as connection:
                 return await _select_one(connection, client_id)
 
-        return await once_more_if_lost(read)
+        return await once_more_if_lost(read, engine=self._engine)
 
     async def list_all(self) -> list[RegisteredClient]:
         query = sa.select(clients).order_by(clients.c.created_at, clients.c.client_id)

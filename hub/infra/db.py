@@ -136,9 +136,12 @@ def is_lost_connection(error: BaseException | None) -> bool:
     return isinstance(error, sa.exc.DBAPIError) and error.connection_invalidated
 
 
-async def once_more_if_lost(operation: Callable[[], Awaitable[_T]]) -> _T:
+async def once_more_if_lost(operation: Callable[[], Awaitable[_T]], *, engine: AsyncEngine) -> _T:
     """Run `operation` (idempotent, translated through `hub.infra.dberrors`), and once more if
-    its connection turned out dead on use: the pool then hands out a fresh one."""
+    its PostgreSQL connection turned out dead on use: the pool then hands out a fresh one.
+    (SQLite has no server to close a pooled connection; its errors are not retried.)"""
+    if engine.dialect.name != "postgresql":
+        return await operation()
     try:
         return await operation()
     except StoreError as error:

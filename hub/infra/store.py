@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -99,6 +99,8 @@ class SqlEventStore:
     _writer_options: ClassVar[dict[str, Any]] = {}
     #: Execution options for the connection `read_all` and `last_position` run on.
     _reader_options: ClassVar[dict[str, Any]] = {}
+    #: Whether an append whose pooled connection the server closed runs once more.
+    _reconnects: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -136,6 +138,7 @@ class SqlEventStore:
                 await asyncio.sleep(random.uniform(0, min(0.002 * 2**attempt, 0.1)))  # noqa: S311
             try:
                 async with (
+                    self._one_appender(),
                     self._connection(**self._writer_options) as connection,
                     connection.begin(),
                 ):
@@ -143,7 +146,7 @@ class SqlEventStore:
                         connection, notifications, hashes, publisher, expected_version
                     )
             except StoreError as error:
-                if is_lost_connection(error.__cause__) and not reconnected:
+                if self._reconnects and is_lost_connection(error.__cause__) and not reconnected:
                     # A pooled connection the server had closed (no pre-ping: `hub.infra.db`).
                     # The pool now holds none older than it; run the append once more on a new
                     # one. Safe even if the lost transaction committed: the append is idempotent
@@ -290,6 +293,10 @@ class SqlEventStore:
         await self._audit.append(connection, entries)
         return [_result(p) for p in plan]
 
+    def _one_appender(self) -> AbstractAsyncContextManager[object]:
+        """Held around each append transaction (nothing by default: appenders run at once)."""
+        return nullcontext()
+
     async def _begin_append(self, connection: AsyncConnection) -> None:
         """The first statement of every append transaction (nothing by default)."""
 
@@ -423,6 +430,13 @@ class SqliteEventStore(SqlEventStore):
     ) -> None:
         super().__init__(engine, audit=audit, protection=protection)
         self._horizon = SqliteHorizon(events)
+        # SQLite has one writer at a time anyway; this process's appenders queue here, in
+        # order, instead of on the database lock, whose busy handler sleeps and retries (up
+        # to tens of milliseconds a turn), which under load left the file idle between commits.
+        self._appending = asyncio.Lock()
+
+    def _one_appender(self) -> AbstractAsyncContextManager[object]:
+        return self._appending
 
     async def _readable_horizon(self, connection: AsyncConnection, after: int) -> int:
         return await self._horizon(connection, after)
@@ -444,6 +458,7 @@ class PostgresEventStore(SqlEventStore):
 
     _writer_options: ClassVar[dict[str, Any]] = {"isolation_level": "READ COMMITTED"}
     _reader_options: ClassVar[dict[str, Any]] = {"isolation_level": "AUTOCOMMIT"}
+    _reconnects: ClassVar[bool] = True
 
     def __init__(
         self,
