@@ -13,7 +13,7 @@ It prints the hub's ratio to min(raw single-row rate, HTTP floor) for single pus
 batch rate for batches, for both backends (issue 19's goals: >= 0.5 each, <= 1 ms CPU a push).
 
     .venv/bin/python bench/intake.py [--events 3000] [--concurrency 8] [--batch 100]
-        [--backends sqlite postgres]
+        [--backends sqlite postgres] [--intake-only]
 
 Needs PostgreSQL (deploy/local/postgres.sh start). Prints figures; asserts nothing.
 """
@@ -220,6 +220,9 @@ async def run_backend(name: str, args: argparse.Namespace) -> dict[str, Any]:
     data_dir = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
     env.update({"HUB_ENVIRONMENT": "development", "HUB_DATA_DIR": str(data_dir)})
+    if args.intake_only:
+        # The server's CPU is then intake's alone: no router or delivery worker beside it.
+        env.update({"HUB_ROUTER_ENABLED": "false", "HUB_DELIVERY_ENABLED": "false"})
     schema = None
     if name == "postgres":
         schema = f"bench_{uuid.uuid4().hex[:8]}"
@@ -331,6 +334,11 @@ async def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument(
+        "--intake-only",
+        action="store_true",
+        help="run `hub serve` without its router and delivery worker",
+    )
+    parser.add_argument(
         "--backends", nargs="+", choices=("sqlite", "postgres"), default=["sqlite", "postgres"]
     )
     args = parser.parse_args()
@@ -342,6 +350,7 @@ async def main() -> None:
     print(
         f"# {args.events} single pushes with {args.concurrency} clients; "
         f"{args.events * 4} in batches of {args.batch} with {max(1, args.concurrency // 2)} clients"
+        f"; router and delivery {'off' if args.intake_only else 'on'} in the hub"
     )
     for backend in args.backends:
         r = await run_backend(backend, args)
