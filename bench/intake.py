@@ -84,12 +84,16 @@ class Server:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        for _ in range(300):
+        deadline = time.monotonic() + 120  # a loaded 2-core machine starts it slowly
+        while True:
             try:
                 if httpx.get(f"http://127.0.0.1:{self.port}/readyz").status_code == 200:
                     break
             except httpx.TransportError:
-                time.sleep(0.1)
+                pass
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise RuntimeError(f"{' '.join(self.argv)} did not become ready")
+            time.sleep(0.1)
         self._sampling = True
         threading.Thread(target=self._sample, daemon=True).start()
 
