@@ -1,11 +1,19 @@
 """Intake benchmark: notifications pushed through the real HTTP API of a running `hub serve`.
 
 For each backend (SQLite embedded default, PostgreSQL): single pushes with C concurrent clients,
-then batches; prints events/s, request latency p50/p99 and the server's peak RSS. In the same
-run it inserts the same rows with plain asyncpg into a bare table (no API, no validation, no
-subject index) so that the ratio to the database's own limit is visible.
+then batches; prints events/s, request latency p50/p99, the server's CPU per event and its peak
+RSS. In the same run it measures the stack's own limits for the same rows:
+
+- raw driver: plain asyncpg (C connections, one row per commit; then `executemany`, one batch
+  per commit) and plain aiosqlite (WAL, one row per commit; then batches) into a bare table;
+- the HTTP floor (`bench/http_floor.py`): a minimal FastAPI + uvicorn app in its own process,
+  taking the same JSON body and inserting one row per request with the same driver.
+
+It prints the hub's ratio to min(raw single-row rate, HTTP floor) for single pushes and to the raw
+batch rate for batches, for both backends (issue 19's goals: >= 0.5 each, <= 1 ms CPU a push).
 
     .venv/bin/python bench/intake.py [--events 3000] [--concurrency 8] [--batch 100]
+        [--backends sqlite postgres] [--intake-only]
 
 Needs PostgreSQL (deploy/local/postgres.sh start). Prints figures; asserts nothing.
 """
@@ -27,12 +35,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 import asyncpg
 import httpx
 import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
-PG_DSN = os.environ.get("BENCH_POSTGRES_DSN", "postgresql://hub:hub@127.0.0.1:5432/hub_test")
+#: A role that may create a schema in the database (the local setup's owner role).
+PG_DSN = os.environ.get(
+    "BENCH_POSTGRES_DSN", "postgresql://hub_owner:hub_owner@127.0.0.1:5432/hub_test"
+)
 EXAMPLE = json.loads((ROOT / "events/examples/custody.admission.json").read_text())
 
 
@@ -49,8 +61,9 @@ def percentile(samples: list[float], q: float) -> float:
 
 
 class Server:
-    def __init__(self, env: dict[str, str], port: int) -> None:
+    def __init__(self, env: dict[str, str], port: int, argv: list[str] | None = None) -> None:
         self.env, self.port = env, port
+        self.argv = argv or [sys.executable, "-m", "hub.cli", "serve", "--port", str(port)]
         self.process: subprocess.Popen[bytes] | None = None
         self.peak_rss = 0
         self._sampling = False
@@ -66,17 +79,21 @@ class Server:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "hub.cli", "serve", "--port", str(self.port)],
+            self.argv,
             env=self.env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        for _ in range(300):
+        deadline = time.monotonic() + 120  # a loaded 2-core machine starts it slowly
+        while True:
             try:
                 if httpx.get(f"http://127.0.0.1:{self.port}/readyz").status_code == 200:
                     break
             except httpx.TransportError:
-                time.sleep(0.1)
+                pass
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise RuntimeError(f"{' '.join(self.argv)} did not become ready")
+            time.sleep(0.1)
         self._sampling = True
         threading.Thread(target=self._sample, daemon=True).start()
 
@@ -89,6 +106,12 @@ class Server:
             except psutil.Error:
                 return
             time.sleep(0.05)
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the server process has used so far."""
+        assert self.process is not None
+        times = psutil.Process(self.process.pid).cpu_times()
+        return times.user + times.system
 
     def stop(self) -> None:
         self._sampling = False
@@ -167,7 +190,9 @@ async def plain_asyncpg(total: int, concurrency: int, batch: int) -> dict[str, f
         (n["source"], n["id"], n["type"], json.dumps(n["data"]))
         for n in (notification(i) for i in range(total))
     ]
-    pool = await asyncpg.create_pool(PG_DSN, min_size=concurrency, max_size=concurrency)
+    pool = await asyncpg.create_pool(
+        PG_DSN, min_size=concurrency, max_size=concurrency, ssl="disable"
+    )
     sql = f"INSERT INTO {table} (source, event_id, type, data) VALUES ($1, $2, $3, $4)"
     queue: asyncio.Queue[tuple[str, str, str, str]] = asyncio.Queue()
     for r in rows:
@@ -199,6 +224,9 @@ async def run_backend(name: str, args: argparse.Namespace) -> dict[str, Any]:
     data_dir = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
     env.update({"HUB_ENVIRONMENT": "development", "HUB_DATA_DIR": str(data_dir)})
+    if args.intake_only:
+        # The server's CPU is then intake's alone: no router or delivery worker beside it.
+        env.update({"HUB_ROUTER_ENABLED": "false", "HUB_DELIVERY_ENABLED": "false"})
     schema = None
     if name == "postgres":
         schema = f"bench_{uuid.uuid4().hex[:8]}"
@@ -234,10 +262,14 @@ async def run_backend(name: str, args: argparse.Namespace) -> dict[str, Any]:
                 auth=(client["client_id"], client["client_secret"]),
             )
         token = answer.json()["access_token"]
+        cpu = server.cpu_seconds()
         single = await push_single(url, token, args.events, args.concurrency)
+        single["cpu_ms_per_event"] = (server.cpu_seconds() - cpu) * 1000 / args.events
+        cpu = server.cpu_seconds()
         batched = await push_batches(
             url, token, args.events * 4, args.batch, args.concurrency, offset=args.events
         )
+        batched["cpu_ms_per_event"] = (server.cpu_seconds() - cpu) * 1000 / (args.events * 4)
         return {"single": single, "batch": batched, "peak_rss_mib": server.peak_rss / 2**20}
     finally:
         server.stop()
@@ -247,11 +279,72 @@ async def run_backend(name: str, args: argparse.Namespace) -> dict[str, Any]:
             await admin.close()
 
 
+async def http_floor(name: str, args: argparse.Namespace) -> dict[str, float]:
+    """Single pushes, as the hub's, to the minimal app of `bench/http_floor.py`."""
+    port = 18000 + (os.getpid() % 1000) + 1
+    database = ["--postgres", PG_DSN]
+    if name == "sqlite":
+        database = ["--sqlite", str(Path(tempfile.mkdtemp(prefix="bench-floor-")) / "floor.db")]
+    argv = [sys.executable, str(ROOT / "bench" / "http_floor.py"), "--port", str(port), *database]
+    server = Server(dict(os.environ), port, argv)
+    try:
+        server.start()
+        cpu = server.cpu_seconds()
+        single = await push_single(
+            f"http://127.0.0.1:{port}", "none", args.events, args.concurrency
+        )
+        single["cpu_ms_per_event"] = (server.cpu_seconds() - cpu) * 1000 / args.events
+        return single
+    finally:
+        server.stop()
+
+
+async def plain_aiosqlite(total: int, batch: int) -> dict[str, float]:
+    """SQLite's own limit for the same rows (WAL, synchronous=NORMAL as the hub sets it; one
+    writer): one INSERT per commit, then one batch per commit."""
+    path = Path(tempfile.mkdtemp(prefix="bench-bare-")) / "bare.db"
+    rows = [
+        (n["source"], n["id"], n["type"], json.dumps(n["data"]))
+        for n in (notification(i) for i in range(total))
+    ]
+    sql = "INSERT INTO bare (source, event_id, type, data) VALUES (?, ?, ?, ?)"
+    async with aiosqlite.connect(path, isolation_level=None) as connection:
+        await connection.execute("PRAGMA journal_mode=WAL")
+        await connection.execute("PRAGMA synchronous=NORMAL")
+        await connection.execute(
+            "CREATE TABLE bare (position INTEGER PRIMARY KEY AUTOINCREMENT, source TEXT, "
+            "event_id TEXT, type TEXT, data TEXT, UNIQUE (source, event_id))"
+        )
+        started = time.perf_counter()
+        for row in rows:
+            await connection.execute("BEGIN IMMEDIATE")
+            await connection.execute(sql, row)
+            await connection.execute("COMMIT")
+        single = total / (time.perf_counter() - started)
+        started = time.perf_counter()
+        for b in range(0, total, batch):
+            await connection.execute("BEGIN IMMEDIATE")
+            await connection.executemany(
+                sql, [(s, i + "-b", t, d) for s, i, t, d in rows[b : b + batch]]
+            )
+            await connection.execute("COMMIT")
+        batched = total / (time.perf_counter() - started)
+    return {"single_rows_per_s": single, "batched_rows_per_s": batched}
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument(
+        "--intake-only",
+        action="store_true",
+        help="run `hub serve` without its router and delivery worker",
+    )
+    parser.add_argument(
+        "--backends", nargs="+", choices=("sqlite", "postgres"), default=["sqlite", "postgres"]
+    )
     args = parser.parse_args()
     print(f"# intake benchmark {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
     print(
@@ -261,27 +354,41 @@ async def main() -> None:
     print(
         f"# {args.events} single pushes with {args.concurrency} clients; "
         f"{args.events * 4} in batches of {args.batch} with {max(1, args.concurrency // 2)} clients"
+        f"; router and delivery {'off' if args.intake_only else 'on'} in the hub"
     )
-    results = {}
-    for backend in ("sqlite", "postgres"):
-        results[backend] = await run_backend(backend, args)
-        r = results[backend]
+    for backend in args.backends:
+        r = await run_backend(backend, args)
+        floor = await http_floor(backend, args)
+        if backend == "postgres":
+            bare = await plain_asyncpg(args.events, args.concurrency, args.batch)
+            driver = f"asyncpg, {args.concurrency} connections"
+        else:
+            bare = await plain_aiosqlite(args.events, args.batch)
+            driver = "aiosqlite, one writer"
         for mode in ("single", "batch"):
             m = r[mode]
             print(
-                f"{backend:8} {mode:6} {m['events_per_s']:8.0f} events/s   "
-                f"p50 {m['p50_ms']:7.1f} ms   p99 {m['p99_ms']:7.1f} ms"
+                f"{backend:8} hub {mode:6} {m['events_per_s']:8.0f} events/s   "
+                f"p50 {m['p50_ms']:7.1f} ms   p99 {m['p99_ms']:7.1f} ms   "
+                f"server CPU {m['cpu_ms_per_event']:.2f} ms/event"
             )
-        print(f"{backend:8} server peak RSS {r['peak_rss_mib']:.0f} MiB")
-    bare = await plain_asyncpg(args.events, args.concurrency, args.batch)
-    print(
-        f"asyncpg bare table: {bare['single_rows_per_s']:8.0f} rows/s one per commit "
-        f"({args.concurrency} connections); {bare['batched_rows_per_s']:8.0f} rows/s in batches"
-    )
-    pg = results["postgres"]
-    single_ratio = pg["single"]["events_per_s"] / bare["single_rows_per_s"]
-    batch_ratio = pg["batch"]["events_per_s"] / bare["batched_rows_per_s"]
-    print(f"ratio API/bare (PostgreSQL): single {single_ratio:.2f}, batch {batch_ratio:.2f}")
+        print(f"{backend:8} hub server peak RSS {r['peak_rss_mib']:.0f} MiB")
+        print(
+            f"{backend:8} HTTP floor    {floor['events_per_s']:8.0f} events/s   "
+            f"p50 {floor['p50_ms']:7.1f} ms   p99 {floor['p99_ms']:7.1f} ms   "
+            f"server CPU {floor['cpu_ms_per_event']:.2f} ms/event"
+        )
+        print(
+            f"{backend:8} raw ({driver}): {bare['single_rows_per_s']:8.0f} rows/s one per "
+            f"commit; {bare['batched_rows_per_s']:8.0f} rows/s in batches of {args.batch}"
+        )
+        limit = min(bare["single_rows_per_s"], floor["events_per_s"])
+        print(
+            f"{backend:8} RATIOS single hub/min(raw, floor) "
+            f"{r['single']['events_per_s'] / limit:.3f} (goal 0.5)   "
+            f"batch hub/raw batch {r['batch']['events_per_s'] / bare['batched_rows_per_s']:.3f} "
+            f"(goal 0.5)   CPU {r['single']['cpu_ms_per_event']:.2f} ms/push (goal 1)"
+        )
 
 
 if __name__ == "__main__":

@@ -22,9 +22,13 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import asyncpg
+import asyncpg.connection
+import asyncpg.prepared_stmt
 import sqlalchemy as sa
 from pydantic import SecretStr
 from sqlalchemy import event
@@ -38,7 +42,8 @@ from hub.settings import Settings
 from tests.integration.api_helpers import bearer, example, running_hub
 
 DEFAULT_URL = os.environ.get(
-    "HUB_TEST_POSTGRES_URL", "postgresql+asyncpg://hub:hub@127.0.0.1:5432/hub_test"
+    "HUB_TEST_POSTGRES_OWNER_URL",
+    "postgresql+asyncpg://hub_owner:hub_owner@127.0.0.1:5432/hub_test",
 )
 
 
@@ -66,6 +71,8 @@ async def run(args: argparse.Namespace) -> None:
     await engine.dispose()
     statements: collections.Counter[str] = collections.Counter()
     counting = False
+    round_trips: collections.Counter[str] = collections.Counter()
+    _count_round_trips(round_trips, lambda: counting)
 
     @event.listens_for(Engine, "before_cursor_execute")
     def count(*arguments: Any) -> None:
@@ -98,11 +105,43 @@ async def run(args: argparse.Namespace) -> None:
         f"{elapsed / args.pushes * 1000:.2f} ms each (router {'on' if args.router else 'off'}, "
         f"profiled {args.profile})"
     )
+    print(
+        f"{sum(round_trips.values()) / args.pushes:.1f} round trips to PostgreSQL per push "
+        "(asyncpg calls): "
+        + ", ".join(f"{k} {v / args.pushes:.1f}" for k, v in round_trips.most_common())
+    )
     print(f"{sum(statements.values()) / args.pushes:.1f} SQL statements per push, of which:")
     for text, times in statements.most_common(25):
         print(f"  {times / args.pushes:6.2f}  {text}")
     if args.profile:
         pstats.Stats(profile).sort_stats("tottime").print_stats(30)
+
+
+def _count_round_trips(counter: collections.Counter[str], counting: Callable[[], bool]) -> None:
+    """Count asyncpg's calls that each take one round trip to the server: simple queries
+    (BEGIN, COMMIT, ROLLBACK), other queries (the pre-ping's `;`), statement preparations (the
+    driver's cache missed), and executions of prepared statements."""
+
+    def wrap(owner: Any, name: str, label: str | None = None) -> None:
+        original = getattr(owner, name)
+
+        async def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
+            if counting():
+                what = label or name
+                if name == "execute" and args and isinstance(args[0], str):
+                    what = f"simple query {args[0].split()[0].upper() if args[0].split() else ';'}"
+                counter[what] += 1
+            return await original(self, *args, **kwargs)
+
+        setattr(owner, name, counted)
+
+    wrap(asyncpg.connection.Connection, "execute")
+    wrap(asyncpg.connection.Connection, "executemany")
+    wrap(asyncpg.connection.Connection, "prepare")
+    for name in ("fetch", "fetchrow", "fetchval"):
+        wrap(asyncpg.connection.Connection, name, f"query ({name})")
+    for name in ("fetch", "fetchrow", "fetchval", "executemany"):
+        wrap(asyncpg.prepared_stmt.PreparedStatement, name, f"execute prepared ({name})")
 
 
 def main() -> None:

@@ -62,6 +62,7 @@ from hub.services.audit_beacon import CheckpointHeaderSender, LatestCheckpoint
 from hub.services.audit_evidence import EvidenceChecker
 from hub.services.audit_queries import AuditQueryService, ConsultationLog
 from hub.services.bus import EventPublisher
+from hub.services.client_cache import CachedClientRepository
 from hub.services.clients import ClientRepository
 from hub.services.conflicts import ConflictReviewList
 from hub.services.delivery import DeliveryQueue, DeliveryService, DeliveryWorker, WebhookSender
@@ -516,7 +517,9 @@ async def running(settings: Settings, *, migrate: bool | None = None) -> AsyncIt
             settings=settings,
             engine=engine,
             store=store,
-            clients=SqlClientRepository(engine),
+            clients=CachedClientRepository(
+                SqlClientRepository(engine), ttl=settings.client_cache_seconds
+            ),
             tokens=TokenService.from_settings(settings),
             schemas=schemas,
             intake=IntakeService(

@@ -30,6 +30,15 @@ class Settings(BaseSettings):
     #: PostgreSQL only: the schema the hub's tables live in (default: the role's search path).
     database_schema: str | None = None
     database_pool_size: int = Field(default=10, ge=1, le=200)
+    #: PostgreSQL only: TLS to the database (libpq's sslmode names). Unset: as the URL's own
+    #: `ssl`/`sslmode` if it names one, else `disable` for a database on this machine (loopback,
+    #: localhost, a Unix socket) and `verify-full` for any other host (`hub.infra.db.sslmode`).
+    database_sslmode: (
+        Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] | None
+    ) = None
+    #: PostgreSQL only: a pooled connection idle this long is pinged before it is handed out;
+    #: one the server closed is replaced without a ping (`hub.infra.db`).
+    database_ping_after_idle_seconds: float = Field(default=30.0, ge=0)
     #: The connection `hub db upgrade` runs the migrations on: PostgreSQL's OWNER role, which
     #: owns the schema and its tables. Defaults to `database_url` (the embedded SQLite default
     #: and a single-role setup). Give it only to the migration step, never to the running hub:
@@ -59,6 +68,10 @@ class Settings(BaseSettings):
     #: (`hub.api.ratelimit`); beyond them, 429 with Retry-After.
     rate_limit_per_second: float = Field(default=100.0, gt=0)
     rate_limit_burst: int = Field(default=500, ge=1)
+    #: How long (seconds) a registered client's state is kept in memory between reads
+    #: (`hub.services.client_cache`); 0 reads it on every request. A change made by another
+    #: process (the CLI) is seen within it; a disabled client's pushes are refused at once.
+    client_cache_seconds: float = Field(default=1.0, ge=0, le=60)
     #: The same, for token requests, per calling address (slows down secret guessing).
     token_rate_limit_per_second: float = Field(default=10.0, gt=0)
     token_rate_limit_burst: int = Field(default=200, ge=1)

@@ -2,7 +2,8 @@
 endpoint, answering 429 problem details with `Retry-After` when a bucket is empty.
 
 An authenticated request is counted against its client (the token is verified here, so nobody
-can spend another client's allowance with a made-up token); a token request is counted against
+can spend another client's allowance with a made-up token, and the verified token is handed on
+to `hub.api.security`, which then does not verify it again); a token request is counted against
 the caller's address, which slows down guessing of client secrets. Requests without a valid token
 are not counted: they are refused anyway. The buckets live in this process: a scaled-out hub
 allows each process its own rate, so configure `HUB_RATE_LIMIT_*` per process.
@@ -20,7 +21,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hub.api.problems import problem_response
-from hub.api.security import TOKEN_PATH, AuthServices
+from hub.api.security import TOKEN_PATH, AuthServices, remember_verified
 from hub.errors import AuthenticationFailed
 
 #: Beyond this many buckets, idle (full) ones are forgotten, so memory stays bounded.
@@ -132,4 +133,5 @@ class RateLimitMiddleware:
             verified = container.tokens.verify(token.strip())
         except AuthenticationFailed:
             return None, None, ""  # refused by the route; not counted against anyone
+        remember_verified(request.scope, token.strip(), verified)
         return f"client:{verified.client_id}", self._clients, f"client {verified.client_id}"

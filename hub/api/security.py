@@ -10,10 +10,10 @@ connection presenting that certificate (`hub.api.tls` gives it to the request).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Protocol
+from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, Request, Security
 from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
@@ -106,6 +106,24 @@ def _check_certificate_binding(
         )
 
 
+#: Where `remember_verified` leaves a verified token in the request's ASGI scope.
+_VERIFIED = "hub.verified_token"
+
+
+def remember_verified(scope: MutableMapping[str, Any], token: str, verified: VerifiedToken) -> None:
+    """Keep `token`, just verified (by the rate-limit middleware), with the request, so that
+    `authenticated_caller` does not verify its signature a second time."""
+    scope[_VERIFIED] = (token, verified)
+
+
+def _verified(request: Request, token: str, tokens: TokenService) -> VerifiedToken:
+    remembered = request.scope.get(_VERIFIED)
+    if remembered is not None and remembered[0] == token:
+        verified: VerifiedToken = remembered[1]
+        return verified
+    return tokens.verify(token)
+
+
 async def authenticated_caller(
     request: Request,
     authorization: Annotated[str | None, Depends(agency_client)],
@@ -113,7 +131,7 @@ async def authenticated_caller(
 ) -> Caller:
     """The caller of a valid token whose client is still registered and enabled, over a
     connection with the client certificate the token is bound to, if it is."""
-    verified = services.tokens.verify(_bearer_token(authorization))
+    verified = _verified(request, _bearer_token(authorization), services.tokens)
     _check_certificate_binding(verified, client_certificate(request.scope), services.settings)
     client = await services.clients.get(verified.client_id)
     if client is None:

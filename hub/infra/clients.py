@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.errors import Conflict, NotFound
+from hub.infra.db import once_more_if_lost
 from hub.infra.dberrors import translated
 from hub.infra.tables import client_assertion_jtis, clients
 from hub.services.clients import RegisteredClient
@@ -33,8 +34,11 @@ class SqlClientRepository:
                 raise Conflict(f"client {client.client_id} already exists") from error
 
     async def get(self, client_id: str) -> RegisteredClient | None:
-        async with _translated(), self._engine.connect() as connection:
-            return await _select_one(connection, client_id)
+        async def read() -> RegisteredClient | None:
+            async with _translated(), self._engine.connect() as connection:
+                return await _select_one(connection, client_id)
+
+        return await once_more_if_lost(read, engine=self._engine)
 
     async def list_all(self) -> list[RegisteredClient]:
         query = sa.select(clients).order_by(clients.c.created_at, clients.c.client_id)

@@ -6,8 +6,11 @@ Nothing here connects at import time: `create_engine` is called by the compositi
 
 from __future__ import annotations
 
+import ipaddress
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from alembic import command
@@ -15,9 +18,10 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from hub.errors import StoreError
 from hub.infra.grants import DatabaseRolesUnsafe, apply_runtime_grants, runtime_role
 from hub.settings import Settings
 
@@ -43,14 +47,107 @@ def _engine(settings: Settings, url: str, **overrides: Any) -> AsyncEngine:
     connect_args: dict[str, Any] = {}
     if settings.database_schema:
         connect_args["server_settings"] = {"search_path": settings.database_schema}
+    ssl = sslmode(url, settings.database_sslmode)
+    if ssl is not None:
+        connect_args["ssl"] = ssl
     options: dict[str, Any] = {
         "pool_size": settings.database_pool_size,
         "max_overflow": settings.database_pool_size,
-        "pool_pre_ping": True,
         "connect_args": connect_args,
     }
     options.update(overrides)
-    return create_async_engine(url, **options)
+    engine = create_async_engine(url, **options)
+    _check_on_checkout(engine, settings.database_ping_after_idle_seconds)
+    return engine
+
+
+#: Hosts that name this machine: a PostgreSQL there is reached without leaving it.
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
+
+
+def sslmode(url: str, configured: str | None) -> str | None:
+    """The TLS mode of a PostgreSQL connection (asyncpg's `ssl`): `HUB_DATABASE_SSLMODE` when
+    set; None (the URL decides) when the URL names `ssl` or `sslmode` itself; else `disable`
+    for a database on this machine (a loopback address, `localhost` or a Unix socket: TLS there
+    protects nothing and costs CPU on every round trip) and `verify-full` for any other host
+    (asyncpg's own default, `prefer`, would fall back to plaintext and check no certificate)."""
+    if configured is not None:
+        return configured
+    parsed = make_url(url)
+    if {"ssl", "sslmode"} & set(parsed.query):
+        return None
+    host = parsed.query.get("host") if parsed.host is None else parsed.host
+    if isinstance(host, tuple):
+        host = host[0] if host else None
+    return "disable" if _is_local(host) else "verify-full"
+
+
+def _is_local(host: str | None) -> bool:
+    if host is None or host.startswith("/") or host.lower() in _LOOPBACK_NAMES:
+        return True  # no host: the default Unix socket
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_on_checkout(engine: AsyncEngine, ping_after_idle: float) -> None:
+    """Hand out no pooled connection the server has closed, without a round trip per checkout.
+
+    Instead of SQLAlchemy's `pool_pre_ping` (three round trips on every checkout for asyncpg:
+    BEGIN, `;`, ROLLBACK), a connection is checked for free when it is checked out: asyncpg
+    knows when the server closed it (a terminated backend, a restart), since the event loop
+    reads the socket's end while it sits in the pool. Only one idle for `ping_after_idle`
+    seconds or more is pinged, since a connection dropped silently on the way (a firewall's idle
+    timeout) gives no such sign. A connection that fails either check is replaced by the pool
+    (`DisconnectionError`); one lost between checkout and use fails its statement, invalidates
+    the pool's older connections, and the event store's append runs once more on a fresh one
+    (`hub.infra.store`).
+    """
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        if record is not None:
+            record.info["hub_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        driver = getattr(dbapi_connection, "driver_connection", None)
+        is_closed = getattr(driver, "is_closed", None)
+        if callable(is_closed) and is_closed():
+            raise sa.exc.DisconnectionError("the server closed this pooled connection")
+        idle_since = record.info.get("hub_idle_since")
+        if idle_since is None or time.monotonic() - idle_since < ping_after_idle:
+            return
+        try:
+            dbapi_connection.ping()
+        except Exception as error:
+            raise sa.exc.DisconnectionError(
+                f"a pooled connection, idle a while, is lost: {error}"
+            ) from error
+
+
+_T = TypeVar("_T")
+
+
+def is_lost_connection(error: BaseException | None) -> bool:
+    """Did a pooled connection turn out dead on use (the driver's error invalidated it, and
+    SQLAlchemy with it every pooled connection older than it)?"""
+    return isinstance(error, sa.exc.DBAPIError) and error.connection_invalidated
+
+
+async def once_more_if_lost(operation: Callable[[], Awaitable[_T]], *, engine: AsyncEngine) -> _T:
+    """Run `operation` (idempotent, translated through `hub.infra.dberrors`), and once more if
+    its PostgreSQL connection turned out dead on use: the pool then hands out a fresh one.
+    (SQLite has no server to close a pooled connection; its errors are not retried.)"""
+    if engine.dialect.name != "postgresql":
+        return await operation()
+    try:
+        return await operation()
+    except StoreError as error:
+        if not is_lost_connection(error.__cause__):
+            raise
+    return await operation()
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -37,8 +37,10 @@ from hub.errors import (
     StreamVersionConflict,
 )
 from hub.infra.audit import SqlAuditLog
+from hub.infra.db import is_lost_connection
 from hub.infra.dberrors import translated
 from hub.infra.protection import FieldProtection
+from hub.infra.store_publisher import check_publisher
 from hub.infra.tables import events, person_identifiers, persons
 from hub.infra.visibility import PostgresHorizon, SqliteHorizon, hold_xid
 
@@ -97,6 +99,8 @@ class SqlEventStore:
     _writer_options: ClassVar[dict[str, Any]] = {}
     #: Execution options for the connection `read_all` and `last_position` run on.
     _reader_options: ClassVar[dict[str, Any]] = {}
+    #: Whether an append whose pooled connection the server closed runs once more.
+    _reconnects: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -127,12 +131,14 @@ class SqlEventStore:
         _check_appendable(notifications, expected_version)
         hashes = [n.content_hash() for n in notifications]
         last_error: Exception | None = None
+        reconnected = False
         for attempt in range(MAX_APPEND_ATTEMPTS):
             if attempt:
                 # Jittered, growing pause so that racing appenders do not collide again in step.
                 await asyncio.sleep(random.uniform(0, min(0.002 * 2**attempt, 0.1)))  # noqa: S311
             try:
                 async with (
+                    self._one_appender(),
                     self._connection(**self._writer_options) as connection,
                     connection.begin(),
                 ):
@@ -140,6 +146,14 @@ class SqlEventStore:
                         connection, notifications, hashes, publisher, expected_version
                     )
             except StoreError as error:
+                if self._reconnects and is_lost_connection(error.__cause__) and not reconnected:
+                    # A pooled connection the server had closed (no pre-ping: `hub.infra.db`).
+                    # The pool now holds none older than it; run the append once more on a new
+                    # one. Safe even if the lost transaction committed: the append is idempotent
+                    # and would then answer with the stored positions.
+                    reconnected = True
+                    last_error = error
+                    continue
                 if not _is_race(error.__cause__):
                     raise
                 # A concurrent append committed the same new identifier or stream version (or
@@ -160,6 +174,7 @@ class SqlEventStore:
         expected_version: int | None,
     ) -> list[AppendResult]:
         await self._begin_append(connection)
+        await check_publisher(connection, publisher)
         now = datetime.now(UTC)
         stored = await _load_stored(connection, notifications)
         links = await _load_links(connection, notifications)
@@ -257,13 +272,18 @@ class SqlEventStore:
                     connection, [(p.notification, p.person_id) for p in to_store], now
                 )
             )
-        insert = events.insert().returning(events.c.position)
+        rows = []
         for planned, data in zip(to_store, sealed, strict=True):
             version = versions.get(planned.person_id, 0) + 1
             versions[planned.person_id] = version
             planned.stream_version = version
-            row = _event_row(planned, publisher, now, data)
-            planned.position = (await connection.execute(insert, row)).scalar_one()
+            rows.append(_event_row(planned, publisher, now, data))
+        # One multi-row INSERT for the whole batch (SQLAlchemy's "insertmanyvalues"), positions
+        # drawn in the rows' order and given back in it.
+        insert = events.insert().returning(events.c.position, sort_by_parameter_order=True)
+        positions = (await connection.execute(insert, rows)).scalars().all()
+        for planned, row, position in zip(to_store, rows, positions, strict=True):
+            planned.position = int(position)
             planned.row = {**row, "position": planned.position}
         for planned in plan:
             if planned.repeat_of is not None:
@@ -272,6 +292,10 @@ class SqlEventStore:
         entries = _audit_entries(to_store, new_links, set(new_people), publisher, now)
         await self._audit.append(connection, entries)
         return [_result(p) for p in plan]
+
+    def _one_appender(self) -> AbstractAsyncContextManager[object]:
+        """Held around each append transaction (nothing by default: appenders run at once)."""
+        return nullcontext()
 
     async def _begin_append(self, connection: AsyncConnection) -> None:
         """The first statement of every append transaction (nothing by default)."""
@@ -406,6 +430,13 @@ class SqliteEventStore(SqlEventStore):
     ) -> None:
         super().__init__(engine, audit=audit, protection=protection)
         self._horizon = SqliteHorizon(events)
+        # SQLite has one writer at a time anyway; this process's appenders queue here, in
+        # order, instead of on the database lock, whose busy handler sleeps and retries (up
+        # to tens of milliseconds a turn), which under load left the file idle between commits.
+        self._appending = asyncio.Lock()
+
+    def _one_appender(self) -> AbstractAsyncContextManager[object]:
+        return self._appending
 
     async def _readable_horizon(self, connection: AsyncConnection, after: int) -> int:
         return await self._horizon(connection, after)
@@ -427,6 +458,7 @@ class PostgresEventStore(SqlEventStore):
 
     _writer_options: ClassVar[dict[str, Any]] = {"isolation_level": "READ COMMITTED"}
     _reader_options: ClassVar[dict[str, Any]] = {"isolation_level": "AUTOCOMMIT"}
+    _reconnects: ClassVar[bool] = True
 
     def __init__(
         self,

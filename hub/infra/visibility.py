@@ -56,8 +56,16 @@ _STILL_RUNNING = sa.text(
 
 async def hold_xid(connection: AsyncConnection) -> None:
     """The writers' half of the PostgreSQL protocol: run in the writing transaction before the
-    INSERT that draws a position from the sequence."""
+    INSERT that draws a position from the sequence. Once per transaction: a second call in the
+    same one (the event store's append, then its audit entries) costs no round trip."""
+    transaction = (
+        connection.sync_connection.get_transaction() if connection.sync_connection else None
+    )
+    if transaction is not None and connection.info.get("hub_xid_held_by") is transaction:
+        return
     await connection.execute(_HOLD_XID)
+    if transaction is not None:
+        connection.info["hub_xid_held_by"] = transaction
 
 
 class Horizon(Protocol):

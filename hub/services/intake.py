@@ -24,6 +24,7 @@ from hub.errors import (
     PublisherNotEntitled,
 )
 from hub.services.conflicts import ConflictReviewList
+from hub.services.intake_group import GroupedAppends
 from hub.services.ports import EventStore
 
 
@@ -38,6 +39,11 @@ class IntakeService:
     ) -> None:
         self._schemas = schemas
         self._store = store
+        # Concurrent single pushes of one publisher share a transaction (group commit).
+        self._grouped = GroupedAppends(
+            lambda batch, publisher: store.append(batch, publisher=publisher),
+            max_group=max_batch_size,
+        )
         self._max_batch_size = max_batch_size
         self._conflicts = conflicts
         self._on_appended = on_appended
@@ -100,7 +106,10 @@ class IntakeService:
         self, notifications: Sequence[Notification], publisher: Publisher
     ) -> list[AppendResult]:
         try:
-            results = await self._store.append(notifications, publisher=publisher)
+            if len(notifications) == 1:
+                results = [await self._grouped.append(notifications[0], publisher)]
+            else:
+                results = await self._store.append(notifications, publisher=publisher)
         except IdentifierConflict as conflict:
             # Refused, never merged silently: park the notification for an operator.
             if self._conflicts is not None:
