@@ -12,7 +12,14 @@ notifications, then the router deciding and recording them on PostgreSQL and SQL
 3. The router alone: the same notifications stored in a fresh schema (and a fresh SQLite file)
    with no router running, then `Router.run_until_idle()` timed from an empty checkpoint.
 
+   Each notification is pushed by the agency that owns its source (MAPPA sources by the
+   area's MAPPA coordinator, NHS sources by the health board, …), as intake requires.
+4. The database's own limit in the same run: the same number of decision rows written with one
+   multi-row insert and one commit per router batch (asyncpg; aiosqlite in WAL), and the ratios
+   of the router to it and to the policy engine alone.
+
     .venv/bin/python bench/policy.py [--events 2000] [--batch 100] [--seconds 3]
+        [--profile 30] [--skip-serve]
 
 Needs PostgreSQL (deploy/local/postgres.sh start). Prints figures; asserts nothing.
 """
@@ -22,9 +29,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import copy
+import cProfile
 import json
 import os
 import platform
+import pstats
 import random
 import shutil
 import subprocess
@@ -38,6 +47,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 import asyncpg
 import httpx
 import psutil
@@ -51,25 +61,33 @@ from hub import bootstrap  # noqa: E402
 from hub.domain.notifications import Notification, Publisher  # noqa: E402
 from hub.domain.person import PersonProfile, apply  # noqa: E402
 from hub.domain.policy import PolicyBundle  # noqa: E402
+from hub.domain.policy.directory import Directory  # noqa: E402
 from hub.domain.schemas import SchemaRegistry  # noqa: E402
 from hub.settings import Settings  # noqa: E402
 
-PG_DSN = os.environ.get("BENCH_POSTGRES_DSN", "postgresql://hub:hub@127.0.0.1:5432/hub_test")
+PG_DSN = os.environ.get(
+    "BENCH_POSTGRES_DSN", "postgresql://hub_owner:hub_owner@127.0.0.1:5432/hub_test"
+)
 BUNDLE_DIR = ROOT / "policies/scotland"
+BACKENDS = ("postgres", "sqlite")
 EXAMPLES = {
     path.name.removesuffix(".json"): json.loads(path.read_text("utf-8"))
     for path in sorted((ROOT / "events/examples").glob("*.json"))
 }
 _DEFS = json.loads((ROOT / "events/licence.recall.v1.schema.json").read_text())["$defs"]
+_DIRECTORY = yaml.safe_load((BUNDLE_DIR / "directory.yaml").read_text())
 #: The 32 current council area codes (the directory's; every schema accepts them).
-AREAS: list[str] = [
-    area["gss"] for area in yaml.safe_load((BUNDLE_DIR / "directory.yaml").read_text())["areas"]
-]
+AREAS: list[str] = [area["gss"] for area in _DIRECTORY["areas"]]
 ESTABLISHMENTS: list[str] = _DEFS["establishment"]["enum"]
 DIVISIONS: list[str] = _DEFS["police_division"]["enum"]
-HEALTH_BOARDS: list[str] = json.loads(
-    (ROOT / "events/health.information-shared.v1.schema.json").read_text()
-)["$defs"]["health_board"]["enum"]
+#: The schema's health boards that the directory knows as agencies (only those may publish).
+HEALTH_BOARDS: list[str] = [
+    board
+    for board in json.loads((ROOT / "events/health.information-shared.v1.schema.json").read_text())[
+        "$defs"
+    ]["health_board"]["enum"]
+    if any(r["id"] == board and r["role"] == "health-board" for r in _DIRECTORY["recipients"])
+]
 
 #: Each person's life in the hub, as the event types their agencies push (about 4 on average).
 SCENARIOS: list[list[str]] = [
@@ -299,10 +317,59 @@ class People:
         return person
 
 
+#: Namespaces whose unit is an area or a board served by an agency of that role (as intake's
+#: source-ownership check reads them, `hub.services.intake.source_belongs_to`).
+_SHARED = {"nhs": "health-board", "socialwork": "social-work", "mappa": "mappa-coordinator"}
+
+
+def owner_of(source: str, directory: Directory) -> str:
+    """The agency that owns `source`, so that it may publish from it: the namespace itself
+    (`urn:pph:sps:…`, `urn:pph:police-scotland:visor`), the health board named by an NHS source,
+    or the agency serving the area of a social work or MAPPA source."""
+    namespace, unit = source.removeprefix("urn:pph:").split(":")[:2]
+    role = _SHARED.get(namespace)
+    if role is None:
+        return namespace
+    if role == "health-board":
+        return unit
+    serving = directory.serving(role, unit)
+    if not serving:
+        raise RuntimeError(f"no {role} serves {unit} (source {source})")
+    return serving[0].id
+
+
+def publish_plan(
+    raw: list[dict[str, Any]], size: int, directory: Directory
+) -> list[tuple[str, list[dict[str, Any]]]]:
+    """`raw` as (agency, notifications) pushes of at most `size` items, each notification pushed
+    by the agency that owns its source, each person's notifications still in their order.
+
+    Within each window of `size` items a notification goes into its agency's group at the
+    person's level: the level of the person's previous notification in the window, plus one
+    when that one is another agency's. Groups go out by level, so a person's later notification
+    never goes out before an earlier one."""
+    people = People()
+    plan: list[tuple[str, list[dict[str, Any]]]] = []
+    for b in range(0, len(raw), size):
+        last: dict[str, tuple[int, str]] = {}
+        groups: dict[tuple[int, str], list[dict[str, Any]]] = {}
+        for item in raw[b : b + size]:
+            agency = owner_of(item["source"], directory)
+            person = people.of(item["identifiers"])
+            level, previous = last.get(person, (0, agency))
+            if previous != agency:
+                level += 1
+            last[person] = (level, agency)
+            groups.setdefault((level, agency), []).append(item)
+        plan += [(agency, items) for (_, agency), items in sorted(groups.items())]
+    return plan
+
+
 # -- 1. the bundle alone ----------------------------------------------------------------------
 
 
-def bench_bundle(args: argparse.Namespace) -> None:
+def bench_bundle(args: argparse.Namespace) -> tuple[float, float]:
+    """The bundle alone: (notifications/s, decisions/s) evaluated."""
     schemas = SchemaRegistry.load(ROOT / "events")
     loads = []
     for _ in range(3):
@@ -389,6 +456,7 @@ def bench_bundle(args: argparse.Namespace) -> None:
         explains.append(time.perf_counter() - started)
     print(f"\nexplain per notification p50: {percentile(explains, 0.5) * 1e6:.0f} µs")
     print(f"explain per notification p99: {percentile(explains, 0.99) * 1e6:.0f} µs")
+    return passes * len(cases) / elapsed, decisions / elapsed
 
 
 # -- 2a. intake to decisions through `hub serve` ----------------------------------------------
@@ -485,8 +553,9 @@ async def decision_counts(schema: str | None = None, engine: Any = None) -> tupl
 
 
 async def bench_intake_to_decisions(
-    args: argparse.Namespace, raw: list[dict[str, Any]]
+    args: argparse.Namespace, plan: list[tuple[str, list[dict[str, Any]]]]
 ) -> tuple[int, int]:
+    raw = [item for _, items in plan for item in items]
     schema = f"bench_{uuid.uuid4().hex[:8]}"
     data_dir = Path(tempfile.mkdtemp(prefix="bench-policy-"))
     await sql(f'CREATE SCHEMA "{schema}"')
@@ -501,13 +570,16 @@ async def bench_intake_to_decisions(
     server = Server(env, 18000 + os.getpid() % 1000)
     try:
         await asyncio.to_thread(server.cli, "db", "upgrade")
-        client = json.loads(
-            await asyncio.to_thread(
-                server.cli,
-                *("clients", "add", "--name", "bench", "--agency", "sps"),
+        agencies = sorted({agency for agency, _ in plan})
+
+        def add_client(agency: str) -> dict[str, Any]:
+            output = server.cli(
+                *("clients", "add", "--name", f"bench-{agency}", "--agency", agency),
                 *("--scope", "events:publish", "--json"),
             )
-        )
+            return dict(json.loads(output))
+
+        clients = await asyncio.gather(*(asyncio.to_thread(add_client, a) for a in agencies))
         await asyncio.to_thread(server.start)
         url = f"http://127.0.0.1:{server.port}"
         watcher = await asyncpg.connect(PG_DSN)
@@ -515,19 +587,22 @@ async def bench_intake_to_decisions(
         checkpoint_sql = "SELECT position FROM consumer_checkpoints WHERE consumer = 'router'"
         try:
             async with httpx.AsyncClient(base_url=url, timeout=120) as http:
-                answer = await http.post(
-                    "/oauth/token",
-                    data={"grant_type": "client_credentials"},
-                    auth=(client["client_id"], client["client_secret"]),
-                )
-                http.headers["Authorization"] = f"Bearer {answer.json()['access_token']}"
+                tokens = {}
+                for agency, client in zip(agencies, clients, strict=True):
+                    answer = await http.post(
+                        "/oauth/token",
+                        data={"grant_type": "client_credentials"},
+                        auth=(client["client_id"], client["client_secret"]),
+                    )
+                    tokens[agency] = {"Authorization": f"Bearer {answer.json()['access_token']}"}
                 last = 0
                 started = time.perf_counter()
-                # One client, batches in order, so that each person's events are stored in order.
-                for b in range(0, len(raw), args.batch):
-                    answer = await http.post("/v1/events/batch", json=raw[b : b + args.batch])
+                # One push at a time, in plan order, so that each person's events are stored in
+                # order; each by the agency that owns the notifications' source.
+                for agency, items in plan:
+                    answer = await http.post("/v1/events/batch", json=items, headers=tokens[agency])
                     if answer.status_code != 200:
-                        raise RuntimeError(f"batch {b}: {answer.status_code} {answer.text[:500]}")
+                        raise RuntimeError(f"{agency}: {answer.status_code} {answer.text[:500]}")
                     last = max(last, *(r["position"] for r in answer.json()["results"]))
                 pushed = time.perf_counter()
             at_push_end = await watcher.fetchval(checkpoint_sql) or 0
@@ -545,7 +620,11 @@ async def bench_intake_to_decisions(
         elapsed = done - started
         if checkpoint < last:
             print(f"(timed out after {args.timeout} s: checkpoint {checkpoint} of {last})")
-        print(f"intake (POST /v1/events/batch, batches of {args.batch}, one client): ", end="")
+        print(
+            f"intake (POST /v1/events/batch, {len(plan)} pushes of up to {args.batch} by "
+            f"{len(agencies)} agencies, one at a time): ",
+            end="",
+        )
         print(f"{total / (pushed - started):.0f} events/s, {pushed - started:.1f} s")
         print(f"routed end to end (first push to checkpoint at {last}): {elapsed:.1f} s")
         print(f"events routed: {total / elapsed:.0f} events/s")
@@ -574,8 +653,10 @@ async def bench_intake_to_decisions(
 
 
 async def bench_router_alone(
-    backend: str, args: argparse.Namespace, raw: list[dict[str, Any]]
-) -> tuple[int, int]:
+    backend: str, args: argparse.Namespace, plan: list[tuple[str, list[dict[str, Any]]]]
+) -> tuple[int, int, float]:
+    """The router alone on `backend`, from an empty checkpoint: (disclosures, denials, events/s)."""
+    total = sum(len(items) for _, items in plan)
     data_dir = Path(tempfile.mkdtemp(prefix=f"bench-router-{backend}-"))
     schema = None
     options: dict[str, Any] = {
@@ -592,35 +673,114 @@ async def bench_router_alone(
     settings = Settings(**options)
     try:
         async with bootstrap.running(settings, migrate=True) as container:
-            publisher = Publisher("bench", "sps")
             started = time.perf_counter()
-            for b in range(0, len(raw), args.batch):
-                await container.intake.publish_batch(raw[b : b + args.batch], publisher)
+            for agency, items in plan:
+                await container.intake.publish_batch(items, Publisher(f"bench-{agency}", agency))
             stored = time.perf_counter() - started
             router = container.router()
             _ = router.policy  # the bundle is already loaded by the container
-            started = time.perf_counter()
+            profiler = cProfile.Profile() if args.profile and backend == "postgres" else None
+            started, cpu = time.perf_counter(), time.process_time()
+            if profiler:
+                profiler.enable()
             routed = await router.run_until_idle()
-            elapsed = time.perf_counter() - started
+            if profiler:
+                profiler.disable()
+            elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
             disclosed, denied = await decision_counts(engine=container.engine)
+        rate = routed / elapsed
         print(
-            f"{backend}: stored {len(raw)} in-process first ({len(raw) / stored:.0f} events/s), "
+            f"{backend}: stored {total} in-process first ({total / stored:.0f} events/s), "
             f"router batch size {args.router_batch}"
         )
-        print(f"{backend} router alone: {routed / elapsed:.0f} events/s ({elapsed:.1f} s)")
+        print(f"{backend} router alone: {rate:.0f} events/s ({elapsed:.2f} s)")
+        # The router's own CPU (this process: Python, driver; not the database server's), less
+        # sensitive than the wall clock to other work on the machine.
+        print(f"{backend} router alone: {cpu / routed * 1e6:.0f} µs of router CPU per event")
         print(
-            f"{backend} router alone: {disclosed / elapsed:.0f} disclosures/s, "
-            f"{denied / elapsed:.0f} denials/s ({disclosed} and {denied})"
+            f"{backend} router alone: {(disclosed + denied) / elapsed:.0f} decisions/s: "
+            f"{disclosed / elapsed:.0f} disclosures/s, {denied / elapsed:.0f} denials/s "
+            f"({disclosed} and {denied})"
         )
-        return disclosed, denied
+        if profiler:
+            stats = pstats.Stats(profiler)
+            print(f"\n{backend} router profile (cProfile, top {args.profile} by own time):")
+            stats.sort_stats("tottime").print_stats(args.profile)
+            print(f"{backend} router profile (top {args.profile} by cumulative time):")
+            stats.sort_stats("cumulative").print_stats(args.profile)
+        return disclosed, denied, rate
     finally:
         if schema:
             await sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
-async def bench_routing(args: argparse.Namespace) -> None:
+# -- 2c. the database's own limit for the same decision rows ----------------------------------
+
+RAW_TABLE = """CREATE TABLE raw_decisions (
+    decision_id text PRIMARY KEY, event_position bigint NOT NULL, event_id text NOT NULL,
+    person_id text NOT NULL, recipient_id text NOT NULL, rules text NOT NULL,
+    policy_version text NOT NULL, decided_at text NOT NULL)"""
+
+
+def decision_rows(count: int) -> list[tuple[Any, ...]]:
+    now = datetime.now(UTC).isoformat()
+    return [
+        (f"d_{uuid.uuid4().hex}", i, str(uuid.uuid4()), f"p{i // 4}", "sps", '["r"]', "v1", now)
+        for i in range(count)
+    ]
+
+
+async def raw_postgres(rows: list[tuple[Any, ...]], per_commit: int) -> float:
+    """asyncpg, one multi-row INSERT (unnest of arrays) and one commit per `per_commit` rows:
+    rows/s."""
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    connection = await asyncpg.connect(PG_DSN)
+    try:
+        await connection.execute(f'CREATE SCHEMA "{schema}"; SET search_path TO "{schema}"')
+        await connection.execute(RAW_TABLE)
+        insert = (
+            "INSERT INTO raw_decisions SELECT * FROM unnest("
+            "$1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], "
+            "$7::text[], $8::text[])"
+        )
+        started = time.perf_counter()
+        for b in range(0, len(rows), per_commit):
+            chunk = rows[b : b + per_commit]
+            async with connection.transaction():
+                await connection.execute(
+                    insert, *(list(column) for column in zip(*chunk, strict=True))
+                )
+        return len(rows) / (time.perf_counter() - started)
+    finally:
+        await connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        await connection.close()
+
+
+async def raw_sqlite(rows: list[tuple[Any, ...]], per_commit: int) -> float:
+    """aiosqlite (WAL), one executemany and one commit per `per_commit` rows: rows/s."""
+    data_dir = Path(tempfile.mkdtemp(prefix="bench-raw-"))
+    try:
+        async with aiosqlite.connect(data_dir / "raw.db") as connection:
+            await connection.execute("PRAGMA journal_mode=WAL")
+            await connection.execute(RAW_TABLE)
+            await connection.commit()
+            started = time.perf_counter()
+            for b in range(0, len(rows), per_commit):
+                await connection.executemany(
+                    "INSERT INTO raw_decisions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    rows[b : b + per_commit],
+                )
+                await connection.commit()
+            return len(rows) / (time.perf_counter() - started)
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+async def bench_routing(args: argparse.Namespace, policy_rate: tuple[float, float]) -> None:
     raw = realistic_mix(args.events, seed=11)
+    schemas = SchemaRegistry.load(ROOT / "events")
+    plan = publish_plan(raw, args.batch, PolicyBundle.load(BUNDLE_DIR, schemas).directory)
     types = Counter(r["type"] for r in raw)
     resolver = People()
     people = len({resolver.of(r["identifiers"]) for r in raw})
@@ -628,12 +788,42 @@ async def bench_routing(args: argparse.Namespace) -> None:
         f"{len(raw)} notifications about {people} people: "
         + ", ".join(f"{t} {c}" for t, c in types.most_common())
     )
-    print("\n## routing end to end on PostgreSQL (hub serve, router inside)")
-    served = await bench_intake_to_decisions(args, raw)
+    print(f"pushed by the agency owning each source: {len(plan)} pushes")
+    served = None
+    if not args.skip_serve:
+        print("\n## routing end to end on PostgreSQL (hub serve, router inside)")
+        served = await bench_intake_to_decisions(args, plan)
     print("\n## the router alone, from an empty checkpoint (fresh store)")
-    alone = [await bench_router_alone(backend, args, raw) for backend in ("postgres", "sqlite")]
-    same = all(counts == served for counts in alone)
-    print(f"same disclosures and denials in all three runs: {'yes' if same else 'NO'}")
+    alone = {backend: await bench_router_alone(backend, args, plan) for backend in BACKENDS}
+    counts = {(d, dd) for d, dd, _ in alone.values()} | ({served} if served else set())
+    print(f"same disclosures and denials in every run: {'yes' if len(counts) == 1 else 'NO'}")
+
+    disclosed, denied, _ = alone["postgres"]
+    decisions = disclosed + denied
+    batches = -(-len(raw) // args.router_batch)
+    per_commit = -(-decisions // batches)
+    rows = decision_rows(decisions)
+    raw_rates = {
+        "postgres": await raw_postgres(rows, per_commit),
+        "sqlite": await raw_sqlite(rows, per_commit),
+    }
+    notifications_rate, decisions_rate = policy_rate
+    print(
+        f"\n## ratios in this run ({decisions} decision rows in {batches} commits of "
+        f"{per_commit}, as the router's batches of {args.router_batch} events)"
+    )
+    print(
+        f"policy engine alone: {notifications_rate:.0f} notifications/s, "
+        f"{decisions_rate:.0f} decisions/s"
+    )
+    for backend, (d, dd, rate) in alone.items():
+        decided = rate * (d + dd) / len(raw)
+        print(
+            f"{backend}: router {rate:.0f} events/s, {decided:.0f} decisions/s; raw database "
+            f"{raw_rates[backend]:.0f} decision rows/s; router/raw (decisions) "
+            f"{decided / raw_rates[backend]:.3f}; router/policy (notifications) "
+            f"{rate / notifications_rate:.2f}; goal 2000 events/s: {rate / 2000:.2f}"
+        )
 
 
 def main() -> None:
@@ -645,6 +835,12 @@ def main() -> None:
     parser.add_argument("--router-batch", type=int, default=100, help="events per router batch")
     parser.add_argument("--poll-interval", type=float, default=0.05, help="router idle poll (s)")
     parser.add_argument("--timeout", type=float, default=120.0, help="max wait for the router")
+    parser.add_argument(
+        "--profile", type=int, default=0, help="cProfile the PostgreSQL router: top N lines"
+    )
+    parser.add_argument(
+        "--skip-serve", action="store_true", help="skip routing end to end through hub serve"
+    )
     args = parser.parse_args()
     started = time.perf_counter()
     print(f"# policy benchmark {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
@@ -653,8 +849,8 @@ def main() -> None:
         f"{psutil.virtual_memory().total / 2**30:.0f} GiB, Python {platform.python_version()}"
     )
     print("\n## the Scotland bundle alone (in-process, parsed once)")
-    bench_bundle(args)
-    asyncio.run(bench_routing(args))
+    policy_rate = bench_bundle(args)
+    asyncio.run(bench_routing(args, policy_rate))
     print(f"\n# total run {time.perf_counter() - started:.0f} s")
 
 

@@ -44,6 +44,7 @@ from hub.infra.relay_store import SqlRelayCheckpoints
 from hub.infra.retention import SqlRetentionStore
 from hub.infra.reviews import SqlReviewStore
 from hub.infra.routing import SqlRoutingStore
+from hub.infra.routing_lag import SqlRouterLag
 from hub.infra.store import SqlEventStore, create_event_store
 from hub.infra.subscriptions import (
     SecretOpeningDeliveryQueue,
@@ -79,7 +80,9 @@ from hub.services.relay import Relay
 from hub.services.rereads import RereadWindow
 from hub.services.retention import RetentionService
 from hub.services.reviews import ReviewEscalator, ReviewService
+from hub.services.routing import CONSUMER as ROUTER_CONSUMER
 from hub.services.routing import Router
+from hub.services.routing_lag import RouterLag
 from hub.services.subscriptions import SubscriptionService, entitled_event_types
 from hub.services.worker import WorkerLoop
 from hub.settings import Settings
@@ -247,6 +250,10 @@ class Container:
     async def ping_database(self) -> None:
         """Raises unless the database answers."""
         await db.ping(self.engine)
+
+    async def router_lag(self) -> RouterLag:
+        """How far the router that follows the store is behind it (`hub.services.routing_lag`)."""
+        return await SqlRouterLag(self.engine).router_lag(ROUTER_CONSUMER)
 
     async def schema_up_to_date(self) -> bool:
         """The database schema is at the latest migration."""

@@ -176,15 +176,20 @@ class SqlRoutingStore:
         profiles: Sequence[PersonProfile],
         now: datetime,
     ) -> None:
+        # Each row is built once: written, and bound by its audit entry's digests.
+        disclosure_rows = [_disclosure_row(d) for d in decided]
+        denial_rows = [_denial_row(d) for d in denied]
         if decided:
-            await connection.execute(disclosures.insert(), [_disclosure_row(d) for d in decided])
+            await connection.execute(disclosures.insert(), disclosure_rows)
             await self._number_in_feeds(connection, decided, now)
             await self._queue_webhooks(connection, decided, now)
         if denied:
-            await connection.execute(disclosure_denials.insert(), [_denial_row(d) for d in denied])
+            await connection.execute(disclosure_denials.insert(), denial_rows)
         if profiles:
             await self._upsert_profiles(connection, profiles, now)
-        await self._audit.append(connection, _audit_entries(decided, denied))
+        await self._audit.append(
+            connection, _audit_entries(decided, disclosure_rows, denied, denial_rows)
+        )
 
     async def disclose(
         self, connection: AsyncConnection, decided: Sequence[Disclosure], now: datetime
@@ -232,12 +237,13 @@ class SqlRoutingStore:
                 }
             )
         await connection.execute(recipient_feed.insert(), feed)
-        for recipient in recipients:
-            await connection.execute(
-                recipient_counters.update()
-                .where(recipient_counters.c.recipient_id == recipient)
-                .values(last_seq=last[recipient])
-            )
+        # One statement for every counter, executed for each (asyncpg pipelines the lot).
+        await connection.execute(
+            recipient_counters.update()
+            .where(recipient_counters.c.recipient_id == sa.bindparam("counter"))
+            .values(last_seq=sa.bindparam("seq")),
+            [{"counter": r, "seq": last[r]} for r in recipients],
+        )
 
     async def _queue_webhooks(
         self, connection: AsyncConnection, decided: Sequence[Disclosure], now: datetime
@@ -385,12 +391,20 @@ def _denial_row(denial: DisclosureDenial) -> dict[str, Any]:
 
 
 def _audit_entries(
-    disclosed: Sequence[Disclosure], denied: Sequence[DisclosureDenial]
+    disclosed: Sequence[Disclosure],
+    disclosure_rows: Sequence[Mapping[str, Any]],
+    denied: Sequence[DisclosureDenial],
+    denial_rows: Sequence[Mapping[str, Any]],
 ) -> list[AuditEntry]:
-    """Each decision in the order the router made it: disclosures, then denials, per event."""
+    """Each decision in the order the router made it: disclosures, then denials, per event
+    (each with its row as written)."""
     decided: list[tuple[int, int, AuditEntry]] = [
-        (d.trigger_position, 0, audit_records.disclosure(d, _disclosure_row(d))) for d in disclosed
+        (d.trigger_position, 0, audit_records.disclosure(d, row))
+        for d, row in zip(disclosed, disclosure_rows, strict=True)
     ]
-    decided += [(d.trigger_position, 1, audit_records.denial(d, _denial_row(d))) for d in denied]
+    decided += [
+        (d.trigger_position, 1, audit_records.denial(d, row))
+        for d, row in zip(denied, denial_rows, strict=True)
+    ]
     decided.sort(key=lambda item: (item[0], item[1]))
     return [entry for _, _, entry in decided]

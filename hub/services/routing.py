@@ -195,6 +195,9 @@ async def decide(
     Shared by the router that follows the store and the router workers that consume the events
     topic (`hub.services.kafka_router`), so both decide alike."""
     decided = _Decisions(now)
+    # Each person's stream is read at most once per batch: only the events before each
+    # admission are judged, and those are stored already when the batch is read.
+    streams: dict[str, Sequence[StoredEvent]] = {}
     for event in stored:
         before = profiles.get(event.person_id)
         profile = apply(
@@ -208,7 +211,9 @@ async def decide(
         establishment = receiving_establishment(before, profile, event.notification)
         if establishment is None:
             continue
-        stream = await events.read_stream(event.person_id)
+        stream = streams.get(event.person_id)
+        if stream is None or stream[-1].position < event.position:
+            stream = streams[event.person_id] = await events.read_stream(event.person_id)
         # The person index as of the admission: the subject index links exactly the identifiers
         # the person's notifications carried, so this is what it held then, on every replay.
         held = {

@@ -24,6 +24,7 @@ from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
 from hub.api.deps import ContainerDep
+from hub.api.router_lag import RouterLagCollector
 from hub.errors import StoreUnavailable
 from hub.services.latency import DeliveryMetrics, Histogram
 from hub.services.worker import WorkerLoop, WorkerState, WorkerStatus
@@ -47,6 +48,7 @@ async def metrics(request: Request, container: ContainerDep) -> Response:
     registry = CollectorRegistry(auto_describe=False)
     try:
         registry.register(DeliveryCollector(await container.latency.metrics()))
+        registry.register(RouterLagCollector(await container.router_lag()))
         database_up = True
     except StoreUnavailable:
         database_up = False

@@ -18,7 +18,7 @@ from typing import Any, Final
 from hub.domain.notifications import Notification
 from hub.domain.person.authority import Authorities
 from hub.domain.policy.basis_checks import check_bases, sensitivity
-from hub.domain.policy.categories import CategoryIndex, category_index
+from hub.domain.policy.categories import CategoryIndex, category_index, special_values
 from hub.domain.policy.cedar import CedarOutcome, CedarPolicies, CompileError
 from hub.domain.policy.conditions import (
     ConditionResult,
@@ -291,18 +291,26 @@ class PolicyBundle:
         candidates = sorted(proposals)
         outcomes = self._cedar.decide(notification, view, candidates)
         workings = _Workings(view, rules, proposals, {}, follows_person_to)
+        document = _Envelope(notification)
         decisions = tuple(
-            self._guarded(self._decision(outcome, workings), notification, profile)
+            self._guarded(self._decision(outcome, workings), notification, profile, document)
             for outcome in outcomes
         )
         return Evaluation(self.version, decisions), workings
 
     def _guarded(
-        self, decision: RecipientDecision, notification: Notification, profile: Mapping[str, Any]
+        self,
+        decision: RecipientDecision,
+        notification: Notification,
+        profile: Mapping[str, Any],
+        document: _Envelope,
     ) -> RecipientDecision:
         """`decision` less the special-category values no consent or justification covers
         (`special.guard`); denied when none of the `data` it was granted is left."""
         if not decision.permitted:
+            return decision
+        if not document.special(self.categories):
+            # Nothing special in the notification: the guard would withhold nothing.
             return decision
         rules = [self._rules_by_id[rule_id] for rule_id in decision.rules]
         # A basis resting on consent (s35(4), Art 9(2)(a)) is covered by `health_consent` below.
@@ -315,7 +323,7 @@ class PolicyBundle:
         guarded = guard(
             self.categories,
             notification.type,
-            envelope(notification),
+            document.document,
             grants,
             health_consent=profile.get("health_consent") is True,
         )
@@ -772,3 +780,26 @@ def _review_json(review: ReviewRequest | None) -> dict[str, Any] | None:
             format_duration(review.escalate_after) if review.escalate_after else None
         ),
     }
+
+
+class _Envelope:
+    """One notification's envelope and its special-category values, built once for all the
+    decisions of an evaluation (the guard reads them for every permitted recipient)."""
+
+    __slots__ = ("_document", "_notification", "_special")
+
+    def __init__(self, notification: Notification) -> None:
+        self._notification = notification
+        self._document: dict[str, Any] | None = None
+        self._special: dict[str, frozenset[str]] | None = None
+
+    @property
+    def document(self) -> dict[str, Any]:
+        if self._document is None:
+            self._document = envelope(self._notification)
+        return self._document
+
+    def special(self, index: CategoryIndex) -> dict[str, frozenset[str]]:
+        if self._special is None:
+            self._special = special_values(index, self._notification.type, self.document)
+        return self._special
