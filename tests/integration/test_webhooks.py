@@ -321,7 +321,7 @@ async def test_concurrent_workers_never_send_a_job_twice(
 ) -> None:
     receiver.answer("/sw", 200, delay=0.02)
     receiver.answer("/police", 200, delay=0.01)
-    receiver.answer("/housing", 500, 200, 200, 200, 200, 200, 200, 200, 503, 200)
+    receiver.answer("/flaky", 500, 200, 200, 200, 200, 200, 200, 200, 503, 200)
     settings = hub_settings(
         database,
         delivery_enabled=False,
@@ -332,7 +332,9 @@ async def test_concurrent_workers_never_send_a_job_twice(
     async with running_hub(settings) as hub:
         await subscribe(hub, SOCIAL_WORK, receiver.url("/sw"))
         await subscribe(hub, POLICE, receiver.url("/police"))
-        await subscribe(hub, HOUSING, receiver.url("/housing"))
+        # A second subscription of the police (housing's releases are held for review since
+        # issue 15, so they queue no webhook), at a receiver that fails now and then.
+        await subscribe(hub, POLICE, receiver.url("/flaky"))
         for _ in range(40):
             await push_release(hub)
         await hub.container.router().run_until_idle()
@@ -366,12 +368,12 @@ async def test_concurrent_workers_never_send_a_job_twice(
         attempts = await rows(hub, "SELECT delivery_id, attempt FROM delivery_attempts")
         assert len(attempts) == len(receiver.received)
         assert len({(a["delivery_id"], a["attempt"]) for a in attempts}) == len(attempts)
-        ok = Counter(r.webhook_id for r in receiver.answered if r.path != "/housing")
+        ok = Counter(r.webhook_id for r in receiver.answered if r.path != "/flaky")
         assert len(ok) == 80
         assert set(ok.values()) == {1}
-        housing = Counter(r.webhook_id for r in receiver.at("/housing"))
-        assert len(housing) == 40
-        assert sum(housing.values()) == 42  # the two failures were each sent once more
+        flaky = Counter(r.webhook_id for r in receiver.at("/flaky"))
+        assert len(flaky) == 40
+        assert sum(flaky.values()) == 42  # the two failures were each sent once more
         claimed_by = await rows(hub, "SELECT DISTINCT claimed_by FROM deliveries")
         assert [r["claimed_by"] for r in claimed_by] == [None]
         assert len(sent_by) == 3, sent_by  # all three took part
