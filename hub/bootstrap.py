@@ -519,7 +519,7 @@ async def running(settings: Settings, *, migrate: bool | None = None) -> AsyncIt
         await conflicts.seal_plaintext()
         appended = asyncio.Event()
         delivery_queue = SecretOpeningDeliveryQueue(
-            SqlDeliveryQueue(engine, audit=audit_log),
+            SqlDeliveryQueue(engine, audit=audit_log, protection=protection),
             webhook_secrets,
             retry_schedule=settings.webhook_retry_schedule,
         )

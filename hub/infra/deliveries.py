@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -26,11 +26,14 @@ from hub.domain.audit.entries import AuditEntry, JsonValue
 from hub.errors import Conflict, NotFound, StoreUnavailable
 from hub.infra.audit import SqlAuditLog
 from hub.infra.dberrors import translated
+from hub.infra.protection import FieldProtection
+from hub.infra.store import stored_events  # the one row -> StoredEvent mapping
 from hub.infra.tables import (
     deliveries,
     delivery_attempts,
     disclosure_receipts,
     disclosures,
+    events,
     recipient_feed,
     subscriptions,
 )
@@ -42,8 +45,12 @@ __all__ = ["SqlDeliveryQueue", "cancel_pending"]
 class SqlDeliveryQueue:
     """`DeliveryQueue` on the hub's database (either backend)."""
 
-    def __init__(self, engine: AsyncEngine, *, audit: SqlAuditLog) -> None:
+    def __init__(
+        self, engine: AsyncEngine, *, audit: SqlAuditLog, protection: FieldProtection | None
+    ) -> None:
         self._engine = engine
+        #: Opens the sealed fields of the events read with a claim (None: stored in plaintext).
+        self._protection = protection
         #: Logs each attempt's outcome in the transaction that records it.
         self._audit = audit
         self._writer = engine.execution_options(sqlite_begin="IMMEDIATE")
@@ -115,7 +122,22 @@ class SqlDeliveryQueue:
                 .values(claimed_by=worker_id, claimed_until=until)
             )
             rows = (await connection.execute(_job_query(ids))).mappings().all()
-        return sorted((_job(row) for row in rows), key=lambda job: ids.index(job.delivery_id))
+        order = {delivery_id: n for n, delivery_id in enumerate(ids)}
+        jobs = sorted((_job(row) for row in rows), key=lambda job: order[job.delivery_id])
+        positions = {row["delivery_id"]: int(row["event_position"]) for row in rows}
+        return await self._with_events(jobs, positions)
+
+    async def _with_events(
+        self, jobs: list[DeliveryJob], positions: Mapping[str, int]
+    ) -> list[DeliveryJob]:
+        """The jobs with their disclosed notifications, read and opened in one go after the
+        claim committed (the claim's transaction is kept short: on SQLite it holds the lock)."""
+        query = sa.select(events).where(events.c.position.in_(sorted(set(positions.values()))))
+        async with translated("the delivery queue"), self._engine.connect() as connection:
+            rows = (await connection.execute(query)).mappings().all()
+            found = await stored_events(connection, rows, self._protection)
+        by_position = {event.position: event for event in found}
+        return [replace(job, event=by_position.get(positions[job.delivery_id])) for job in jobs]
 
     async def finish(self, job: DeliveryJob, worker_id: str, finish: Finish) -> bool:
         """Recorded with the outcomes other senders finish meanwhile, in one transaction (a
@@ -444,6 +466,7 @@ def _job_query(ids: Sequence[str]) -> sa.Select[Any]:
             disclosures.c.decided_at,
             disclosures.c.acknowledge_within_seconds,
             disclosures.c.supplied_identifiers,
+            disclosures.c.event_position,
             recipient_feed.c.seq.label("recipient_seq"),
         )
         .select_from(

@@ -34,7 +34,7 @@ from typing import Any, Final, Literal, Protocol
 from standardwebhooks import Webhook
 
 from hub.domain.identity import with_supplied
-from hub.domain.notifications import Notification
+from hub.domain.notifications import Notification, StoredEvent
 from hub.errors import (
     Conflict,
     FieldProblem,
@@ -107,6 +107,9 @@ class DeliveryJob:
     recipient_seq: int | None
     #: Identifiers the hub supplied from its person index (a record that follows the person).
     supplied_identifiers: Mapping[str, str] = field(default_factory=dict)
+    #: The disclosed notification as stored, when the queue read it with the claim (for a
+    #: batch at once); else the worker reads it from the store.
+    event: StoredEvent | None = field(default=None, repr=False)
 
     @property
     def acknowledge_by(self) -> datetime | None:
@@ -557,7 +560,7 @@ class DeliveryWorker:
         format cannot carry (`CannotCarry`: a type or body version it lacks) is sent as `json`
         instead: a disclosure is never withheld for its presentation's sake, and the
         Content-Type tells the receiver which it got."""
-        stored = await self._store.get(job.source, job.event_id)
+        stored = job.event or await self._store.get(job.source, job.event_id)
         if stored is None:
             raise NotFound(f"notification {job.event_id} from {job.source} is not in the store")
         redacted = self._redact(
