@@ -314,7 +314,9 @@ class DeliveryWorker:
     at once when `wakeup` is set (by the routing store in this process, or by `notifications`
     for jobs queued by any process).
 
-    A claimed job whose receiver is at its limit waits its turn in the worker, in claim order.
+    A claimed job whose receiver is at its limit waits its turn in the worker, in claim order;
+    a receiver with jobs waiting is not claimed for, so it holds at most `per_receiver` sends
+    and as many waiting jobs, and at most `batch_size` jobs wait in all.
     One whose claim would lapse before its send could end is not sent: its claim lapses and it
     is claimed again, never sent twice at once.
     """
@@ -454,19 +456,15 @@ class DeliveryWorker:
             await self._notifications.keep_listening()
         self._reap()
         self._start_waiting()
-        held = sum(len(waiting) for waiting in self._waiting.values())
-        wanted = min(self._concurrency - len(self._in_flight) - held, self._batch_size)
+        waiting = sum(len(jobs) for jobs in self._waiting.values())
+        wanted = min(self._concurrency - len(self._in_flight), self._batch_size - waiting)
         if wanted <= 0:
             return False  # every slot busy: wait for a send to finish
         now = self._clock()
         until = now + self._claim
-        # A receiver with a send or a wait per slot of its own gets no more until one ends, so
-        # that a slow one never fills the worker with jobs that only wait.
-        full = {
-            receiver
-            for receiver, sending in self._sending.items()
-            if sending + len(self._waiting.get(receiver, ())) >= self._per_receiver
-        }
+        # A receiver with jobs waiting gets no more until they are all sent: it holds at most
+        # `per_receiver` sending and as many waiting, and a slow one leaves the other slots free.
+        full = set(self._waiting)
         jobs = await self._queue.claim(
             self.worker_id,
             now=now,
