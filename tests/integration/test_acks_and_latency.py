@@ -134,7 +134,8 @@ async def test_metrics_parse_and_count_what_the_tables_hold(hub: RunningHub) -> 
     for _ in range(3):
         await push(hub, publisher, about_new_person(STORY))
     await routed(hub)
-    # Glasgow social work reads its feed and acknowledges two of three; housing reads one.
+    # Glasgow social work reads its feed and acknowledges two of three; the police read one
+    # (housing's releases are held for review since issue 15: nothing in its feed).
     reader = await hub.token(GLASGOW_SW, "feed:read")
     items = (await hub.http.get("/v1/feed", headers=bearer(reader))).json()["items"]
     for item in items[:2]:
@@ -142,8 +143,8 @@ async def test_metrics_parse_and_count_what_the_tables_hold(hub: RunningHub) -> 
             f"/v1/disclosures/{item['disclosure_id']}/ack", headers=bearer(reader)
         )
         assert acked.status_code == 201
-    housing = await hub.token("housing-glasgow-city", "feed:read")
-    await hub.http.get("/v1/feed?limit=1", headers=bearer(housing))
+    police = await hub.token("police-division-g", "feed:read")
+    await hub.http.get("/v1/feed?limit=1", headers=bearer(police))
 
     answer = await hub.http.get("/metrics")  # no token: it holds no personal data
 
