@@ -27,6 +27,7 @@ from hub.infra.checkpoint_dir import CheckpointDirectory
 from hub.infra.clients import SqlClientRepository
 from hub.infra.conflicts import SqlConflictReviewList
 from hub.infra.deliveries import SqlDeliveryQueue
+from hub.infra.delivery_wakeup import DeliveryListener, SignallingRoutingStore
 from hub.infra.feed import SqlFeedStore
 from hub.infra.kafka_bus import KafkaEventConsumer, KafkaEventPublisher
 from hub.infra.kafka_delivery import KafkaDisclosureProducer
@@ -95,6 +96,8 @@ logger = logging.getLogger("hub")
 AUDIT_SEQUENCER_BATCH = 10_000
 #: How long the sequencer waits after a partial batch, so that a trickle is batched.
 AUDIT_SEQUENCER_POLL = 0.2
+#: Seconds between checks that a delivery worker's `LISTEN` connection still answers.
+DELIVERY_LISTENER_CHECK = 5.0
 
 
 @dataclass(frozen=True)
@@ -152,6 +155,9 @@ class Container:
     #: Set whenever notifications are appended, so that the in-process router (or, scaled out,
     #: the outbox relay) wakes at once.
     appended: asyncio.Event = field(default_factory=asyncio.Event)
+    #: Set when webhook jobs are queued (by the routing store here; on PostgreSQL, by any
+    #: process through `LISTEN`), so that the delivery workers claim them at once.
+    deliveries_due: asyncio.Event = field(default_factory=asyncio.Event)
     #: Scaled out (`kafka_bootstrap` set): publishes stored events to the events topic.
     publisher: EventPublisher | None = None
     #: Opens the sealed sensitive fields for readers built outside `running()` (none: plaintext).
@@ -189,11 +195,19 @@ class Container:
             self.policy.redact,
             retry_schedule=settings.webhook_retry_schedule,
             concurrency=settings.delivery_concurrency,
+            per_receiver=settings.delivery_concurrency_per_receiver,
             batch_size=settings.delivery_batch_size,
             poll_interval=settings.delivery_poll_interval,
             claim_seconds=settings.delivery_claim_seconds,
             send_timeout=settings.webhook_timeout_seconds,
             worker_id=worker_id,
+            notifications=(
+                DeliveryListener(
+                    self.engine, self.deliveries_due, check_seconds=DELIVERY_LISTENER_CHECK
+                )
+                if self.engine.dialect.name == "postgresql"
+                else None
+            ),
         )
 
     def audit_sequencer(self) -> AuditSequencer:
@@ -397,9 +411,9 @@ async def workers(container: Container, role: Role = "all") -> AsyncIterator[dic
         if role in ("relay", "all") and container.scaled_out:
             loops["relay"] = container.relay().loop(container.appended)
         if role in ("delivery", "all") and settings.delivery_enabled:
-            # Polls the outbox every `delivery_poll_interval` seconds (the router cannot wake it).
+            # Woken when jobs are queued; polls the outbox every `delivery_poll_interval` too.
             delivery = container.delivery_worker()
-            loops["delivery"] = delivery.loop()
+            loops["delivery"] = delivery.loop(container.deliveries_due)
             loops["overdue"] = container.overdue_monitor().loop()
             loops["review-escalation"] = container.review_escalator().loop()
             if container.scaled_out and settings.kafka_delivery_channels:
@@ -504,7 +518,8 @@ async def running(settings: Settings, *, migrate: bool | None = None) -> AsyncIt
         subscription_repository = SqlSubscriptionRepository(engine, webhook_secrets)
         await subscription_repository.seal_plaintext_secrets()
         store = create_event_store(engine, audit=audit_log, protection=protection)
-        routing = SqlRoutingStore(engine, audit=audit_log)
+        deliveries_due = asyncio.Event()
+        routing = SignallingRoutingStore(engine, audit=audit_log, deliveries_due=deliveries_due)
         review_store = SqlReviewStore(engine, routing=routing, audit=audit_log)
         conflicts = SqlConflictReviewList(
             engine, keks=keks, fields=protection.fields, audit=audit_log
@@ -512,7 +527,7 @@ async def running(settings: Settings, *, migrate: bool | None = None) -> AsyncIt
         await conflicts.seal_plaintext()
         appended = asyncio.Event()
         delivery_queue = SecretOpeningDeliveryQueue(
-            SqlDeliveryQueue(engine, audit=audit_log),
+            SqlDeliveryQueue(engine, audit=audit_log, protection=protection),
             webhook_secrets,
             retry_schedule=settings.webhook_retry_schedule,
         )
@@ -535,6 +550,7 @@ async def running(settings: Settings, *, migrate: bool | None = None) -> AsyncIt
             conflicts=conflicts,
             policy=policy,
             routing=routing,
+            deliveries_due=deliveries_due,
             explain=ExplainService(store, schemas, policy, routing),
             feed=FeedService(
                 SqlFeedStore(engine, audit=audit_log, protection=protection),

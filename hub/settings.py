@@ -168,6 +168,8 @@ class Settings(BaseSettings):
     #: otherwise a subscription could aim the hub at internal services, SSRF).
     webhook_allow_private_addresses: bool = False
     delivery_concurrency: int = Field(default=16, ge=1, le=512)
+    #: Sends in flight to any one subscription's receiver (within `delivery_concurrency`).
+    delivery_concurrency_per_receiver: int = Field(default=4, ge=1, le=512)
     delivery_batch_size: int = Field(default=50, ge=1, le=1000)
     #: How often an idle worker looks for due jobs (a cheap read; no lock is taken when idle).
     delivery_poll_interval: float = Field(default=0.25, gt=0, le=60)

@@ -10,10 +10,12 @@ without waiting for each other, and a row another claimer committed in the meant
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -21,14 +23,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.domain.audit import builders as audit_records
 from hub.domain.audit.entries import AuditEntry, JsonValue
-from hub.errors import Conflict, NotFound
+from hub.errors import Conflict, NotFound, StoreUnavailable
 from hub.infra.audit import SqlAuditLog
 from hub.infra.dberrors import translated
+from hub.infra.protection import FieldProtection
+from hub.infra.store import stored_events  # the one row -> StoredEvent mapping
 from hub.infra.tables import (
     deliveries,
     delivery_attempts,
     disclosure_receipts,
     disclosures,
+    events,
     recipient_feed,
     subscriptions,
 )
@@ -40,24 +45,40 @@ __all__ = ["SqlDeliveryQueue", "cancel_pending"]
 class SqlDeliveryQueue:
     """`DeliveryQueue` on the hub's database (either backend)."""
 
-    def __init__(self, engine: AsyncEngine, *, audit: SqlAuditLog) -> None:
+    def __init__(
+        self, engine: AsyncEngine, *, audit: SqlAuditLog, protection: FieldProtection | None
+    ) -> None:
         self._engine = engine
+        #: Opens the sealed fields of the events read with a claim (None: stored in plaintext).
+        self._protection = protection
         #: Logs each attempt's outcome in the transaction that records it.
         self._audit = audit
         self._writer = engine.execution_options(sqlite_begin="IMMEDIATE")
         self._dialect = engine.dialect.name
+        #: Outcomes waiting to be recorded, and the task recording them (`finish`).
+        self._outcomes: list[_Outcome] = []
+        self._recorder: asyncio.Task[None] | None = None
 
     # -- the worker ------------------------------------------------------------------------------
 
     async def claim(
-        self, worker_id: str, *, now: datetime, until: datetime, limit: int
+        self,
+        worker_id: str,
+        *,
+        now: datetime,
+        until: datetime,
+        limit: int,
+        per_subscription: int | None = None,
+        skip: Collection[str] = (),
     ) -> list[DeliveryJob]:
         now, until = _utc(now), _utc(until)
-        claimable = (
+        claimable: tuple[sa.ColumnElement[bool], ...] = (
             deliveries.c.status == "pending",
             deliveries.c.next_attempt_at <= now,
             sa.or_(deliveries.c.claimed_until.is_(None), deliveries.c.claimed_until <= now),
         )
+        if skip:
+            claimable = (*claimable, deliveries.c.subscription_id.not_in(sorted(skip)))
         # An idle worker polls: look first without a write transaction (on SQLite, the one
         # database lock intake and the router need too).
         async with translated("the delivery queue"), self._engine.connect() as connection:
@@ -66,6 +87,24 @@ class SqlDeliveryQueue:
             )
             if anything.first() is None:
                 return []
+        if per_subscription is not None and per_subscription < limit:
+            # Each subscription's oldest due jobs (ranked without locking; the locking select
+            # below checks each again, so a job claimed meanwhile is skipped).
+            ranked = (
+                sa.select(
+                    deliveries.c.delivery_id,
+                    sa.func.row_number()
+                    .over(
+                        partition_by=deliveries.c.subscription_id,
+                        order_by=(deliveries.c.next_attempt_at, deliveries.c.delivery_id),
+                    )
+                    .label("rank"),
+                )
+                .where(*claimable)
+                .subquery()
+            )
+            oldest = sa.select(ranked.c.delivery_id).where(ranked.c.rank <= per_subscription)
+            claimable = (*claimable, deliveries.c.delivery_id.in_(oldest))
         due = (
             sa.select(deliveries.c.delivery_id)
             .where(*claimable)
@@ -83,64 +122,161 @@ class SqlDeliveryQueue:
                 .values(claimed_by=worker_id, claimed_until=until)
             )
             rows = (await connection.execute(_job_query(ids))).mappings().all()
-        return sorted((_job(row) for row in rows), key=lambda job: ids.index(job.delivery_id))
+        order = {delivery_id: n for n, delivery_id in enumerate(ids)}
+        jobs = sorted((_job(row) for row in rows), key=lambda job: order[job.delivery_id])
+        positions = {row["delivery_id"]: int(row["event_position"]) for row in rows}
+        return await self._with_events(jobs, positions)
+
+    async def _with_events(
+        self, jobs: list[DeliveryJob], positions: Mapping[str, int]
+    ) -> list[DeliveryJob]:
+        """The jobs with their disclosed notifications, read and opened in one go after the
+        claim committed (the claim's transaction is kept short: on SQLite it holds the lock)."""
+        query = sa.select(events).where(events.c.position.in_(sorted(set(positions.values()))))
+        async with translated("the delivery queue"), self._engine.connect() as connection:
+            rows = (await connection.execute(query)).mappings().all()
+            found = await stored_events(connection, rows, self._protection)
+        by_position = {event.position: event for event in found}
+        return [replace(job, event=by_position.get(positions[job.delivery_id])) for job in jobs]
 
     async def finish(self, job: DeliveryJob, worker_id: str, finish: Finish) -> bool:
+        """Recorded with the outcomes other senders finish meanwhile, in one transaction (a
+        group commit): answered once that transaction is committed."""
+        answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._outcomes.append(_Outcome(job, worker_id, finish, answer))
+        if self._recorder is None or self._recorder.done():
+            self._recorder = asyncio.create_task(self._record_outcomes(), name="hub-outcomes")
+        return await asyncio.shield(answer)
+
+    async def _record_outcomes(self) -> None:
+        """Record waiting outcomes a group at a time until none waits. A group whose
+        transaction fails for anything but an unavailable database is recorded one outcome at a
+        time, so that one job's fault is that job's alone."""
+        while self._outcomes:
+            group = _one_per_job(self._outcomes, MAX_OUTCOMES_PER_COMMIT)
+            try:
+                changed = await self._record(group)
+            except StoreUnavailable as error:
+                _answer(group, error=error)
+                continue
+            except Exception as error:
+                if len(group) == 1:
+                    _answer(group, error=error)
+                    continue
+                for outcome in group:
+                    try:
+                        (one,) = await self._record([outcome])
+                    except Exception as its_error:
+                        _answer([outcome], error=its_error)
+                    else:
+                        _answer([outcome], changed=[one])
+                continue
+            _answer(group, changed=changed)
+
+    async def _record(self, group: Sequence[_Outcome]) -> list[bool]:
+        """In one transaction: every attempt, each job's new status (delivered ones in one
+        statement per attempt number), the audit entries of the jobs changed, the first
+        receipts and any subscription a 410 disables. Whether each job's status changed."""
         now = datetime.now(UTC)
+        attempts = [
+            _attempt_row(o.job.delivery_id, o.finish.attempt)
+            for o in group
+            if o.finish.attempt is not None
+        ]
+        delivered = [o for o in group if o.finish.status == "delivered"]
+        changed: set[str] = set()
+        async with translated("the delivery queue"), self._writer.begin() as connection:
+            if attempts:
+                await connection.execute(delivery_attempts.insert(), attempts)
+            by_number: dict[int, list[str]] = {}
+            for outcome in delivered:
+                number = 0 if outcome.finish.attempt is None else outcome.finish.attempt.attempt
+                by_number.setdefault(number, []).append(outcome.job.delivery_id)
+            for number, ids in by_number.items():
+                # The receiver has it, whoever holds the job now: that is never undone.
+                found = await connection.execute(
+                    deliveries.update()
+                    .where(deliveries.c.delivery_id.in_(ids), deliveries.c.status != "delivered")
+                    .values(
+                        status="delivered",
+                        claimed_by=None,
+                        claimed_until=None,
+                        delivered_at=now,
+                        attempts=sa.case(
+                            (deliveries.c.attempts < number, number),
+                            else_=deliveries.c.attempts,
+                        ),
+                    )
+                    .returning(deliveries.c.delivery_id)
+                )
+                changed.update(found.scalars())
+            for outcome in group:
+                if outcome.finish.status != "delivered" and await self._settle(
+                    connection, outcome, now
+                ):
+                    changed.add(outcome.job.delivery_id)
+            entries = [
+                _audit_entry(o.job, o.finish, now) for o in group if o.job.delivery_id in changed
+            ]
+            if entries:
+                await self._audit.append(connection, entries)
+            receipts = {
+                o.job.disclosure_id: {
+                    "disclosure_id": o.job.disclosure_id,
+                    "first_delivered_at": now,
+                    "channel": "webhook",
+                }
+                for o in delivered
+            }
+            if receipts:
+                await connection.execute(
+                    self._insert(disclosure_receipts)
+                    .values(list(receipts.values()))
+                    .on_conflict_do_nothing(index_elements=[disclosure_receipts.c.disclosure_id])
+                )
+        return [o.job.delivery_id in changed for o in group]
+
+    async def _settle(self, connection: AsyncConnection, outcome: _Outcome, now: datetime) -> bool:
+        """Record an outcome other than a delivery: only while the job is still pending and
+        claimed by the worker (else another worker's outcome stands)."""
+        job, finish = outcome.job, outcome.finish
         values: dict[str, Any] = {
             "status": finish.status,
             "claimed_by": None,
             "claimed_until": None,
+            "last_error": finish.last_error,
         }
         if finish.attempt is not None:
             number = finish.attempt.attempt
             values["attempts"] = sa.case(
                 (deliveries.c.attempts < number, number), else_=deliveries.c.attempts
             )
-        if finish.status == "delivered":
-            values["delivered_at"] = now
-            # The receiver has it, whoever holds the job now: that is never undone.
-            guard = deliveries.c.status != "delivered"
-        else:
-            values["last_error"] = finish.last_error
-            if finish.next_attempt_at is not None:
-                values["next_attempt_at"] = _utc(finish.next_attempt_at)
-            guard = sa.and_(deliveries.c.status == "pending", deliveries.c.claimed_by == worker_id)
-        async with translated("the delivery queue"), self._writer.begin() as connection:
-            if finish.attempt is not None:
-                await connection.execute(
-                    delivery_attempts.insert().values(_attempt_row(job.delivery_id, finish.attempt))
-                )
-            changed = await connection.execute(
-                deliveries.update()
-                .where(deliveries.c.delivery_id == job.delivery_id, guard)
-                .values(**values)
+        if finish.next_attempt_at is not None:
+            values["next_attempt_at"] = _utc(finish.next_attempt_at)
+        found = await connection.execute(
+            deliveries.update()
+            .where(
+                deliveries.c.delivery_id == job.delivery_id,
+                deliveries.c.status == "pending",
+                deliveries.c.claimed_by == outcome.worker_id,
             )
-            if changed.rowcount:
-                await self._audit.append(connection, [_audit_entry(job, finish, now)])
-            if finish.status == "delivered":
-                await connection.execute(
-                    self._insert(disclosure_receipts)
-                    .values(
-                        disclosure_id=job.disclosure_id, first_delivered_at=now, channel="webhook"
-                    )
-                    .on_conflict_do_nothing(index_elements=[disclosure_receipts.c.disclosure_id])
+            .values(**values)
+        )
+        if finish.disable_subscription is not None:
+            await connection.execute(
+                subscriptions.update()
+                .where(
+                    subscriptions.c.subscription_id == job.subscription_id,
+                    subscriptions.c.status == "active",
                 )
-            if finish.disable_subscription is not None:
-                await connection.execute(
-                    subscriptions.update()
-                    .where(
-                        subscriptions.c.subscription_id == job.subscription_id,
-                        subscriptions.c.status == "active",
-                    )
-                    .values(
-                        status="disabled",
-                        status_reason=finish.disable_subscription,
-                        updated_at=now,
-                    )
+                .values(
+                    status="disabled",
+                    status_reason=finish.disable_subscription,
+                    updated_at=now,
                 )
-                await cancel_pending(connection, job.subscription_id, finish.disable_subscription)
-        return bool(changed.rowcount)
+            )
+            await cancel_pending(connection, job.subscription_id, finish.disable_subscription)
+        return bool(found.rowcount)
 
     async def next_claim_expiry(self, now: datetime) -> datetime | None:
         now = _utc(now)
@@ -330,6 +466,7 @@ def _job_query(ids: Sequence[str]) -> sa.Select[Any]:
             disclosures.c.decided_at,
             disclosures.c.acknowledge_within_seconds,
             disclosures.c.supplied_identifiers,
+            disclosures.c.event_position,
             recipient_feed.c.seq.label("recipient_seq"),
         )
         .select_from(
@@ -399,3 +536,49 @@ def _attempt_row(delivery_id: str, attempt: DeliveryAttempt) -> dict[str, Any]:
 def _utc(value: datetime) -> datetime:
     """In UTC. SQLite keeps no offset, so everything is stored in UTC and read back as such."""
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+#: The most outcomes recorded in one transaction.
+MAX_OUTCOMES_PER_COMMIT: Final = 500
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """A sender's outcome waiting to be recorded, and where its answer goes."""
+
+    job: DeliveryJob
+    worker_id: str
+    finish: Finish
+    answer: asyncio.Future[bool]
+
+
+def _one_per_job(waiting: list[_Outcome], limit: int) -> list[_Outcome]:
+    """Take up to `limit` outcomes off `waiting`, in order, at most one per job (a second
+    outcome of a job, from a worker whose claim lapsed, waits for the next group so that the
+    two are judged one after the other, as they would be alone)."""
+    group: list[_Outcome] = []
+    seen: set[str] = set()
+    kept: list[_Outcome] = []
+    for outcome in waiting:
+        if len(group) < limit and outcome.job.delivery_id not in seen:
+            seen.add(outcome.job.delivery_id)
+            group.append(outcome)
+        else:
+            kept.append(outcome)
+    waiting[:] = kept
+    return group
+
+
+def _answer(
+    group: Sequence[_Outcome],
+    *,
+    changed: Sequence[bool] | None = None,
+    error: BaseException | None = None,
+) -> None:
+    for n, outcome in enumerate(group):
+        if outcome.answer.done():
+            continue
+        if error is not None:
+            outcome.answer.set_exception(error)
+        elif changed is not None:
+            outcome.answer.set_result(changed[n])

@@ -19,7 +19,7 @@ import base64
 import binascii
 import logging
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -354,9 +354,23 @@ class SecretOpeningDeliveryQueue:
         self._rng = rng or random.Random()  # noqa: S311 - retry jitter, not a secret
 
     async def claim(
-        self, worker_id: str, *, now: datetime, until: datetime, limit: int
+        self,
+        worker_id: str,
+        *,
+        now: datetime,
+        until: datetime,
+        limit: int,
+        per_subscription: int | None = None,
+        skip: Collection[str] = (),
     ) -> list[DeliveryJob]:
-        jobs = await self._queue.claim(worker_id, now=now, until=until, limit=limit)
+        jobs = await self._queue.claim(
+            worker_id,
+            now=now,
+            until=until,
+            limit=limit,
+            per_subscription=per_subscription,
+            skip=skip,
+        )
         opened = []
         for job in jobs:
             try:

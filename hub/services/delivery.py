@@ -18,13 +18,15 @@ is sent again.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import os
 import random
 import secrets as random_ids
 import socket
-from collections.abc import Callable, Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal, Protocol
@@ -32,7 +34,7 @@ from typing import Any, Final, Literal, Protocol
 from standardwebhooks import Webhook
 
 from hub.domain.identity import with_supplied
-from hub.domain.notifications import Notification
+from hub.domain.notifications import Notification, StoredEvent
 from hub.errors import (
     Conflict,
     FieldProblem,
@@ -55,6 +57,7 @@ __all__ = [
     "DeliveryService",
     "DeliveryWorker",
     "Finish",
+    "JobNotifications",
     "WebhookResponse",
     "WebhookSender",
     "render_json",
@@ -104,6 +107,9 @@ class DeliveryJob:
     recipient_seq: int | None
     #: Identifiers the hub supplied from its person index (a record that follows the person).
     supplied_identifiers: Mapping[str, str] = field(default_factory=dict)
+    #: The disclosed notification as stored, when the queue read it with the claim (for a
+    #: batch at once); else the worker reads it from the store.
+    event: StoredEvent | None = field(default=None, repr=False)
 
     @property
     def acknowledge_by(self) -> datetime | None:
@@ -157,11 +163,19 @@ class DeliveryQueue(Protocol):
     """The webhook outbox (`deliveries`, `delivery_attempts`, `disclosure_receipts`)."""
 
     async def claim(
-        self, worker_id: str, *, now: datetime, until: datetime, limit: int
+        self,
+        worker_id: str,
+        *,
+        now: datetime,
+        until: datetime,
+        limit: int,
+        per_subscription: int | None = None,
+        skip: Collection[str] = (),
     ) -> list[DeliveryJob]:
         """Claim up to `limit` due jobs (pending, next attempt due, no live claim) for
-        `worker_id` until `until`, committed before anything is sent. Concurrent claimers never
-        get the same job."""
+        `worker_id` until `until`, committed before anything is sent: at most
+        `per_subscription` of any one subscription, none of those in `skip`, each
+        subscription's oldest first. Concurrent claimers never get the same job."""
         ...
 
     async def finish(self, job: DeliveryJob, worker_id: str, finish: Finish) -> bool:
@@ -209,6 +223,22 @@ class WebhookResponse:
     @property
     def ok(self) -> bool:
         return self.status_code is not None and 200 <= self.status_code < 300
+
+
+class JobNotifications(Protocol):
+    """Word from the database that webhook jobs were queued, by any process (PostgreSQL's
+    `LISTEN`): it sets `wakeup`, which the worker's loop waits on. Only shortens the wait: the
+    worker polls anyway."""
+
+    @property
+    def wakeup(self) -> asyncio.Event: ...
+
+    async def keep_listening(self) -> None:
+        """Listen if not listening (reconnecting after a database restart); check now and
+        then that the connection still answers. `StoreUnavailable` while it cannot."""
+        ...
+
+    async def close(self) -> None: ...
 
 
 class WebhookSender(Protocol):
@@ -274,12 +304,21 @@ def default_worker_id() -> str:
 
 
 class DeliveryWorker:
-    """Claims due webhook jobs and sends them, up to `concurrency` at a time, each in its own
-    task: a slow receiver holds up only its own jobs.
+    """Claims due webhook jobs and sends them, up to `concurrency` at a time in all and
+    `per_receiver` at a time to any one subscription's receiver, each in its own task: a slow
+    receiver holds up only its own jobs. Outcomes are recorded as sends finish (the queue joins
+    those that finish together into one transaction).
 
     `run_once` sends one batch and waits for it; `run` keeps sending until `stop` is set,
-    claiming whenever a slot is free and looking for due jobs every `poll_interval` seconds (or
-    when `wakeup` is set).
+    claiming whenever a slot is free and looking for due jobs every `poll_interval` seconds, or
+    at once when `wakeup` is set (by the routing store in this process, or by `notifications`
+    for jobs queued by any process).
+
+    A claimed job whose receiver is at its limit waits its turn in the worker, in claim order;
+    a receiver with jobs waiting is not claimed for, so it holds at most `per_receiver` sends
+    and as many waiting jobs, and at most `batch_size` jobs wait in all.
+    One whose claim would lapse before its send could end is not sent: its claim lapses and it
+    is claimed again, never sent twice at once.
     """
 
     def __init__(
@@ -291,6 +330,7 @@ class DeliveryWorker:
         *,
         retry_schedule: Sequence[float],
         concurrency: int = 16,
+        per_receiver: int | None = None,
         batch_size: int = 50,
         poll_interval: float = 1.0,
         claim_seconds: float = 60.0,
@@ -298,8 +338,14 @@ class DeliveryWorker:
         worker_id: str | None = None,
         clock: Callable[[], datetime] = _now,
         rng: random.Random | None = None,
+        notifications: JobNotifications | None = None,
     ) -> None:
-        for name, value in (("concurrency", concurrency), ("batch_size", batch_size)):
+        per_receiver = concurrency if per_receiver is None else per_receiver
+        for name, value in (
+            ("concurrency", concurrency),
+            ("per_receiver", per_receiver),
+            ("batch_size", batch_size),
+        ):
             if value < 1:
                 raise InvalidInput(f"{name} must be at least 1, not {value}")
         for name, seconds in (("poll_interval", poll_interval), ("claim_seconds", claim_seconds)):
@@ -320,13 +366,20 @@ class DeliveryWorker:
         self._redact = redact
         self._schedule = tuple(retry_schedule)
         self._concurrency = concurrency
+        self._per_receiver = per_receiver
         self._batch_size = batch_size
+        self._send_timeout = timedelta(seconds=send_timeout or 0.0)
+        self._notifications = notifications
         self._poll_interval = poll_interval
         self._claim = timedelta(seconds=claim_seconds)
         self.worker_id = worker_id or default_worker_id()
         self._clock = clock
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
         self._in_flight: set[asyncio.Task[None]] = set()
+        #: Sends in flight per subscription, and claimed jobs waiting for their receiver (each
+        #: with when its claim lapses), in claim order.
+        self._sending: dict[str, int] = {}
+        self._waiting: dict[str, deque[tuple[DeliveryJob, datetime]]] = {}
         #: Set whenever a send finishes, so that the loop claims for the freed slot at once.
         self._slot_freed = asyncio.Event()
 
@@ -363,14 +416,15 @@ class DeliveryWorker:
 
     def loop(self, wakeup: asyncio.Event | None = None) -> WorkerLoop:
         """This worker in the worker loop: it claims whenever a slot is free, and otherwise
-        waits for a send to finish, `wakeup`, or `poll_interval` seconds. An unavailable
-        database is waited out; any other error stops the worker. When the loop ends, the
-        sends in flight finish and are recorded."""
+        waits for a send to finish, `wakeup` (or the notifications'), or `poll_interval`
+        seconds. An unavailable database is waited out; any other error stops the worker. When
+        the loop ends, the sends in flight finish and are recorded."""
+        notified = None if self._notifications is None else self._notifications.wakeup
         return WorkerLoop(
             "delivery",
             self._claim_and_send,
             idle_seconds=self._poll_interval,
-            wakeups=(wakeup, self._slot_freed),
+            wakeups=(wakeup, notified, self._slot_freed),
             on_stop=self._finish_in_flight,
         )
 
@@ -379,6 +433,8 @@ class DeliveryWorker:
         await self.loop(wakeup).run(stop)
 
     async def _finish_in_flight(self) -> None:
+        # Jobs still waiting are left to their claims' lapse: never sent, they are claimed again.
+        self._waiting.clear()
         try:
             if self._in_flight:
                 await asyncio.wait(self._in_flight)
@@ -389,20 +445,63 @@ class DeliveryWorker:
             if self._in_flight:
                 await asyncio.gather(*self._in_flight, return_exceptions=True)
             self._in_flight.clear()
+            if self._notifications is not None:
+                await self._notifications.close()
 
     async def _claim_and_send(self) -> bool:
-        """Forget finished sends, claim as many due jobs as there are free slots and start
-        sending them; whether every slot asked for was filled (more may be due at once)."""
+        """Forget finished sends and start waiting jobs whose receivers have room; claim as
+        many due jobs as there are free slots and start those whose receivers have room;
+        whether every slot asked for was filled (more may be due at once)."""
+        if self._notifications is not None:
+            await self._notifications.keep_listening()
         self._reap()
-        wanted = min(self._concurrency - len(self._in_flight), self._batch_size)
+        self._start_waiting()
+        waiting = sum(len(jobs) for jobs in self._waiting.values())
+        wanted = min(self._concurrency - len(self._in_flight), self._batch_size - waiting)
         if wanted <= 0:
             return False  # every slot busy: wait for a send to finish
-        jobs = await self._claim_jobs(wanted)
+        now = self._clock()
+        until = now + self._claim
+        # A receiver with jobs waiting gets no more until they are all sent: it holds at most
+        # `per_receiver` sending and as many waiting, and a slow one leaves the other slots free.
+        full = set(self._waiting)
+        jobs = await self._queue.claim(
+            self.worker_id,
+            now=now,
+            until=until,
+            limit=wanted,
+            per_subscription=self._per_receiver,
+            skip=full,
+        )
         for job in jobs:
-            task = asyncio.create_task(self.deliver(job), name=f"hub-delivery-{job.delivery_id}")
-            self._in_flight.add(task)
-            task.add_done_callback(lambda _: self._slot_freed.set())
+            self._waiting.setdefault(job.subscription_id, deque()).append((job, until))
+        self._start_waiting()
         return len(jobs) == wanted
+
+    def _start_waiting(self) -> None:
+        """Start the waiting jobs, in claim order, of each receiver with room."""
+        for receiver, waiting in list(self._waiting.items()):
+            while waiting and self._sending.get(receiver, 0) < self._per_receiver:
+                job, claimed_until = waiting.popleft()
+                if self._clock() + self._send_timeout >= claimed_until:
+                    logger.info(
+                        "delivery %s waited out its claim: claimed again later", job.delivery_id
+                    )
+                    continue
+                self._sending[receiver] = self._sending.get(receiver, 0) + 1
+                task = asyncio.create_task(
+                    self.deliver(job), name=f"hub-delivery-{job.delivery_id}"
+                )
+                self._in_flight.add(task)
+                task.add_done_callback(functools.partial(self._sent, receiver))
+            if not waiting:
+                del self._waiting[receiver]
+
+    def _sent(self, receiver: str, _task: asyncio.Task[None]) -> None:
+        self._sending[receiver] -= 1
+        if not self._sending[receiver]:
+            del self._sending[receiver]
+        self._slot_freed.set()
 
     def _reap(self) -> None:
         """Forget finished sends; an unavailable database is waited out (the job's claim
@@ -459,7 +558,7 @@ class DeliveryWorker:
         format cannot carry (`CannotCarry`: a type or body version it lacks) is sent as `json`
         instead: a disclosure is never withheld for its presentation's sake, and the
         Content-Type tells the receiver which it got."""
-        stored = await self._store.get(job.source, job.event_id)
+        stored = job.event or await self._store.get(job.source, job.event_id)
         if stored is None:
             raise NotFound(f"notification {job.event_id} from {job.source} is not in the store")
         redacted = self._redact(
