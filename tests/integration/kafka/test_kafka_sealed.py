@@ -128,7 +128,8 @@ class FromScratch:
             versions[event.person_id] = max(versions.get(event.person_id, 0), event.stream_version)
         for profile in batch.profiles:
             self.profiles[profile.person_id] = (profile, versions[profile.person_id])
-        self.disclosures.extend(batch.disclosures)
+        # A decision held for review is the permitted decision it would be, proposed.
+        self.disclosures.extend((*batch.disclosures, *(p.disclosure for p in batch.proposals)))
         self.denials.extend(batch.denials)
         return True
 
