@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -191,6 +193,7 @@ async def test_an_unreachable_database_is_store_unavailable(
         url = real.set(host="127.0.0.1", port=1).render_as_string(hide_password=False)
         engine = create_engine(Settings(environment="test", database_url=url))
     repo = SqlClientRepository(engine)
+    threads_before = set(threading.enumerate())
     try:
         with pytest.raises(StoreUnavailable) as caught:
             await repo.get("cl_test1")
@@ -199,3 +202,20 @@ async def test_an_unreachable_database_is_store_unavailable(
             await repo.add(a_client())
     finally:
         await engine.dispose()
+        await _worker_threads_ended(threads_before)
+
+
+async def _worker_threads_ended(threads_before: set[threading.Thread]) -> None:
+    """aiosqlite stops the worker thread of a connection that failed to open without awaiting it:
+    let those threads finish while this test's event loop still runs, or one answers into a closed
+    loop and fails the next test's setup (PytestUnhandledThreadExceptionWarning)."""
+    for _ in range(500):
+        started = [
+            t
+            for t in threading.enumerate()
+            if t not in threads_before and t.is_alive() and "_connection_worker_thread" in t.name
+        ]
+        if not started:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"worker threads still running: {started}")
