@@ -88,10 +88,29 @@ answers() {
     curl -fsS -o /dev/null --max-time 5 "$ISSUER/.well-known/openid-configuration"
 }
 
+# Waits until the realm answers, as long as Keycloak (pid $1) lives and START_TIMEOUT allows.
+wait_ready() {
+    local pid=$1 deadline=$((SECONDS + START_TIMEOUT))
+    until answers; do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            tail -n 30 "$CONSOLE" >&2
+            die "Keycloak exited while starting (see $CONSOLE)"
+        fi
+        [ $SECONDS -lt $deadline ] || die "Keycloak's realm did not answer at $ISSUER within $START_TIMEOUT s (pid $pid; see $CONSOLE)"
+        sleep 1
+    done
+}
+
 start() {
     local pid
+    # One start at a time (CI starts Keycloak in the background, then `make test` and the tests'
+    # fixture ask again): a second `start` waits for the first, then finds Keycloak up.
+    mkdir -p "$KC_CACHE"
+    exec 9>"$KC_CACHE/start-$PORT.lock"
+    flock 9
     if pid=$(running_pid); then
-        answers || die "Keycloak (pid $pid) runs but its realm does not answer at $ISSUER (see $CONSOLE)"
+        # Already up, or still starting (another `start`, e.g. in the background in CI): wait.
+        answers || { say "Keycloak (pid $pid) is starting; waiting for its realm"; wait_ready "$pid"; }
         echo "Keycloak $VERSION is already up at $ISSUER (pid $pid)"
         return
     fi
@@ -105,25 +124,18 @@ start() {
     cp "$REALM_FILE" "$DIST/data/import/realm-$REALM.json"
     : >"$CONSOLE"
     local began=$SECONDS
-    # setsid: Keycloak outlives this script and the shell (or test) that started it.
+    # setsid: Keycloak outlives this script and the shell (or test) that started it; it does
+    # not inherit the start lock (fd 9), which would otherwise be held while it runs.
     KC_BOOTSTRAP_ADMIN_USERNAME=${HUB_KEYCLOAK_ADMIN:-admin} \
     KC_BOOTSTRAP_ADMIN_PASSWORD=${HUB_KEYCLOAK_ADMIN_PASSWORD:-admin} \
     JAVA_OPTS_KC_HEAP="$HEAP" \
         setsid "$DIST/bin/kc.sh" start-dev --db=dev-mem --import-realm \
             --http-host="$HOST" --http-port="$PORT" --http-management-port="$MANAGEMENT_PORT" \
             --hostname-strict=false --log-level=warn \
-            </dev/null >>"$CONSOLE" 2>&1 &
+            </dev/null >>"$CONSOLE" 2>&1 9>&- &
     pid=$!
     echo "$pid" >"$PIDFILE"
-    local deadline=$((SECONDS + START_TIMEOUT))
-    until answers; do
-        if ! kill -0 "$pid" 2>/dev/null; then
-            tail -n 30 "$CONSOLE" >&2
-            die "Keycloak exited while starting (see $CONSOLE)"
-        fi
-        [ $SECONDS -lt $deadline ] || die "Keycloak's realm did not answer at $ISSUER within $START_TIMEOUT s (pid $pid; see $CONSOLE)"
-        sleep 1
-    done
+    wait_ready "$pid"
     echo "Keycloak $VERSION is up at $ISSUER in $((SECONDS - began)) s (pid $pid; log $CONSOLE)"
 }
 

@@ -231,19 +231,22 @@ class RelyingParty:
             raise SignInFailed("the ID token was issued to another client (azp)")
         return IdentityClaims(claims=dict(claims), id_token=id_token)
 
-    async def end_session_url(self, *, id_token: str, post_logout_redirect_uri: str) -> str | None:
-        """RP-initiated logout (OIDC RP-Initiated Logout 1.0): the provider's end-session URL
-        with the ID token hint, or None when the provider has no end-session endpoint."""
+    async def end_session_url(
+        self, *, id_token: str | None, post_logout_redirect_uri: str
+    ) -> str | None:
+        """RP-initiated logout (OIDC RP-Initiated Logout 1.0): the provider's end-session URL,
+        or None when the provider has no end-session endpoint. With the ID token as hint the
+        provider signs the person out at once; without it, it asks them to confirm."""
         metadata = await self.metadata()
         if metadata.end_session_endpoint is None:
             return None
-        query = urlencode(
-            {
-                "id_token_hint": id_token,
-                "client_id": self.client_id,
-                "post_logout_redirect_uri": post_logout_redirect_uri,
-            }
-        )
+        parameters = {
+            "client_id": self.client_id,
+            "post_logout_redirect_uri": post_logout_redirect_uri,
+        }
+        if id_token is not None:
+            parameters["id_token_hint"] = id_token
+        query = urlencode(parameters)
         separator = "&" if "?" in metadata.end_session_endpoint else "?"
         return f"{metadata.end_session_endpoint}{separator}{query}"
 

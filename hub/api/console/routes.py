@@ -142,8 +142,10 @@ async def callback(
             status_code=403,
             name=identity.display_name,
             claim=console.roles.claim,
+            # No ID token in a link on the page (it names the person): the provider asks to
+            # confirm instead.
             sign_out_url=await console.relying_party.end_session_url(
-                id_token=identity.id_token,
+                id_token=None,
                 post_logout_redirect_uri=str(request.url_for("console_home")),
             ),
         )

@@ -113,6 +113,11 @@ async def test_a_person_with_no_hub_role_is_refused_with_a_clear_page(
     assert refused.status_code == 403
     assert "You do not have access to the hub" in refused.text
     assert "<code>groups</code>" in refused.text
+    # The page's sign-out link carries no ID token (it names the person).
+    link = re.search(r'id="sign-out-provider" href="([^"]+)"', refused.text)
+    assert link is not None
+    assert link.group(1).startswith(f"{keycloak.issuer}/protocol/openid-connect/logout?")
+    assert "id_token_hint" not in link.group(1)
     assert "pph_console" not in browser.cookies
     assert "Sign in with your agency account" in (await browser.get("/")).text
 
