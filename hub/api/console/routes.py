@@ -21,7 +21,8 @@ logger = logging.getLogger("hub.console")
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=HERE / "templates")
-STATIC_FILES = {"console.css": "text/css"}
+#: The files under static/ the console serves (nothing else there is reachable).
+STATIC_FILES = {"console.css": "text/css", "sgds/design-system.min.css": "text/css"}
 
 SESSION_COOKIE = "pph_console"
 #: Binds a pending sign-in to the browser that began it (login CSRF); read only by the callback.
@@ -41,7 +42,7 @@ def _console(request: Request) -> Console:
 def _protect(response: Response, console: Console) -> Response:
     # form-action names the provider: sign-out's POST is answered with a redirect there.
     response.headers["Content-Security-Policy"] = (
-        "default-src 'none'; style-src 'self'; img-src 'self'; "
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; "
         f"form-action 'self' {console.provider_origin}; "
         "frame-ancestors 'none'; base-uri 'none'"
     )
@@ -203,7 +204,7 @@ async def logout(request: Request, csrf_token: Annotated[str | None, Form()] = N
     return _protect(response, console)
 
 
-@router.get("/console/static/{name}", name="console_static")
+@router.get("/console/static/{name:path}", name="console_static")
 async def static(request: Request, name: str) -> Response:
     console = _console(request)
     media_type = STATIC_FILES.get(name)

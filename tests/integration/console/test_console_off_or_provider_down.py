@@ -48,3 +48,23 @@ async def test_a_provider_that_does_not_answer_gives_a_clear_page(tmp_path: Path
         assert f"the identity provider at http://127.0.0.1:{port}/realms/pph did not answer" in (
             answer.text
         )
+
+
+async def test_the_console_serves_its_vendored_stylesheet_and_nothing_else(
+    tmp_path: Path,
+) -> None:
+    settings = base_settings(
+        tmp_path / "data",
+        oidc_issuer="http://127.0.0.1:9/realms/pph",
+        oidc_client_id="pph-console",
+        console_role_map={"hub-dpo": "dpo"},
+    )
+    async with console_browser(settings) as browser:
+        page = await browser.get("/")
+        assert "/console/static/sgds/design-system.min.css" in page.text
+        css = await browser.get("/console/static/sgds/design-system.min.css")
+        assert css.status_code == 200
+        assert css.headers["content-type"].startswith("text/css")
+        assert ".ds_button" in css.text
+        for other in ("sgds/LICENSE.txt", "../routes.py", "sgds/../../routes.py", "nothing.css"):
+            assert (await browser.get(f"/console/static/{other}")).status_code == 404, other
