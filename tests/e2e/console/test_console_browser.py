@@ -7,8 +7,10 @@ import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.conftest import HubProcess, free_port
@@ -42,10 +44,24 @@ def console_hub(keycloak: KeycloakUnderTest, tmp_path: Path) -> Iterator[HubProc
 SCREENSHOTS = os.environ.get("HUB_CONSOLE_SCREENSHOTS")
 
 
+#: axe-core's rule tags for WCAG 2.0, 2.1 and 2.2 at levels A and AA.
+WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+
+
 def screenshot(page: Page, name: str) -> None:
     if SCREENSHOTS:
         Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"))
+
+
+def assert_accessible(page: Page) -> None:
+    """axe-core finds no serious or critical WCAG 2.2 AA violation on the page (issue 16)."""
+    results = Axe().run(page, options={"runOnly": {"type": "tag", "values": WCAG_AA}})
+    violations = results.response["violations"]
+    grave = [v for v in violations if v["impact"] in ("serious", "critical")]
+    assert not grave, results.generate_report()
+    path = urlsplit(page.url).path
+    print(f"axe on {path}: {len(violations)} violation(s), none serious or critical")
 
 
 def console_url(hub: HubProcess) -> str:
@@ -72,6 +88,7 @@ def test_a_dpo_signs_in_through_keycloak_and_signs_out(
         page.goto(console_url(console_hub))
         expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
         screenshot(page, "sign-in")
+        assert_accessible(page)
         page.get_by_role("link", name="Sign in with your agency account").click()
 
         sign_in_at_keycloak(page, keycloak, "dpo-operator")
@@ -80,6 +97,7 @@ def test_a_dpo_signs_in_through_keycloak_and_signs_out(
         expect(page.locator("#person-name")).to_have_text("Morag Fraser")
         expect(page.locator("#roles li")).to_have_text(["Data protection officer", "Operator"])
         screenshot(page, "signed-in")
+        assert_accessible(page)
         session = [c for c in context.cookies() if c["name"] == "pph_console"]
         assert len(session) == 1
         assert session[0]["httpOnly"] is True
@@ -112,6 +130,7 @@ def test_a_person_with_no_hub_role_is_refused_with_a_clear_page(
         expect(heading).to_be_visible()
         expect(page.locator("main")).to_contain_text("Nina Rowe")
         screenshot(page, "refused")
+        assert_accessible(page)
         assert not [c for c in context.cookies() if c["name"] == "pph_console"]
         page.goto(console_url(console_hub))
         expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
