@@ -74,7 +74,9 @@ def create_app(settings: Settings | None = None, *, role: Role = "all") -> FastA
     app.include_router(reviews.router)
     app.include_router(audit.router)
     app.include_router(metrics.router)
-    app.include_router(console_routes.router)
+    if settings is not None and settings.oidc_issuer is not None:
+        # The console for people (issue 16): its routes exist only where it is configured.
+        app.include_router(console_routes.router)
     return app
 
 
