@@ -1,6 +1,7 @@
 # The two commands of the README:
 #   make run    set up and run the hub on its embedded default (SQLite under ./var)
-#   make test   set up and pass the whole test suite (starts a local PostgreSQL and Apache Kafka)
+#   make test   set up and pass the whole test suite (starts a local PostgreSQL, Apache Kafka and
+#               Keycloak; the console's browser tests need Debian's chromium)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -28,6 +29,7 @@ test: setup lint
 	$(BIN)/hub policy test
 	deploy/local/postgres.sh start
 	deploy/local/kafka.sh start
+	deploy/local/keycloak.sh start
 	$(BIN)/pytest tests
 
 clean:

@@ -6,6 +6,7 @@ environment must be given real secrets and fails loudly without them.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -14,6 +15,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: The repository root: `events/`, `policies/` and `migrations/` live beside the `hub` package.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+#: A hub role the console gives (`console_role_map`'s values): a co-ordinator's names a region.
+CONSOLE_ROLE_PATTERN = re.compile(r"dpo|operator|mappa-coordinator:[a-z0-9][a-z0-9-]{0,99}")
 
 PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "password"})
 
@@ -301,3 +305,54 @@ class Settings(BaseSettings):
         if self.audit_checkpoint_dir is not None:
             return self.audit_checkpoint_dir
         return self.data_dir / "audit-checkpoints"
+
+    # --- The console: sign-in for people (issue 16) ---------------------------------------------
+    #: The OpenID Connect issuer people sign in through (the agencies' identity provider, e.g.
+    #: `https://login.example/realms/pph`). Unset: the console is off and `/` is not served.
+    oidc_issuer: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
+    #: The console's client id at that issuer (authorization code with PKCE).
+    oidc_client_id: str | None = Field(default=None, min_length=1, max_length=200)
+    #: Only for a confidential client: its secret (`client_secret_basic`). A public client
+    #: relies on PKCE alone.
+    oidc_client_secret: SecretStr | None = None
+    #: The ID token claim that lists the person's groups or roles.
+    console_role_claim: str = Field(default="groups", min_length=1, max_length=100)
+    #: Which of those groups or roles gives which hub role, as JSON: `{"hub-dpo": "dpo",
+    #: "hub-operator": "operator", "hub-mappa-glasgow": "mappa-coordinator:mappa-glasgow"}`
+    #: (a co-ordinator's role names their MAPPA region). A person with none of them is refused.
+    console_role_map: dict[str, str] = {}
+    #: A console session ends after this many seconds without a request, and in any case after
+    #: `console_session_max_seconds` (then the person signs in again at the identity provider).
+    console_session_idle_seconds: int = Field(default=900, ge=60, le=86_400)
+    console_session_max_seconds: int = Field(default=8 * 3600, ge=60, le=7 * 86_400)
+    #: The console's cookies carry `Secure`. Browsers keep Secure cookies on http://localhost,
+    #: so leave it on even in development.
+    console_cookie_secure: bool = True
+
+    @field_validator("console_role_map")
+    @classmethod
+    def _known_console_roles(cls, value: dict[str, str]) -> dict[str, str]:
+        for group, role in value.items():
+            if not CONSOLE_ROLE_PATTERN.fullmatch(role):
+                raise ValueError(
+                    f"HUB_CONSOLE_ROLE_MAP maps {group!r} to {role!r}: a hub role is dpo, "
+                    "operator or mappa-coordinator:<region id>"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _console_settings_consistent(self) -> Settings:
+        if (self.oidc_issuer is None) != (self.oidc_client_id is None):
+            raise ValueError("HUB_OIDC_ISSUER and HUB_OIDC_CLIENT_ID must be set together")
+        if self.oidc_issuer is None:
+            return self
+        if self.environment == "production" and not self.oidc_issuer.startswith("https://"):
+            raise ValueError("HUB_OIDC_ISSUER must be an https:// URL in production")
+        if not self.console_role_map:
+            raise ValueError(
+                "HUB_CONSOLE_ROLE_MAP is empty: with no group mapped to a hub role, nobody "
+                "could use the console"
+            )
+        if self.environment == "production" and not self.console_cookie_secure:
+            raise ValueError("HUB_CONSOLE_COOKIE_SECURE cannot be off in production")
+        return self

@@ -11,6 +11,8 @@ from fastapi import Depends, FastAPI
 from hub import __version__, bootstrap
 from hub.api import problems
 from hub.api.checkpoint_header import AuditCheckpointHeader
+from hub.api.console import routes as console_routes
+from hub.api.console import runtime as console_runtime
 from hub.api.parameters import clean_parameters
 from hub.api.ratelimit import RateLimitMiddleware
 from hub.api.routes import (
@@ -42,8 +44,10 @@ def create_app(settings: Settings | None = None, *, role: Role = "all") -> FastA
         async with bootstrap.running(settings or Settings()) as container:
             app.state.container = container
             app.state.streams = FeedStreams.from_settings(container.settings, container.clients)
-            async with _workers(app, container, role):
-                yield
+            async with console_runtime.running(container.settings) as console:
+                app.state.console = console  # None when no identity provider is configured
+                async with _workers(app, container, role):
+                    yield
 
     app = FastAPI(
         title="Public Protection Hub",
@@ -70,6 +74,9 @@ def create_app(settings: Settings | None = None, *, role: Role = "all") -> FastA
     app.include_router(reviews.router)
     app.include_router(audit.router)
     app.include_router(metrics.router)
+    if settings is not None and settings.oidc_issuer is not None:
+        # The console for people (issue 16): its routes exist only where it is configured.
+        app.include_router(console_routes.router)
     return app
 
 

@@ -1,0 +1,231 @@
+"""The console's pages: `/` (signed in, or the sign-in page), sign-in at the identity provider
+and back, sign-out (RP-initiated logout at the provider). Every console answer carries a strict
+Content-Security-Policy, is never cached, and sends no Referer (the callback's URL holds a code).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import FileResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from hub.api.console.oidc import SignInFailed
+from hub.api.console.runtime import Console
+from hub.api.console.sessions import ConsoleSession, SignedInPerson, csrf_matches
+
+logger = logging.getLogger("hub.console")
+
+HERE = Path(__file__).resolve().parent
+templates = Jinja2Templates(directory=HERE / "templates")
+#: The files under static/ the console serves (nothing else there is reachable).
+STATIC_FILES = {"console.css": "text/css", "sgds/design-system.min.css": "text/css"}
+
+SESSION_COOKIE = "pph_console"
+#: Binds a pending sign-in to the browser that began it (login CSRF); read only by the callback.
+SIGN_IN_COOKIE = "pph_console_signin"
+CALLBACK_PATH = "/console/callback"
+
+router = APIRouter(include_in_schema=False)
+
+
+def _console(request: Request) -> Console:
+    console: Console | None = getattr(request.app.state, "console", None)
+    if console is None:
+        raise HTTPException(status_code=404, detail="the console is not configured")
+    return console
+
+
+def _protect(response: Response, console: Console) -> Response:
+    # form-action names the provider: sign-out's POST is answered with a redirect there.
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; "
+        f"form-action 'self' {console.provider_origin}; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    )
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _page(
+    request: Request, console: Console, template: str, status_code: int = 200, **context: object
+) -> Response:
+    response = templates.TemplateResponse(request, template, context, status_code=status_code)
+    return _protect(response, console)
+
+
+def _session(request: Request, console: Console) -> ConsoleSession | None:
+    return console.sessions.find(request.cookies.get(SESSION_COOKIE))
+
+
+@router.get("/", name="console_home")
+async def home(request: Request) -> Response:
+    console = _console(request)
+    session = _session(request, console)
+    if session is None:
+        return _page(request, console, "signin.html")
+    return _page(
+        request,
+        console,
+        "home.html",
+        person=session.person,
+        roles=sorted(session.person.roles),
+        csrf_token=session.csrf_token,
+    )
+
+
+@router.get("/console/login", name="console_login")
+async def login(request: Request) -> Response:
+    console = _console(request)
+    redirect_uri = str(request.url_for("console_callback"))
+    binding, pending = console.sessions.begin_sign_in(redirect_uri)
+    try:
+        target = await console.relying_party.authorization_url(pending)
+    except SignInFailed as error:
+        return _failed(request, console, error)
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        SIGN_IN_COOKIE,
+        binding,
+        max_age=int(console.sessions.sign_in_seconds),
+        path=CALLBACK_PATH,
+        secure=console.cookie_secure,
+        httponly=True,
+        # Lax: the provider's redirect back is a top-level navigation from another site.
+        samesite="lax",
+    )
+    return _protect(response, console)
+
+
+@router.get(CALLBACK_PATH, name="console_callback")
+async def callback(
+    request: Request,
+    code: str | None = None,
+    state: str | None = None,
+    error: str | None = None,
+    error_description: str | None = None,
+) -> Response:
+    console = _console(request)
+    if error is not None:
+        reason = f"the identity provider answered {error}"
+        if error_description:
+            reason += f": {error_description}"
+        return _failed(request, console, SignInFailed(reason))
+    if not code or not state:
+        return _failed(request, console, SignInFailed("the answer has no code or no state"))
+    pending = console.sessions.finish_sign_in(request.cookies.get(SIGN_IN_COOKIE), state)
+    if pending is None:
+        return _failed(
+            request,
+            console,
+            SignInFailed(
+                "this sign-in was not begun in this browser, was already used, or took too "
+                "long; please sign in again"
+            ),
+        )
+    try:
+        identity = await console.relying_party.redeem(code, pending)
+    except SignInFailed as failure:
+        return _failed(request, console, failure)
+    roles = console.roles.roles_of(identity.claims)
+    if not roles:
+        logger.info("console sign-in refused: subject %s holds no hub role", identity.subject)
+        response = _page(
+            request,
+            console,
+            "refused.html",
+            status_code=403,
+            name=identity.display_name,
+            claim=console.roles.claim,
+            # No ID token in a link on the page (it names the person): the provider asks to
+            # confirm instead.
+            sign_out_url=await console.relying_party.end_session_url(
+                id_token=None,
+                post_logout_redirect_uri=str(request.url_for("console_home")),
+            ),
+        )
+        response.delete_cookie(SIGN_IN_COOKIE, path=CALLBACK_PATH)
+        return response
+    person = SignedInPerson(identity.subject, identity.display_name, roles)
+    session_id, _session_opened = console.sessions.open(person, identity.id_token)
+    logger.info(
+        "console sign-in: subject %s as %s",
+        identity.subject,
+        ", ".join(role.title for role in sorted(roles)),
+    )
+    response = RedirectResponse(str(request.url_for("console_home")), status_code=303)
+    response.delete_cookie(SIGN_IN_COOKIE, path=CALLBACK_PATH)
+    response.set_cookie(
+        SESSION_COOKIE,
+        session_id,
+        path="/",
+        secure=console.cookie_secure,
+        httponly=True,
+        samesite="lax",
+    )
+    return _protect(response, console)
+
+
+@router.post("/console/logout", name="console_logout")
+async def logout(request: Request, csrf_token: Annotated[str | None, Form()] = None) -> Response:
+    console = _console(request)
+    session = _session(request, console)
+    if session is None:
+        # Nothing to end here; back to the sign-in page.
+        response = RedirectResponse(str(request.url_for("console_home")), status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return _protect(response, console)
+    if not csrf_matches(session, csrf_token):
+        return _page(
+            request,
+            console,
+            "error.html",
+            status_code=403,
+            title="Sign-out refused",
+            message="The form did not come from this console (its CSRF token is missing or "
+            "wrong). Nothing was changed; use the sign-out button on the console's page.",
+        )
+    console.sessions.close(request.cookies.get(SESSION_COOKIE))
+    home_url = str(request.url_for("console_home"))
+    try:
+        target = await console.relying_party.end_session_url(
+            id_token=session.id_token, post_logout_redirect_uri=home_url
+        )
+    except SignInFailed:
+        target = None  # signed out here; the provider's own session ends when it expires
+    response = RedirectResponse(target or home_url, status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return _protect(response, console)
+
+
+@router.get("/console/static/{name:path}", name="console_static")
+async def static(request: Request, name: str) -> Response:
+    console = _console(request)
+    media_type = STATIC_FILES.get(name)
+    if media_type is None:
+        raise HTTPException(status_code=404, detail=f"no console file {name!r}")
+    response = FileResponse(HERE / "static" / name, media_type=media_type)
+    _protect(response, console)
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    return response
+
+
+def _failed(request: Request, console: Console, failure: SignInFailed) -> Response:
+    logger.warning("console sign-in failed: %s", failure)
+    response = _page(
+        request,
+        console,
+        "error.html",
+        status_code=502 if failure.provider_down else 400,
+        title="Sign-in failed",
+        message=str(failure),
+        retry=True,
+    )
+    response.delete_cookie(SIGN_IN_COOKIE, path=CALLBACK_PATH)
+    return response
