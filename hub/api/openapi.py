@@ -27,7 +27,10 @@ from hub.settings import PROJECT_ROOT, Settings
 
 COMPONENTS = "#/components/schemas/"
 PROBLEM = "Problem"
-ENVELOPE = "NotificationEnvelope"
+#: The envelope of `events/envelope.v1.schema.json` less what differs by type (`type`,
+#: `dataschema`, `data`), which each type's schema adds.
+CONTEXT = "NotificationContext"
+_BY_TYPE = ("type", "dataschema", "data")
 #: Every notification the hub validates: one schema per event type, discriminated by `type`.
 NOTIFICATION_NAME = "Notification"
 NOTIFICATION_BATCH_NAME = "NotificationBatch"
@@ -138,6 +141,7 @@ def json_body(
     *,
     media_types: tuple[str, ...] = ("application/json",),
     examples: Mapping[str, Any] | None = None,
+    description: str | None = None,
 ) -> dict[str, Any]:
     """`openapi_extra` declaring a required JSON request body (for a route that reads its body
     itself, with `hub.api.body.read_json`: its size limit and strict JSON); `examples` by name,
@@ -146,7 +150,10 @@ def json_body(
     if examples:
         media["examples"] = dict(examples)
     content = {media_type: dict(media) for media_type in media_types}
-    return {"requestBody": {"required": True, "content": content}}
+    body: dict[str, Any] = {"required": True, "content": content}
+    if description is not None:
+        body["description"] = description
+    return {"requestBody": body}
 
 
 def install(app: FastAPI, settings: Settings | None) -> None:
@@ -268,7 +275,7 @@ class EventContract:
         return sorted({event_type for event_type, _ in self._bodies})
 
     def schemas(self) -> dict[str, Any]:
-        schemas: dict[str, Any] = {ENVELOPE: _without_identity(self._envelope)}
+        schemas: dict[str, Any] = {CONTEXT: _context(self._envelope)}
         mapping: dict[str, str] = {}
         for (event_type, version), body in sorted(self._bodies.items()):
             schemas.update(_lifted(body_schema_name(event_type, version), body))
@@ -285,18 +292,23 @@ class EventContract:
                 "title": f"{event_type} notification",
                 "description": f"A `{event_type}` notification, pushed by {pushed_by}.",
                 "allOf": [
-                    {"$ref": COMPONENTS + ENVELOPE},
+                    {"$ref": COMPONENTS + CONTEXT},
                     {
                         "type": "object",
+                        "required": list(_BY_TYPE),
                         "properties": {
-                            "type": {"const": event_type},
+                            "type": {"type": "string", "const": event_type},
                             "dataschema": {
-                                "enum": [dataschema_urn(event_type, v) for v in versions]
+                                "type": "string",
+                                "enum": [dataschema_urn(event_type, v) for v in versions],
+                                "description": "Names the body schema and its version",
                             },
                             "data": refs[0] if len(refs) == 1 else {"oneOf": refs},
                         },
                     },
                 ],
+                # The envelope's `additionalProperties: false`, across both parts.
+                "unevaluatedProperties": False,
             }
             mapping[event_type] = COMPONENTS + name
         schemas[NOTIFICATION_NAME] = {
@@ -350,6 +362,20 @@ def _without_identity(schema: Mapping[str, Any]) -> dict[str, Any]:
     """A schema as a component: no `$schema` or `$id` of its own (its references are rewritten
     to the document's components instead)."""
     return {k: v for k, v in schema.items() if k not in ("$schema", "$id", "$defs")}
+
+
+def _context(envelope: Mapping[str, Any]) -> dict[str, Any]:
+    """The envelope's members that every type shares (its per-type `if`/`then` rules on
+    `dataschema` become each type's own `dataschema` enum)."""
+    context = {
+        key: value
+        for key, value in _without_identity(envelope).items()
+        if key not in ("allOf", "additionalProperties")
+    }
+    context["title"] = "Notification context"
+    context["properties"] = {k: v for k, v in envelope["properties"].items() if k not in _BY_TYPE}
+    context["required"] = [k for k in envelope["required"] if k not in _BY_TYPE]
+    return context
 
 
 def _lifted(name: str, schema: Mapping[str, Any]) -> dict[str, Any]:

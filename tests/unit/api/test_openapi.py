@@ -213,7 +213,7 @@ def test_every_declared_example_is_valid_against_its_schema(document: dict[str, 
     found = _declared_examples(document)
     where = {w.split(" ")[1] for w, _, _ in found}
     assert {"/v1/events", "/v1/events/batch", "/v1/policy/explain"} <= where
-    assert len(found) > 2 * 26
+    assert len(found) >= 26 + 2  # every publishable type, a batch, an explain request
     for name, schema, example in found:
         errors = list(_validator(document, schema).iter_errors(example["value"]))
         assert errors == [], (name, [e.message for e in errors][:3])
