@@ -509,7 +509,6 @@ async def issue_token(
 
 @router.get(
     "/.well-known/jwks.json",
-    tags=["oauth"],
     operation_id="getTokenKeys",
     responses={
         200: {

@@ -237,3 +237,12 @@ def test_an_invalid_notification_fails_the_documented_schema(document: dict[str,
     }
     for invalid in (no_body, wrong_body, other_type):
         assert not validator.is_valid(invalid)
+
+
+def test_every_operation_has_one_declared_tag(document: dict[str, Any]) -> None:
+    declared = {tag["name"] for tag in document["tags"]}
+    used = set()
+    for method, path, operation in operations(document):
+        assert len(operation["tags"]) == 1, (method, path)
+        used.update(operation["tags"])
+    assert used == declared
