@@ -246,3 +246,41 @@ def test_every_operation_has_one_declared_tag(document: dict[str, Any]) -> None:
         assert len(operation["tags"]) == 1, (method, path)
         used.update(operation["tags"])
     assert used == declared
+
+
+def test_webhook_deliveries_are_declared_as_the_hub_sends_them(document: dict[str, Any]) -> None:
+    from datetime import UTC, datetime
+
+    from hub.services.delivery import DeliveryJob, render_json, sign
+
+    webhook = document["webhooks"]["disclosure"]["post"]
+    job = DeliveryJob(
+        delivery_id="dl_1",
+        subscription_id="sub_1",
+        recipient_id="sw-glasgow-city",
+        attempts=0,
+        url="https://hooks.example.gov.uk/pph",
+        format="json",
+        secrets=("whsec_" + "A" * 32,),
+        subscription_status="active",
+        disclosure_id="d_1",
+        source="urn:pph:sps:pr2:hmp-barlinnie",
+        event_id="e-1",
+        event_type="custody.admission",
+        person_id="p_1",
+        fields=("data.establishment",),
+        rules=("admission-to-social-work",),
+        purposes=("purpose",),
+        legal_bases=("basis",),
+        policy_version="v1",
+        decided_at=datetime(2026, 12, 6, 12, 0, tzinfo=UTC),
+        acknowledge_within_seconds=None,
+        recipient_seq=7,
+    )
+    body = render_json(job, {"type": "custody.admission", "data": {"establishment": "hmp-perth"}})
+    schema = webhook["requestBody"]["content"]["application/json"]["schema"]
+    errors = list(_validator(document, schema).iter_errors(json.loads(body)))
+    assert errors == [], [e.message for e in errors]
+    headers = sign("d_1", job.decided_at, body, job.secrets)
+    declared = {p["name"] for p in webhook["parameters"] if p["in"] == "header"}
+    assert declared == set(headers) - {"content-type"}
