@@ -16,16 +16,22 @@ from hub.errors import Conflict, NotFound
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 
-PROBLEMS = problems(
-    {
-        400: "Not strict JSON",
-        403: "The token lacks events:publish, or a source is not the agency's (or is the hub's "
-        "own, as for disclosure.overdue); nothing was stored",
-        409: "Conflicts with what is stored (an id reused for other content, or an identifier "
-        "conflict); nothing was stored",
-        413: "The body is over the size limit",
-        415: "The body is not JSON",
-        422: "The notification is invalid or of an unknown type; `errors` names each field",
+PUSH_PROBLEMS = {
+    400: "Not strict JSON",
+    403: "The token lacks events:publish, or a source is not the agency's (or is the hub's "
+    "own, as for disclosure.overdue); nothing was stored",
+    409: "Conflicts with what is stored (an id reused for other content, or an identifier "
+    "conflict); nothing was stored",
+    413: "The body is over the size limit",
+    415: "The body is not JSON",
+    422: "The notification is invalid or of an unknown type; `errors` names each field",
+}
+PROBLEMS = problems(PUSH_PROBLEMS)
+BATCH_PROBLEMS = problems(
+    PUSH_PROBLEMS
+    | {
+        400: "Not strict JSON, not a JSON array, empty, or more than HUB_MAX_BATCH_SIZE items",
+        422: "An item is invalid: `errors` names the index and field of each; nothing was stored",
     }
 )
 #: `read_json` also takes the CloudEvents media types; declaring one media type keeps the body
@@ -36,7 +42,7 @@ CLOUDEVENTS_TOO = (
 )
 READ_PROBLEMS = problems(
     {
-        400: "X-Purpose is not UTF-8 text",
+        400: "X-Purpose is not one line of printable UTF-8 text",
         404: "The caller's agency published no notification with this id",
         409: "The agency published several with this id from different sources: give ?source=",
     }
@@ -78,7 +84,7 @@ async def publish_notification(
     "/batch",
     response_model=AcceptedBatch,
     operation_id="publishNotificationBatch",
-    responses=PROBLEMS,
+    responses=BATCH_PROBLEMS,
     openapi_extra=json_body(NOTIFICATION_BATCH, description=CLOUDEVENTS_TOO),
 )
 async def publish_batch(

@@ -19,7 +19,10 @@ from hub.services.feed import MAX_PAGE_SIZE, FeedItem, Heartbeat, StreamEnded
 
 router = APIRouter(prefix="/v1/feed", tags=["feed"])
 
-FEED_PROBLEMS = {400: "X-Purpose is not UTF-8 text", 403: "The token lacks the scope feed:read"}
+FEED_PROBLEMS = {
+    400: "X-Purpose is not one line of printable UTF-8 text",
+    403: "The token lacks the scope feed:read",
+}
 PROBLEMS = problems(FEED_PROBLEMS)
 STREAM_PROBLEMS = problems(
     FEED_PROBLEMS
