@@ -22,6 +22,7 @@ from hub.api.deps import (
     Purpose,
     principal,
 )
+from hub.api.openapi import json_body, problems
 from hub.domain.audit.builders import Consulted
 from hub.domain.audit.entries import AuditEntry, AuditKind
 from hub.domain.schemas import representable_in_utc
@@ -37,13 +38,20 @@ from hub.services.audit_queries import (
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
-PROBLEMS: dict[int | str, dict[str, Any]] = {
-    400: {"description": "A parameter is invalid; the problem names it"},
-    401: {"description": "Missing, invalid or expired token"},
-    403: {"description": "The token lacks the needed scope"},
-    404: {"description": "No such person, entry, checkpoint or restriction"},
+AUDIT_PROBLEMS = {
+    400: "A parameter or X-Purpose is invalid; the problem names it",
+    404: "No such person, entry, checkpoint or restriction",
 }
-CSV: dict[int | str, dict[str, Any]] = {200: {"content": {"application/json": {}, "text/csv": {}}}}
+PROBLEMS = problems(AUDIT_PROBLEMS)
+CSV: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "JSON, or CSV with `format=csv`",
+        "content": {
+            "application/json": {"schema": {"type": "object"}},
+            "text/csv": {"schema": {"type": "string"}},
+        },
+    }
+}
 
 Format = Annotated[Literal["json", "csv"], Query(description="json (default) or csv")]
 
@@ -84,7 +92,12 @@ class RestrictionRequest(BaseModel):
 # -- verifying: checkpoints and proofs -----------------------------------------------------------
 
 
-@router.get("/public-key", response_model=PublicKeyModel, responses=PROBLEMS)
+@router.get(
+    "/public-key",
+    operation_id="getAuditPublicKey",
+    response_model=PublicKeyModel,
+    responses=PROBLEMS,
+)
 async def public_key(container: ContainerDep, caller: AuditVerifier) -> PublicKeyModel:
     """The key that verifies the signed checkpoints (`hub audit verify-export --key`), and the
     earlier keys that verify checkpoints signed before a rotation."""
@@ -96,7 +109,12 @@ async def public_key(container: ContainerDep, caller: AuditVerifier) -> PublicKe
     )
 
 
-@router.get("/checkpoint", response_model=CheckpointModel, responses=PROBLEMS)
+@router.get(
+    "/checkpoint",
+    operation_id="getLatestAuditCheckpoint",
+    response_model=CheckpointModel,
+    responses=PROBLEMS,
+)
 async def latest_checkpoint(container: ContainerDep, caller: AuditVerifier) -> CheckpointModel:
     """The latest signed checkpoint (signed every few seconds while entries arrive)."""
     checkpoint = await container.audit_trail.latest_checkpoint()
@@ -105,7 +123,12 @@ async def latest_checkpoint(container: ContainerDep, caller: AuditVerifier) -> C
     return CheckpointModel.of(checkpoint)
 
 
-@router.get("/checkpoints", response_model=list[CheckpointModel], responses=PROBLEMS)
+@router.get(
+    "/checkpoints",
+    operation_id="listAuditCheckpoints",
+    response_model=list[CheckpointModel],
+    responses=PROBLEMS,
+)
 async def list_checkpoints(
     container: ContainerDep,
     caller: AuditVerifier,
@@ -117,7 +140,7 @@ async def list_checkpoints(
     return [CheckpointModel.of(c) for c in found]
 
 
-@router.get("/proofs/consistency", responses=PROBLEMS)
+@router.get("/proofs/consistency", operation_id="getAuditConsistencyProof", responses=PROBLEMS)
 async def consistency_proof(
     container: ContainerDep,
     caller: AuditVerifier,
@@ -130,7 +153,7 @@ async def consistency_proof(
     return proof.as_json()
 
 
-@router.get("/proofs/inclusion", responses=PROBLEMS)
+@router.get("/proofs/inclusion", operation_id="getAuditInclusionProof", responses=PROBLEMS)
 async def inclusion_proof(
     container: ContainerDep,
     caller: AuditReader,
@@ -242,7 +265,7 @@ async def _find(
     }
 
 
-@router.get("/disclosures", responses=PROBLEMS | CSV)
+@router.get("/disclosures", operation_id="findAuditedDisclosures", responses=PROBLEMS | CSV)
 async def find_disclosures(
     container: ContainerDep, caller: AuditReader, purpose: Purpose, given: FiltersDep
 ) -> Any:
@@ -252,7 +275,7 @@ async def find_disclosures(
     return await _find(kinds, given, container, caller, purpose)
 
 
-@router.get("/entries", responses=PROBLEMS | CSV)
+@router.get("/entries", operation_id="findAuditEntries", responses=PROBLEMS | CSV)
 async def find_entries(
     container: ContainerDep,
     caller: AuditReader,
@@ -269,7 +292,9 @@ async def find_entries(
     return await _find(kinds, given, container, caller, purpose)
 
 
-@router.get("/persons/{person:path}/history", responses=PROBLEMS | CSV)
+@router.get(
+    "/persons/{person:path}/history", operation_id="getPersonHistory", responses=PROBLEMS | CSV
+)
 async def person_history(
     person: str,
     container: ContainerDep,
@@ -301,7 +326,9 @@ async def person_history(
     return document
 
 
-@router.get("/persons/{person:path}/restrictions", responses=PROBLEMS)
+@router.get(
+    "/persons/{person:path}/restrictions", operation_id="listPersonRestrictions", responses=PROBLEMS
+)
 async def person_restrictions(
     person: str, container: ContainerDep, caller: AuditReader, purpose: Purpose
 ) -> list[dict[str, Any]]:
@@ -311,7 +338,21 @@ async def person_restrictions(
     return [r.as_json() for r in found]
 
 
-@router.post("/persons/{person:path}/restrictions", status_code=201, responses=PROBLEMS)
+@router.post(
+    "/persons/{person:path}/restrictions",
+    operation_id="restrictPerson",
+    status_code=201,
+    responses=problems(
+        AUDIT_PROBLEMS
+        | {
+            400: "Not strict JSON, or not a restriction; or a parameter is invalid",
+            403: "The token lacks audit:restrict",
+            413: "The body is over the size limit",
+            415: "The body is not JSON",
+        }
+    ),
+    openapi_extra=json_body(RestrictionRequest.model_json_schema()),
+)
 async def restrict_person(
     person: str, request: Request, container: ContainerDep, caller: AuditRestricter
 ) -> dict[str, Any]:
@@ -337,7 +378,11 @@ async def restrict_person(
     return restriction.as_json()
 
 
-@router.post("/restrictions/{restriction_id}/lift", responses=PROBLEMS)
+@router.post(
+    "/restrictions/{restriction_id}/lift",
+    operation_id="liftRestriction",
+    responses=problems(AUDIT_PROBLEMS | {409: "The restriction was already lifted"}),
+)
 async def lift_restriction(
     restriction_id: str, container: ContainerDep, caller: AuditRestricter
 ) -> dict[str, Any]:

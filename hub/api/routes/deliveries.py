@@ -10,18 +10,18 @@ from fastapi import APIRouter, Depends, Query, Security
 from pydantic import BaseModel, Field
 
 from hub.api.deps import ContainerDep
+from hub.api.openapi import problems
 from hub.api.security import Caller, authenticated_caller
 from hub.errors import PermissionDenied
 from hub.services.delivery import Delivery, DeliveryAttempt
 
 router = APIRouter(prefix="/v1/deliveries", tags=["deliveries"])
 
-PROBLEMS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Missing, invalid or expired token"},
-    403: {"description": "The token lacks subscriptions:manage and admin"},
-    404: {"description": "No such delivery the caller may see"},
-    409: {"description": "Not dead or cancelled, or its subscription is not active"},
-    422: {"description": "Invalid query; `errors` names each parameter"},
+FORBIDDEN = {403: "The token lacks subscriptions:manage and admin"}
+NOT_FOUND = {404: "No such delivery the caller may see"}
+#: Either scope will do (FastAPI's own requirement, both scopes at once, is the stricter one).
+EITHER_SCOPE: dict[str, Any] = {
+    "security": [{"agency_client": ["subscriptions:manage"]}, {"agency_client": ["admin"]}]
 }
 
 
@@ -105,7 +105,13 @@ class DeliveryList(BaseModel):
     )
 
 
-@router.get("", response_model=DeliveryList, responses=PROBLEMS)
+@router.get(
+    "",
+    response_model=DeliveryList,
+    operation_id="listDeliveries",
+    responses=problems(FORBIDDEN),
+    openapi_extra=EITHER_SCOPE,
+)
 async def list_deliveries(
     container: ContainerDep,
     viewer: Viewer,
@@ -124,7 +130,13 @@ async def list_deliveries(
     )
 
 
-@router.get("/{delivery_id}", response_model=DeliveryWithAttempts, responses=PROBLEMS)
+@router.get(
+    "/{delivery_id}",
+    response_model=DeliveryWithAttempts,
+    operation_id="getDelivery",
+    responses=problems(FORBIDDEN | NOT_FOUND),
+    openapi_extra=EITHER_SCOPE,
+)
 async def get_delivery(
     delivery_id: str, container: ContainerDep, viewer: Viewer
 ) -> DeliveryWithAttempts:
@@ -135,7 +147,15 @@ async def get_delivery(
     )
 
 
-@router.post("/{delivery_id}/replay", response_model=DeliveryView, responses=PROBLEMS)
+@router.post(
+    "/{delivery_id}/replay",
+    response_model=DeliveryView,
+    operation_id="replayDelivery",
+    responses=problems(
+        FORBIDDEN | NOT_FOUND | {409: "Not dead or cancelled, or its subscription is not active"}
+    ),
+    openapi_extra=EITHER_SCOPE,
+)
 async def replay_delivery(
     delivery_id: str, container: ContainerDep, viewer: Viewer
 ) -> DeliveryView:

@@ -4,24 +4,21 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
 from hub.api.deps import ContainerDep, FeedReader, Purpose, principal
-from hub.api.routes.feed import PROBLEMS, FeedItemModel
+from hub.api.openapi import problems
+from hub.api.routes.feed import FEED_PROBLEMS, FeedItemModel
 from hub.services.feed import Acknowledgement
 from hub.services.latency import DisclosureTimes
 
 router = APIRouter(prefix="/v1/disclosures", tags=["disclosures"])
 
-NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"description": "No such disclosure was made to the caller's agency"}
-}
-ALREADY: dict[int | str, dict[str, Any]] = {
-    200: {"description": "Already acknowledged; nothing changed"}
-}
+NOT_FOUND = {404: "No such disclosure was made to the caller's agency"}
+PROBLEMS = problems(FEED_PROBLEMS | NOT_FOUND)
+ACK_PROBLEMS = problems({403: FEED_PROBLEMS[403]} | NOT_FOUND)
 
 
 class LatencyModel(BaseModel):
@@ -74,7 +71,12 @@ class AcknowledgementModel(BaseModel):
         )
 
 
-@router.get("/{disclosure_id}", response_model=DisclosureModel, responses=PROBLEMS | NOT_FOUND)
+@router.get(
+    "/{disclosure_id}",
+    response_model=DisclosureModel,
+    operation_id="getDisclosure",
+    responses=PROBLEMS,
+)
 async def get_disclosure(
     disclosure_id: str, container: ContainerDep, caller: FeedReader, purpose: Purpose
 ) -> DisclosureModel:
@@ -98,7 +100,14 @@ async def get_disclosure(
     "/{disclosure_id}/ack",
     status_code=201,
     response_model=AcknowledgementModel,
-    responses=ALREADY | PROBLEMS | NOT_FOUND,
+    operation_id="acknowledgeDisclosure",
+    responses={
+        200: {
+            "model": AcknowledgementModel,
+            "description": "Already acknowledged; nothing changed",
+        },
+        **ACK_PROBLEMS,
+    },
 )
 async def acknowledge_disclosure(
     disclosure_id: str, response: Response, container: ContainerDep, caller: FeedReader

@@ -9,28 +9,57 @@ from fastapi import APIRouter, Query, Request, Response
 from hub.api.body import read_json
 from hub.api.deps import ContainerDep, EventReader, Publisher, Purpose, principal
 from hub.api.models import AcceptedBatch, AcceptedNotification, StoredNotification
+from hub.api.openapi import NOTIFICATION, NOTIFICATION_BATCH, json_body, problems
 from hub.domain import notifications
 from hub.domain.audit.builders import Consulted, data_fields
 from hub.errors import Conflict, NotFound
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 
-PROBLEMS = {
-    400: {"description": "Not strict JSON"},
-    401: {"description": "Missing, invalid or expired token"},
-    403: {"description": "The token lacks the needed scope, or a source is not the agency's"},
-    409: {"description": "Conflicts with what is stored; nothing was changed"},
-    413: {"description": "The body is over the size limit"},
-    415: {"description": "The body is not JSON"},
-    422: {"description": "The notification is invalid; `errors` names each field"},
+PUSH_PROBLEMS = {
+    400: "Not strict JSON",
+    403: "The token lacks events:publish, or a source is not the agency's (or is the hub's "
+    "own, as for disclosure.overdue); nothing was stored",
+    409: "Conflicts with what is stored (an id reused for other content, or an identifier "
+    "conflict); nothing was stored",
+    413: "The body is over the size limit",
+    415: "The body is not JSON",
+    422: "The notification is invalid or of an unknown type; `errors` names each field",
 }
+PROBLEMS = problems(PUSH_PROBLEMS)
+BATCH_PROBLEMS = problems(
+    PUSH_PROBLEMS
+    | {
+        400: "Not strict JSON, not a JSON array, empty, or more than HUB_MAX_BATCH_SIZE items",
+        422: "An item is invalid: `errors` names the index and field of each; nothing was stored",
+    }
+)
+#: `read_json` also takes the CloudEvents media types; declaring one media type keeps the body
+#: of a generated client's call a single, required argument.
+CLOUDEVENTS_TOO = (
+    "Sent as application/json; application/cloudevents+json and "
+    "application/cloudevents-batch+json are accepted too."
+)
+READ_PROBLEMS = problems(
+    {
+        400: "X-Purpose is not one line of printable UTF-8 text",
+        404: "The caller's agency published no notification with this id",
+        409: "The agency published several with this id from different sources: give ?source=",
+    }
+)
 
 
 @router.post(
     "",
     status_code=201,
     response_model=AcceptedNotification,
-    responses={200: {"description": "Already stored; nothing changed"}, **PROBLEMS},  # type: ignore[dict-item]
+    operation_id="publishNotification",
+    responses={
+        200: {"model": AcceptedNotification, "description": "Already stored; nothing changed"},
+        201: {"description": "Stored (`Location` names it)"},
+        **PROBLEMS,
+    },
+    openapi_extra=json_body(NOTIFICATION, description=CLOUDEVENTS_TOO),
 )
 async def publish_notification(
     request: Request, response: Response, container: ContainerDep, caller: Publisher
@@ -51,7 +80,13 @@ async def publish_notification(
     return AcceptedNotification.of(result)
 
 
-@router.post("/batch", response_model=AcceptedBatch, responses=PROBLEMS)  # type: ignore[arg-type]
+@router.post(
+    "/batch",
+    response_model=AcceptedBatch,
+    operation_id="publishNotificationBatch",
+    responses=BATCH_PROBLEMS,
+    openapi_extra=json_body(NOTIFICATION_BATCH, description=CLOUDEVENTS_TOO),
+)
 async def publish_batch(
     request: Request, container: ContainerDep, caller: Publisher
 ) -> AcceptedBatch:
@@ -71,7 +106,12 @@ async def publish_batch(
     )
 
 
-@router.get("/{event_id}", response_model=StoredNotification)
+@router.get(
+    "/{event_id}",
+    response_model=StoredNotification,
+    operation_id="getNotification",
+    responses=READ_PROBLEMS,
+)
 async def get_notification(
     event_id: str,
     container: ContainerDep,

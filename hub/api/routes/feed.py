@@ -13,20 +13,24 @@ from pydantic import BaseModel, Field
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from hub.api.deps import ContainerDep, FeedReader, Purpose, StreamsDep, principal
+from hub.api.openapi import problems
 from hub.api.streams import SlotReleasingResponse
 from hub.services.feed import MAX_PAGE_SIZE, FeedItem, Heartbeat, StreamEnded
 
 router = APIRouter(prefix="/v1/feed", tags=["feed"])
 
-PROBLEMS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Missing, invalid or expired token"},
-    403: {"description": "The token lacks the scope feed:read"},
-    422: {"description": "A parameter is invalid; `errors` names it"},
+FEED_PROBLEMS = {
+    400: "X-Purpose is not one line of printable UTF-8 text",
+    403: "The token lacks the scope feed:read",
 }
-STREAM_PROBLEMS: dict[int | str, dict[str, Any]] = {
-    **PROBLEMS,
-    429: {"description": "The client already holds HUB_FEED_MAX_STREAMS_PER_CLIENT streams"},
-}
+PROBLEMS = problems(FEED_PROBLEMS)
+STREAM_PROBLEMS = problems(
+    FEED_PROBLEMS
+    | {
+        429: "Too many requests, or the client already holds HUB_FEED_MAX_STREAMS_PER_CLIENT "
+        "streams; wait for `Retry-After` seconds"
+    }
+)
 
 
 class FeedItemModel(BaseModel):
@@ -62,7 +66,7 @@ class FeedPageModel(BaseModel):
     )
 
 
-@router.get("", response_model=FeedPageModel, responses=PROBLEMS)
+@router.get("", response_model=FeedPageModel, operation_id="readFeed", responses=PROBLEMS)
 async def read_feed(
     container: ContainerDep,
     caller: FeedReader,
@@ -88,7 +92,14 @@ async def read_feed(
 @router.get(
     "/stream",
     response_class=EventSourceResponse,
-    responses={200: {"content": {"text/event-stream": {}}}, **STREAM_PROBLEMS},
+    operation_id="streamFeed",
+    responses={
+        200: {
+            "description": "Server-Sent Events: `disclosure` (data: a feed item), `end`",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        },
+        **STREAM_PROBLEMS,
+    },
 )
 async def stream_feed(
     container: ContainerDep,

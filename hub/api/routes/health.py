@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 
 from hub.api.deps import ContainerDep
 from hub.api.models import Health, WorkerHealth
+from hub.api.openapi import problems
 from hub.api.problems import RETRY_AFTER_SECONDS
 from hub.api.router_lag import RouterLagDetail
 from hub.services.worker import WorkerLoop, WorkerStatus
@@ -20,13 +21,26 @@ class Readiness(Health):
     router_lag: RouterLagDetail | None = None
 
 
-@router.get("/healthz", response_model=Health)
+@router.get(
+    "/healthz",
+    response_model=Health,
+    operation_id="checkLiveness",
+    responses=problems(authenticated=False, database=False),
+)
 async def healthz() -> Health:
     """The process is up."""
     return Health(status="ok")
 
 
-@router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}})
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    operation_id="checkReadiness",
+    responses={
+        **problems(authenticated=False, database=False),
+        503: {"model": Readiness, "description": "Not ready (with `Retry-After`): checks say why"},
+    },
+)
 async def readyz(request: Request, container: ContainerDep) -> Readiness | JSONResponse:
     """The database answers, its schema is at the latest migration, and no in-process worker
     has stopped; each worker's state and lag.

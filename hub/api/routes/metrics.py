@@ -24,6 +24,7 @@ from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
 from hub.api.deps import ContainerDep
+from hub.api.openapi import problems
 from hub.api.router_lag import RouterLagCollector
 from hub.errors import StoreUnavailable
 from hub.services.latency import DeliveryMetrics, Histogram
@@ -37,7 +38,14 @@ LABELS = ["recipient", "event_type"]
 @router.get(
     "/metrics",
     response_class=Response,
-    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text"}},
+    operation_id="getMetrics",
+    responses={
+        200: {
+            "content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}},
+            "description": "Prometheus text",
+        },
+        **problems(authenticated=False, database=False),
+    },
 )
 async def metrics(request: Request, container: ContainerDep) -> Response:
     """Counters, latency histograms and the overdue gauge, per recipient and event type; the

@@ -42,6 +42,7 @@ from joserfc.jwk import KeySet
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from hub.api.openapi import problems
 from hub.api.security import TOKEN_PATH, AuthServices, auth_services
 from hub.api.tls import client_certificate
 from hub.auth.binding import certificate_thumbprint
@@ -409,7 +410,15 @@ def _client_id_presented(request: Request, form: dict[str, str]) -> str | None:
 @router.post(
     TOKEN_PATH,
     response_model=TokenResponse,
+    operation_id="issueToken",
     responses={
+        **problems(
+            {
+                429: "Too many token requests from this address; wait for `Retry-After` seconds",
+                # Errors of the OAuth protocol itself are OAuth JSON (below), not problems.
+            },
+            authenticated=False,
+        ),
         400: {"model": OAuthErrorResponse, "description": "Invalid request, scope or grant type"},
         401: {"model": OAuthErrorResponse, "description": "Client authentication failed"},
     },
@@ -498,7 +507,17 @@ async def issue_token(
     return response
 
 
-@router.get("/.well-known/jwks.json", tags=["oauth"])
+@router.get(
+    "/.well-known/jwks.json",
+    operation_id="getTokenKeys",
+    responses={
+        200: {
+            "description": "RFC 7517 JWK Set",
+            "content": {"application/jwk-set+json": {"schema": {"type": "object"}}},
+        },
+        **problems(authenticated=False, database=False),
+    },
+)
 async def token_keys(
     services: Annotated[AuthServices, Depends(auth_services)],
 ) -> JSONResponse:

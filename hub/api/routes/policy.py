@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request
 
 from hub.api.body import read_json
 from hub.api.deps import ContainerDep, Purpose, principal
+from hub.api.openapi import NOTIFICATION, json_body, problems
 from hub.api.security import Caller, require_scopes
 from hub.domain.audit.builders import Consulted
 from hub.errors import NotFound
@@ -18,8 +19,61 @@ router = APIRouter(prefix="/v1/policy", tags=["policy"])
 
 Explainer = Annotated[Caller, Depends(require_scopes("policy:explain"))]
 
+EXPLAIN_REQUEST: dict[str, Any] = {
+    "title": "Explain request",
+    "description": "Exactly one of `stored` (a notification the hub holds) or `notification` "
+    "(a hypothetical one, which is not stored).",
+    "oneOf": [
+        {
+            "title": "Explain stored",
+            "type": "object",
+            "required": ["stored"],
+            "additionalProperties": False,
+            "properties": {
+                "stored": {
+                    "type": "object",
+                    "required": ["source", "id"],
+                    "properties": {"source": {"type": "string"}, "id": {"type": "string"}},
+                }
+            },
+        },
+        {
+            "title": "Explain hypothetical",
+            "type": "object",
+            "required": ["notification"],
+            "additionalProperties": False,
+            "properties": {"notification": NOTIFICATION},
+        },
+    ],
+}
+EXPLAIN_EXAMPLES: dict[str, Any] = {
+    "stored": {
+        "summary": "A stored notification",
+        "value": {
+            "stored": {
+                "source": "urn:pph:sps:pr2:hmp-barlinnie",
+                "id": "3f0c7d52-1e4b-4b8a-9c61-0a7e5d2b9f10",
+            }
+        },
+    }
+}
 
-@router.post("/explain")
+
+@router.post(
+    "/explain",
+    operation_id="explainPolicy",
+    responses=problems(
+        {
+            400: "Not strict JSON, or neither `stored` nor `notification`, or a bad X-Purpose",
+            403: "The token lacks policy:explain",
+            404: "No such stored notification of the caller's agency",
+            413: "The body is over the size limit",
+            415: "The body is not JSON",
+            422: "The hypothetical notification is invalid; `errors` names each field",
+        }
+    ),
+    openapi_extra=json_body(EXPLAIN_REQUEST, examples=EXPLAIN_EXAMPLES),
+)
 async def explain(
     request: Request, container: ContainerDep, caller: Explainer, purpose: Purpose
 ) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hub.api.body import read_json
 from hub.api.deps import ContainerDep
+from hub.api.openapi import json_body, problems
 from hub.api.routes.subscriptions import parse_body
 from hub.api.security import Caller, require_scopes
 from hub.domain.reviews import MAX_REASON_LENGTH, ReviewOutcome
@@ -21,19 +22,19 @@ router = APIRouter(prefix="/v1/reviews", tags=["reviews"])
 
 Reviewer = Annotated[Caller, Depends(require_scopes("reviews:decide"))]
 
-PROBLEMS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Missing, invalid or expired token"},
-    403: {"description": "The token lacks the scope reviews:decide"},
-    422: {"description": "A parameter is invalid; `errors` names it"},
-}
-DECIDE_PROBLEMS: dict[int | str, dict[str, Any]] = {
-    **PROBLEMS,
-    422: {"description": "The body or a parameter is invalid (a reason is required)"},
-    404: {"description": "No such proposal for the caller's agency to review"},
-    409: {"description": "The proposal was already decided"},
-    413: {"description": "The body is too large"},
-    415: {"description": "The body is not JSON"},
-}
+FORBIDDEN = {403: "The token lacks the scope reviews:decide"}
+PROBLEMS = problems(FORBIDDEN)
+DECIDE_PROBLEMS = problems(
+    FORBIDDEN
+    | {
+        400: "Not strict JSON",
+        422: "The body or a parameter is invalid (a reason is required)",
+        404: "No such proposal for the caller's agency to review",
+        409: "The proposal was already decided",
+        413: "The body is too large",
+        415: "The body is not JSON",
+    }
+)
 
 
 class ReviewModel(BaseModel):
@@ -76,11 +77,10 @@ class ReviewDecision(BaseModel):
 
 
 def _json_body() -> dict[str, Any]:
-    schema = ReviewDecision.model_json_schema()
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+    return json_body(ReviewDecision.model_json_schema())
 
 
-@router.get("", response_model=ReviewList, responses=PROBLEMS)
+@router.get("", response_model=ReviewList, operation_id="listReviews", responses=PROBLEMS)
 async def list_reviews(
     container: ContainerDep,
     caller: Reviewer,
@@ -110,6 +110,7 @@ async def _decide(
 @router.post(
     "/{proposal_id}/approve",
     response_model=ReviewModel,
+    operation_id="approveReview",
     responses=DECIDE_PROBLEMS,
     openapi_extra=_json_body(),
 )
@@ -124,6 +125,7 @@ async def approve_review(
 @router.post(
     "/{proposal_id}/decline",
     response_model=ReviewModel,
+    operation_id="declineReview",
     responses=DECIDE_PROBLEMS,
     openapi_extra=_json_body(),
 )

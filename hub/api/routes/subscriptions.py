@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hub.api.body import read_json
 from hub.api.deps import ContainerDep
+from hub.api.openapi import json_body, problems
 from hub.api.security import Caller, require_scopes
 from hub.errors import FieldProblem, InvalidRequest
 from hub.services.subscriptions import UNSET, Subscription
@@ -22,15 +23,16 @@ Model = TypeVar("Model", bound=BaseModel)
 
 Manager = Annotated[Caller, Depends(require_scopes("subscriptions:manage"))]
 
-PROBLEMS: dict[int | str, dict[str, Any]] = {
-    400: {"description": "Not strict JSON"},
-    401: {"description": "Missing, invalid or expired token"},
-    403: {"description": "The token lacks subscriptions:manage"},
-    404: {"description": "No such subscription of the caller's"},
-    409: {"description": "The subscription is deleted"},
-    415: {"description": "The body is not JSON"},
-    422: {"description": "Invalid; `errors` names each field; nothing was changed"},
+FORBIDDEN = {403: "The token lacks subscriptions:manage"}
+NOT_FOUND = {404: "No such subscription of the caller's"}
+DELETED = {409: "The subscription is deleted"}
+BODY = {
+    400: "Not strict JSON",
+    413: "The body is over the size limit",
+    415: "The body is not JSON",
+    422: "Invalid; `errors` names each field; nothing was changed",
 }
+PROBLEMS = problems(FORBIDDEN | NOT_FOUND | DELETED)
 
 
 class NewSubscription(BaseModel):
@@ -110,15 +112,15 @@ class SubscriptionList(BaseModel):
 def _json_body(model: type[BaseModel]) -> dict[str, Any]:
     """The request body's schema for the OpenAPI document (the body is read by `read_json`,
     with its size limit and strict JSON, then validated)."""
-    schema = model.model_json_schema()
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+    return json_body(model.model_json_schema())
 
 
 @router.post(
     "",
     status_code=201,
     response_model=SubscriptionWithSecret,
-    responses=PROBLEMS,
+    operation_id="createSubscription",
+    responses=problems(FORBIDDEN | BODY),
     openapi_extra=_json_body(NewSubscription),
 )
 async def create_subscription(
@@ -135,7 +137,12 @@ async def create_subscription(
     return SubscriptionWithSecret(**SubscriptionView.of(subscription).model_dump(), secret=secret)
 
 
-@router.get("", response_model=SubscriptionList, responses=PROBLEMS)
+@router.get(
+    "",
+    response_model=SubscriptionList,
+    operation_id="listSubscriptions",
+    responses=problems(FORBIDDEN),
+)
 async def list_subscriptions(
     container: ContainerDep,
     caller: Manager,
@@ -146,7 +153,12 @@ async def list_subscriptions(
     return SubscriptionList(subscriptions=[SubscriptionView.of(s) for s in found])
 
 
-@router.get("/{subscription_id}", response_model=SubscriptionView, responses=PROBLEMS)
+@router.get(
+    "/{subscription_id}",
+    response_model=SubscriptionView,
+    operation_id="getSubscription",
+    responses=problems(FORBIDDEN | NOT_FOUND),
+)
 async def get_subscription(
     subscription_id: str, container: ContainerDep, caller: Manager
 ) -> SubscriptionView:
@@ -156,7 +168,8 @@ async def get_subscription(
 @router.patch(
     "/{subscription_id}",
     response_model=SubscriptionView,
-    responses=PROBLEMS,
+    operation_id="changeSubscription",
+    responses=problems(FORBIDDEN | NOT_FOUND | DELETED | BODY),
     openapi_extra=_json_body(SubscriptionChanges),
 )
 async def change_subscription(
@@ -185,7 +198,12 @@ async def change_subscription(
     return SubscriptionView.of(changed)
 
 
-@router.delete("/{subscription_id}", status_code=204, responses=PROBLEMS)
+@router.delete(
+    "/{subscription_id}",
+    status_code=204,
+    operation_id="deleteSubscription",
+    responses=PROBLEMS,
+)
 async def delete_subscription(
     subscription_id: str, container: ContainerDep, caller: Manager
 ) -> Response:
@@ -195,7 +213,12 @@ async def delete_subscription(
     return Response(status_code=204)
 
 
-@router.post("/{subscription_id}/disable", response_model=SubscriptionView, responses=PROBLEMS)
+@router.post(
+    "/{subscription_id}/disable",
+    response_model=SubscriptionView,
+    operation_id="disableSubscription",
+    responses=PROBLEMS,
+)
 async def disable_subscription(
     subscription_id: str, container: ContainerDep, caller: Manager
 ) -> SubscriptionView:
@@ -208,7 +231,10 @@ async def disable_subscription(
 
 
 @router.post(
-    "/{subscription_id}/rotate-secret", response_model=SubscriptionWithSecret, responses=PROBLEMS
+    "/{subscription_id}/rotate-secret",
+    response_model=SubscriptionWithSecret,
+    operation_id="rotateSubscriptionSecret",
+    responses=PROBLEMS,
 )
 async def rotate_secret(
     subscription_id: str, container: ContainerDep, caller: Manager
