@@ -30,6 +30,7 @@ test: setup lint
 	deploy/local/postgres.sh start
 	deploy/local/kafka.sh start
 	deploy/local/keycloak.sh start
+	deploy/local/chromium.sh
 	$(BIN)/pytest tests
 
 clean:
