@@ -4,10 +4,12 @@ webhook subscriptions' signing secrets and the keys of parked identifier-conflic
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from hub import bootstrap
 from hub.cli.common import Commands
-from hub.settings import Settings
+
+if TYPE_CHECKING:
+    from hub.settings import Settings
 
 
 def register(commands: Commands) -> None:
@@ -22,6 +24,8 @@ def register(commands: Commands) -> None:
 
 
 async def _rotate(args: argparse.Namespace, settings: Settings) -> int:
+    from hub import bootstrap
+
     async with bootstrap.running(settings) as container:
         report = await container.keys.people.rotate()
         secrets = await container.keys.webhook_secrets.rewrap_secrets()

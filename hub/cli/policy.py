@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from hub import bootstrap
 from hub.cli.common import Commands
-from hub.domain.policy import PolicyBundle
-from hub.domain.schemas import SchemaRegistry
+from hub.cli.output import add_json_flag, emit_fields, emit_json
 from hub.errors import InvalidInput
-from hub.services.policy_checks import run_policy_tests
-from hub.settings import Settings
+
+if TYPE_CHECKING:
+    from hub.domain.policy import PolicyBundle
+    from hub.domain.schemas import SchemaRegistry
+    from hub.settings import Settings
 
 
 def register(commands: Commands) -> None:
@@ -35,10 +36,14 @@ def register(commands: Commands) -> None:
         help="who would receive a notification, which fields, under which rules, and why not",
     )
     explain.add_argument("file", type=Path, help="a notification (JSON), as an agency pushes it")
+    add_json_flag(explain, "the explanation")
     explain.set_defaults(run=_explain)
 
 
 def _load(args: argparse.Namespace, settings: Settings) -> tuple[PolicyBundle, SchemaRegistry]:
+    from hub.domain.policy import PolicyBundle
+    from hub.domain.schemas import SchemaRegistry
+
     schemas = SchemaRegistry.load(settings.events_dir)
     return PolicyBundle.load(args.bundle or settings.policy_bundle_dir, schemas), schemas
 
@@ -53,6 +58,8 @@ async def _check(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _test(args: argparse.Namespace, settings: Settings) -> int:
+    from hub.services.policy_checks import run_policy_tests
+
     bundle, schemas = _load(args, settings)
     results = run_policy_tests(bundle, schemas, settings.events_dir / "examples")
     failed = [r for r in results if not r.passed]
@@ -75,8 +82,12 @@ async def _explain(args: argparse.Namespace, settings: Settings) -> int:
         raw = json.loads(args.file.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise InvalidInput(f"cannot read a notification from {args.file}: {error}") from error
+    from hub import bootstrap
+
     async with bootstrap.running(settings) as container:
         explanation = await container.explain.explain_hypothetical(raw)
-    json.dump(explanation, sys.stdout, indent=2, default=str)
-    print()
+    if args.json:
+        emit_json(explanation)
+    else:
+        emit_fields(explanation)
     return 0

@@ -6,11 +6,13 @@ import argparse
 import getpass
 import json
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from hub import bootstrap
 from hub.cli.common import Commands
 from hub.errors import InvalidInput
-from hub.settings import Settings
+
+if TYPE_CHECKING:
+    from hub.settings import Settings
 
 
 def register(commands: Commands) -> None:
@@ -33,6 +35,8 @@ def register(commands: Commands) -> None:
 
 
 async def _apply(args: argparse.Namespace, settings: Settings) -> int:
+    from hub import bootstrap
+
     as_of = None
     if args.as_of is not None:
         try:

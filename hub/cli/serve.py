@@ -11,13 +11,14 @@ import ssl
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from hub import bootstrap
-from hub.bootstrap import ROLES, Role
+from hub.cli.choices import ROLES
 from hub.cli.common import Commands
-from hub.settings import Settings
 
 if TYPE_CHECKING:
     import uvicorn
+
+    from hub.bootstrap import Role
+    from hub.settings import Settings
 
 logger = logging.getLogger("hub")
 
@@ -115,6 +116,8 @@ def _always(
 async def _serve_workers(settings: Settings, role: Role) -> int:
     """A worker role without the HTTP API: runs until SIGTERM or SIGINT (exit 0), or until a
     worker fails (exit 1, so that the process supervisor restarts it)."""
+    from hub import bootstrap
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
