@@ -57,6 +57,17 @@ def test_an_unreachable_database_is_one_line_naming_where_without_the_password(
     )
 
 
+def test_serve_with_an_unreachable_database_is_one_line_and_exit_3(tmp_path: Path) -> None:
+    # The API's startup fails inside uvicorn, which would log the traceback and exit 3 itself.
+    url = f"postgresql+asyncpg://hub:{PASSWORD}@127.0.0.1:1/hub"
+    done = _hub(tmp_path, "serve", "--port", "0", HUB_DATABASE_URL=url)
+    assert done.returncode == exits.UNAVAILABLE, done.stderr
+    assert "Traceback" not in done.stderr
+    assert PASSWORD not in done.stderr + done.stdout
+    [line] = _error_lines(done.stderr)
+    assert "postgresql+asyncpg://hub@127.0.0.1:1/hub (HUB_DATABASE_URL)" in line
+
+
 @pytest.mark.postgres
 def test_a_refused_password_is_one_line_without_the_password(tmp_path: Path) -> None:
     host = POSTGRES_URL.split("@", 1)[1]
