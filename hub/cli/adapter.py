@@ -42,6 +42,7 @@ from typing import Any, Final
 from hub import bootstrap
 from hub.adapters import ADAPTERS, MAX_FILE_BYTES, Adapter, AdapterRecord, RecordProblem
 from hub.adapters.base import rejected
+from hub.cli.progress import working
 from hub.services.ingest import IngestReport, IngestService
 from hub.settings import Settings
 
@@ -88,8 +89,9 @@ async def ingest(args: argparse.Namespace, settings: Settings) -> int:
     reports: list[FileReport] = []
     async with bootstrap.running(settings) as container:
         service = _service(container)
-        for file in files:
-            done = await ingest_file(service, adapter, file, dry_run=args.dry_run)
+        for number, file in enumerate(files, 1):
+            with working(f"ingesting {file.name} ({number} of {len(files)})"):
+                done = await ingest_file(service, adapter, file, dry_run=args.dry_run)
             if not args.dry_run:
                 done.quarantined = write_quarantine(quarantine, file, done)
             done.data = None  # the report is kept for the summary; the bytes need not be

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from hub.cli.choices import AUDIT_KINDS, RESTRICTION_GROUNDS
 from hub.cli.common import Commands
 from hub.cli.output import add_json_flag, emit_fields, emit_json, emit_table
+from hub.cli.progress import working
 from hub.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -297,9 +298,13 @@ async def _verify(args: argparse.Namespace, settings: Settings) -> int:
 
     held = _held(args.checkpoint)
     async with bootstrap.running(settings) as container:
-        report = await container.audit_verifier().verify(held)
+        with working("verifying the audit log's tree and checkpoints"):
+            report = await container.audit_verifier().verify(held)
         # The rows are checked against entries the tree has just proved unchanged.
-        evidence = await container.audit_evidence().check() if report.ok else None
+        evidence = None
+        if report.ok:
+            with working("checking the stored rows against the audit log"):
+                evidence = await container.audit_evidence().check()
     if evidence is None:
         return _print_report(report, as_json=args.json)
     return _print_evidence(report, evidence, as_json=args.json)
@@ -328,9 +333,10 @@ async def _export(args: argparse.Namespace, settings: Settings) -> int:
     from hub import bootstrap
 
     async with bootstrap.running(settings) as container:
-        await container.audit_sequencer().run_until_idle()
-        await container.audit_checkpointer().run_once()
-        summary = await container.audit_verifier().export(args.file)
+        with working(f"exporting the audit log to {args.file}"):
+            await container.audit_sequencer().run_until_idle()
+            await container.audit_checkpointer().run_once()
+            summary = await container.audit_verifier().export(args.file)
     print(
         f"exported {summary.tree_size} entries and {summary.checkpoints} signed checkpoints "
         f"to {summary.path}"

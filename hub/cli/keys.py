@@ -7,6 +7,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from hub.cli.common import Commands
+from hub.cli.progress import working
 
 if TYPE_CHECKING:
     from hub.settings import Settings
@@ -27,9 +28,10 @@ async def _rotate(args: argparse.Namespace, settings: Settings) -> int:
     from hub import bootstrap
 
     async with bootstrap.running(settings) as container:
-        report = await container.keys.people.rotate()
-        secrets = await container.keys.webhook_secrets.rewrap_secrets()
-        conflicts = await container.keys.conflicts.rewrap_keys()
+        with working(f"rewrapping the data keys under {settings.data_kek_id}"):
+            report = await container.keys.people.rotate()
+            secrets = await container.keys.webhook_secrets.rewrap_secrets()
+            conflicts = await container.keys.conflicts.rewrap_keys()
     print(
         f"rewrapped {report.rewrapped} data key(s) under {settings.data_kek_id}; "
         f"{report.already_current} already under it; {report.destroyed} destroyed (left as is)"

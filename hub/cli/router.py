@@ -11,6 +11,7 @@ import signal
 from typing import TYPE_CHECKING
 
 from hub.cli.common import Commands
+from hub.cli.progress import working
 
 if TYPE_CHECKING:
     from hub.settings import Settings
@@ -80,9 +81,10 @@ async def _projections_rebuild(args: argparse.Namespace, settings: Settings) -> 
     from hub.services.routing import CONSUMER, rebuild_profiles
 
     async with bootstrap.running(settings) as container:
-        count = await rebuild_profiles(
-            container.store, container.routing, container.policy.statuses
-        )
+        with working("rebuilding the person profiles from the event store"):
+            count = await rebuild_profiles(
+                container.store, container.routing, container.policy.statuses
+            )
         checkpoint = await container.routing.checkpoint(CONSUMER)
     print(f"rebuilt {count} person profiles up to position {checkpoint}")
     return 0
