@@ -24,11 +24,13 @@ def register(commands: Commands) -> None:
 
     check = policy_commands.add_parser("check", help="load a bundle; print its version or errors")
     check.add_argument("--bundle", type=Path, help=bundle_help)
+    add_json_flag(check, "the bundle's name, version and counts")
     check.set_defaults(run=_check)
 
     test = policy_commands.add_parser("test", help="run a bundle's test cases")
     test.add_argument("--bundle", type=Path, help=bundle_help)
     test.add_argument("-v", "--verbose", action="store_true", help="list every case")
+    add_json_flag(test, "every case's result")
     test.set_defaults(run=_test)
 
     explain = policy_commands.add_parser(
@@ -50,6 +52,17 @@ def _load(args: argparse.Namespace, settings: Settings) -> tuple[PolicyBundle, S
 
 async def _check(args: argparse.Namespace, settings: Settings) -> int:
     bundle, _ = _load(args, settings)
+    if args.json:
+        emit_json(
+            {
+                "name": bundle.name,
+                "version": bundle.version,
+                "rules": len(bundle.rules),
+                "recipients": len(bundle.directory.recipients),
+                "tests": len(bundle.test_cases),
+            }
+        )
+        return 0
     print(
         f"policy bundle {bundle.name} is valid: version {bundle.version}, {len(bundle.rules)} "
         f"rules, {len(bundle.directory.recipients)} recipients, {len(bundle.test_cases)} tests"
@@ -63,6 +76,19 @@ async def _test(args: argparse.Namespace, settings: Settings) -> int:
     bundle, schemas = _load(args, settings)
     results = run_policy_tests(bundle, schemas, settings.events_dir / "examples")
     failed = [r for r in results if not r.passed]
+    if args.json:
+        cases = [
+            {
+                "name": r.name,
+                "file": str(r.file),
+                "line": r.line,
+                "passed": r.passed,
+                "failures": list(r.failures),
+            }
+            for r in results
+        ]
+        emit_json({"bundle": bundle.name, "version": bundle.version, "cases": cases})
+        return 1 if failed else 0
     for result in results:
         if args.verbose or not result.passed:
             print(
