@@ -37,7 +37,8 @@ def describe(error: ValidationError | SettingsError) -> list[str]:
         where = variable(location[0])
         if len(location) > 1:
             where += f" (at {'.'.join(location[1:])})"
-        lines.append(f"{where}: {message}")
+        # A validator's own message may name its variable already.
+        lines.append(message if message.startswith(where) else f"{where}: {message}")
     return [redact(line, secret_values(os.environ)) for line in lines]
 
 
