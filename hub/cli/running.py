@@ -53,6 +53,8 @@ def run_command(args: argparse.Namespace) -> int:
     except HubError as error:
         _error(settings_errors.redact(error.message, secrets))
         return exits.for_error(error)
+    except BrokenPipeError:
+        raise  # the reader went away (`hub … | head`): `hub.cli.main` ends quietly
     except Exception as error:
         # A driver's own error at connect time (refused, no such host, bad password) reaches
         # here untranslated: told in one line; anything else is a bug, with its traceback.

@@ -108,10 +108,19 @@ def test_the_migration_database_is_named_by_its_own_setting(tmp_path: Path) -> N
     assert PASSWORD not in done.stderr
 
 
-def test_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("settings", "doc"),
+        # Runs with the settings, and its error handling: a closed pipe is an OSError, and
+        # must not be taken for an unreachable database.
+        ("policy", "check"),
+    ],
+)
+def test_a_closed_pipe_ends_quietly(tmp_path: Path, command: tuple[str, ...]) -> None:
     # The reader goes away before the command writes: every write meets a closed pipe.
     with subprocess.Popen(
-        [*HUB, "settings", "doc"],
+        [*HUB, *command],
         env=_environment(tmp_path),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
