@@ -80,10 +80,27 @@ def connection_failure(error: BaseException) -> str | None:
         cannot_open = type(candidate).__module__.startswith("sqlite3") and (
             "unable to open" in str(candidate)
         )
-        if isinstance(candidate, OSError | TimeoutError) or refused or cannot_open:
+        transport = isinstance(candidate, OSError | TimeoutError) and _raised_in_driver(candidate)
+        if transport or refused or cannot_open:
             text = f"{type(candidate).__name__}: {candidate}".splitlines()[0]
             return text if str(candidate).strip() else type(candidate).__name__
     return None
+
+
+#: The database drivers: a transport error (refused, reset, no such host) raised through them
+#: is the database's; one raised elsewhere (writing an export, a closed pipe) is not.
+_DRIVERS = ("asyncpg", "aiosqlite", "sqlite3", "sqlalchemy")
+
+
+def _raised_in_driver(error: BaseException) -> bool:
+    if isinstance(error, BrokenPipeError):
+        return False
+    frame = error.__traceback__
+    while frame is not None:
+        if str(frame.tb_frame.f_globals.get("__name__", "")).startswith(_DRIVERS):
+            return True
+        frame = frame.tb_next
+    return False
 
 
 def _chain(error: BaseException) -> list[BaseException]:

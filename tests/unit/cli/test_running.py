@@ -68,5 +68,21 @@ def test_a_refused_connection_is_recognised_through_what_wraps_it() -> None:
     )
     assert connection_failure(ValueError("not a connection")) is None
     wrapping = RuntimeError("while connecting")
-    wrapping.__cause__ = ConnectionRefusedError(111, "refused")
+    wrapping.__cause__ = _raised_in("asyncpg.connect_utils", ConnectionRefusedError(111, "refused"))
     assert connection_failure(wrapping) == "ConnectionRefusedError: [Errno 111] refused"
+
+
+def test_a_file_or_pipe_error_outside_the_drivers_is_not_the_database() -> None:
+    assert connection_failure(_raised_in("hub.cli.audit", FileNotFoundError(2, "no"))) is None
+    assert connection_failure(_raised_in("asyncpg.protocol", BrokenPipeError(32, "pipe"))) is None
+
+
+def _raised_in(module: str, error: Exception) -> Exception:
+    """`error`, raised by code of `module` (as a driver raises it), and caught."""
+    namespace: dict[str, object] = {"__name__": module, "error": error}
+    exec("def fail():\n    raise error\n", namespace)
+    try:
+        namespace["fail"]()  # type: ignore[operator]
+    except Exception as caught:
+        return caught
+    raise AssertionError("not raised")
