@@ -81,8 +81,10 @@ def _raised_in(module: str, error: Exception) -> Exception:
     """`error`, raised by code of `module` (as a driver raises it), and caught."""
     namespace: dict[str, object] = {"__name__": module, "error": error}
     exec("def fail():\n    raise error\n", namespace)
+    fail = namespace["fail"]
+    assert callable(fail)
     try:
-        namespace["fail"]()  # type: ignore[operator]
+        fail()
     except Exception as caught:
         return caught
     raise AssertionError("not raised")
