@@ -27,12 +27,16 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="HUB_", extra="forbid", frozen=True)
 
+    #: `development`, `test` or `production`; production refuses to start without real secrets
+    #: (database URL, token and audit signing keys, data KEK).
     environment: Literal["development", "test", "production"] = "development"
+    #: The embedded database and, outside production, generated keys.
     data_dir: Path = Path("var")
     #: `sqlite+aiosqlite:///...` or `postgresql+asyncpg://...`; defaults to SQLite in `data_dir`.
     database_url: SecretStr | None = None
     #: PostgreSQL only: the schema the hub's tables live in (default: the role's search path).
     database_schema: str | None = None
+    #: Connections in each process's database pool.
     database_pool_size: int = Field(default=10, ge=1, le=200)
     #: PostgreSQL only: TLS to the database (libpq's sslmode names). Unset: as the URL's own
     #: `ssl`/`sslmode` if it names one, else `disable` for a database on this machine (loopback,
@@ -53,12 +57,16 @@ class Settings(BaseSettings):
     #: the migration URL's, else none (a single role that owns its tables, as before).
     database_runtime_role: str | None = Field(default=None, pattern=r"^[a-z_][a-z0-9_]{0,62}$")
 
+    #: The address `hub serve` listens on.
     host: str = "127.0.0.1"
+    #: The port `hub serve` listens on.
     port: int = Field(default=8000, ge=0, le=65535)
 
     #: The public name of this hub, used as JWT issuer and audience.
     issuer: str = "urn:pph:hub"
+    #: The `aud` of the access tokens the hub issues and accepts.
     token_audience: str = "urn:pph:api"  # noqa: S105 - an audience name, not a secret
+    #: Access-token lifetime.
     token_lifetime_seconds: int = Field(default=300, ge=30, le=3600)
     #: PEM of the Ed25519/ECDSA/RSA key that signs access tokens. Generated in development.
     token_signing_key: SecretStr | None = None
@@ -71,6 +79,7 @@ class Settings(BaseSettings):
     #: Requests per second (sustained) and in a burst that one client may make
     #: (`hub.api.ratelimit`); beyond them, 429 with Retry-After.
     rate_limit_per_second: float = Field(default=100.0, gt=0)
+    #: The burst that `rate_limit_per_second` allows.
     rate_limit_burst: int = Field(default=500, ge=1)
     #: How long (seconds) a registered client's state is kept in memory between reads
     #: (`hub.services.client_cache`); 0 reads it on every request. A change made by another
@@ -78,11 +87,13 @@ class Settings(BaseSettings):
     client_cache_seconds: float = Field(default=1.0, ge=0, le=60)
     #: The same, for token requests, per calling address (slows down secret guessing).
     token_rate_limit_per_second: float = Field(default=10.0, gt=0)
+    #: The burst that `token_rate_limit_per_second` allows.
     token_rate_limit_burst: int = Field(default=200, ge=1)
 
     #: HTTPS and mutual TLS for `hub serve` (`hub.api.tls`). With a server certificate and key
     #: (PEM files) the API serves HTTPS only, TLS 1.2 or later.
     tls_cert_file: Path | None = None
+    #: The PEM private key of `tls_cert_file` (both or neither).
     tls_key_file: Path | None = None
     #: Client certificates: `off` (none asked for), `optional` (asked for, and verified when
     #: sent) or `required` (the handshake fails without a valid one). A token issued over a
@@ -113,51 +124,72 @@ class Settings(BaseSettings):
             )
         return self
 
+    #: Largest request body (413 above it).
     max_request_bytes: int = Field(default=256 * 1024, ge=1024)
+    #: Most notifications in one `POST /v1/events/batch`.
     max_batch_size: int = Field(default=500, ge=1, le=10_000)
 
     #: Run the router inside `hub serve` (turn off where routers run as their own processes).
     router_enabled: bool = True
+    #: Notifications routed per transaction.
     router_batch_size: int = Field(default=100, ge=1, le=10_000)
+    #: Seconds between the router's looks at the store when idle.
     router_poll_interval: float = Field(default=1.0, gt=0, le=60)
 
     #: Scaled out on Apache Kafka: the brokers (`host:port,...`). Unset (the embedded default):
     #: the router follows the store in-process. Set: an outbox relay publishes every stored event
     #: to the events topic, keyed by person, and routers consume it as one consumer group.
     kafka_bootstrap: str | None = None
+    #: The client id the hub gives the Kafka brokers.
     kafka_client_id: str = "pph-hub"
+    #: The topic every stored event is relayed to, keyed by person.
     kafka_events_topic: str = Field(default="pph.events", pattern=r"^[A-Za-z0-9._-]{1,249}$")
     #: Created with the topic; never changed afterwards (that would move people to other
     #: partitions). More partitions than router workers lets the group spread.
     kafka_events_partitions: int = Field(default=12, ge=1, le=10_000)
+    #: Replicas of each topic the hub creates.
     kafka_replication_factor: int = Field(default=1, ge=1, le=32)
+    #: How long a Kafka request may take before it fails.
     kafka_request_timeout_ms: int = Field(default=30_000, ge=1_000, le=600_000)
     #: How long the group waits for a silent router worker before giving its partitions away.
     kafka_session_timeout_ms: int = Field(default=10_000, ge=1_000, le=600_000)
+    #: The consumer group of the router workers.
     kafka_router_group: str = "pph.router"
+    #: Stored events the outbox relay publishes per batch.
     relay_batch_size: int = Field(default=500, ge=1, le=10_000)
+    #: Seconds between the relay's looks at the outbox when idle.
     relay_poll_interval: float = Field(default=1.0, gt=0, le=60)
     #: Agencies that produce notifications to their own intake topic `<prefix><agency>` (the
     #: broker authenticates them and its ACLs keep each to its topic); consumed by the API role.
     kafka_intake_agencies: tuple[str, ...] = ()
+    #: Each intake agency's topic is this prefix and the agency.
     kafka_intake_topic_prefix: str = "pph.intake."
+    #: Partitions of each intake topic the hub creates.
     kafka_intake_partitions: int = Field(default=3, ge=1, le=10_000)
+    #: The consumer group of the intake consumers (the API role).
     kafka_intake_group: str = "pph.intake"
     #: Messages the intake could not take, with the reason and the original bytes.
     kafka_rejects_topic: str = "pph.intake.rejects"
     #: How the hub itself connects: PLAINTEXT, SSL (mTLS with the cert and key below),
     #: SASL_PLAINTEXT or SASL_SSL (with SCRAM-SHA-256/512 and the username and password below).
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    #: SASL mechanism, with `SASL_PLAINTEXT` or `SASL_SSL`.
     kafka_sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"] | None = None
+    #: SASL user name.
     kafka_sasl_username: str | None = None
+    #: SASL password.
     kafka_sasl_password: SecretStr | None = None
+    #: PEM bundle of the CAs the brokers' certificates must chain to.
     kafka_ssl_cafile: Path | None = None
+    #: The hub's client certificate (PEM), for `SSL` (mutual TLS).
     kafka_ssl_certfile: Path | None = None
+    #: The private key of `kafka_ssl_certfile` (PEM).
     kafka_ssl_keyfile: Path | None = None
     #: Recipients that take their disclosures on their own topic `<prefix><recipient>` (the
     #: Kafka delivery channel), each with the `whsec_…` secret its messages are signed with
     #: (Standard Webhooks headers), as JSON: `{"police-scotland-national": "whsec_…"}`.
     kafka_delivery_channels: dict[str, SecretStr] = {}
+    #: Each Kafka delivery channel's topic is this prefix and the recipient id.
     kafka_delivery_topic_prefix: str = Field(
         default="pph.disclosures.", pattern=r"^[A-Za-z0-9._-]{0,200}$"
     )
@@ -167,13 +199,16 @@ class Settings(BaseSettings):
     #: Seconds to wait before each retry of a failed webhook (after the first attempt); the
     #: default is close to Svix's: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (about 27 hours).
     webhook_retry_schedule: tuple[float, ...] = (5, 300, 1800, 7200, 18000, 36000, 36000)
+    #: How long one webhook request may take.
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     #: Allow webhook URLs on loopback or private addresses (development and tests only:
     #: otherwise a subscription could aim the hub at internal services, SSRF).
     webhook_allow_private_addresses: bool = False
+    #: Webhook sends in flight in one delivery worker.
     delivery_concurrency: int = Field(default=16, ge=1, le=512)
     #: Sends in flight to any one subscription's receiver (within `delivery_concurrency`).
     delivery_concurrency_per_receiver: int = Field(default=4, ge=1, le=512)
+    #: Due deliveries a worker claims at a time.
     delivery_batch_size: int = Field(default=50, ge=1, le=1000)
     #: How often an idle worker looks for due jobs (a cheap read; no lock is taken when idle).
     delivery_poll_interval: float = Field(default=0.25, gt=0, le=60)
@@ -196,7 +231,9 @@ class Settings(BaseSettings):
     #: request), and its body within `http_body_timeout_seconds` of its head; else the
     #: connection is closed. Heads larger than `http_max_header_bytes` are refused (431/400).
     http_header_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    #: See `http_header_timeout_seconds`.
     http_body_timeout_seconds: float = Field(default=60.0, gt=0, le=3600)
+    #: See `http_header_timeout_seconds`.
     http_max_header_bytes: int = Field(default=16 * 1024, ge=1024, le=1024 * 1024)
     #: Most connections (and requests in progress) the API process holds; beyond it uvicorn
     #: answers 503. Keep it below the process's open-file limit (`hub serve` raises its soft
@@ -236,9 +273,11 @@ class Settings(BaseSettings):
     #: has rewrapped them under `data_kek`.
     data_previous_keks: dict[str, SecretStr] = {}
 
+    #: The event schemas (JSON Schema) and their examples.
     events_dir: Path = PROJECT_ROOT / "events"
     #: The policy bundle in force (directory, sharing rules, their tests).
     policy_bundle_dir: Path = PROJECT_ROOT / "policies" / "scotland"
+    #: The Alembic migrations.
     migrations_dir: Path = PROJECT_ROOT / "migrations"
 
     @field_validator("database_url", "database_migration_url")

@@ -1,24 +1,25 @@
 """The `hub` command: run the hub, migrate its database, register agency clients, and more.
 
-Each group of subcommands lives in its own module with a `register(commands)` function.
+Each group of subcommands lives in its own module with a `register(commands)` function. Those
+modules import the hub's services inside their commands, not at the top, so that `hub --help`
+and a usage error answer without loading the database drivers or the web framework.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import logging
+import os
 import sys
 from collections.abc import Sequence
-
-from pydantic import ValidationError
+from importlib.metadata import PackageNotFoundError, version
 
 from hub.cli import (
-    adapter,
+    adapter_commands,
     audit,
     clients,
     database,
     deliveries,
+    exits,
     keys,
     persons,
     policy,
@@ -26,10 +27,8 @@ from hub.cli import (
     reviews,
     router,
     serve,
+    settings_doc,
 )
-from hub.cli.common import Command
-from hub.errors import HubError
-from hub.settings import Settings
 
 GROUPS = (
     serve,
@@ -42,37 +41,59 @@ GROUPS = (
     audit,
     retention,
     reviews,
-    adapter,
+    adapter_commands,
     keys,
+    settings_doc,
 )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one `hub` command; its exit status (`hub.cli.exits`)."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's shutdown
+    except BrokenPipeError:
+        # `hub … | head`: the reader has gone; stop quietly, as a command killed by SIGPIPE.
+        _discard_stdout()
+        return exits.BROKEN_PIPE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return exits.INTERRUPTED
+    return code
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "run"):
         parser.print_help()
-        return 2
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+        return exits.USAGE
+    from hub.cli.running import run_command
+
+    return run_command(args)
+
+
+def _discard_stdout() -> None:
+    with open(os.devnull, "w") as devnull:
+        os.dup2(devnull.fileno(), sys.stdout.fileno())
+
+
+def _version() -> str:
     try:
-        settings = Settings()
-        run: Command = args.run
-        return asyncio.run(run(args, settings))
-    except ValidationError as error:
-        print(f"error: invalid settings:\n{error}", file=sys.stderr)
-        return 2
-    except HubError as error:
-        print(f"error: {error.message}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
+        return version("public-protection-hub")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hub",
-        description="Public Protection Hub. Settings come from HUB_* environment variables.",
+        description="Public Protection Hub. Settings come from HUB_* environment variables "
+        "(`hub settings doc` lists them). Commands that print data print text; give --json "
+        "for JSON.",
+        epilog=exits.SUMMARY,
     )
+    parser.add_argument("--version", action="version", version=f"hub {_version()}")
     commands = parser.add_subparsers(title="commands")
     for group in GROUPS:
         group.register(commands)

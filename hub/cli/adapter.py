@@ -42,7 +42,7 @@ from typing import Any, Final
 from hub import bootstrap
 from hub.adapters import ADAPTERS, MAX_FILE_BYTES, Adapter, AdapterRecord, RecordProblem
 from hub.adapters.base import rejected
-from hub.cli.common import Commands
+from hub.cli.progress import working
 from hub.services.ingest import IngestReport, IngestService
 from hub.settings import Settings
 
@@ -57,49 +57,6 @@ _IN_PROGRESS_SUFFIXES: Final = (".part", ".tmp", ".partial")
 DONE: Final = "done"
 FAILED: Final = "failed"
 QUARANTINE: Final = "quarantine"
-
-
-def register(commands: Commands) -> None:
-    parser = commands.add_parser(
-        "adapter", help="ingest agency systems' own files (PR2, ViSOR, social work)"
-    )
-    by_name = parser.add_subparsers(title="adapters", metavar="{" + ",".join(ADAPTERS) + "}")
-    for name, adapter in ADAPTERS.items():
-        one = by_name.add_parser(name, help=adapter.description)
-        actions = one.add_subparsers(title="commands")
-
-        ingest = actions.add_parser(
-            "ingest", help="ingest a file, or every file of a folder, and report every record"
-        )
-        ingest.add_argument("path", type=Path, help="a native file, or a folder of them")
-        ingest.add_argument(
-            "--dry-run",
-            action="store_true",
-            help="parse and check against the store; store nothing",
-        )
-        ingest.add_argument(
-            "--quarantine",
-            type=Path,
-            help="where rejected records go (default: quarantine/ beside the input)",
-        )
-        ingest.add_argument(
-            "--json", action="store_true", help="the report as JSON on stdout (summary on stderr)"
-        )
-        ingest.set_defaults(run=_ingest, adapter=adapter)
-
-        watch = actions.add_parser(
-            "watch",
-            help="ingest each new file dropped in a folder, then move it to done/ or failed/ "
-            "with its report; until SIGTERM or Ctrl-C",
-        )
-        watch.add_argument("folder", type=Path, help="the drop folder")
-        watch.add_argument(
-            "--interval", type=float, default=1.0, help="seconds between looks (default 1)"
-        )
-        watch.add_argument(
-            "--quarantine", type=Path, help="where rejected records go (default: FOLDER/quarantine)"
-        )
-        watch.set_defaults(run=_watch, adapter=adapter)
 
 
 # -- ingest ------------------------------------------------------------------------------------
@@ -119,8 +76,9 @@ class FileReport:
         return document
 
 
-async def _ingest(args: argparse.Namespace, settings: Settings) -> int:
-    adapter: Adapter = args.adapter
+async def ingest(args: argparse.Namespace, settings: Settings) -> int:
+    """`hub adapter NAME ingest PATH` (`hub.cli.adapter_commands` parses it)."""
+    adapter: Adapter = ADAPTERS[args.adapter_name]
     path: Path = args.path
     found = await asyncio.to_thread(_inputs, path)
     if found is None:
@@ -131,8 +89,9 @@ async def _ingest(args: argparse.Namespace, settings: Settings) -> int:
     reports: list[FileReport] = []
     async with bootstrap.running(settings) as container:
         service = _service(container)
-        for file in files:
-            done = await ingest_file(service, adapter, file, dry_run=args.dry_run)
+        for number, file in enumerate(files, 1):
+            with working(f"ingesting {file.name} ({number} of {len(files)})"):
+                done = await ingest_file(service, adapter, file, dry_run=args.dry_run)
             if not args.dry_run:
                 done.quarantined = write_quarantine(quarantine, file, done)
             done.data = None  # the report is kept for the summary; the bytes need not be
@@ -353,8 +312,9 @@ def _exit_status(reports: list[FileReport]) -> int:
 # -- watch -------------------------------------------------------------------------------------
 
 
-async def _watch(args: argparse.Namespace, settings: Settings) -> int:
-    adapter: Adapter = args.adapter
+async def watch(args: argparse.Namespace, settings: Settings) -> int:
+    """`hub adapter NAME watch FOLDER` (`hub.cli.adapter_commands` parses it)."""
+    adapter: Adapter = ADAPTERS[args.adapter_name]
     folder: Path = args.folder
     if not await asyncio.to_thread(folder.is_dir):
         print(f"error: {folder} is not a folder", file=sys.stderr)

@@ -11,18 +11,20 @@ import sys
 import uuid
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from hub import bootstrap
+from hub.cli.choices import AUDIT_KINDS, RESTRICTION_GROUNDS
 from hub.cli.common import Commands
-from hub.domain.audit.checkpoint import CheckpointError
-from hub.domain.audit.entries import AuditKind
-from hub.domain.audit.export_file import verify_export
-from hub.domain.audit.held import HeldCheckpoint, decode_held
-from hub.domain.audit.verification import VerificationReport
+from hub.cli.output import add_json_flag, emit_fields, emit_json, emit_table
+from hub.cli.progress import working
 from hub.errors import InvalidInput
-from hub.services.audit_evidence import EvidenceReport
-from hub.services.audit_queries import GROUNDS, AuditQuery, Principal, records_csv
-from hub.settings import Settings
+
+if TYPE_CHECKING:
+    from hub.domain.audit.held import HeldCheckpoint
+    from hub.domain.audit.verification import VerificationReport
+    from hub.services.audit_evidence import EvidenceReport
+    from hub.services.audit_queries import Principal
+    from hub.settings import Settings
 
 
 def register(commands: Commands) -> None:
@@ -84,8 +86,9 @@ def register(commands: Commands) -> None:
     checkpoint.set_defaults(run=_checkpoint)
 
     prove = audit_commands.add_parser(
-        "prove", help="print the inclusion proof of one entry in the latest checkpoint (JSON)"
+        "prove", help="print the inclusion proof of one entry in the latest checkpoint"
     )
+    add_json_flag(prove, "the proof")
     which = prove.add_mutually_exclusive_group(required=True)
     which.add_argument("--position", type=int, help="the entry's position")
     which.add_argument("--leaf", type=int, help="the entry's leaf index")
@@ -94,8 +97,9 @@ def register(commands: Commands) -> None:
 
     consistency = audit_commands.add_parser(
         "consistency",
-        help="print the proof that the tree of NEW leaves extends the tree of OLD (JSON)",
+        help="print the proof that the tree of NEW leaves extends the tree of OLD",
     )
+    add_json_flag(consistency, "the proof")
     consistency.add_argument("old_size", type=int)
     consistency.add_argument("new_size", type=int)
     consistency.set_defaults(run=_consistency)
@@ -110,9 +114,7 @@ def register(commands: Commands) -> None:
     query.add_argument("--rule")
     query.add_argument("--purpose-contains", help="words in the recorded purpose")
     query.add_argument("--event-id")
-    query.add_argument(
-        "--kind", action="append", choices=[k.value for k in AuditKind], help="repeatable"
-    )
+    query.add_argument("--kind", action="append", choices=AUDIT_KINDS, help="repeatable")
     query.add_argument("--since", help="ISO 8601 time with zone (inclusive)")
     query.add_argument("--until", help="ISO 8601 time with zone (exclusive)")
     query.add_argument("--after", type=int, default=0, help="the last position already read")
@@ -138,16 +140,18 @@ def register(commands: Commands) -> None:
         "restrict", help="restrict what a person's subject access reports disclose (s45(4))"
     )
     restrict.add_argument("person", help="a person id or identifier scheme:value")
-    restrict.add_argument("--ground", required=True, choices=sorted(GROUNDS))
+    restrict.add_argument("--ground", required=True, choices=RESTRICTION_GROUNDS)
     restrict.add_argument("--recipient", action="append", default=[], help="repeatable")
     restrict.add_argument("--event-type", action="append", default=[], help="repeatable")
     restrict.add_argument("--reference", help="a case reference")
     restrict.add_argument("--by", default=None, help="who (default: the OS user)")
+    add_json_flag(restrict, "the restriction")
     restrict.set_defaults(run=_restrict)
 
     lift = audit_commands.add_parser("lift", help="lift a restriction (it stays on record)")
     lift.add_argument("restriction_id")
     lift.add_argument("--by", default=None, help="who (default: the OS user)")
+    add_json_flag(lift, "the restriction")
     lift.set_defaults(run=_lift)
 
 
@@ -158,10 +162,14 @@ def _purpose_and_format(parser: argparse.ArgumentParser) -> None:
         help="why you are reading this personal data (recorded in the audit trail)",
     )
     parser.add_argument("--by", default=None, help="who (default: the OS user)")
-    parser.add_argument("--csv", action="store_true", help="print CSV instead of JSON")
+    shape = parser.add_mutually_exclusive_group()
+    shape.add_argument("--csv", action="store_true", help="print CSV instead of text")
+    shape.add_argument("--json", action="store_true", help="print JSON instead of text")
 
 
 def _principal(args: argparse.Namespace) -> Principal:
+    from hub.services.audit_queries import Principal
+
     return Principal(f"cli:{args.by or getpass.getuser()}", "hub")
 
 
@@ -175,6 +183,10 @@ def _time(text: str | None, name: str) -> datetime | None:
 
 
 async def _query(args: argparse.Namespace, settings: Settings) -> int:
+    from hub import bootstrap
+    from hub.domain.audit.entries import AuditKind
+    from hub.services.audit_queries import AuditQuery, records_csv
+
     async with bootstrap.running(settings) as container:
         queries = container.audit_queries
         person_id = None if args.person is None else await queries.resolve_person(args.person)
@@ -196,12 +208,33 @@ async def _query(args: argparse.Namespace, settings: Settings) -> int:
         )
     if args.csv:
         sys.stdout.write(records_csv(found))
+    elif args.json:
+        emit_json([r.as_json() for r in found])
     else:
-        print(json.dumps([r.as_json() for r in found], indent=2))
+        emit_table([_record_row(r.as_json()) for r in found], _RECORD_COLUMNS)
     return 0
 
 
+#: The columns of `hub audit query`'s text table (all of them: --json or --csv).
+_RECORD_COLUMNS = (
+    "position",
+    "occurred_at",
+    "kind",
+    "outcome",
+    "person_id",
+    "recipient_id",
+    "event",
+)
+
+
+def _record_row(record: dict[str, Any]) -> dict[str, Any]:
+    details = record.get("details") or {}
+    return {**record, "event": details.get("event_type") or record.get("event_id")}
+
+
 async def _history(args: argparse.Namespace, settings: Settings) -> int:
+    from hub import bootstrap
+
     async with bootstrap.running(settings) as container:
         person_id = await container.audit_queries.resolve_person(args.person)
         report = await container.audit_queries.history(
@@ -209,12 +242,16 @@ async def _history(args: argparse.Namespace, settings: Settings) -> int:
         )
     if args.csv:
         sys.stdout.write(report.as_csv())
+    elif args.json:
+        emit_json(report.as_json())
     else:
-        print(json.dumps(report.as_json(), indent=2))
+        emit_fields(report.as_json())
     return 0
 
 
 async def _restrict(args: argparse.Namespace, settings: Settings) -> int:
+    from hub import bootstrap
+
     async with bootstrap.running(settings) as container:
         person_id = await container.audit_queries.resolve_person(args.person)
         restriction = await container.audit_queries.restrict(
@@ -226,19 +263,24 @@ async def _restrict(args: argparse.Namespace, settings: Settings) -> int:
             principal=_principal(args),
             restriction_id=f"rs_{uuid.uuid4().hex[:16]}",
         )
-    print(json.dumps(restriction.as_json(), indent=2))
+    _emit(restriction.as_json(), as_json=args.json)
     return 0
 
 
 async def _lift(args: argparse.Namespace, settings: Settings) -> int:
+    from hub import bootstrap
+
     async with bootstrap.running(settings) as container:
         lifted = await container.audit_queries.lift(args.restriction_id, _principal(args))
-    print(json.dumps(lifted.as_json(), indent=2))
+    _emit(lifted.as_json(), as_json=args.json)
     return 0
 
 
 def _held(path: Path | None) -> HeldCheckpoint | None:
     """The checkpoint the operator gives (`--checkpoint FILE`), read before the database is."""
+    from hub.domain.audit.checkpoint import CheckpointError
+    from hub.domain.audit.held import HeldCheckpoint, decode_held
+
     if path is None:
         return None
     try:
@@ -252,11 +294,17 @@ def _held(path: Path | None) -> HeldCheckpoint | None:
 
 
 async def _verify(args: argparse.Namespace, settings: Settings) -> int:
+    from hub import bootstrap
+
     held = _held(args.checkpoint)
     async with bootstrap.running(settings) as container:
-        report = await container.audit_verifier().verify(held)
+        with working("verifying the audit log's tree and checkpoints"):
+            report = await container.audit_verifier().verify(held)
         # The rows are checked against entries the tree has just proved unchanged.
-        evidence = await container.audit_evidence().check() if report.ok else None
+        evidence = None
+        if report.ok:
+            with working("checking the stored rows against the audit log"):
+                evidence = await container.audit_evidence().check()
     if evidence is None:
         return _print_report(report, as_json=args.json)
     return _print_evidence(report, evidence, as_json=args.json)
@@ -282,10 +330,13 @@ def _print_evidence(report: VerificationReport, evidence: EvidenceReport, *, as_
 
 
 async def _export(args: argparse.Namespace, settings: Settings) -> int:
+    from hub import bootstrap
+
     async with bootstrap.running(settings) as container:
-        await container.audit_sequencer().run_until_idle()
-        await container.audit_checkpointer().run_once()
-        summary = await container.audit_verifier().export(args.file)
+        with working(f"exporting the audit log to {args.file}"):
+            await container.audit_sequencer().run_until_idle()
+            await container.audit_checkpointer().run_once()
+            summary = await container.audit_verifier().export(args.file)
     print(
         f"exported {summary.tree_size} entries and {summary.checkpoints} signed checkpoints "
         f"to {summary.path}"
@@ -296,16 +347,22 @@ async def _export(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _verify_export(args: argparse.Namespace, settings: Settings) -> int:
+    from hub.domain.audit.export_file import verify_export
+
     report = await asyncio.to_thread(verify_export, args.file, args.key)
     return _print_report(report, as_json=args.json)
 
 
 async def _public_key(args: argparse.Namespace, settings: Settings) -> int:
+    from hub import bootstrap
+
     print("\n".join(bootstrap.audit_signer(settings).trusted_keys))
     return 0
 
 
 async def _checkpoint(args: argparse.Namespace, settings: Settings) -> int:
+    from hub import bootstrap
+
     async with bootstrap.running(settings) as container:
         added = await container.audit_sequencer().run_until_idle()
         signed = await container.audit_checkpointer().run_once()
@@ -321,19 +378,30 @@ async def _checkpoint(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _prove(args: argparse.Namespace, settings: Settings) -> int:
+    from hub import bootstrap
+
     async with bootstrap.running(settings) as container:
         proof = await container.audit_trail.inclusion_proof(
             entry_position=args.position, leaf_index=args.leaf, tree_size=args.tree_size
         )
-    print(json.dumps(proof.as_json(), indent=2))
+    _emit(proof.as_json(), as_json=args.json)
     return 0
 
 
 async def _consistency(args: argparse.Namespace, settings: Settings) -> int:
+    from hub import bootstrap
+
     async with bootstrap.running(settings) as container:
         proof = await container.audit_trail.consistency_proof(args.old_size, args.new_size)
-    print(json.dumps(proof.as_json(), indent=2))
+    _emit(proof.as_json(), as_json=args.json)
     return 0
+
+
+def _emit(document: dict[str, Any], *, as_json: bool) -> None:
+    if as_json:
+        emit_json(document)
+    else:
+        emit_fields(document)
 
 
 def _print_report(report: VerificationReport, *, as_json: bool) -> int:

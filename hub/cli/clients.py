@@ -5,21 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from hub import bootstrap
-from hub.auth.client_keys import public_jwks
-from hub.auth.secrets import hash_secret
 from hub.cli.common import Commands
 from hub.errors import InvalidInput
-from hub.services.clients import (
-    HUB_AGENCIES,
-    SCOPES,
-    register_client,
-    register_key_client,
-    replace_client_keys,
-    rotate_client_secret,
-)
-from hub.settings import Settings
+from hub.services.clients import HUB_AGENCIES, SCOPES
+
+if TYPE_CHECKING:
+    from hub.settings import Settings
 
 
 def register(commands: Commands) -> None:
@@ -85,6 +78,8 @@ def register(commands: Commands) -> None:
 
 def _read_jwks(path: Path) -> str:
     """The public JWK Set in `path`, checked (`hub.auth.client_keys.public_jwks`)."""
+    from hub.auth.client_keys import public_jwks
+
     try:
         document = path.read_bytes()
     except OSError as error:
@@ -93,6 +88,10 @@ def _read_jwks(path: Path) -> str:
 
 
 async def _clients_add(args: argparse.Namespace, settings: Settings) -> int:
+    from hub import bootstrap
+    from hub.auth.secrets import hash_secret
+    from hub.services.clients import register_client, register_key_client
+
     scopes = sorted({s for value in args.scope for s in value.split()})
     jwks = None if args.jwks is None else _read_jwks(args.jwks)
     secret: str | None = None
@@ -139,6 +138,8 @@ async def _clients_add(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _clients_list(args: argparse.Namespace, settings: Settings) -> int:
+    from hub import bootstrap
+
     async with bootstrap.running(settings) as container:
         clients = await container.clients.list_all()
     rows = [
@@ -162,6 +163,8 @@ async def _clients_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _clients_disable(args: argparse.Namespace, settings: Settings) -> int:
+    from hub import bootstrap
+
     async with bootstrap.running(settings) as container:
         await container.clients.disable(args.client_id)
     print(f"client {args.client_id} disabled")
@@ -169,6 +172,10 @@ async def _clients_disable(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _clients_rotate_secret(args: argparse.Namespace, settings: Settings) -> int:
+    from hub import bootstrap
+    from hub.auth.secrets import hash_secret
+    from hub.services.clients import rotate_client_secret
+
     async with bootstrap.running(settings) as container:
         client, secret = await rotate_client_secret(
             container.clients, args.client_id, hash_secret=hash_secret
@@ -186,6 +193,9 @@ async def _clients_rotate_secret(args: argparse.Namespace, settings: Settings) -
 
 
 async def _clients_set_keys(args: argparse.Namespace, settings: Settings) -> int:
+    from hub import bootstrap
+    from hub.services.clients import replace_client_keys
+
     # Checked before anything is opened: a refused file changes nothing.
     jwks = _read_jwks(args.jwks)
     async with bootstrap.running(settings) as container:

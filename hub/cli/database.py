@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from hub import bootstrap
 from hub.cli.common import Commands
-from hub.settings import Settings
+
+if TYPE_CHECKING:
+    from hub.settings import Settings
 
 
 def register(commands: Commands) -> None:
     database = commands.add_parser("db", help="database schema").add_subparsers(title="db")
     upgrade = database.add_parser("upgrade", help="apply the Alembic migrations")
     upgrade.add_argument("--revision", default="head")
-    upgrade.set_defaults(run=_db_upgrade)
+    # A connection failure names HUB_DATABASE_MIGRATION_URL, which this runs on.
+    upgrade.set_defaults(run=_db_upgrade, migration_database=True)
 
 
 async def _db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
     # As the owner role (HUB_DATABASE_MIGRATION_URL, default HUB_DATABASE_URL); the hub itself
     # runs as HUB_DATABASE_URL's role, which is granted only what it needs.
+    from hub import bootstrap
+
     migrated = await bootstrap.upgrade_database(settings, args.revision)
     print(f"database at revision {migrated.revision}")
     if migrated.runtime_role is not None:

@@ -9,11 +9,14 @@ import contextlib
 import json
 import logging
 import signal
+from typing import TYPE_CHECKING
 
-from hub import bootstrap
+from hub.cli.choices import DELIVERY_STATUSES
 from hub.cli.common import Commands
-from hub.services.delivery import DELIVERY_STATUSES, Delivery
-from hub.settings import Settings
+
+if TYPE_CHECKING:
+    from hub.services.delivery import Delivery
+    from hub.settings import Settings
 
 logger = logging.getLogger("hub.delivery")
 
@@ -48,6 +51,8 @@ def register(commands: Commands) -> None:
 
 
 async def _list(args: argparse.Namespace, settings: Settings) -> int:
+    from hub import bootstrap
+
     async with bootstrap.running(settings) as container:
         found = await container.deliveries.find(
             args.recipient, status=args.status, limit=args.limit, after=args.after
@@ -65,6 +70,8 @@ async def _list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _replay(args: argparse.Namespace, settings: Settings) -> int:
+    from hub import bootstrap
+
     async with bootstrap.running(settings) as container:
         delivery = await container.deliveries.replay(None, args.delivery_id)
     print(f"delivery {delivery.delivery_id} is pending again (webhook-id {delivery.disclosure_id})")
@@ -72,6 +79,8 @@ async def _replay(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
+    from hub import bootstrap
+
     async with bootstrap.running(settings) as container:
         worker = container.delivery_worker()
         logger.info("delivery worker %s started", worker.worker_id)

@@ -4,10 +4,13 @@ webhook subscriptions' signing secrets and the keys of parked identifier-conflic
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from hub import bootstrap
 from hub.cli.common import Commands
-from hub.settings import Settings
+from hub.cli.progress import working
+
+if TYPE_CHECKING:
+    from hub.settings import Settings
 
 
 def register(commands: Commands) -> None:
@@ -22,10 +25,13 @@ def register(commands: Commands) -> None:
 
 
 async def _rotate(args: argparse.Namespace, settings: Settings) -> int:
+    from hub import bootstrap
+
     async with bootstrap.running(settings) as container:
-        report = await container.keys.people.rotate()
-        secrets = await container.keys.webhook_secrets.rewrap_secrets()
-        conflicts = await container.keys.conflicts.rewrap_keys()
+        with working(f"rewrapping the data keys under {settings.data_kek_id}"):
+            report = await container.keys.people.rotate()
+            secrets = await container.keys.webhook_secrets.rewrap_secrets()
+            conflicts = await container.keys.conflicts.rewrap_keys()
     print(
         f"rewrapped {report.rewrapped} data key(s) under {settings.data_kek_id}; "
         f"{report.already_current} already under it; {report.destroyed} destroyed (left as is)"

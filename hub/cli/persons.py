@@ -6,13 +6,14 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+from typing import TYPE_CHECKING
 
-from hub import bootstrap
 from hub.cli.common import Commands
-from hub.domain.notifications import PersonIdentifier
-from hub.errors import InvalidInput
-from hub.services.conflicts import IdentifierConflictCase
-from hub.settings import Settings
+from hub.errors import NotFound
+
+if TYPE_CHECKING:
+    from hub.services.conflicts import IdentifierConflictCase
+    from hub.settings import Settings
 
 
 def register(commands: Commands) -> None:
@@ -68,6 +69,8 @@ def _as_json(case: IdentifierConflictCase) -> dict[str, object]:
 
 
 async def _list_conflicts(args: argparse.Namespace, settings: Settings) -> int:
+    from hub import bootstrap
+
     async with bootstrap.running(settings) as container:
         cases = await container.conflicts.list_cases(include_resolved=args.all)
     if args.json:
@@ -88,6 +91,8 @@ async def _list_conflicts(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _resolve(args: argparse.Namespace, settings: Settings) -> int:
+    from hub import bootstrap
+
     async with bootstrap.running(settings) as container:
         case = await container.conflicts.resolve(
             args.review_id, resolution=args.resolution, resolved_by=args.by or getpass.getuser()
@@ -97,6 +102,9 @@ async def _resolve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _erase(args: argparse.Namespace, settings: Settings) -> int:
+    from hub import bootstrap
+    from hub.domain.notifications import PersonIdentifier
+
     async with bootstrap.running(settings) as container:
         person: str = args.person
         if ":" in person:
@@ -105,7 +113,7 @@ async def _erase(args: argparse.Namespace, settings: Settings) -> int:
         else:
             person_id = person if await container.store.identifiers_of(person) else None
         if person_id is None:
-            raise InvalidInput(f"no person is known as {person}")
+            raise NotFound(f"no person is known as {person}")
         destroyed = await container.keys.people.erase(
             person_id, reason=args.reason, actor=args.by or getpass.getuser()
         )

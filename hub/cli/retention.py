@@ -6,11 +6,14 @@ import argparse
 import getpass
 import json
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from hub import bootstrap
 from hub.cli.common import Commands
+from hub.cli.progress import working
 from hub.errors import InvalidInput
-from hub.settings import Settings
+
+if TYPE_CHECKING:
+    from hub.settings import Settings
 
 
 def register(commands: Commands) -> None:
@@ -33,6 +36,8 @@ def register(commands: Commands) -> None:
 
 
 async def _apply(args: argparse.Namespace, settings: Settings) -> int:
+    from hub import bootstrap
+
     as_of = None
     if args.as_of is not None:
         try:
@@ -41,7 +46,8 @@ async def _apply(args: argparse.Namespace, settings: Settings) -> int:
             raise InvalidInput(f"--as-of: {args.as_of!r} is not an ISO 8601 time") from None
     actor = f"cli:{args.by or getpass.getuser()}"
     async with bootstrap.running(settings) as container:
-        report = await container.retention.apply(as_of=as_of, dry_run=args.dry_run, actor=actor)
+        with working("applying the retention periods"):
+            report = await container.retention.apply(as_of=as_of, dry_run=args.dry_run, actor=actor)
     if args.json:
         print(json.dumps(report.as_json(), indent=2))
         return 0

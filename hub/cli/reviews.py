@@ -7,11 +7,13 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+from typing import TYPE_CHECKING
 
-from hub import bootstrap
+from hub.cli.choices import REVIEW_STATES
 from hub.cli.common import Commands
-from hub.services.reviews import OPERATOR, STATES
-from hub.settings import Settings
+
+if TYPE_CHECKING:
+    from hub.settings import Settings
 
 
 def register(commands: Commands) -> None:
@@ -19,7 +21,7 @@ def register(commands: Commands) -> None:
     review_commands = reviews.add_subparsers(title="reviews")
 
     listing = review_commands.add_parser("list", help="proposals, oldest first")
-    listing.add_argument("--state", choices=STATES, help="only those in this state")
+    listing.add_argument("--state", choices=REVIEW_STATES, help="only those in this state")
     listing.add_argument("--reviewer", help="only those this agency (recipient id) reviews")
     listing.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
     listing.add_argument("--json", action="store_true", help="as JSON lines")
@@ -42,6 +44,8 @@ def register(commands: Commands) -> None:
 
 
 async def _list(args: argparse.Namespace, settings: Settings) -> int:
+    from hub import bootstrap
+
     async with bootstrap.running(settings) as container:
         found = await container.reviews.list(args.reviewer, state=args.state, limit=args.limit)
     for item in found:
@@ -57,6 +61,9 @@ async def _list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _decide(args: argparse.Namespace, settings: Settings) -> int:
+    from hub import bootstrap
+    from hub.services.reviews import OPERATOR
+
     async with bootstrap.running(settings) as container:
         item = await container.reviews.decide(
             args.proposal_id,
@@ -71,6 +78,8 @@ async def _decide(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _escalate(args: argparse.Namespace, settings: Settings) -> int:
+    from hub import bootstrap
+
     async with bootstrap.running(settings) as container:
         escalated = await container.review_escalator().run_once()
     print(f"{escalated} proposals escalated")

@@ -8,11 +8,13 @@ import asyncio
 import contextlib
 import logging
 import signal
+from typing import TYPE_CHECKING
 
-from hub import bootstrap
 from hub.cli.common import Commands
-from hub.services.routing import CONSUMER, rebuild_profiles
-from hub.settings import Settings
+from hub.cli.progress import working
+
+if TYPE_CHECKING:
+    from hub.settings import Settings
 
 logger = logging.getLogger("hub.router")
 
@@ -53,6 +55,9 @@ def register(commands: Commands) -> None:
 async def _router_run(args: argparse.Namespace, settings: Settings) -> int:
     # The container's router and routing store: built by the composition root, they log every
     # decision to the audit trail in the transaction that records it (issue 13, finding 1).
+    from hub import bootstrap
+    from hub.services.routing import CONSUMER
+
     async with bootstrap.running(settings) as container:
         router = container.router(batch_size=args.batch_size, poll_interval=args.poll_interval)
         logger.info("routing with policy bundle version %s", router.policy.version)
@@ -72,10 +77,14 @@ async def _router_run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _projections_rebuild(args: argparse.Namespace, settings: Settings) -> int:
+    from hub import bootstrap
+    from hub.services.routing import CONSUMER, rebuild_profiles
+
     async with bootstrap.running(settings) as container:
-        count = await rebuild_profiles(
-            container.store, container.routing, container.policy.statuses
-        )
+        with working("rebuilding the person profiles from the event store"):
+            count = await rebuild_profiles(
+                container.store, container.routing, container.policy.statuses
+            )
         checkpoint = await container.routing.checkpoint(CONSUMER)
     print(f"rebuilt {count} person profiles up to position {checkpoint}")
     return 0

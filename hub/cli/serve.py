@@ -11,13 +11,15 @@ import ssl
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from hub import bootstrap
-from hub.bootstrap import ROLES, Role
+from hub.cli.choices import ROLES
 from hub.cli.common import Commands
-from hub.settings import Settings
 
 if TYPE_CHECKING:
     import uvicorn
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+    from hub.bootstrap import Role
+    from hub.settings import Settings
 
 logger = logging.getLogger("hub")
 
@@ -52,7 +54,7 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
     # Built before anything starts, so that an unreadable certificate or key stops the hub
     # with a message naming its setting.
     tls_context = server_ssl_context(settings)
-    app = create_app(settings, role=role)
+    app = _StartupErrors(create_app(settings, role=role))
     _check_open_file_limit(settings, raise_open_file_limit())
 
     # The protocol is forced: uvicorn would otherwise pick httptools, which hands the app no
@@ -79,8 +81,41 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
         limit_concurrency=settings.http_max_connections,
         h11_max_incomplete_event_size=settings.http_max_header_bytes,
     )
-    await uvicorn.Server(config).serve()
+    try:
+        await uvicorn.Server(config).serve()
+    except SystemExit:
+        # uvicorn exits (status 3) when the app fails to start: the reason is told by
+        # `hub.cli.running` in one line (an unreachable database: exit 3), not its traceback.
+        if app.error is not None:
+            raise app.error from None
+        raise
     return 0
+
+
+class _StartupErrors:
+    """The app, keeping the exception that stopped its startup (an unreachable database, an
+    invalid policy bundle) for `hub serve` to report in one line, where uvicorn would log its
+    traceback and exit 0."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.error: Exception | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            await self.app(scope, receive, send)
+            return
+
+        async def without_traceback(message: Message) -> None:
+            if message["type"] == "lifespan.startup.failed":
+                message = {**message, "message": ""}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, without_traceback)
+        except Exception as error:
+            self.error = self.error or error
+            raise
 
 
 #: Descriptors the process needs besides its HTTP connections: the database pool, Kafka,
@@ -115,6 +150,8 @@ def _always(
 async def _serve_workers(settings: Settings, role: Role) -> int:
     """A worker role without the HTTP API: runs until SIGTERM or SIGINT (exit 0), or until a
     worker fails (exit 1, so that the process supervisor restarts it)."""
+    from hub import bootstrap
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

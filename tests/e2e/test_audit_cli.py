@@ -132,7 +132,7 @@ def test_audit_commands_end_to_end(hub_process: HubProcess, tmp_path: Path) -> N
     assert (report["entries"], report["checkpoints"], report["latest_checkpoint"]) == (17, 2, 17)
 
     # Proofs, checked with nothing but the RFC 9162 verifiers and the public key.
-    proof = json.loads(hub.cli("audit", "prove", "--position", str(positions[7])))
+    proof = json.loads(hub.cli("audit", "prove", "--position", str(positions[7]), "--json"))
     signed = parse_signed_checkpoint(proof["checkpoint"], key, expected_origin="pph.hub/audit")
     assert verify_inclusion(
         leaf_hash(proof["entry"].encode()),
@@ -141,7 +141,7 @@ def test_audit_commands_end_to_end(hub_process: HubProcess, tmp_path: Path) -> N
         [bytes.fromhex(node) for node in proof["proof"]],
         signed.root_hash,
     )
-    consistency = json.loads(hub.cli("audit", "consistency", "12", "17"))
+    consistency = json.loads(hub.cli("audit", "consistency", "12", "17", "--json"))
     old = parse_signed_checkpoint(consistency["old_checkpoint"], key)
     new = parse_signed_checkpoint(consistency["new_checkpoint"], key)
     assert verify_consistency(

@@ -64,7 +64,7 @@ def test_history_query_restriction_and_retention_through_the_cli(hub_process: Hu
 
     def routed() -> dict[str, Any] | None:
         report = json.loads(
-            hub.cli("audit", "history", person, "--purpose", "e2e check", "--by", "dpo")
+            hub.cli("audit", "history", person, "--purpose", "e2e check", "--by", "dpo", "--json")
         )
         return report if report["disclosed"] else None
 
@@ -109,11 +109,13 @@ def test_history_query_restriction_and_retention_through_the_cli(hub_process: Hu
     assert {row["recipient_id"] for row in table} == {GLASGOW_SW}
 
     restriction = json.loads(
-        hub.cli("audit", "restrict", person, "--ground", "crime", "--recipient", GLASGOW_SW)
+        hub.cli(
+            "audit", "restrict", person, "--ground", "crime", "--recipient", GLASGOW_SW, "--json"
+        )
     )
     assert restriction["ground"] == "crime"
     subject = json.loads(
-        hub.cli("audit", "history", person, "--purpose", "SAR-1", "--subject-access")
+        hub.cli("audit", "history", person, "--purpose", "SAR-1", "--subject-access", "--json")
     )
     assert GLASGOW_SW not in {d["recipient_id"] for d in subject["disclosed"]}
     assert "section 45(4)" in subject["withheld"]["statement"]
@@ -122,7 +124,7 @@ def test_history_query_restriction_and_retention_through_the_cli(hub_process: Hu
     assert dry["erased"] == 1
     done = json.loads(hub.cli("retention", "apply", "--json", "--by", "dpo"))
     assert done["by_type"]["custody.admission"]["erased"] == 1
-    after = json.loads(hub.cli("audit", "history", person, "--purpose", "e2e check"))
+    after = json.loads(hub.cli("audit", "history", person, "--purpose", "e2e check", "--json"))
     assert [e["fields"] != [] for e in after["erased"]] == [True]
     assert after["erased"][0]["actor"] == "cli:dpo"
 

@@ -1,0 +1,204 @@
+"""The `hub` command as an operator meets it (issue 17, items 7 and 8): a database it cannot
+reach is one line and exit 3, a closed pipe and Ctrl-C end quietly, `--version`, documented
+exit statuses, text by default and `--json` on request, and `hub --help` without the heavy
+modules. Run as real processes where the behaviour is the process's (pipes, exit statuses)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hub.cli import exits
+from tests.conftest import POSTGRES_URL, Database
+from tests.integration.cli_helpers import run_cli
+
+PASSWORD = "pw-Zebra-9931"
+HUB = [sys.executable, "-m", "hub.cli"]
+
+
+def _environment(tmp_path: Path, **settings: str) -> dict[str, str]:
+    environ = {k: v for k, v in os.environ.items() if not k.upper().startswith("HUB_")}
+    return environ | {"HUB_ENVIRONMENT": "test", "HUB_DATA_DIR": str(tmp_path)} | settings
+
+
+def _hub(tmp_path: Path, *args: str, **settings: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*HUB, *args],
+        env=_environment(tmp_path, **settings),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("error:")]
+
+
+def test_an_unreachable_database_is_one_line_naming_where_without_the_password(
+    tmp_path: Path,
+) -> None:
+    # Port 1 on loopback: nothing listens there, the connection is refused at once.
+    url = f"postgresql+asyncpg://hub:{PASSWORD}@127.0.0.1:1/hub"
+    done = _hub(tmp_path, "clients", "list", HUB_DATABASE_URL=url)
+    assert done.returncode == exits.UNAVAILABLE, done.stderr
+    assert "Traceback" not in done.stderr
+    assert PASSWORD not in done.stderr + done.stdout
+    [line] = _error_lines(done.stderr)
+    assert line.startswith(
+        "error: cannot reach the database postgresql+asyncpg://hub@127.0.0.1:1/hub "
+        "(HUB_DATABASE_URL): "
+    )
+
+
+def test_serve_with_an_unreachable_database_is_one_line_and_exit_3(tmp_path: Path) -> None:
+    # The API's startup fails inside uvicorn, which would log the traceback and exit 3 itself.
+    url = f"postgresql+asyncpg://hub:{PASSWORD}@127.0.0.1:1/hub"
+    done = _hub(tmp_path, "serve", "--port", "0", HUB_DATABASE_URL=url)
+    assert done.returncode == exits.UNAVAILABLE, done.stderr
+    assert "Traceback" not in done.stderr
+    assert PASSWORD not in done.stderr + done.stdout
+    [line] = _error_lines(done.stderr)
+    assert "postgresql+asyncpg://hub@127.0.0.1:1/hub (HUB_DATABASE_URL)" in line
+
+
+@pytest.mark.postgres
+def test_a_refused_password_is_one_line_without_the_password(tmp_path: Path) -> None:
+    host = POSTGRES_URL.split("@", 1)[1]
+    done = _hub(
+        tmp_path,
+        "clients",
+        "list",
+        HUB_DATABASE_URL=f"postgresql+asyncpg://hub:{PASSWORD}@{host}",
+    )
+    assert done.returncode == exits.UNAVAILABLE, done.stderr
+    assert "Traceback" not in done.stderr
+    assert PASSWORD not in done.stderr
+    [line] = _error_lines(done.stderr)
+    assert f"postgresql+asyncpg://hub@{host} (HUB_DATABASE_URL)" in line
+
+
+def test_a_sqlite_file_that_cannot_be_opened_is_one_line(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-folder" / "hub.sqlite3"
+    done = _hub(tmp_path, "clients", "list", HUB_DATABASE_URL=f"sqlite+aiosqlite:///{missing}")
+    assert done.returncode == exits.UNAVAILABLE, done.stderr
+    assert "Traceback" not in done.stderr
+    [line] = _error_lines(done.stderr)
+    assert line.startswith(f"error: cannot reach the database sqlite+aiosqlite:///{missing}")
+
+
+def test_the_migration_database_is_named_by_its_own_setting(tmp_path: Path) -> None:
+    url = f"postgresql+asyncpg://owner:{PASSWORD}@127.0.0.1:1/hub"
+    done = _hub(
+        tmp_path,
+        "db",
+        "upgrade",
+        HUB_DATABASE_URL="postgresql+asyncpg://hub@127.0.0.1:1/hub",
+        HUB_DATABASE_MIGRATION_URL=url,
+    )
+    assert done.returncode == exits.UNAVAILABLE, done.stderr
+    [line] = _error_lines(done.stderr)
+    assert "owner@127.0.0.1:1/hub (HUB_DATABASE_MIGRATION_URL)" in line
+    assert PASSWORD not in done.stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("settings", "doc"),
+        # Runs with the settings, and its error handling: a closed pipe is an OSError, and
+        # must not be taken for an unreachable database.
+        ("policy", "check"),
+    ],
+)
+def test_a_closed_pipe_ends_quietly(tmp_path: Path, command: tuple[str, ...]) -> None:
+    # The reader goes away before the command writes: every write meets a closed pipe.
+    with subprocess.Popen(
+        [*HUB, *command],
+        env=_environment(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as process:
+        assert process.stdout is not None
+        assert process.stderr is not None
+        process.stdout.close()
+        stderr = process.stderr.read().decode()
+        assert process.wait(timeout=120) == exits.BROKEN_PIPE, stderr
+    assert stderr == ""
+
+
+def test_ctrl_c_ends_with_130_and_no_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hub.cli import main, settings_doc
+
+    def interrupted() -> str:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(settings_doc, "settings_table", interrupted)
+    assert main(["settings", "doc"]) == exits.INTERRUPTED
+    assert capsys.readouterr().err == "interrupted\n"
+
+
+def test_version_and_the_exit_statuses_in_help(tmp_path: Path) -> None:
+    version = _hub(tmp_path, "--version")
+    assert version.returncode == 0
+    assert version.stdout.startswith("hub ")
+    assert version.stdout.split()[1][0].isdigit()
+    helped = _hub(tmp_path, "--help")
+    assert "4 not found" in " ".join(helped.stdout.split())
+
+
+def test_help_does_not_load_the_database_web_or_policy_engines(tmp_path: Path) -> None:
+    heavy = ["sqlalchemy", "fastapi", "uvicorn", "cedarpy", "asyncpg", "aiokafka", "jsonschema"]
+    probe = (
+        "import sys, contextlib, io\n"
+        "from hub.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+        "    main(['--help'])\n"
+        f"print([m for m in {heavy!r} if m in sys.modules])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        env=_environment(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert done.stdout.strip() == "[]", done.stdout
+
+
+@pytest.mark.asyncio
+async def test_an_unknown_person_is_not_found(
+    database: Database, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    erase = ("persons", "erase", "sps_number:NOBODY1", "--reason", "test")
+    assert await run_cli(database, monkeypatch, *erase) == exits.NOT_FOUND
+    history = ("audit", "history", "sps_number:NOBODY1", "--purpose", "test")
+    assert await run_cli(database, monkeypatch, *history) == exits.NOT_FOUND
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert len(_error_lines(err)) == 2
+
+
+@pytest.mark.asyncio
+async def test_audit_commands_print_text_and_json_on_request(
+    database: Database, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    query = ("audit", "query", "--purpose", "annual review", "--kind", "consultation")
+    capsys.readouterr()
+    assert await run_cli(database, monkeypatch, *query) == 0
+    text = capsys.readouterr().out
+    assert text.split()[:3] == ["position", "occurred_at", "kind"]
+    # The first query is itself logged as a consultation: the second finds it.
+    assert await run_cli(database, monkeypatch, *query, "--json") == 0
+    [found] = json.loads(capsys.readouterr().out)
+    assert found["kind"] == "consultation"
+    assert found["purpose"] == "annual review"
