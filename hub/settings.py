@@ -361,8 +361,9 @@ class Settings(BaseSettings):
     #: (a co-ordinator's role names their MAPPA region). A person with none of them is refused.
     console_role_map: dict[str, str] = {}
     #: A console session ends after this many seconds without a request, and in any case after
-    #: `console_session_max_seconds` (then the person signs in again at the identity provider).
+    #: `HUB_CONSOLE_SESSION_MAX_SECONDS` (then the person signs in again at the identity provider).
     console_session_idle_seconds: int = Field(default=900, ge=60, le=86_400)
+    #: The longest a console session lasts, however active (a working day by default).
     console_session_max_seconds: int = Field(default=8 * 3600, ge=60, le=7 * 86_400)
     #: The console's cookies carry `Secure`. Browsers keep Secure cookies on http://localhost,
     #: so leave it on even in development.
