@@ -304,7 +304,11 @@ class _SqlSnapshot:
             .order_by(audit_leaves.c.leaf_index)
             .limit(limit)
         )
-        return [_sequenced(row) for row in (await self._connection.execute(query)).mappings()]
+        rows = (await self._connection.execute(query)).all()
+        return [
+            SequencedEntry(int(index), int(position), bytes(hashed), entry)
+            for index, position, hashed, entry in rows
+        ]
 
     async def leaves_with_hash(self, leaf_hash: bytes) -> list[int]:
         query = (
