@@ -19,6 +19,13 @@
 
     .venv/bin/python bench/audit.py [--backend postgres|sqlite] [--entries 1000000] [--quick]
 
+To time or profile verification alone, build a log once and keep it, then run only step 3 on it
+(`--profile DIR` writes each child step's cProfile stats to DIR/<step>.prof):
+
+    .venv/bin/python bench/audit.py --entries 100000 --keep-log /tmp/log.json --steps none
+    .venv/bin/python bench/audit.py --use-log /tmp/log.json --steps verify --profile /tmp/prof
+    .venv/bin/python bench/audit.py --drop-log /tmp/log.json
+
 Needs PostgreSQL for the default backend (deploy/local/postgres.sh start). Every figure comes
 from one run on this machine; prints figures and asserts nothing about timings.
 """
@@ -28,6 +35,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import cProfile
+import json
 import multiprocessing
 import os
 import platform
@@ -78,7 +87,7 @@ from hub.services.audit_queries import AuditQueryService, ConsultationLog, Princ
 from hub.settings import Settings  # noqa: E402
 
 PG_URL = os.environ.get(
-    "BENCH_POSTGRES_URL", "postgresql+asyncpg://hub:hub@127.0.0.1:5432/hub_test"
+    "BENCH_POSTGRES_URL", "postgresql+asyncpg://hub_owner:hub_owner@127.0.0.1:5432/hub_test"
 )
 ORIGIN = "bench.hub/audit"
 KEY_NAME = "bench-hub"
@@ -241,9 +250,11 @@ class DbConfig:
 
 
 @contextlib.asynccontextmanager
-async def hub_database(backend: str, workdir: Path, name: str) -> AsyncIterator[DbConfig]:
+async def hub_database(
+    backend: str, workdir: Path, name: str, *, keep: bool = False
+) -> AsyncIterator[DbConfig]:
     """A freshly migrated hub database: a new schema (PostgreSQL), or a new SQLite file; dropped
-    afterwards."""
+    afterwards unless `keep`."""
     schema = None
     data_dir = workdir / name
     if backend == "postgres":
@@ -260,12 +271,44 @@ async def hub_database(backend: str, workdir: Path, name: str) -> AsyncIterator[
         yield config
     finally:
         await engine.dispose()
-        if schema is not None:
+        if keep:
+            pass
+        elif schema is not None:
             admin = create_async_engine(PG_URL)
             async with admin.begin() as connection:
                 await connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
             await admin.dispose()
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def kept_log(path: Path) -> tuple[DbConfig, bytes, int]:
+    """A log built by an earlier run with `--keep-log`: where it is, its key, its size."""
+    kept = json.loads(path.read_text())
+    config = DbConfig(kept["backend"], kept["data_dir"], kept["schema"])
+    return config, bytes.fromhex(kept["key"]), int(kept["size"])
+
+
+def keep_log(path: Path, config: DbConfig, raw_key: bytes, size: int) -> None:
+    path.write_text(
+        json.dumps(
+            {
+                "backend": config.backend,
+                "data_dir": config.data_dir,
+                "schema": config.schema,
+                "key": raw_key.hex(),
+                "size": size,
+            }
+        )
+    )
+
+
+async def drop_log(config: DbConfig) -> None:
+    if config.schema is not None:
+        admin = create_async_engine(PG_URL)
+        async with admin.begin() as connection:
+            await connection.execute(sa.text(f'DROP SCHEMA "{config.schema}" CASCADE'))
+        await admin.dispose()
+    shutil.rmtree(config.data_dir, ignore_errors=True)
 
 
 def signer_from(raw_key: bytes) -> AuditSigner:
@@ -299,9 +342,17 @@ class PeakRss:
 
 
 def _child(task: str, config: DbConfig, arguments: dict[str, Any], out: Any) -> None:
-    """Runs one task in a spawned process and puts its result (a dict) on `out`."""
+    """Runs one task in a spawned process and puts its result (a dict) on `out`; with a
+    `profile` argument, under cProfile, its stats written to that file."""
     try:
-        out.put(asyncio.run(_child_task(task, config, arguments)))
+        profile = arguments.get("profile")
+        if profile is None:
+            out.put(asyncio.run(_child_task(task, config, arguments)))
+        else:
+            profiler = cProfile.Profile()
+            result = profiler.runcall(asyncio.run, _child_task(task, config, arguments))
+            profiler.dump_stats(profile)
+            out.put(result)
     except BaseException as error:  # the parent reports it
         out.put({"error": f"{type(error).__name__}: {error}"})
         raise
@@ -310,10 +361,10 @@ def _child(task: str, config: DbConfig, arguments: dict[str, Any], out: Any) -> 
 async def _child_task(task: str, config: DbConfig, arguments: dict[str, Any]) -> dict[str, Any]:
     if task == "verify_export":
         rss = PeakRss()
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         report = verify_export(Path(arguments["path"]), arguments["verifier_key"])
-        elapsed = time.perf_counter() - started
-        return {"seconds": elapsed, "report": report.as_json(), **rss.stop()}
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+        return {"seconds": elapsed, "cpu": cpu, "report": report.as_json(), **rss.stop()}
     engine = config.engine()
     try:
         log = SqlAuditLog(engine)
@@ -324,7 +375,7 @@ async def _child_task(task: str, config: DbConfig, arguments: dict[str, Any]) ->
         async with engine.connect() as connection:  # open the pool before measuring
             await connection.execute(sa.text("SELECT 1"))
         rss = PeakRss()
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         if task == "verify":
             result: dict[str, Any] = {"report": (await verifier.verify()).as_json()}
         elif task == "export":
@@ -333,7 +384,8 @@ async def _child_task(task: str, config: DbConfig, arguments: dict[str, Any]) ->
         else:
             raise ValueError(task)
         elapsed = time.perf_counter() - started
-        return {"seconds": elapsed, **result, **rss.stop()}
+        cpu = time.process_time() - cpu
+        return {"seconds": elapsed, "cpu": cpu, **result, **rss.stop()}
     finally:
         await engine.dispose()
 
@@ -636,26 +688,43 @@ async def build_log(
 
 def rss_text(result: dict[str, Any]) -> str:
     return (
+        f"this process's CPU {result['cpu']:.1f} s; "
         f"peak RSS {result['rss_peak'] / MiB:,.0f} MiB (psutil, sampled every 10 ms; "
         f"{result['rss_before'] / MiB:,.0f} MiB just before the step)"
     )
 
 
-def verification(config: DbConfig, raw_key: bytes, workdir: Path, size: int) -> None:
+def verification(
+    config: DbConfig,
+    raw_key: bytes,
+    workdir: Path,
+    size: int,
+    steps: set[str],
+    profile_dir: Path | None = None,
+) -> None:
     print(f"\n3. Verifying the {size:,}-entry log (each step in a fresh process)")
     verifier_key = signer_from(raw_key).verifier_key
-    result = run_child("verify", config, {"key": raw_key})
-    report = result["report"]
-    figure(
-        "AuditVerifier.verify()",
-        f"{result['seconds']:.1f} s ({size / result['seconds']:,.0f} entries/s); "
-        f"ok={report['ok']}, "
-        f"{report['entries']:,} entries, {report['checkpoints']} checkpoints",
-    )
-    figure("  memory", rss_text(result))
 
+    def profiled(step: str) -> dict[str, Any]:
+        if profile_dir is None:
+            return {}
+        profile_dir.mkdir(parents=True, exist_ok=True)
+        return {"profile": str(profile_dir / f"{step}.prof")}
+
+    if "verify" in steps:
+        result = run_child("verify", config, {"key": raw_key, **profiled("verify")})
+        report = result["report"]
+        figure(
+            "AuditVerifier.verify()",
+            f"{result['seconds']:.1f} s ({size / result['seconds']:,.0f} entries/s); "
+            f"ok={report['ok']}, "
+            f"{report['entries']:,} entries, {report['checkpoints']} checkpoints",
+        )
+        figure("  memory", rss_text(result))
+    if not {"export", "verify_export"} & steps:
+        return
     path = workdir / "audit-export.jsonl"
-    result = run_child("export", config, {"key": raw_key, "path": str(path)})
+    result = run_child("export", config, {"key": raw_key, "path": str(path), **profiled("export")})
     size_bytes = path.stat().st_size
     figure(
         "AuditVerifier.export()",
@@ -663,15 +732,20 @@ def verification(config: DbConfig, raw_key: bytes, workdir: Path, size: int) -> 
         f"checkpoints; file {size_bytes / MiB:,.0f} MiB ({size_bytes / max(size, 1):.0f} B/entry)",
     )
     figure("  memory", rss_text(result))
-    result = run_child("verify_export", config, {"path": str(path), "verifier_key": verifier_key})
-    report = result["report"]
-    figure(
-        "verify_export(file, key)",
-        f"{result['seconds']:.1f} s ({size / result['seconds']:,.0f} entries/s); "
-        f"ok={report['ok']}, "
-        f"{report['entries']:,} entries, {report['checkpoints']} checkpoints",
-    )
-    figure("  memory", rss_text(result))
+    if "verify_export" in steps:
+        result = run_child(
+            "verify_export",
+            config,
+            {"path": str(path), "verifier_key": verifier_key, **profiled("verify_export")},
+        )
+        report = result["report"]
+        figure(
+            "verify_export(file, key)",
+            f"{result['seconds']:.1f} s ({size / result['seconds']:,.0f} entries/s); "
+            f"ok={report['ok']}, "
+            f"{report['entries']:,} entries, {report['checkpoints']} checkpoints",
+        )
+        figure("  memory", rss_text(result))
     path.unlink()
 
 
@@ -879,7 +953,23 @@ async def main() -> None:
     parser.add_argument("--skip-load", action="store_true", help="skip (1)")
     parser.add_argument("--history-events", type=int, default=500, help="(5) the person's events")
     parser.add_argument("--history-runs", type=int, default=20, help="(5) reports timed")
+    parser.add_argument(
+        "--steps",
+        default=",".join(STEPS),
+        help=f"which steps after building the log: a comma list of {', '.join(STEPS)}, or none",
+    )
+    parser.add_argument("--keep-log", type=Path, help="keep the log built, described in this file")
+    parser.add_argument("--use-log", type=Path, help="a log kept by --keep-log: skip (1) and (2)")
+    parser.add_argument("--drop-log", type=Path, help="drop a log kept by --keep-log, and stop")
+    parser.add_argument("--profile", type=Path, help="cProfile each step of (3) into DIR")
     args = parser.parse_args()
+    steps = set() if args.steps == "none" else set(args.steps.split(","))
+    if steps - set(STEPS):
+        parser.error(f"--steps: unknown {', '.join(sorted(steps - set(STEPS)))}")
+    if args.drop_log is not None:
+        await drop_log(kept_log(args.drop_log)[0])
+        args.drop_log.unlink()
+        return
     if args.quick:
         args.entries = min(args.entries, 20_000)
         args.seconds = min(args.seconds, 5.0)
@@ -889,23 +979,52 @@ async def main() -> None:
         f"# machine: {platform.machine()}, {os.cpu_count()} cores, "
         f"{psutil.virtual_memory().total / 2**30:.0f} GiB, Python {platform.python_version()}"
     )
-    raw_key = Ed25519PrivateKey.generate().private_bytes_raw()
-    signer = signer_from(raw_key)
     workdir = Path(tempfile.mkdtemp(prefix="bench-audit-"))
     try:
+        if args.use_log is not None:
+            config, raw_key, size = kept_log(args.use_log)
+            await after_build(args, steps, config, raw_key, workdir, size)
+            return
+        raw_key = Ed25519PrivateKey.generate().private_bytes_raw()
+        signer = signer_from(raw_key)
         if not args.skip_load:
             await routing_load(args, workdir, raw_key)
-        async with hub_database(args.backend, workdir, "log") as config:
+        keep = args.keep_log is not None
+        log_dir = Path(tempfile.mkdtemp(prefix="bench-audit-log-")) if keep else workdir
+        async with hub_database(args.backend, log_dir, "log", keep=keep) as config:
             engine = config.engine()
             try:
                 size = await build_log(args, config, engine, signer)
-                verification(config, raw_key, workdir, size)
-                await proofs(args, engine, signer)
-                await history_report_bench(args, config, engine)
             finally:
                 await engine.dispose()
+            if args.keep_log is not None:
+                keep_log(args.keep_log, config, raw_key, size)
+            await after_build(args, steps, config, raw_key, workdir, size)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+#: The steps after the log is built.
+STEPS = ("verify", "export", "verify_export", "proofs", "history")
+
+
+async def after_build(
+    args: argparse.Namespace,
+    steps: set[str],
+    config: DbConfig,
+    raw_key: bytes,
+    workdir: Path,
+    size: int,
+) -> None:
+    verification(config, raw_key, workdir, size, steps, args.profile)
+    engine = config.engine()
+    try:
+        if "proofs" in steps:
+            await proofs(args, engine, signer_from(raw_key))
+        if "history" in steps:
+            await history_report_bench(args, config, engine)
+    finally:
+        await engine.dispose()
 
 
 if __name__ == "__main__":

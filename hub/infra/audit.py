@@ -258,13 +258,24 @@ class _SqlSnapshot:
         self._connection = connection
 
     async def entries(self, after: int, limit: int) -> list[StoredEntry]:
+        # Plain tuples fetched at once, not mappings row by row: verification reads the
+        # whole log through here.
         query = (
-            sa.select(audit_entries)
+            sa.select(
+                audit_entries.c.position,
+                audit_entries.c.kind,
+                audit_entries.c.occurred_at,
+                audit_entries.c.entry,
+            )
             .where(audit_entries.c.position > after)
             .order_by(audit_entries.c.position)
             .limit(limit)
         )
-        return [_entry(row) for row in (await self._connection.execute(query)).mappings()]
+        rows = (await self._connection.execute(query)).all()
+        return [
+            StoredEntry(int(position), kind, _utc(occurred_at), entry)
+            for position, kind, occurred_at, entry in rows
+        ]
 
     async def count_entries(self, after: int) -> int:
         query = (
@@ -276,15 +287,15 @@ class _SqlSnapshot:
 
     async def leaves(self, start: int, limit: int) -> list[Leaf]:
         query = (
-            sa.select(audit_leaves)
+            sa.select(
+                audit_leaves.c.leaf_index, audit_leaves.c.entry_position, audit_leaves.c.leaf_hash
+            )
             .where(audit_leaves.c.leaf_index >= start)
             .order_by(audit_leaves.c.leaf_index)
             .limit(limit)
         )
-        return [
-            Leaf(int(row.leaf_index), int(row.entry_position), bytes(row.leaf_hash))
-            for row in await self._connection.execute(query)
-        ]
+        rows = (await self._connection.execute(query)).all()
+        return [Leaf(int(index), int(position), bytes(hashed)) for index, position, hashed in rows]
 
     async def sequenced(self, start: int, limit: int) -> list[SequencedEntry]:
         query = (
@@ -293,7 +304,11 @@ class _SqlSnapshot:
             .order_by(audit_leaves.c.leaf_index)
             .limit(limit)
         )
-        return [_sequenced(row) for row in (await self._connection.execute(query)).mappings()]
+        rows = (await self._connection.execute(query)).all()
+        return [
+            SequencedEntry(int(index), int(position), bytes(hashed), entry)
+            for index, position, hashed, entry in rows
+        ]
 
     async def leaves_with_hash(self, leaf_hash: bytes) -> list[int]:
         query = (
@@ -393,7 +408,7 @@ async def _subtrees(
         query = sa.select(audit_leaves.c.leaf_index, audit_leaves.c.leaf_hash).where(
             sa.or_(*(audit_leaves.c.leaf_index.between(lo, hi) for lo, hi in leaf_runs))
         )
-        for index, hashed in await connection.execute(query):
+        for index, hashed in (await connection.execute(query)).all():
             found[(0, int(index))] = bytes(hashed)
     clauses = [
         sa.and_(audit_subtrees.c.level == level, audit_subtrees.c.index.between(lo, hi))
@@ -404,7 +419,7 @@ async def _subtrees(
         query = sa.select(
             audit_subtrees.c.level, audit_subtrees.c.index, audit_subtrees.c.hash
         ).where(sa.or_(*clauses))
-        for level, index, hashed in await connection.execute(query):
+        for level, index, hashed in (await connection.execute(query)).all():
             found[(int(level), int(index))] = bytes(hashed)
     return {key: value for key, value in found.items() if key in wanted}
 

@@ -39,28 +39,27 @@ __all__ = ["AuditVerifier", "ExportSummary"]
 _LOWEST = -(2**63)
 
 
-class _Peekable:
-    """The stored entries in position order, fetched a page at a time, with one of lookahead."""
+class _Entries:
+    """The stored entries in position order, fetched a page at a time. The verifier walks a
+    page in memory and awaits only when it needs the next one."""
 
     def __init__(self, snapshot: AuditSnapshot, page: int) -> None:
         self._snapshot = snapshot
         self._page = page
-        self._buffer: deque[StoredEntry] = deque()
+        self.buffer: list[StoredEntry] = []
+        self.next = 0
         self._after = _LOWEST
         self._exhausted = False
 
-    async def peek(self) -> StoredEntry | None:
-        if not self._buffer and not self._exhausted:
-            found = await self._snapshot.entries(self._after, self._page)
-            if len(found) < self._page:
-                self._exhausted = True
-            if found:
-                self._after = found[-1].position
-            self._buffer.extend(found)
-        return self._buffer[0] if self._buffer else None
-
-    def take(self) -> StoredEntry:
-        return self._buffer.popleft()
+    async def refill(self) -> None:
+        """Called when `next` has reached the end of `buffer`: the next page, if any."""
+        if self._exhausted:
+            return
+        found = await self._snapshot.entries(self._after, self._page)
+        self._exhausted = len(found) < self._page
+        if found:
+            self._after = found[-1].position
+        self.buffer, self.next = found, 0
 
 
 class AuditVerifier:
@@ -123,7 +122,7 @@ class AuditVerifier:
     ) -> int:
         """Every leaf in index order against the entries in position order; the position of
         the last leaf's entry."""
-        entries = _Peekable(snapshot, self._page)
+        entries = _Entries(snapshot, self._page)
         expected, last_position, cursor = 0, 0, _LOWEST
         while True:
             page = await snapshot.leaves(cursor, self._page)
@@ -132,59 +131,31 @@ class AuditVerifier:
             cursor = page[-1].leaf_index + 1
             stored_subtrees = await snapshot.subtrees(completed_above_leaves(page))
             first = page[0].leaf_index
-            published = dict(enumerate(await self._held.leaf_hashes(first, len(page)), start=first))
+            published = await self._held.leaf_hashes(first, len(page))
             for leaf in page:
-                where = f"leaf {leaf.leaf_index} (position {leaf.entry_position})"
                 if leaf.leaf_index != expected:
-                    raise Failed(
-                        VerificationFailure(
-                            "leaf_missing",
-                            f"leaf {expected} is missing (the next stored leaf is "
-                            f"{leaf.leaf_index}): the entry after position {last_position} was "
-                            "removed with its leaf",
-                            leaf_index=expected,
-                        )
-                    )
+                    raise Failed(_leaf_missing(expected, leaf, last_position))
                 if leaf.entry_position <= last_position:
-                    raise Failed(
-                        VerificationFailure(
-                            "leaf_order",
-                            f"{where} comes after the leaf of position {last_position}: "
-                            "leaves are out of position order (entries were reordered)",
-                            leaf_index=leaf.leaf_index,
-                            position=leaf.entry_position,
-                        )
-                    )
-                entry = await entries.peek()
-                if entry is not None and entry.position < leaf.entry_position:
-                    raise Failed(
-                        VerificationFailure(
-                            "entry_inserted",
-                            f"the entry at position {entry.position} is not in the tree, yet "
-                            f"{where} after it is: the entry was inserted",
-                            leaf_index=leaf.leaf_index,
-                            position=entry.position,
-                            entry=entry.entry,
-                        )
-                    )
+                    raise Failed(_leaf_order(leaf, last_position))
+                if entries.next == len(entries.buffer):
+                    await entries.refill()
+                entry = entries.buffer[entries.next] if entries.next < len(entries.buffer) else None
                 if entry is None or entry.position != leaf.entry_position:
-                    raise Failed(
-                        VerificationFailure(
-                            "entry_missing",
-                            f"the entry of {where} is missing: it was removed",
-                            leaf_index=leaf.leaf_index,
-                            position=leaf.entry_position,
-                        )
-                    )
-                entries.take()
+                    raise Failed(_entry_not_in_place(leaf, entry))
+                entries.next += 1
                 hashed = leaf_hash(entry.entry.encode("utf-8"))
                 if hashed != leaf.leaf_hash:
                     raise Failed(await _leaf_hash_failure(snapshot, leaf, entry, hashed))
-                _check_published(published.get(leaf.leaf_index), leaf, entry, hashed)
+                offset = leaf.leaf_index - first
+                if offset < len(published) and published[offset] != hashed:
+                    raise Failed(_published_failure(leaf, entry))
                 _check_columns(leaf, entry)
-                await claims.feed()
-                for level, index, node in replay.append(hashed)[1:]:
-                    _check_subtree(stored_subtrees.get((level, index)), level, index, node)
+                if replay.needs_claims:
+                    await claims.feed()
+                completed = replay.append(hashed)
+                if len(completed) > 1:
+                    for level, index, node in completed[1:]:
+                        _check_subtree(stored_subtrees.get((level, index)), level, index, node)
                 replay.reach()
                 expected, last_position = leaf.leaf_index + 1, leaf.entry_position
 
@@ -290,7 +261,7 @@ def _check_subtree(stored: bytes | None, level: int, index: int, node: bytes) ->
 async def _leaf_hash_failure(
     snapshot: AuditSnapshot, leaf: Leaf, entry: StoredEntry, hashed: bytes
 ) -> VerificationFailure:
-    where = f"leaf {leaf.leaf_index} (position {leaf.entry_position})"
+    where = _where(leaf)
     others = [i for i in await snapshot.leaves_with_hash(hashed) if i != leaf.leaf_index]
     if others:
         message = (
@@ -311,24 +282,60 @@ async def _leaf_hash_failure(
     )
 
 
-def _check_published(
-    published: bytes | None, leaf: Leaf, entry: StoredEntry, hashed: bytes
-) -> None:
-    """The entry must hash to its leaf's hash as published outside the database (where it was
-    published: the leaves of a checkpoint not yet published have nothing to compare with)."""
-    if published is None or published == hashed:
-        return
-    raise Failed(
-        VerificationFailure(
-            "leaf_published",
-            f"the entry at position {entry.position} (leaf {leaf.leaf_index}) does not hash to "
-            f"the hash of leaf {leaf.leaf_index} published outside the database when it was "
-            "checkpointed: the entry was changed and its stored leaf and subtree hashes "
-            "recomputed to match",
+def _where(leaf: Leaf) -> str:
+    return f"leaf {leaf.leaf_index} (position {leaf.entry_position})"
+
+
+def _leaf_missing(expected: int, leaf: Leaf, last_position: int) -> VerificationFailure:
+    return VerificationFailure(
+        "leaf_missing",
+        f"leaf {expected} is missing (the next stored leaf is {leaf.leaf_index}): the entry "
+        f"after position {last_position} was removed with its leaf",
+        leaf_index=expected,
+    )
+
+
+def _leaf_order(leaf: Leaf, last_position: int) -> VerificationFailure:
+    return VerificationFailure(
+        "leaf_order",
+        f"{_where(leaf)} comes after the leaf of position {last_position}: leaves are out of "
+        "position order (entries were reordered)",
+        leaf_index=leaf.leaf_index,
+        position=leaf.entry_position,
+    )
+
+
+def _entry_not_in_place(leaf: Leaf, entry: StoredEntry | None) -> VerificationFailure:
+    """The next stored entry (None: there is none) is not the leaf's."""
+    if entry is not None and entry.position < leaf.entry_position:
+        return VerificationFailure(
+            "entry_inserted",
+            f"the entry at position {entry.position} is not in the tree, yet {_where(leaf)} "
+            "after it is: the entry was inserted",
             leaf_index=leaf.leaf_index,
             position=entry.position,
             entry=entry.entry,
         )
+    return VerificationFailure(
+        "entry_missing",
+        f"the entry of {_where(leaf)} is missing: it was removed",
+        leaf_index=leaf.leaf_index,
+        position=leaf.entry_position,
+    )
+
+
+def _published_failure(leaf: Leaf, entry: StoredEntry) -> VerificationFailure:
+    """The entry does not hash to its leaf's hash as published outside the database (where it
+    was published: the leaves of a checkpoint not yet published have nothing to compare with)."""
+    return VerificationFailure(
+        "leaf_published",
+        f"the entry at position {entry.position} (leaf {leaf.leaf_index}) does not hash to "
+        f"the hash of leaf {leaf.leaf_index} published outside the database when it was "
+        "checkpointed: the entry was changed and its stored leaf and subtree hashes "
+        "recomputed to match",
+        leaf_index=leaf.leaf_index,
+        position=entry.position,
+        entry=entry.entry,
     )
 
 
@@ -347,14 +354,18 @@ async def _check_held_is_stored(snapshot: AuditSnapshot, held: HeldCheckpoint, s
         )
 
 
+#: `json.loads` without its wrapper (which refuses a leading BOM that `decode` refuses as well).
+_decode = json.JSONDecoder().decode
+
+
 def _check_columns(leaf: Leaf, entry: StoredEntry) -> None:
     """The kind and time columns (for queries) must say what the hashed entry says."""
     try:
-        document = json.loads(entry.entry)
+        document = _decode(entry.entry)
         kind, occurred_at = document["kind"], document["occurred_at"]
     except (ValueError, TypeError, KeyError):
         kind = occurred_at = None
-    if kind != entry.kind or occurred_at != format_timestamp(entry.occurred_at):
+    if kind != entry.kind or occurred_at != _timestamp(entry.occurred_at):
         raise Failed(
             VerificationFailure(
                 "entry_columns",
@@ -365,6 +376,14 @@ def _check_columns(leaf: Leaf, entry: StoredEntry) -> None:
                 entry=entry.entry,
             )
         )
+
+
+def _timestamp(moment: datetime) -> str:
+    """`format_timestamp(moment)`, in C for a time in UTC (as stored times are read): ISO 8601
+    with microseconds, the offset `+00:00` written `Z`."""
+    if moment.tzinfo is UTC:
+        return moment.isoformat(timespec="microseconds")[:-6] + "Z"
+    return format_timestamp(moment)
 
 
 async def _write(out: IO[str], lines: Sequence[str]) -> None:

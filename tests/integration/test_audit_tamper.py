@@ -350,6 +350,31 @@ async def test_a_changed_time_column(log: Log) -> None:
     assert (failure.leaf_index, failure.position) == (3, log.positions[3])
 
 
+async def test_a_time_column_a_microsecond_off(log: Log) -> None:
+    # Compared to the microsecond the entry writes, not to the second.
+    await log.tamper(
+        (
+            "UPDATE audit_entries SET occurred_at = :at WHERE position = :p",
+            {"at": datetime(2026, 11, 26, 12, 0, 9, 1, tzinfo=UTC), "p": log.positions[9]},
+        )
+    )
+    failure = await log.verify()
+    assert failure.check == "entry_columns"
+    assert (failure.leaf_index, failure.position) == (9, log.positions[9])
+
+
+async def test_a_changed_kind_column(log: Log) -> None:
+    await log.tamper(
+        (
+            "UPDATE audit_entries SET kind = 'disclosure' WHERE position = :p",
+            {"p": log.positions[14]},
+        )
+    )
+    failure = await log.verify()
+    assert failure.check == "entry_columns"
+    assert (failure.leaf_index, failure.position) == (14, log.positions[14])
+
+
 async def test_the_checkpointer_refuses_to_sign_over_a_rewritten_history(
     log: Log, tmp_path: Path
 ) -> None:
