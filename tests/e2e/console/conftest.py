@@ -29,8 +29,11 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
+    """One browser per test module. Not per session: Playwright's sync API runs an event loop in
+    this thread while it is started, and every later test that calls `asyncio.run` would fail
+    ("cannot be called from a running event loop") until it stops."""
     if not Path(CHROMIUM).exists():
         message = f"no Chromium at {CHROMIUM} (apt-get install chromium)"
         if IN_CI:
