@@ -19,7 +19,7 @@ from cryptography import x509
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hub.api.connections import DeadlineH11Protocol
-from hub.errors import HubError
+from hub.errors import InvalidInput
 from hub.settings import Settings
 
 #: The ASGI TLS extension's key in `scope["extensions"]`.
@@ -36,7 +36,7 @@ def server_ssl_context(settings: Settings) -> ssl.SSLContext | None:
 
     Client certificates are asked for under `HUB_TLS_CLIENT_CERTIFICATES=optional|required` and
     must chain to `HUB_TLS_CLIENT_CA_FILE`; one that does not fails the handshake. A file that
-    cannot be read is a `HubError` naming its setting."""
+    cannot be read is an `InvalidInput` naming its setting (`hub serve` then exits 2)."""
     if settings.tls_cert_file is None:
         return None
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -47,7 +47,7 @@ def server_ssl_context(settings: Settings) -> ssl.SSLContext | None:
     try:
         context.load_cert_chain(settings.tls_cert_file, settings.tls_key_file)
     except (OSError, ssl.SSLError) as error:
-        raise HubError(
+        raise InvalidInput(
             f"HUB_TLS_CERT_FILE/HUB_TLS_KEY_FILE ({settings.tls_cert_file}, "
             f"{settings.tls_key_file}): not a readable PEM certificate and matching key: {error}"
         ) from error
@@ -57,7 +57,7 @@ def server_ssl_context(settings: Settings) -> ssl.SSLContext | None:
         try:
             context.load_verify_locations(cafile=settings.tls_client_ca_file)
         except (OSError, ssl.SSLError) as error:
-            raise HubError(
+            raise InvalidInput(
                 f"HUB_TLS_CLIENT_CA_FILE ({settings.tls_client_ca_file}): not a readable PEM "
                 f"bundle of CA certificates: {error}"
             ) from error

@@ -30,7 +30,7 @@ from hub.api.tls import (
 )
 from hub.auth.binding import certificate_thumbprint, thumbprints_match
 from hub.auth.tokens import VerifiedToken
-from hub.errors import AuthenticationFailed, HubError
+from hub.errors import AuthenticationFailed, InvalidInput
 from hub.settings import Settings
 
 #: A self-signed certificate whose thumbprint was computed with OpenSSL, not with the hub's code:
@@ -329,9 +329,9 @@ def test_unreadable_tls_files_are_errors_naming_their_setting(tmp_path: Path) ->
     authority = certificate_authority("test CA")
     certificate, key = issue_certificate(authority, "hub", server=True).write(tmp_path, "server")
     missing = tmp_path / "missing.pem"
-    with pytest.raises(HubError, match="HUB_TLS_CERT_FILE"):
+    with pytest.raises(InvalidInput, match="HUB_TLS_CERT_FILE"):
         server_ssl_context(_tls_settings("off", tls_cert_file=missing, tls_key_file=key))
-    with pytest.raises(HubError, match="HUB_TLS_CLIENT_CA_FILE"):
+    with pytest.raises(InvalidInput, match="HUB_TLS_CLIENT_CA_FILE"):
         server_ssl_context(
             _tls_settings(
                 "required",
