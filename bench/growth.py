@@ -45,6 +45,7 @@ import psutil
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
+from delivery import token  # noqa: E402
 from intake import Server  # noqa: E402
 from policy import (  # noqa: E402
     BUNDLE_DIR,
@@ -140,16 +141,6 @@ async def timed_gets(
         if answer.status_code != 200:
             raise RuntimeError(f"GET {path}: {answer.status_code} {answer.text[:300]}")
     return samples
-
-
-async def token(http: httpx.AsyncClient, client: dict[str, Any]) -> str:
-    answer = await http.post(
-        "/oauth/token",
-        data={"grant_type": "client_credentials"},
-        auth=(client["client_id"], client["client_secret"]),
-    )
-    answer.raise_for_status()
-    return str(answer.json()["access_token"])
 
 
 async def probe_api(
