@@ -41,6 +41,7 @@ from hub.errors import (
 from hub.infra.tables import metadata
 from hub.services.ports import EventStore
 from tests.conftest import Database
+from tests.integration.worker_threads import aiosqlite_workers_end
 
 PR2 = Publisher(client_id="pr2-hmp-barlinnie", agency="sps")
 VISOR = Publisher(client_id="visor-police-scotland", agency="police-scotland")
@@ -651,15 +652,16 @@ class EventStoreContract:
 
     @pytest.mark.asyncio
     async def test_an_unreachable_database_is_store_unavailable(self, database: Database) -> None:
-        store, engine = self.create_unreachable_store(database)
-        try:
-            with pytest.raises(StoreUnavailable) as raised:
-                await store.append([notification(sps("1"))], publisher=PR2)
-            assert raised.value.__cause__ is not None
-            with pytest.raises(StoreUnavailable):
-                await store.read_all()
-        finally:
-            await engine.dispose()
+        async with aiosqlite_workers_end():
+            store, engine = self.create_unreachable_store(database)
+            try:
+                with pytest.raises(StoreUnavailable) as raised:
+                    await store.append([notification(sps("1"))], publisher=PR2)
+                assert raised.value.__cause__ is not None
+                with pytest.raises(StoreUnavailable):
+                    await store.read_all()
+            finally:
+                await engine.dispose()
 
     # -- the schema --------------------------------------------------------------------------
 

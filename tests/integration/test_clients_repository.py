@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -19,6 +17,7 @@ from hub.infra.tables import clients as clients_table
 from hub.services.clients import RegisteredClient, register_client
 from hub.settings import Settings
 from tests.conftest import Database
+from tests.integration.worker_threads import aiosqlite_workers_end
 
 CREATED = datetime(2026, 11, 26, 9, 30, 15, 123456, tzinfo=UTC)
 
@@ -193,29 +192,12 @@ async def test_an_unreachable_database_is_store_unavailable(
         url = real.set(host="127.0.0.1", port=1).render_as_string(hide_password=False)
         engine = create_engine(Settings(environment="test", database_url=url))
     repo = SqlClientRepository(engine)
-    threads_before = set(threading.enumerate())
-    try:
-        with pytest.raises(StoreUnavailable) as caught:
-            await repo.get("cl_test1")
-        assert caught.value.__cause__ is not None
-        with pytest.raises(StoreUnavailable):
-            await repo.add(a_client())
-    finally:
-        await engine.dispose()
-        await _worker_threads_ended(threads_before)
-
-
-async def _worker_threads_ended(threads_before: set[threading.Thread]) -> None:
-    """aiosqlite stops the worker thread of a connection that failed to open without awaiting it:
-    let those threads finish while this test's event loop still runs, or one answers into a closed
-    loop and fails the next test's setup (PytestUnhandledThreadExceptionWarning)."""
-    for _ in range(500):
-        started = [
-            t
-            for t in threading.enumerate()
-            if t not in threads_before and t.is_alive() and "_connection_worker_thread" in t.name
-        ]
-        if not started:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"worker threads still running: {started}")
+    async with aiosqlite_workers_end():
+        try:
+            with pytest.raises(StoreUnavailable) as caught:
+                await repo.get("cl_test1")
+            assert caught.value.__cause__ is not None
+            with pytest.raises(StoreUnavailable):
+                await repo.add(a_client())
+        finally:
+            await engine.dispose()
