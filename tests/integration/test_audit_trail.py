@@ -418,7 +418,7 @@ async def test_history_report_and_a_restricted_subject_access_report(hub: Runnin
         json={"ground": "because"},
         headers=bearer(dpo),
     )
-    assert bad.status_code == 400
+    assert bad.status_code == 422
     assert "ground" in bad.json()["detail"]
 
     subject = await hub.http.get(
@@ -583,3 +583,32 @@ async def test_re_reading_a_feed_is_logged_once_per_disclosure_not_on_every_read
     assert answer.status_code == 200
     reads_by_glasgow = await kinds_of(hub, kind="consultation", agency=GLASGOW_SW)
     assert len(reads_by_glasgow) == len(items) + 1
+
+
+@pytest.mark.asyncio
+async def test_a_bad_restriction_is_refused_naming_each_field_and_nothing_is_placed(
+    hub: RunningHub,
+) -> None:
+    """Like subscriptions and review decisions: 422 with a JSON Pointer per wrong field, unknown
+    fields refused rather than ignored (a misspelt `recipient` must not widen a restriction to
+    everything), and nothing placed."""
+    notifications, _ = await story(hub, refused_health=True)
+    dpo = await hub.token("hub-dpo", DPO_SCOPES)
+    person = f"pnc_id:{notifications[0]['identifiers']['pnc_id']}"
+    url = f"/v1/audit/persons/{person}/restrictions"
+    for body, pointers in (
+        ({"ground": "because"}, ["/ground"]),
+        ({"ground": "crime", "recipient": [GLASGOW_SW]}, ["/recipient"]),
+        ({"ground": "crime", "recipients": "glasgow"}, ["/recipients"]),
+        ({"ground": "crime", "event_types": [1]}, ["/event_types/0"]),
+        ({"recipients": []}, ["/ground"]),
+        ({"ground": "crime", "reference": "no spaces allowed"}, ["/reference"]),
+    ):
+        answer = await hub.http.post(url, json=body, headers=bearer(dpo))
+        assert answer.status_code == 422, (body, answer.text)
+        problem = answer.json()
+        assert answer.headers["content-type"].startswith("application/problem+json")
+        assert [e["pointer"] for e in problem["errors"]] == pointers, (body, problem)
+    listed = await hub.http.get(url, headers=bearer(dpo) | SAR)
+    assert listed.status_code == 200, listed.text
+    assert listed.json() == []

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from hub.api.body import read_json
 from hub.api.deps import (
@@ -23,6 +23,7 @@ from hub.api.deps import (
     principal,
 )
 from hub.api.openapi import json_body, problems
+from hub.api.routes.subscriptions import parse_body
 from hub.domain.audit.builders import Consulted
 from hub.domain.audit.entries import AuditEntry, AuditKind
 from hub.domain.schemas import representable_in_utc
@@ -82,11 +83,30 @@ class PublicKeyModel(BaseModel):
     origin: str
 
 
+def _a_ground(ground: str) -> str:
+    if ground not in GROUNDS:
+        raise ValueError(
+            f"{ground!r} is not a ground of DPA 2018 s45(4); use one of " + ", ".join(GROUNDS)
+        )
+    return ground
+
+
 class RestrictionRequest(BaseModel):
-    ground: str = Field(description="One of: " + ", ".join(GROUNDS))
+    """Unknown fields are refused, not ignored: a misspelt `recipient` would otherwise widen a
+    restriction to everything shared."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    ground: Annotated[str, AfterValidator(_a_ground)] = Field(
+        description="One of: " + ", ".join(GROUNDS)
+    )
     recipients: list[str] = Field(default_factory=list, max_length=200)
     event_types: list[str] = Field(default_factory=list, max_length=200)
-    reference: str | None = Field(default=None, description="A case reference, e.g. SAR-0117")
+    reference: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_./:\-]{1,100}$",
+        description="A case reference, e.g. SAR-0117",
+    )
 
 
 # -- verifying: checkpoints and proofs -----------------------------------------------------------
@@ -345,10 +365,11 @@ async def person_restrictions(
     responses=problems(
         AUDIT_PROBLEMS
         | {
-            400: "Not strict JSON, or not a restriction; or a parameter is invalid",
+            400: "Not strict JSON, or a parameter is invalid",
             403: "The token lacks audit:restrict",
             413: "The body is over the size limit",
             415: "The body is not JSON",
+            422: "Not a restriction: `errors` names each wrong field; nothing was placed",
         }
     ),
     openapi_extra=json_body(RestrictionRequest.model_json_schema()),
@@ -359,12 +380,7 @@ async def restrict_person(
     """Restrict what the person's subject access reports disclose (DPA 2018 s45(4)): all that
     was shared, or only what went to `recipients` / was about `event_types`."""
     raw = await read_json(request, container.settings.max_request_bytes)
-    try:
-        body = RestrictionRequest.model_validate(raw)
-    except ValueError as error:
-        raise InvalidInput(
-            f"a restriction is {{ground, recipients?, event_types?, reference?}}: {error}"
-        ) from None
+    body = parse_body(RestrictionRequest, raw)
     person_id = await container.audit_queries.resolve_person(person)
     restriction = await container.audit_queries.restrict(
         person_id,
