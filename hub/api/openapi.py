@@ -22,13 +22,21 @@ from hub.api.openapi_events import (
     COMPONENTS,
     NOTIFICATION,
     NOTIFICATION_BATCH,
+    PUSHED_NOTIFICATION,
     EventContract,
 )
 from hub.api.openapi_webhooks import WEBHOOK_DISCLOSURE, WEBHOOK_DISCLOSURE_SCHEMA, WEBHOOKS
 from hub.api.problems import PROBLEM_BASE, PROBLEM_JSON
 from hub.settings import PROJECT_ROOT, Settings
 
-__all__ = ["NOTIFICATION", "NOTIFICATION_BATCH", "install", "json_body", "problems"]
+__all__ = [
+    "NOTIFICATION",
+    "NOTIFICATION_BATCH",
+    "PUSHED_NOTIFICATION",
+    "install",
+    "json_body",
+    "problems",
+]
 
 PROBLEM = "Problem"
 #: FastAPI's own validation-error schemas: the hub answers problem details instead.
@@ -228,7 +236,7 @@ def _add_examples(operation: dict[str, Any], contract: EventContract) -> None:
     content = operation.get("requestBody", {}).get("content", {})
     for media in content.values():
         schema = media.get("schema", {})
-        if schema == NOTIFICATION:
+        if schema in (NOTIFICATION, PUSHED_NOTIFICATION):
             media["examples"] = {
                 name: {"$ref": f"#/components/examples/{name}"}
                 for name in contract.publishable_examples()

@@ -21,8 +21,11 @@ CONTEXT = "NotificationContext"
 _BY_TYPE = ("type", "dataschema", "data")
 #: Every notification the hub validates: one schema per event type, discriminated by `type`.
 NOTIFICATION_NAME = "Notification"
+#: What agencies may push: every type but those only the hub writes (`HUB_WRITTEN_TYPES`).
+PUSHED_NOTIFICATION_NAME = "PushedNotification"
 NOTIFICATION_BATCH_NAME = "NotificationBatch"
 NOTIFICATION: dict[str, Any] = {"$ref": COMPONENTS + NOTIFICATION_NAME}
+PUSHED_NOTIFICATION: dict[str, Any] = {"$ref": COMPONENTS + PUSHED_NOTIFICATION_NAME}
 NOTIFICATION_BATCH: dict[str, Any] = {"$ref": COMPONENTS + NOTIFICATION_BATCH_NAME}
 _SCHEMA_FILE = re.compile(r"(?P<type>[a-z][a-z0-9-]*(?:\.[a-z][a-z0-9-]*)+)\.v(?P<v>[1-9][0-9]*)")
 _LOCAL_DEF = re.compile(r"#/\$defs/(?P<name>[A-Za-z0-9_-]+)")
@@ -104,12 +107,20 @@ class EventContract:
             "oneOf": [{"$ref": ref} for ref in mapping.values()],
             "discriminator": {"propertyName": "type", "mapping": mapping},
         }
+        pushed = {t: ref for t, ref in mapping.items() if t not in HUB_WRITTEN_TYPES}
+        schemas[PUSHED_NOTIFICATION_NAME] = {
+            "title": "Pushed notification",
+            "description": "A notification an agency system may push: any type but those only "
+            "the hub writes (" + ", ".join(sorted(HUB_WRITTEN_TYPES)) + ").",
+            "oneOf": [{"$ref": ref} for ref in pushed.values()],
+            "discriminator": {"propertyName": "type", "mapping": pushed},
+        }
         schemas[NOTIFICATION_BATCH_NAME] = {
             "title": "Notification batch",
             "description": "Notifications stored all or nothing, in order.",
             "type": "array",
             "minItems": 1,
-            "items": NOTIFICATION,
+            "items": PUSHED_NOTIFICATION,
         }
         return schemas
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from hub.api.body import read_json
 from hub.api.deps import ContainerDep, EventReader, Publisher, Purpose, principal
 from hub.api.models import AcceptedBatch, AcceptedNotification, StoredNotification
-from hub.api.openapi import NOTIFICATION, NOTIFICATION_BATCH, json_body, problems
+from hub.api.openapi import NOTIFICATION_BATCH, PUSHED_NOTIFICATION, json_body, problems
 from hub.domain import notifications
 from hub.domain.audit.builders import Consulted, data_fields
 from hub.errors import Conflict, NotFound
@@ -59,7 +59,7 @@ READ_PROBLEMS = problems(
         201: {"description": "Stored (`Location` names it)"},
         **PROBLEMS,
     },
-    openapi_extra=json_body(NOTIFICATION, description=CLOUDEVENTS_TOO),
+    openapi_extra=json_body(PUSHED_NOTIFICATION, description=CLOUDEVENTS_TOO),
 )
 async def publish_notification(
     request: Request, response: Response, container: ContainerDep, caller: Publisher

@@ -20,6 +20,7 @@ from hub.api import openapi
 from hub.api.app import create_app
 from hub.api.openapi import problems
 from hub.api.problems import PROBLEM_JSON
+from hub.domain.notifications import HUB_WRITTEN_TYPES
 from hub.domain.schemas import SchemaRegistry
 from hub.settings import PROJECT_ROOT
 
@@ -178,13 +179,33 @@ def test_notification_bodies_name_one_schema_per_event_type(document: dict[str, 
     assert [item["$ref"] for item in union["oneOf"]] == list(mapping.values())
     publish = document["paths"]["/v1/events"]["post"]["requestBody"]
     assert publish["required"] is True
-    assert publish["content"]["application/json"]["schema"] == openapi.NOTIFICATION
+    assert publish["content"]["application/json"]["schema"] == openapi.PUSHED_NOTIFICATION
     batch = document["paths"]["/v1/events/batch"]["post"]["requestBody"]
     assert batch["content"]["application/json"]["schema"] == openapi.NOTIFICATION_BATCH
+    assert schemas["NotificationBatch"]["items"] == openapi.PUSHED_NOTIFICATION
     # Body schemas are components referenced once, not copies inlined into each notification.
     text = json.dumps(document)
     assert text.count('"title": "Custody admission, version 1"') == 1
     assert "$defs" not in text
+
+
+def test_what_agencies_may_push_leaves_out_what_only_the_hub_writes(
+    document: dict[str, Any],
+) -> None:
+    """`POST /v1/events` refuses `disclosure.overdue` (403: only the hub writes it), so the
+    pushed union must not offer it to a generated client; the full union keeps it (it is
+    delivered and can be explained)."""
+    schemas = document["components"]["schemas"]
+    pushed = schemas["PushedNotification"]["discriminator"]["mapping"]
+    every = schemas["Notification"]["discriminator"]["mapping"]
+    assert "disclosure.overdue" in every
+    assert sorted(pushed) == sorted(t for t in every if t not in HUB_WRITTEN_TYPES)
+    assert [i["$ref"] for i in schemas["PushedNotification"]["oneOf"]] == list(pushed.values())
+    examples = document["paths"]["/v1/events"]["post"]["requestBody"]["content"][
+        "application/json"
+    ]["examples"]
+    assert examples
+    assert not any("overdue" in name for name in examples)
 
 
 def _validator(document: dict[str, Any], schema: dict[str, Any]) -> Draft202012Validator:
