@@ -30,6 +30,7 @@ from hub.api.problems import PROBLEM_BASE, PROBLEM_JSON
 from hub.settings import PROJECT_ROOT, Settings
 
 __all__ = [
+    "ANY_OF_SECURITY",
     "NOTIFICATION",
     "NOTIFICATION_BATCH",
     "PUSHED_NOTIFICATION",
@@ -39,6 +40,9 @@ __all__ = [
 ]
 
 PROBLEM = "Problem"
+#: An operation's `openapi_extra` key for alternative security requirements (any one will do),
+#: which replace the all-scopes-at-once requirement FastAPI derives from `Security(scopes=…)`.
+ANY_OF_SECURITY = "x-pph-security-any-of"
 #: FastAPI's own validation-error schemas: the hub answers problem details instead.
 FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
 DEFAULT_EVENTS_DIR = PROJECT_ROOT / "events"
@@ -199,6 +203,8 @@ def build_document(
     components["examples"] = contract.examples()
     for operations in document.get("paths", {}).values():
         for operation in operations.values():
+            if ANY_OF_SECURITY in operation:
+                operation["security"] = operation.pop(ANY_OF_SECURITY)
             operation.setdefault("security", [])
             _add_examples(operation, contract)
     schemas[WEBHOOK_DISCLOSURE] = WEBHOOK_DISCLOSURE_SCHEMA

@@ -305,3 +305,14 @@ def test_webhook_deliveries_are_declared_as_the_hub_sends_them(document: dict[st
     headers = sign("d_1", job.decided_at, body, job.secrets)
     declared = {p["name"] for p in webhook["parameters"] if p["in"] == "header"}
     assert declared == set(headers) - {"content-type"}
+
+
+def test_deliveries_declare_either_scope_and_nothing_weaker(document: dict[str, Any]) -> None:
+    """Either `subscriptions:manage` or `admin` will do; FastAPI alone would declare both at
+    once, and a leftover empty requirement would say any token does."""
+    either = [{"agency_client": ["subscriptions:manage"]}, {"agency_client": ["admin"]}]
+    for path, operations in document["paths"].items():
+        if path.startswith("/v1/deliveries"):
+            for operation in operations.values():
+                assert operation["security"] == either, path
+                assert openapi.ANY_OF_SECURITY not in operation
