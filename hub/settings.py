@@ -57,6 +57,12 @@ class Settings(BaseSettings):
     #: the migration URL's, else none (a single role that owns its tables, as before).
     database_runtime_role: str | None = Field(default=None, pattern=r"^[a-z_][a-z0-9_]{0,62}$")
 
+    #: The least severe log records written (every process logs to stderr); `debug` applies
+    #: to the hub's own loggers only (drivers' debug lines carry identifiers).
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    #: `json`: one JSON object per line, with the request id (for collectors); `text`: lines
+    #: for a person reading a terminal.
+    log_format: Literal["json", "text"] = "json"
     #: The address `hub serve` listens on.
     host: str = "127.0.0.1"
     #: The port `hub serve` listens on.

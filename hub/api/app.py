@@ -15,6 +15,7 @@ from hub.api.console import routes as console_routes
 from hub.api.console import runtime as console_runtime
 from hub.api.parameters import clean_parameters
 from hub.api.ratelimit import RateLimitMiddleware
+from hub.api.request_log import RequestLog
 from hub.api.routes import (
     audit,
     deliveries,
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None, *, role: Role = "all") -> FastA
     openapi.install(app, settings)
     app.add_middleware(RateLimitMiddleware)
     app.add_middleware(AuditCheckpointHeader)
+    app.add_middleware(RequestLog)  # outermost: the request id covers everything below
     app.include_router(health.router)
     app.include_router(oauth.router)
     app.include_router(events.router)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -15,7 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
-from hub.cli import exits, settings_errors, unreachable
+from hub.cli import exits, logs, settings_errors, unreachable
 from hub.cli.common import Command
 from hub.errors import BusUnavailable, HubError, StoreUnavailable
 from hub.settings import Settings
@@ -34,7 +33,7 @@ def run_command(args: argparse.Namespace) -> int:
         for line in settings_errors.describe(error):
             print(f"  {line}", file=sys.stderr)
         return exits.USAGE
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure(settings)
     secrets = settings_errors.secret_values_of(settings)
     run: Command = args.run
     migration = bool(getattr(args, "migration_database", False))

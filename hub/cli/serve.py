@@ -73,7 +73,10 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> int:
         app,
         host=settings.host,
         port=settings.port,
-        log_level="info",
+        # Logging as `hub.cli.logs` configured it; the access lines are `RequestLog`'s.
+        log_config=None,
+        log_level=settings.log_level,
+        access_log=False,
         server_header=False,
         http=Protocol,
         ssl_context_factory=ssl_context_factory,

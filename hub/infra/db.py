@@ -7,8 +7,10 @@ Nothing here connects at import time: `create_engine` is called by the compositi
 from __future__ import annotations
 
 import ipaddress
+import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -237,13 +239,27 @@ async def upgrade(engine: AsyncEngine, settings: Settings, revision: str = "head
 
     def _run(connection: Connection) -> None:
         config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+        with _alembic_speaking():
+            command.upgrade(config, revision)
         if role is not None and connection.dialect.name == "postgresql":
             apply_runtime_grants(connection, role, settings.database_schema)
 
     async with engine.connect() as connection:
         await connection.run_sync(_run)
         await connection.commit()
+
+
+@contextmanager
+def _alembic_speaking() -> Iterator[None]:
+    """Alembic's INFO lines (each migration run) while migrating, and only then: elsewhere (the
+    readiness probe reads the revision) they would repeat on every call."""
+    logger = logging.getLogger("alembic")
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 async def current_revision(connection: AsyncConnection) -> str | None:

@@ -1,0 +1,79 @@
+"""How every `hub` process logs: to stderr, at `HUB_LOG_LEVEL` (`debug` for the hub's own
+loggers only), as JSON lines or text
+(`HUB_LOG_FORMAT`), each record with the id of the request it belongs to. uvicorn's loggers go
+through the same handler (its own access log is off: `hub.api.request_log` writes one without
+the query string). Alembic says what it does only while migrating."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from hub.api.request_log import REQUEST_ID, stamp_records
+from hub.settings import Settings
+
+#: The attributes every LogRecord has; anything else on a record was passed as `extra`.
+_STANDARD: Final = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+QUIET_UNLESS_MIGRATING: Final = ("alembic",)
+#: httpx logs every webhook request's URL at INFO (a receiver's URL may carry its own token).
+QUIET: Final = ("httpx", "httpcore")
+
+
+class JsonLines(logging.Formatter):
+    """One JSON object per record: time (UTC, ISO 8601), level, logger, message, request_id
+    when in a request, the `extra` fields, and the exception's traceback if any."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        request_id = getattr(record, "request_id", None) or REQUEST_ID.get()
+        if request_id is not None:
+            entry["request_id"] = request_id
+        for key, value in record.__dict__.items():
+            fresh = key not in _STANDARD and not key.startswith("_") and key not in entry
+            if fresh and value is not None:
+                entry[key] = value
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+class Text(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        request_id = getattr(record, "request_id", None) or REQUEST_ID.get()
+        return line if request_id is None else f"{line} [request {request_id}]"
+
+
+def configure(settings: Settings, *, migrating: bool = False) -> None:
+    """Replace whatever handlers the root logger has with one on stderr."""
+    stamp_records()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonLines() if settings.log_format == "json" else Text())
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        root.removeHandler(existing)
+    root.addHandler(handler)
+    level = logging.getLevelName(settings.log_level.upper())
+    # `debug` is the hub's own: drivers' debug lines carry the statements' parameters, which
+    # are people's identifiers.
+    root.setLevel(max(level, logging.INFO))
+    logging.getLogger("hub").setLevel(level)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True
+    for name in QUIET:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    for name in QUIET_UNLESS_MIGRATING:
+        logging.getLogger(name).setLevel(logging.INFO if migrating else logging.WARNING)
