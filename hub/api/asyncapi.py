@@ -63,8 +63,6 @@ TOPIC_SETTINGS: Final = {
 }
 
 _SCHEMA_FILE = re.compile(r"(?P<type>[a-z][a-z0-9-]*(?:\.[a-z][a-z0-9-]*)+)\.v(?P<v>[1-9][0-9]*)")
-#: A recipient or agency id of the directory, as a topic name allows it.
-_ID_PATTERN = "^[A-Za-z0-9._-]+$"
 
 
 @dataclass(frozen=True, slots=True)

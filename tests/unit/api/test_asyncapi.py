@@ -47,8 +47,25 @@ KAFKA_MODULES = {
 
 
 @pytest.fixture(scope="module")
+def official() -> Draft7Validator:
+    """The official AsyncAPI 3.0.0 JSON Schema, as vendored."""
+    return Draft7Validator(json.loads((VENDORED / "asyncapi-3.0.0.schema.json").read_text()))
+
+
+@pytest.fixture(scope="module")
 def document() -> dict[str, Any]:
     return build_document(KafkaInterface.defaults(), EVENTS)
+
+
+@pytest.fixture(scope="module")
+def kafka_sources() -> dict[str, ast.Module]:
+    """The hub's modules that mention Kafka at all (the others cannot name a topic), parsed."""
+    sources = {}
+    for path in sorted((PROJECT_ROOT / "hub").rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        if "kafka" in text.lower() or "PageProducer" in text:
+            sources[str(path.relative_to(PROJECT_ROOT))] = ast.parse(text)
+    return sources
 
 
 def _retrieve(uri: str) -> Resource[Any]:
@@ -87,21 +104,52 @@ def test_the_vendored_schema_is_the_pinned_one() -> None:
     assert actual == pinned, "re-run deploy/vendor-asyncapi-schema.sh rather than editing it"
 
 
-def test_the_document_is_valid_asyncapi_3(document: dict[str, Any]) -> None:
-    schema = json.loads((VENDORED / "asyncapi-3.0.0.schema.json").read_text())
+def test_the_document_is_valid_asyncapi_3(
+    official: Draft7Validator, document: dict[str, Any]
+) -> None:
     errors = [
         f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
-        for e in Draft7Validator(schema).iter_errors(document)
+        for e in official.iter_errors(document)
     ]
     assert errors == []
     assert document["asyncapi"] == "3.0.0"
 
 
-def test_the_official_schema_would_catch_a_broken_document(document: dict[str, Any]) -> None:
-    schema = json.loads((VENDORED / "asyncapi-3.0.0.schema.json").read_text())
+@pytest.mark.parametrize(
+    ("protocol", "mechanism", "schemes"),
+    [
+        ("PLAINTEXT", None, []),
+        ("SSL", None, ["mutualTls"]),
+        ("SASL_SSL", "SCRAM-SHA-256", ["scramSha256"]),
+        ("SASL_PLAINTEXT", "PLAIN", ["saslPlain"]),
+    ],
+)
+def test_each_security_setting_gives_a_valid_document_naming_its_scheme(
+    official: Draft7Validator, protocol: str, mechanism: str | None, schemes: list[str]
+) -> None:
+    defaults = KafkaInterface.defaults()
+    interface = KafkaInterface(
+        **{
+            **{name: getattr(defaults, name) for name in KafkaInterface.__dataclass_fields__},
+            "security_protocol": protocol,
+            "sasl_mechanism": mechanism,
+        }
+    )
+    built = build_document(interface, EVENTS)
+    assert list(official.iter_errors(built)) == []
+    security = built["servers"]["broker"]["security"]
+    assert security == [{"$ref": f"#/components/securitySchemes/{s}"} for s in schemes]
+    assert built["servers"]["broker"]["protocol"] == (
+        "kafka-secure" if protocol in ("SSL", "SASL_SSL") else "kafka"
+    )
+
+
+def test_the_official_schema_would_catch_a_broken_document(
+    official: Draft7Validator, document: dict[str, Any]
+) -> None:
     broken = json.loads(json.dumps(document))
     broken["operations"]["sendNotification"]["action"] = "publish"  # AsyncAPI 2's word
-    assert not Draft7Validator(schema).is_valid(broken)
+    assert not official.is_valid(broken)
 
 
 def test_the_kept_copy_is_the_document_of_the_default_settings() -> None:
@@ -183,33 +231,34 @@ def test_every_setting_that_names_a_topic_has_a_channel(document: dict[str, Any]
     assert set(TOPIC_SETTINGS.values()) == set(document["channels"])
 
 
-def test_the_code_reads_no_topic_setting_the_document_lacks() -> None:
+def test_the_code_reads_no_topic_setting_the_document_lacks(
+    kafka_sources: dict[str, ast.Module],
+) -> None:
     used: dict[str, str] = {}
-    for path in (PROJECT_ROOT / "hub").rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for where, tree in kafka_sources.items():
+        for node in ast.walk(tree):
             attribute = node.attr if isinstance(node, ast.Attribute) else ""
             if attribute.startswith("kafka_") and "topic" in attribute:
-                used[attribute] = str(path.relative_to(PROJECT_ROOT))
+                used[attribute] = where
     unknown = {name: where for name, where in used.items() if name not in TOPIC_SETTINGS}
     assert unknown == {}
     assert {"kafka_events_topic", "kafka_rejects_topic"} <= set(used)
 
 
-def test_every_module_that_talks_to_kafka_is_known() -> None:
+def test_every_module_that_talks_to_kafka_is_known(kafka_sources: dict[str, ast.Module]) -> None:
     found = set()
-    for path in (PROJECT_ROOT / "hub").rglob("*.py"):
-        tree = ast.parse(path.read_text(encoding="utf-8"))
+    for where, tree in kafka_sources.items():
         for node in ast.walk(tree):
             module = node.module if isinstance(node, ast.ImportFrom) else None
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
             if (module or "").startswith("aiokafka") or any(
                 n.startswith("aiokafka") for n in names
             ):
-                found.add(str(path.relative_to(PROJECT_ROOT)))
+                found.add(where)
             if isinstance(node, ast.ImportFrom) and any(
                 a.name == "PageProducer" for a in node.names
             ):
-                found.add(str(path.relative_to(PROJECT_ROOT)))
+                found.add(where)
     assert found == set(KAFKA_MODULES), (
         "a module produces to or consumes from Kafka: add it to KAFKA_MODULES with the channels "
         "of its topics, and describe them in hub/api/asyncapi.py"
