@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 
 from hub import __version__, bootstrap
-from hub.api import openapi, problems
+from hub.api import asyncapi, openapi, problems
 from hub.api.checkpoint_header import AuditCheckpointHeader
 from hub.api.console import routes as console_routes
 from hub.api.console import runtime as console_runtime
@@ -63,6 +63,7 @@ def create_app(settings: Settings | None = None, *, role: Role = "all") -> FastA
     )
     problems.install(app)
     openapi.install(app, settings)
+    asyncapi.install(app, settings)  # /asyncapi.json: the Kafka interface (issue 18)
     app.add_middleware(RateLimitMiddleware)
     app.add_middleware(AuditCheckpointHeader)
     app.add_middleware(RequestLog)  # outermost: the request id covers everything below

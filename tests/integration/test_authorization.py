@@ -70,6 +70,8 @@ PUBLIC = {
     ("GET", "/.well-known/jwks.json"): "the hub's public token-verification keys",
     ("GET", "/metrics"): "counts per recipient id and event type; never a person",
     ("GET", "/openapi.json"): "the published API contract",
+    ("GET", "/asyncapi.json"): "the published Kafka contract",
+    ("GET", "/events/{name}"): "the published event schemas the Kafka contract refers to",
     ("GET", "/docs"): "API documentation",
     ("GET", "/docs/oauth2-redirect"): "API documentation",
     ("GET", "/redoc"): "API documentation",
@@ -707,7 +709,8 @@ async def test_public_endpoints_answer_without_a_token(hub: Hub) -> None:
     for method, path in PUBLIC:
         if path == "/oauth/token":
             continue  # its own tests: test_oauth_token.py, test_client_auth.py
-        answer = await hub.http.request(method, path)
+        # A path parameter: one real value (an event schema of events/).
+        answer = await hub.http.request(method, path.replace("{name}", "envelope.v1.schema.json"))
         assert answer.status_code in (200, 503), (path, answer.status_code)
         assert "Traceback" not in answer.text
 
