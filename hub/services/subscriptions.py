@@ -29,6 +29,7 @@ from hub.services.webhook_rules import (
     WebhookTarget,
     address_problem,
     generate_secret,
+    internal_address_refused,
     literal_address,
     parse_webhook_url,
 )
@@ -405,7 +406,9 @@ class SubscriptionService:
             for address in addresses:
                 problem = address_problem(address)
                 if problem is not None:
-                    raise RefusedUrl(f"names a host ({target.host}) that resolves to {problem}")
+                    raise internal_address_refused(
+                        f"names a host ({target.host}) that resolves to {problem}"
+                    )
         return target
 
 

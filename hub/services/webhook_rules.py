@@ -21,6 +21,7 @@ __all__ = [
     "WebhookTarget",
     "address_problem",
     "generate_secret",
+    "internal_address_refused",
     "literal_address",
     "parse_webhook_url",
     "retry_delay",
@@ -43,6 +44,21 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 class RefusedUrl(ValueError):
     """A webhook URL, or an address its host resolves to, that the hub will not call."""
+
+
+#: Said with every refusal of this machine or a private network: the one setting that allows a
+#: receiver there, and why it is off unless an operator turns it on.
+ALLOW_PRIVATE_HINT: Final = (
+    "a receiver on this machine or a private network is allowed only in development and "
+    "tests, with HUB_WEBHOOK_ALLOW_PRIVATE_ADDRESSES=true (off by default: a subscription "
+    "could otherwise aim the hub at internal services)"
+)
+
+
+def internal_address_refused(reason: str) -> RefusedUrl:
+    """The refusal of a URL that points at this machine or a non-public address: `reason`,
+    then how to allow it in development."""
+    return RefusedUrl(f"{reason}; {ALLOW_PRIVATE_HINT}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,10 +104,10 @@ def parse_webhook_url(
         raise RefusedUrl("must name a host")
     if not allow_private:
         if host in _LOCAL_NAMES or host.endswith(".localhost"):
-            raise RefusedUrl(f"must not point at this machine ({host})")
+            raise internal_address_refused(f"must not point at this machine ({host})")
         literal = literal_address(host)
         if literal is not None and (problem := address_problem(literal)) is not None:
-            raise RefusedUrl(f"must not point at {problem}")
+            raise internal_address_refused(f"must not point at {problem}")
     return WebhookTarget(
         url=url,
         scheme=scheme,
