@@ -37,6 +37,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
+from hub.domain.cloudevents import kafka_binary_headers
 from hub.domain.notifications import Notification, PersonIdentifier, Publisher, StoredEvent
 from hub.errors import BusError, BusUnavailable, MalformedMessage
 
@@ -55,7 +56,8 @@ __all__ = [
 ]
 
 #: Message headers (UTF-8 values): the event type and the store position, so that a consumer can
-#: filter or de-duplicate without parsing the value.
+#: filter or de-duplicate without parsing the value. Before them, the CloudEvents Kafka binary
+#: mode headers (`event_headers`).
 HEADER_EVENT_TYPE = "event_type"
 HEADER_POSITION = "position"
 
@@ -117,7 +119,22 @@ def encode_event(event: StoredEvent) -> bytes:
 
 
 def event_headers(event: StoredEvent) -> list[tuple[str, bytes]]:
+    """The message headers: the message is a CloudEvent in Kafka binary content mode whose
+    context attributes are the notification's (`ce_specversion`, `ce_id`, `ce_source`,
+    `ce_type`, `ce_time`, and `content-type` for the value) and whose data is the stored event
+    (`encode_event`); then the hub's own `event_type` and `position`. No identifier goes in a
+    header: headers are logged by brokers and tools where values are not."""
+    notification = event.notification
     return [
+        *kafka_binary_headers(
+            {
+                "specversion": notification.specversion,
+                "id": notification.id,
+                "source": notification.source,
+                "type": notification.type,
+                "time": notification.time.isoformat(),
+            }
+        ),
         (HEADER_EVENT_TYPE, event.notification.type.encode("utf-8")),
         (HEADER_POSITION, str(event.position).encode("ascii")),
     ]

@@ -19,6 +19,7 @@ from typing import Any, Final, Protocol
 
 from hub.domain.audit.builders import Consulted
 from hub.domain.audit.entries import JsonValue
+from hub.domain.cloudevents import to_cloudevent
 from hub.domain.identity import with_supplied
 from hub.domain.notifications import Notification, StoredEvent
 from hub.errors import InvalidInput, NotFound
@@ -104,7 +105,8 @@ class FeedItem:
     policy_version: str
     decided_at: datetime
     acknowledge_by: datetime | None
-    #: The notification with only the granted fields (and `id`, `type`, `specversion`).
+    #: The notification with only the granted fields, as a CloudEvents 1.0 structured event
+    #: (`hub.domain.cloudevents.to_cloudevent`: identifiers as `pph*` string extensions).
     notification: dict[str, Any]
 
     def to_json(self) -> dict[str, Any]:
@@ -408,8 +410,11 @@ class FeedService:
             policy_version=disclosure.policy_version,
             decided_at=disclosure.decided_at,
             acknowledge_by=disclosure.acknowledge_by,
-            notification=self._redactor.redact(
-                with_supplied(entry.event.notification, disclosure.supplied_identifiers),
-                disclosure.fields,
+            notification=to_cloudevent(
+                self._redactor.redact(
+                    with_supplied(entry.event.notification, disclosure.supplied_identifiers),
+                    disclosure.fields,
+                ),
+                entry.event,
             ),
         )

@@ -1,14 +1,18 @@
 """The Kafka delivery channel: a recipient whose systems live on Kafka receives its disclosures
 on its own topic, in its feed's gap-free order.
 
-Each message is the feed item (the notification cut to the granted fields, with the rules,
-purposes and legal bases), keyed by the disclosure id, with headers for the event type, the
-policy version and a Standard Webhooks signature (`webhook-id`, `webhook-timestamp`,
-`webhook-signature`: the same scheme, and the same verification code, as the hub's webhooks) under
-the recipient's channel secret. The feed is read as for webhooks, its sensitive fields opened
-with the person's data key: the recipient gets the plaintext of the fields it was granted, and
-none of a crypto-shredded person's (they are absent). What the broker already holds is the
-recipient's copy, out of the hub's reach, like a webhook already delivered.
+Each message is a CloudEvent in Kafka binary content mode (docs/cloudevents.md): its value, the
+data, is the feed item (the notification cut to the granted fields, itself a CloudEvents
+structured event, with the rules, purposes and legal bases), keyed by the disclosure id; its
+headers are the disclosure's context attributes (`ce_specversion`, `ce_id` = the disclosure id,
+`ce_source` = `urn:pph:hub:disclosures`, `ce_type` = the notification's type, `ce_time` = the
+decision's time, `content-type`), then the event type, the policy version and a Standard Webhooks
+signature (`webhook-id`, `webhook-timestamp`, `webhook-signature`: the same scheme, and the same
+verification code, as the hub's webhooks) under the recipient's channel secret. The feed is read
+as for webhooks, its sensitive fields opened with the person's data key: the recipient gets the
+plaintext of the fields it was granted, and none of a crypto-shredded person's (they are absent).
+What the broker already holds is the recipient's copy, out of the hub's reach, like a webhook
+already delivered.
 
 Idempotent and crash-safe (CONVENTIONS 4): per recipient, the channel reads its feed after its
 checkpoint (`kafka-delivery:<recipient>` in the consumer checkpoints), publishes the page, and
@@ -29,17 +33,26 @@ from typing import Final, Protocol
 
 from standardwebhooks import Webhook
 
+from hub.domain.cloudevents import kafka_binary_headers
 from hub.errors import InvalidInput
 from hub.services.feed import FeedService, FeedStore
 from hub.services.relay import RelayCheckpoints
 from hub.services.worker import WorkerLoop, drain
 
-__all__ = ["CHANNEL", "DisclosureMessage", "DisclosureProducer", "KafkaDeliveryChannel"]
+__all__ = [
+    "CHANNEL",
+    "DISCLOSURE_SOURCE",
+    "DisclosureMessage",
+    "DisclosureProducer",
+    "KafkaDeliveryChannel",
+]
 
 logger = logging.getLogger("hub.kafka.delivery")
 
 #: The channel name receipts are recorded under.
 CHANNEL: Final = "kafka"
+#: The CloudEvents `source` of every disclosure message: the hub, disclosing.
+DISCLOSURE_SOURCE: Final = "urn:pph:hub:disclosures"
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +145,15 @@ class KafkaDeliveryChannel:
                     key=item.disclosure_id.encode("utf-8"),
                     value=value,
                     headers=(
+                        *kafka_binary_headers(
+                            {
+                                "specversion": "1.0",
+                                "id": item.disclosure_id,
+                                "source": DISCLOSURE_SOURCE,
+                                "type": item.event_type,
+                                "time": item.decided_at.astimezone(UTC).isoformat(),
+                            }
+                        ),
                         ("event_type", item.event_type.encode()),
                         ("policy_version", item.policy_version.encode()),
                         ("seq", str(item.seq).encode()),

@@ -198,7 +198,7 @@ async def test_the_router_sends_an_escalation_to_the_mappa_coordinator(hub: Runn
     assert item["rules"] == ["overdue-to-mappa-coordinator"]
     assert item["acknowledge_by"] is None  # an escalation is not itself escalated
     assert item["notification"]["data"]["council_area"] == "S12000049"
-    assert "sps_number" in item["notification"]["identifiers"]
+    assert "pphspsnumber" in item["notification"]  # the SPS number, a CloudEvents extension
     # A release notice is not urgent for police national; nor is anything escalated twice.
     police = await hub.token("police-scotland", "feed:read")
     police_items = (await hub.http.get("/v1/feed", headers=bearer(police))).json()["items"]

@@ -14,6 +14,7 @@ import pytest_asyncio
 import sqlalchemy as sa
 from standardwebhooks import Webhook
 
+from hub.domain.cloudevents import identifiers_of
 from hub.infra import tables
 from tests.conftest import Database
 from tests.integration.api_helpers import RunningHub, bearer, running_hub
@@ -60,7 +61,8 @@ async def test_a_social_work_risk_assessment_reaches_the_prison_with_its_sps_num
     [item] = await prison_items(hub, "risk.assessment-recorded")
     # The rule grants identifiers.sps_number: the prison can match the record on its own number;
     # the PNC ID and the council's client id, not granted, stay out.
-    assert item["notification"]["identifiers"] == {"sps_number": sps}
+    assert identifiers_of(item["notification"]) == {"sps_number": sps}
+    assert item["notification"]["pphspsnumber"] == sps  # a CloudEvents string extension
     assert item["notification"]["id"] == assessment["id"]
     assert "identifiers.sps_number" in item["fields"]
 
@@ -79,7 +81,7 @@ async def test_a_social_work_risk_assessment_reaches_the_prison_with_its_sps_num
     token = await hub.token(PRISON, "feed:read")
     one = await hub.http.get(f"/v1/disclosures/{item['disclosure_id']}", headers=bearer(token))
     assert one.status_code == 200, one.text
-    assert one.json()["notification"]["identifiers"] == {"sps_number": sps}
+    assert identifiers_of(one.json()["notification"]) == {"sps_number": sps}
 
     # The stored notification is as social work sent it: the hub adds, never rewrites.
     stored = await hub.container.store.get(assessment["source"], assessment["id"])

@@ -38,7 +38,14 @@ class TestInProcessBus(BusContract):
 def test_a_stored_event_survives_the_wire_format() -> None:
     event = stored_event(42, person=7, version=3)
     assert decode_event(encode_event(event)) == event
+    notification = event.notification
     assert dict(event_headers(event)) == {
+        "ce_specversion": b"1.0",
+        "ce_id": notification.id.encode(),
+        "ce_source": notification.source.encode(),
+        "ce_type": b"custody.transfer",
+        "ce_time": notification.time.isoformat().encode(),
+        "content-type": b"application/json",
         HEADER_EVENT_TYPE: b"custody.transfer",
         HEADER_POSITION: b"42",
     }

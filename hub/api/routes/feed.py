@@ -50,7 +50,11 @@ class FeedItemModel(BaseModel):
         description="When the caller must acknowledge it by; null when no rule sets a time"
     )
     notification: dict[str, Any] = Field(
-        description="The notification (CloudEvents structured JSON), only the granted fields"
+        description="The notification as a CloudEvents 1.0 structured event with only the "
+        "granted fields: always `specversion`, `id`, `source` (the publisher's when granted, "
+        "else `urn:pph:hub:event:<n>`), `type`, `datacontenttype`, `dataschema`; each granted "
+        "identifier as a string extension `pph<scheme>` (`pphpncid`, `pphspsnumber`…); "
+        "docs/cloudevents.md"
     )
 
     @classmethod
