@@ -1,7 +1,8 @@
 """The Kafka headers of each channel of the AsyncAPI document (`hub.api.asyncapi`), as the code
-produces them today: the one place to change when the headers change (for example CloudEvents
-binary mode's `ce_*` headers). Every value is UTF-8 text (Kafka headers are bytes); a test checks
-these names against the headers the code writes."""
+produces them: the one place to change when the headers change. The events and disclosures
+topics are CloudEvents in Kafka binary content mode (`ce_*` headers and `content-type`,
+`hub.domain.cloudevents.kafka_binary_headers`, docs/cloudevents.md). Every value is UTF-8 text
+(Kafka headers are bytes); a test checks these names against the headers the code writes."""
 
 from __future__ import annotations
 
@@ -26,10 +27,27 @@ def _headers(title: str, properties: dict[str, Any], *, required: bool = True) -
     }
 
 
+def _cloudevent(*, id_: str, source: str, time: str) -> dict[str, Any]:
+    """CloudEvents Kafka binary mode's context attributes (binding 1.0, section 3.2)."""
+    return {
+        "ce_specversion": _text("CloudEvents version", const="1.0"),
+        "ce_id": _text(id_),
+        "ce_source": _text(source, format="uri-reference"),
+        "ce_type": _text("The notification's `type`, e.g. `custody.admission`"),
+        "ce_time": _text(time, format="date-time"),
+        "content-type": _text("The value's media type", const="application/json"),
+    }
+
+
 #: The events topic (`hub.services.bus.event_headers`).
 EVENT_HEADERS: Final = _headers(
     "Stored event headers",
     {
+        **_cloudevent(
+            id_="The notification's `id` (unique with `ce_source`)",
+            source="The publisher's `source`",
+            time="The notification's `time`",
+        ),
         HEADER_EVENT_TYPE: _text("The notification's `type`, e.g. `custody.admission`"),
         HEADER_POSITION: _text(
             "The event's position in the hub's store (unique per event): de-duplicate on it",
@@ -60,6 +78,11 @@ REJECT_HEADERS: Final = _headers(
 DISCLOSURE_HEADERS: Final = _headers(
     "Disclosure headers",
     {
+        **_cloudevent(
+            id_="The disclosure id (also the record's key)",
+            source="`urn:pph:hub:disclosures`",
+            time="When the hub decided the disclosure (UTC)",
+        ),
         "event_type": _text("The notification's `type`, e.g. `custody.admission`"),
         "policy_version": _text("The version of the policy bundle that decided the disclosure"),
         "seq": _text("The disclosure's number in the recipient's feed", pattern=_DIGITS),
