@@ -15,7 +15,13 @@ from hub.services.webhook_rules import generate_secret
 from hub.services.webhook_signing import WebhookSigner, WebhookSigningKey
 from tests.webhook_verification import ed25519_verifies, hmac_verifies, signatures
 
-NOW = datetime.now(UTC).replace(microsecond=0)
+
+def now() -> datetime:
+    """Signing time: now, since the library refuses a timestamp over five minutes old (and a
+    module-level constant can be that old by the time a slow suite reaches the test)."""
+    return datetime.now(UTC).replace(microsecond=0)
+
+
 BODY = '{"type":"custody.release","data":{"é":1}}'.encode()
 
 
@@ -25,9 +31,12 @@ def key(status: str = "active") -> WebhookSigningKey:
 
 def test_v1_verifies_with_the_library_and_independently() -> None:
     secret = generate_secret()
-    headers = WebhookSigner([key()]).headers("d_1", NOW, BODY, secrets=[secret], schemes=["v1"])
+    signed_at = now()
+    headers = WebhookSigner([key()]).headers(
+        "d_1", signed_at, BODY, secrets=[secret], schemes=["v1"]
+    )
     assert headers["webhook-id"] == "d_1"
-    assert headers["webhook-timestamp"] == str(int(NOW.timestamp()))
+    assert headers["webhook-timestamp"] == str(int(signed_at.timestamp()))
     assert Webhook(secret).verify(BODY, headers) == {"type": "custody.release", "data": {"é": 1}}
     assert hmac_verifies(secret, headers, BODY)
     assert not hmac_verifies(generate_secret(), headers, BODY)
@@ -37,7 +46,7 @@ def test_v1_verifies_with_the_library_and_independently() -> None:
 def test_v1a_verifies_with_the_published_key_and_no_other() -> None:
     signing = key()
     headers = WebhookSigner([signing]).headers(
-        "d_1", NOW, BODY, secrets=[generate_secret()], schemes=["v1a"]
+        "d_1", now(), BODY, secrets=[generate_secret()], schemes=["v1a"]
     )
     assert headers["webhook-signature"].startswith("v1a,")
     assert " " not in headers["webhook-signature"]  # no v1 when only v1a is chosen
@@ -51,7 +60,7 @@ def test_v1a_verifies_with_the_published_key_and_no_other() -> None:
 def test_both_schemes_sign_and_the_library_ignores_v1a() -> None:
     secret, signing = generate_secret(), key()
     headers = WebhookSigner([signing]).headers(
-        "d_1", NOW, BODY, secrets=[secret], schemes=["v1", "v1a"]
+        "d_1", now(), BODY, secrets=[secret], schemes=["v1", "v1a"]
     )
     assert [item.split(",")[0] for item in headers["webhook-signature"].split(" ")] == [
         "v1",
@@ -66,12 +75,12 @@ def test_during_a_rotation_the_active_and_retiring_keys_both_sign() -> None:
     old, new = key("retiring"), key("active")
     signer = WebhookSigner([old, new])
     assert [k.status for k in signer.keys] == ["active", "retiring"]  # active first
-    headers = signer.headers("d_1", NOW, BODY, secrets=[], schemes=["v1a"])
+    headers = signer.headers("d_1", now(), BODY, secrets=[], schemes=["v1a"])
     assert len(signatures(headers["webhook-signature"], "v1a")) == 2
     assert ed25519_verifies(old.public_key, headers, BODY)
     assert ed25519_verifies(new.public_key, headers, BODY)
 
-    retired = WebhookSigner([new]).headers("d_1", NOW, BODY, secrets=[], schemes=["v1a"])
+    retired = WebhookSigner([new]).headers("d_1", now(), BODY, secrets=[], schemes=["v1a"])
     assert ed25519_verifies(new.public_key, retired, BODY)
     assert not ed25519_verifies(old.public_key, retired, BODY)
 
@@ -79,7 +88,7 @@ def test_during_a_rotation_the_active_and_retiring_keys_both_sign() -> None:
 def test_the_library_rejects_a_v1a_only_delivery_it_cannot_check() -> None:
     # The standardwebhooks package (1.0.x) verifies v1 only and skips v1a: a receiver on it
     # must keep v1 chosen, or verify v1a itself (docs/webhooks.md).
-    headers = WebhookSigner([key()]).headers("d_1", NOW, BODY, secrets=[], schemes=["v1a"])
+    headers = WebhookSigner([key()]).headers("d_1", now(), BODY, secrets=[], schemes=["v1a"])
     with pytest.raises(WebhookVerificationError):
         Webhook(generate_secret()).verify(BODY, headers)
 
@@ -120,6 +129,6 @@ def test_the_same_key_cannot_be_active_and_retiring() -> None:
 def test_unknown_or_no_schemes_are_refused() -> None:
     signer = WebhookSigner([key()])
     with pytest.raises(ValueError, match="v2"):
-        signer.headers("d_1", NOW, BODY, secrets=[generate_secret()], schemes=["v2"])
+        signer.headers("d_1", now(), BODY, secrets=[generate_secret()], schemes=["v2"])
     with pytest.raises(ValueError, match="none"):
-        signer.headers("d_1", NOW, BODY, secrets=[generate_secret()], schemes=[])
+        signer.headers("d_1", now(), BODY, secrets=[generate_secret()], schemes=[])
