@@ -16,6 +16,7 @@ from typing import Literal
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.auth.tokens import TokenService
+from hub.auth.webhook_keys import load_webhook_signer
 from hub.domain.policy import PolicyBundle
 from hub.domain.schemas import SchemaRegistry
 from hub.errors import BusError, InvalidInput, StoreUnavailable
@@ -85,6 +86,7 @@ from hub.services.routing import CONSUMER as ROUTER_CONSUMER
 from hub.services.routing import Router
 from hub.services.routing_lag import RouterLag
 from hub.services.subscriptions import SubscriptionService, entitled_event_types
+from hub.services.webhook_signing import WebhookSigner
 from hub.services.worker import WorkerLoop
 from hub.settings import Settings
 
@@ -134,6 +136,9 @@ class Container:
     delivery_queue: DeliveryQueue
     deliveries: DeliveryService
     webhook_sender: WebhookSender
+    #: The hub's Ed25519 keys (active, then retiring) that sign `v1a`, as GET /v1/webhook-keys
+    #: publishes them, with the subscriptions' secrets for `v1`.
+    webhook_signer: WebhookSigner
     #: The audit trail: entries (written by the stores above in their own transactions), the
     #: Merkle tree and its signed checkpoints, proofs, DPO queries and consultations.
     audit_log: SqlAuditLog
@@ -193,6 +198,7 @@ class Container:
             self.store,
             self.webhook_sender,
             self.policy.redact,
+            signer=self.webhook_signer,
             retry_schedule=settings.webhook_retry_schedule,
             concurrency=settings.delivery_concurrency,
             per_receiver=settings.delivery_concurrency_per_receiver,
@@ -514,6 +520,8 @@ async def running(settings: Settings, *, migrate: bool | None = None) -> AsyncIt
         # Webhook signing secrets and parked conflict notifications are sealed under the same
         # key-encryption key; rows from before migration 0010 are sealed now.
         keks = load_kek_ring(settings)
+        # The hub's own keys for `v1a` webhook signatures (required in production).
+        webhook_signer = load_webhook_signer(settings)
         webhook_secrets = SubscriptionSecrets(keks)
         subscription_repository = SqlSubscriptionRepository(engine, webhook_secrets)
         await subscription_repository.seal_plaintext_secrets()
@@ -570,6 +578,7 @@ async def running(settings: Settings, *, migrate: bool | None = None) -> AsyncIt
             delivery_queue=delivery_queue,
             deliveries=DeliveryService(delivery_queue),
             webhook_sender=CheckpointHeaderSender(sender, audit_beacon),
+            webhook_signer=webhook_signer,
             audit_log=audit_log,
             audit_signer=signer,
             audit_trail=AuditTrail(audit_log),

@@ -82,6 +82,13 @@ class Settings(BaseSettings):
     #: PEMs (public or private) of keys that signed tokens before `token_signing_key`: their
     #: tokens still verify and the JWKS lists them, until removed (rotation without downtime).
     token_previous_signing_keys: tuple[SecretStr, ...] = ()
+    #: PEM Ed25519 private key that signs webhooks with `v1a` (its public half is published at
+    #: GET /v1/webhook-keys). Unset: generated into `<data_dir>/keys/webhook-signing.pem`
+    #: (mode 0600) in development and test; required elsewhere.
+    webhook_signing_key: SecretStr | None = None
+    #: PEM Ed25519 private keys that signed webhooks before `webhook_signing_key`: during a
+    #: rotation they still sign beside it and are published as `retiring`, until removed.
+    webhook_retiring_signing_keys: tuple[SecretStr, ...] = ()
     #: Requests per second (sustained) and in a burst that one client may make
     #: (`hub.api.ratelimit`); beyond them, 429 with Retry-After.
     rate_limit_per_second: float = Field(default=100.0, gt=0)

@@ -28,6 +28,7 @@ from hub.api.routes import (
     policy,
     reviews,
     subscriptions,
+    webhook_keys,
 )
 from hub.api.streams import FeedStreams
 from hub.bootstrap import Container, Role
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None, *, role: Role = "all") -> FastA
     app.include_router(events.router)
     app.include_router(policy.router)
     app.include_router(subscriptions.router)
+    app.include_router(webhook_keys.router)
     app.include_router(deliveries.router)
     app.include_router(feed.router)
     app.include_router(disclosures.router)

@@ -6,57 +6,95 @@ from typing import Any
 
 from hub.api.openapi_events import COMPONENTS
 
-#: The body of a webhook in the `json` format (`hub.services.delivery.render_json`).
+#: Why and on what terms a notification was shared (`hub.services.webhook_payload`).
+DISCLOSURE_TERMS: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": [
+        "id",
+        "recipient_seq",
+        "event_type",
+        "person_id",
+        "purposes",
+        "legal_bases",
+        "rules",
+        "policy_version",
+        "decided_at",
+        "acknowledge_by",
+    ],
+    "properties": {
+        "id": {
+            "type": "string",
+            "description": "The disclosure's id (also `webhook-id`): acknowledge it "
+            "with POST /v1/disclosures/{id}/ack",
+        },
+        "recipient_seq": {
+            "type": ["integer", "null"],
+            "description": "Its number in the recipient's feed",
+        },
+        "event_type": {"type": "string"},
+        "person_id": {"type": "string"},
+        "purposes": {"type": "array", "items": {"type": "string"}},
+        "legal_bases": {"type": "array", "items": {"type": "string"}},
+        "rules": {"type": "array", "items": {"type": "string"}},
+        "policy_version": {"type": "string"},
+        "decided_at": {"type": "string", "format": "date-time"},
+        "acknowledge_by": {"type": ["string", "null"], "format": "date-time"},
+    },
+}
+
+_NOTIFICATION: dict[str, Any] = {
+    "type": "object",
+    "description": "The notification (CloudEvents structured JSON) with only the granted "
+    "fields: a redacted `Notification`, so not every required field is there",
+}
+
+_CONTENT: dict[str, Any] = {
+    "disclosure": DISCLOSURE_TERMS,
+    "notification": _NOTIFICATION,
+}
+
+#: The body of a webhook in the `json` format, by the subscription's `payload_version`.
 WEBHOOK_DISCLOSURE = "WebhookDisclosure"
 WEBHOOK_DISCLOSURE_SCHEMA: dict[str, Any] = {
     "title": "Webhook disclosure",
     "description": "A disclosure pushed to a subscription of format `json`: why and on what "
-    "terms it was shared, and the notification with only the fields the recipient was granted.",
-    "type": "object",
-    "required": ["disclosure", "notification"],
-    "additionalProperties": False,
-    "properties": {
-        "disclosure": {
+    "terms it was shared, and the notification with only the fields the recipient was granted. "
+    "Payload version 2 (the default for new subscriptions) is the Standard Webhooks envelope; "
+    "version 1 is the body from before it, kept for subscriptions that chose it (and every "
+    "subscription made before version 2 existed). docs/webhooks.md says how to move.",
+    "oneOf": [
+        {
+            "title": "Payload version 2 (Standard Webhooks)",
             "type": "object",
+            "required": ["type", "timestamp", "data"],
             "additionalProperties": False,
-            "required": [
-                "id",
-                "recipient_seq",
-                "event_type",
-                "person_id",
-                "purposes",
-                "legal_bases",
-                "rules",
-                "policy_version",
-                "decided_at",
-                "acknowledge_by",
-            ],
             "properties": {
-                "id": {
+                "type": {
                     "type": "string",
-                    "description": "The disclosure's id (also `webhook-id`): acknowledge it "
-                    "with POST /v1/disclosures/{id}/ack",
+                    "description": "The notification's type, e.g. `custody.release`",
                 },
-                "recipient_seq": {
-                    "type": ["integer", "null"],
-                    "description": "Its number in the recipient's feed",
+                "timestamp": {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "When the disclosure was decided (RFC 3339, UTC)",
                 },
-                "event_type": {"type": "string"},
-                "person_id": {"type": "string"},
-                "purposes": {"type": "array", "items": {"type": "string"}},
-                "legal_bases": {"type": "array", "items": {"type": "string"}},
-                "rules": {"type": "array", "items": {"type": "string"}},
-                "policy_version": {"type": "string"},
-                "decided_at": {"type": "string", "format": "date-time"},
-                "acknowledge_by": {"type": ["string", "null"], "format": "date-time"},
+                "data": {
+                    "type": "object",
+                    "required": ["disclosure", "notification"],
+                    "additionalProperties": False,
+                    "properties": _CONTENT,
+                },
             },
         },
-        "notification": {
+        {
+            "title": "Payload version 1",
             "type": "object",
-            "description": "The notification (CloudEvents structured JSON) with only the "
-            "granted fields: a redacted `Notification`, so not every required field is there",
+            "required": ["disclosure", "notification"],
+            "additionalProperties": False,
+            "properties": _CONTENT,
         },
-    },
+    ],
 }
 
 
@@ -76,9 +114,15 @@ WEBHOOKS: dict[str, Any] = {
             "operationId": "receiveDisclosure",
             "tags": ["subscriptions"],
             "summary": "A disclosure, pushed to a subscription's URL",
-            "description": "Signed as Standard Webhooks specifies, with the subscription's "
-            "secret(s). The body is as below for format `json`; a native format (`pr2-json`, "
-            "`visor-xml`, `socialwork-json`) is sent with its own Content-Type.",
+            "description": "Signed as Standard Webhooks specifies, over "
+            "`{webhook-id}.{webhook-timestamp}.{body}`, with the schemes the subscription chose "
+            "(`signature_schemes`): `v1`, HMAC-SHA256 with the subscription's secret(s) "
+            "(`whsec_…`); `v1a`, Ed25519 with the hub's key(s) published at GET "
+            "/v1/webhook-keys (`whpk_…`; during a key rotation the retiring key signs too). "
+            "The body is as below for format `json`, in the subscription's `payload_version`; "
+            "a native format (`pr2-json`, `visor-xml`, `socialwork-json`) is sent with its own "
+            "Content-Type. Reject a timestamp too far from now (Standard Webhooks suggests "
+            "five minutes) and de-duplicate on `webhook-id`.",
             "parameters": [
                 _header(
                     "webhook-id",
@@ -88,8 +132,12 @@ WEBHOOKS: dict[str, Any] = {
                 _header("webhook-timestamp", "When it was signed, in Unix seconds"),
                 _header(
                     "webhook-signature",
-                    "`v1,<base64 HMAC-SHA256>`, one per signing secret, space separated "
-                    "(two during a rotation)",
+                    "Space-separated signatures: `v1,<base64 HMAC-SHA256>`, one per signing "
+                    "secret (two during a rotation of the subscription's secret), and/or "
+                    "`v1a,<base64 Ed25519>`, one per hub key listed at GET /v1/webhook-keys "
+                    "(two during a rotation of the hub's keys). Accept the delivery when any "
+                    "signature of a scheme you verify checks out; ignore schemes you do not "
+                    "know",
                 ),
             ],
             "requestBody": {

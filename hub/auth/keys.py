@@ -17,6 +17,7 @@ import contextlib
 import os
 import secrets
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -149,13 +150,13 @@ def load_signing_key(settings: Settings) -> SigningKey:
             f"HUB_TOKEN_SIGNING_KEY must be set in {settings.environment}: keys are generated "
             "only in development and test"
         )
-    return signing_key_from_pem(_read_or_create(settings.data_dir / KEY_FILE))
+    return signing_key_from_pem(read_or_create(settings.data_dir / KEY_FILE))
 
 
-def _read_or_create(path: Path) -> bytes:
+def read_or_create(path: Path, generate: Callable[[], bytes] = generate_pem) -> bytes:
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     if not path.exists():
-        _create_exclusively(path, generate_pem())
+        _create_exclusively(path, generate())
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
         raise SigningKeyError(

@@ -1,9 +1,11 @@
 """`hub keys`: rotation of the key-encryption key that wraps each person's data keys, the
-webhook subscriptions' signing secrets and the keys of parked identifier-conflict notifications."""
+webhook subscriptions' signing secrets and the keys of parked identifier-conflict notifications;
+new Ed25519 keys for signing webhooks (`webhook-key`)."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import TYPE_CHECKING
 
 from hub.cli.common import Commands
@@ -22,6 +24,22 @@ def register(commands: Commands) -> None:
         "under HUB_DATA_KEK, unwrapping with HUB_DATA_PREVIOUS_KEKS (events are not touched)",
     )
     rotate.set_defaults(run=_rotate)
+    webhook_key = key_commands.add_parser(
+        "webhook-key",
+        help="print a new Ed25519 private key (PEM) for HUB_WEBHOOK_SIGNING_KEY, and its public "
+        "key (whpk_…) to stderr; see docs/webhooks.md for a rotation",
+    )
+    webhook_key.set_defaults(run=_webhook_key)
+
+
+async def _webhook_key(args: argparse.Namespace, settings: Settings) -> int:
+    from hub.auth.webhook_keys import generate_webhook_pem, webhook_key_from_pem
+
+    pem = generate_webhook_pem()
+    key = webhook_key_from_pem(pem, "active", "the new key")
+    sys.stdout.write(pem.decode("ascii"))
+    print(f"public key {key.public_key} (kid {key.kid})", file=sys.stderr)
+    return 0
 
 
 async def _rotate(args: argparse.Namespace, settings: Settings) -> int:

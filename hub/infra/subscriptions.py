@@ -305,6 +305,8 @@ class SqlSubscriptionRepository:
             "status_reason": subscription.status_reason,
             "created_at": _utc(subscription.created_at),
             "updated_at": _utc(subscription.updated_at),
+            "payload_version": subscription.payload_version,
+            "signature_schemes": list(subscription.signature_schemes),
         }
 
     def _subscription(self, row: Any) -> Subscription:
@@ -325,6 +327,8 @@ class SqlSubscriptionRepository:
             status_reason=row["status_reason"],
             created_at=_utc(row["created_at"]),
             updated_at=_utc(row["updated_at"]),
+            payload_version=int(row["payload_version"]),
+            signature_schemes=tuple(row["signature_schemes"]),
         )
 
 

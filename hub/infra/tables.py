@@ -230,6 +230,11 @@ subscriptions = sa.Table(
     sa.Column("status_reason", sa.Text, nullable=True),
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("updated_at", Timestamp, nullable=False),
+    #: The `json` format's body version: 1 `{disclosure, notification}`, 2 Standard Webhooks
+    #: `{type, timestamp, data}` (0017; rows from before keep 1).
+    sa.Column("payload_version", sa.Integer, nullable=False, server_default="1"),
+    #: `["v1"]` (HMAC with `secrets`), `["v1a"]` (Ed25519, the hub's keys) or both (0017).
+    sa.Column("signature_schemes", Json, nullable=False, server_default='["v1"]'),
     sa.Index("ix_subscriptions_recipient_id", "recipient_id"),
 )
 

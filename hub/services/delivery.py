@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import logging
 import os
 import random
@@ -30,8 +29,6 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal, Protocol
-
-from standardwebhooks import Webhook
 
 from hub.domain.identity import with_supplied
 from hub.domain.notifications import Notification, StoredEvent
@@ -45,7 +42,9 @@ from hub.errors import (
 )
 from hub.services.ports import EventStore
 from hub.services.subscriptions import CannotCarry, native_formats
+from hub.services.webhook_payload import LEGACY_PAYLOAD_VERSION, render_json
 from hub.services.webhook_rules import retry_delay
+from hub.services.webhook_signing import LEGACY_SIGNATURE_SCHEMES, WebhookSigner, sign
 from hub.services.worker import WorkerLoop, is_transient
 
 __all__ = [
@@ -110,6 +109,10 @@ class DeliveryJob:
     #: The disclosed notification as stored, when the queue read it with the claim (for a
     #: batch at once); else the worker reads it from the store.
     event: StoredEvent | None = field(default=None, repr=False)
+    #: The subscription's body version for the `json` format (`webhook_payload`).
+    payload_version: int = LEGACY_PAYLOAD_VERSION
+    #: How the subscription wants deliveries signed: `v1` (its secrets), `v1a` (the hub's keys).
+    signature_schemes: tuple[str, ...] = LEGACY_SIGNATURE_SCHEMES
 
     @property
     def acknowledge_by(self) -> datetime | None:
@@ -247,43 +250,7 @@ class WebhookSender(Protocol):
     async def send(self, url: str, headers: Mapping[str, str], body: bytes) -> WebhookResponse: ...
 
 
-# -- signing and rendering ---------------------------------------------------------------------
-
-
-def sign(
-    message_id: str, timestamp: datetime, body: bytes, secrets: Sequence[str]
-) -> dict[str, str]:
-    """The Standard Webhooks headers: one `v1` signature per secret, space separated."""
-    data = body.decode("utf-8")
-    signatures = [Webhook(secret).sign(message_id, timestamp, data) for secret in secrets]
-    return {
-        "webhook-id": message_id,
-        "webhook-timestamp": str(int(timestamp.timestamp())),
-        "webhook-signature": " ".join(signatures),
-        "content-type": "application/json",
-    }
-
-
-def render_json(job: DeliveryJob, notification: Mapping[str, Any]) -> bytes:
-    """The `json` format: the redacted CloudEvent (only the granted fields) under
-    `notification`, and under `disclosure` why and under what terms it was shared."""
-    acknowledge_by = job.acknowledge_by
-    document = {
-        "disclosure": {
-            "id": job.disclosure_id,
-            "recipient_seq": job.recipient_seq,
-            "event_type": job.event_type,
-            "person_id": job.person_id,
-            "purposes": list(job.purposes),
-            "legal_bases": list(job.legal_bases),
-            "rules": list(job.rules),
-            "policy_version": job.policy_version,
-            "decided_at": job.decided_at.astimezone(UTC).isoformat(),
-            "acknowledge_by": None if acknowledge_by is None else acknowledge_by.isoformat(),
-        },
-        "notification": notification,
-    }
-    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+# -- rendering (`webhook_payload`) and signing (`webhook_signing`) ---------------------------------
 
 
 JSON_MEDIA_TYPE: Final = "application/json"
@@ -328,6 +295,7 @@ class DeliveryWorker:
         sender: WebhookSender,
         redact: Redactor,
         *,
+        signer: WebhookSigner,
         retry_schedule: Sequence[float],
         concurrency: int = 16,
         per_receiver: int | None = None,
@@ -364,6 +332,7 @@ class DeliveryWorker:
         self._store = store
         self._sender = sender
         self._redact = redact
+        self._signer = signer
         self._schedule = tuple(retry_schedule)
         self._concurrency = concurrency
         self._per_receiver = per_receiver
@@ -546,7 +515,13 @@ class DeliveryWorker:
             logger.exception("could not render delivery %s", job.delivery_id)
             response = WebhookResponse(None, 0.0, f"the hub could not render it: {error}")
         else:
-            headers = sign(job.disclosure_id, attempted_at, body, job.secrets)
+            headers = self._signer.headers(
+                job.disclosure_id,
+                attempted_at,
+                body,
+                secrets=job.secrets,
+                schemes=job.signature_schemes,
+            )
             headers["content-type"] = media_type
             response = await self._sender.send(job.url, headers, body)
         finish = self._judge(job, attempt, attempted_at, response)

@@ -24,6 +24,7 @@ from hub.errors import (
     NotFound,
     PermissionDenied,
 )
+from hub.services.webhook_payload import DEFAULT_PAYLOAD_VERSION, PAYLOAD_VERSIONS
 from hub.services.webhook_rules import (
     RefusedUrl,
     WebhookTarget,
@@ -33,6 +34,7 @@ from hub.services.webhook_rules import (
     literal_address,
     parse_webhook_url,
 )
+from hub.services.webhook_signing import DEFAULT_SIGNATURE_SCHEMES, SIGNATURE_SCHEMES
 
 __all__ = [
     "FORMATS",
@@ -132,6 +134,10 @@ class Subscription:
     status_reason: str | None
     created_at: datetime
     updated_at: datetime
+    #: The body version of the `json` format (`hub.services.webhook_payload`).
+    payload_version: int = DEFAULT_PAYLOAD_VERSION
+    #: `v1` (HMAC with `secrets`) and/or `v1a` (Ed25519 with the hub's published keys).
+    signature_schemes: tuple[str, ...] = DEFAULT_SIGNATURE_SCHEMES
 
     @property
     def is_active(self) -> bool:
@@ -236,6 +242,8 @@ class SubscriptionService:
         url: str,
         event_types: Sequence[str] | None = None,
         format: str = "json",
+        payload_version: int = DEFAULT_PAYLOAD_VERSION,
+        signature_schemes: Sequence[str] = DEFAULT_SIGNATURE_SCHEMES,
     ) -> tuple[Subscription, str]:
         """A new active subscription and its signing secret (shown this once)."""
         entitled = self._entitled(recipient_id)
@@ -243,6 +251,8 @@ class SubscriptionService:
         target = await self._checked_url(url, problems)
         types = _checked_types(event_types, entitled, recipient_id, problems)
         _check_format(format, problems, entitled if types is None else frozenset(types))
+        _check_payload_version(payload_version, problems)
+        schemes = _checked_schemes(signature_schemes, problems)
         if problems:
             raise _invalid(problems)
         assert target is not None
@@ -259,6 +269,8 @@ class SubscriptionService:
             status_reason=None,
             created_at=now,
             updated_at=now,
+            payload_version=payload_version,
+            signature_schemes=schemes,
         )
         await self._repository.add(subscription)
         return subscription, secret
@@ -273,6 +285,8 @@ class SubscriptionService:
         format: str | Unset = UNSET,
         status: Literal["active", "disabled"] | Unset = UNSET,
         drop_previous_secrets: bool = False,
+        payload_version: int | Unset = UNSET,
+        signature_schemes: Sequence[str] | Unset = UNSET,
     ) -> Subscription:
         """Change what was asked and nothing else. Re-enabling (`status="active"`) checks the
         URL again; `drop_previous_secrets` ends a rotation, keeping only the newest secret."""
@@ -297,6 +311,11 @@ class SubscriptionService:
                 problems,
                 self._entitled(recipient_id) if types is None else frozenset(types),
             )
+        if not isinstance(payload_version, Unset):
+            _check_payload_version(payload_version, problems)
+        new_schemes: tuple[str, ...] | Unset = UNSET
+        if not isinstance(signature_schemes, Unset):
+            new_schemes = _checked_schemes(signature_schemes, problems)
         if problems:
             raise _invalid(problems)
         now = self._clock()
@@ -305,6 +324,10 @@ class SubscriptionService:
             _check_owned(subscription, recipient_id)
             _check_not_deleted(subscription)
             changed = subscription
+            if not isinstance(payload_version, Unset):
+                changed = replace(changed, payload_version=payload_version)
+            if not isinstance(new_schemes, Unset):
+                changed = replace(changed, signature_schemes=new_schemes)
             if not isinstance(new_url, Unset):
                 changed = replace(changed, url=new_url)
             if not isinstance(new_types, Unset):
@@ -461,6 +484,37 @@ def _check_format(format: str, problems: list[FieldProblem], types: frozenset[st
                 "event types the format can carry",
             )
         )
+
+
+def _check_payload_version(version: int, problems: list[FieldProblem]) -> None:
+    if version not in PAYLOAD_VERSIONS:
+        problems.append(
+            FieldProblem(
+                "/payload_version",
+                f"unknown payload version {version!r}; one of "
+                f"{', '.join(map(str, PAYLOAD_VERSIONS))}",
+            )
+        )
+
+
+def _checked_schemes(schemes: Sequence[str], problems: list[FieldProblem]) -> tuple[str, ...]:
+    """The schemes in their canonical order (`v1`, then `v1a`), each once; at least one."""
+    if not schemes:
+        problems.append(
+            FieldProblem(
+                "/signature_schemes",
+                f"name at least one signature scheme: {', '.join(SIGNATURE_SCHEMES)}",
+            )
+        )
+    for index, scheme in enumerate(schemes):
+        if scheme not in SIGNATURE_SCHEMES:
+            problems.append(
+                FieldProblem(
+                    f"/signature_schemes/{index}",
+                    f"unknown signature scheme {scheme!r}; one of {', '.join(SIGNATURE_SCHEMES)}",
+                )
+            )
+    return tuple(scheme for scheme in SIGNATURE_SCHEMES if scheme in schemes)
 
 
 def _listed(names: Iterable[str]) -> str:

@@ -115,6 +115,6 @@ async def test_the_prisons_webhook_carries_the_sps_number(
 
     await receiver.wait_for(lambda: bool(receiver.at("/barlinnie")), within=30.0)
     (arrived,) = receiver.at("/barlinnie")
-    body = Webhook(secret).verify(arrived.body, arrived.headers)
+    body = Webhook(secret).verify(arrived.body, arrived.headers)["data"]
     assert body["notification"]["id"] == assessment["id"]
     assert body["notification"]["identifiers"] == {"sps_number": sps}

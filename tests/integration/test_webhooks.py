@@ -106,7 +106,9 @@ async def test_a_release_reaches_the_social_work_webhook_signed_and_redacted(
     await receiver.wait_for(lambda: bool(receiver.at("/glasgow")), within=30.0)
     (arrived,) = receiver.at("/glasgow")
     assert arrived.headers["content-type"] == "application/json"
-    body = Webhook(subscription["secret"]).verify(arrived.body, arrived.headers)
+    envelope = Webhook(subscription["secret"]).verify(arrived.body, arrived.headers)
+    assert envelope["type"] == RELEASE  # payload version 2, the default (docs/webhooks.md)
+    body = envelope["data"]
     with pytest.raises(WebhookVerificationError):
         Webhook("whsec_" + "A" * 44).verify(arrived.body, arrived.headers)
 

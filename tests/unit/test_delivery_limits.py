@@ -13,8 +13,10 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from hub.services.delivery import DeliveryJob, DeliveryWorker, Finish, WebhookResponse
+from hub.services.webhook_signing import WebhookSigner, WebhookSigningKey
 from tests.unit.test_webhook_rules import JOB
 
 
@@ -109,6 +111,7 @@ def worker(queue: QueueOfJobs, receivers: Receivers) -> DeliveryWorker:
         StoredEvents(),  # type: ignore[arg-type]
         receivers,
         lambda notification, fields: {"id": "e-1"},
+        signer=WebhookSigner([WebhookSigningKey(Ed25519PrivateKey.generate(), "active")]),
         retry_schedule=(10.0,),
         concurrency=6,
         per_receiver=2,

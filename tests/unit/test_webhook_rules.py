@@ -13,6 +13,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from standardwebhooks import Webhook
 
 from hub.errors import Conflict, InvalidRequest, NotFound
@@ -27,6 +28,7 @@ from hub.services.webhook_rules import (
     parse_webhook_url,
     retry_delay,
 )
+from hub.services.webhook_signing import WebhookSigner, WebhookSigningKey
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -345,6 +347,7 @@ async def attempt(answer: WebhookResponse, job: DeliveryJob = JOB) -> tuple[Fini
         FakeStore(),  # type: ignore[arg-type]
         sender,
         lambda notification, fields: {"id": "e-1", "granted": list(fields)},
+        signer=WebhookSigner([WebhookSigningKey(Ed25519PrivateKey.generate(), "active")]),
         retry_schedule=(10.0, 20.0),
         clock=lambda: datetime.now(UTC),
         rng=random.Random(1),

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar, cast
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -16,10 +16,24 @@ from hub.api.openapi import json_body, problems
 from hub.api.security import Caller, require_scopes
 from hub.errors import FieldProblem, InvalidRequest
 from hub.services.subscriptions import UNSET, Subscription
+from hub.services.webhook_payload import DEFAULT_PAYLOAD_VERSION
+from hub.services.webhook_signing import DEFAULT_SIGNATURE_SCHEMES
 
 router = APIRouter(prefix="/v1/subscriptions", tags=["subscriptions"])
 
 Model = TypeVar("Model", bound=BaseModel)
+
+PayloadVersion = Literal[1, 2]
+SignatureScheme = Literal["v1", "v1a"]
+PAYLOAD_VERSION_HELP = (
+    "The body of the `json` format: 2, Standard Webhooks `{type, timestamp, data: {disclosure, "
+    "notification}}`; 1, `{disclosure, notification}` (the body before version 2, kept for "
+    "existing receivers). See docs/webhooks.md"
+)
+SIGNATURE_SCHEMES_HELP = (
+    "How each delivery is signed (`webhook-signature`): `v1`, HMAC-SHA256 with the "
+    "subscription's secret; `v1a`, Ed25519 with the hub's keys published at GET /v1/webhook-keys"
+)
 
 Manager = Annotated[Caller, Depends(require_scopes("subscriptions:manage"))]
 
@@ -33,6 +47,10 @@ BODY = {
     422: "Invalid; `errors` names each field; nothing was changed",
 }
 PROBLEMS = problems(FORBIDDEN | NOT_FOUND | DELETED)
+
+
+def _default_schemes() -> list[SignatureScheme]:
+    return cast(list[SignatureScheme], list(DEFAULT_SIGNATURE_SCHEMES))
 
 
 class NewSubscription(BaseModel):
@@ -50,6 +68,14 @@ class NewSubscription(BaseModel):
         "native format: `pr2-json`, `visor-xml`, `socialwork-json` (types a native format "
         "cannot carry are sent as `json`)",
     )
+    payload_version: PayloadVersion = Field(
+        default=DEFAULT_PAYLOAD_VERSION, description=PAYLOAD_VERSION_HELP
+    )
+    signature_schemes: list[SignatureScheme] = Field(
+        default_factory=_default_schemes,
+        min_length=1,
+        description=SIGNATURE_SCHEMES_HELP,
+    )
 
 
 class SubscriptionChanges(BaseModel):
@@ -64,6 +90,10 @@ class SubscriptionChanges(BaseModel):
     drop_previous_secrets: bool = Field(
         default=False, description="End a rotation: keep only the newest signing secret"
     )
+    payload_version: PayloadVersion | None = Field(default=None, description=PAYLOAD_VERSION_HELP)
+    signature_schemes: list[SignatureScheme] | None = Field(
+        default=None, min_length=1, description=SIGNATURE_SCHEMES_HELP
+    )
 
 
 class SubscriptionView(BaseModel):
@@ -74,6 +104,8 @@ class SubscriptionView(BaseModel):
     url: str
     event_types: list[str] | None
     format: str
+    payload_version: int = Field(description=PAYLOAD_VERSION_HELP)
+    signature_schemes: list[str] = Field(description=SIGNATURE_SCHEMES_HELP)
     status: str
     status_reason: str | None
     #: How many secrets sign each delivery (2 during a rotation).
@@ -91,6 +123,8 @@ class SubscriptionView(BaseModel):
                 None if subscription.event_types is None else list(subscription.event_types)
             ),
             format=subscription.format,
+            payload_version=subscription.payload_version,
+            signature_schemes=list(subscription.signature_schemes),
             status=subscription.status,
             status_reason=subscription.status_reason,
             signing_secrets=len(subscription.secrets),
@@ -131,7 +165,12 @@ async def create_subscription(
     raw = await read_json(request, container.settings.max_request_bytes)
     body = parse_body(NewSubscription, raw)
     subscription, secret = await container.subscriptions.create(
-        caller.agency, url=body.url, event_types=body.event_types, format=body.format
+        caller.agency,
+        url=body.url,
+        event_types=body.event_types,
+        format=body.format,
+        payload_version=body.payload_version,
+        signature_schemes=body.signature_schemes,
     )
     response.headers["Location"] = f"/v1/subscriptions/{quote(subscription.subscription_id)}"
     return SubscriptionWithSecret(**SubscriptionView.of(subscription).model_dump(), secret=secret)
@@ -181,7 +220,7 @@ async def change_subscription(
     given = body.model_fields_set
     problems = [
         FieldProblem(f"/{name}", "must not be null")
-        for name in ("url", "format", "status")
+        for name in ("url", "format", "status", "payload_version", "signature_schemes")
         if name in given and getattr(body, name) is None
     ]
     if problems:
@@ -194,6 +233,8 @@ async def change_subscription(
         format=body.format if body.format is not None else UNSET,
         status=body.status if body.status is not None else UNSET,
         drop_previous_secrets=body.drop_previous_secrets,
+        payload_version=body.payload_version if body.payload_version is not None else UNSET,
+        signature_schemes=(body.signature_schemes if body.signature_schemes is not None else UNSET),
     )
     return SubscriptionView.of(changed)
 

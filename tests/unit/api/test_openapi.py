@@ -144,7 +144,14 @@ def test_every_error_is_problem_details_except_oauth_errors(document: dict[str, 
 def test_every_operation_states_its_security(document: dict[str, Any]) -> None:
     schemes = document["components"]["securitySchemes"]
     assert schemes["agency_client"]["type"] == "oauth2"
-    public = {"/healthz", "/readyz", "/metrics", "/oauth/token", "/.well-known/jwks.json"}
+    public = {
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/oauth/token",
+        "/.well-known/jwks.json",
+        "/v1/webhook-keys",
+    }
     for method, path, operation in operations(document):
         assert "security" in operation, (method, path)
         if path in public:
