@@ -15,6 +15,7 @@ from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hub.auth.secrets import hash_secret
 from hub.auth.tokens import TokenService
 from hub.auth.webhook_keys import load_webhook_signer
 from hub.domain.policy import PolicyBundle
@@ -65,6 +66,7 @@ from hub.services.audit_beacon import CheckpointHeaderSender, LatestCheckpoint
 from hub.services.audit_evidence import EvidenceChecker
 from hub.services.audit_queries import AuditQueryService, ConsultationLog
 from hub.services.bus import EventPublisher
+from hub.services.client_admin import ClientAdministration
 from hub.services.client_cache import CachedClientRepository
 from hub.services.clients import ClientRepository
 from hub.services.conflicts import ConflictReviewList
@@ -167,6 +169,15 @@ class Container:
     publisher: EventPublisher | None = None
     #: Opens the sealed sensitive fields for readers built outside `running()` (none: plaintext).
     protection: FieldProtection | None = None
+
+    def client_administration(self) -> ClientAdministration:
+        """Registering and changing agency clients (API and CLI alike), each change audited."""
+        return ClientAdministration(
+            self.clients,
+            self.audit_log,
+            hash_secret=hash_secret,
+            known_agencies=self.policy.directory.recipients,
+        )
 
     @property
     def scaled_out(self) -> bool:

@@ -170,7 +170,7 @@ class IdentifierConflict(Conflict):
         self.claims = claims or {}
         #: `TWO_PEOPLE` or `SECOND_VALUE`.
         self.kind = kind
-        #: The single-valued schemes a `SECOND_VALUE` conflict is about.
+        #: The schemes the conflict is about (what the publisher is told; never the values).
         self.schemes = schemes
         #: The (source, id) of the notification that carried them, once known.
         self.event_key: tuple[str, str] | None = None

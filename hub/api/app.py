@@ -17,8 +17,10 @@ from hub.api.parameters import clean_parameters
 from hub.api.ratelimit import RateLimitMiddleware
 from hub.api.request_log import RequestLog
 from hub.api.routes import (
+    admin_clients,
     audit,
     deliveries,
+    directory,
     disclosures,
     events,
     feed,
@@ -80,6 +82,8 @@ def create_app(settings: Settings | None = None, *, role: Role = "all") -> FastA
     app.include_router(reviews.router)
     app.include_router(audit.router)
     app.include_router(metrics.router)
+    app.include_router(admin_clients.router)
+    app.include_router(directory.router)
     if settings is not None and settings.oidc_issuer is not None:
         # The console for people (issue 16): its routes exist only where it is configured.
         app.include_router(console_routes.router)

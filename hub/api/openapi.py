@@ -222,6 +222,8 @@ TAGS: list[dict[str, Any]] = [
     {"name": "reviews", "description": "Proposed disclosures held for case-by-case review"},
     {"name": "policy", "description": "Why a notification is or would be shared"},
     {"name": "audit", "description": "The signed audit trail and the DPO's queries"},
+    {"name": "directory", "description": "The recipients, their roles and areas"},
+    {"name": "admin", "description": "Administering agency clients (the hub operator)"},
     {"name": "health", "description": "Liveness and readiness"},
     {"name": "metrics", "description": "Prometheus metrics"},
 ]

@@ -1,15 +1,20 @@
-"""`hub clients`: the agency systems that may call the hub (OAuth 2.0 clients)."""
+"""`hub clients`: the agency systems that may call the hub (OAuth 2.0 clients).
+
+A thin caller of `hub.services.client_admin`, as `/v1/admin/clients` is: the same checks, the
+same audit entries (actor `cli:<user>` of the hub operator)."""
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hub.cli.common import Commands
 from hub.errors import InvalidInput
-from hub.services.clients import HUB_AGENCIES, SCOPES
+from hub.services.client_admin import Operator, auth_method, key_ids
+from hub.services.clients import HUB_AGENCIES, SCOPES, RegisteredClient
 
 if TYPE_CHECKING:
     from hub.settings import Settings
@@ -46,11 +51,26 @@ def register(commands: Commands) -> None:
     add.add_argument("--json", action="store_true", help="print one JSON object, for scripts")
     add.set_defaults(run=_clients_add)
     listing = client_commands.add_parser("list", help="list registered clients")
+    listing.add_argument("--agency", help="only the clients of this agency")
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(run=_clients_list)
-    disable = client_commands.add_parser("disable", help="stop a client from getting tokens")
+    disable = client_commands.add_parser(
+        "disable", help="stop a client from getting tokens; its tokens are refused at once"
+    )
     disable.add_argument("client_id")
     disable.set_defaults(run=_clients_disable)
+    enable = client_commands.add_parser("enable", help="let a disabled client in again")
+    enable.add_argument("client_id")
+    enable.set_defaults(run=_clients_enable)
+    set_scopes = client_commands.add_parser(
+        "set-scopes", help="replace a client's scopes (each one its agency may hold)"
+    )
+    set_scopes.add_argument("client_id")
+    set_scopes.add_argument(
+        "--scope", action="append", required=True, help="a scope; repeat, or separate with spaces"
+    )
+    set_scopes.add_argument("--json", action="store_true", help="print one JSON object")
+    set_scopes.set_defaults(run=_clients_set_scopes)
     rotate = client_commands.add_parser(
         "rotate-secret",
         help="give a client a new secret and print it (shown only once); the old secret stops "
@@ -87,36 +107,43 @@ def _read_jwks(path: Path) -> str:
     return public_jwks(document)
 
 
+def _operator() -> Operator:
+    return Operator(f"cli:{getpass.getuser()}", "hub-operator")
+
+
+def _scopes(values: list[str]) -> list[str]:
+    return sorted({s for value in values for s in value.split()})
+
+
+def client_view(client: RegisteredClient) -> dict[str, object]:
+    """What `list --json` prints of a client (never its secret's hash)."""
+    return {
+        "client_id": client.client_id,
+        "name": client.name,
+        "agency": client.agency,
+        "scopes": sorted(client.scopes),
+        "auth_method": auth_method(client),
+        "created_at": client.created_at.isoformat(),
+        "disabled": client.disabled_at is not None,
+    }
+
+
 async def _clients_add(args: argparse.Namespace, settings: Settings) -> int:
     from hub import bootstrap
-    from hub.auth.secrets import hash_secret
-    from hub.services.clients import register_client, register_key_client
 
-    scopes = sorted({s for value in args.scope for s in value.split()})
     jwks = None if args.jwks is None else _read_jwks(args.jwks)
-    secret: str | None = None
     async with bootstrap.running(settings) as container:
-        if jwks is None:
-            client, secret = await register_client(
-                container.clients,
-                name=args.name,
-                agency=args.agency,
-                scopes=scopes,
-                hash_secret=hash_secret,
-                known_agencies=container.policy.directory.recipients,
-            )
-        else:
-            client = await register_key_client(
-                container.clients,
-                name=args.name,
-                agency=args.agency,
-                scopes=scopes,
-                jwks=jwks,
-                known_agencies=container.policy.directory.recipients,
-            )
-    kids = [] if jwks is None else [k["kid"] for k in json.loads(jwks)["keys"]]
+        added = await container.client_administration().register(
+            name=args.name,
+            agency=args.agency,
+            scopes=_scopes(args.scope),
+            jwks=jwks,
+            by=_operator(),
+        )
+    client, secret = added.client, added.secret
+    kids = key_ids(client)
     if args.json:
-        shown = {
+        shown: dict[str, object] = {
             "client_id": client.client_id,
             "name": client.name,
             "agency": client.agency,
@@ -141,24 +168,14 @@ async def _clients_list(args: argparse.Namespace, settings: Settings) -> int:
     from hub import bootstrap
 
     async with bootstrap.running(settings) as container:
-        clients = await container.clients.list_all()
-    rows = [
-        {
-            "client_id": c.client_id,
-            "name": c.name,
-            "agency": c.agency,
-            "scopes": sorted(c.scopes),
-            "created_at": c.created_at.isoformat(),
-            "disabled": c.disabled_at is not None,
-        }
-        for c in clients
-    ]
+        clients = await container.client_administration().list_clients(agency=args.agency)
+    rows = [client_view(c) for c in clients]
     if args.json:
         print(json.dumps(rows))
     else:
         for row in rows:
             state = "disabled" if row["disabled"] else "active"
-            print(f"{row['client_id']}  {row['agency']:<12} {state:<8} {row['name']}")
+            print(f"{row['client_id']}  {row['agency']!s:<12} {state:<8} {row['name']}")
     return 0
 
 
@@ -166,25 +183,48 @@ async def _clients_disable(args: argparse.Namespace, settings: Settings) -> int:
     from hub import bootstrap
 
     async with bootstrap.running(settings) as container:
-        await container.clients.disable(args.client_id)
+        await container.client_administration().update(
+            args.client_id, enabled=False, by=_operator()
+        )
     print(f"client {args.client_id} disabled")
+    return 0
+
+
+async def _clients_enable(args: argparse.Namespace, settings: Settings) -> int:
+    from hub import bootstrap
+
+    async with bootstrap.running(settings) as container:
+        await container.client_administration().update(args.client_id, enabled=True, by=_operator())
+    print(f"client {args.client_id} enabled")
+    return 0
+
+
+async def _clients_set_scopes(args: argparse.Namespace, settings: Settings) -> int:
+    from hub import bootstrap
+
+    async with bootstrap.running(settings) as container:
+        client = await container.client_administration().update(
+            args.client_id, scopes=_scopes(args.scope), by=_operator()
+        )
+    if args.json:
+        print(json.dumps(client_view(client)))
+    else:
+        print(f"client {client.client_id} now holds: {' '.join(sorted(client.scopes))}")
     return 0
 
 
 async def _clients_rotate_secret(args: argparse.Namespace, settings: Settings) -> int:
     from hub import bootstrap
-    from hub.auth.secrets import hash_secret
-    from hub.services.clients import rotate_client_secret
 
     async with bootstrap.running(settings) as container:
-        client, secret = await rotate_client_secret(
-            container.clients, args.client_id, hash_secret=hash_secret
+        rotated = await container.client_administration().rotate(
+            args.client_id, jwks=None, by=_operator()
         )
     if args.json:
-        print(json.dumps({"client_id": client.client_id, "client_secret": secret}))
+        print(json.dumps({"client_id": rotated.client.client_id, "client_secret": rotated.secret}))
     else:
-        print(f"client_id:     {client.client_id}")
-        print(f"client_secret: {secret}")
+        print(f"client_id:     {rotated.client.client_id}")
+        print(f"client_secret: {rotated.secret}")
         print(
             "The old secret no longer works. Keep this one now: the hub stores only its hash "
             "and cannot show it again."
@@ -194,15 +234,16 @@ async def _clients_rotate_secret(args: argparse.Namespace, settings: Settings) -
 
 async def _clients_set_keys(args: argparse.Namespace, settings: Settings) -> int:
     from hub import bootstrap
-    from hub.services.clients import replace_client_keys
 
     # Checked before anything is opened: a refused file changes nothing.
     jwks = _read_jwks(args.jwks)
     async with bootstrap.running(settings) as container:
-        client = await replace_client_keys(container.clients, args.client_id, jwks=jwks)
-    kids = [k["kid"] for k in json.loads(jwks)["keys"]]
+        rotated = await container.client_administration().rotate(
+            args.client_id, jwks=jwks, by=_operator()
+        )
+    kids = key_ids(rotated.client)
     if args.json:
-        print(json.dumps({"client_id": client.client_id, "key_ids": kids}))
+        print(json.dumps({"client_id": rotated.client.client_id, "key_ids": kids}))
     else:
-        print(f"client {client.client_id} now authenticates with key(s): {' '.join(kids)}")
+        print(f"client {rotated.client.client_id} now authenticates with key(s): {' '.join(kids)}")
     return 0

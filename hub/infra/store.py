@@ -596,13 +596,15 @@ def _resolve(
 
 
 def _identifier_conflict(links: dict[PersonIdentifier, str]) -> IdentifierConflict:
-    # The publisher sent these identifiers itself; whom the index holds them for (hub ids) is
-    # for the review list only.
-    named = ", ".join(str(identifier) for identifier in sorted(links))
+    # The problem names the schemes only: which values the index holds for whom (hub ids,
+    # other records' identifiers) is for the review list, never for the publisher.
+    schemes = tuple(sorted({identifier.scheme for identifier in links}))
     return IdentifierConflict(
-        f"the identifiers {named} belong to different people in the subject index",
+        f"the notification's identifiers of the schemes {', '.join(schemes)} belong to "
+        "different people in the subject index",
         {str(identifier): person for identifier, person in sorted(links.items())},
         kind=IdentifierConflict.TWO_PEOPLE,
+        schemes=schemes,
     )
 
 

@@ -28,16 +28,22 @@ SCOPES: Mapping[str, str] = {
     "audit:restrict": "restrict what a person's subject access report discloses",
     "reviews:decide": "approve or decline the proposed disclosures the client's agency reviews",
     "admin": "operate the hub: clients, dead letters, replays",
+    "clients:manage": "register, list, disable and change the credentials of agency clients "
+    "(hub operators only)",
 }
+
+#: The scope of `/v1/admin/clients`, which only a client of the hub's operator may hold.
+CLIENTS_MANAGE = "clients:manage"
 
 MAX_NAME_LENGTH = 200
 
 #: The hub's own roles, which a client may act for besides the directory's agencies. They are
 #: not recipients: nothing is ever disclosed to them, and they own no notification source.
 HUB_AGENCIES: Mapping[str, str] = {
-    "hub-operator": "runs the hub: dead letters, replays (scope admin)",
+    "hub-operator": "runs the hub: dead letters, replays (scope admin), clients (clients:manage)",
     "hub-dpo": "the hub's data protection officer: audits, explains, restricts",
 }
+OPERATOR_AGENCY = "hub-operator"
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +124,7 @@ def parse_scopes(scopes: Iterable[str] | str) -> frozenset[str]:
     return frozenset(names)
 
 
-def _required_text(value: str, what: str) -> str:
+def required_text(value: str, what: str) -> str:
     text = value.strip()
     if not text:
         raise InvalidInput(f"a client's {what} must not be empty")
@@ -135,22 +141,40 @@ def _checked(
     scopes: Iterable[str] | str,
     known_agencies: Collection[str] | None,
 ) -> tuple[str, str, frozenset[str]]:
-    clean_name = _required_text(name, "name")
-    clean_agency = _required_text(agency, "agency")
-    if (
-        known_agencies is not None
-        and clean_agency not in known_agencies
-        and clean_agency not in HUB_AGENCIES
-    ):
-        raise InvalidInput(
-            f"agency {clean_agency!r} is not in the policy bundle's directory: a client acts for "
-            "one directory entry (e.g. sps, police-scotland, sw-glasgow-city) or one of the "
-            f"hub's own roles ({', '.join(HUB_AGENCIES)})"
-        )
+    clean_name = required_text(name, "name")
+    clean_agency = required_text(agency, "agency")
+    if known_agencies is not None:
+        check_agency(clean_agency, known_agencies)
     granted = parse_scopes(scopes)
     if not granted:
         raise InvalidInput("a client needs at least one scope")
     return clean_name, clean_agency, granted
+
+
+def check_agency(agency: str, known_agencies: Collection[str]) -> str:
+    """`agency`, if a client may act for it: a directory entry or one of the hub's roles."""
+    if agency not in known_agencies and agency not in HUB_AGENCIES:
+        raise InvalidInput(
+            f"agency {agency!r} is not in the policy bundle's directory: a client acts for "
+            "one directory entry (e.g. sps, police-scotland, sw-glasgow-city) or one of the "
+            f"hub's own roles ({', '.join(HUB_AGENCIES)})"
+        )
+    return agency
+
+
+def checked_scopes(scopes: Iterable[str] | str, agency: str) -> frozenset[str]:
+    """The scopes named, each known and one the agency may hold, at least one: what client
+    administration (`hub.services.client_admin`, API and CLI) grants."""
+    granted = parse_scopes(scopes)
+    if not granted:
+        raise InvalidInput("a client needs at least one scope")
+    if CLIENTS_MANAGE in granted and agency != OPERATOR_AGENCY:
+        # Least privilege: administering clients is the hub operator's, never an agency's.
+        raise InvalidInput(
+            f"only a client of {OPERATOR_AGENCY} may hold the scope {CLIENTS_MANAGE}, "
+            f"not one of {agency!r}"
+        )
+    return granted
 
 
 async def register_key_client(
@@ -216,7 +240,7 @@ async def rotate_client_secret(
     secret_hash = hash_secret(secret)
 
     def apply(client: RegisteredClient) -> RegisteredClient:
-        _check_enabled(client)
+        check_enabled(client)
         if not client.has_secret:
             raise InvalidInput(
                 f"client {client.client_id} authenticates with private_key_jwt and has no secret: "
@@ -236,7 +260,7 @@ async def replace_client_keys(
     disabled one, `NotFound`."""
 
     def apply(client: RegisteredClient) -> RegisteredClient:
-        _check_enabled(client)
+        check_enabled(client)
         if client.jwks is None:
             raise InvalidInput(
                 f"client {client.client_id} authenticates with a client secret, not with keys: "
@@ -248,7 +272,7 @@ async def replace_client_keys(
     return await repo.change(client_id, apply)
 
 
-def _check_enabled(client: RegisteredClient) -> None:
+def check_enabled(client: RegisteredClient) -> None:
     if not client.is_enabled:
         raise Conflict(
             f"client {client.client_id} is disabled: its credentials are not changed (register "

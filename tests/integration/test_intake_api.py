@@ -251,9 +251,18 @@ async def test_identifiers_of_two_people_conflict(hub: RunningHub) -> None:
     assert case.kind == "two-people"
     assert set(case.claims) == {"sps_number:1000002", "pnc_id:09/123456A"}
     assert case.claims["sps_number:1000002"] != case.claims["pnc_id:09/123456A"]
-    # The publisher is told which of its identifiers clash, never whom the hub holds them for.
+    # The publisher is told which schemes clash, never whom the hub holds them for nor which
+    # value another record holds.
     for person_id in case.claims.values():
         assert person_id not in answer.text
+    assert "1000002" not in answer.text
+    assert "09/123456A" not in answer.text
+    assert "sps_number" in problem["detail"]
+    assert "pnc_id" in problem["detail"]
+    assert {e["pointer"] for e in problem["errors"]} == {
+        "/identifiers/sps_number",
+        "/identifiers/pnc_id",
+    }
     assert case.notification["data"] == clash["data"]
 
     resolved = await hub.container.conflicts.resolve(
