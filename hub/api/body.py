@@ -3,10 +3,21 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from fastapi import Request
+from pydantic import BaseModel, ValidationError
 
 from hub.domain import safe_json
-from hub.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from hub.errors import (
+    FieldProblem,
+    InvalidInput,
+    InvalidRequest,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
+
+Model = TypeVar("Model", bound=BaseModel)
 
 JSON_MEDIA_TYPES = frozenset(
     {"application/json", "application/cloudevents+json", "application/cloudevents-batch+json"}
@@ -41,3 +52,25 @@ async def read_json(request: Request, max_bytes: int) -> object:
     if not text.strip():
         raise InvalidInput("the body is empty; a JSON document was expected")
     return safe_json.loads(text, what="the body")
+
+
+def parse_body(model: type[Model], raw: object) -> Model:
+    """The body as `model`, or InvalidRequest (422) naming each wrong field by its JSON
+    Pointer."""
+    if not isinstance(raw, dict):
+        raise InvalidRequest("the body must be a JSON object", [FieldProblem("", "not an object")])
+    try:
+        return model.model_validate(raw)
+    except ValidationError as error:
+        found = [
+            FieldProblem(
+                "/"
+                + "/".join(str(part).replace("~", "~0").replace("/", "~1") for part in e["loc"]),
+                e["msg"],
+            )
+            for e in error.errors()
+        ]
+        raise InvalidRequest(
+            "the body is invalid: " + "; ".join(f"{p.pointer}: {p.message}" for p in found),
+            found,
+        ) from None

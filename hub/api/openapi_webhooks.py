@@ -45,11 +45,41 @@ DISCLOSURE_TERMS: dict[str, Any] = {
 
 _NOTIFICATION: dict[str, Any] = {
     "type": "object",
-    "description": "The notification (CloudEvents structured JSON) with only the granted "
-    "fields: a redacted `Notification`, so not every required field is there",
+    "description": "Version 1's notification: the envelope as pushed (identifiers as an "
+    "object) with only the granted fields, so not every required field is there",
+}
+
+#: Version 2's notification: a CloudEvents 1.0 event (`hub.domain.cloudevents.to_cloudevent`).
+_CLOUDEVENT: dict[str, Any] = {
+    "type": "object",
+    "description": "The notification as a CloudEvents 1.0 structured event with only the "
+    "granted fields (docs/cloudevents.md): always the required attributes (`source` is the "
+    "publisher's when granted, else `urn:pph:hub:event:<n>`); `time`, `subject`, `data` and "
+    "each identifier (a string extension `pph<scheme>`, e.g. `pphpncid`) only when granted.",
+    "required": ["specversion", "id", "source", "type", "datacontenttype", "dataschema"],
+    "properties": {
+        "specversion": {"type": "string", "const": "1.0"},
+        "id": {"type": "string"},
+        "source": {"type": "string", "format": "uri-reference"},
+        "type": {"type": "string"},
+        "datacontenttype": {"type": "string", "const": "application/json"},
+        "dataschema": {"type": "string", "description": "urn:pph:events:<type>:v<N>"},
+        "time": {"type": "string", "format": "date-time"},
+        "subject": {"type": "string"},
+        "data": {
+            "type": "object",
+            "description": "The granted part of the body `dataschema` names",
+        },
+    },
+    "patternProperties": {"^pph[a-z0-9]+$": {"type": "string"}},
+    "additionalProperties": False,
 }
 
 _CONTENT: dict[str, Any] = {
+    "disclosure": DISCLOSURE_TERMS,
+    "notification": _CLOUDEVENT,
+}
+_CONTENT_V1: dict[str, Any] = {
     "disclosure": DISCLOSURE_TERMS,
     "notification": _NOTIFICATION,
 }
@@ -92,7 +122,7 @@ WEBHOOK_DISCLOSURE_SCHEMA: dict[str, Any] = {
             "type": "object",
             "required": ["disclosure", "notification"],
             "additionalProperties": False,
-            "properties": _CONTENT,
+            "properties": _CONTENT_V1,
         },
     ],
 }

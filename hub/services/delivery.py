@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal, Protocol
 
+from hub.domain.cloudevents import to_cloudevent
 from hub.domain.identity import with_supplied
 from hub.domain.notifications import Notification, StoredEvent
 from hub.errors import (
@@ -255,11 +256,18 @@ class WebhookSender(Protocol):
 
 JSON_MEDIA_TYPE: Final = "application/json"
 
-#: Each built-in format a subscription may ask for, and how it is rendered; the agency systems'
-#: native formats are registered with the subscriptions (`native_formats`).
-RENDERERS: Final[Mapping[str, Callable[[DeliveryJob, Mapping[str, Any]], bytes]]] = {
-    "json": render_json,
-}
+#: The built-in format; the agency systems' native formats are registered with the
+#: subscriptions (`native_formats`).
+JSON_FORMAT: Final = "json"
+
+
+def _as_json(job: DeliveryJob, redacted: Mapping[str, Any], stored: StoredEvent) -> bytes:
+    """The `json` format: from payload version 2 the notification is a CloudEvents 1.0 event
+    (`to_cloudevent`: identifiers as `pph*` extensions, an opaque source when the publisher's is
+    withheld); version 1 keeps the redacted envelope its subscribers have always read."""
+    if job.payload_version == LEGACY_PAYLOAD_VERSION:
+        return render_json(job, redacted)
+    return render_json(job, to_cloudevent(redacted, stored))
 
 
 def _now() -> datetime:
@@ -539,9 +547,8 @@ class DeliveryWorker:
         redacted = self._redact(
             with_supplied(stored.notification, job.supplied_identifiers), job.fields
         )
-        renderer = RENDERERS.get(job.format)
-        if renderer is not None:
-            return renderer(job, redacted), JSON_MEDIA_TYPE
+        if job.format == JSON_FORMAT:
+            return _as_json(job, redacted, stored), JSON_MEDIA_TYPE
         native = native_formats().get(job.format)
         if native is None:
             raise InvalidInput(f"unknown webhook format {job.format!r}")
@@ -554,7 +561,7 @@ class DeliveryWorker:
                 job.format,
                 cannot.message,
             )
-            return render_json(job, redacted), JSON_MEDIA_TYPE
+            return _as_json(job, redacted, stored), JSON_MEDIA_TYPE
 
     def _judge(
         self, job: DeliveryJob, attempt: int, attempted_at: datetime, response: WebhookResponse

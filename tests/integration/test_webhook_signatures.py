@@ -8,6 +8,7 @@ overlap; subscriptions made before migration 0017 keep the body and signatures t
 from __future__ import annotations
 
 import base64
+import json
 import os
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -17,11 +18,15 @@ import pytest
 import pytest_asyncio
 import sqlalchemy as sa
 from alembic import command
+from cloudevents.core.bindings.http import HTTPMessage, from_http_event
+from jsonschema import Draft202012Validator
 from pydantic import SecretStr
 from sqlalchemy.engine import Connection
 from standardwebhooks import Webhook, WebhookVerificationError
 
+from hub.api.app import create_app
 from hub.auth.webhook_keys import generate_webhook_pem
+from hub.domain.cloudevents import identifiers_of
 from hub.infra import tables
 from hub.infra.db import alembic_config, migrate
 from hub.settings import Settings
@@ -95,6 +100,25 @@ async def test_a_new_subscription_gets_version_2_signed_v1_and_v1a(
     assert disclosure["id"] == arrived.webhook_id
     assert disclosure["event_type"] == RELEASE
     assert body["data"]["notification"]["id"] == notification["id"]
+    # Version 2 carries the notification as a CloudEvents 1.0 event (docs/cloudevents.md):
+    # the SDK parses it, identifiers are string extensions, not an object.
+    event = from_http_event(
+        HTTPMessage(
+            headers={"content-type": "application/cloudevents+json"},
+            body=json.dumps(body["data"]["notification"]).encode("utf-8"),
+        )
+    )
+    assert event.get_id() == notification["id"]
+    assert event.get_dataschema() == notification["dataschema"]
+    assert "identifiers" not in body["data"]["notification"]
+    assert identifiers_of(body["data"]["notification"])
+    declared_webhook_body().validate(body)  # what `webhooks` in /openapi.json says it is
+
+
+def declared_webhook_body() -> Draft202012Validator:
+    document = create_app(Settings(environment="test")).openapi()
+    schema = document["components"]["schemas"]["WebhookDisclosure"]
+    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
 async def test_version_1_and_the_chosen_schemes_are_kept_per_subscription(
@@ -120,6 +144,8 @@ async def test_version_1_and_the_chosen_schemes_are_kept_per_subscription(
 
     body = Webhook(old["secret"]).verify(legacy.body, legacy.headers)
     assert set(body) == {"disclosure", "notification"}
+    assert "identifiers" in body["notification"]  # version 1's notification, as it always was
+    declared_webhook_body().validate(body)
     assert signatures(legacy.headers["webhook-signature"], "v1a") == []
     assert hmac_verifies(old["secret"], legacy.headers, legacy.body)
 

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from hub.api.body import read_json
+from hub.api.body import parse_body, read_json
 from hub.api.deps import ContainerDep
 from hub.api.openapi import json_body, problems
 from hub.api.security import Caller, require_scopes
@@ -24,7 +24,6 @@ from hub.services.clients import CLIENTS_MANAGE, RegisteredClient
 
 router = APIRouter(prefix="/v1/admin/clients", tags=["admin"])
 
-Model = TypeVar("Model", bound=BaseModel)
 
 ClientManager = Annotated[Caller, Depends(require_scopes(CLIENTS_MANAGE))]
 
@@ -138,7 +137,7 @@ async def register_client(
     request: Request, response: Response, container: ContainerDep, caller: ClientManager
 ) -> ClientWithCredentials:
     """Register an agency client. A secret's client gets its secret in this answer only."""
-    body = _parse(NewClient, await read_json(request, container.settings.max_request_bytes))
+    body = parse_body(NewClient, await read_json(request, container.settings.max_request_bytes))
     added = await container.client_administration().register(
         name=body.name,
         agency=body.agency,
@@ -194,7 +193,7 @@ async def change_client(
     client_id: str, request: Request, container: ContainerDep, caller: ClientManager
 ) -> ClientView:
     """Disable or enable it, or replace its scopes; only the fields given change."""
-    body = _parse(ClientChanges, await read_json(request, container.settings.max_request_bytes))
+    body = parse_body(ClientChanges, await read_json(request, container.settings.max_request_bytes))
     nulls = [
         FieldProblem(f"/{name}", "must not be null")
         for name in ("status", "scopes")
@@ -229,31 +228,12 @@ async def rotate_credentials(
     """New credentials: a secret's client gets a new secret (in this answer only), a
     private_key_jwt client the keys sent. The old secret or keys stop working at once; tokens
     already issued live out their lifetime."""
-    body = _parse(NewCredentials, await read_json(request, container.settings.max_request_bytes))
+    body = parse_body(
+        NewCredentials, await read_json(request, container.settings.max_request_bytes)
+    )
     rotated = await container.client_administration().rotate(
         client_id, jwks=_jwks(body.jwks), by=_operator(caller)
     )
     return ClientWithCredentials(
         **ClientView.of(rotated.client).model_dump(), client_secret=rotated.secret
     )
-
-
-def _parse(model: type[Model], raw: object) -> Model:
-    """The body as `model`, or InvalidRequest naming each wrong field by its JSON Pointer."""
-    if not isinstance(raw, dict):
-        raise InvalidRequest("the body must be a JSON object", [FieldProblem("", "not an object")])
-    try:
-        return model.model_validate(raw)
-    except ValidationError as error:
-        found = [
-            FieldProblem(
-                "/"
-                + "/".join(str(part).replace("~", "~0").replace("/", "~1") for part in e["loc"]),
-                e["msg"],
-            )
-            for e in error.errors()
-        ]
-        raise InvalidRequest(
-            "the body is invalid: " + "; ".join(f"{p.pointer}: {p.message}" for p in found),
-            found,
-        ) from None

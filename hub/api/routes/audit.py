@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from hub.api.body import read_json
+from hub.api.body import parse_body, read_json
 from hub.api.deps import (
     AuditReader,
     AuditRestricter,
@@ -23,7 +23,6 @@ from hub.api.deps import (
     principal,
 )
 from hub.api.openapi import json_body, problems
-from hub.api.routes.subscriptions import parse_body
 from hub.domain.audit.builders import Consulted
 from hub.domain.audit.entries import AuditEntry, AuditKind
 from hub.domain.schemas import representable_in_utc

@@ -10,10 +10,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub.api.body import read_json
+from hub.api.body import parse_body, read_json
 from hub.api.deps import ContainerDep
 from hub.api.openapi import json_body, problems
-from hub.api.routes.subscriptions import parse_body
 from hub.api.security import Caller, require_scopes
 from hub.domain.reviews import MAX_REASON_LENGTH, ReviewOutcome
 from hub.services.reviews import ReviewItem, ReviewState

@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal, TypeVar, cast
+from typing import Annotated, Any, Literal, cast
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from hub.api.body import read_json
+from hub.api.body import parse_body, read_json
 from hub.api.deps import ContainerDep
 from hub.api.openapi import json_body, problems
 from hub.api.security import Caller, require_scopes
@@ -21,7 +21,6 @@ from hub.services.webhook_signing import DEFAULT_SIGNATURE_SCHEMES
 
 router = APIRouter(prefix="/v1/subscriptions", tags=["subscriptions"])
 
-Model = TypeVar("Model", bound=BaseModel)
 
 PayloadVersion = Literal[1, 2]
 SignatureScheme = Literal["v1", "v1a"]
@@ -286,22 +285,3 @@ async def rotate_secret(
         caller.agency, subscription_id
     )
     return SubscriptionWithSecret(**SubscriptionView.of(subscription).model_dump(), secret=secret)
-
-
-def parse_body(model: type[Model], raw: object) -> Model:
-    """The body as `model`, or InvalidRequest naming each wrong field by its JSON Pointer."""
-    try:
-        return model.model_validate(raw)
-    except ValidationError as error:
-        problems = [
-            FieldProblem(
-                "/"
-                + "/".join(str(part).replace("~", "~0").replace("/", "~1") for part in e["loc"]),
-                e["msg"],
-            )
-            for e in error.errors()
-        ]
-        raise InvalidRequest(
-            "the body is invalid: " + "; ".join(f"{p.pointer}: {p.message}" for p in problems),
-            problems,
-        ) from None
