@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from hub.domain.audit.entries import AuditEntry
+from hub.domain.cloudevents import to_cloudevent
 from hub.infra import tables
 from hub.infra.webhooks import HttpWebhookSender
 from hub.settings import Settings
@@ -121,10 +122,13 @@ async def test_a_release_reaches_the_social_work_webhook_signed_and_redacted(
         granted = json.loads(granted)
     stored = await hub.container.store.get(notification["source"], notification["id"])
     assert stored is not None
-    expected = hub.container.policy.redact(stored.notification, granted)
+    expected = to_cloudevent(hub.container.policy.redact(stored.notification, granted), stored)
     assert body["notification"] == json.loads(json.dumps(expected))
-    assert "source" not in body["notification"]
-    assert "dataschema" not in body["notification"]
+    # A CloudEvent (docs/cloudevents.md): the prison's `source` is not granted, so an opaque,
+    # stable one stands in; the prison's appears nowhere in the body.
+    assert body["notification"]["source"] == f"urn:pph:hub:event:{stored.position}"
+    assert notification["source"] not in arrived.body.decode()
+    assert body["notification"]["dataschema"] == notification["dataschema"]
     assert body["notification"]["data"]["release"]["address"]["council_area"] == "S12000049"
     meta = body["disclosure"]
     assert meta["id"] == disclosure["disclosure_id"]
@@ -159,7 +163,8 @@ async def test_during_a_rotation_both_secrets_sign(hub: RunningHub, receiver: Re
     await push_release(hub)
     await receiver.wait_for(lambda: bool(receiver.at("/rotating")))
     (arrived,) = receiver.at("/rotating")
-    assert len(arrived.headers["webhook-signature"].split(" ")) == 2
+    hmacs = [s for s in arrived.headers["webhook-signature"].split(" ") if s.startswith("v1,")]
+    assert len(hmacs) == 2  # one per secret (and one v1a, under the hub's key)
     for secret in (subscription["secret"], rotated.json()["secret"]):
         Webhook(secret).verify(arrived.body, arrived.headers)
 
