@@ -25,7 +25,7 @@ from hub.api.openapi_events import (
     PUSHED_NOTIFICATION,
     EventContract,
 )
-from hub.api.openapi_webhooks import WEBHOOK_DISCLOSURE, WEBHOOK_DISCLOSURE_SCHEMA, WEBHOOKS
+from hub.api.openapi_webhooks import WEBHOOK_SCHEMAS, WEBHOOKS
 from hub.api.problems import PROBLEM_BASE, PROBLEM_JSON
 from hub.settings import PROJECT_ROOT, Settings
 
@@ -207,7 +207,7 @@ def build_document(
                 operation["security"] = operation.pop(ANY_OF_SECURITY)
             operation.setdefault("security", [])
             _add_examples(operation, contract)
-    schemas[WEBHOOK_DISCLOSURE] = WEBHOOK_DISCLOSURE_SCHEMA
+    schemas.update(WEBHOOK_SCHEMAS)
     document["webhooks"] = WEBHOOKS
     return document
 

@@ -75,56 +75,71 @@ _CLOUDEVENT: dict[str, Any] = {
     "additionalProperties": False,
 }
 
-_CONTENT: dict[str, Any] = {
-    "disclosure": DISCLOSURE_TERMS,
-    "notification": _CLOUDEVENT,
-}
-_CONTENT_V1: dict[str, Any] = {
-    "disclosure": DISCLOSURE_TERMS,
-    "notification": _NOTIFICATION,
-}
+#: Each part of a webhook body is a component of its own, referenced where it is used: a
+#: generator then makes one model of each (inline copies made it generate duplicates).
+TERMS_NAME = "WebhookDisclosureTerms"
+CLOUDEVENT_NAME = "WebhookNotification"
+NOTIFICATION_V1_NAME = "WebhookNotificationV1"
+PAYLOAD_V2_NAME = "WebhookPayloadV2"
+PAYLOAD_V1_NAME = "WebhookPayloadV1"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": COMPONENTS + name}
+
 
 #: The body of a webhook in the `json` format, by the subscription's `payload_version`.
 WEBHOOK_DISCLOSURE = "WebhookDisclosure"
-WEBHOOK_DISCLOSURE_SCHEMA: dict[str, Any] = {
-    "title": "Webhook disclosure",
-    "description": "A disclosure pushed to a subscription of format `json`: why and on what "
-    "terms it was shared, and the notification with only the fields the recipient was granted. "
-    "Payload version 2 (the default for new subscriptions) is the Standard Webhooks envelope; "
-    "version 1 is the body from before it, kept for subscriptions that chose it (and every "
-    "subscription made before version 2 existed). docs/webhooks.md says how to move.",
-    "oneOf": [
-        {
-            "title": "Payload version 2 (Standard Webhooks)",
-            "type": "object",
-            "required": ["type", "timestamp", "data"],
-            "additionalProperties": False,
-            "properties": {
-                "type": {
-                    "type": "string",
-                    "description": "The notification's type, e.g. `custody.release`",
-                },
-                "timestamp": {
-                    "type": "string",
-                    "format": "date-time",
-                    "description": "When the disclosure was decided (RFC 3339, UTC)",
-                },
-                "data": {
-                    "type": "object",
-                    "required": ["disclosure", "notification"],
-                    "additionalProperties": False,
-                    "properties": _CONTENT,
+WEBHOOK_SCHEMAS: dict[str, Any] = {
+    TERMS_NAME: DISCLOSURE_TERMS,
+    CLOUDEVENT_NAME: _CLOUDEVENT,
+    NOTIFICATION_V1_NAME: _NOTIFICATION,
+    PAYLOAD_V2_NAME: {
+        "title": "Payload version 2 (Standard Webhooks)",
+        "type": "object",
+        "required": ["type", "timestamp", "data"],
+        "additionalProperties": False,
+        "properties": {
+            "type": {
+                "type": "string",
+                "description": "The notification's type, e.g. `custody.release`",
+            },
+            "timestamp": {
+                "type": "string",
+                "format": "date-time",
+                "description": "When the disclosure was decided (RFC 3339, UTC)",
+            },
+            "data": {
+                "type": "object",
+                "required": ["disclosure", "notification"],
+                "additionalProperties": False,
+                "properties": {
+                    "disclosure": _ref(TERMS_NAME),
+                    "notification": _ref(CLOUDEVENT_NAME),
                 },
             },
         },
-        {
-            "title": "Payload version 1",
-            "type": "object",
-            "required": ["disclosure", "notification"],
-            "additionalProperties": False,
-            "properties": _CONTENT_V1,
+    },
+    PAYLOAD_V1_NAME: {
+        "title": "Payload version 1",
+        "type": "object",
+        "required": ["disclosure", "notification"],
+        "additionalProperties": False,
+        "properties": {
+            "disclosure": _ref(TERMS_NAME),
+            "notification": _ref(NOTIFICATION_V1_NAME),
         },
-    ],
+    },
+    WEBHOOK_DISCLOSURE: {
+        "title": "Webhook disclosure",
+        "description": "A disclosure pushed to a subscription of format `json`: why and on "
+        "what terms it was shared, and the notification with only the fields the recipient was "
+        "granted. Payload version 2 (the default for new subscriptions) is the Standard "
+        "Webhooks envelope; version 1 is the body from before it, kept for subscriptions that "
+        "chose it (and every subscription made before version 2 existed). docs/webhooks.md "
+        "says how to move.",
+        "oneOf": [_ref(PAYLOAD_V2_NAME), _ref(PAYLOAD_V1_NAME)],
+    },
 }
 
 

@@ -21,6 +21,8 @@ from alembic import command
 from cloudevents.core.bindings.http import HTTPMessage, from_http_event
 from jsonschema import Draft202012Validator
 from pydantic import SecretStr
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
 from sqlalchemy.engine import Connection
 from standardwebhooks import Webhook, WebhookVerificationError
 
@@ -117,8 +119,13 @@ async def test_a_new_subscription_gets_version_2_signed_v1_and_v1a(
 
 def declared_webhook_body() -> Draft202012Validator:
     document = create_app(Settings(environment="test")).openapi()
-    schema = document["components"]["schemas"]["WebhookDisclosure"]
-    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    resource = Resource.from_contents(document, default_specification=DRAFT202012)
+    registry: Registry[Any] = Registry().with_resource("urn:pph:openapi", resource)
+    return Draft202012Validator(
+        {"$ref": "urn:pph:openapi#/components/schemas/WebhookDisclosure"},
+        registry=registry,
+        format_checker=Draft202012Validator.FORMAT_CHECKER,
+    )
 
 
 async def test_version_1_and_the_chosen_schemes_are_kept_per_subscription(
