@@ -117,4 +117,5 @@ async def test_the_prisons_webhook_carries_the_sps_number(
     (arrived,) = receiver.at("/barlinnie")
     body = Webhook(secret).verify(arrived.body, arrived.headers)["data"]
     assert body["notification"]["id"] == assessment["id"]
-    assert body["notification"]["identifiers"] == {"sps_number": sps}
+    # Payload version 2's notification is a CloudEvent: identifiers as `pph*` extensions.
+    assert identifiers_of(body["notification"]) == {"sps_number": sps}
