@@ -55,6 +55,7 @@ from tests.integration.api_helpers import bearer, example, examples_dir
 PUBLISHER = "sps"
 OTHER_PUBLISHER = "police-scotland"
 RECIPIENT = "sw-glasgow-city"
+OPERATOR = "hub-operator"
 OTHER_RECIPIENT = "sw-fife"
 DPO = "hub-dpo"
 REVIEWER = "mappa-glasgow"
@@ -71,6 +72,7 @@ PUBLIC = {
     ("GET", "/metrics"): "counts per recipient id and event type; never a person",
     ("GET", "/openapi.json"): "the published API contract",
     ("GET", "/asyncapi.json"): "the published Kafka contract",
+    ("GET", "/v1/webhook-keys"): "the hub's public webhook-signing keys (v1a)",
     ("GET", "/events/{name}"): "the published event schemas the Kafka contract refers to",
     ("GET", "/docs"): "API documentation",
     ("GET", "/docs/oauth2-redirect"): "API documentation",
@@ -89,6 +91,8 @@ class World:
     delivery_id: str = ""
     subscriptions: dict[str, str] = field(default_factory=dict)
     restriction_id: str = ""
+    #: A client the client-administration rows look at, change and rotate (nobody else's).
+    client_id: str = ""
     #: Proposed disclosures Glasgow's MAPPA coordinator reviews, by what the table does to each.
     proposals: dict[str, str] = field(default_factory=dict)
 
@@ -408,7 +412,55 @@ TABLE: list[Endpoint] = [
         None,
         url=lambda w: f"/v1/audit/restrictions/{w.restriction_id}/lift",
     ),
+    # -- client administration: the hub operator's alone (no agency may hold clients:manage) --
+    Endpoint(
+        "POST",
+        "/v1/admin/clients",
+        "clients:manage",
+        OPERATOR,
+        201,
+        None,
+        body=lambda w: {"name": "table client", "agency": RECIPIENT, "scopes": ["feed:read"]},
+    ),
+    Endpoint("GET", "/v1/admin/clients", "clients:manage", OPERATOR, 200, None),
+    Endpoint(
+        "GET",
+        "/v1/admin/clients/{client_id}",
+        "clients:manage",
+        OPERATOR,
+        200,
+        None,
+        url=lambda w: f"/v1/admin/clients/{w.client_id}",
+    ),
+    Endpoint(
+        "PATCH",
+        "/v1/admin/clients/{client_id}",
+        "clients:manage",
+        OPERATOR,
+        200,
+        None,
+        url=lambda w: f"/v1/admin/clients/{w.client_id}",
+        body=lambda w: {"scopes": ["feed:read", "events:read"]},
+    ),
+    Endpoint(
+        "POST",
+        "/v1/admin/clients/{client_id}/credentials",
+        "clients:manage",
+        OPERATOR,
+        200,
+        None,
+        url=lambda w: f"/v1/admin/clients/{w.client_id}/credentials",
+        body=lambda w: {},
+    ),
 ]
+
+#: Endpoints any authenticated client may call, whatever its scopes, and why that is safe.
+ANY_SCOPE = {
+    (
+        "GET",
+        "/v1/directory",
+    ): "recipients, their roles and areas (the bundle's directory); no person",
+}
 
 #: Callers that never get past authentication.
 UNAUTHENTICATED = ("no token", "malformed", "expired", "wrong audience", "other key")
@@ -426,7 +478,7 @@ def route_keys(app: FastAPI) -> set[tuple[str, str]]:
 def test_every_route_is_in_the_table() -> None:
     app = create_app()
     served = route_keys(app)
-    listed = {(e.method, e.path) for e in TABLE} | set(PUBLIC)
+    listed = {(e.method, e.path) for e in TABLE} | set(PUBLIC) | set(ANY_SCOPE)
     assert len(served) > 30  # the enumeration itself works (FastAPI changed it once)
     assert served - listed == set(), "routes the authorisation table does not list"
     assert listed - served == set(), "table rows for routes that do not exist"
@@ -522,6 +574,8 @@ async def build_world(hub: Hub) -> World:
     assert restricted.status_code == 201, restricted.text
     world.restriction_id = restricted.json()["restriction_id"]
     world.proposals = await propose(hub, world.disclosure_id)
+    await hub.token(RECIPIENT, "feed:read policy:explain")
+    world.client_id = hub.client_ids[(RECIPIENT, "feed:read policy:explain")]
     return world
 
 
@@ -713,6 +767,19 @@ async def test_public_endpoints_answer_without_a_token(hub: Hub) -> None:
         answer = await hub.http.request(method, path.replace("{name}", "envelope.v1.schema.json"))
         assert answer.status_code in (200, 503), (path, answer.status_code)
         assert "Traceback" not in answer.text
+
+
+@pytest.mark.asyncio
+async def test_any_scope_endpoints_need_a_token_and_no_particular_scope(hub: Hub) -> None:
+    for method, path in ANY_SCOPE:
+        for scopes in ("feed:read", "events:publish", "audit:read"):
+            answer = await hub.http.request(
+                method, path, headers=bearer(await hub.token(RECIPIENT, scopes))
+            )
+            assert answer.status_code == 200, (path, scopes, answer.text)
+        for headers in ({}, {"Authorization": "Bearer not.a-token"}):
+            answer = await hub.http.request(method, path, headers=headers)
+            assert answer.status_code == 401, (path, answer.text)
 
 
 # -- a client is bound to one directory agency, and publishes only from that agency's sources --
