@@ -174,7 +174,6 @@ class Container:
         """Registering and changing agency clients (API and CLI alike), each change audited."""
         return ClientAdministration(
             self.clients,
-            self.audit_log,
             hash_secret=hash_secret,
             known_agencies=self.policy.directory.recipients,
         )
@@ -559,7 +558,7 @@ async def running(settings: Settings, *, migrate: bool | None = None) -> AsyncIt
             engine=engine,
             store=store,
             clients=CachedClientRepository(
-                SqlClientRepository(engine), ttl=settings.client_cache_seconds
+                SqlClientRepository(engine, audit_log), ttl=settings.client_cache_seconds
             ),
             tokens=TokenService.from_settings(settings),
             schemas=schemas,

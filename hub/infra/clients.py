@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Any
@@ -10,26 +10,31 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from hub.domain.audit.entries import AuditEntry
 from hub.errors import Conflict, NotFound
+from hub.infra.audit import SqlAuditLog
 from hub.infra.db import once_more_if_lost
 from hub.infra.dberrors import translated
 from hub.infra.tables import client_assertion_jtis, clients
-from hub.services.clients import RegisteredClient
+from hub.services.clients import ChangeRecord, RegisteredClient
 
 
 class SqlClientRepository:
-    """`hub.services.clients.ClientRepository` on the hub's database."""
+    """`hub.services.clients.ClientRepository` on the hub's database. The audit entries of a
+    change go into `audit`'s log in the change's transaction."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, audit: SqlAuditLog) -> None:
         self._engine = engine
+        self._audit = audit
         # SQLite: take the write lock when the transaction begins (see `hub.infra.db`).
         self._writer = engine.execution_options(sqlite_begin="IMMEDIATE")
 
-    async def add(self, client: RegisteredClient) -> None:
+    async def add(self, client: RegisteredClient, *, audit: Sequence[AuditEntry] = ()) -> None:
         async with _translated():
             try:
                 async with self._writer.begin() as connection:
                     await connection.execute(clients.insert().values(**_to_row(client)))
+                    await self._audit.append(connection, audit)
             except sa.exc.IntegrityError as error:
                 raise Conflict(f"client {client.client_id} already exists") from error
 
@@ -60,7 +65,11 @@ class SqlClientRepository:
         return client
 
     async def change(
-        self, client_id: str, change: Callable[[RegisteredClient], RegisteredClient]
+        self,
+        client_id: str,
+        change: Callable[[RegisteredClient], RegisteredClient],
+        *,
+        audit: ChangeRecord | None = None,
     ) -> RegisteredClient:
         query = sa.select(clients).where(clients.c.client_id == client_id).with_for_update()
         async with _translated(), self._writer.begin() as connection:
@@ -78,6 +87,8 @@ class SqlClientRepository:
             await connection.execute(
                 clients.update().where(clients.c.client_id == client_id).values(**values)
             )
+            if audit is not None:
+                await self._audit.append(connection, audit(before, after))
         return after
 
     async def use_assertion_id(self, client_id: str, jti: str, expires_at: datetime) -> bool:

@@ -3,8 +3,8 @@ both do it: register, list, disable or enable, change scopes, rotate credentials
 written to the audit trail (never a secret); bad input is refused naming its field (the JSON
 Pointer of the API's request body) and changes nothing.
 
-The audit entry is recorded right after the change commits, in a transaction of its own: the
-client register and the audit trail are separate stores (`ClientRepository`, `AuditLog`).
+Each change and its audit entry are written in one transaction (`ClientRepository` takes the
+entries with the change): a change is never stored without its entry, nor an entry without it.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from hub.domain.audit.client_admin import client_changed
+from hub.domain.audit.entries import AuditEntry
 from hub.errors import Conflict, FieldProblem, InvalidInput, InvalidRequest, NotFound
-from hub.services.audit_ports import AuditLog
 from hub.services.clients import (
     ClientRepository,
     RegisteredClient,
@@ -80,13 +80,11 @@ class ClientAdministration:
     def __init__(
         self,
         clients: ClientRepository,
-        audit: AuditLog,
         *,
         hash_secret: SecretHasher,
         known_agencies: Collection[str],
     ) -> None:
         self._clients = clients
-        self._audit = audit
         self._hash_secret = hash_secret
         self._known_agencies = known_agencies
 
@@ -120,6 +118,7 @@ class ClientAdministration:
                     scopes=scopes,
                     hash_secret=self._hash_secret,
                     known_agencies=self._known_agencies,
+                    audit=lambda new: [_entry("registered", new, by)],
                 )
             else:
                 client = await register_key_client(
@@ -129,8 +128,8 @@ class ClientAdministration:
                     scopes=scopes,
                     jwks=jwks,
                     known_agencies=self._known_agencies,
+                    audit=lambda new: [_entry("registered", new, by)],
                 )
-        await self._record("registered", client, by)
         return Credentials(client, secret)
 
     async def list_clients(
@@ -161,10 +160,8 @@ class ClientAdministration:
         """Disable or enable the client, and/or replace its scopes (each one its agency may
         hold). A disabled client is refused at once: its tokens stop working with it."""
         now = datetime.now(UTC)
-        read: list[RegisteredClient] = []
 
         def apply(client: RegisteredClient) -> RegisteredClient:
-            read.append(client)
             changed = client
             if scopes is not None:
                 with field("/scopes"):
@@ -175,13 +172,15 @@ class ClientAdministration:
                 changed = replace(changed, disabled_at=now)
             return changed
 
-        after = await self._clients.change(client_id, apply)
-        before = read[-1]
-        if after.scopes != before.scopes:
-            await self._record("scopes-changed", after, by)
-        if after.is_enabled != before.is_enabled:
-            await self._record("enabled" if after.is_enabled else "disabled", after, by)
-        return after
+        def record(before: RegisteredClient, after: RegisteredClient) -> list[AuditEntry]:
+            entries = []
+            if after.scopes != before.scopes:
+                entries.append(_entry("scopes-changed", after, by))
+            if after.is_enabled != before.is_enabled:
+                entries.append(_entry("enabled" if after.is_enabled else "disabled", after, by))
+            return entries
+
+        return await self._clients.change(client_id, apply, audit=record)
 
     async def rotate(self, client_id: str, *, jwks: str | None, by: Operator) -> Credentials:
         """New credentials: a new secret (returned once) for a secret's client, in which case
@@ -217,8 +216,10 @@ class ClientAdministration:
                 return replace(current, jwks=jwks)
             raise Conflict(f"client {client_id} changed how it authenticates meanwhile")
 
-        after = await self._clients.change(client_id, apply)
-        await self._record("secret-rotated" if secret is not None else "keys-replaced", after, by)
+        change = "secret-rotated" if secret is not None else "keys-replaced"
+        after = await self._clients.change(
+            client_id, apply, audit=lambda _before, rotated: [_entry(change, rotated, by)]
+        )
         return Credentials(after, secret)
 
     async def _check_keys_unused(self, jwks: str, *, client_id: str | None) -> None:
@@ -237,22 +238,20 @@ class ClientAdministration:
                     "client has keys of its own"
                 )
 
-    async def _record(self, change: str, client: RegisteredClient, by: Operator) -> None:
-        await self._audit.record(
-            [
-                client_changed(
-                    change=change,
-                    client_id=client.client_id,
-                    client_agency=client.agency,
-                    scopes=client.scopes,
-                    auth_method=auth_method(client),
-                    actor=by.actor,
-                    agency=by.agency,
-                    at=datetime.now(UTC),
-                    keys=len(key_ids(client)),
-                )
-            ]
-        )
+
+def _entry(change: str, client: RegisteredClient, by: Operator) -> AuditEntry:
+    """The audit entry of one change to `client` by `by`: never a secret, hash or key."""
+    return client_changed(
+        change=change,
+        client_id=client.client_id,
+        client_agency=client.agency,
+        scopes=client.scopes,
+        auth_method=auth_method(client),
+        actor=by.actor,
+        agency=by.agency,
+        at=datetime.now(UTC),
+        keys=len(key_ids(client)),
+    )
 
 
 #: The members that make up a public key (RFC 7638 section 3.2), by key type.

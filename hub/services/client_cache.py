@@ -11,10 +11,11 @@ the event store refuses a disabled client in the append's own transaction
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from hub.services.clients import ClientRepository, RegisteredClient
+from hub.domain.audit.entries import AuditEntry
+from hub.services.clients import ChangeRecord, ClientRepository, RegisteredClient
 
 #: Beyond this many cached clients, the cache starts afresh (memory stays bounded).
 MAX_CACHED_CLIENTS = 10_000
@@ -60,9 +61,9 @@ class CachedClientRepository:
         self._changes += 1
         self._cached.pop(client_id, None)
 
-    async def add(self, client: RegisteredClient) -> None:
+    async def add(self, client: RegisteredClient, *, audit: Sequence[AuditEntry] = ()) -> None:
         self.forget(client.client_id)
-        await self._repository.add(client)
+        await self._repository.add(client, audit=audit)
 
     async def list_all(self) -> list[RegisteredClient]:
         return await self._repository.list_all()
@@ -78,10 +79,14 @@ class CachedClientRepository:
         return await self._repository.use_assertion_id(client_id, jti, expires_at)
 
     async def change(
-        self, client_id: str, change: Callable[[RegisteredClient], RegisteredClient]
+        self,
+        client_id: str,
+        change: Callable[[RegisteredClient], RegisteredClient],
+        *,
+        audit: ChangeRecord | None = None,
     ) -> RegisteredClient:
         self.forget(client_id)
         try:
-            return await self._repository.change(client_id, change)
+            return await self._repository.change(client_id, change, audit=audit)
         finally:
             self.forget(client_id)

@@ -8,11 +8,12 @@ with `private_key_jwt` holds public keys instead, which can be replaced in place
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Protocol
 
+from hub.domain.audit.entries import AuditEntry
 from hub.errors import Conflict, InvalidInput
 
 #: Every scope a client may hold, with what it allows.
@@ -70,11 +71,16 @@ class RegisteredClient:
         return bool(self.secret_hash)
 
 
-class ClientRepository(Protocol):
-    """Where registered clients are kept."""
+#: The audit entries of a change, from the client before and after it (`ClientRepository.change`).
+ChangeRecord = Callable[["RegisteredClient", "RegisteredClient"], Sequence[AuditEntry]]
 
-    async def add(self, client: RegisteredClient) -> None:
-        """Store a new client; `Conflict` if its id is already taken."""
+
+class ClientRepository(Protocol):
+    """Where registered clients are kept. Audit entries given with a change are written in the
+    change's own transaction: both happen, or neither."""
+
+    async def add(self, client: RegisteredClient, *, audit: Sequence[AuditEntry] = ()) -> None:
+        """Store a new client and `audit`; `Conflict` if its id is already taken."""
         ...
 
     async def get(self, client_id: str) -> RegisteredClient | None:
@@ -98,11 +104,15 @@ class ClientRepository(Protocol):
         ...
 
     async def change(
-        self, client_id: str, change: Callable[[RegisteredClient], RegisteredClient]
+        self,
+        client_id: str,
+        change: Callable[[RegisteredClient], RegisteredClient],
+        *,
+        audit: ChangeRecord | None = None,
     ) -> RegisteredClient:
         """Read the client (locked against concurrent changes), apply `change` and store what it
-        returns, in one transaction; an error from `change` changes nothing. `NotFound` when
-        there is no such client."""
+        returns with the entries `audit` gives for it, in one transaction; an error from
+        `change` or `audit` changes nothing. `NotFound` when there is no such client."""
         ...
 
 
@@ -185,6 +195,7 @@ async def register_key_client(
     scopes: Iterable[str] | str,
     jwks: str,
     known_agencies: Collection[str] | None = None,
+    audit: Callable[[RegisteredClient], Sequence[AuditEntry]] | None = None,
 ) -> RegisteredClient:
     """Register a client that authenticates with `private_key_jwt`: it has no secret, only the
     public JWK Set `jwks` (already checked by `hub.auth.client_keys.public_jwks`)."""
@@ -198,7 +209,7 @@ async def register_key_client(
         created_at=datetime.now(UTC),
         jwks=jwks,
     )
-    await repo.add(client)
+    await repo.add(client, audit=() if audit is None else audit(client))
     return client
 
 
@@ -210,6 +221,7 @@ async def register_client(
     scopes: Iterable[str] | str,
     hash_secret: SecretHasher,
     known_agencies: Collection[str] | None = None,
+    audit: Callable[[RegisteredClient], Sequence[AuditEntry]] | None = None,
 ) -> tuple[RegisteredClient, str]:
     """Register a new client; return it and its plaintext secret, which is never shown again.
 
@@ -226,7 +238,7 @@ async def register_client(
         secret_hash=hash_secret(secret),
         created_at=datetime.now(UTC),
     )
-    await repo.add(client)
+    await repo.add(client, audit=() if audit is None else audit(client))
     return client, secret
 
 

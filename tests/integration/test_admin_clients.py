@@ -18,8 +18,9 @@ import pytest_asyncio
 import sqlalchemy as sa
 
 from hub.cli import _parser as cli_parser
-from hub.errors import Conflict, InvalidInput
+from hub.errors import Conflict, HubError, InvalidInput
 from hub.infra.tables import audit_entries
+from hub.services.client_admin import Operator
 from hub.settings import Settings
 from tests.conftest import Database
 from tests.integration.api_helpers import RunningHub, bearer, example, running_hub
@@ -332,3 +333,58 @@ async def test_the_cli_and_the_api_administer_alike(hub: RunningHub, tmp_path: P
     ]
     assert audit[1]["actor"].startswith("cl_")
     assert audit[0]["details"]["auth_method"] == "private_key_jwt"
+
+
+async def refuse_audit_entries_mentioning(database: Database, outcome: str) -> None:
+    """A trigger that fails the audit write of one kind of change: it stands in for whatever
+    can fail between a change and its entry (a full disk, a lost connection, a crash)."""
+    async with database.owner.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            await connection.execute(
+                sa.text(
+                    "CREATE FUNCTION refuse_audit_write() RETURNS trigger LANGUAGE plpgsql AS $$ "
+                    f"BEGIN IF NEW.entry LIKE '%{outcome}%' THEN "
+                    "RAISE EXCEPTION 'audit write failed (test)'; END IF; RETURN NEW; END $$"
+                )
+            )
+            await connection.execute(
+                sa.text(
+                    "CREATE TRIGGER refuse_audit_write BEFORE INSERT ON audit_entries "
+                    "FOR EACH ROW EXECUTE FUNCTION refuse_audit_write()"
+                )
+            )
+        else:
+            await connection.execute(
+                sa.text(
+                    "CREATE TRIGGER refuse_audit_write BEFORE INSERT ON audit_entries "
+                    f"WHEN NEW.entry LIKE '%{outcome}%' "
+                    "BEGIN SELECT RAISE(ABORT, 'audit write failed (test)'); END"
+                )
+            )
+
+
+@pytest.mark.parametrize("change", ["registered", "disabled", "scopes-changed", "secret-rotated"])
+async def test_a_change_whose_audit_entry_cannot_be_written_does_not_happen(
+    database: Database, hub: RunningHub, change: str
+) -> None:
+    """Each change and its audit entry commit together or not at all: no change to a client
+    is ever in force without its entry."""
+    admin = hub.container.client_administration()
+    by = Operator("cl_operator", "hub-operator")
+    made = await admin.register(name="PR2", agency="sps", scopes="feed:read", jwks=None, by=by)
+    await refuse_audit_entries_mentioning(database, f"client-{change}")
+    before = await everything(hub)
+    client_id = made.client.client_id
+    attempts = {
+        "registered": lambda: admin.register(
+            name="PR3", agency="sps", scopes="feed:read", jwks=None, by=by
+        ),
+        "disabled": lambda: admin.update(client_id, enabled=False, by=by),
+        "scopes-changed": lambda: admin.update(client_id, scopes="feed:read events:publish", by=by),
+        "secret-rotated": lambda: admin.rotate(client_id, jwks=None, by=by),
+    }
+    with pytest.raises(HubError):
+        await attempts[change]()
+    assert await everything(hub) == before
+    answer = await secret_token(hub, made.client.client_id, str(made.secret))
+    assert answer.status_code == 200, answer.text  # still enabled, old secret still good

@@ -17,6 +17,7 @@ import pytest
 import pytest_asyncio
 
 from hub.auth.secrets import hash_secret
+from hub.infra.audit import SqlAuditLog
 from hub.infra.clients import SqlClientRepository
 from hub.services.clients import register_client
 from tests.conftest import Database
@@ -88,7 +89,7 @@ async def test_a_client_disabled_by_another_process_cannot_push_again(
     before = await hub.container.store.count()
 
     # As `hub clients disable` does, from a process of its own: this hub's cache never hears.
-    await SqlClientRepository(database.engine).disable(client_id)
+    await SqlClientRepository(database.engine, SqlAuditLog(database.engine)).disable(client_id)
 
     answer = await hub.http.post("/v1/events", json=admission(), headers=bearer(token))
     assert answer.status_code == 401, answer.text
@@ -103,7 +104,7 @@ async def test_a_scope_withdrawn_by_another_process_stops_pushes_at_once(
     client_id, token = await publisher(hub)
     assert await push(hub, token) == 201
 
-    await SqlClientRepository(database.engine).change(
+    await SqlClientRepository(database.engine, SqlAuditLog(database.engine)).change(
         client_id, lambda c: replace(c, scopes=frozenset({"events:read"}))
     )
 
@@ -118,6 +119,6 @@ async def test_other_requests_of_a_client_disabled_elsewhere_end_with_the_cache_
     async with running_hub(settings) as hub:
         client_id, token = await publisher(hub)
         assert await read_back(hub, token) == 404
-        await SqlClientRepository(database.engine).disable(client_id)
+        await SqlClientRepository(database.engine, SqlAuditLog(database.engine)).disable(client_id)
         await asyncio.sleep(0.3)
         assert await read_back(hub, token) == 401

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.auth.secrets import hash_secret, verify_secret
 from hub.errors import Conflict, InvalidInput, NotFound, StoreUnavailable
+from hub.infra.audit import SqlAuditLog
 from hub.infra.clients import SqlClientRepository
 from hub.infra.db import create_engine
 from hub.infra.tables import clients as clients_table
@@ -20,6 +22,10 @@ from tests.conftest import Database
 from tests.integration.worker_threads import aiosqlite_workers_end
 
 CREATED = datetime(2026, 11, 26, 9, 30, 15, 123456, tzinfo=UTC)
+
+
+def repository(engine: AsyncEngine) -> SqlClientRepository:
+    return SqlClientRepository(engine, SqlAuditLog(engine))
 
 
 def a_client(client_id: str = "cl_test1", **changes: object) -> RegisteredClient:
@@ -36,7 +42,7 @@ def a_client(client_id: str = "cl_test1", **changes: object) -> RegisteredClient
 
 @pytest.mark.asyncio
 async def test_a_client_reads_back_as_it_was_stored(database: Database) -> None:
-    repo = SqlClientRepository(database.engine)
+    repo = repository(database.engine)
     await repo.add(a_client())
     stored = await repo.get("cl_test1")
     assert stored == a_client()
@@ -46,7 +52,7 @@ async def test_a_client_reads_back_as_it_was_stored(database: Database) -> None:
 
 @pytest.mark.asyncio
 async def test_times_are_kept_as_instants_whatever_their_offset(database: Database) -> None:
-    repo = SqlClientRepository(database.engine)
+    repo = repository(database.engine)
     edinburgh_summer = CREATED.astimezone(timezone(timedelta(hours=1)))
     await repo.add(a_client(created_at=edinburgh_summer))
     stored = await repo.get("cl_test1")
@@ -57,12 +63,12 @@ async def test_times_are_kept_as_instants_whatever_their_offset(database: Databa
 
 @pytest.mark.asyncio
 async def test_an_unknown_client_is_none(database: Database) -> None:
-    assert await SqlClientRepository(database.engine).get("cl_nobody") is None
+    assert await repository(database.engine).get("cl_nobody") is None
 
 
 @pytest.mark.asyncio
 async def test_a_client_id_is_used_once(database: Database) -> None:
-    repo = SqlClientRepository(database.engine)
+    repo = repository(database.engine)
     await repo.add(a_client())
     with pytest.raises(Conflict, match="cl_test1"):
         await repo.add(a_client(name="another system"))
@@ -73,7 +79,7 @@ async def test_a_client_id_is_used_once(database: Database) -> None:
 
 @pytest.mark.asyncio
 async def test_scopes_are_stored_space_separated(database: Database) -> None:
-    await SqlClientRepository(database.engine).add(a_client())
+    await repository(database.engine).add(a_client())
     async with database.engine.connect() as connection:
         scopes = await connection.scalar(sa.select(clients_table.c.scopes))
     assert scopes == "events:publish events:read"
@@ -81,7 +87,7 @@ async def test_scopes_are_stored_space_separated(database: Database) -> None:
 
 @pytest.mark.asyncio
 async def test_clients_are_listed_oldest_first(database: Database) -> None:
-    repo = SqlClientRepository(database.engine)
+    repo = repository(database.engine)
     assert await repo.list_all() == []
     await repo.add(a_client("cl_b", created_at=CREATED + timedelta(seconds=1)))
     await repo.add(a_client("cl_c", created_at=CREATED))
@@ -91,7 +97,7 @@ async def test_clients_are_listed_oldest_first(database: Database) -> None:
 
 @pytest.mark.asyncio
 async def test_disabling_a_client_is_recorded_once(database: Database) -> None:
-    repo = SqlClientRepository(database.engine)
+    repo = repository(database.engine)
     await repo.add(a_client())
     when = CREATED + timedelta(days=3)
     disabled = await repo.disable("cl_test1", at=when)
@@ -104,7 +110,7 @@ async def test_disabling_a_client_is_recorded_once(database: Database) -> None:
 
 @pytest.mark.asyncio
 async def test_disabling_defaults_to_now(database: Database) -> None:
-    repo = SqlClientRepository(database.engine)
+    repo = repository(database.engine)
     await repo.add(a_client())
     before = datetime.now(UTC)
     disabled = await repo.disable("cl_test1")
@@ -115,12 +121,12 @@ async def test_disabling_defaults_to_now(database: Database) -> None:
 @pytest.mark.asyncio
 async def test_disabling_an_unknown_client_is_not_found(database: Database) -> None:
     with pytest.raises(NotFound, match="cl_nobody"):
-        await SqlClientRepository(database.engine).disable("cl_nobody")
+        await repository(database.engine).disable("cl_nobody")
 
 
 @pytest.mark.asyncio
 async def test_registering_stores_only_a_hash_of_the_secret(database: Database) -> None:
-    repo = SqlClientRepository(database.engine)
+    repo = repository(database.engine)
     client, secret = await register_client(
         repo,
         name="  ViSOR gateway ",
@@ -144,7 +150,7 @@ async def test_registering_stores_only_a_hash_of_the_secret(database: Database) 
 
 @pytest.mark.asyncio
 async def test_each_registration_gets_its_own_id_and_secret(database: Database) -> None:
-    repo = SqlClientRepository(database.engine)
+    repo = repository(database.engine)
     first = await register_client(
         repo, name="a", agency="sps", scopes="events:read", hash_secret=hash_secret
     )
@@ -171,7 +177,7 @@ async def test_each_registration_gets_its_own_id_and_secret(database: Database) 
 async def test_registration_refuses_bad_input_and_stores_nothing(
     database: Database, name: str, agency: str, scopes: list[str] | str, message: str
 ) -> None:
-    repo = SqlClientRepository(database.engine)
+    repo = repository(database.engine)
     with pytest.raises(InvalidInput, match=message):
         await register_client(
             repo, name=name, agency=agency, scopes=scopes, hash_secret=hash_secret
@@ -191,7 +197,7 @@ async def test_an_unreachable_database_is_store_unavailable(
         real = sa.engine.make_url(database.settings.resolved_database_url)
         url = real.set(host="127.0.0.1", port=1).render_as_string(hide_password=False)
         engine = create_engine(Settings(environment="test", database_url=url))
-    repo = SqlClientRepository(engine)
+    repo = repository(engine)
     async with aiosqlite_workers_end():
         try:
             with pytest.raises(StoreUnavailable) as caught:

@@ -26,6 +26,7 @@ from hub.auth.keys import KEY_FILE
 from hub.auth.secrets import hash_secret
 from hub.auth.tokens import TokenService
 from hub.errors import AuthenticationFailed, HubError, PermissionDenied
+from hub.infra.audit import SqlAuditLog
 from hub.infra.clients import SqlClientRepository
 from hub.services.clients import RegisteredClient, register_client
 from hub.settings import Settings
@@ -120,7 +121,7 @@ async def hub(database: Database) -> AsyncIterator[Hub]:
     clock = Clock()
     container = Container(
         database.settings,
-        SqlClientRepository(database.engine),
+        SqlClientRepository(database.engine, SqlAuditLog(database.engine)),
         TokenService.from_settings(database.settings, clock=clock),
     )
     transport = httpx.ASGITransport(app=build_app(container))
@@ -316,7 +317,7 @@ async def test_production_requires_https(database: Database) -> None:
     settings = database.settings.model_copy(update={"environment": "production"})
     container = Container(
         settings,
-        SqlClientRepository(database.engine),
+        SqlClientRepository(database.engine, SqlAuditLog(database.engine)),
         TokenService.from_settings(database.settings),
     )
     client, secret = await register_client(

@@ -21,6 +21,7 @@ from schemathesis.python import asgi
 
 from hub.api.app import create_app
 from hub.auth.secrets import hash_secret
+from hub.infra.audit import SqlAuditLog
 from hub.infra.clients import SqlClientRepository
 from hub.infra.db import create_engine
 from hub.services.clients import SCOPES, register_client
@@ -37,7 +38,7 @@ async def _register(settings: Settings) -> tuple[str, str]:
     engine = create_engine(settings)
     try:
         client, secret = await register_client(
-            SqlClientRepository(engine),
+            SqlClientRepository(engine, SqlAuditLog(engine)),
             name="fuzzer",
             agency="sw-glasgow-city",
             scopes=list(SCOPES),

@@ -13,7 +13,7 @@ import pytest
 from hub.domain.audit.entries import AuditEntry
 from hub.errors import Conflict, InvalidRequest, NotFound
 from hub.services.client_admin import ClientAdministration, Operator
-from hub.services.clients import RegisteredClient
+from hub.services.clients import ChangeRecord, RegisteredClient
 
 pytestmark = pytest.mark.asyncio
 
@@ -21,14 +21,23 @@ BY = Operator("cl_operator", "hub-operator")
 JWKS = json.dumps({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": "abc", "kid": "k1"}]})
 
 
-class Clients:
-    """An in-memory `ClientRepository`: enough for the use cases (no assertion ids)."""
-
+class Audit:
     def __init__(self) -> None:
-        self.stored: dict[str, RegisteredClient] = {}
+        self.entries: list[AuditEntry] = []
 
-    async def add(self, client: RegisteredClient) -> None:
+
+class Clients:
+    """An in-memory `ClientRepository`: enough for the use cases (no assertion ids); the audit
+    entries given with a change are kept with it, as the SQL repository keeps them in the
+    change's transaction."""
+
+    def __init__(self, audit: Audit) -> None:
+        self.stored: dict[str, RegisteredClient] = {}
+        self.audit = audit
+
+    async def add(self, client: RegisteredClient, *, audit: Sequence[AuditEntry] = ()) -> None:
         self.stored[client.client_id] = client
+        self.audit.entries.extend(audit)
 
     async def get(self, client_id: str) -> RegisteredClient | None:
         return self.stored.get(client_id)
@@ -43,27 +52,27 @@ class Clients:
         raise NotImplementedError
 
     async def change(
-        self, client_id: str, change: Callable[[RegisteredClient], RegisteredClient]
+        self,
+        client_id: str,
+        change: Callable[[RegisteredClient], RegisteredClient],
+        *,
+        audit: ChangeRecord | None = None,
     ) -> RegisteredClient:
         if client_id not in self.stored:
             raise NotFound(client_id)
-        self.stored[client_id] = change(self.stored[client_id])
-        return self.stored[client_id]
-
-
-class Audit:
-    def __init__(self) -> None:
-        self.entries: list[AuditEntry] = []
-
-    async def record(self, entries: Sequence[AuditEntry]) -> list[int]:
-        self.entries.extend(entries)
-        return list(range(len(entries)))
+        before = self.stored[client_id]
+        after = change(before)
+        entries = [] if audit is None else list(audit(before, after))
+        self.stored[client_id] = after
+        self.audit.entries.extend(entries)
+        return after
 
 
 def administration() -> tuple[ClientAdministration, Clients, Audit]:
-    clients, audit = Clients(), Audit()
+    audit = Audit()
+    clients = Clients(audit)
     admin = ClientAdministration(
-        clients, audit, hash_secret=lambda s: "hashed:" + s, known_agencies={"sps"}
+        clients, hash_secret=lambda s: "hashed:" + s, known_agencies={"sps"}
     )
     return admin, clients, audit
 
