@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from hub.api.audit_models import ConsistencyProofModel, InclusionProofModel, RestrictionModel
 from hub.api.body import parse_body, read_json
 from hub.api.deps import (
     AuditReader,
@@ -159,7 +160,12 @@ async def list_checkpoints(
     return [CheckpointModel.of(c) for c in found]
 
 
-@router.get("/proofs/consistency", operation_id="getAuditConsistencyProof", responses=PROBLEMS)
+@router.get(
+    "/proofs/consistency",
+    operation_id="getAuditConsistencyProof",
+    response_model=ConsistencyProofModel,
+    responses=PROBLEMS,
+)
 async def consistency_proof(
     container: ContainerDep,
     caller: AuditVerifier,
@@ -172,7 +178,12 @@ async def consistency_proof(
     return proof.as_json()
 
 
-@router.get("/proofs/inclusion", operation_id="getAuditInclusionProof", responses=PROBLEMS)
+@router.get(
+    "/proofs/inclusion",
+    operation_id="getAuditInclusionProof",
+    response_model=InclusionProofModel,
+    responses=PROBLEMS,
+)
 async def inclusion_proof(
     container: ContainerDep,
     caller: AuditReader,
@@ -346,7 +357,10 @@ async def person_history(
 
 
 @router.get(
-    "/persons/{person:path}/restrictions", operation_id="listPersonRestrictions", responses=PROBLEMS
+    "/persons/{person:path}/restrictions",
+    operation_id="listPersonRestrictions",
+    response_model=list[RestrictionModel],
+    responses=PROBLEMS,
 )
 async def person_restrictions(
     person: str, container: ContainerDep, caller: AuditReader, purpose: Purpose
@@ -361,6 +375,7 @@ async def person_restrictions(
     "/persons/{person:path}/restrictions",
     operation_id="restrictPerson",
     status_code=201,
+    response_model=RestrictionModel,
     responses=problems(
         AUDIT_PROBLEMS
         | {
@@ -396,6 +411,7 @@ async def restrict_person(
 @router.post(
     "/restrictions/{restriction_id}/lift",
     operation_id="liftRestriction",
+    response_model=RestrictionModel,
     responses=problems(AUDIT_PROBLEMS | {409: "The restriction was already lifted"}),
 )
 async def lift_restriction(

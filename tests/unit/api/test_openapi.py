@@ -323,3 +323,28 @@ def test_deliveries_declare_either_scope_and_nothing_weaker(document: dict[str, 
             for operation in operations.values():
                 assert operation["security"] == either, path
                 assert openapi.ANY_OF_SECURITY not in operation
+
+
+@pytest.mark.parametrize(
+    ("operation_id", "model"),
+    [
+        ("getAuditConsistencyProof", "ConsistencyProofModel"),
+        ("getAuditInclusionProof", "InclusionProofModel"),
+        ("listPersonRestrictions", "RestrictionModel"),
+        ("restrictPerson", "RestrictionModel"),
+        ("liftRestriction", "RestrictionModel"),
+    ],
+)
+def test_proofs_and_restrictions_answer_a_declared_shape(
+    document: dict[str, Any], operation_id: str, model: str
+) -> None:
+    [operation] = [
+        o
+        for ops in document["paths"].values()
+        for o in ops.values()
+        if o["operationId"] == operation_id
+    ]
+    [answer] = [a for status, a in operation["responses"].items() if status.startswith("2")]
+    schema = answer["content"]["application/json"]["schema"]
+    assert schema.get("items", schema) == {"$ref": f"#/components/schemas/{model}"}
+    assert document["components"]["schemas"][model]["required"]
