@@ -26,6 +26,17 @@ from tests.conftest import POSTGRES_OWNER_URL, POSTGRES_URL
 HUB = [sys.executable, "-m", "hub.cli"]
 
 
+def eventually(check: Callable[[], Any], what: str, seconds: float = 30) -> Any:
+    """What `check` returns once it is truthy; `AssertionError` naming `what` after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.2)
+    raise AssertionError(f"never happened: {what}")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

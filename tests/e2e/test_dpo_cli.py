@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import HubProcess
+from tests.e2e.conftest import HubProcess, eventually
 from tests.integration.api_helpers import example
 
 pytestmark = pytest.mark.slow
@@ -32,16 +31,6 @@ def _push(hub: HubProcess, token: str, notification: dict[str, Any]) -> None:
         timeout=10,
     )
     assert answer.status_code == 201, answer.text
-
-
-def _eventually(check: Any, what: str, seconds: float = 30) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.2)
-    raise AssertionError(f"never happened: {what}")
 
 
 def test_history_query_restriction_and_retention_through_the_cli(hub_process: HubProcess) -> None:
@@ -68,13 +57,13 @@ def test_history_query_restriction_and_retention_through_the_cli(hub_process: Hu
         )
         return report if report["disclosed"] else None
 
-    report = _eventually(routed, "the router's decisions in the person's history")
+    report = eventually(routed, "the router's decisions in the person's history")
     assert len(report["collected"]) == 2
     assert GLASGOW_SW in {d["recipient_id"] for d in report["disclosed"]}
 
     # hub serve sequences and signs on its own, every HUB_AUDIT_CHECKPOINT_INTERVAL seconds.
     dpo = hub.token(hub.register("hub-dpo", "audit:verify"))
-    checkpoint = _eventually(
+    checkpoint = eventually(
         lambda: (
             httpx.get(
                 f"{hub.url}/v1/audit/checkpoint",

@@ -6,27 +6,16 @@ from the router, the audit or the workers (issue 17, item 3)."""
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.e2e.conftest import HubProcess
+from tests.e2e.conftest import HubProcess, eventually
 from tests.integration.api_helpers import example
 
 pytestmark = pytest.mark.slow
-
-
-def _eventually(check: Any, what: str, seconds: float = 30) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.2)
-    raise AssertionError(f"never happened: {what}")
 
 
 def test_the_log_is_json_with_request_ids_and_no_identifiers(hub_process: HubProcess) -> None:
@@ -73,7 +62,7 @@ def test_the_log_is_json_with_request_ids_and_no_identifiers(hub_process: HubPro
         report: dict[str, Any] = answer.json()
         return report if report["disclosed"] else None
 
-    report = _eventually(history, "the router's decisions in the person's history")
+    report = eventually(history, "the router's decisions in the person's history")
     secrets.append(report["person_id"])
     httpx.get(
         f"{hub.url}/v1/audit/disclosures",

@@ -19,20 +19,19 @@ from typing import Any
 import pytest
 import pytest_asyncio
 import sqlalchemy as sa
-from alembic import command
 from pydantic import SecretStr
-from sqlalchemy.engine import Connection
 from standardwebhooks import Webhook
 
 from hub.errors import StoreError
 from hub.infra import tables
-from hub.infra.db import alembic_config, migrate
+from hub.infra.db import migrate
 from hub.infra.protection import load_kek_ring
 from hub.infra.subscriptions import SubscriptionSecrets
 from hub.settings import Settings
 from tests.conftest import Database
 from tests.integration.api_helpers import RunningHub, bearer, example, running_hub
 from tests.integration.cli_helpers import run_cli
+from tests.integration.older_schema import schema_at, subscription_before
 from tests.integration.webhook_receiver import Receiver, running_receiver
 
 pytestmark = pytest.mark.asyncio
@@ -269,37 +268,16 @@ async def test_a_secret_sealed_for_one_subscription_does_not_open_for_another(
         secrets.open("sub_b", sealed, sealed=True)
 
 
-def _downgrade(connection: Connection, settings: Settings, revision: str) -> None:
-    config = alembic_config(settings)
-    config.attributes["connection"] = connection
-    command.downgrade(config, revision)
-
-
 async def test_plaintext_secrets_from_before_migration_0010_keep_working_and_are_sealed(
     database: Database, receiver: Receiver
 ) -> None:
-    # Migrations run as the owner (the hub's own role cannot change the schema).
-    async with database.owner.connect() as connection:
-        await connection.run_sync(_downgrade, database.settings, "0009")
-        await connection.commit()
-    secret = "whsec_" + base64.b64encode(os.urandom(32)).decode()
-    async with database.engine.begin() as connection:
-        await connection.execute(
-            sa.text(
-                "INSERT INTO subscriptions (subscription_id, recipient_id, url, event_types, "
-                "format, secrets, status, created_at, updated_at) VALUES ('sub_legacy', "
-                ":recipient, :url, NULL, 'json', :secrets, 'active', :now, :now)"
-            ).bindparams(
-                sa.bindparam("secrets", type_=tables.subscriptions.c.secrets.type),
-                sa.bindparam("now", type_=tables.subscriptions.c.created_at.type),
-            ),
-            {
-                "recipient": SOCIAL_WORK,
-                "url": receiver.url("/legacy"),
-                "secrets": [secret],
-                "now": datetime.now(UTC),
-            },
-        )
+    secret = await subscription_before(
+        database,
+        "0009",
+        subscription_id="sub_legacy",
+        recipient=SOCIAL_WORK,
+        url=receiver.url("/legacy"),
+    )
     await migrate(database.settings)
     [(_, text, secrets_format)] = await stored_secrets(database)
     assert secret in text
@@ -493,10 +471,7 @@ async def test_rotation_rewraps_conflict_keys_and_a_wrong_key_encryption_key_ref
 async def test_plaintext_conflicts_from_before_migration_0010_are_sealed(
     database: Database,
 ) -> None:
-    # Migrations run as the owner (the hub's own role cannot change the schema).
-    async with database.owner.connect() as connection:
-        await connection.run_sync(_downgrade, database.settings, "0009")
-        await connection.commit()
+    await schema_at(database, "0009")
     summaries = {"ic_open": unique("Open case summary"), "ic_done": unique("Done case summary")}
     notifications = {}
     async with database.engine.begin() as connection:

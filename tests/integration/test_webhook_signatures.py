@@ -9,31 +9,27 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import pytest
 import pytest_asyncio
-import sqlalchemy as sa
-from alembic import command
 from cloudevents.core.bindings.http import HTTPMessage, from_http_event
 from jsonschema import Draft202012Validator
 from pydantic import SecretStr
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
-from sqlalchemy.engine import Connection
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from hub.api.app import create_app
 from hub.auth.webhook_keys import generate_webhook_pem
 from hub.domain.cloudevents import identifiers_of
-from hub.infra import tables
-from hub.infra.db import alembic_config, migrate
+from hub.infra.db import migrate
 from hub.settings import Settings
 from tests.conftest import Database
 from tests.integration.api_helpers import RunningHub, bearer, running_hub
+from tests.integration.older_schema import subscription_before
 from tests.integration.test_webhooks import (
     MANAGE,
     RELEASE,
@@ -274,36 +270,16 @@ async def test_the_keys_endpoint_is_declared_public_in_openapi(database: Databas
     assert "v1a" in signature["description"]
 
 
-def _downgrade(connection: Connection, settings: Settings, revision: str) -> None:
-    config = alembic_config(settings)
-    config.attributes["connection"] = connection
-    command.downgrade(config, revision)
-
-
 async def test_a_subscription_from_before_0017_keeps_version_1_and_v1(
     database: Database, receiver: Receiver
 ) -> None:
-    async with database.owner.connect() as connection:
-        await connection.run_sync(_downgrade, database.settings, "0016")
-        await connection.commit()
-    secret = "whsec_" + base64.b64encode(os.urandom(32)).decode()
-    async with database.engine.begin() as connection:
-        await connection.execute(
-            sa.text(
-                "INSERT INTO subscriptions (subscription_id, recipient_id, url, event_types, "
-                "format, secrets, status, created_at, updated_at) VALUES ('sub_before_0017', "
-                ":recipient, :url, NULL, 'json', :secrets, 'active', :now, :now)"
-            ).bindparams(
-                sa.bindparam("secrets", type_=tables.subscriptions.c.secrets.type),
-                sa.bindparam("now", type_=tables.subscriptions.c.created_at.type),
-            ),
-            {
-                "recipient": SOCIAL_WORK,
-                "url": receiver.url("/before"),
-                "secrets": [secret],
-                "now": datetime.now(UTC),
-            },
-        )
+    secret = await subscription_before(
+        database,
+        "0016",
+        subscription_id="sub_before_0017",
+        recipient=SOCIAL_WORK,
+        url=receiver.url("/before"),
+    )
     await migrate(database.settings)
     async with running_hub(hub_settings(database)) as hub:
         stored = await hub.container.subscriptions.get(SOCIAL_WORK, "sub_before_0017")
