@@ -33,7 +33,7 @@ class Register:
         self.reads = 0
         self.gate: asyncio.Event | None = None
 
-    async def add(self, client: RegisteredClient) -> None:
+    async def add(self, client: RegisteredClient, *, audit: object = ()) -> None:
         self.clients[client.client_id] = client
 
     async def get(self, client_id: str) -> RegisteredClient | None:
@@ -58,7 +58,11 @@ class Register:
         return True
 
     async def change(
-        self, client_id: str, change: Callable[[RegisteredClient], RegisteredClient]
+        self,
+        client_id: str,
+        change: Callable[[RegisteredClient], RegisteredClient],
+        *,
+        audit: object = None,
     ) -> RegisteredClient:
         self.clients[client_id] = change(self.clients[client_id])
         return self.clients[client_id]
