@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Query, Request
 
 from hub.api.security import Caller, require_scopes
 from hub.api.streams import FeedStreams
 from hub.bootstrap import Container
 from hub.errors import InvalidInput
 from hub.services.audit_queries import Principal, check_purpose
+from hub.services.feed import NOTIFICATION_VERSIONS
 
 
 def get_container(request: Request) -> Container:
@@ -71,3 +72,17 @@ Purpose = Annotated[str | None, Depends(declared_purpose)]
 
 def principal(caller: Caller) -> Principal:
     return Principal(caller.client_id, caller.agency)
+
+
+#: The shape of each delivered `notification` the reader asks for (`hub.services.feed`): 2, a
+#: CloudEvents 1.0 event; 1, the redacted envelope of readers written before it.
+NotificationVersion = Annotated[
+    int,
+    Query(
+        ge=min(NOTIFICATION_VERSIONS),
+        le=max(NOTIFICATION_VERSIONS),
+        description="The notification's shape: 2 (default), a CloudEvents 1.0 structured event; "
+        "1, the redacted envelope (`identifiers` as one object), kept for readers written "
+        "against it (docs/cloudevents.md)",
+    ),
+]

@@ -28,8 +28,11 @@ from hub.services.rereads import RereadWindow
 
 __all__ = [
     "API_CHANNEL",
+    "CLOUDEVENT_NOTIFICATION",
+    "ENVELOPE_NOTIFICATION",
     "FEED_CHANNEL",
     "MAX_PAGE_SIZE",
+    "NOTIFICATION_VERSIONS",
     "STREAM_CHANNEL",
     "Acknowledgement",
     "DisclosureRecord",
@@ -51,6 +54,13 @@ API_CHANNEL: Final = "api"
 MAX_PAGE_SIZE: Final = 1000
 #: How many items the stream reads at a time when it is behind.
 STREAM_BATCH: Final = 100
+
+#: The shapes of an item's `notification` a reader may ask for (`?notification_version=`):
+#: 2, the default, a CloudEvents 1.0 event (`to_cloudevent`); 1, the redacted envelope the feed
+#: carried before, kept for readers written against it (docs/cloudevents.md, "Version 1").
+NOTIFICATION_VERSIONS: Final = (1, 2)
+CLOUDEVENT_NOTIFICATION: Final = 2
+ENVELOPE_NOTIFICATION: Final = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,9 +261,12 @@ class FeedService:
         channel: str = FEED_CHANNEL,
         reader: Principal | None = None,
         purpose: str | None = None,
+        notification_version: int = CLOUDEVENT_NOTIFICATION,
     ) -> FeedPage:
-        """The recipient's disclosures numbered above `after`, at most `limit`. Each one read for
-        the first time gets its receipt."""
+        """The recipient's disclosures numbered above `after`, at most `limit`, each
+        notification in the shape `notification_version` names. Each one read for the first
+        time gets its receipt."""
+        _check_version(notification_version)
         if after < 0:
             raise InvalidInput(f"after must be 0 or more, not {after}")
         if not 1 <= limit <= MAX_PAGE_SIZE:
@@ -263,7 +276,7 @@ class FeedService:
         last_seq = await self._store.last_seq(recipient_id)
         entries = await self._store.entries(recipient_id, after, limit)
         await self._receive(entries, channel, reader, purpose)
-        items = tuple(self._item(entry) for entry in entries)
+        items = tuple(self._item(entry, notification_version) for entry in entries)
         return FeedPage(
             items=items,
             next_after=items[-1].seq if items else after,
@@ -277,14 +290,16 @@ class FeedService:
         *,
         reader: Principal | None = None,
         purpose: str | None = None,
+        notification_version: int = CLOUDEVENT_NOTIFICATION,
     ) -> FeedItem:
         """One disclosure made to the recipient; `NotFound` for any other (even if it exists:
         a recipient cannot learn what was disclosed to others)."""
+        _check_version(notification_version)
         entry = await self._store.entry(recipient_id, disclosure_id)
         if entry is None:
             raise NotFound(f"no disclosure {disclosure_id!r} was made to {recipient_id}")
         await self._receive([entry], API_CHANNEL, reader, purpose)
-        return self._item(entry)
+        return self._item(entry, notification_version)
 
     async def acknowledge(
         self, recipient_id: str, disclosure_id: str, client_id: str
@@ -306,6 +321,7 @@ class FeedService:
         reader: Principal | None = None,
         purpose: str | None = None,
         guard: StreamGuard | None = None,
+        notification_version: int = CLOUDEVENT_NOTIFICATION,
     ) -> AsyncIterator[FeedItem | Heartbeat | StreamEnded]:
         """The recipient's disclosures numbered above `after`: what is there now, then each new
         one within about `poll_interval` of its decision, with a `Heartbeat` at once and then
@@ -316,6 +332,7 @@ class FeedService:
 
         While idle each poll is one primary-key read of the recipient's last number; entries are
         read only when it moved, at most `STREAM_BATCH` at a time."""
+        _check_version(notification_version)
         if after < 0:
             raise InvalidInput(f"after must be 0 or more, not {after}")
         if heartbeat_seconds <= 0:
@@ -334,6 +351,7 @@ class FeedService:
                     channel=STREAM_CHANNEL,
                     reader=reader,
                     purpose=purpose,
+                    notification_version=notification_version,
                 )
                 for item in page.items:
                     yield item
@@ -394,10 +412,14 @@ class FeedService:
 
     def item(self, entry: FeedEntry) -> FeedItem:
         """What the recipient is given for one feed entry (for channels that push it)."""
-        return self._item(entry)
+        return self._item(entry, CLOUDEVENT_NOTIFICATION)
 
-    def _item(self, entry: FeedEntry) -> FeedItem:
+    def _item(self, entry: FeedEntry, notification_version: int) -> FeedItem:
         disclosure = entry.disclosure
+        redacted = self._redactor.redact(
+            with_supplied(entry.event.notification, disclosure.supplied_identifiers),
+            disclosure.fields,
+        )
         return FeedItem(
             seq=entry.seq,
             disclosure_id=disclosure.disclosure_id,
@@ -410,11 +432,17 @@ class FeedService:
             policy_version=disclosure.policy_version,
             decided_at=disclosure.decided_at,
             acknowledge_by=disclosure.acknowledge_by,
-            notification=to_cloudevent(
-                self._redactor.redact(
-                    with_supplied(entry.event.notification, disclosure.supplied_identifiers),
-                    disclosure.fields,
-                ),
-                entry.event,
+            notification=(
+                redacted
+                if notification_version == ENVELOPE_NOTIFICATION
+                else to_cloudevent(redacted, entry.event)
             ),
+        )
+
+
+def _check_version(notification_version: int) -> None:
+    if notification_version not in NOTIFICATION_VERSIONS:
+        raise InvalidInput(
+            f"notification_version must be one of {', '.join(map(str, NOTIFICATION_VERSIONS))},"
+            f" not {notification_version}"
         )

@@ -21,6 +21,7 @@ from cloudevents.core.bindings.http import (
 from hub.domain.cloudevents import identifiers_of, to_cloudevent
 from hub.domain.identity import with_supplied
 from hub.infra import tables
+from hub.services.feed import Heartbeat, StreamEnded
 from tests.conftest import Database
 from tests.integration.api_helpers import RunningHub, bearer, running_hub
 from tests.integration.feed_helpers import about_new_person, push, routed, rows
@@ -106,3 +107,66 @@ async def test_a_delivered_notification_parses_in_structured_and_binary_mode(
         stored,
     )
     assert json.loads(json.dumps(rendered)) == notification
+
+
+async def test_a_reader_written_against_the_envelope_asks_for_version_1(hub: RunningHub) -> None:
+    """`?notification_version=1` gives readers written before the CloudEvents shape the redacted
+    envelope they were written against (identifiers as one object, no `dataschema` the rules
+    did not grant), from the feed, one disclosure and the stream alike; it is the very object
+    a version 1 webhook carries."""
+    pushed = about_new_person(STORY)
+    await push(hub, await hub.token("sps"), pushed)
+    await routed(hub)
+    release = pushed[-1]
+    reader = await hub.token(GLASGOW_SW, "feed:read")
+    page = await hub.http.get("/v1/feed?notification_version=1", headers=bearer(reader))
+    assert page.status_code == 200, page.text
+    [item] = [i for i in page.json()["items"] if i["notification"]["id"] == release["id"]]
+    notification = item["notification"]
+
+    assert notification["identifiers"] == release["identifiers"]
+    assert not [name for name in notification if name.startswith("pph")]
+    assert "source" not in notification  # not granted, and version 1 never invented one
+    stored = await hub.container.store.get(release["source"], release["id"])
+    assert stored is not None
+    [row] = await rows(
+        hub,
+        sa.select(tables.disclosures).where(
+            tables.disclosures.c.disclosure_id == item["disclosure_id"]
+        ),
+    )
+    envelope = hub.container.policy.redact(
+        with_supplied(stored.notification, row["supplied_identifiers"] or {}), item["fields"]
+    )
+    assert json.loads(json.dumps(envelope)) == notification
+
+    one = await hub.http.get(
+        f"/v1/disclosures/{item['disclosure_id']}?notification_version=1", headers=bearer(reader)
+    )
+    assert one.status_code == 200, one.text
+    assert one.json()["notification"] == notification
+    async for streamed in hub.container.feed.stream(GLASGOW_SW, notification_version=1):
+        assert not isinstance(streamed, Heartbeat | StreamEnded)
+        if streamed.disclosure_id == item["disclosure_id"]:
+            assert json.loads(json.dumps(streamed.notification)) == notification
+            break
+
+    # The default is version 2: the CloudEvent.
+    default = (await hub.http.get("/v1/feed", headers=bearer(reader))).json()["items"]
+    assert [i["notification"]["specversion"] for i in default] == ["1.0"] * len(default)
+
+
+@pytest.mark.parametrize("version", ["0", "3", "two"])
+async def test_an_unknown_notification_version_is_refused_and_nothing_is_read(
+    hub: RunningHub, version: str
+) -> None:
+    """A version the hub does not have is a 422 naming the parameter, and the disclosures stay
+    unread: no receipt is recorded for a page that was not given."""
+    await push(hub, await hub.token("sps"), about_new_person(STORY))
+    await routed(hub)
+    reader = await hub.token(GLASGOW_SW, "feed:read")
+    answer = await hub.http.get(f"/v1/feed?notification_version={version}", headers=bearer(reader))
+    assert answer.status_code == 422, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert "notification_version" in answer.text
+    assert await rows(hub, sa.select(tables.disclosure_receipts)) == []

@@ -8,10 +8,10 @@ from datetime import datetime, timedelta
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
-from hub.api.deps import ContainerDep, FeedReader, Purpose, principal
+from hub.api.deps import ContainerDep, FeedReader, NotificationVersion, Purpose, principal
 from hub.api.openapi import problems
 from hub.api.routes.feed import FEED_PROBLEMS, FeedItemModel
-from hub.services.feed import Acknowledgement
+from hub.services.feed import CLOUDEVENT_NOTIFICATION, Acknowledgement
 from hub.services.latency import DisclosureTimes
 
 router = APIRouter(prefix="/v1/disclosures", tags=["disclosures"])
@@ -78,12 +78,20 @@ class AcknowledgementModel(BaseModel):
     responses=PROBLEMS,
 )
 async def get_disclosure(
-    disclosure_id: str, container: ContainerDep, caller: FeedReader, purpose: Purpose
+    disclosure_id: str,
+    container: ContainerDep,
+    caller: FeedReader,
+    purpose: Purpose,
+    notification_version: NotificationVersion = CLOUDEVENT_NOTIFICATION,
 ) -> DisclosureModel:
     """A disclosure to the caller's agency: the redacted notification, why it was shared, and
     its delivery, acknowledgement and latency. Reading it records that it reached the caller."""
     item = await container.feed.disclosure(
-        caller.agency, disclosure_id, reader=principal(caller), purpose=purpose
+        caller.agency,
+        disclosure_id,
+        reader=principal(caller),
+        purpose=purpose,
+        notification_version=notification_version,
     )
     times = await container.latency.of_disclosure(caller.agency, disclosure_id)
     return DisclosureModel(

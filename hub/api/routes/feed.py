@@ -12,10 +12,23 @@ from fastapi import APIRouter, Header, Query
 from pydantic import BaseModel, Field
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from hub.api.deps import ContainerDep, FeedReader, Purpose, StreamsDep, principal
+from hub.api.deps import (
+    ContainerDep,
+    FeedReader,
+    NotificationVersion,
+    Purpose,
+    StreamsDep,
+    principal,
+)
 from hub.api.openapi import problems
 from hub.api.streams import SlotReleasingResponse
-from hub.services.feed import MAX_PAGE_SIZE, FeedItem, Heartbeat, StreamEnded
+from hub.services.feed import (
+    CLOUDEVENT_NOTIFICATION,
+    MAX_PAGE_SIZE,
+    FeedItem,
+    Heartbeat,
+    StreamEnded,
+)
 
 router = APIRouter(prefix="/v1/feed", tags=["feed"])
 
@@ -50,11 +63,13 @@ class FeedItemModel(BaseModel):
         description="When the caller must acknowledge it by; null when no rule sets a time"
     )
     notification: dict[str, Any] = Field(
-        description="The notification as a CloudEvents 1.0 structured event with only the "
+        description="The notification (version 2, the default) as a CloudEvents 1.0 "
+        "structured event with only the "
         "granted fields: always `specversion`, `id`, `source` (the publisher's when granted, "
         "else `urn:pph:hub:event:<n>`), `type`, `datacontenttype`, `dataschema`; each granted "
         "identifier as a string extension `pph<scheme>` (`pphpncid`, `pphspsnumber`…); "
-        "docs/cloudevents.md"
+        "with `notification_version=1`, the redacted envelope as pushed, identifiers as one "
+        "`identifiers` object; docs/cloudevents.md"
     )
 
     @classmethod
@@ -80,11 +95,17 @@ async def read_feed(
         int, Query(ge=0, le=2**63 - 1, description="The last number already read")
     ] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 100,
+    notification_version: NotificationVersion = CLOUDEVENT_NOTIFICATION,
 ) -> FeedPageModel:
     """The disclosures to the caller's agency numbered above `after`, in order. Reading one
     for the first time records that it reached the caller."""
     page = await container.feed.page(
-        caller.agency, after=after, limit=limit, reader=principal(caller), purpose=purpose
+        caller.agency,
+        after=after,
+        limit=limit,
+        reader=principal(caller),
+        purpose=purpose,
+        notification_version=notification_version,
     )
     return FeedPageModel(
         items=[FeedItemModel.of(item) for item in page.items],
@@ -123,6 +144,7 @@ async def stream_feed(
             description="Sent by an EventSource when it reconnects; wins over `after`",
         ),
     ] = None,
+    notification_version: NotificationVersion = CLOUDEVENT_NOTIFICATION,
 ) -> EventSourceResponse:
     """Server-Sent Events: each disclosure numbered above the cursor as `event: disclosure`
     with `id:` its number and the feed item as `data:`, now and as they are decided; a comment
@@ -146,6 +168,7 @@ async def stream_feed(
             after=cursor,
             heartbeat_seconds=container.settings.feed_heartbeat_seconds,
             guard=streams.guards.guard(caller),
+            notification_version=notification_version,
         )
 
         async def events() -> AsyncIterator[ServerSentEvent]:
