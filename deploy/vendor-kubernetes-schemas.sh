@@ -66,6 +66,9 @@ for kind, text in texts.items():
 (out / "LICENSE").write_bytes(licence)
 print(f"{len(texts)} kinds, {len(wanted)} of {len(definitions['$defs'])} definitions")
 PY
-printf 'kubernetes-validate==%s (wheel sha256 %s)\nKubernetes %s, strict schemas\n' \
-    "$VERSION" "$WHEEL_SHA256" "$SCHEMA_VERSION" >"$TARGET/VERSION"
+{
+    printf 'kubernetes-validate==%s (wheel sha256 %s)\nKubernetes %s, strict schemas\n' \
+        "$VERSION" "$WHEEL_SHA256" "$SCHEMA_VERSION"
+    (cd "$TARGET" && sha256sum -- *.json)
+} >"$TARGET/VERSION"
 echo "vendored the Kubernetes $SCHEMA_VERSION schemas of kubernetes-validate $VERSION into ${TARGET#"$ROOT"/}"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import hashlib
 import os
 import secrets
 from typing import Any
@@ -21,6 +22,8 @@ from hub.cli import _parser as cli_parser
 from hub.settings import Settings
 from tests.unit.deploy.kubernetes_manifests import (
     OVERLAYS,
+    ROOT,
+    SCHEMAS,
     Manifest,
     named,
     pod_templates,
@@ -28,6 +31,7 @@ from tests.unit.deploy.kubernetes_manifests import (
     schema_errors,
 )
 
+GUIDE = ROOT / "docs" / "kubernetes.md"
 SETTINGS = {f"HUB_{name.upper()}" for name in Settings.model_fields}
 #: The roles `hub serve --role` runs in production, each its own Deployment.
 ROLES = ("api", "relay", "router", "delivery")
@@ -314,3 +318,36 @@ def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
         assert expression["operator"] == "In", expression
         matched = matched and labels.get(expression["key"]) in expression["values"]
     return matched
+
+
+def test_the_operators_guide_lists_every_secret_the_manifests_reference() -> None:
+    manifests = render("production")
+    referenced: set[tuple[str, str | None]] = set()
+    for _, pod in pod_templates(manifests):
+        for container in pod["containers"]:
+            for variable in container.get("env", []):
+                if ref := variable.get("valueFrom", {}).get("secretKeyRef"):
+                    referenced.add((ref["name"], ref["key"]))
+        for volume in pod.get("volumes", []):
+            if secret := volume.get("secret"):
+                items = secret.get("items") or [{"key": None}]
+                referenced |= {(secret["secretName"], item["key"]) for item in items}
+    rows = [line for line in GUIDE.read_text().splitlines() if line.startswith("| `pph-hub-")]
+    assert len(referenced) > 5
+    for secret, key in referenced:
+        assert any(f"`{secret}`" in row and (key is None or f"`{key}`" in row) for row in rows), (
+            f"docs/kubernetes.md's table of Secrets lacks {secret} {key}"
+        )
+
+
+def test_the_vendored_schemas_are_the_pinned_ones() -> None:
+    pinned = {
+        name: digest
+        for digest, name in (
+            line.split() for line in (SCHEMAS / "VERSION").read_text().splitlines()[2:]
+        )
+    }
+    actual = {
+        path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in SCHEMAS.glob("*.json")
+    }
+    assert actual == pinned, "re-run deploy/vendor-kubernetes-schemas.sh rather than editing them"
