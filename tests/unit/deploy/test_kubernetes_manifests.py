@@ -10,6 +10,7 @@ import copy
 import hashlib
 import os
 import secrets
+from pathlib import PurePath
 from typing import Any
 
 import pytest
@@ -351,3 +352,36 @@ def test_the_vendored_schemas_are_the_pinned_ones() -> None:
         path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in SCHEMAS.glob("*.json")
     }
     assert actual == pinned, "re-run deploy/vendor-kubernetes-schemas.sh rather than editing them"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_file_a_role_is_pointed_at_is_mounted_there(
+    overlay: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    manifests = render(overlay)
+    for workload, pod in pod_templates(manifests):
+        if workload["kind"] != "Deployment":
+            continue  # the migration Job reads no file but the database's
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        (container,) = pod["containers"]
+        environment = _environment(manifests, container)
+        settings = _settings(monkeypatch, environment)
+        given = {
+            name: getattr(settings, name)
+            for name in Settings.model_fields
+            if f"HUB_{name.upper()}" in environment
+            and isinstance(getattr(settings, name), PurePath)
+        }
+        assert given or overlay != "production"
+        for name, path in given.items():
+            mounts = [
+                m
+                for m in container["volumeMounts"]
+                if path == PurePath(m["mountPath"]) or PurePath(m["mountPath"]) in path.parents
+            ]
+            assert mounts, f"{workload['metadata']['name']}: HUB_{name.upper()}={path} not mounted"
+            (mount,) = mounts
+            items = volumes[mount["name"]].get("secret", {}).get("items")
+            if items:
+                relative = str(path.relative_to(mount["mountPath"]))
+                assert relative in {item["path"] for item in items}, (name, path)
