@@ -31,6 +31,8 @@ test: setup lint
 	deploy/local/kafka.sh start
 	deploy/local/keycloak.sh start
 	deploy/local/chromium.sh
+# kustomize for the Kubernetes manifest tests: kubectl's own, else built once (docs/kubernetes.md)
+	command -v kubectl >/dev/null || command -v kustomize >/dev/null || deploy/install-kustomize.sh
 	$(BIN)/pytest tests
 
 clean:
