@@ -112,5 +112,7 @@ def test_a_disagreement_is_caught(tmp_path: Path) -> None:
     lock = tmp_path / "dev.txt"
     text = (LOCKS / "dev.txt").read_text(encoding="utf-8")
     lock.write_text(re.sub(r"\njinja2==.*?(?=\n[a-z])", "", text, flags=re.S), encoding="utf-8")
+    whole = {n for n, p in read_lock(LOCKS / "dev.txt").items() if PROJECT_VIA in p.via}
     direct = {n for n, p in read_lock(lock).items() if PROJECT_VIA in p.via}
-    assert set(requirements("runtime", "dev")) - direct == {"jinja2"}
+    assert "jinja2" in set(requirements("runtime")) & whole
+    assert whole - direct == {"jinja2"}
