@@ -6,15 +6,28 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup run test lint unit integration e2e bench clean
+.PHONY: setup lock run test lint unit integration e2e bench clean
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# Exactly the locked, hash-checked packages (requirements/dev.txt), then the hub itself without
+# its dependencies; built without build isolation, by the locked hatchling.
+$(VENV)/.installed: pyproject.toml requirements/dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --require-hashes -r requirements/dev.txt
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
+
+# Re-lock after changing pyproject.toml's dependencies (tests/unit/deploy/test_lock.py fails until
+# then): dev.txt is everything `make setup` installs, runtime.txt what the image installs (the
+# same versions), build.txt the build backend (the image's builder stage).
+UV_COMPILE := $(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+	--custom-compile-command 'make lock'
+lock: setup
+	$(UV_COMPILE) pyproject.toml --extra dev requirements/build.in -o requirements/dev.txt
+	$(UV_COMPILE) pyproject.toml -c requirements/dev.txt -o requirements/runtime.txt
+	$(UV_COMPILE) requirements/build.in -c requirements/dev.txt -o requirements/build.txt
 
 run: setup
 	$(BIN)/hub serve

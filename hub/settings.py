@@ -13,8 +13,9 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-#: The repository root: `events/`, `policies/` and `migrations/` live beside the `hub` package.
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# PROJECT_ROOT is re-exported: the tests read the checkout's files through it.
+from hub.resources import PROJECT_ROOT as PROJECT_ROOT
+from hub.resources import resource_dir
 
 #: A hub role the console gives (`console_role_map`'s values): a co-ordinator's names a region.
 CONSOLE_ROLE_PATTERN = re.compile(r"dpo|operator|mappa-coordinator:[a-z0-9][a-z0-9-]{0,99}")
@@ -287,11 +288,11 @@ class Settings(BaseSettings):
     data_previous_keks: dict[str, SecretStr] = {}
 
     #: The event schemas (JSON Schema) and their examples.
-    events_dir: Path = PROJECT_ROOT / "events"
+    events_dir: Path = resource_dir("events")
     #: The policy bundle in force (directory, sharing rules, their tests).
-    policy_bundle_dir: Path = PROJECT_ROOT / "policies" / "scotland"
+    policy_bundle_dir: Path = resource_dir("policies") / "scotland"
     #: The Alembic migrations.
-    migrations_dir: Path = PROJECT_ROOT / "migrations"
+    migrations_dir: Path = resource_dir("migrations")
 
     @field_validator("database_url", "database_migration_url")
     @classmethod

@@ -34,6 +34,7 @@ from hub.api.routes.feed import FeedItemModel
 from hub.domain.notifications import HUB_WRITTEN_TYPES
 from hub.domain.schemas import ENVELOPE_FILE
 from hub.errors import NotFound
+from hub.resources import resource_dir
 from hub.settings import PROJECT_ROOT, Settings
 
 __all__ = [
@@ -444,4 +445,4 @@ def render(interface: KafkaInterface, events_dir: Path) -> str:
 
 
 if __name__ == "__main__":
-    sys.stdout.write(render(KafkaInterface.defaults(), PROJECT_ROOT / "events"))
+    sys.stdout.write(render(KafkaInterface.defaults(), resource_dir("events")))

@@ -27,7 +27,8 @@ from hub.api.openapi_events import (
 )
 from hub.api.openapi_webhooks import WEBHOOK_SCHEMAS, WEBHOOKS
 from hub.api.problems import PROBLEM_BASE, PROBLEM_JSON
-from hub.settings import PROJECT_ROOT, Settings
+from hub.resources import resource_dir
+from hub.settings import Settings
 
 __all__ = [
     "ANY_OF_SECURITY",
@@ -45,7 +46,7 @@ PROBLEM = "Problem"
 ANY_OF_SECURITY = "x-pph-security-any-of"
 #: FastAPI's own validation-error schemas: the hub answers problem details instead.
 FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
-DEFAULT_EVENTS_DIR = PROJECT_ROOT / "events"
+DEFAULT_EVENTS_DIR = resource_dir("events")
 
 #: What each status means wherever a route does not say more precisely.
 DESCRIPTIONS: dict[int, str] = {
