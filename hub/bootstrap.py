@@ -31,6 +31,7 @@ from hub.infra.clients import SqlClientRepository
 from hub.infra.conflicts import SqlConflictReviewList
 from hub.infra.deliveries import SqlDeliveryQueue
 from hub.infra.delivery_wakeup import DeliveryListener, SignallingRoutingStore
+from hub.infra.erasure_reapply import SqlKeyShredder
 from hub.infra.feed import SqlFeedStore
 from hub.infra.kafka_bus import KafkaEventConsumer, KafkaEventPublisher
 from hub.infra.kafka_delivery import KafkaDisclosureProducer
@@ -73,6 +74,7 @@ from hub.services.client_cache import CachedClientRepository
 from hub.services.clients import ClientRepository
 from hub.services.conflicts import ConflictReviewList
 from hub.services.delivery import DeliveryQueue, DeliveryService, DeliveryWorker, WebhookSender
+from hub.services.erasure_reapply import ErasureReapplier
 from hub.services.explain import ExplainService
 from hub.services.feed import FeedService
 from hub.services.intake import IntakeService
@@ -258,6 +260,13 @@ class Container:
             self.audit_signer.trusted_keys,
             self.audit_signer.origin,
             held=self.audit_checkpoints,
+        )
+
+    def erasure_reapplier(self) -> ErasureReapplier:
+        """Re-destroys, after a restore, the keys an audit export says were erased
+        (`hub db reapply-erasures`); it trusts only exports this hub's audit keys verify."""
+        return ErasureReapplier(
+            SqlKeyShredder(self.engine, self.audit_log), self.audit_signer.trusted_keys
         )
 
     def audit_evidence(self) -> EvidenceChecker:

@@ -1,9 +1,12 @@
 """`hub db`: the database schema, changed only through the Alembic migrations; whether it fits
-the code (`current`, `check`)."""
+the code (`current`, `check`); erasures re-applied after a restore (`reapply-erasures`)."""
 
 from __future__ import annotations
 
 import argparse
+import getpass
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hub.cli import exits
@@ -38,6 +41,25 @@ def register(commands: Commands) -> None:
     )
     add_json_flag(check, "the verdict")
     check.set_defaults(run=_db_check)
+
+    reapply = database.add_parser(
+        "reapply-erasures",
+        help="after restoring a backup: destroy again every data key that an audit export "
+        "(`hub audit export`, kept outside the database) records as erased and the restored "
+        "database still holds, with an erasure entry each; idempotent "
+        "(docs/backup-restore.md)",
+    )
+    reapply.add_argument(
+        "--from",
+        dest="ledger",
+        type=Path,
+        required=True,
+        help="an audit export written after the erasures (it must verify against this hub's "
+        "audit keys)",
+    )
+    reapply.add_argument("--by", default=None, help="who re-applies them (default: the OS user)")
+    add_json_flag(reapply, "what was destroyed")
+    reapply.set_defaults(run=_db_reapply_erasures)
 
 
 #: `hub db check`: the schema is behind the code (or absent): `hub db upgrade` is needed.
@@ -77,6 +99,28 @@ async def _db_check(args: argparse.Namespace, settings: Settings) -> int:
     if verdict.runnable:
         return exits.OK
     return CHECK_BEHIND if verdict.state == "behind" else CHECK_INCOMPATIBLE
+
+
+async def _db_reapply_erasures(args: argparse.Namespace, settings: Settings) -> int:
+    from hub import bootstrap
+
+    async with bootstrap.running(settings) as container:
+        report = await container.erasure_reapplier().reapply(
+            args.ledger, actor=args.by or getpass.getuser(), at=datetime.now(UTC)
+        )
+    if args.json:
+        emit_json(report.as_json())
+        return exits.OK
+    for key in report.destroyed:
+        print(
+            f"{key.person_id}: destroyed {key.holder} key {key.key_id} again "
+            f"(erased {key.erased_at.isoformat()})"
+        )
+    print(
+        f"{len(report.destroyed)} key(s) destroyed again, each with an erasure entry; "
+        f"{report.already_destroyed} already destroyed; {report.absent} not in this database"
+    )
+    return exits.OK
 
 
 async def _db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
