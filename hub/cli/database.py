@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from hub.cli import exits
 from hub.cli.common import Commands
 from hub.cli.output import add_json_flag, emit_fields, emit_json
+from hub.errors import InvalidInput
 
 if TYPE_CHECKING:
     from hub.settings import Settings
@@ -104,6 +105,10 @@ async def _db_check(args: argparse.Namespace, settings: Settings) -> int:
 async def _db_reapply_erasures(args: argparse.Namespace, settings: Settings) -> int:
     from hub import bootstrap
 
+    if not args.ledger.is_file():  # before starting anything
+        raise InvalidInput(
+            f"{args.ledger}: no such file (give an export written by `hub audit export`)"
+        )
     async with bootstrap.running(settings) as container:
         report = await container.erasure_reapplier().reapply(
             args.ledger, actor=args.by or getpass.getuser(), at=datetime.now(UTC)
