@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -175,3 +178,26 @@ async def test_code_goes_unready_when_the_database_is_behind_it(
     assert "database revision: 0017" in shown
     assert "code revision: 0018" in shown
     assert "this code runs on it: no" in shown
+
+
+def test_check_on_an_unreachable_database_is_one_line_and_exit_3(tmp_path: Path) -> None:
+    # Port 1 on loopback: nothing listens there. An init container must tell this from "behind".
+    environ = {k: v for k, v in os.environ.items() if not k.upper().startswith("HUB_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "hub.cli", "db", "check"],
+        env=environ
+        | {
+            "HUB_ENVIRONMENT": "test",
+            "HUB_DATA_DIR": str(tmp_path),
+            "HUB_DATABASE_URL": "postgresql+asyncpg://hub:pw-Secret-1@127.0.0.1:1/hub",
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 3, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "pw-Secret-1" not in done.stderr + done.stdout
+    [line] = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert line.startswith("error: cannot reach the database postgresql+asyncpg://hub@127.0.0.1:1")
