@@ -19,6 +19,7 @@ from hub.auth.secrets import hash_secret
 from hub.auth.tokens import TokenService
 from hub.auth.webhook_keys import load_webhook_signer
 from hub.domain.policy import PolicyBundle
+from hub.domain.schema_revisions import SchemaVerdict
 from hub.domain.schemas import SchemaRegistry
 from hub.errors import BusError, InvalidInput, StoreUnavailable
 from hub.infra import db
@@ -30,6 +31,7 @@ from hub.infra.clients import SqlClientRepository
 from hub.infra.conflicts import SqlConflictReviewList
 from hub.infra.deliveries import SqlDeliveryQueue
 from hub.infra.delivery_wakeup import DeliveryListener, SignallingRoutingStore
+from hub.infra.erasure_reapply import SqlKeyShredder
 from hub.infra.feed import SqlFeedStore
 from hub.infra.kafka_bus import KafkaEventConsumer, KafkaEventPublisher
 from hub.infra.kafka_delivery import KafkaDisclosureProducer
@@ -48,6 +50,7 @@ from hub.infra.retention import SqlRetentionStore
 from hub.infra.reviews import SqlReviewStore
 from hub.infra.routing import SqlRoutingStore
 from hub.infra.routing_lag import SqlRouterLag
+from hub.infra.schema_compatibility import schema_verdict
 from hub.infra.store import SqlEventStore, create_event_store
 from hub.infra.subscriptions import (
     SecretOpeningDeliveryQueue,
@@ -71,6 +74,7 @@ from hub.services.client_cache import CachedClientRepository
 from hub.services.clients import ClientRepository
 from hub.services.conflicts import ConflictReviewList
 from hub.services.delivery import DeliveryQueue, DeliveryService, DeliveryWorker, WebhookSender
+from hub.services.erasure_reapply import ErasureReapplier
 from hub.services.explain import ExplainService
 from hub.services.feed import FeedService
 from hub.services.intake import IntakeService
@@ -257,6 +261,13 @@ class Container:
             held=self.audit_checkpoints,
         )
 
+    def erasure_reapplier(self) -> ErasureReapplier:
+        """Re-destroys, after a restore, the keys an audit export says were erased
+        (`hub db reapply-erasures`); it trusts only exports this hub's audit keys verify."""
+        return ErasureReapplier(
+            SqlKeyShredder(self.engine, self.audit_log), self.audit_signer.trusted_keys
+        )
+
     def audit_evidence(self) -> EvidenceChecker:
         """Checks the events, decisions, erasures, feeds and query index against the log."""
         return EvidenceChecker(SqlEvidence(self.engine))
@@ -285,9 +296,10 @@ class Container:
         """How far the router that follows the store is behind it (`hub.services.routing_lag`)."""
         return await SqlRouterLag(self.engine).router_lag(ROUTER_CONSUMER)
 
-    async def schema_up_to_date(self) -> bool:
-        """The database schema is at the latest migration."""
-        return await db.is_up_to_date(self.engine, self.settings)
+    async def schema_verdict(self) -> SchemaVerdict:
+        """The database's schema revision against this code's: at its head, a later revision
+        that declares it runs with this code, behind, or incompatible (docs/migrations.md)."""
+        return await schema_verdict(self.engine, self.settings)
 
     def relay(self) -> Relay:
         """The outbox relay to the events topic (scaled out only)."""
@@ -482,13 +494,24 @@ async def upgrade_database(settings: Settings, revision: str = "head") -> db.Mig
     return await db.migrate(settings, revision)
 
 
+async def database_schema(settings: Settings) -> SchemaVerdict:
+    """The database's schema revision against this code's (`hub db current|check`), on the
+    hub's own connection, without starting anything."""
+    engine = db.create_engine(settings)
+    try:
+        return await schema_verdict(engine, settings)
+    finally:
+        await engine.dispose()
+
+
 @asynccontextmanager
 async def running(settings: Settings, *, migrate: bool | None = None) -> AsyncIterator[Container]:
     """Build everything the hub runs on; dispose of it on exit.
 
     The embedded default (SQLite) brings its own schema up to date; PostgreSQL must be migrated
-    explicitly with `hub db upgrade` (an operator decision), and the hub refuses to start on an
-    out-of-date schema rather than run against tables it does not know.
+    explicitly with `hub db upgrade` (an operator decision), and the hub refuses to start on a
+    schema it does not run on (behind, or a later revision that does not declare it runs with
+    this code: docs/migrations.md) rather than run against tables it does not know.
     """
     engine = db.create_engine(settings)
     # Plain http and private addresses only where an operator says so (development, tests).
@@ -503,13 +526,17 @@ async def running(settings: Settings, *, migrate: bool | None = None) -> AsyncIt
         max_connections=settings.delivery_concurrency,
     )
     try:
-        if migrate if migrate is not None else settings.is_embedded:
-            # As the owner (the migration URL), never through the hub's own connection.
+        verdict = await schema_verdict(engine, settings)
+        if (migrate if migrate is not None else settings.is_embedded) and verdict.state in (
+            "behind",
+            "current",
+        ):
+            # As the owner (the migration URL), never through the hub's own connection. A
+            # later schema that runs with this code is left as it is (a rolling upgrade's
+            # newer processes migrated it; this code cannot move it back).
             await db.migrate(settings)
-        elif not await db.is_up_to_date(engine, settings):
-            raise StoreUnavailable(
-                "the database schema is not at the latest migration: run `hub db upgrade`"
-            )
+        elif not verdict.runnable:
+            raise StoreUnavailable(f"the database schema does not fit this code: {verdict.reason}")
         if await db.runs_as_owner(engine):
             logger.warning(
                 "the hub runs as the owner of its tables: anyone with its credentials can alter "

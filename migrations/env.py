@@ -9,13 +9,20 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
+from hub.infra.schema_compatibility import record_compatibility
 from hub.infra.tables import metadata
 
 config = context.config
 
 
 def run_on(connection: Connection) -> None:
-    context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        render_as_batch=True,
+        # Each applied migration's `compatible_from`, kept where older code can read it.
+        on_version_apply=record_compatibility,
+    )
     with context.begin_transaction():
         context.run_migrations()
 

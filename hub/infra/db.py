@@ -18,7 +18,6 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -267,15 +266,6 @@ async def current_revision(connection: AsyncConnection) -> str | None:
         return MigrationContext.configure(sync_connection).get_current_revision()
 
     return await connection.run_sync(_read)
-
-
-def head_revision(settings: Settings) -> str | None:
-    return ScriptDirectory.from_config(alembic_config(settings)).get_current_head()
-
-
-async def is_up_to_date(engine: AsyncEngine, settings: Settings) -> bool:
-    async with engine.connect() as connection:
-        return await current_revision(connection) == head_revision(settings)
 
 
 async def ping(engine: AsyncEngine) -> None:

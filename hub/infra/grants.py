@@ -90,6 +90,8 @@ GRANTS: Mapping[str, str] = {
     "person_restrictions": f"{APPEND_ONLY}, UPDATE (lifted_at, lifted_by)",
     # -- the schema's revision: `hub serve` and /readyz check it, only `hub db upgrade` moves it.
     "alembic_version": "SELECT",
+    # What code the schema's revision runs with (readiness, `hub db current|check`).
+    "schema_compatibility": "SELECT",
 }
 
 #: Sequences (the event and audit positions): `nextval` and reading `last_value`; not UPDATE,

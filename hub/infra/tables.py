@@ -517,3 +517,14 @@ review_escalations = sa.Table(
     sa.Column("proposal_id", sa.Text, primary_key=True),
     sa.Column("escalated_at", Timestamp, nullable=False),
 )
+
+#: What code each applied migration runs with (migration 0018, docs/migrations.md): a row per
+#: revision applied from 0018 on, written by `migrations/env.py` as the migration is applied. Code
+#: older than the database reads its revision's row to know whether it may keep serving.
+schema_compatibility = sa.Table(
+    "schema_compatibility",
+    metadata,
+    sa.Column("revision", sa.Text, primary_key=True),
+    sa.Column("compatible_from", sa.Text, nullable=False),
+    sa.Column("applied_at", Timestamp, nullable=False),
+)

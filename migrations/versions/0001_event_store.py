@@ -20,6 +20,9 @@ revision: str = "0001"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+#: The oldest code revision that runs against this schema (docs/migrations.md): the first schema:
+#: no code before it.
+compatible_from: str = "0001"
 
 Json = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 Timestamp = sa.DateTime(timezone=True)

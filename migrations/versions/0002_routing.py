@@ -21,6 +21,9 @@ revision: str = "0002"
 down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+#: The oldest code revision that runs against this schema (docs/migrations.md): baseline (built in
+#: lockstep with its code); not declared expand-only.
+compatible_from: str = "0002"
 
 Json = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 Position = sa.BigInteger().with_variant(sa.Integer(), "sqlite")

@@ -22,6 +22,9 @@ revision: str = "0005"
 down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+#: The oldest code revision that runs against this schema (docs/migrations.md): baseline (built in
+#: lockstep with its code); not declared expand-only.
+compatible_from: str = "0005"
 
 Timestamp = sa.DateTime(timezone=True)
 Position = sa.BigInteger().with_variant(sa.Integer(), "sqlite")

@@ -28,6 +28,9 @@ revision: str = "0006"
 down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+#: The oldest code revision that runs against this schema (docs/migrations.md): baseline
+#: (built in lockstep with its code); not declared expand-only.
+compatible_from: str = "0006"
 
 Timestamp = sa.DateTime(timezone=True)
 Position = sa.BigInteger().with_variant(sa.Integer(), "sqlite")

@@ -18,6 +18,9 @@ revision: str = "0007"
 down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+#: The oldest code revision that runs against this schema (docs/migrations.md): expand-only: a
+#: nullable column and a new table older code never reads.
+compatible_from: str = "0006"
 
 Timestamp = sa.DateTime(timezone=True)
 

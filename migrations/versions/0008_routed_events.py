@@ -21,6 +21,9 @@ revision: str = "0008"
 down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+#: The oldest code revision that runs against this schema (docs/migrations.md): expand-only: a new
+#: table older code never reads.
+compatible_from: str = "0006"
 
 Timestamp = sa.DateTime(timezone=True)
 Position = sa.BigInteger().with_variant(sa.Integer(), "sqlite")

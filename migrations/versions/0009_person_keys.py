@@ -18,6 +18,9 @@ revision: str = "0009"
 down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+#: The oldest code revision that runs against this schema (docs/migrations.md): not expand-only:
+#: newer code seals fields under these keys, which older code would read as values.
+compatible_from: str = "0009"
 
 Timestamp = sa.DateTime(timezone=True)
 

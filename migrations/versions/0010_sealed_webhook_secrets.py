@@ -28,6 +28,9 @@ revision: str = "0010"
 down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+#: The oldest code revision that runs against this schema (docs/migrations.md): not expand-only:
+#: newer code seals webhook secrets, which older code would sign with as they are.
+compatible_from: str = "0010"
 
 Timestamp = sa.DateTime(timezone=True)
 

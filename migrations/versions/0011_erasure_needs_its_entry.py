@@ -22,6 +22,9 @@ revision: str = "0011"
 down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+#: The oldest code revision that runs against this schema (docs/migrations.md): not expand-only: a
+#: new constraint (an erasure needs its audit entry) older code was not written against.
+compatible_from: str = "0011"
 
 #: An erasure entry for the event at NEW.position: found through the query index by the event's
 #: id, then confirmed on the entry itself (the index is derived, the entry is the record).

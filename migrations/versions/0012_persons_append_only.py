@@ -20,6 +20,9 @@ revision: str = "0012"
 down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+#: The oldest code revision that runs against this schema (docs/migrations.md): expand-only in
+#: effect: the trigger refuses changes to `persons` that no code makes.
+compatible_from: str = "0011"
 
 
 def upgrade() -> None:

@@ -25,6 +25,9 @@ revision: str = "0013"
 down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+#: The oldest code revision that runs against this schema (docs/migrations.md): not expand-only:
+#: older code would take a "second-value" conflict for a two-people one.
+compatible_from: str = "0013"
 
 Json = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 

@@ -21,6 +21,9 @@ revision: str = "0014"
 down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+#: The oldest code revision that runs against this schema (docs/migrations.md): expand-only: new
+#: tables older code never reads.
+compatible_from: str = "0013"
 
 Json = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 Position = sa.BigInteger().with_variant(sa.Integer(), "sqlite")

@@ -21,6 +21,9 @@ revision: str = "0015"
 down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+#: The oldest code revision that runs against this schema (docs/migrations.md): expand-only:
+#: nullable columns; older code's rows read as written before the migration.
+compatible_from: str = "0013"
 
 Json = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 

@@ -19,6 +19,9 @@ revision: str = "0016"
 down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+#: The oldest code revision that runs against this schema (docs/migrations.md): expand-only: a
+#: notify trigger; older code polls and never listens.
+compatible_from: str = "0013"
 
 
 def upgrade() -> None:

@@ -19,6 +19,9 @@ revision: str = "0017"
 down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+#: The oldest code revision that runs against this schema (docs/migrations.md): not expand-only:
+#: older code would deliver version 1 bodies to a subscription that asked for version 2.
+compatible_from: str = "0017"
 
 Json = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
@@ -10,9 +12,11 @@ from hub.api.models import Health, WorkerHealth
 from hub.api.openapi import problems
 from hub.api.problems import RETRY_AFTER_SECONDS
 from hub.api.router_lag import RouterLagDetail
+from hub.domain.schema_revisions import SchemaVerdict
 from hub.services.worker import WorkerLoop, WorkerStatus
 
 router = APIRouter(tags=["health"])
+logger = logging.getLogger(__name__)
 
 
 class Readiness(Health):
@@ -42,11 +46,16 @@ async def healthz() -> Health:
     },
 )
 async def readyz(request: Request, container: ContainerDep) -> Readiness | JSONResponse:
-    """The database answers, its schema is at the latest migration, and no in-process worker
+    """The database answers, its schema is one this code runs on, and no in-process worker
     has stopped; each worker's state and lag.
 
-    503 (with `Retry-After`) when the database does not answer, the schema is behind, or a
-    worker stopped for good. A worker that is retrying a transient fault leaves the hub ready,
+    The schema fits when it is at this code's latest migration, or at a later one that declares
+    it runs with this code (an expand-only migration, docs/migrations.md): running processes
+    stay ready while a rolling upgrade migrates the database under them.
+
+    503 (with `Retry-After`) when the database does not answer, the schema is behind the code
+    or at a later revision that does not run with it (`checks.schema` names both revisions),
+    or a worker stopped for good. A worker that is retrying a transient fault leaves the hub ready,
     its status "degraded": what clients push is stored and acknowledged, and the worker catches
     up by itself once the fault clears. Taking every API process out of rotation for it would
     turn a delay into an outage.
@@ -59,9 +68,10 @@ async def readyz(request: Request, container: ContainerDep) -> Readiness | JSONR
     try:
         await container.ping_database()
         checks["database"] = "ok"
-        up_to_date = await container.schema_up_to_date()
-        checks["schema"] = "ok" if up_to_date else "behind: run `hub db upgrade`"
-        if up_to_date:
+        verdict = await container.schema_verdict()
+        checks["schema"] = _schema_check(verdict)
+        _log_change(request, verdict)
+        if verdict.runnable:
             router_lag = RouterLagDetail.of(await container.router_lag())
     except Exception as error:
         checks.setdefault("database", f"unreachable: {type(error).__name__}")
@@ -81,7 +91,7 @@ async def readyz(request: Request, container: ContainerDep) -> Readiness | JSONR
             lag=status.lag,
         )
     if "schema" in checks and all(_ready(v) for v in checks.values()):
-        degraded = any(v != "ok" for v in checks.values())
+        degraded = any(v.startswith("retrying") for v in checks.values())
         return Readiness(
             status="degraded" if degraded else "ok",
             checks=checks,
@@ -98,6 +108,24 @@ async def readyz(request: Request, container: ContainerDep) -> Readiness | JSONR
     )
 
 
+def _schema_check(verdict: SchemaVerdict) -> str:
+    if verdict.state == "current":
+        return "ok"
+    return f"{verdict.state}: {verdict.reason}"
+
+
+def _log_change(request: Request, verdict: SchemaVerdict) -> None:
+    """One log line when the schema's verdict changes (not one a probe)."""
+    previous: SchemaVerdict | None = getattr(request.app.state, "schema_verdict", None)
+    request.app.state.schema_verdict = verdict
+    if previous == verdict:
+        return
+    if verdict.runnable:
+        logger.info("schema %s: %s", verdict.state, verdict.reason)
+    else:
+        logger.warning("not ready: schema %s: %s", verdict.state, verdict.reason)
+
+
 def _check(status: WorkerStatus) -> str:
     if status.state in ("running", "starting"):
         return "ok"
@@ -112,4 +140,4 @@ def _check(status: WorkerStatus) -> str:
 
 
 def _ready(check: str) -> bool:
-    return check == "ok" or check.startswith("retrying")
+    return check == "ok" or check.startswith(("retrying", "compatible"))
