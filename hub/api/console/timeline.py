@@ -18,6 +18,9 @@ _TITLES: Mapping[str, str] = {
     "collection": "Collected",
     "disclosed": "Disclosed",
     "denied": "Refused",
+    "proposed": "Held for review",
+    "reviewed": "Reviewed",
+    "decided": "Decided",
     "consultation": "Consulted",
     "alteration": "Changed",
     "combination": "Records linked",
@@ -31,12 +34,16 @@ class Fact:
 
     label: str
     value: str
+    #: For a list worth folding away (the names of the fields involved): its items.
+    items: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class TimelineRow:
     position: int
-    kind: str  # collection, disclosed, denied, consultation, alteration, combination, erasure
+    #: collection, disclosed, denied, proposed, reviewed, decided, consultation, alteration,
+    #: combination or erasure
+    kind: str
     title: str
     at: str
     by: str
@@ -52,7 +59,15 @@ def _moment(value: datetime | str | None) -> str:
 
 
 def _facts(*pairs: tuple[str, object]) -> tuple[Fact, ...]:
-    return tuple(Fact(label, str(value)) for label, value in pairs if value not in (None, "", ()))
+    facts = []
+    for label, value in pairs:
+        if value in (None, "", ()):
+            continue
+        if isinstance(value, tuple):
+            facts.append(Fact(label, ", ".join(value), items=value))
+        else:
+            facts.append(Fact(label, str(value)))
+    return tuple(facts)
 
 
 def timeline(report: HistoryReport, names: Names) -> list[TimelineRow]:
@@ -80,21 +95,21 @@ def _row(
     facts: tuple[Fact, ...]
     if entry.kind is AuditKind.COLLECTION:
         summary = f"A {event_type or 'notification'} notification was received"
-        facts = _facts(("Source", entry.source), ("Fields", ", ".join(entry.fields)))
+        facts = _facts(("Source", entry.source), ("Fields", entry.fields))
     elif entry.kind is AuditKind.DISCLOSURE and entry.outcome == "disclosed":
         kind = "disclosed"
         summary = f"{event_type} disclosed to {names.agency(entry.recipient_id)}"
         done = summaries.get(record.position, {})
         acknowledged = done.get("acknowledged_at")
         facts = _facts(
-            ("Fields", ", ".join(entry.fields)),
+            ("Fields", entry.fields),
             ("Rule", ", ".join(entry.rules)),
             ("Purpose", entry.purpose),
             ("Legal basis", entry.legal_basis),
             ("Delivered", "yes" if done.get("delivered") else "not yet"),
             ("Acknowledged", _moment(acknowledged) if acknowledged else "not yet"),
         )
-    elif entry.kind is AuditKind.DISCLOSURE:
+    elif entry.kind is AuditKind.DISCLOSURE and entry.outcome == "denied":
         kind = "denied"
         summary = f"{event_type} refused to {names.agency(entry.recipient_id)}"
         facts = _facts(
@@ -103,15 +118,38 @@ def _row(
             ("Purpose", entry.purpose),
             ("Legal basis", entry.legal_basis),
         )
+    elif entry.kind is AuditKind.DISCLOSURE and entry.outcome == "proposed":
+        kind = "proposed"
+        summary = (
+            f"{event_type} proposed for {names.agency(entry.recipient_id)}, held until a "
+            "reviewer decides"
+        )
+        reviewers = ", ".join(names.agency(str(r)) for r in _as_list(details.get("reviewers")))
+        facts = _facts(
+            ("Fields", entry.fields),
+            ("Rule", ", ".join(entry.rules)),
+            ("Purpose", entry.purpose),
+            ("Legal basis", entry.legal_basis),
+            ("Reviewers", reviewers),
+        )
+    elif entry.kind is AuditKind.DISCLOSURE and (entry.outcome or "").startswith("review-"):
+        kind = "reviewed"
+        decision = (entry.outcome or "").removeprefix("review-")
+        summary = f"{event_type} for {names.agency(entry.recipient_id)}: {decision}"
+        facts = _facts(("Rule", ", ".join(entry.rules)))
+    elif entry.kind is AuditKind.DISCLOSURE:  # an outcome this page does not yet know
+        kind = "decided"
+        summary = f"{event_type} for {names.agency(entry.recipient_id)}: {entry.outcome}"
+        facts = _facts(("Rule", ", ".join(entry.rules)), ("Purpose", entry.purpose))
     elif entry.kind is AuditKind.CONSULTATION:
         summary = f"Read ({details.get('what', 'record')})"
         facts = _facts(("Purpose", entry.purpose))
     elif entry.kind is AuditKind.ERASURE:
         summary = f"{event_type or 'Notification'} fields erased"
-        facts = _facts(("Fields", ", ".join(entry.fields)), ("Rule", ", ".join(entry.rules)))
+        facts = _facts(("Fields", entry.fields), ("Rule", ", ".join(entry.rules)))
     elif entry.kind in (AuditKind.ALTERATION, AuditKind.COMBINATION):
         summary = (entry.outcome or kind).replace("-", " ").capitalize()
-        facts = _facts(("Fields", ", ".join(entry.fields)), ("Purpose", entry.purpose))
+        facts = _facts(("Fields", entry.fields), ("Purpose", entry.purpose))
     else:  # deliveries and acknowledgements: shown on their disclosure
         return None
     return TimelineRow(
