@@ -164,17 +164,18 @@ async def person_page(
     queries = container.audit_queries
     try:
         person_id = await queries.resolve_person(reference)
-    except InvalidInput as error:
-        errors["value"] = str(error)
-    except NotFound:
-        errors["value"] = "No person is known to the hub by this identifier"
-    if errors:
+    except (InvalidInput, NotFound) as error:
+        unknown = isinstance(error, NotFound)
         return _search_page(
             request,
             console,
             officer,
-            status_code=404 if "No person" in errors["value"] else 400,
-            errors=errors,
+            status_code=404 if unknown else 400,
+            errors={
+                "value": "No person is known to the hub by this identifier"
+                if unknown
+                else str(error)
+            },
             scheme=scheme,
             purpose=purpose,
         )
