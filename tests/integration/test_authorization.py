@@ -49,6 +49,7 @@ from hub.infra.review_records import record_proposals
 from hub.infra.sqltools import utc
 from hub.services.clients import register_client
 from hub.services.intake import source_belongs_to
+from hub.settings import Settings
 from tests.conftest import Database
 from tests.integration.api_helpers import bearer, example, examples_dir
 
@@ -462,6 +463,20 @@ ANY_SCOPE = {
     ): "recipients, their roles and areas (the bundle's directory); no person",
 }
 
+#: The console's routes (served only where an identity provider is configured): for people signed
+#: in through OpenID Connect, never for API tokens; who may open each, tested in
+#: tests/integration/console/ and tests/integration/test_console_dpo.py.
+CONSOLE = {
+    ("GET", "/"): "the sign-in page, or the signed-in person's home page",
+    ("GET", "/console/login"): "anyone: begins a sign-in at the identity provider",
+    ("GET", "/console/callback"): "anyone: the provider's answer, checked (state, PKCE, nonce)",
+    ("POST", "/console/logout"): "the signed-in person, with the page's CSRF token",
+    ("GET", "/console/static/{name:path}"): "anyone: the console's stylesheets",
+    ("GET", "/console/dpo"): "the dpo role only (others: a 403 page); no personal data",
+    ("POST", "/console/dpo/person"): "the dpo role only, with the CSRF token; logged as read",
+    ("POST", "/console/dpo/subject-access-report"): "the dpo role, CSRF token; logged as read",
+}
+
 #: Callers that never get past authentication.
 UNAUTHENTICATED = ("no token", "malformed", "expired", "wrong audience", "other key")
 
@@ -488,6 +503,18 @@ def test_every_route_is_in_the_table() -> None:
         for method in operations
     }
     assert documented <= {(method, path.replace(":path}", "}")) for method, path in served}
+
+
+def test_every_console_route_is_in_the_table() -> None:
+    with_console = create_app(
+        Settings(
+            environment="test",
+            oidc_issuer="http://127.0.0.1:8180/realms/pph",
+            oidc_client_id="pph-console",
+            console_role_map={"hub-dpo": "dpo"},
+        )
+    )
+    assert route_keys(with_console) - route_keys(create_app()) == set(CONSOLE)
 
 
 @dataclass

@@ -6,83 +6,58 @@ Content-Security-Policy, is never cached, and sends no Referer (the callback's U
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 
+from hub.api.console import dpo_pages
 from hub.api.console.oidc import SignInFailed
+from hub.api.console.rendering import (
+    HERE,
+    SESSION_COOKIE,
+    console_of,
+    page,
+    protect,
+    session_of,
+)
 from hub.api.console.runtime import Console
-from hub.api.console.sessions import ConsoleSession, SignedInPerson, csrf_matches
+from hub.api.console.sessions import SignedInPerson, csrf_matches
 
 logger = logging.getLogger("hub.console")
 
-HERE = Path(__file__).resolve().parent
-templates = Jinja2Templates(directory=HERE / "templates")
 #: The files under static/ the console serves (nothing else there is reachable).
 STATIC_FILES = {"console.css": "text/css", "sgds/design-system.min.css": "text/css"}
 
-SESSION_COOKIE = "pph_console"
 #: Binds a pending sign-in to the browser that began it (login CSRF); read only by the callback.
 SIGN_IN_COOKIE = "pph_console_signin"
 CALLBACK_PATH = "/console/callback"
 
 router = APIRouter(include_in_schema=False)
-
-
-def _console(request: Request) -> Console:
-    console: Console | None = getattr(request.app.state, "console", None)
-    if console is None:
-        raise HTTPException(status_code=404, detail="the console is not configured")
-    return console
-
-
-def _protect(response: Response, console: Console) -> Response:
-    # form-action names the provider: sign-out's POST is answered with a redirect there.
-    response.headers["Content-Security-Policy"] = (
-        "default-src 'none'; style-src 'self'; img-src 'self' data:; "
-        f"form-action 'self' {console.provider_origin}; "
-        "frame-ancestors 'none'; base-uri 'none'"
-    )
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-def _page(
-    request: Request, console: Console, template: str, status_code: int = 200, **context: object
-) -> Response:
-    response = templates.TemplateResponse(request, template, context, status_code=status_code)
-    return _protect(response, console)
-
-
-def _session(request: Request, console: Console) -> ConsoleSession | None:
-    return console.sessions.find(request.cookies.get(SESSION_COOKIE))
+# The data protection officer's pages, each in its own module.
+router.include_router(dpo_pages.router)
 
 
 @router.get("/", name="console_home")
 async def home(request: Request) -> Response:
-    console = _console(request)
-    session = _session(request, console)
+    console = console_of(request)
+    session = session_of(request, console)
     if session is None:
-        return _page(request, console, "signin.html")
-    return _page(
+        return page(request, console, "signin.html")
+    return page(
         request,
         console,
         "home.html",
         person=session.person,
         roles=sorted(session.person.roles),
+        dpo=dpo_pages.DPO in session.person.roles,
         csrf_token=session.csrf_token,
     )
 
 
 @router.get("/console/login", name="console_login")
 async def login(request: Request) -> Response:
-    console = _console(request)
+    console = console_of(request)
     redirect_uri = str(request.url_for("console_callback"))
     binding, pending = console.sessions.begin_sign_in(redirect_uri)
     try:
@@ -100,7 +75,7 @@ async def login(request: Request) -> Response:
         # Lax: the provider's redirect back is a top-level navigation from another site.
         samesite="lax",
     )
-    return _protect(response, console)
+    return protect(response, console)
 
 
 @router.get(CALLBACK_PATH, name="console_callback")
@@ -111,7 +86,7 @@ async def callback(
     error: str | None = None,
     error_description: str | None = None,
 ) -> Response:
-    console = _console(request)
+    console = console_of(request)
     if error is not None:
         reason = f"the identity provider answered {error}"
         if error_description:
@@ -136,7 +111,7 @@ async def callback(
     roles = console.roles.roles_of(identity.claims)
     if not roles:
         logger.info("console sign-in refused: subject %s holds no hub role", identity.subject)
-        response = _page(
+        response = page(
             request,
             console,
             "refused.html",
@@ -169,20 +144,20 @@ async def callback(
         httponly=True,
         samesite="lax",
     )
-    return _protect(response, console)
+    return protect(response, console)
 
 
 @router.post("/console/logout", name="console_logout")
 async def logout(request: Request, csrf_token: Annotated[str | None, Form()] = None) -> Response:
-    console = _console(request)
-    session = _session(request, console)
+    console = console_of(request)
+    session = session_of(request, console)
     if session is None:
         # Nothing to end here; back to the sign-in page.
         response = RedirectResponse(str(request.url_for("console_home")), status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/")
-        return _protect(response, console)
+        return protect(response, console)
     if not csrf_matches(session, csrf_token):
-        return _page(
+        return page(
             request,
             console,
             "error.html",
@@ -201,24 +176,24 @@ async def logout(request: Request, csrf_token: Annotated[str | None, Form()] = N
         target = None  # signed out here; the provider's own session ends when it expires
     response = RedirectResponse(target or home_url, status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
-    return _protect(response, console)
+    return protect(response, console)
 
 
 @router.get("/console/static/{name:path}", name="console_static")
 async def static(request: Request, name: str) -> Response:
-    console = _console(request)
+    console = console_of(request)
     media_type = STATIC_FILES.get(name)
     if media_type is None:
         raise HTTPException(status_code=404, detail=f"no console file {name!r}")
     response = FileResponse(HERE / "static" / name, media_type=media_type)
-    _protect(response, console)
+    protect(response, console)
     response.headers["Cache-Control"] = "public, max-age=3600"
     return response
 
 
 def _failed(request: Request, console: Console, failure: SignInFailed) -> Response:
     logger.warning("console sign-in failed: %s", failure)
-    response = _page(
+    response = page(
         request,
         console,
         "error.html",

@@ -1,0 +1,239 @@
+"""The data protection officer's pages: find a person by any identifier, their history on one
+page, and their subject access report as CSV. Only the dpo role sees them.
+
+Each page is a consultation of personal data: it calls the same `AuditQueryService` the API's
+`/v1/audit/persons/.../history` calls, which records the read, with the purpose the officer
+typed before the page opened and the signed-in person as the actor (`officer.principal_of`).
+Identifiers and purposes travel in POST bodies only, never in a URL (which browsers, proxies
+and logs keep).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from hub.api.console.names import names_for
+from hub.api.console.officer import principal_of
+from hub.api.console.rendering import console_of, page, protect, session_of
+from hub.api.console.roles import HubRole
+from hub.api.console.runtime import Console
+from hub.api.console.sessions import ConsoleSession, csrf_matches
+from hub.api.console.timeline import timeline
+from hub.api.deps import ContainerDep
+from hub.domain.notifications import SCHEMES
+from hub.errors import InvalidInput, NotFound
+from hub.services.audit_queries import check_purpose
+
+logger = logging.getLogger("hub.console")
+
+router = APIRouter(include_in_schema=False)
+
+DPO = HubRole("dpo")
+#: "person_id" finds a person by the hub's own id; the others are the identifier schemes.
+PERSON_ID = "person_id"
+SCHEME_CHOICES = [(PERSON_ID, "Hub person id")] + [
+    (name, scheme.title) for name, scheme in SCHEMES.items()
+]
+
+Text = Annotated[str, Form()]
+
+
+def _officer(request: Request) -> tuple[Console, ConsoleSession | Response]:
+    """The console and the signed-in data protection officer, or the answer to send instead:
+    to the sign-in page when nobody is signed in, the refused page to anyone else."""
+    console = console_of(request)
+    session = session_of(request, console)
+    if session is None:
+        home = RedirectResponse(str(request.url_for("console_home")), status_code=303)
+        return console, protect(home, console)
+    if DPO not in session.person.roles:
+        logger.info("console: subject %s refused the DPO pages", session.person.subject)
+        return console, page(
+            request,
+            console,
+            "forbidden.html",
+            status_code=403,
+            person=session.person,
+            needed="Data protection officer",
+        )
+    return console, session
+
+
+def _search_page(
+    request: Request,
+    console: Console,
+    session: ConsoleSession,
+    *,
+    status_code: int = 200,
+    errors: dict[str, str] | None = None,
+    scheme: str = "pnc_id",
+    purpose: str = "",
+) -> Response:
+    return page(
+        request,
+        console,
+        "dpo_search.html",
+        status_code=status_code,
+        person=session.person,
+        csrf_token=session.csrf_token,
+        schemes=SCHEME_CHOICES,
+        scheme=scheme,
+        purpose=purpose,
+        errors=errors or {},
+    )
+
+
+def _forged(request: Request, console: Console) -> Response:
+    return page(
+        request,
+        console,
+        "error.html",
+        status_code=403,
+        title="Request refused",
+        message="The form did not come from this console (its CSRF token is missing or wrong). "
+        "Nothing was read; use the search form on the console's page.",
+    )
+
+
+def _purpose(purpose: str) -> str:
+    """The purpose, checked as the API checks `X-Purpose` (its message names the field)."""
+    try:
+        checked = check_purpose(purpose, required=True)
+    except InvalidInput as error:
+        if not purpose.strip():
+            raise InvalidInput(
+                "Say why you are looking at this person's record, e.g. "
+                "'subject access request SAR-2026-0117'"
+            ) from error
+        raise InvalidInput(str(error).replace("X-Purpose", "The purpose")) from error
+    assert checked is not None  # required=True: a missing purpose raised above
+    return checked
+
+
+@router.get("/console/dpo", name="console_dpo_search")
+async def search_form(request: Request) -> Response:
+    console, officer = _officer(request)
+    if isinstance(officer, Response):
+        return officer
+    return _search_page(request, console, officer)
+
+
+@router.post("/console/dpo/person", name="console_dpo_person")
+async def person_page(
+    request: Request,
+    container: ContainerDep,
+    scheme: Text = "",
+    value: Text = "",
+    purpose: Text = "",
+    csrf_token: Text = "",
+) -> Response:
+    """The person found by `scheme` and `value`: their whole history, read for `purpose`."""
+    console, officer = _officer(request)
+    if isinstance(officer, Response):
+        return officer
+    if not csrf_matches(officer, csrf_token):
+        return _forged(request, console)
+    errors: dict[str, str] = {}
+    value = value.strip()
+    if scheme != PERSON_ID and scheme not in SCHEMES:
+        errors["scheme"] = "Choose the kind of identifier from the list"
+    if not value:
+        errors["value"] = "Enter the identifier's value"
+    elif len(value) > 200:
+        errors["value"] = "An identifier is at most 200 characters"
+    try:
+        checked_purpose = _purpose(purpose)
+    except InvalidInput as error:
+        errors["purpose"] = str(error)
+    if errors:
+        return _search_page(
+            request,
+            console,
+            officer,
+            status_code=400,
+            errors=errors,
+            scheme=scheme,
+            purpose=purpose,
+        )
+    reference = value if scheme == PERSON_ID else f"{scheme}:{value}"
+    queries = container.audit_queries
+    try:
+        person_id = await queries.resolve_person(reference)
+    except (InvalidInput, NotFound) as error:
+        unknown = isinstance(error, NotFound)
+        return _search_page(
+            request,
+            console,
+            officer,
+            status_code=404 if unknown else 400,
+            errors={
+                "value": "No person is known to the hub by this identifier"
+                if unknown
+                else str(error)
+            },
+            scheme=scheme,
+            purpose=purpose,
+        )
+    report = await queries.history(
+        person_id, principal_of(officer.person, console.relying_party.issuer), checked_purpose
+    )
+    recipients = {r.id: r.name for r in container.policy.directory.recipients.values()}
+    names = await names_for((r.entry.actor for r in report.records), recipients, container.clients)
+    checkpoint = await container.audit_trail.latest_checkpoint()
+    return page(
+        request,
+        console,
+        "dpo_person.html",
+        person=officer.person,
+        csrf_token=officer.csrf_token,
+        report=report,
+        rows=timeline(report, names),
+        names=names,
+        purpose=checked_purpose,
+        checkpoint=checkpoint,
+    )
+
+
+@router.post("/console/dpo/subject-access-report", name="console_dpo_sar")
+async def subject_access_report(
+    request: Request,
+    container: ContainerDep,
+    person_id: Text = "",
+    purpose: Text = "",
+    csrf_token: Text = "",
+) -> Response:
+    """The subject access report as CSV: the API's own report (`subject_access=true`), which
+    withholds what an active restriction covers and says so."""
+    console, officer = _officer(request)
+    if isinstance(officer, Response):
+        return officer
+    if not csrf_matches(officer, csrf_token):
+        return _forged(request, console)
+    try:
+        checked_purpose = _purpose(purpose)
+        report = await container.audit_queries.history(
+            person_id,
+            principal_of(officer.person, console.relying_party.issuer),
+            checked_purpose,
+            subject_access=True,
+        )
+    except (InvalidInput, NotFound) as error:
+        return page(
+            request,
+            console,
+            "error.html",
+            status_code=404 if isinstance(error, NotFound) else 400,
+            title="No report",
+            message=str(error),
+        )
+    response = Response(report.as_csv(), media_type="text/csv; charset=utf-8")
+    # The hub's opaque person id names the file, never an identifier such as a PNC ID.
+    safe_id = re.sub(r"[^A-Za-z0-9_.-]", "_", report.person_id)
+    filename = f"subject-access-report-{safe_id}.csv"
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return protect(response, console)
