@@ -159,14 +159,16 @@ def test_the_installed_hub_reads_only_the_installed_package(installed: Installed
         "'mypy', 'schemathesis') if u.find_spec(m)])"
     )
     assert dev_only == "[]"
-    # The console's templates load, and its static files are there, from the installed package
+    # Every console template loads, and its static files are there, from the installed package
     # (the console itself needs an identity provider to serve them: tests/e2e/console).
+    shipped = sorted(p.name for p in (PROJECT_ROOT / "hub/api/console/templates").glob("*.html"))
     loaded = installed.python(
-        "from hub.api.console.routes import HERE, STATIC_FILES, templates; "
-        "print(templates.get_template('base.html').filename); "
+        "from hub.api.console.rendering import HERE, templates; "
+        "from hub.api.console.routes import STATIC_FILES; "
+        f"print(*(templates.get_template(n).filename for n in {shipped!r}), sep='\\n'); "
         "print(*(HERE / 'static' / name for name in STATIC_FILES), sep='\\n')"
     ).splitlines()
-    assert len(loaded) == 3
+    assert len(loaded) == len(shipped) + 2
     for path in loaded:
         assert Path(path).resolve().is_relative_to(site), path
         assert Path(path).is_file(), path
