@@ -4,7 +4,9 @@ rejects topic, written by an idempotent `acks=all` producer.
 
 A rejected message keeps its key and bytes as they arrived; its headers say why
 (`reject_reason`, `reject_problems` as JSON), and where it came from (`agency`, `source_topic`,
-`source_partition`, `source_offset`), beside the original headers.
+`source_partition`, `source_offset`). The original message's headers are not carried over
+(`IntakeMessage` does not keep them): find the original by its source topic, partition and
+offset.
 """
 
 from __future__ import annotations
