@@ -8,7 +8,6 @@ import asyncio
 import getpass
 import json
 import sys
-import uuid
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -251,6 +250,7 @@ async def _history(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _restrict(args: argparse.Namespace, settings: Settings) -> int:
     from hub import bootstrap
+    from hub.services.audit_queries import new_restriction_id
 
     async with bootstrap.running(settings) as container:
         person_id = await container.audit_queries.resolve_person(args.person)
@@ -261,7 +261,7 @@ async def _restrict(args: argparse.Namespace, settings: Settings) -> int:
             event_types=args.event_type,
             reference=args.reference,
             principal=_principal(args),
-            restriction_id=f"rs_{uuid.uuid4().hex[:16]}",
+            restriction_id=new_restriction_id(),
         )
     _emit(restriction.as_json(), as_json=args.json)
     return 0

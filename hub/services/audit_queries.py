@@ -12,6 +12,7 @@ import csv
 import io
 import re
 import unicodedata
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -38,11 +39,18 @@ __all__ = [
     "Principal",
     "Restriction",
     "Restrictions",
+    "new_restriction_id",
     "records_csv",
 ]
 
 #: The most entries one query page returns.
 MAX_PAGE: Final = 5000
+
+
+def new_restriction_id() -> str:
+    """A new restriction's id: `rs_` and 16 random hex digits (the API, CLI and console)."""
+    return f"rs_{uuid.uuid4().hex[:16]}"
+
 
 #: The grounds on which DPA 2018 s45(4) lets a controller restrict a subject's right of access.
 GROUNDS: Final[Mapping[str, str]] = {

@@ -1,5 +1,6 @@
 """The data protection officer's pages: find a person by any identifier, their history on one
-page, and their subject access report as CSV. Only the dpo role sees them.
+page, and their subject access report as CSV (restrictions: `restriction_pages`). Only the dpo
+role sees them.
 
 Each page is a consultation of personal data: it calls the same `AuditQueryService` the API's
 `/v1/audit/persons/.../history` calls, which records the read, with the purpose the officer
@@ -20,6 +21,7 @@ from fastapi.responses import RedirectResponse, Response
 from hub.api.console.names import names_for
 from hub.api.console.officer import principal_of
 from hub.api.console.rendering import console_of, page, protect, session_of
+from hub.api.console.restriction_choices import restriction_choices
 from hub.api.console.roles import HubRole
 from hub.api.console.runtime import Console
 from hub.api.console.sessions import ConsoleSession, csrf_matches
@@ -43,7 +45,7 @@ SCHEME_CHOICES = [(PERSON_ID, "Hub person id")] + [
 Text = Annotated[str, Form()]
 
 
-def _officer(request: Request) -> tuple[Console, ConsoleSession | Response]:
+def officer_or_answer(request: Request) -> tuple[Console, ConsoleSession | Response]:
     """The console and the signed-in data protection officer, or the answer to send instead:
     to the sign-in page when nobody is signed in, the refused page to anyone else."""
     console = console_of(request)
@@ -88,7 +90,7 @@ def _search_page(
     )
 
 
-def _forged(request: Request, console: Console) -> Response:
+def forged(request: Request, console: Console) -> Response:
     return page(
         request,
         console,
@@ -100,7 +102,7 @@ def _forged(request: Request, console: Console) -> Response:
     )
 
 
-def _purpose(purpose: str) -> str:
+def stated_purpose(purpose: str) -> str:
     """The purpose, checked as the API checks `X-Purpose` (its message names the field)."""
     try:
         checked = check_purpose(purpose, required=True)
@@ -117,7 +119,7 @@ def _purpose(purpose: str) -> str:
 
 @router.get("/console/dpo", name="console_dpo_search")
 async def search_form(request: Request) -> Response:
-    console, officer = _officer(request)
+    console, officer = officer_or_answer(request)
     if isinstance(officer, Response):
         return officer
     return _search_page(request, console, officer)
@@ -133,11 +135,11 @@ async def person_page(
     csrf_token: Text = "",
 ) -> Response:
     """The person found by `scheme` and `value`: their whole history, read for `purpose`."""
-    console, officer = _officer(request)
+    console, officer = officer_or_answer(request)
     if isinstance(officer, Response):
         return officer
     if not csrf_matches(officer, csrf_token):
-        return _forged(request, console)
+        return forged(request, console)
     errors: dict[str, str] = {}
     value = value.strip()
     if scheme != PERSON_ID and scheme not in SCHEMES:
@@ -147,7 +149,7 @@ async def person_page(
     elif len(value) > 200:
         errors["value"] = "An identifier is at most 200 characters"
     try:
-        checked_purpose = _purpose(purpose)
+        checked_purpose = stated_purpose(purpose)
     except InvalidInput as error:
         errors["purpose"] = str(error)
     if errors:
@@ -196,6 +198,7 @@ async def person_page(
         names=names,
         purpose=checked_purpose,
         checkpoint=checkpoint,
+        choices=restriction_choices(report, recipients),
     )
 
 
@@ -209,13 +212,13 @@ async def subject_access_report(
 ) -> Response:
     """The subject access report as CSV: the API's own report (`subject_access=true`), which
     withholds what an active restriction covers and says so."""
-    console, officer = _officer(request)
+    console, officer = officer_or_answer(request)
     if isinstance(officer, Response):
         return officer
     if not csrf_matches(officer, csrf_token):
-        return _forged(request, console)
+        return forged(request, console)
     try:
-        checked_purpose = _purpose(purpose)
+        checked_purpose = stated_purpose(purpose)
         report = await container.audit_queries.history(
             person_id,
             principal_of(officer.person, console.relying_party.issuer),

@@ -5,7 +5,6 @@ purpose the caller declares in `X-Purpose`."""
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -34,6 +33,7 @@ from hub.services.audit_queries import (
     MAX_PAGE,
     AuditQuery,
     AuditRecord,
+    new_restriction_id,
     records_csv,
 )
 
@@ -403,7 +403,7 @@ async def restrict_person(
         event_types=body.event_types,
         reference=body.reference,
         principal=principal(caller),
-        restriction_id=f"rs_{uuid.uuid4().hex[:16]}",
+        restriction_id=new_restriction_id(),
     )
     return restriction.as_json()
 
