@@ -163,3 +163,57 @@ def test_an_operator_is_refused_the_dpo_pages(
         assert_accessible(page)
     finally:
         context.close()
+
+
+def test_a_dpo_restricts_the_report_from_the_person_s_page_and_lifts_it(
+    chromium: Browser, routing_hub: HubProcess, keycloak: KeycloakUnderTest
+) -> None:
+    hub = routing_hub
+    auditor = hub.token(hub.register("hub-dpo", "audit:read"))
+    sps_number = a_person_told_to_glasgow(hub, auditor)
+    context = chromium.new_context()
+    try:
+        page = context.new_page()
+        page.goto(console_url(hub))
+        page.get_by_role("link", name="Sign in with your agency account").click()
+        sign_in_at_keycloak(page, keycloak, "dpo")
+        page.get_by_role("link", name="Find a person and see their history").click()
+        page.get_by_label("Kind of identifier").select_option("sps_number")
+        page.get_by_label("Identifier", exact=True).fill(sps_number)
+        page.get_by_label("Why you are looking at this record").fill(PURPOSE)
+        page.get_by_role("button", name="Find and open the record").click()
+        expect(page.locator("#no-restrictions")).to_be_visible()
+
+        page.get_by_text("Restrict this person's subject access report").click()
+        page.get_by_label("Ground (DPA 2018 s45(4))").select_option("crime")
+        # SGDS draws the checkbox on its label, as a person clicks it.
+        page.locator('label[for="recipient-sw-glasgow-city"]').click()
+        expect(page.get_by_label(GLASGOW_NAME)).to_be_checked()
+        page.get_by_label("Case reference (optional)").fill("SAR-2026-0117")
+        assert_accessible(page)
+        page.get_by_role("button", name="Place the restriction").click()
+        expect(page.get_by_role("heading", name="Restriction placed")).to_be_visible()
+        expect(page.locator("#restriction-done")).to_contain_text("sw-glasgow-city")
+        assert_accessible(page)
+        screenshot(page, "dpo-restriction-placed")
+
+        page.get_by_role("button", name="Back to the person's page").click()
+        restrictions = page.get_by_role("table", name="Restrictions placed")
+        expect(restrictions).to_contain_text(GLASGOW_NAME)
+        expect(restrictions).to_contain_text("Active")
+        expect(restrictions).to_contain_text("Dana Ogilvie")
+        restrictions.get_by_role("button", name="Lift").click()
+        expect(page.get_by_role("heading", name="Restriction lifted")).to_be_visible()
+        page.get_by_role("button", name="Back to the person's page").click()
+        restrictions = page.get_by_role("table", name="Restrictions placed")
+        expect(restrictions).not_to_contain_text("Active")
+        expect(restrictions.get_by_role("button", name="Lift")).to_have_count(0)
+    finally:
+        context.close()
+
+    # Both changes are in the trail under the officer's name.
+    changes = _audit(hub, auditor, "entries", kind="alteration", person=f"sps_number:{sps_number}")[
+        "entries"
+    ]
+    outcomes = [c["outcome"] for c in changes if c["actor"].endswith("(Dana Ogilvie)")]
+    assert outcomes == ["restriction-placed", "restriction-lifted"], changes
