@@ -36,6 +36,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 __all__ = [
+    "CRYPTO_SHRED_RULE",
     "HEALTH_EVENT_TYPE",
     "MARKER",
     "AesGcmKek",
@@ -48,6 +49,10 @@ __all__ = [
     "seal_fields",
     "sensitive_paths",
 ]
+
+#: The rule named by crypto-shredding's erasure entries (written on erasure, and read back
+#: from an audit export when erasures are re-applied after a restore).
+CRYPTO_SHRED_RULE: Final = "crypto-shred"
 
 #: The key of the one-entry object that stands in for a sealed value.
 MARKER: Final = "$pph.enc"

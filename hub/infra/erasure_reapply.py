@@ -10,10 +10,11 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.domain.audit.entries import AuditEntry, AuditKind
+from hub.domain.protection import CRYPTO_SHRED_RULE
 from hub.infra.audit import SqlAuditLog
 from hub.infra.dberrors import translated
 from hub.infra.tables import identifier_conflicts, person_keys, persons
-from hub.services.erasure_reapply import CRYPTO_SHRED_RULE, ReapplyReport, ShreddedKey
+from hub.services.erasure_reapply import ReapplyReport, ShreddedKey
 
 
 class SqlKeyShredder:

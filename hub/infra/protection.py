@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from hub.domain.audit.entries import AuditEntry, AuditKind
 from hub.domain.notifications import Notification
 from hub.domain.protection import (
+    CRYPTO_SHRED_RULE,
     AesGcmKek,
     KeyEncryptionKey,
     SensitiveFields,
@@ -56,8 +57,6 @@ __all__ = [
 ]
 
 KEK_FILE: Final = Path("keys") / "data-kek.key"
-#: The rule named by crypto-shredding's erasure entries.
-CRYPTO_SHRED_RULE: Final = "crypto-shred"
 _KEK_BYTES: Final = 32
 
 

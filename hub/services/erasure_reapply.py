@@ -24,10 +24,8 @@ from typing import Literal, Protocol
 
 from hub.domain.audit.entries import parse_timestamp
 from hub.domain.audit.export_file import verify_export
+from hub.domain.protection import CRYPTO_SHRED_RULE
 from hub.errors import InvalidInput
-
-#: The rule crypto-shredding's erasure entries name (`hub.infra.protection`).
-CRYPTO_SHRED_RULE = "crypto-shred"
 
 
 @dataclass(frozen=True, slots=True)
