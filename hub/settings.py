@@ -410,3 +410,16 @@ class Settings(BaseSettings):
         if self.environment == "production" and not self.console_cookie_secure:
             raise ValueError("HUB_CONSOLE_COOKIE_SECURE cannot be off in production")
         return self
+
+
+class DatabaseSettings(Settings):
+    """The settings of the commands that only reach the database's schema (`hub db upgrade`,
+    `current`, `check`): a migration Job or an init container is given the database's URLs and
+    nothing else, so production does not demand the signing keys and the key-encryption key here
+    (no migration reads them: migrations/versions/0010's docstring says why)."""
+
+    @model_validator(mode="after")
+    def _no_insecure_fallbacks(self) -> DatabaseSettings:
+        if self.environment == "production" and self.database_url is None:
+            raise ValueError("HUB_DATABASE_URL is required in production")
+        return self

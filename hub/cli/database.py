@@ -23,7 +23,7 @@ def register(commands: Commands) -> None:
     upgrade = database.add_parser("upgrade", help="apply the Alembic migrations")
     upgrade.add_argument("--revision", default="head")
     # A connection failure names HUB_DATABASE_MIGRATION_URL, which this runs on.
-    upgrade.set_defaults(run=_db_upgrade, migration_database=True)
+    upgrade.set_defaults(run=_db_upgrade, migration_database=True, database_only=True)
 
     current = database.add_parser(
         "current",
@@ -31,7 +31,7 @@ def register(commands: Commands) -> None:
         "it (docs/migrations.md)",
     )
     add_json_flag(current, "the revisions")
-    current.set_defaults(run=_db_current)
+    current.set_defaults(run=_db_current, database_only=True)
 
     check = database.add_parser(
         "check",
@@ -41,7 +41,7 @@ def register(commands: Commands) -> None:
         "on (deploy newer code); for init containers and deploy scripts",
     )
     add_json_flag(check, "the verdict")
-    check.set_defaults(run=_db_check)
+    check.set_defaults(run=_db_check, database_only=True)
 
     reapply = database.add_parser(
         "reapply-erasures",

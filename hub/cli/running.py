@@ -17,7 +17,7 @@ from pydantic_settings import SettingsError
 from hub.cli import exits, logs, settings_errors, unreachable
 from hub.cli.common import Command
 from hub.errors import BusUnavailable, HubError, StoreUnavailable
-from hub.settings import Settings
+from hub.settings import DatabaseSettings, Settings
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -27,7 +27,9 @@ def run_command(args: argparse.Namespace) -> int:
         documents: Callable[[argparse.Namespace, None], Coroutine[Any, Any, int]] = args.run
         return asyncio.run(documents(args, None))
     try:
-        settings = Settings()
+        # `hub db upgrade|current|check` need only the database (a migration Job has no keys).
+        loads = DatabaseSettings if getattr(args, "database_only", False) else Settings
+        settings = loads()
     except (ValidationError, SettingsError) as error:
         _error("invalid settings (see `hub settings doc`):")
         for line in settings_errors.describe(error):

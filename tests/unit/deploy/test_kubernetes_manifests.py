@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hub.api.routes.health import router as health_router
 from hub.auth.webhook_keys import load_webhook_signer
 from hub.cli import _parser as cli_parser
-from hub.settings import Settings
+from hub.settings import DatabaseSettings, Settings
 from tests.unit.deploy.kubernetes_manifests import (
     OVERLAYS,
     ROOT,
@@ -85,13 +85,21 @@ def _environment(manifests: list[Manifest], container: Manifest) -> dict[str, st
     return environment
 
 
-def _settings(monkeypatch: pytest.MonkeyPatch, environment: dict[str, str]) -> Settings:
+def _settings(
+    monkeypatch: pytest.MonkeyPatch, environment: dict[str, str], container: Manifest | None = None
+) -> Settings:
+    """The settings the container's command loads from `environment` (`hub db upgrade|check`
+    load the database's only: hub.cli.running)."""
+    loads = Settings
+    if container is not None:
+        parsed = cli_parser().parse_args(container["args"][1:])
+        loads = DatabaseSettings if getattr(parsed, "database_only", False) else Settings
     with monkeypatch.context() as patch:
         for name in [n for n in os.environ if n.startswith("HUB_")]:
             patch.delenv(name)
         for name, value in environment.items():
             patch.setenv(name, value)
-        return Settings()
+        return loads()
 
 
 def _containers(manifests: list[Manifest]) -> list[tuple[Manifest, Manifest]]:
@@ -173,7 +181,7 @@ def test_production_gives_every_process_the_settings_production_requires(
     manifests = render("production")
     for workload, container in _containers(manifests):
         name = workload["metadata"]["name"]
-        settings = _settings(monkeypatch, _environment(manifests, container))
+        settings = _settings(monkeypatch, _environment(manifests, container), container)
         assert settings.environment == "production", name
         assert not settings.is_embedded, name
         if workload["kind"] == "Deployment":
@@ -189,9 +197,20 @@ def test_only_the_migration_job_holds_the_owner_roles_connection(
     holders = {
         workload["metadata"]["name"]
         for workload, container in _containers(manifests)
-        if _settings(monkeypatch, _environment(manifests, container)).database_migration_url
+        if _settings(
+            monkeypatch, _environment(manifests, container), container
+        ).database_migration_url
     }
     assert holders == {"pph-hub-migrate"}
+
+
+def test_the_migration_job_holds_no_key() -> None:
+    # It needs the database's URLs only (hub.settings.DatabaseSettings): a key it is given is a
+    # key one more pod can leak.
+    job = named(render("production"), "Job", "pph-hub-migrate")
+    [container] = job["spec"]["template"]["spec"]["containers"]
+    given = {entry["name"] for entry in container.get("env", [])}
+    assert given == {"HUB_DATABASE_MIGRATION_URL", "HUB_DATABASE_URL"}
 
 
 def test_a_production_setting_left_out_stops_the_role(monkeypatch: pytest.MonkeyPatch) -> None:
