@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hub.auth.secrets import hash_secret
 from hub.auth.tokens import TokenService
 from hub.auth.webhook_keys import load_webhook_signer
+from hub.domain.loaded_contract import load_contract
 from hub.domain.policy import PolicyBundle
 from hub.domain.schema_revisions import SchemaVerdict
 from hub.domain.schemas import SchemaRegistry
@@ -544,9 +545,8 @@ async def running(settings: Settings, *, migrate: bool | None = None) -> AsyncIt
                 "as another role (HUB_DATABASE_MIGRATION_URL) and the hub as a role that owns "
                 "nothing (docs/security.md)"
             )
-        schemas = SchemaRegistry.load(settings.events_dir)
         # An invalid bundle stops the hub here, with every problem as file:line.
-        policy = PolicyBundle.load(settings.policy_bundle_dir, schemas)
+        schemas, policy = load_contract(settings.events_dir, settings.policy_bundle_dir)
         logger.info("policy bundle %s version %s", policy.name, policy.version)
         # Every store that changes or discloses personal data logs it in its own transaction.
         audit_log = SqlAuditLog(engine)
