@@ -10,12 +10,17 @@ If PostgreSQL cannot be reached the PostgreSQL tests fail loudly; they are never
 
 from __future__ import annotations
 
+import asyncio
 import os
+import shutil
+import subprocess
+import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import asyncpg
 import pytest
 import pytest_asyncio
 import sqlalchemy as sa
@@ -104,6 +109,70 @@ def owner_settings(settings: Settings) -> Settings:
     return settings.model_copy(update={"database_url": settings.database_migration_url})
 
 
+class _Templates:
+    """Each backend's empty database migrated once per test process by the migrations
+    themselves (`hub.infra.db.migrate`, as `hub db upgrade` runs them), then copied for every
+    test: a file copy on SQLite, the schema replayed from `pg_dump` on PostgreSQL (objects,
+    grants to the runtime role and the migrations' own rows, under the test's schema name).
+    Eighteen migrations per test were most of a database test's setup. The migrations
+    themselves are tested where they are the subject (test_schema_compatibility.py, …)."""
+
+    def __init__(self) -> None:
+        self._sqlite: Path | None = None
+        self._postgres: tuple[str, str] | None = None  # (template schema name, its dump)
+
+    async def sqlite(self, data_dir: Path) -> None:
+        """A migrated SQLite database at `data_dir`'s hub.sqlite3."""
+        if self._sqlite is None:
+            folder = Path(tempfile.mkdtemp(prefix="hub-template-"))
+            await migrate(make_settings("sqlite", folder))
+            migrated = folder / "data" / "hub.sqlite3"
+            assert not migrated.with_name("hub.sqlite3-wal").exists(), "WAL left after migrate"
+            self._sqlite = migrated
+        await asyncio.to_thread(_copy_into, self._sqlite, data_dir)
+
+    async def postgres(self, schema: str) -> None:
+        """The schema `schema`, as the migrations leave an empty one."""
+        if self._postgres is None:
+            template = f"template_{uuid.uuid4().hex[:12]}"
+            await _create_schema(template)
+            try:
+                await migrate(make_settings("postgres", Path(tempfile.mkdtemp()), template))
+                done = await asyncio.to_thread(
+                    subprocess.run,
+                    ["pg_dump", "--no-owner", "--inserts", "--schema", template, _libpq_url()],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                    timeout=120,
+                )
+                dumped = done.stdout
+            finally:
+                await _drop_schema(template)
+            # psql's meta-commands (`\restrict`) are not SQL.
+            sql = "\n".join(line for line in dumped.splitlines() if not line.startswith("\\"))
+            self._postgres = (template, sql)
+        template, sql = self._postgres
+        connection = await asyncpg.connect(_libpq_url())
+        try:
+            await connection.execute(sql.replace(template, schema))
+        finally:
+            await connection.close()
+
+
+def _copy_into(database_file: Path, data_dir: Path) -> None:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(database_file, data_dir / database_file.name)
+
+
+def _libpq_url() -> str:
+    """The owner's URL as libpq and asyncpg take it."""
+    return POSTGRES_OWNER_URL.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+_templates = _Templates()
+
+
 @pytest_asyncio.fixture(params=BACKENDS)
 async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
     """An empty database migrated by the owner role: SQLite in a temporary folder, or a fresh
@@ -112,12 +181,13 @@ async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
     schema = None
     if backend == "postgres":
         schema = f"test_{uuid.uuid4().hex[:12]}"
-        await _create_schema(schema)
+        await _templates.postgres(schema)
     settings = make_settings(backend, tmp_path, schema)
+    if schema is None:
+        await _templates.sqlite(settings.data_dir)
     engine = create_engine(settings)
     owner_engine = create_engine(owner_settings(settings)) if schema is not None else None
     try:
-        await migrate(settings)
         yield Database(backend, settings, engine, owner_engine)
     finally:
         await engine.dispose()
