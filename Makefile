@@ -38,6 +38,8 @@ lint: setup
 	$(BIN)/mypy hub
 	$(BIN)/lint-imports
 
+TEST_WORKERS ?= auto
+
 test: setup lint
 	$(BIN)/hub policy test
 	deploy/local/postgres.sh start
@@ -46,7 +48,10 @@ test: setup lint
 	deploy/local/chromium.sh
 # kustomize for the Kubernetes manifest tests: kubectl's own, else built once (docs/kubernetes.md)
 	command -v kubectl >/dev/null || command -v kustomize >/dev/null || deploy/install-kustomize.sh
-	$(BIN)/pytest tests
+# On every core (pytest-xdist), one test file per worker at a time: each test has its own database
+# schema or file, topic and ports. Then, alone, the tests that stop a shared service.
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile -m "not serial" tests
+	$(BIN)/pytest -m serial tests
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache .hypothesis

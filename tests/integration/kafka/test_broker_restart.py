@@ -51,6 +51,7 @@ def notification(n: int) -> dict[str, Any]:
 @pytest.mark.asyncio
 @pytest.mark.postgres
 @pytest.mark.slow
+@pytest.mark.serial  # stops the shared broker
 @pytest.mark.parametrize("database", ["postgres"], indirect=True)
 async def test_the_api_keeps_accepting_while_the_broker_restarts_and_routing_catches_up(
     database: Database, kafka_bus: KafkaUnderTest

@@ -190,6 +190,7 @@ async def kafka_sh(command: str, bootstrap: str) -> tuple[int, str]:
 
 @pytest.mark.asyncio
 @pytest.mark.slow
+@pytest.mark.serial  # stops the shared broker
 async def test_the_relay_catches_up_after_a_broker_restart_while_events_keep_coming(
     database: Database, kafka_bus: KafkaUnderTest
 ) -> None:
