@@ -32,7 +32,7 @@ from hub.settings import PROJECT_ROOT, Settings
 from tests.conftest import Database
 from tests.integration.api_helpers import RunningHub, bearer, example
 from tests.integration.console.hub_browser import CONSOLE_URL, ConsoleBrowser
-from tests.integration.feed_helpers import routed, rows
+from tests.integration.feed_helpers import disclosures_to, routed, rows
 from tests.integration.test_console_dpo import Console, consultations, signed_in
 from tests.keycloak import (
     KeycloakUnderTest,
@@ -343,3 +343,105 @@ async def test_the_overdue_list_and_one_overdue_disclosure_are_logged_reads_of_t
     assert forged.status_code == 403
     assert "CSRF token is missing or wrong" in forged.text
     assert len(await consultations(hub)) == before
+
+
+async def decisions(hub: RunningHub, proposal_id: str) -> list[dict[str, Any]]:
+    """Every audit entry about the proposal's decision, in log order."""
+    found = await rows(
+        hub, sa.select(tables.audit_entries.c.entry).order_by(tables.audit_entries.c.position)
+    )
+    entries = [json.loads(r["entry"]) if isinstance(r["entry"], str) else r["entry"] for r in found]
+    return [
+        e
+        for e in entries
+        if e.get("details", {}).get("proposal_id") == proposal_id
+        and e.get("outcome") in ("review-approved", "review-declined")
+    ]
+
+
+async def test_the_co_ordinator_approves_and_declines_their_region_s_proposals_with_a_reason(
+    reviewed: Console, keycloak: KeycloakUnderTest
+) -> None:
+    hub = reviewed.hub
+    first = await release_to(hub, NORTH_LANARKSHIRE)
+    second = await release_to(hub, NORTH_LANARKSHIRE)
+    glasgow = await release_to(hub, GLASGOW)
+    [theirs] = await hub.container.reviews.list(OTHER_REGION)
+    assert theirs.proposal.disclosure.event_id == glasgow["id"]
+    assert await disclosures_to(hub, "sw-north-lanarkshire") == []
+
+    csrf = await signed_in(reviewed, keycloak, "coordinator-lanarkshire")
+    queue = await reviewed.browser.get(f"/console/mappa/{REGION}/reviews")
+    assert queue.status_code == 200, queue.text
+    ours = {i.proposal.disclosure.event_id: i for i in await hub.container.reviews.list(REGION)}
+    assert set(ours) == {first["id"], second["id"]}
+    for item in ours.values():
+        assert f'id="proposal-{item.proposal.proposal_id}"' in queue.text
+    assert theirs.proposal.proposal_id not in queue.text
+    approve_id = ours[first["id"]].proposal.proposal_id
+    decline_id = ours[second["id"]].proposal.proposal_id
+    url = f"/console/mappa/{REGION}/reviews/"
+
+    # Bad input says why and decides nothing; a forged form is refused.
+    for form, message in (
+        ({"decision": "approve", "reason": "  "}, "A review decision needs a reason"),
+        ({"decision": "maybe", "reason": "checked"}, "Choose approve or decline"),
+        ({"decision": "approve", "reason": "x" * 5000}, "A review reason is at most"),
+    ):
+        answer = await reviewed.browser.post(url + approve_id, data=form | {"csrf_token": csrf})
+        assert answer.status_code == 400, answer.text
+        assert 'id="error-summary"' in answer.text
+        assert message in answer.text
+    forged = await reviewed.browser.post(
+        url + approve_id, data={"decision": "approve", "reason": "checked", "csrf_token": "x"}
+    )
+    assert forged.status_code == 403
+    assert "CSRF token is missing or wrong" in forged.text
+    # Another region's proposal is not found from here, and stays undecided.
+    other = await reviewed.browser.post(
+        url + theirs.proposal.proposal_id,
+        data={"decision": "approve", "reason": "not mine", "csrf_token": csrf},
+    )
+    assert other.status_code == 404, other.text
+    assert (await hub.container.reviews.list(OTHER_REGION))[0].outcome is None
+    assert await decisions(hub, approve_id) == []
+
+    approved = await reviewed.browser.post(
+        url + approve_id,
+        data={
+            "decision": "approve",
+            "reason": "address checked at the MAPPA meeting",
+            "csrf_token": csrf,
+        },
+    )
+    assert approved.status_code == 200, approved.text
+    assert 'id="decided"' in approved.text
+    assert f'id="proposal-{approve_id}"' not in approved.text  # no longer waiting
+    [entry] = await decisions(hub, approve_id)
+    assert entry["outcome"] == "review-approved"
+    assert entry["actor"].startswith("console:")
+    assert entry["actor"].endswith("(Lewis Baird)")
+    assert entry["agency"] == REGION
+    [told] = await disclosures_to(hub, "sw-north-lanarkshire")
+    assert told["event_id"] == first["id"]
+
+    declined = await reviewed.browser.post(
+        url + decline_id,
+        data={
+            "decision": "decline",
+            "reason": "not a risk to children at this address",
+            "csrf_token": csrf,
+        },
+    )
+    assert declined.status_code == 200, declined.text
+    [entry] = await decisions(hub, decline_id)
+    assert entry["outcome"] == "review-declined"
+    assert entry["actor"].endswith("(Lewis Baird)")
+    assert len(await disclosures_to(hub, "sw-north-lanarkshire")) == 1
+    assert 'id="no-reviews"' in declined.text
+
+    again = await reviewed.browser.post(
+        url + approve_id, data={"decision": "decline", "reason": "twice", "csrf_token": csrf}
+    )
+    assert again.status_code == 409, again.text
+    assert "already approved" in again.text
