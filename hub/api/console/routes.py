@@ -11,7 +11,8 @@ from typing import Annotated
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
-from hub.api.console import dpo_pages, restriction_pages
+from hub.api.console import dpo_pages, mappa_pages, mappa_reviews, restriction_pages
+from hub.api.console.mappa_access import regions_of
 from hub.api.console.oidc import SignInFailed
 from hub.api.console.rendering import (
     HERE,
@@ -37,6 +38,9 @@ router = APIRouter(include_in_schema=False)
 # The data protection officer's pages, each in its own module.
 router.include_router(dpo_pages.router)
 router.include_router(restriction_pages.router)
+# The MAPPA co-ordinator's oversight pages.
+router.include_router(mappa_pages.router)
+router.include_router(mappa_reviews.router)
 
 
 @router.get("/", name="console_home")
@@ -52,6 +56,7 @@ async def home(request: Request) -> Response:
         person=session.person,
         roles=sorted(session.person.roles),
         dpo=dpo_pages.DPO in session.person.roles,
+        mappa_regions=regions_of(session.person),
         csrf_token=session.csrf_token,
     )
 
