@@ -477,6 +477,9 @@ CONSOLE = {
     ("POST", "/console/dpo/subject-access-report"): "the dpo role, CSRF token; logged as read",
     ("POST", "/console/dpo/restrictions"): "the dpo role, CSRF token; logged as a change",
     ("POST", "/console/dpo/restrictions/{restriction_id}/lift"): "the dpo role, CSRF token; logged",
+    ("GET", "/console/audit"): "the dpo and operator roles; verifies the log; no personal data",
+    ("GET", "/console/dpo/disclosures"): "the dpo role only; the query form, no personal data",
+    ("POST", "/console/dpo/disclosures"): "the dpo role, CSRF token; each query logged as read",
 }
 
 #: Callers that never get past authentication.

@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
-from hub.api.console import dpo_pages, restriction_pages
+from hub.api.console import audit_pages, dpo_pages, query_pages, restriction_pages
 from hub.api.console.oidc import SignInFailed
 from hub.api.console.rendering import (
     HERE,
@@ -37,6 +37,9 @@ router = APIRouter(include_in_schema=False)
 # The data protection officer's pages, each in its own module.
 router.include_router(dpo_pages.router)
 router.include_router(restriction_pages.router)
+# The audit log's status (dpo, operator) and the DPO's disclosure queries.
+router.include_router(audit_pages.router)
+router.include_router(query_pages.router)
 
 
 @router.get("/", name="console_home")
@@ -52,6 +55,7 @@ async def home(request: Request) -> Response:
         person=session.person,
         roles=sorted(session.person.roles),
         dpo=dpo_pages.DPO in session.person.roles,
+        audit_status=bool(audit_pages.AUDIT_STATUS_ROLES & session.person.roles),
         csrf_token=session.csrf_token,
     )
 
