@@ -483,6 +483,9 @@ CONSOLE = {
     ("POST", "/console/mappa/{region}/overdue/disclosure"): "the region's co-ordinator, CSRF; read",
     ("GET", "/console/mappa/{region}/reviews"): "the region's co-ordinator only (its reviews)",
     ("POST", "/console/mappa/{region}/reviews/{proposal_id}"): "the co-ordinator, CSRF; audited",
+    ("GET", "/console/audit"): "the dpo and operator roles; verifies the log; no personal data",
+    ("GET", "/console/dpo/disclosures"): "the dpo role only; the query form, no personal data",
+    ("POST", "/console/dpo/disclosures"): "the dpo role, CSRF token; each query logged as read",
 }
 
 #: Callers that never get past authentication.

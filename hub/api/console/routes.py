@@ -11,7 +11,14 @@ from typing import Annotated
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
-from hub.api.console import dpo_pages, mappa_pages, mappa_reviews, restriction_pages
+from hub.api.console import (
+    audit_pages,
+    dpo_pages,
+    mappa_pages,
+    mappa_reviews,
+    query_pages,
+    restriction_pages,
+)
 from hub.api.console.mappa_access import regions_of
 from hub.api.console.oidc import SignInFailed
 from hub.api.console.rendering import (
@@ -41,6 +48,9 @@ router.include_router(restriction_pages.router)
 # The MAPPA co-ordinator's oversight pages.
 router.include_router(mappa_pages.router)
 router.include_router(mappa_reviews.router)
+# The audit log's status (dpo, operator) and the DPO's disclosure queries.
+router.include_router(audit_pages.router)
+router.include_router(query_pages.router)
 
 
 @router.get("/", name="console_home")
@@ -57,6 +67,7 @@ async def home(request: Request) -> Response:
         roles=sorted(session.person.roles),
         dpo=dpo_pages.DPO in session.person.roles,
         mappa_regions=regions_of(session.person),
+        audit_status=bool(audit_pages.AUDIT_STATUS_ROLES & session.person.roles),
         csrf_token=session.csrf_token,
     )
 
