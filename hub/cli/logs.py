@@ -13,8 +13,6 @@ import sys
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from opentelemetry import trace
-
 from hub.api.request_log import REQUEST_ID, stamp_records
 from hub.settings import Settings
 
@@ -68,6 +66,8 @@ def stamp_trace_ids() -> None:
     """Every LogRecord created from now on carries `trace_id` and `span_id` (hex, as trace
     backends show them) of the recorded span active where it was written, None outside one
     (always, with traces off: the API's no-op span is never recorded)."""
+    from opentelemetry import trace  # when logging is set up, not when the CLI starts
+
     previous = logging.getLogRecordFactory()
     if getattr(previous, "stamps_trace_ids", False):
         return
