@@ -34,6 +34,7 @@ from hub.api.routes import (
 )
 from hub.api.streams import FeedStreams
 from hub.bootstrap import Container, Role
+from hub.observability import tracing
 from hub.settings import Settings
 
 logger = logging.getLogger("hub")
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None, *, role: Role = "all") -> FastA
     app.add_middleware(RateLimitMiddleware)
     app.add_middleware(AuditCheckpointHeader)
     app.add_middleware(RequestLog)  # outermost: the request id covers everything below
+    tracing.instrument_app(app)  # server spans when OTEL_* turn traces on (docs/tracing.md)
     app.include_router(health.router)
     app.include_router(oauth.router)
     app.include_router(events.router)

@@ -39,6 +39,9 @@ def register(commands: Commands) -> None:
 
 
 async def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from hub.observability import tracing
+
+    tracing.configure()  # traces only when the OTEL_* variables ask (docs/tracing.md)
     role: Role = args.role
     if role not in ("api", "all"):
         return await _serve_workers(settings, role)
