@@ -33,6 +33,7 @@ __all__ = [
     "WORKER_STATES",
     "OperationalCollector",
     "WorkerCollector",
+    "process_registry",
     "technical_registry",
 ]
 
@@ -47,10 +48,7 @@ async def technical_registry(
 
     While the database is unavailable the process's and the workers' figures are still given
     (they matter most then), the database's are left out, and `pph_database_up` is 0."""
-    registry = CollectorRegistry(auto_describe=False)
-    ProcessCollector(registry=registry)
-    PlatformCollector(registry=registry)
-    GCCollector(registry=registry)
+    registry = process_registry()
     try:
         router_lag = await container.router_lag()
         gauges = await container.operational_gauges()
@@ -66,6 +64,16 @@ async def technical_registry(
         statuses.append(loop.status())
     registry.register(WorkerCollector(statuses, database_up))
     return registry, database_up
+
+
+def process_registry() -> CollectorRegistry:
+    """A fresh registry with this process's collectors: CPU, memory, descriptors and start
+    time (from `/proc/self`), the Python version, garbage collection."""
+    registry = CollectorRegistry(auto_describe=False)
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    GCCollector(registry=registry)
+    return registry
 
 
 class WorkerCollector(Collector):
