@@ -1,14 +1,15 @@
 """The technical metrics every role of the hub exports on its `/metrics` (the API's, and a
 worker role's listener): the process (CPU, memory, descriptors, garbage collection), the
-workers of this process (state, retries, lag: the relay's and the router's are positions behind
-the store's head), the router's lag, the webhook outbox (queue depth, jobs failing, dead
-letters), the audit sequencer's lag and the latest checkpoint's age.
+workers of this process (state, retries, lag: the relay's and the embedded router's are
+positions behind the store's head), the embedded router's lag, the webhook outbox (queue
+depth, jobs failing, dead letters), the audit sequencer's lag and the latest checkpoint's age.
 
 Built into a fresh registry at every scrape. What a scrape costs: reading `/proc/self` (the
-process collector), one indexed statement for the router's lag, one for the operational gauges
-(`hub.infra.operational_gauges` says what each part reads), and one lag query per worker that
-can tell its lag (the relay and the router: index end-points). None grows with the number of
-disclosures. Labels name workers and states, never a person or an identifier.
+process collector), one indexed statement for the router's lag (embedded only: the router
+that follows the store), one for the operational gauges (`hub.infra.operational_gauges` says
+what each part reads), and one lag query per worker that can tell its lag (the relay and the
+embedded router: index end-points). None grows with the number of disclosures. Labels name
+workers and states, never a person or an identifier.
 """
 
 from __future__ import annotations
@@ -50,10 +51,12 @@ async def technical_registry(
     (they matter most then), the database's are left out, and `pph_database_up` is 0."""
     registry = process_registry()
     try:
-        router_lag = await container.router_lag()
-        gauges = await container.operational_gauges()
-        registry.register(RouterLagCollector(router_lag, now))
-        registry.register(OperationalCollector(gauges, now))
+        if not container.scaled_out:
+            # Scaled out, the routers consume Kafka and record the positions they routed,
+            # not this checkpoint: their lag is the consumer group's (the brokers' figure),
+            # and the relay's (`pph_worker_lag{worker="relay"}`) is how far Kafka is behind.
+            registry.register(RouterLagCollector(await container.router_lag(), now))
+        registry.register(OperationalCollector(await container.operational_gauges(), now))
         database_up = True
     except StoreUnavailable:
         database_up = False
