@@ -13,6 +13,7 @@ from hub.api import asyncapi, openapi, problems
 from hub.api.checkpoint_header import AuditCheckpointHeader
 from hub.api.console import routes as console_routes
 from hub.api.console import runtime as console_runtime
+from hub.api.http_metrics import HttpMetrics, HttpMetricsMiddleware
 from hub.api.parameters import clean_parameters
 from hub.api.ratelimit import RateLimitMiddleware
 from hub.api.request_log import RequestLog
@@ -68,6 +69,9 @@ def create_app(settings: Settings | None = None, *, role: Role = "all") -> FastA
     problems.install(app)
     openapi.install(app, settings)
     asyncapi.install(app, settings)  # /asyncapi.json: the Kafka interface (issue 18)
+    # Innermost: it sees the route template the router matched (for /metrics).
+    app.state.http_metrics = HttpMetrics()
+    app.add_middleware(HttpMetricsMiddleware, metrics=app.state.http_metrics)
     app.add_middleware(RateLimitMiddleware)
     app.add_middleware(AuditCheckpointHeader)
     app.add_middleware(RequestLog)  # outermost: the request id covers everything below
