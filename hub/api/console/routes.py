@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
-from hub.api.console import dpo_pages, restriction_pages
+from hub.api.console import dpo_pages, restriction_pages, sar_pdf
 from hub.api.console.oidc import SignInFailed
 from hub.api.console.rendering import (
     HERE,
@@ -37,6 +37,7 @@ router = APIRouter(include_in_schema=False)
 # The data protection officer's pages, each in its own module.
 router.include_router(dpo_pages.router)
 router.include_router(restriction_pages.router)
+router.include_router(sar_pdf.router)
 
 
 @router.get("/", name="console_home")
