@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 
 from hub import __version__, bootstrap
-from hub.api import asyncapi, openapi, problems
+from hub.api import api_docs, asyncapi, openapi, problems
 from hub.api.checkpoint_header import AuditCheckpointHeader
 from hub.api.console import routes as console_routes
 from hub.api.console import runtime as console_runtime
@@ -65,10 +65,14 @@ def create_app(settings: Settings | None = None, *, role: Role = "all") -> FastA
         ),
         lifespan=lifespan,
         dependencies=[Depends(clean_parameters)],
+        # /docs and /redoc load their scripts from the hub itself (api_docs), not from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     problems.install(app)
     openapi.install(app, settings)
     asyncapi.install(app, settings)  # /asyncapi.json: the Kafka interface (issue 18)
+    api_docs.install(app)  # /docs and /redoc with their vendored assets
     # Innermost: it sees the route template the router matched (for /metrics).
     app.state.http_metrics = HttpMetrics()
     app.add_middleware(HttpMetricsMiddleware, metrics=app.state.http_metrics)

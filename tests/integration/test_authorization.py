@@ -475,6 +475,7 @@ CONSOLE = {
     ("GET", "/console/dpo"): "the dpo role only (others: a 403 page); no personal data",
     ("POST", "/console/dpo/person"): "the dpo role only, with the CSRF token; logged as read",
     ("POST", "/console/dpo/subject-access-report"): "the dpo role, CSRF token; logged as read",
+    ("POST", "/console/dpo/subject-access-report/pdf"): "the dpo role, CSRF token; logged as read",
     ("POST", "/console/dpo/restrictions"): "the dpo role, CSRF token; logged as a change",
     ("POST", "/console/dpo/restrictions/{restriction_id}/lift"): "the dpo role, CSRF token; logged",
     ("GET", "/console/mappa"): "a MAPPA co-ordinator: to their region's dashboard (others: 403)",

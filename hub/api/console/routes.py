@@ -18,6 +18,7 @@ from hub.api.console import (
     mappa_reviews,
     query_pages,
     restriction_pages,
+    sar_pdf,
 )
 from hub.api.console.mappa_access import regions_of
 from hub.api.console.oidc import SignInFailed
@@ -51,6 +52,8 @@ router.include_router(mappa_reviews.router)
 # The audit log's status (dpo, operator) and the DPO's disclosure queries.
 router.include_router(audit_pages.router)
 router.include_router(query_pages.router)
+# The subject access report as PDF.
+router.include_router(sar_pdf.router)
 
 
 @router.get("/", name="console_home")
