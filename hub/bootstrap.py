@@ -39,6 +39,7 @@ from hub.infra.kafka_delivery import KafkaDisclosureProducer
 from hub.infra.kafka_intake import KafkaIntakeConsumer, KafkaRejects
 from hub.infra.kafka_security import client_options
 from hub.infra.latency import SqlLatencyStore
+from hub.infra.operational_gauges import SqlOperationalGauges
 from hub.infra.overdue import SqlOverdueStore
 from hub.infra.protection import (
     FieldProtection,
@@ -83,6 +84,7 @@ from hub.services.kafka_delivery import KafkaDeliveryChannel
 from hub.services.kafka_intake import KafkaIntake
 from hub.services.kafka_router import RouterWorker
 from hub.services.latency import LatencyService
+from hub.services.operations import OperationalGauges
 from hub.services.overdue import OverdueMonitor, OverdueStore
 from hub.services.ports import EventStore, RoutingStore
 from hub.services.relay import Relay
@@ -296,6 +298,11 @@ class Container:
     async def router_lag(self) -> RouterLag:
         """How far the router that follows the store is behind it (`hub.services.routing_lag`)."""
         return await SqlRouterLag(self.engine).router_lag(ROUTER_CONSUMER)
+
+    async def operational_gauges(self) -> OperationalGauges:
+        """The webhook outbox's backlog, the audit sequencer's lag and the latest checkpoint's
+        time, in one indexed statement (`hub.infra.operational_gauges`): for `/metrics`."""
+        return await SqlOperationalGauges(self.engine).operational_gauges()
 
     async def schema_verdict(self) -> SchemaVerdict:
         """The database's schema revision against this code's: at its head, a later revision

@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     #: The port `hub serve` listens on.
     port: int = Field(default=8000, ge=0, le=65535)
+    #: The port of the health and metrics listener of a worker role (`hub serve --role
+    #: relay|router|delivery`: `/healthz`, `/readyz`, `/metrics` on HUB_HOST). Unset: none
+    #: (the API roles serve these on HUB_PORT). Off by default so that several roles on one
+    #: host do not contend for one port; the Kubernetes manifests set 9100.
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
 
     #: The public name of this hub, used as JWT issuer and audience.
     issuer: str = "urn:pph:hub"

@@ -9,10 +9,11 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 
 from hub import __version__, bootstrap
-from hub.api import asyncapi, openapi, problems
+from hub.api import api_docs, asyncapi, openapi, problems
 from hub.api.checkpoint_header import AuditCheckpointHeader
 from hub.api.console import routes as console_routes
 from hub.api.console import runtime as console_runtime
+from hub.api.http_metrics import HttpMetrics, HttpMetricsMiddleware
 from hub.api.parameters import clean_parameters
 from hub.api.ratelimit import RateLimitMiddleware
 from hub.api.request_log import RequestLog
@@ -34,6 +35,7 @@ from hub.api.routes import (
 )
 from hub.api.streams import FeedStreams
 from hub.bootstrap import Container, Role
+from hub.observability import tracing
 from hub.settings import Settings
 
 logger = logging.getLogger("hub")
@@ -63,13 +65,21 @@ def create_app(settings: Settings | None = None, *, role: Role = "all") -> FastA
         ),
         lifespan=lifespan,
         dependencies=[Depends(clean_parameters)],
+        # /docs and /redoc load their scripts from the hub itself (api_docs), not from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     problems.install(app)
     openapi.install(app, settings)
     asyncapi.install(app, settings)  # /asyncapi.json: the Kafka interface (issue 18)
+    api_docs.install(app)  # /docs and /redoc with their vendored assets
+    # Innermost: it sees the route template the router matched (for /metrics).
+    app.state.http_metrics = HttpMetrics()
+    app.add_middleware(HttpMetricsMiddleware, metrics=app.state.http_metrics)
     app.add_middleware(RateLimitMiddleware)
     app.add_middleware(AuditCheckpointHeader)
     app.add_middleware(RequestLog)  # outermost: the request id covers everything below
+    tracing.instrument_app(app)  # server spans when OTEL_* turn traces on (docs/tracing.md)
     app.include_router(health.router)
     app.include_router(oauth.router)
     app.include_router(events.router)

@@ -1,6 +1,7 @@
 """How every `hub` process logs: to stderr, at `HUB_LOG_LEVEL` (`debug` for the hub's own
 loggers only), as JSON lines or text
-(`HUB_LOG_FORMAT`), each record with the id of the request it belongs to. uvicorn's loggers go
+(`HUB_LOG_FORMAT`), each record with the id of the request it belongs to and, when traces are on
+(docs/tracing.md), the trace and span it was written in. uvicorn's loggers go
 through the same handler (its own access log is off: `hub.api.request_log` writes one without
 the query string). Alembic says what it does only while migrating."""
 
@@ -36,6 +37,9 @@ class JsonLines(logging.Formatter):
         request_id = getattr(record, "request_id", None) or REQUEST_ID.get()
         if request_id is not None:
             entry["request_id"] = request_id
+        for key in ("trace_id", "span_id"):
+            if getattr(record, key, None) is not None:
+                entry[key] = getattr(record, key)
         for key, value in record.__dict__.items():
             fresh = key not in _STANDARD and not key.startswith("_") and key not in entry
             if fresh and value is not None:
@@ -52,12 +56,40 @@ class Text(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
         request_id = getattr(record, "request_id", None) or REQUEST_ID.get()
-        return line if request_id is None else f"{line} [request {request_id}]"
+        if request_id is not None:
+            line = f"{line} [request {request_id}]"
+        trace_id = getattr(record, "trace_id", None)
+        return line if trace_id is None else f"{line} [trace {trace_id}]"
+
+
+def stamp_trace_ids() -> None:
+    """Every LogRecord created from now on carries `trace_id` and `span_id` (hex, as trace
+    backends show them) of the recorded span active where it was written, None outside one
+    (always, with traces off: the API's no-op span is never recorded)."""
+    from opentelemetry import trace  # when logging is set up, not when the CLI starts
+
+    previous = logging.getLogRecordFactory()
+    if getattr(previous, "stamps_trace_ids", False):
+        return
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        span = trace.get_current_span()
+        context = span.get_span_context()
+        # Only a span that is recorded: the ids of one the sampler dropped lead nowhere.
+        recorded = context.is_valid and span.is_recording()
+        record.trace_id = trace.format_trace_id(context.trace_id) if recorded else None
+        record.span_id = trace.format_span_id(context.span_id) if recorded else None
+        return record
+
+    factory.stamps_trace_ids = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)
 
 
 def configure(settings: Settings, *, migrating: bool = False) -> None:
     """Replace whatever handlers the root logger has with one on stderr."""
     stamp_records()
+    stamp_trace_ids()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonLines() if settings.log_format == "json" else Text())
     root = logging.getLogger()

@@ -39,6 +39,9 @@ def register(commands: Commands) -> None:
 
 
 async def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from hub.observability import tracing
+
+    tracing.configure()  # traces only when the OTEL_* variables ask (docs/tracing.md)
     role: Role = args.role
     if role not in ("api", "all"):
         return await _serve_workers(settings, role)
@@ -152,8 +155,10 @@ def _always(
 
 async def _serve_workers(settings: Settings, role: Role) -> int:
     """A worker role without the HTTP API: runs until SIGTERM or SIGINT (exit 0), or until a
-    worker fails (exit 1, so that the process supervisor restarts it)."""
+    worker fails (exit 1, so that the process supervisor restarts it). With HUB_METRICS_PORT
+    it serves its probes and metrics there (`hub.api.worker_listener`)."""
     from hub import bootstrap
+    from hub.api import worker_listener
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -162,6 +167,8 @@ async def _serve_workers(settings: Settings, role: Role) -> int:
     async with (
         bootstrap.running(settings) as container,
         bootstrap.workers(container, role) as loops,
+        # /healthz, /readyz and /metrics on HUB_METRICS_PORT, when it is set.
+        worker_listener.serving(settings, container, loops),
     ):
         if not loops:
             logger.error("role %s has no worker enabled by the settings", role)

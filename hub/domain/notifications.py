@@ -158,6 +158,9 @@ class StoredEvent:
     notification: Notification
     recorded_at: datetime
     publisher: Publisher
+    #: The W3C `traceparent` of the span that stored it (`hub.observability.traces`), for the
+    #: router and the delivery worker to continue its trace; None when tracing was off.
+    trace_context: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from hub.errors import StoreError
 from hub.infra.grants import DatabaseRolesUnsafe, apply_runtime_grants, runtime_role
+from hub.observability import tracing
 from hub.settings import Settings
 
 
@@ -44,6 +45,7 @@ def _engine(settings: Settings, url: str, **overrides: Any) -> AsyncEngine:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, **overrides)
         _configure_sqlite(engine)
+        tracing.instrument_engine(engine)
         return engine
     connect_args: dict[str, Any] = {}
     if settings.database_schema:
@@ -59,6 +61,7 @@ def _engine(settings: Settings, url: str, **overrides: Any) -> AsyncEngine:
     options.update(overrides)
     engine = create_async_engine(url, **options)
     _check_on_checkout(engine, settings.database_ping_after_idle_seconds)
+    tracing.instrument_engine(engine)
     return engine
 
 

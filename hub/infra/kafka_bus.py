@@ -21,6 +21,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Any
 
 from aiokafka import (  # type: ignore[import-untyped, unused-ignore]
@@ -48,6 +49,7 @@ from hub.services.bus import (
     decode_event,
     encode_event,
     event_headers,
+    trace_context_of,
 )
 
 __all__ = [
@@ -373,7 +375,11 @@ class KafkaEventConsumer:
         batch = {tp: records for tp, records in fetched.items() if tp in owned and records}
         if not batch:
             return
-        events = [decode_event(record.value) for records in batch.values() for record in records]
+        events = [
+            replace(decode_event(record.value), trace_context=trace_context_of(record.headers))
+            for records in batch.values()
+            for record in records
+        ]
         await handler(events)
         offsets = {tp: records[-1].offset + 1 for tp, records in batch.items()}
         try:

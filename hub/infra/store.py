@@ -43,6 +43,7 @@ from hub.infra.protection import FieldProtection
 from hub.infra.store_publisher import check_publisher
 from hub.infra.tables import events, person_identifiers, persons
 from hub.infra.visibility import PostgresHorizon, SqliteHorizon, hold_xid
+from hub.observability import traces
 
 __all__ = [
     "PostgresEventStore",
@@ -129,6 +130,17 @@ class SqlEventStore:
         if not notifications:
             return []
         _check_appendable(notifications, expected_version)
+        # The span the stored events carry (`trace_context`): the router and the delivery
+        # worker continue it, in whatever process they run.
+        with traces.span("hub.store.append", {"hub.notifications": len(notifications)}):
+            return await self._append(notifications, publisher, expected_version)
+
+    async def _append(
+        self,
+        notifications: Sequence[Notification],
+        publisher: Publisher,
+        expected_version: int | None,
+    ) -> list[AppendResult]:
         hashes = [n.content_hash() for n in notifications]
         last_error: Exception | None = None
         reconnected = False
@@ -727,6 +739,7 @@ def _event_row(
         "publisher_client_id": publisher.client_id,
         "publisher_agency": publisher.agency,
         "recorded_at": now,
+        "trace_context": traces.current_context(),
     }
 
 
@@ -800,6 +813,7 @@ def _stored_event(row: sa.RowMapping) -> StoredEvent:
         notification=notification,
         recorded_at=_utc(row["recorded_at"]),
         publisher=Publisher(row["publisher_client_id"], row["publisher_agency"]),
+        trace_context=row.get("trace_context"),
     )
 
 

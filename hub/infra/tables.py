@@ -37,6 +37,8 @@ events = sa.Table(
     sa.Column("publisher_client_id", sa.Text, nullable=False),
     sa.Column("publisher_agency", sa.Text, nullable=False),
     sa.Column("recorded_at", Timestamp, nullable=False),
+    # The `traceparent` of the append's span (migration 0019, docs/tracing.md); null when off.
+    sa.Column("trace_context", sa.Text, nullable=True),
     sa.UniqueConstraint("source", "event_id", name="uq_events_source_event_id"),
     sa.UniqueConstraint("person_id", "stream_version", name="uq_events_person_stream_version"),
     sa.Index("ix_events_event_id", "event_id"),

@@ -40,6 +40,7 @@ from typing import Any, Protocol
 from hub.domain.cloudevents import kafka_binary_headers
 from hub.domain.notifications import Notification, PersonIdentifier, Publisher, StoredEvent
 from hub.errors import BusError, BusUnavailable, MalformedMessage
+from hub.observability.traces import TRACEPARENT
 
 __all__ = [
     "HEADER_EVENT_TYPE",
@@ -53,6 +54,7 @@ __all__ = [
     "decode_event",
     "encode_event",
     "event_headers",
+    "trace_context_of",
 ]
 
 #: Message headers (UTF-8 values): the event type and the store position, so that a consumer can
@@ -137,7 +139,22 @@ def event_headers(event: StoredEvent) -> list[tuple[str, bytes]]:
         ),
         (HEADER_EVENT_TYPE, event.notification.type.encode("utf-8")),
         (HEADER_POSITION, str(event.position).encode("ascii")),
+        # The trace the event was stored in (docs/tracing.md): the consuming router continues
+        # it. First of its name: the aiokafka instrumentation, when on, adds its send span's.
+        *(
+            [(TRACEPARENT, event.trace_context.encode("ascii"))]
+            if event.trace_context is not None
+            else []
+        ),
     ]
+
+
+def trace_context_of(headers: Sequence[tuple[str, bytes | None]]) -> str | None:
+    """The first `traceparent` among a message's `headers` (`event_headers`), if any."""
+    for name, value in headers:
+        if name == TRACEPARENT and value is not None:
+            return value.decode("ascii", errors="replace")
+    return None
 
 
 def decode_event(value: bytes) -> StoredEvent:

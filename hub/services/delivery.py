@@ -41,6 +41,7 @@ from hub.errors import (
     NotFound,
     StoreUnavailable,
 )
+from hub.observability import traces
 from hub.services.ports import EventStore
 from hub.services.subscriptions import CannotCarry, native_formats
 from hub.services.webhook_payload import LEGACY_PAYLOAD_VERSION, render_json
@@ -502,7 +503,21 @@ class DeliveryWorker:
     # -- one job ---------------------------------------------------------------------------------
 
     async def deliver(self, job: DeliveryJob) -> None:
-        """Make one attempt at a claimed job and record what came of it."""
+        """Make one attempt at a claimed job and record what came of it, in the trace that
+        stored its notification (docs/tracing.md): the webhook's POST is a span of it, and
+        carries its `traceparent` to the receiver."""
+        with traces.continued(
+            "hub.deliver",
+            None if job.event is None else job.event.trace_context,
+            {
+                "hub.event.type": job.event_type,
+                "hub.recipient.id": job.recipient_id,
+                "hub.delivery.attempt": job.attempts + 1,
+            },
+        ):
+            await self._attempt(job)
+
+    async def _attempt(self, job: DeliveryJob) -> None:
         if job.subscription_status != "active":
             # Queued in the moment the subscription was disabled or deleted.
             await self._queue.finish(

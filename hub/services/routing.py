@@ -37,6 +37,7 @@ from hub.domain.person import (
 from hub.domain.person.survival import restore, surviving_statuses
 from hub.domain.reviews import Proposal, propose
 from hub.errors import InvalidInput
+from hub.observability import traces
 from hub.services.ports import (
     EventStore,
     PolicyEngine,
@@ -199,36 +200,46 @@ async def decide(
     # admission are judged, and those are stored already when the batch is read.
     streams: dict[str, Sequence[StoredEvent]] = {}
     for event in stored:
-        before = profiles.get(event.person_id)
-        profile = apply(
-            before, event.notification, event.position, event.person_id, policy.statuses
-        )
-        profiles[event.person_id] = profile
-        # As of the notification's own time: a licence that expired before it is over for it.
-        # The records that follow the person are judged on this same admission's profile.
-        context = profile.as_context(as_of=event.notification.time)
-        decided.add(event, policy.evaluate(event.notification, context), profile, event.position)
-        establishment = receiving_establishment(before, profile, event.notification)
-        if establishment is None:
-            continue
-        stream = streams.get(event.person_id)
-        if stream is None or stream[-1].position < event.position:
-            stream = streams[event.person_id] = await events.read_stream(event.person_id)
-        # The person index as of the admission: the subject index links exactly the identifiers
-        # the person's notifications carried, so this is what it held then, on every replay.
-        held = {
-            identifier
-            for e in stream
-            if e.position <= event.position
-            for identifier in e.notification.identifiers
-        }
-        for earlier in stream:
-            if earlier.position >= event.position:
-                continue  # not earlier in store order: judged when it is routed itself
-            evaluation = policy.evaluate(
-                earlier.notification, context, follows_person_to=establishment
+        # Each event's decision in the trace that stored it (docs/tracing.md).
+        with traces.continued(
+            "hub.route",
+            event.trace_context,
+            {"hub.event.type": event.notification.type, "hub.event.position": event.position},
+        ):
+            before = profiles.get(event.person_id)
+            profile = apply(
+                before, event.notification, event.position, event.person_id, policy.statuses
             )
-            decided.add(earlier, evaluation, profile, event.position, held)
+            profiles[event.person_id] = profile
+            # As of the notification's own time: a licence that expired before it is over for
+            # it. The records that follow the person are judged on this same admission's
+            # profile.
+            context = profile.as_context(as_of=event.notification.time)
+            decided.add(
+                event, policy.evaluate(event.notification, context), profile, event.position
+            )
+            establishment = receiving_establishment(before, profile, event.notification)
+            if establishment is None:
+                continue
+            stream = streams.get(event.person_id)
+            if stream is None or stream[-1].position < event.position:
+                stream = streams[event.person_id] = await events.read_stream(event.person_id)
+            # The person index as of the admission: the subject index links exactly the
+            # identifiers the person's notifications carried, so this is what it held then, on
+            # every replay.
+            held = {
+                identifier
+                for e in stream
+                if e.position <= event.position
+                for identifier in e.notification.identifiers
+            }
+            for earlier in stream:
+                if earlier.position >= event.position:
+                    continue  # not earlier in store order: judged when it is routed itself
+                evaluation = policy.evaluate(
+                    earlier.notification, context, follows_person_to=establishment
+                )
+                decided.add(earlier, evaluation, profile, event.position, held)
     return decided
 
 

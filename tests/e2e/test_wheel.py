@@ -128,11 +128,12 @@ def test_the_wheel_carries_the_data_directories_and_the_console_assets(
         }
         assert expected, source
         assert expected <= names, sorted(expected - names)[:5]
-    console = PROJECT_ROOT / "hub" / "api" / "console"
+    api = PROJECT_ROOT / "hub" / "api"
     assets = {
         p.relative_to(PROJECT_ROOT).as_posix()
-        for folder in ("static", "templates")
-        for p in (console / folder).rglob("*")
+        # The console's assets, its print templates and fonts (the PDF), the API docs' scripts.
+        for folder in ("console/static", "console/templates", "console/print", "docs_static")
+        for p in (api / folder).rglob("*")
         if p.is_file()
     }
     assert assets
@@ -205,6 +206,9 @@ def test_policy_check_db_upgrade_and_serve(installed: Installed) -> None:
             time.sleep(0.2)
         assert ready is not None, log.read_text()
         assert ready.status_code == 200, log.read_text()
+        # /docs loads Swagger UI from the installed package, not from a CDN.
+        bundle = httpx.get(f"http://127.0.0.1:{port}/docs/assets/swagger-ui/swagger-ui-bundle.js")
+        assert bundle.status_code == 200, log.read_text()
     finally:
         process.terminate()
         process.wait(timeout=30)

@@ -475,8 +475,18 @@ CONSOLE = {
     ("GET", "/console/dpo"): "the dpo role only (others: a 403 page); no personal data",
     ("POST", "/console/dpo/person"): "the dpo role only, with the CSRF token; logged as read",
     ("POST", "/console/dpo/subject-access-report"): "the dpo role, CSRF token; logged as read",
+    ("POST", "/console/dpo/subject-access-report/pdf"): "the dpo role, CSRF token; logged as read",
     ("POST", "/console/dpo/restrictions"): "the dpo role, CSRF token; logged as a change",
     ("POST", "/console/dpo/restrictions/{restriction_id}/lift"): "the dpo role, CSRF token; logged",
+    ("GET", "/console/mappa"): "a MAPPA co-ordinator: to their region's dashboard (others: 403)",
+    ("GET", "/console/mappa/{region}"): "that region's co-ordinator only; counts, no personal data",
+    ("POST", "/console/mappa/{region}/overdue"): "the region's co-ordinator, CSRF; logged as read",
+    ("POST", "/console/mappa/{region}/overdue/disclosure"): "the region's co-ordinator, CSRF; read",
+    ("GET", "/console/mappa/{region}/reviews"): "the region's co-ordinator only (its reviews)",
+    ("POST", "/console/mappa/{region}/reviews/{proposal_id}"): "the co-ordinator, CSRF; audited",
+    ("GET", "/console/audit"): "the dpo and operator roles; verifies the log; no personal data",
+    ("GET", "/console/dpo/disclosures"): "the dpo role only; the query form, no personal data",
+    ("POST", "/console/dpo/disclosures"): "the dpo role, CSRF token; each query logged as read",
 }
 
 #: Callers that never get past authentication.

@@ -11,7 +11,16 @@ from typing import Annotated
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
-from hub.api.console import dpo_pages, restriction_pages
+from hub.api.console import (
+    audit_pages,
+    dpo_pages,
+    mappa_pages,
+    mappa_reviews,
+    query_pages,
+    restriction_pages,
+    sar_pdf,
+)
+from hub.api.console.mappa_access import regions_of
 from hub.api.console.oidc import SignInFailed
 from hub.api.console.rendering import (
     HERE,
@@ -37,6 +46,14 @@ router = APIRouter(include_in_schema=False)
 # The data protection officer's pages, each in its own module.
 router.include_router(dpo_pages.router)
 router.include_router(restriction_pages.router)
+# The MAPPA co-ordinator's oversight pages.
+router.include_router(mappa_pages.router)
+router.include_router(mappa_reviews.router)
+# The audit log's status (dpo, operator) and the DPO's disclosure queries.
+router.include_router(audit_pages.router)
+router.include_router(query_pages.router)
+# The subject access report as PDF.
+router.include_router(sar_pdf.router)
 
 
 @router.get("/", name="console_home")
@@ -52,6 +69,8 @@ async def home(request: Request) -> Response:
         person=session.person,
         roles=sorted(session.person.roles),
         dpo=dpo_pages.DPO in session.person.roles,
+        mappa_regions=regions_of(session.person),
+        audit_status=bool(audit_pages.AUDIT_STATUS_ROLES & session.person.roles),
         csrf_token=session.csrf_token,
     )
 

@@ -1,19 +1,21 @@
 """`GET /metrics`: how much is disclosed, delivered and acknowledged, and how late, in the
 Prometheus text format.
 
-Computed from the database at every scrape (a fresh registry each time), so any process of a
-scaled-out hub gives the same figures. Labels are recipient ids (organisations in the
-directory) and event types, never a person or anything about one: that is why the endpoint can
-be scraped without a token.
+The business figures are computed from the database at every scrape (a fresh registry each
+time), so any process of a scaled-out hub gives the same figures; the technical ones (HTTP,
+process, workers, lags, outbox) are `hub.api.role_metrics`'s, as every role exports them.
+Labels are recipient ids (organisations in the directory), event types and route templates,
+never a person or anything about one: that is why the endpoint can be scraped without a token.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -24,13 +26,15 @@ from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
 from hub.api.deps import ContainerDep
+from hub.api.http_metrics import HttpMetrics
 from hub.api.openapi import problems
-from hub.api.router_lag import RouterLagCollector
+from hub.api.role_metrics import technical_registry
 from hub.errors import StoreUnavailable
 from hub.services.latency import DeliveryMetrics, Histogram
-from hub.services.worker import WorkerLoop, WorkerState, WorkerStatus
+from hub.services.worker import WorkerLoop
 
 router = APIRouter(tags=["metrics"])
+logger = logging.getLogger(__name__)
 
 LABELS = ["recipient", "event_type"]
 
@@ -48,73 +52,26 @@ LABELS = ["recipient", "event_type"]
     },
 )
 async def metrics(request: Request, container: ContainerDep) -> Response:
-    """Counters, latency histograms and the overdue gauge, per recipient and event type; the
-    state, retries and lag of each background worker of this process.
+    """Counters, latency histograms and the overdue gauge, per recipient and event type; this
+    process's HTTP requests (by route template and status), its CPU, memory and descriptors;
+    the state, retries and lag of each background worker of this process; the router's lag,
+    the webhook outbox (queue depth, failing jobs, dead letters), the audit sequencer's lag
+    and the latest checkpoint's age (`hub.api.role_metrics`).
 
-    While the database is unavailable the workers' figures are still given (they matter most
-    then), the database's are left out, and `pph_database_up` is 0."""
-    registry = CollectorRegistry(auto_describe=False)
-    try:
-        registry.register(DeliveryCollector(await container.latency.metrics()))
-        registry.register(RouterLagCollector(await container.router_lag()))
-        database_up = True
-    except StoreUnavailable:
-        database_up = False
+    While the database is unavailable the process's and workers' figures are still given (they
+    matter most then), the database's are left out, and `pph_database_up` is 0."""
     loops: dict[str, WorkerLoop] = getattr(request.app.state, "workers", {})
-    statuses = []
-    for loop in loops.values():
-        if database_up:
-            await loop.measure_lag()
-        statuses.append(loop.status())
-    registry.register(WorkerCollector(statuses, database_up))
+    registry, database_up = await technical_registry(container, loops)
+    if database_up:
+        try:
+            registry.register(DeliveryCollector(await container.latency.metrics()))
+        except StoreUnavailable as error:
+            # The database went away between the queries: the business figures are left out.
+            logger.warning("metrics: business figures left out: %s", error.message)
+    http: HttpMetrics | None = getattr(request.app.state, "http_metrics", None)
+    if http is not None:
+        registry.register(http)
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
-
-
-#: Every state a worker can be in, each a series of `pph_worker_state` (the enum pattern).
-WORKER_STATES: tuple[WorkerState, ...] = ("starting", "running", "retrying", "stopped", "failed")
-
-
-class WorkerCollector(Collector):
-    """The background workers of this process, and whether the database answered."""
-
-    def __init__(self, statuses: list[WorkerStatus], database_up: bool) -> None:
-        self._statuses = sorted(statuses, key=lambda s: s.name)
-        self._database_up = database_up
-
-    def collect(self) -> Iterator[Metric]:
-        up = GaugeMetricFamily("pph_database_up", "Whether the database answered this scrape")
-        up.add_metric([], 1.0 if self._database_up else 0.0)
-        yield up
-        state = GaugeMetricFamily(
-            "pph_worker_state", "1 for the state each worker is in", labels=["worker", "state"]
-        )
-        since = GaugeMetricFamily(
-            "pph_worker_state_since_seconds",
-            "When each worker entered its state (Unix time)",
-            labels=["worker"],
-        )
-        retries = CounterMetricFamily(
-            "pph_worker_retries", "Transient failures retried since start", labels=["worker"]
-        )
-        failures = GaugeMetricFamily(
-            "pph_worker_consecutive_failures",
-            "Failures in a row of the current retry spell (0 unless retrying)",
-            labels=["worker"],
-        )
-        lag = GaugeMetricFamily(
-            "pph_worker_lag",
-            "Work the worker has still to do (events behind the store), where it can tell",
-            labels=["worker"],
-        )
-        for status in self._statuses:
-            for name in WORKER_STATES:
-                state.add_metric([status.name, name], 1.0 if status.state == name else 0.0)
-            since.add_metric([status.name], status.since.timestamp())
-            retries.add_metric([status.name], status.retries)
-            failures.add_metric([status.name], status.failures)
-            if status.lag is not None:
-                lag.add_metric([status.name], status.lag)
-        yield from (state, since, retries, failures, lag)
 
 
 class DeliveryCollector(Collector):

@@ -1,7 +1,7 @@
 """A data protection officer in a real Chromium, signed in through Keycloak's real login page to
 a real `hub serve` that has routed a person's notifications: finds the person by their SPS
-number, reads their history, downloads the subject access report; both looks are in the audit
-trail under the officer's name. An operator is refused the DPO's pages."""
+number, reads their history, downloads the subject access report as CSV and as PDF; each look
+is in the audit trail under the officer's name. An operator is refused the DPO's pages."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from playwright.sync_api import Browser, expect
+from pypdf import PdfReader
 
 from tests.e2e.conftest import HubProcess
 from tests.e2e.console.browsing import (
@@ -130,15 +131,23 @@ def test_a_dpo_finds_a_person_reads_their_history_and_downloads_the_sar(
         kinds = {row["kind"] for row in report}
         assert {"collection", "disclosure"} <= kinds
         assert "sw-glasgow-city" in {row["recipient_id"] for row in report}
+
+        with page.expect_download() as downloading:
+            page.get_by_role("button", name="Download the subject access report (PDF)").click()
+        pdf = downloading.value
+        assert pdf.suggested_filename.endswith(".pdf")
+        text = " ".join(" ".join(p.extract_text().split()) for p in PdfReader(pdf.path()).pages)
+        assert f"disclosed to {GLASGOW_NAME}" in text
+        assert sps_number in text
     finally:
         context.close()
 
-    # Both looks (the page, the download) are in the trail, by the officer, for the purpose.
+    # The three looks (the page, both downloads) are in the trail, by the officer, for the purpose.
     consulted = _audit(
         hub, auditor, "entries", kind="consultation", person=f"sps_number:{sps_number}"
     )["entries"]
     by_officer = [c for c in consulted if c["actor"].endswith("(Dana Ogilvie)")]
-    assert len(by_officer) == 2, consulted
+    assert len(by_officer) == 3, consulted
     assert {c["purpose"] for c in by_officer} == {PURPOSE}
     assert {c["agency"] for c in by_officer} == {keycloak.issuer}
 

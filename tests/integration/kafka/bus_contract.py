@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -138,6 +139,22 @@ class BusContract:
         assert effects.out_of_order == []
         assert set(effects.applied) == {e.position for e in events}
         assert effects.applied == {e.position: e for e in events}, "events changed on the way"
+
+    @pytest.mark.asyncio
+    async def test_each_event_keeps_the_trace_it_was_stored_in(self, bus: BusUnderTest) -> None:
+        # docs/tracing.md: the router continues the trace the event was stored in.
+        events = [
+            replace(e, trace_context=f"00-{e.position:032x}-{e.position:016x}-01")
+            if e.position % 2
+            else e
+            for e in interleaved(persons=4, per_person=3)
+        ]
+        await publish(bus, events)
+        effects = IdempotentEffects()
+        async with consuming(bus.consumer("traced"), effects.handle):
+            await effects.wait_for({e.position for e in events})
+        assert effects.applied == {e.position: e for e in events}
+        assert {e.trace_context for e in effects.applied.values()} - {None}
 
     @pytest.mark.asyncio
     async def test_publishing_while_a_consumer_waits_delivers_the_new_events(

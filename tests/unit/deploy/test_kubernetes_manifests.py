@@ -11,13 +11,14 @@ import hashlib
 import os
 import secrets
 from pathlib import PurePath
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from hub.api.routes.health import router as health_router
+from hub.api.worker_listener import listener_app
 from hub.auth.webhook_keys import load_webhook_signer
 from hub.cli import _parser as cli_parser
 from hub.settings import DatabaseSettings, Settings
@@ -272,6 +273,40 @@ def test_the_api_is_probed_on_the_hubs_health_endpoints(
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_probe_points_at_a_port_the_container_declares(overlay: str) -> None:
+    manifests = render(overlay)
+    for workload, pod in pod_templates(manifests):
+        for container in pod["containers"]:
+            declared = {p["name"]: p["containerPort"] for p in container.get("ports", [])}
+            for kind in ("startupProbe", "livenessProbe", "readinessProbe"):
+                if kind in container:
+                    port = container[kind]["httpGet"]["port"]
+                    assert port in declared or port in declared.values(), (
+                        f"{workload['metadata']['name']}: {kind} on {port}, not declared"
+                    )
+
+
+def test_every_worker_role_is_probed_on_its_metrics_listener(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    manifests = render("production")
+    paths = {getattr(route, "path", None) for route in listener_app(cast(Any, None), {}).routes}
+    for role in ROLES[1:]:
+        pod = named(manifests, "Deployment", f"pph-hub-{role}")["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        settings = _settings(monkeypatch, _environment(manifests, container))
+        ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+        assert settings.metrics_port is not None, role
+        assert container["livenessProbe"]["httpGet"]["path"] == "/healthz", role
+        assert container["readinessProbe"]["httpGet"]["path"] == "/readyz", role
+        for kind in ("startupProbe", "livenessProbe", "readinessProbe"):
+            probe = container[kind]["httpGet"]
+            assert probe["path"] in paths, role
+            assert ports[probe["port"]] == settings.metrics_port, role
+            assert probe.get("scheme", "HTTP") == "HTTP", role  # the listener has no TLS
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
 def test_every_pod_runs_locked_down_with_resources_and_a_pinned_image(overlay: str) -> None:
     manifests = render(overlay)
     for workload, pod in pod_templates(manifests):
@@ -316,7 +351,7 @@ def test_disruption_budgets_cover_the_scaled_roles(overlay: str) -> None:
 def test_network_policies_deny_by_default_and_admit_only_the_api(overlay: str) -> None:
     manifests = render(overlay)
     policies = [m for m in manifests if m["kind"] == "NetworkPolicy"]
-    for workload, _ in pod_templates(manifests):
+    for workload, pod in pod_templates(manifests):
         template = workload["spec"]["template"]["metadata"]["labels"]
         applying = [p for p in policies if _selects(p["spec"]["podSelector"], template)]
         assert any(
@@ -328,8 +363,19 @@ def test_network_policies_deny_by_default_and_admit_only_the_api(overlay: str) -
         admitted = [p for p in applying if p["spec"].get("ingress")]
         if template["app.kubernetes.io/component"] == "api":
             assert admitted
-        else:
-            assert admitted == [], workload["metadata"]["name"]
+            continue
+        # A worker role takes no connection but Prometheus's, from a namespace it names, on
+        # the port of its metrics listener.
+        metrics_ports = {
+            port["containerPort"]
+            for container in pod["containers"]
+            for port in container.get("ports", [])
+            if port["name"] == "metrics"
+        }
+        for policy in admitted:
+            for rule in policy["spec"]["ingress"]:
+                assert [set(peer) for peer in rule["from"]] == [{"namespaceSelector"}], policy
+                assert {port["port"] for port in rule["ports"]} <= metrics_ports, policy
 
 
 def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
