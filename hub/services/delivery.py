@@ -457,9 +457,15 @@ class DeliveryWorker:
         return len(jobs) == wanted
 
     def _start_waiting(self) -> None:
-        """Start the waiting jobs, in claim order, of each receiver with room."""
+        """Start the waiting jobs, in claim order, of each receiver with room, while fewer than
+        `concurrency` sends are running in all (jobs waiting for a busy receiver were claimed
+        beside others: starting them all when it frees a slot could exceed the limit)."""
         for receiver, waiting in list(self._waiting.items()):
-            while waiting and self._sending.get(receiver, 0) < self._per_receiver:
+            while (
+                waiting
+                and self._sending.get(receiver, 0) < self._per_receiver
+                and sum(self._sending.values()) < self._concurrency
+            ):
                 job, claimed_until = waiting.popleft()
                 if self._clock() + self._send_timeout >= claimed_until:
                     logger.info(
