@@ -35,7 +35,12 @@ pytestmark = pytest.mark.asyncio
 
 @pytest_asyncio.fixture
 async def hub(database: Database) -> AsyncIterator[RunningHub]:
-    settings = database.settings.model_copy(update={"token_endpoint_url": TOKEN_URL})
+    # No client cache: these tests change clients through the CLI (another container) and check
+    # the next token request at once; across processes a change is seen within
+    # HUB_CLIENT_CACHE_SECONDS, which only a CLI slower than the cache's lifetime used to hide.
+    settings = database.settings.model_copy(
+        update={"token_endpoint_url": TOKEN_URL, "client_cache_seconds": 0.0}
+    )
     async with running_hub(settings) as running:
         yield running
 
