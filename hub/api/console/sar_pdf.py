@@ -14,7 +14,6 @@ from fastapi.responses import Response
 
 from hub.api.console.dpo_pages import attachment, subject_access_report_or_answer
 from hub.api.console.names import names_for
-from hub.api.console.print_pdf import render_pdf
 from hub.api.console.timeline import timeline
 from hub.api.deps import ContainerDep
 
@@ -40,6 +39,9 @@ async def subject_access_report_pdf(
     recipients = {r.id: r.name for r in container.policy.directory.recipients.values()}
     names = await names_for((r.entry.actor for r in report.records), recipients, container.clients)
     withheld = report.as_json().get("withheld") or {}
+    # WeasyPrint (and Pango under it) is loaded by the first PDF, not by every `hub serve` start.
+    from hub.api.console.print_pdf import render_pdf
+
     pdf = await asyncio.to_thread(
         render_pdf,
         "subject_access_report.html",
