@@ -27,9 +27,10 @@ from hub.api.console.runtime import Console
 from hub.api.console.sessions import ConsoleSession, csrf_matches
 from hub.api.console.timeline import timeline
 from hub.api.deps import ContainerDep
+from hub.bootstrap import Container
 from hub.domain.notifications import SCHEMES
 from hub.errors import InvalidInput, NotFound
-from hub.services.audit_queries import check_purpose
+from hub.services.audit_queries import HistoryReport, check_purpose
 
 logger = logging.getLogger("hub.console")
 
@@ -212,17 +213,32 @@ async def subject_access_report(
 ) -> Response:
     """The subject access report as CSV: the API's own report (`subject_access=true`), which
     withholds what an active restriction covers and says so."""
+    asked = await subject_access_report_or_answer(
+        request, container, person_id, purpose, csrf_token
+    )
+    if isinstance(asked, Response):
+        return asked
+    console, _, report = asked
+    body = report.as_csv().encode()
+    return attachment(console, body, "text/csv; charset=utf-8", report.person_id, "csv")
+
+
+async def subject_access_report_or_answer(
+    request: Request, container: Container, person_id: str, purpose: str, csrf_token: str
+) -> tuple[Console, ConsoleSession, HistoryReport] | Response:
+    """The signed-in officer's subject access report on `person_id` (the API's own, which
+    records the reading as a consultation under their name and stated purpose), or the answer
+    to send instead: sign-in, refusal, a forged form, or a page that says what was wrong."""
     console, officer = officer_or_answer(request)
     if isinstance(officer, Response):
         return officer
     if not csrf_matches(officer, csrf_token):
         return forged(request, console)
     try:
-        checked_purpose = stated_purpose(purpose)
         report = await container.audit_queries.history(
             person_id,
             principal_of(officer.person, console.relying_party.issuer),
-            checked_purpose,
+            stated_purpose(purpose),
             subject_access=True,
         )
     except (InvalidInput, NotFound) as error:
@@ -234,9 +250,16 @@ async def subject_access_report(
             title="No report",
             message=str(error),
         )
-    response = Response(report.as_csv(), media_type="text/csv; charset=utf-8")
-    # The hub's opaque person id names the file, never an identifier such as a PNC ID.
-    safe_id = re.sub(r"[^A-Za-z0-9_.-]", "_", report.person_id)
-    filename = f"subject-access-report-{safe_id}.csv"
+    return console, officer, report
+
+
+def attachment(
+    console: Console, body: bytes, media_type: str, person_id: str, extension: str
+) -> Response:
+    """A download of a report on `person_id`: the hub's opaque person id names the file, never an
+    identifier such as a PNC ID."""
+    response = Response(body, media_type=media_type)
+    safe_id = re.sub(r"[^A-Za-z0-9_.-]", "_", person_id)
+    filename = f"subject-access-report-{safe_id}.{extension}"
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return protect(response, console)

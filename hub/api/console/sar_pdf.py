@@ -7,21 +7,15 @@ page, the audit log's latest signed checkpoint in the footer and page numbers.""
 from __future__ import annotations
 
 import asyncio
-import re
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
-from hub.api.console.dpo_pages import forged, officer_or_answer, stated_purpose
+from hub.api.console.dpo_pages import attachment, subject_access_report_or_answer
 from hub.api.console.names import names_for
-from hub.api.console.officer import principal_of
-from hub.api.console.print_pdf import render_pdf
-from hub.api.console.rendering import page, protect
-from hub.api.console.sessions import csrf_matches
 from hub.api.console.timeline import timeline
 from hub.api.deps import ContainerDep
-from hub.errors import InvalidInput, NotFound
 
 router = APIRouter(include_in_schema=False)
 
@@ -36,31 +30,18 @@ async def subject_access_report_pdf(
     purpose: Text = "",
     csrf_token: Text = "",
 ) -> Response:
-    console, officer = officer_or_answer(request)
-    if isinstance(officer, Response):
-        return officer
-    if not csrf_matches(officer, csrf_token):
-        return forged(request, console)
-    try:
-        checked_purpose = stated_purpose(purpose)
-        report = await container.audit_queries.history(
-            person_id,
-            principal_of(officer.person, console.relying_party.issuer),
-            checked_purpose,
-            subject_access=True,
-        )
-    except (InvalidInput, NotFound) as error:
-        return page(
-            request,
-            console,
-            "error.html",
-            status_code=404 if isinstance(error, NotFound) else 400,
-            title="No report",
-            message=str(error),
-        )
+    asked = await subject_access_report_or_answer(
+        request, container, person_id, purpose, csrf_token
+    )
+    if isinstance(asked, Response):
+        return asked
+    console, officer, report = asked
     recipients = {r.id: r.name for r in container.policy.directory.recipients.values()}
     names = await names_for((r.entry.actor for r in report.records), recipients, container.clients)
     withheld = report.as_json().get("withheld") or {}
+    # WeasyPrint (and Pango under it) is loaded by the first PDF, not by every `hub serve` start.
+    from hub.api.console.print_pdf import render_pdf
+
     pdf = await asyncio.to_thread(
         render_pdf,
         "subject_access_report.html",
@@ -71,9 +52,4 @@ async def subject_access_report_pdf(
         officer=officer.person.name,
         checkpoint=await container.audit_trail.latest_checkpoint(),
     )
-    response = Response(pdf, media_type="application/pdf")
-    # The hub's opaque person id names the file, never an identifier such as a PNC ID.
-    safe_id = re.sub(r"[^A-Za-z0-9_.-]", "_", report.person_id)
-    filename = f"subject-access-report-{safe_id}.pdf"
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return protect(response, console)
+    return attachment(console, pdf, "application/pdf", report.person_id, "pdf")

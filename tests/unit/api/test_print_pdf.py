@@ -3,6 +3,9 @@ no network, no file elsewhere on the host."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from hub.api.console.print_pdf import FONTS_DIR, PRINT_DIR, PackageFetcher, RefusedFetch
@@ -29,3 +32,12 @@ def test_the_print_stylesheet_is_served_as_css() -> None:
     sheet = PackageFetcher().fetch((PRINT_DIR / "sar.css").as_uri())
     assert sheet.content_type == "text/css"
     assert b"@page" in sheet.read()
+
+
+def test_the_api_loads_weasyprint_only_for_a_pdf() -> None:
+    # Every `hub serve` start imports the app; WeasyPrint and Pango cost it ~0.7 s of CPU.
+    probe = "import sys, hub.api.app\nprint('weasyprint' in sys.modules)\n"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout.strip() == "False", done.stderr
