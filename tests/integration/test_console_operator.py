@@ -181,6 +181,7 @@ async def test_a_dead_delivery_is_listed_without_its_notification_and_replayed(
     row = re.search(rf'<tr id="dead-{delivery_id}">(.*?)</tr>', listed.text, re.DOTALL)
     assert row is not None, listed.text
     assert GLASGOW_NAME in row.group(1)
+    assert "<td><code>release.schedule1-notification</code></td>" in row.group(1)
     assert "<td>HTTP 503</td>" in row.group(1)
     assert "<td>1</td>" in row.group(1)  # one attempt
     # Ids, recipient, attempts: never the person the notification is about.

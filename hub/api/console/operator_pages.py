@@ -7,7 +7,8 @@ They read through the services the API's own routes use: `ClientAdministration.l
 `DeliveryService.find` and `.replay` (`/v1/deliveries`, as an operator with `admin` sees them).
 Nothing here is personal data: no client secret or key (only how a client authenticates), a
 receiver's host but not its URL's path or query, and of a dead delivery its ids, recipient,
-attempts and the kind of its last error, never the notification it carries. So no page records a
+notification type (from `LatencyService`, as the MAPPA pages read it), attempts and the kind of
+its last error, never the notification it carries. So no page records a
 consultation. A replay changes the outbox exactly as the API's replay does.
 """
 
@@ -77,6 +78,7 @@ class DeadRow:
     subscription_id: str
     recipient_id: str
     recipient_name: str
+    event_type: str
     attempts: int
     error_class: str
     created_at: str
@@ -174,13 +176,24 @@ async def _subscriptions(container: Container, names: dict[str, str]) -> list[Su
     return found
 
 
-def _dead_row(delivery: Delivery, names: dict[str, str]) -> DeadRow:
+async def _event_type(container: Container, delivery: Delivery) -> str:
+    """The notification type a delivery carries, from the disclosure's recorded moments (the
+    latency service's, which hold no personal data), not from the notification itself."""
+    try:
+        times = await container.latency.of_disclosure(delivery.recipient_id, delivery.disclosure_id)
+    except NotFound:
+        return "Unknown"
+    return times.event_type
+
+
+async def _dead_row(container: Container, delivery: Delivery, names: dict[str, str]) -> DeadRow:
     return DeadRow(
         delivery_id=delivery.delivery_id,
         disclosure_id=delivery.disclosure_id,
         subscription_id=delivery.subscription_id,
         recipient_id=delivery.recipient_id,
         recipient_name=names.get(delivery.recipient_id, delivery.recipient_id),
+        event_type=await _event_type(container, delivery),
         attempts=delivery.attempts,
         error_class=error_class(delivery.last_error),
         created_at=_when(delivery.created_at),
@@ -226,7 +239,7 @@ async def _deliveries_page(
         status_code=status_code,
         person=operator.person,
         csrf_token=operator.csrf_token,
-        dead=[_dead_row(d, names) for d in found[:DEAD_SHOWN]],
+        dead=[await _dead_row(container, d, names) for d in found[:DEAD_SHOWN]],
         more=len(found) > DEAD_SHOWN,
         shown=DEAD_SHOWN,
         error=error,

@@ -116,6 +116,7 @@ def test_an_operator_sees_clients_subscriptions_and_replays_a_dead_delivery(
         expect(page.get_by_role("heading", name="Dead deliveries")).to_be_visible()
         row = page.locator(f"#dead-{delivery_id}")
         expect(row).to_contain_text(GLASGOW_NAME)
+        expect(row).to_contain_text("release.schedule1-notification")
         screenshot(page, "operator-dead-deliveries")
         assert_accessible(page)
 
