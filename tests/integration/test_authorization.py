@@ -487,6 +487,9 @@ CONSOLE = {
     ("GET", "/console/audit"): "the dpo and operator roles; verifies the log; no personal data",
     ("GET", "/console/dpo/disclosures"): "the dpo role only; the query form, no personal data",
     ("POST", "/console/dpo/disclosures"): "the dpo role, CSRF token; each query logged as read",
+    ("GET", "/console/operator"): "the operator role only; clients, subscriptions, bundle; no data",
+    ("GET", "/console/operator/deliveries"): "the operator role only; dead deliveries, no payload",
+    ("POST", "/console/operator/deliveries/replay"): "the operator role, CSRF token; a replay",
 }
 
 #: Callers that never get past authentication.

@@ -16,6 +16,7 @@ from hub.api.console import (
     dpo_pages,
     mappa_pages,
     mappa_reviews,
+    operator_pages,
     query_pages,
     restriction_pages,
     sar_pdf,
@@ -54,6 +55,8 @@ router.include_router(audit_pages.router)
 router.include_router(query_pages.router)
 # The subject access report as PDF.
 router.include_router(sar_pdf.router)
+# The operator's pages: clients, subscriptions, the bundle in force, dead deliveries.
+router.include_router(operator_pages.router)
 
 
 @router.get("/", name="console_home")
@@ -71,6 +74,7 @@ async def home(request: Request) -> Response:
         dpo=dpo_pages.DPO in session.person.roles,
         mappa_regions=regions_of(session.person),
         audit_status=bool(audit_pages.AUDIT_STATUS_ROLES & session.person.roles),
+        operator=operator_pages.OPERATOR in session.person.roles,
         csrf_token=session.csrf_token,
     )
 
