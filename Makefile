@@ -45,7 +45,7 @@ test: setup lint
 	deploy/local/postgres.sh start
 	deploy/local/kafka.sh start
 	deploy/local/keycloak.sh start
-	deploy/local/chromium.sh
+	deploy/local/os-packages.sh
 # kustomize for the Kubernetes manifest tests: kubectl's own, else built once (docs/kubernetes.md)
 	command -v kubectl >/dev/null || command -v kustomize >/dev/null || deploy/install-kustomize.sh
 # On every core (pytest-xdist), one test file per worker at a time: each test has its own database
