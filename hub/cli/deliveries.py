@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import getpass
 import json
 import logging
 import signal
@@ -37,6 +38,9 @@ def register(commands: Commands) -> None:
         "replay", help="send a dead or cancelled delivery again, with the same webhook-id"
     )
     replay.add_argument("delivery_id")
+    replay.add_argument(
+        "--by", default=None, help="who asks, for the audit trail (default: the OS user)"
+    )
     replay.set_defaults(run=_replay)
 
     run = delivery_commands.add_parser(
@@ -71,9 +75,12 @@ async def _list(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _replay(args: argparse.Namespace, settings: Settings) -> int:
     from hub import bootstrap
+    from hub.services.audit_queries import Principal
 
     async with bootstrap.running(settings) as container:
-        delivery = await container.deliveries.replay(None, args.delivery_id)
+        delivery = await container.deliveries.replay(
+            None, args.delivery_id, Principal(f"cli:{args.by or getpass.getuser()}", "hub-operator")
+        )
     print(f"delivery {delivery.delivery_id} is pending again (webhook-id {delivery.disclosure_id})")
     return 0
 

@@ -37,6 +37,7 @@ from hub.infra.tables import (
     recipient_feed,
     subscriptions,
 )
+from hub.services.audit_queries import Principal
 from hub.services.delivery import Delivery, DeliveryAttempt, DeliveryJob, Finish
 
 __all__ = ["SqlDeliveryQueue", "cancel_pending"]
@@ -351,23 +352,34 @@ class SqlDeliveryQueue:
             for row in rows
         ]
 
-    async def replay(self, delivery_id: str, now: datetime) -> Delivery:
+    async def replay(self, delivery_id: str, now: datetime, by: Principal) -> Delivery:
         query = (
-            sa.select(deliveries.c.status, subscriptions.c.status.label("subscription_status"))
+            sa.select(
+                deliveries.c.status,
+                deliveries.c.subscription_id,
+                deliveries.c.recipient_id,
+                subscriptions.c.status.label("subscription_status"),
+                subscriptions.c.format,
+                disclosures.c.disclosure_id,
+                disclosures.c.person_id,
+                disclosures.c.event_id,
+                disclosures.c.source,
+                disclosures.c.fields,
+            )
             .select_from(
                 deliveries.join(
                     subscriptions,
                     subscriptions.c.subscription_id == deliveries.c.subscription_id,
-                )
+                ).join(disclosures, disclosures.c.disclosure_id == deliveries.c.disclosure_id)
             )
             .where(deliveries.c.delivery_id == delivery_id)
             .with_for_update(of=deliveries)
         )
         async with translated("the delivery queue"), self._writer.begin() as connection:
-            row = (await connection.execute(query)).one_or_none()
+            row = (await connection.execute(query)).mappings().one_or_none()
             if row is None:
                 raise NotFound(f"there is no delivery {delivery_id}")
-            status, subscription_status = row
+            status, subscription_status = row["status"], row["subscription_status"]
             if status not in ("dead", "cancelled"):
                 raise Conflict(
                     f"delivery {delivery_id} is {status}: only dead or cancelled deliveries are "
@@ -388,6 +400,7 @@ class SqlDeliveryQueue:
                     claimed_until=None,
                 )
             )
+            await self._audit.append(connection, [_replay_entry(delivery_id, row, now, by)])
             replayed = (
                 (
                     await connection.execute(
@@ -429,6 +442,29 @@ def _audit_entry(job: DeliveryJob, finish: Finish, now: datetime) -> AuditEntry:
         state=state,
         at=now if attempt is None else attempt.attempted_at,
         details=details,
+    )
+
+
+def _replay_entry(delivery_id: str, row: Any, now: datetime, by: Principal) -> AuditEntry:
+    """A dead or cancelled job put back to be sent again: who asked for another transfer of
+    the disclosure to the recipient's system (the attempts that follow log their own)."""
+    return audit_records.delivery(
+        disclosure_id=row["disclosure_id"],
+        person_id=row["person_id"],
+        event_id=row["event_id"],
+        source=row["source"],
+        recipient_id=row["recipient_id"],
+        fields=tuple(row["fields"]),
+        channel=f"webhook:{row['format']}",
+        state="replayed",
+        at=now,
+        actor=by.client_id,
+        agency=by.agency,
+        details={
+            "delivery_id": delivery_id,
+            "subscription_id": row["subscription_id"],
+            "previous_status": row["status"],
+        },
     )
 
 

@@ -33,6 +33,7 @@ from hub.infra.dberrors import translated
 from hub.infra.deliveries import cancel_pending
 from hub.infra.protection import KekRing
 from hub.infra.tables import subscriptions
+from hub.services.audit_queries import Principal
 from hub.services.delivery import (
     Delivery,
     DeliveryAttempt,
@@ -421,8 +422,8 @@ class SecretOpeningDeliveryQueue:
     async def attempts(self, delivery_id: str) -> list[DeliveryAttempt]:
         return await self._queue.attempts(delivery_id)
 
-    async def replay(self, delivery_id: str, now: datetime) -> Delivery:
-        return await self._queue.replay(delivery_id, now)
+    async def replay(self, delivery_id: str, now: datetime, by: Principal) -> Delivery:
+        return await self._queue.replay(delivery_id, now, by)
 
 
 def _utc(value: datetime) -> datetime:

@@ -42,6 +42,7 @@ from hub.errors import (
     StoreUnavailable,
 )
 from hub.observability import traces
+from hub.services.audit_queries import Principal
 from hub.services.ports import EventStore
 from hub.services.subscriptions import CannotCarry, native_formats
 from hub.services.webhook_payload import LEGACY_PAYLOAD_VERSION, render_json
@@ -211,9 +212,10 @@ class DeliveryQueue(Protocol):
         """The job's attempts, in order."""
         ...
 
-    async def replay(self, delivery_id: str, now: datetime) -> Delivery:
-        """Put a dead or cancelled job back as pending, due `now` (its attempts are kept).
-        `Conflict` when it is neither, or its subscription is not active; `NotFound`."""
+    async def replay(self, delivery_id: str, now: datetime, by: Principal) -> Delivery:
+        """Put a dead or cancelled job back as pending, due `now` (its attempts are kept), and
+        log who asked (`by`) in the same transaction. `Conflict` when it is neither, or its
+        subscription is not active; `NotFound`."""
         ...
 
 
@@ -676,8 +678,9 @@ class DeliveryService:
             raise NotFound(f"there is no delivery {delivery_id}")
         return delivery, await self._queue.attempts(delivery_id)
 
-    async def replay(self, recipient_id: str | None, delivery_id: str) -> Delivery:
-        """Send a dead or cancelled job again, now, with the same `webhook-id`."""
+    async def replay(self, recipient_id: str | None, delivery_id: str, by: Principal) -> Delivery:
+        """Send a dead or cancelled job again, now, with the same `webhook-id`; the audit trail
+        records that `by` asked for it, in the replay's own transaction."""
         delivery = await self._visible(recipient_id, delivery_id)
         if delivery is None:
             raise NotFound(f"there is no delivery {delivery_id}")
@@ -686,7 +689,7 @@ class DeliveryService:
                 f"delivery {delivery_id} is {delivery.status}: only dead or cancelled deliveries "
                 "are replayed"
             )
-        return await self._queue.replay(delivery_id, self._clock())
+        return await self._queue.replay(delivery_id, self._clock(), by)
 
     async def _visible(self, recipient_id: str | None, delivery_id: str) -> Delivery | None:
         delivery = await self._queue.get(delivery_id)

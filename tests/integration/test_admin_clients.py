@@ -24,6 +24,7 @@ from hub.services.client_admin import Operator
 from hub.settings import Settings
 from tests.conftest import Database
 from tests.integration.api_helpers import RunningHub, bearer, example, running_hub
+from tests.integration.audit_faults import refuse_audit_entries_mentioning
 from tests.integration.test_client_auth import TOKEN_URL, assertion, new_key, request_token
 
 pytestmark = pytest.mark.asyncio
@@ -333,34 +334,6 @@ async def test_the_cli_and_the_api_administer_alike(hub: RunningHub, tmp_path: P
     ]
     assert audit[1]["actor"].startswith("cl_")
     assert audit[0]["details"]["auth_method"] == "private_key_jwt"
-
-
-async def refuse_audit_entries_mentioning(database: Database, outcome: str) -> None:
-    """A trigger that fails the audit write of one kind of change: it stands in for whatever
-    can fail between a change and its entry (a full disk, a lost connection, a crash)."""
-    async with database.owner.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            await connection.execute(
-                sa.text(
-                    "CREATE FUNCTION refuse_audit_write() RETURNS trigger LANGUAGE plpgsql AS $$ "
-                    f"BEGIN IF NEW.entry LIKE '%{outcome}%' THEN "
-                    "RAISE EXCEPTION 'audit write failed (test)'; END IF; RETURN NEW; END $$"
-                )
-            )
-            await connection.execute(
-                sa.text(
-                    "CREATE TRIGGER refuse_audit_write BEFORE INSERT ON audit_entries "
-                    "FOR EACH ROW EXECUTE FUNCTION refuse_audit_write()"
-                )
-            )
-        else:
-            await connection.execute(
-                sa.text(
-                    "CREATE TRIGGER refuse_audit_write BEFORE INSERT ON audit_entries "
-                    f"WHEN NEW.entry LIKE '%{outcome}%' "
-                    "BEGIN SELECT RAISE(ABORT, 'audit write failed (test)'); END"
-                )
-            )
 
 
 @pytest.mark.parametrize("change", ["registered", "disabled", "scopes-changed", "secret-rotated"])

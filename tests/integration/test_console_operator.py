@@ -19,8 +19,11 @@ from dataclasses import dataclass
 import httpx
 import pytest
 import pytest_asyncio
+import sqlalchemy as sa
 
 from hub.api.app import create_app
+from hub.domain.audit.entries import AuditEntry
+from hub.infra import tables
 from hub.services.client_admin import Operator
 from hub.settings import Settings
 from tests.conftest import Database
@@ -220,6 +223,22 @@ async def test_a_dead_delivery_is_listed_without_its_notification_and_replayed(
     assert f'id="dead-{delivery_id}"' not in replayed.text
     assert 'id="no-dead"' in replayed.text
     assert await status_of(operated, delivery_id) == "pending"
+    # In the audit trail under the signed-in operator's name (and only the accepted replay).
+    async with console.hub.container.engine.connect() as connection:
+        logged = [
+            AuditEntry.from_canonical(text.encode())
+            for text in (
+                await connection.execute(
+                    sa.select(tables.audit_entries.c.entry).where(
+                        tables.audit_entries.c.kind == "delivery"
+                    )
+                )
+            ).scalars()
+        ]
+    (asked,) = [e for e in logged if e.state == "replayed"]
+    assert asked.actor.startswith("console:"), asked.actor
+    assert "(Omar Reid)" in asked.actor, asked.actor
+    assert asked.details["delivery_id"] == delivery_id
     await console.hub.container.delivery_worker().run_until_idle()
     assert await status_of(operated, delivery_id) == "delivered"
     first, second = operated.receiver.at(HOOK_PATH)

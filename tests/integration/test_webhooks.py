@@ -6,6 +6,9 @@ webhook-id; a slow receiver holds up no one else; concurrent workers never send 
 from __future__ import annotations
 
 import asyncio
+import base64
+import contextlib
+import io
 import json
 import time
 import uuid
@@ -18,6 +21,7 @@ import pytest_asyncio
 import sqlalchemy as sa
 from standardwebhooks import Webhook, WebhookVerificationError
 
+from hub.cli import _parser as cli_parser
 from hub.domain.audit.entries import AuditEntry
 from hub.domain.cloudevents import to_cloudevent
 from hub.infra import tables
@@ -25,6 +29,7 @@ from hub.infra.webhooks import HttpWebhookSender
 from hub.settings import Settings
 from tests.conftest import Database
 from tests.integration.api_helpers import RunningHub, bearer, example, running_hub
+from tests.integration.audit_faults import refuse_audit_entries_mentioning
 from tests.integration.webhook_receiver import Receiver, running_receiver
 
 pytestmark = pytest.mark.asyncio
@@ -296,6 +301,113 @@ async def test_a_spent_schedule_ends_dead_and_a_replay_delivers_with_the_same_id
     assert [a["outcome"] for a in detail["history"]] == ["retry", "retry", "dead", "delivered"]
     again = await hub.http.post(f"/v1/deliveries/{delivery['id']}/replay", headers=headers)
     assert again.status_code == 409
+
+
+def client_of(headers: dict[str, str]) -> str:
+    """The client id a bearer token was issued to (read, not verified: the hub verified it)."""
+    payload = headers["Authorization"].removeprefix("Bearer ").split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return str(claims["client_id"])
+
+
+async def delivery_entries(hub: RunningHub) -> list[AuditEntry]:
+    async with hub.container.engine.connect() as connection:
+        return [
+            AuditEntry.from_canonical(text.encode())
+            for text in (
+                await connection.execute(
+                    sa.select(tables.audit_entries.c.entry)
+                    .where(tables.audit_entries.c.kind == "delivery")
+                    .order_by(tables.audit_entries.c.position)
+                )
+            ).scalars()
+        ]
+
+
+async def dead_delivery(hub: RunningHub, receiver: Receiver) -> tuple[dict[str, Any], Any]:
+    """A subscription whose receiver answers 503 until its delivery is dead."""
+    receiver.answer("/down", 503)
+    subscription = await subscribe(hub, SOCIAL_WORK, receiver.url("/down"))
+    await push_release(hub)
+    headers = subscription["headers"]
+
+    async def dead() -> bool:
+        listed = await hub.http.get("/v1/deliveries?status=dead", headers=headers)
+        return len(listed.json()["deliveries"]) == 1
+
+    await eventually(dead)
+    listed = await hub.http.get("/v1/deliveries?status=dead", headers=headers)
+    return subscription, listed.json()["deliveries"][0]
+
+
+async def test_a_replay_is_in_the_audit_trail_under_the_name_of_who_asked(
+    hub: RunningHub, receiver: Receiver
+) -> None:
+    """A replay sends personal data to a recipient's system again: DPA 2018 s62 wants it
+    logged, with who asked for it (the recipient itself, or an operator)."""
+    subscription, delivery = await dead_delivery(hub, receiver)
+    headers = subscription["headers"]
+    receiver.answer("/down", 200)
+    replayed = await hub.http.post(f"/v1/deliveries/{delivery['id']}/replay", headers=headers)
+    assert replayed.status_code == 200, replayed.text
+
+    asked = [e for e in await delivery_entries(hub) if e.state == "replayed"]
+    assert len(asked) == 1
+    (entry,) = asked
+    assert (entry.actor, entry.agency, entry.recipient_id) == (
+        client_of(headers),
+        SOCIAL_WORK,
+        SOCIAL_WORK,
+    )
+    assert entry.details["delivery_id"] == delivery["id"]
+    assert entry.details["disclosure_id"] == delivery["disclosure_id"]
+    assert entry.details["previous_status"] == "dead"
+    assert entry.outcome == "webhook:json"
+
+    # Refused replays (not dead any more; another agency's) leave nothing in the trail.
+    stranger = bearer(await hub.token(HOUSING, MANAGE))
+    hidden = await hub.http.post(f"/v1/deliveries/{delivery['id']}/replay", headers=stranger)
+    assert hidden.status_code == 404
+    await receiver.wait_for(lambda: len(receiver.at("/down")) == 4)
+
+    async def delivered() -> bool:
+        answer = await hub.http.get(f"/v1/deliveries/{delivery['id']}", headers=headers)
+        return bool(answer.json()["status"] == "delivered")
+
+    await eventually(delivered)
+    again = await hub.http.post(f"/v1/deliveries/{delivery['id']}/replay", headers=headers)
+    assert again.status_code == 409
+    assert len([e for e in await delivery_entries(hub) if e.state == "replayed"]) == 1
+
+
+async def test_a_replay_from_the_cli_is_audited_under_the_name_given(
+    hub: RunningHub, receiver: Receiver
+) -> None:
+    _, delivery = await dead_delivery(hub, receiver)
+    args = cli_parser().parse_args(["deliveries", "replay", delivery["id"], "--by", "a.jones"])
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert await args.run(args, hub.container.settings) == 0
+    assert f"delivery {delivery['id']} is pending again" in out.getvalue()
+    (asked,) = [e for e in await delivery_entries(hub) if e.state == "replayed"]
+    assert (asked.actor, asked.agency) == ("cli:a.jones", "hub-operator")
+    assert asked.details["delivery_id"] == delivery["id"]
+
+
+async def test_a_replay_whose_audit_entry_cannot_be_written_does_not_happen(
+    database: Database, hub: RunningHub, receiver: Receiver
+) -> None:
+    """The replay and its entry commit together or not at all."""
+    _, delivery = await dead_delivery(hub, receiver)
+    await refuse_audit_entries_mentioning(database, '"replayed"')
+    admin = bearer(await hub.token("sps", "admin"))
+    refused = await hub.http.post(f"/v1/deliveries/{delivery['id']}/replay", headers=admin)
+    assert refused.status_code == 500, refused.text  # the hub's own fault, not the caller's
+    assert refused.json()["type"] == "urn:pph:problem:store-error"
+    shown = await hub.http.get(f"/v1/deliveries/{delivery['id']}", headers=admin)
+    assert shown.json()["status"] == "dead"
+    assert len(receiver.at("/down")) == 3
+    assert [e for e in await delivery_entries(hub) if e.state == "replayed"] == []
 
 
 async def test_a_slow_receiver_does_not_delay_another(

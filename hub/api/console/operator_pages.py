@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from hub.api.console.officer import principal_of
 from hub.api.console.rendering import console_of, page, protect, session_of
 from hub.api.console.roles import HubRole
 from hub.api.console.runtime import Console
@@ -262,7 +263,8 @@ async def replay(
     request: Request, container: ContainerDep, delivery_id: Text = "", csrf_token: Text = ""
 ) -> Response:
     """Send a dead (or cancelled) delivery again, now, with the same `webhook-id`: the API's
-    `POST /v1/deliveries/{id}/replay` as an operator, through the same service."""
+    `POST /v1/deliveries/{id}/replay` as an operator, through the same service, audited under
+    the signed-in operator's name."""
     console, operator = operator_or_answer(request)
     if isinstance(operator, Response):
         return operator
@@ -288,7 +290,9 @@ async def replay(
             "Nothing was replayed.",
         )
     try:
-        replayed = await container.deliveries.replay(None, delivery_id)
+        replayed = await container.deliveries.replay(
+            None, delivery_id, principal_of(operator.person, console.relying_party.issuer)
+        )
     except (NotFound, Conflict) as failure:
         return await _deliveries_page(
             request,

@@ -13,6 +13,7 @@ from hub.api.deps import ContainerDep
 from hub.api.openapi import ANY_OF_SECURITY, problems
 from hub.api.security import Caller, authenticated_caller
 from hub.errors import PermissionDenied
+from hub.services.audit_queries import Principal
 from hub.services.delivery import Delivery, DeliveryAttempt
 
 router = APIRouter(prefix="/v1/deliveries", tags=["deliveries"])
@@ -42,6 +43,18 @@ async def delivery_viewer(
 
 
 Viewer = Annotated[str | None, Depends(delivery_viewer)]
+
+
+async def delivery_actor(
+    caller: Caller = Security(  # noqa: B008
+        authenticated_caller, scopes=["subscriptions:manage", "admin"]
+    ),
+) -> Principal:
+    """Who asks for a replay, for the audit trail: the caller's client and agency."""
+    return Principal(caller.client_id, caller.agency)
+
+
+Actor = Annotated[Principal, Depends(delivery_actor)]
 
 
 class DeliveryView(BaseModel):
@@ -157,8 +170,9 @@ async def get_delivery(
     openapi_extra=EITHER_SCOPE,
 )
 async def replay_delivery(
-    delivery_id: str, container: ContainerDep, viewer: Viewer
+    delivery_id: str, container: ContainerDep, viewer: Viewer, actor: Actor
 ) -> DeliveryView:
     """Send a dead or cancelled delivery again, now, with the same `webhook-id`. Its attempts
-    are kept: past the retry schedule, a replay is a single attempt (dead again if it fails)."""
-    return DeliveryView.of(await container.deliveries.replay(viewer, delivery_id))
+    are kept: past the retry schedule, a replay is a single attempt (dead again if it fails).
+    The audit trail records the replay under the caller's client, in the same transaction."""
+    return DeliveryView.of(await container.deliveries.replay(viewer, delivery_id, actor))

@@ -290,7 +290,8 @@ def delivery(
     details: Mapping[str, JsonValue] | None = None,
 ) -> AuditEntry:
     """An attempt to transfer a disclosure to its recipient's system, and what became of it
-    (`state`: delivered, retrying, failed, cancelled)."""
+    (`state`: delivered, retrying, failed, cancelled), or a replay someone asked for (`replayed`,
+    with that person or client as the actor)."""
     return AuditEntry(
         kind=AuditKind.DELIVERY,
         occurred_at=at,
