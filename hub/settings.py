@@ -379,6 +379,11 @@ class Settings(BaseSettings):
     #: "hub-operator": "operator", "hub-mappa-glasgow": "mappa-coordinator:mappa-glasgow"}`
     #: (a co-ordinator's role names their MAPPA region). A person with none of them is refused.
     console_role_map: dict[str, str] = {}
+    #: The ID token claim naming the agency a person acts for: an organisation id of the
+    #: directory (`GET /v1/directory`) or `hub-operator`. The audit trail records it with each
+    #: of their consultations and changes; a person whose token names none the hub knows is
+    #: refused. Required in production; unset elsewhere, the issuer stands in for the agency.
+    console_agency_claim: str | None = Field(default=None, min_length=1, max_length=100)
     #: A console session ends after this many seconds without a request, and in any case after
     #: `HUB_CONSOLE_SESSION_MAX_SECONDS` (then the person signs in again at the identity provider).
     console_session_idle_seconds: int = Field(default=900, ge=60, le=86_400)
@@ -411,6 +416,11 @@ class Settings(BaseSettings):
             raise ValueError(
                 "HUB_CONSOLE_ROLE_MAP is empty: with no group mapped to a hub role, nobody "
                 "could use the console"
+            )
+        if self.environment == "production" and self.console_agency_claim is None:
+            raise ValueError(
+                "HUB_CONSOLE_AGENCY_CLAIM is not set: in production the audit trail must record "
+                "which agency each console user acts for (an ID token claim naming it)"
             )
         if self.environment == "production" and not self.console_cookie_secure:
             raise ValueError("HUB_CONSOLE_COOKIE_SECURE cannot be off in production")

@@ -17,6 +17,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from html.parser import HTMLParser
+from typing import Any
 
 import httpx
 import pytest
@@ -46,6 +47,17 @@ class KeycloakUnderTest:
     @property
     def issuer(self) -> str:
         return self.settings["HUB_OIDC_ISSUER"]
+
+    @property
+    def hub_settings(self) -> dict[str, Any]:
+        """The same settings as `Settings` fields, for a hub built in the test's process."""
+        return {
+            "oidc_issuer": self.settings["HUB_OIDC_ISSUER"],
+            "oidc_client_id": self.settings["HUB_OIDC_CLIENT_ID"],
+            "console_role_claim": self.settings["HUB_CONSOLE_ROLE_CLAIM"],
+            "console_role_map": json.loads(self.settings["HUB_CONSOLE_ROLE_MAP"]),
+            "console_agency_claim": self.settings["HUB_CONSOLE_AGENCY_CLAIM"],
+        }
 
 
 def _env_settings() -> dict[str, str]:

@@ -182,6 +182,7 @@ env_settings() {
 export HUB_OIDC_ISSUER=$ISSUER
 export HUB_OIDC_CLIENT_ID=$CLIENT_ID
 export HUB_CONSOLE_ROLE_CLAIM=groups
+export HUB_CONSOLE_AGENCY_CLAIM=agency
 export HUB_CONSOLE_ROLE_MAP='{"hub-dpo": "dpo", "hub-operator": "operator", "hub-mappa-lanarkshire": "mappa-coordinator:mappa-lanarkshire", "hub-mappa-glasgow": "mappa-coordinator:mappa-glasgow"}'
 ENV
 }

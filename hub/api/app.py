@@ -36,6 +36,7 @@ from hub.api.routes import (
 from hub.api.streams import FeedStreams
 from hub.bootstrap import Container, Role
 from hub.observability import tracing
+from hub.services.clients import OPERATOR_AGENCY
 from hub.settings import Settings
 
 logger = logging.getLogger("hub")
@@ -50,7 +51,8 @@ def create_app(settings: Settings | None = None, *, role: Role = "all") -> FastA
         async with bootstrap.running(settings or Settings()) as container:
             app.state.container = container
             app.state.streams = FeedStreams.from_settings(container.settings, container.clients)
-            async with console_runtime.running(container.settings) as console:
+            agencies = [*container.policy.directory.recipients, OPERATOR_AGENCY]
+            async with console_runtime.running(container.settings, agencies) as console:
                 app.state.console = console  # None when no identity provider is configured
                 async with _workers(app, container, role):
                     yield

@@ -107,7 +107,7 @@ async def test_a_dpo_queries_disclosures_by_recipient_and_period_and_is_in_the_t
     assert mine
     assert len(mine) == len(queries)
     assert {c.purpose for c in mine} == {QUERY_PURPOSE}
-    assert {c.agency for c in mine} == {console.issuer}
+    assert {c.agency for c in mine} == {"sps"}  # the DPO's agency claim
     criteria_logged = [c.details["query"] for c in mine]
     assert any(
         isinstance(q, Mapping) and q.get("recipient_id") == GLASGOW_SW and q.get("rule") == rule

@@ -78,10 +78,7 @@ def console_fixture(*, reviewed: bool) -> Callable[..., AsyncIterator[Console]]:
             "delivery_enabled": False,
             # The in-process monitors are idle: the tests run the overdue monitor themselves.
             "overdue_check_interval": 3600.0,
-            "oidc_issuer": keycloak.settings["HUB_OIDC_ISSUER"],
-            "oidc_client_id": keycloak.settings["HUB_OIDC_CLIENT_ID"],
-            "console_role_claim": keycloak.settings["HUB_CONSOLE_ROLE_CLAIM"],
-            "console_role_map": json.loads(keycloak.settings["HUB_CONSOLE_ROLE_MAP"]),
+            **keycloak.hub_settings,
         }
         if reviewed:
             update["policy_bundle_dir"] = reviewed_bundle(tmp_path)
@@ -287,7 +284,7 @@ async def test_the_overdue_list_and_one_overdue_disclosure_are_logged_reads_of_t
     assert {c.purpose for c in reads} == {PURPOSE}
     assert {c.actor for c in reads} == {reads[0].actor}
     assert reads[0].actor.endswith("(Lewis Baird)")
-    assert {c.agency for c in reads} == {console.issuer}
+    assert {c.agency for c in reads} == {REGION}  # the co-ordinator's agency claim
 
     one = due[0]
     opened = await console.browser.post(

@@ -11,7 +11,6 @@ operator role gets in."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -66,10 +65,7 @@ async def operated(database: Database, keycloak: KeycloakUnderTest) -> AsyncIter
             "webhook_retry_schedule": (),
             "webhook_allow_private_addresses": True,
             "webhook_timeout_seconds": 5.0,
-            "oidc_issuer": keycloak.settings["HUB_OIDC_ISSUER"],
-            "oidc_client_id": keycloak.settings["HUB_OIDC_CLIENT_ID"],
-            "console_role_claim": keycloak.settings["HUB_CONSOLE_ROLE_CLAIM"],
-            "console_role_map": json.loads(keycloak.settings["HUB_CONSOLE_ROLE_MAP"]),
+            **keycloak.hub_settings,
         }
     )
     app = create_app(settings)

@@ -127,7 +127,7 @@ async def test_a_dpo_places_and_lifts_a_restriction_and_the_report_follows(
     assert [c.outcome for c in changes] == ["restriction-placed", "restriction-lifted"]
     for change in changes:
         assert change.actor.endswith("(Dana Ogilvie)")
-        assert change.agency == console.issuer
+        assert change.agency == "sps"
         assert change.person_id == person_id
 
 

@@ -100,7 +100,7 @@ async def test_the_pdf_holds_what_the_csv_holds_and_withholds_what_a_restriction
         c for c in await consultations(console.hub) if c.actor.startswith("console:")
     ][-2:]
     assert pdf_read.actor.endswith("(Dana Ogilvie)")
-    assert pdf_read.agency == console.issuer
+    assert pdf_read.agency == "sps"
     assert pdf_read.purpose == PURPOSE
     assert pdf_read.person_id == person_id
     assert pdf_read.details["what"] == "audit.history"

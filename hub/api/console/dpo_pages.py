@@ -182,9 +182,7 @@ async def person_page(
             scheme=scheme,
             purpose=purpose,
         )
-    report = await queries.history(
-        person_id, principal_of(officer.person, console.relying_party.issuer), checked_purpose
-    )
+    report = await queries.history(person_id, principal_of(officer.person), checked_purpose)
     recipients = {r.id: r.name for r in container.policy.directory.recipients.values()}
     names = await names_for((r.entry.actor for r in report.records), recipients, container.clients)
     checkpoint = await container.audit_trail.latest_checkpoint()
@@ -237,7 +235,7 @@ async def subject_access_report_or_answer(
     try:
         report = await container.audit_queries.history(
             person_id,
-            principal_of(officer.person, console.relying_party.issuer),
+            principal_of(officer.person),
             stated_purpose(purpose),
             subject_access=True,
         )

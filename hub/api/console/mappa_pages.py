@@ -140,7 +140,7 @@ async def overdue_list(
     checked = await _purpose_or_dashboard(request, console, container, coordinator, region, purpose)
     if isinstance(checked, Response):
         return checked
-    principal = principal_of(coordinator.person, console.relying_party.issuer)
+    principal = principal_of(coordinator.person)
     items = await overdue_in_region(container, region, principal, checked)
     return page(
         request,
@@ -184,7 +184,7 @@ async def overdue_disclosure(
             message="The disclosure id is missing or not one the hub makes (letters, digits "
             "and . _ : -, at most 200). Nothing was read.",
         )
-    principal = principal_of(coordinator.person, console.relying_party.issuer)
+    principal = principal_of(coordinator.person)
     try:
         item = await one_overdue(container, region, disclosure_id, principal, checked)
     except NotFound as error:

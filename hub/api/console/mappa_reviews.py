@@ -108,7 +108,7 @@ async def decide(
             failed=proposal_id,
             reason=reason,
         )
-    principal = principal_of(coordinator.person, console.relying_party.issuer)
+    principal = principal_of(coordinator.person)
     try:
         item = await container.reviews.decide(
             proposal_id, outcome, reason, actor=principal.client_id, agency=region

@@ -1,6 +1,6 @@
 """The signed-in person as the audit trail records them when they consult personal data through
 the console: the same `Principal` an API client is, with their OpenID subject and name as the
-actor and the identity provider that vouched for them as the agency they act for."""
+actor and the agency their ID token names (`hub.api.console.agencies`) as the agency."""
 
 from __future__ import annotations
 
@@ -15,13 +15,13 @@ _ACTOR = re.compile(r"console:(?P<subject>[^ ]+) \((?P<name>.*)\)", re.DOTALL)
 _NOT_TEXT = re.compile(r"[\x00-\x1f\x7f]")
 
 
-def principal_of(person: SignedInPerson, issuer: str) -> Principal:
-    """`console:<subject> (<name>)` acting for the provider `issuer` (the agency's sign-on):
-    the subject identifies the person for good, the name lets a reader of the raw trail or its
-    CSV see who it was without looking the subject up."""
+def principal_of(person: SignedInPerson) -> Principal:
+    """`console:<subject> (<name>)` acting for their agency: the subject identifies the person
+    for good, the name lets a reader of the raw trail or its CSV see who it was without looking
+    the subject up."""
     name = _NOT_TEXT.sub(" ", person.name)[:200]
     subject = _NOT_TEXT.sub("", person.subject).replace(" ", "_")[:200]
-    return Principal(client_id=f"{CONSOLE_ACTOR_PREFIX}{subject} ({name})", agency=issuer)
+    return Principal(client_id=f"{CONSOLE_ACTOR_PREFIX}{subject} ({name})", agency=person.agency)
 
 
 def console_person_name(actor: str) -> str | None:

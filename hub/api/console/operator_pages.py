@@ -291,7 +291,7 @@ async def replay(
         )
     try:
         replayed = await container.deliveries.replay(
-            None, delivery_id, principal_of(operator.person, console.relying_party.issuer)
+            None, delivery_id, principal_of(operator.person)
         )
     except (NotFound, Conflict) as failure:
         return await _deliveries_page(

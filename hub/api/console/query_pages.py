@@ -241,7 +241,7 @@ async def query_results(
         return _form(
             request, console, officer, recipients, criteria, status_code=400, errors=errors
         )
-    principal = principal_of(officer.person, console.relying_party.issuer)
+    principal = principal_of(officer.person)
     found = await container.audit_queries.find(query, principal, checked_purpose)
     rows = await _rows(container, found, recipients, principal, checked_purpose)
     return _form(

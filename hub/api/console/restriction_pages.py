@@ -112,7 +112,7 @@ async def place_restriction(
             recipients=recipients,
             event_types=event_types,
             reference=reference or None,
-            principal=principal_of(officer.person, console.relying_party.issuer),
+            principal=principal_of(officer.person),
             restriction_id=new_restriction_id(),
         )
     except (InvalidInput, NotFound) as error:
@@ -153,7 +153,7 @@ async def lift_restriction(
         return forged(request, console)
     try:
         restriction = await container.audit_queries.lift(
-            restriction_id, principal_of(officer.person, console.relying_party.issuer)
+            restriction_id, principal_of(officer.person)
         )
     except (NotFound, Conflict) as error:
         return _answer(

@@ -70,6 +70,7 @@ async def home(request: Request) -> Response:
         console,
         "home.html",
         person=session.person,
+        agency_name=_agency_name(request, session.person.agency),
         roles=sorted(session.person.roles),
         dpo=dpo_pages.DPO in session.person.roles,
         mappa_regions=regions_of(session.person),
@@ -77,6 +78,12 @@ async def home(request: Request) -> Response:
         operator=operator_pages.OPERATOR in session.person.roles,
         csrf_token=session.csrf_token,
     )
+
+
+def _agency_name(request: Request, agency: str) -> str:
+    """The directory's name for the agency (the id itself for the issuer or the operator)."""
+    recipient = request.app.state.container.policy.directory.get(agency)
+    return agency if recipient is None else f"{recipient.name} ({agency})"
 
 
 @router.get("/console/login", name="console_login")
@@ -135,28 +142,18 @@ async def callback(
     roles = console.roles.roles_of(identity.claims)
     if not roles:
         logger.info("console sign-in refused: subject %s holds no hub role", identity.subject)
-        response = page(
-            request,
-            console,
-            "refused.html",
-            status_code=403,
-            name=identity.display_name,
-            claim=console.roles.claim,
-            # No ID token in a link on the page (it names the person): the provider asks to
-            # confirm instead.
-            sign_out_url=await console.relying_party.end_session_url(
-                id_token=None,
-                post_logout_redirect_uri=str(request.url_for("console_home")),
-            ),
-        )
-        response.delete_cookie(SIGN_IN_COOKIE, path=CALLBACK_PATH)
-        return response
-    person = SignedInPerson(identity.subject, identity.display_name, roles)
+        return await _refused(request, console, identity.display_name, agency_claim=False)
+    agency = console.agencies.agency_of(identity.claims)
+    if agency is None:
+        logger.info("console sign-in refused: subject %s names no known agency", identity.subject)
+        return await _refused(request, console, identity.display_name, agency_claim=True)
+    person = SignedInPerson(identity.subject, identity.display_name, roles, agency)
     session_id, _session_opened = console.sessions.open(person, identity.id_token)
     logger.info(
-        "console sign-in: subject %s as %s",
+        "console sign-in: subject %s as %s for %s",
         identity.subject,
         ", ".join(role.title for role in sorted(roles)),
+        agency,
     )
     response = RedirectResponse(str(request.url_for("console_home")), status_code=303)
     response.delete_cookie(SIGN_IN_COOKIE, path=CALLBACK_PATH)
@@ -212,6 +209,30 @@ async def static(request: Request, name: str) -> Response:
     response = FileResponse(HERE / "static" / name, media_type=media_type)
     protect(response, console)
     response.headers["Cache-Control"] = "public, max-age=3600"
+    return response
+
+
+async def _refused(
+    request: Request, console: Console, name: str, *, agency_claim: bool
+) -> Response:
+    """Signed in at the provider, but no use of the console: no hub role, or (`agency_claim`)
+    no agency the hub knows."""
+    response = page(
+        request,
+        console,
+        "refused.html",
+        status_code=403,
+        name=name,
+        claim=console.agencies.claim if agency_claim else console.roles.claim,
+        agency_claim=agency_claim,
+        # No ID token in a link on the page (it names the person): the provider asks to
+        # confirm instead.
+        sign_out_url=await console.relying_party.end_session_url(
+            id_token=None,
+            post_logout_redirect_uri=str(request.url_for("console_home")),
+        ),
+    )
+    response.delete_cookie(SIGN_IN_COOKIE, path=CALLBACK_PATH)
     return response
 
 

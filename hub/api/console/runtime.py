@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import httpx
 
+from hub.api.console.agencies import AgencyClaim
 from hub.api.console.oidc import RelyingParty
 from hub.api.console.roles import RoleMap
 from hub.api.console.sessions import SessionStore
@@ -21,6 +22,7 @@ class Console:
     relying_party: RelyingParty
     sessions: SessionStore
     roles: RoleMap
+    agencies: AgencyClaim
     cookie_secure: bool
 
     @property
@@ -31,7 +33,9 @@ class Console:
 
 
 @asynccontextmanager
-async def running(settings: Settings) -> AsyncIterator[Console | None]:
+async def running(settings: Settings, agencies: Collection[str]) -> AsyncIterator[Console | None]:
+    """The console, if an identity provider is configured; `agencies` are the ids a person's
+    agency claim may name (the directory's organisations and the hub's operator)."""
     if settings.oidc_issuer is None or settings.oidc_client_id is None:
         yield None
         return
@@ -49,5 +53,8 @@ async def running(settings: Settings) -> AsyncIterator[Console | None]:
                 max_seconds=settings.console_session_max_seconds,
             ),
             roles=RoleMap(settings.console_role_claim, settings.console_role_map),
+            agencies=AgencyClaim(
+                settings.console_agency_claim, issuer=settings.oidc_issuer, known=agencies
+            ),
             cookie_secure=settings.console_cookie_secure,
         )

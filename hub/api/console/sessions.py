@@ -32,6 +32,8 @@ class SignedInPerson:
     subject: str
     name: str
     roles: frozenset[HubRole]
+    #: The agency they act for (`hub.api.console.agencies`), recorded with what they do.
+    agency: str
 
 
 @dataclass(slots=True)

@@ -149,7 +149,7 @@ def test_a_dpo_finds_a_person_reads_their_history_and_downloads_the_sar(
     by_officer = [c for c in consulted if c["actor"].endswith("(Dana Ogilvie)")]
     assert len(by_officer) == 3, consulted
     assert {c["purpose"] for c in by_officer} == {PURPOSE}
-    assert {c["agency"] for c in by_officer} == {keycloak.issuer}
+    assert {c["agency"] for c in by_officer} == {"sps"}  # the DPO's agency claim
 
 
 def test_an_operator_is_refused_the_dpo_pages(

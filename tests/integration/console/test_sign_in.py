@@ -4,7 +4,6 @@ and RP-initiated logout at Keycloak. The hub runs in process; Keycloak is the re
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -27,10 +26,7 @@ def console_settings(keycloak: KeycloakUnderTest, data_dir: Path) -> Settings:
         router_enabled=False,
         delivery_enabled=False,
         audit_enabled=False,
-        oidc_issuer=keycloak.settings["HUB_OIDC_ISSUER"],
-        oidc_client_id=keycloak.settings["HUB_OIDC_CLIENT_ID"],
-        console_role_claim=keycloak.settings["HUB_CONSOLE_ROLE_CLAIM"],
-        console_role_map=json.loads(keycloak.settings["HUB_CONSOLE_ROLE_MAP"]),
+        **keycloak.hub_settings,
     )
 
 
@@ -120,6 +116,28 @@ async def test_a_person_with_no_hub_role_is_refused_with_a_clear_page(
     assert "id_token_hint" not in link.group(1)
     assert "pph_console" not in browser.cookies
     assert "Sign in with your agency account" in (await browser.get("/")).text
+
+
+async def test_a_person_whose_token_names_no_agency_is_refused(
+    browser: ConsoleBrowser, keycloak: KeycloakUnderTest
+) -> None:
+    """The audit trail records whose officer read a record: a DPO without an agency claim (or
+    with one the directory does not hold) gets no session."""
+    refused = await browser.get(await sign_in(browser, keycloak, "no-agency"))
+    assert refused.status_code == 403
+    assert 'id="no-agency"' in refused.text
+    assert "<code>agency</code>" in refused.text
+    assert "pph_console" not in browser.cookies
+    assert "Sign in with your agency account" in (await browser.get("/")).text
+
+
+async def test_the_home_page_says_which_agency_the_person_acts_for(
+    browser: ConsoleBrowser, keycloak: KeycloakUnderTest
+) -> None:
+    landed = await browser.get(await sign_in(browser, keycloak, "dpo"))
+    assert landed.status_code == 303
+    home = await browser.get("/")
+    assert 'id="person-agency">Scottish Prison Service Headquarters (sps)</strong>' in home.text
 
 
 async def test_the_session_cookie_is_secure_httponly_and_samesite(

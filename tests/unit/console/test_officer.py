@@ -7,20 +7,18 @@ from hub.api.console.roles import HubRole
 from hub.api.console.sessions import SignedInPerson
 from hub.domain.audit.builders import HUB_ACTOR
 
-ISSUER = "https://login.example/realms/pph"
 
-
-def test_the_actor_holds_the_subject_and_the_name_and_the_agency_is_the_provider() -> None:
-    person = SignedInPerson("5f1c-subject", "Dana Ogilvie", frozenset({HubRole("dpo")}))
-    principal = principal_of(person, ISSUER)
+def test_the_actor_holds_the_subject_and_the_name_and_the_agency_theirs() -> None:
+    person = SignedInPerson("5f1c-subject", "Dana Ogilvie", frozenset({HubRole("dpo")}), "sps")
+    principal = principal_of(person)
     assert principal.client_id == "console:5f1c-subject (Dana Ogilvie)"
-    assert principal.agency == ISSUER
+    assert principal.agency == "sps"
     assert console_person_name(principal.client_id) == "Dana Ogilvie"
 
 
 def test_control_characters_and_spaces_cannot_forge_the_actor() -> None:
-    person = SignedInPerson("a b\nc", "Eve\n(Mallory)\x00", frozenset())
-    principal = principal_of(person, ISSUER)
+    person = SignedInPerson("a b\nc", "Eve\n(Mallory)\x00", frozenset(), "sps")
+    principal = principal_of(person)
     assert principal.client_id == "console:a_bc (Eve (Mallory) )"
     assert console_person_name(principal.client_id) == "Eve (Mallory) "
 

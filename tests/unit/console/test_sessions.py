@@ -6,7 +6,7 @@ from __future__ import annotations
 from hub.api.console.roles import HubRole
 from hub.api.console.sessions import SessionStore, SignedInPerson, csrf_matches
 
-PERSON = SignedInPerson("subject-1", "Dana Ogilvie", frozenset({HubRole("dpo")}))
+PERSON = SignedInPerson("subject-1", "Dana Ogilvie", frozenset({HubRole("dpo")}), "sps")
 
 
 class Clock:
