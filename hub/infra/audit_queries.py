@@ -41,6 +41,8 @@ class SqlAuditIndex:
             select = select.where(audit_index.c.recipient_id == query.recipient_id)
         if query.event_id is not None:
             select = select.where(audit_index.c.event_id == query.event_id)
+        if query.event_ids:
+            select = select.where(audit_index.c.event_id.in_(sorted(set(query.event_ids))))
         if query.purpose is not None:
             pattern = "%" + _escape_like(query.purpose.lower()) + "%"
             select = select.where(sa.func.lower(audit_index.c.purpose).like(pattern, escape="\\"))

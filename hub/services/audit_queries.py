@@ -45,6 +45,8 @@ __all__ = [
 
 #: The most entries one query page returns.
 MAX_PAGE: Final = 5000
+#: The most events one query may name (`AuditQuery.event_ids`).
+MAX_EVENT_IDS: Final = 500
 
 
 def new_restriction_id() -> str:
@@ -92,6 +94,8 @@ class AuditQuery:
     rule: str | None = None
     purpose: str | None = None  # case-insensitive substring of the recorded purpose
     event_id: str | None = None
+    #: Any of these events (a page of results' follow-ups in one look-up).
+    event_ids: tuple[str, ...] = ()
     kinds: tuple[AuditKind, ...] = ()
     since: datetime | None = None
     until: datetime | None = None
@@ -103,6 +107,10 @@ class AuditQuery:
             raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}, not {self.limit}")
         if self.after < 0:
             raise InvalidInput(f"after must be 0 or more, not {self.after}")
+        if len(self.event_ids) > MAX_EVENT_IDS:
+            raise InvalidInput(
+                f"at most {MAX_EVENT_IDS} event ids in one query, not {len(self.event_ids)}"
+            )
         for name in ("since", "until"):
             moment = getattr(self, name)
             if moment is not None and moment.utcoffset() is None:
@@ -119,6 +127,8 @@ class AuditQuery:
             value = getattr(self, name)
             if value is not None:
                 criteria[name] = value
+        if self.event_ids:
+            criteria["event_ids"] = sorted(set(self.event_ids))
         if self.purpose is not None:
             criteria["purpose"] = self.purpose[:200]
         if self.kinds:

@@ -147,6 +147,41 @@ async def test_results_come_a_page_at_a_time(
     assert "after those already shown" in third.text
 
 
+async def test_a_page_of_results_is_two_consultations_however_many_rows(
+    console: Console, keycloak: KeycloakUnderTest
+) -> None:
+    """The query, and one look-up of the page's deliveries and acknowledgements: not one
+    consultation per disclosed row (which filled the trail with near-identical entries)."""
+    for _ in range(3):
+        await a_person_told_to_glasgow(console.hub)
+    # The middle one acknowledged: each row gets its own disclosure's follow-ups.
+    told = await disclosures_to(console.hub, GLASGOW_SW)
+    glasgow = await console.hub.token(GLASGOW_SW, "feed:read")
+    acked = await console.hub.http.post(
+        f"/v1/disclosures/{told[1]['disclosure_id']}/ack", headers=bearer(glasgow)
+    )
+    assert acked.status_code == 201, acked.text
+    csrf = await signed_in(console, keycloak, "dpo")
+    criteria = {"recipient": GLASGOW_SW, "purpose": QUERY_PURPOSE, "csrf_token": csrf}
+    found = await console.browser.post("/console/dpo/disclosures", data=criteria)
+    assert found.status_code == 200, found.text
+    rows = result_rows(found.text)
+    assert len(rows) == 3
+    assert {row[3] for row in rows} == {"Disclosed"}
+    assert [row[7].endswith("UTC") for row in rows] == [False, True, False]
+    assert rows[0][7] == rows[2][7] == "Not yet"
+    queries = [
+        c for c in await consultations(console.hub) if c.details.get("what") == "audit.query"
+    ]
+    # A look-up records one entry per person it read (or one, reading nobody's): count the
+    # look-ups by their criteria.
+    looked_up = {repr(sorted(c.details["query"].items())) for c in queries}
+    assert len(looked_up) == 2, looked_up
+    follow_ups = [c.details["query"] for c in queries if "event_ids" in c.details["query"]]
+    assert follow_ups
+    assert {len(q["event_ids"]) for q in follow_ups} == {3}
+
+
 #: Bad queries and the words of the message each gets.
 BAD_QUERIES = [
     ({"recipient": "sw-atlantis"}, "Not a recipient in the directory: sw-atlantis"),

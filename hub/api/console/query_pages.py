@@ -12,7 +12,7 @@ Bad input answers the form with what was wrong, and nothing is read or recorded.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
 
@@ -26,9 +26,9 @@ from hub.api.console.runtime import Console
 from hub.api.console.sessions import ConsoleSession, csrf_matches
 from hub.api.deps import ContainerDep
 from hub.bootstrap import Container
-from hub.domain.audit.entries import AuditKind
+from hub.domain.audit.entries import AuditEntry, AuditKind
 from hub.errors import InvalidInput
-from hub.services.audit_queries import AuditQuery, AuditRecord, Principal
+from hub.services.audit_queries import MAX_PAGE, AuditQuery, AuditRecord, Principal
 
 router = APIRouter(include_in_schema=False)
 
@@ -114,26 +114,14 @@ async def _rows(
     principal: Principal,
     purpose: str,
 ) -> list[Row]:
+    follow_ups = await _follow_ups(container, found, principal, purpose)
     rows = []
     for record in found:
         entry = record.entry
         disclosed = entry.outcome == "disclosed"
         delivered = acknowledged = "Not applicable"
         if disclosed and entry.event_id is not None and entry.recipient_id is not None:
-            follow_ups = await container.audit_queries.find(
-                AuditQuery(
-                    event_id=entry.event_id,
-                    recipient_id=entry.recipient_id,
-                    kinds=_FOLLOW_UPS,
-                    after=record.position,
-                ),
-                principal,
-                purpose,
-            )
-            disclosure_id = entry.details.get("disclosure_id")
-            mine = [
-                f.entry for f in follow_ups if f.entry.details.get("disclosure_id") == disclosure_id
-            ]
+            mine = follow_ups.get((entry.recipient_id, entry.details.get("disclosure_id")), [])
             deliveries = [e for e in mine if e.kind is AuditKind.DELIVERY]
             acks = [e for e in mine if e.kind is AuditKind.ACKNOWLEDGEMENT]
             done = [e for e in deliveries if e.state == "delivered"]
@@ -159,6 +147,43 @@ async def _rows(
             )
         )
     return rows
+
+
+async def _follow_ups(
+    container: Container, found: list[AuditRecord], principal: Principal, purpose: str
+) -> dict[tuple[str, object], list[AuditEntry]]:
+    """The deliveries and acknowledgements of the page's disclosures, by recipient and
+    disclosure id, read in one look-up (one consultation, however many rows), paged only when
+    a page's follow-ups outnumber the look-up's limit."""
+    disclosed = [
+        r
+        for r in found
+        if r.entry.outcome == "disclosed"
+        and r.entry.event_id is not None
+        and r.entry.recipient_id is not None
+    ]
+    grouped: dict[tuple[str, object], list[AuditEntry]] = {}
+    if not disclosed:
+        return grouped
+    recipients = {r.entry.recipient_id for r in disclosed}
+    query = AuditQuery(
+        # Only what the page needs: its recipient's, when the rows are all one recipient's.
+        recipient_id=next(iter(recipients)) if len(recipients) == 1 else None,
+        event_ids=tuple(sorted({r.entry.event_id for r in disclosed if r.entry.event_id})),
+        kinds=_FOLLOW_UPS,
+        after=min(r.position for r in disclosed),
+        limit=MAX_PAGE,
+    )
+    while True:
+        page = await container.audit_queries.find(query, principal, purpose)
+        for record in page:
+            entry = record.entry
+            if entry.recipient_id is not None:
+                key = (entry.recipient_id, entry.details.get("disclosure_id"))
+                grouped.setdefault(key, []).append(entry)
+        if len(page) < query.limit:
+            return grouped
+        query = replace(query, after=page[-1].position)
 
 
 def _when(moment: datetime) -> str:
