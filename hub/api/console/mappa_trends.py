@@ -15,8 +15,6 @@ from hub.api.console.mappa_figures import Quantiles, merged, series_quantiles
 from hub.services.latency import Histogram
 from hub.services.latency_periods import PeriodCounts, PeriodFigures
 
-_HOUR = 3600.0
-
 
 @dataclass(frozen=True, slots=True)
 class MonthRow:
@@ -46,10 +44,8 @@ class Trends:
 
     def chart_data(self) -> dict[str, object]:
         """What the charts draw, as JSON for the page's data block: x is each month's first
-        second (Unix time), y in hours (latencies, as bucket bounds) or in disclosures."""
-
-        def hours(values: Sequence[float | None]) -> list[float | None]:
-            return [None if v is None else v / _HOUR for v in values]
+        second (Unix time), y in seconds (latencies, as bucket bounds: "at most") or in
+        disclosures."""
 
         def series(label: str, values: Sequence[float | int | None]) -> dict[str, object]:
             return {"label": label, "values": list(values)}
@@ -61,24 +57,24 @@ class Trends:
             "charts": {
                 "latency": {
                     "kind": "lines",
-                    "unit": "hours (at most)",
+                    "unit": "seconds",
                     "log": True,
                     "series": [
                         series(
                             "Decided to delivered, median",
-                            hours([r.delivery.median_seconds for r in rows]),
+                            [r.delivery.median_seconds for r in rows],
                         ),
                         series(
                             "Decided to delivered, 90%",
-                            hours([r.delivery.p90_seconds for r in rows]),
+                            [r.delivery.p90_seconds for r in rows],
                         ),
                         series(
                             "Delivered to acknowledged, median",
-                            hours([r.acknowledgement.median_seconds for r in rows]),
+                            [r.acknowledgement.median_seconds for r in rows],
                         ),
                         series(
                             "Delivered to acknowledged, 90%",
-                            hours([r.acknowledgement.p90_seconds for r in rows]),
+                            [r.acknowledgement.p90_seconds for r in rows],
                         ),
                     ],
                 },

@@ -1,6 +1,6 @@
 """The dashboard's trends from months of `PeriodFigures`: every agency and type of a month
 together, latency quantiles over the merged histograms, volumes per type, and the charts' data
-(the same numbers as the tables: months as Unix time, latencies in hours)."""
+(the same numbers as the tables: months as Unix time, latencies in seconds)."""
 
 from __future__ import annotations
 
@@ -52,8 +52,8 @@ def test_a_month_adds_up_its_agencies_and_types() -> None:
     charts = data["charts"]
     assert isinstance(charts, dict)
     latency = charts["latency"]["series"]
-    assert latency[0] == {"label": "Decided to delivered, median", "values": [60.0 / 3600, None]}
-    assert latency[1]["values"] == [24.0, None]
+    assert latency[0] == {"label": "Decided to delivered, median", "values": [60.0, None]}
+    assert latency[1]["values"] == [86400.0, None]
     assert [s["values"] for s in charts["acknowledgements"]["series"]] == [[1, 0], [1, 0]]
     assert charts["volumes"]["series"] == [
         {"label": "custody.admission", "values": [3, 0]},

@@ -13,6 +13,11 @@
   var colours = ["#0065bd", "#d32205", "#333333", "#428542", "#6f2c91", "#b35000"];
   var dashes = [[], [8, 4], [2, 3], [10, 3, 2, 3]];
   var month = 30 * 24 * 3600;
+  // A latency chart's y ticks: the durations people think in, labelled as the tables are.
+  var durations = [
+    [1, "1 s"], [60, "1 min"], [3600, "1 h"], [86400, "1 d"],
+    [7 * 86400, "7 d"], [30 * 86400, "30 d"], [365 * 86400, "365 d"],
+  ];
 
   function label(value) {
     var index = data.months.indexOf(value);
@@ -67,6 +72,27 @@
         { label: chart.unit, size: 60 },
       ],
     };
+    if (chart.unit === "seconds") {
+      var found = [];
+      chart.series.forEach(function (s) {
+        s.values.forEach(function (v) { if (v != null) { found.push(v); } });
+      });
+      var low = Math.min.apply(null, found.length ? found : [1]);
+      var high = Math.max.apply(null, found.length ? found : [86400]);
+      // From the tick at or below the least value to the tick at or above the greatest.
+      var ticks = durations.filter(function (d, i) {
+        var next = durations[i + 1];
+        var previous = durations[i - 1];
+        return (next === undefined || next[0] > low) && (previous === undefined || previous[0] < high);
+      });
+      options.scales.y = { distr: 3, range: [ticks[0][0], ticks[ticks.length - 1][0]] };
+      options.axes[1] = {
+        label: "time (at most)",
+        size: 70,
+        splits: function () { return ticks.map(function (d) { return d[0]; }); },
+        values: function () { return ticks.map(function (d) { return d[1]; }); },
+      };
+    }
     var columns = [data.months];
     chart.series.forEach(function (s) { columns.push(s.values); });
     new uPlot(options, columns, element);
