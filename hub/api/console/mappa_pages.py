@@ -119,8 +119,7 @@ async def dashboard(region: str, request: Request, container: ContainerDep) -> R
             errors=chosen,
         )
     figures = await region_figures(container, region, chosen)
-    form = {"period": chosen.choice, "from": chosen.first_day, "to": chosen.last_day}
-    return _dashboard(request, console, container, coordinator, region, figures, form)
+    return _dashboard(request, console, container, coordinator, region, figures, chosen.form())
 
 
 async def _purpose_or_dashboard(
@@ -138,7 +137,6 @@ async def _purpose_or_dashboard(
             "this person's record", "the overdue disclosures (they name people)"
         )
         chosen = preset(DEFAULT, container.latency_periods.now())
-        form = {"period": chosen.choice, "from": chosen.first_day, "to": chosen.last_day}
         return _dashboard(
             request,
             console,
@@ -146,7 +144,7 @@ async def _purpose_or_dashboard(
             coordinator,
             region,
             await region_figures(container, region, chosen),
-            form,
+            chosen.form(),
             status_code=400,
             errors={"purpose": message},
             purpose=purpose,

@@ -34,6 +34,10 @@ class ChosenPeriod:
     first_day: str
     last_day: str
 
+    def form(self) -> dict[str, str]:
+        """The period form's fields, filled in with this period."""
+        return {"period": self.choice, "from": self.first_day, "to": self.last_day}
+
     @property
     def label(self) -> str:
         first = self.period.since.date()
