@@ -1,8 +1,8 @@
 """The MAPPA dashboard's periods and charts in a real Chromium, signed in through Keycloak's real
 login page to a real `hub serve` that routes a release notice to North Lanarkshire: the
-co-ordinator changes the period, sees the figures, trend and volume tables, and each chart drawn
-(a canvas under its table) with no Content-Security-Policy violation; a wrong day is answered on
-the page. Every page passes axe-core."""
+co-ordinator changes the period (by mouse, then by keyboard alone), sees the figures, trend and
+volume tables, and each chart drawn (a canvas under its table) with no Content-Security-Policy
+violation; a wrong day is answered on the page. Every page passes axe-core."""
 
 from __future__ import annotations
 
@@ -130,9 +130,13 @@ def test_a_co_ordinator_changes_the_period_and_sees_tables_and_charts(
         screenshot(page, "mappa-trends")
         assert_accessible(page)
 
-        # Last month: nothing decided then, the trends still shown and drawn.
-        page.locator('label[for="period-last-month"]').click()
-        page.get_by_role("button", name="Show the figures").click()
+        # Last month, by keyboard alone: from the checked radio, the arrow key chooses the next
+        # and Enter sends the form. Nothing was decided then; the trends are still drawn.
+        page.locator("#period").focus()
+        page.keyboard.press("ArrowDown")
+        expect(page.locator("#period-last-month")).to_be_checked()
+        page.keyboard.press("Enter")
+        expect(page).to_have_url(re.compile(r"period=last-month"))
         expect(page.locator("#no-figures")).to_be_visible()
         expect(page.locator("#chart-volumes canvas")).to_have_count(1)
         assert_accessible(page)
