@@ -3,8 +3,8 @@
 # itself and works on a network with no internet (issue 16). Fetches the pinned version from the
 # npm registry with `npm pack` (which checks the tarball against the registry's integrity hash)
 # and copies its built, minified stylesheet and licence into hub/api/console/static/sgds/.
-# The design system's scripts are not vendored yet: the console's pages run no script (its
-# Content-Security-Policy has no script-src).
+# The design system's scripts are not vendored: the console's pages need none (the MAPPA
+# dashboard alone runs a script, its charts', from deploy/vendor-charts.sh).
 #
 #   deploy/vendor-design-system.sh            # the pinned version
 #   SGDS_VERSION=4.3.0 deploy/vendor-design-system.sh   # another (then commit the result)

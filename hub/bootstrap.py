@@ -39,6 +39,7 @@ from hub.infra.kafka_delivery import KafkaDisclosureProducer
 from hub.infra.kafka_intake import KafkaIntakeConsumer, KafkaRejects
 from hub.infra.kafka_security import client_options
 from hub.infra.latency import SqlLatencyStore
+from hub.infra.latency_periods import SqlLatencyPeriodStore
 from hub.infra.operational_gauges import SqlOperationalGauges
 from hub.infra.overdue import SqlOverdueStore
 from hub.infra.protection import (
@@ -84,6 +85,7 @@ from hub.services.kafka_delivery import KafkaDeliveryChannel
 from hub.services.kafka_intake import KafkaIntake
 from hub.services.kafka_router import RouterWorker
 from hub.services.latency import LatencyService
+from hub.services.latency_periods import LatencyPeriodService
 from hub.services.operations import OperationalGauges
 from hub.services.overdue import OverdueMonitor, OverdueStore
 from hub.services.ports import EventStore, RoutingStore
@@ -139,6 +141,8 @@ class Container:
     #: Each recipient's feed, its receipts and acknowledgements.
     feed: FeedService
     latency: LatencyService
+    #: The same figures for periods of time (the MAPPA dashboard).
+    latency_periods: LatencyPeriodService
     overdue: OverdueStore
     #: Webhook subscriptions; the delivery outbox, as workers and as the dead-letter API see it.
     subscriptions: SubscriptionService
@@ -611,6 +615,7 @@ async def running(settings: Settings, *, migrate: bool | None = None) -> AsyncIt
                 consultations=consultations,
             ),
             latency=LatencyService(SqlLatencyStore(engine)),
+            latency_periods=LatencyPeriodService(SqlLatencyPeriodStore(engine)),
             overdue=SqlOverdueStore(engine, protection=protection),
             subscriptions=SubscriptionService(
                 subscription_repository,

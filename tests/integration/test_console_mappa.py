@@ -197,12 +197,15 @@ async def test_the_dashboard_shows_the_region_s_agencies_figures_and_nothing_of_
         row = cells(page, f"row-{d['recipient_id']}-{d['event_type']}")
         name = directory.get(d["recipient_id"]).name  # type: ignore[union-attr]
         acknowledged = 1 if d is first else 0
-        # Agency, type, disclosed, delivered (delivery is off here), acknowledged, overdue now.
-        assert row[:6] == [name, d["event_type"], "1", "0", str(acknowledged), "0"], row
+        # Agency, type, disclosed, delivered (delivery is off here), acknowledged, overdue now,
+        # acknowledged on time and late (the rule gives the agency days).
+        assert row[:8] == [name, d["event_type"], "1", "0", str(acknowledged), "0"] + (
+            [str(acknowledged), "0"] if d["acknowledge_within_seconds"] else ["0", "0"]
+        ), row
         # From the occurrence to the decision: the example happened in 2023, years ago.
-        assert row[6:8] == ["> 365 d", "> 365 d"], row
-        assert row[8:10] == ["none", "none"]  # nothing delivered, so no delivery latency
-        assert row[10].startswith("≤") if acknowledged else row[10] == "none"
+        assert row[8:10] == ["> 365 d", "> 365 d"], row
+        assert row[10:12] == ["none", "none"]  # nothing delivered, so no delivery latency
+        assert row[12].startswith("≤") if acknowledged else row[12] == "none"
     for recipient_id in glasgow_only:
         assert f"row-{recipient_id}-" not in page
         assert directory.get(recipient_id).name not in page  # type: ignore[union-attr]

@@ -1,14 +1,16 @@
-"""A region's delivery figures as the oversight dashboard shows them, from the same
-`LatencyService.metrics` that `/metrics` serves: per agency and notification type, how many
-disclosures, how many delivered and acknowledged, how many overdue now, and the median and 90th
-percentile of each latency, read from its histogram (so given as "at most" a bucket's bound)."""
+"""A region's delivery figures for a period as the oversight dashboard's table shows them, from
+`LatencyPeriodService.figures`: per agency and notification type, how many disclosures the hub
+decided in the period, how many were delivered, acknowledged (on time, late) and are overdue now,
+and the median and 90th percentile of each latency, read from its histogram (so given as "at
+most" a bucket's bound)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from hub.services.latency import DeliveryMetrics, Histogram, Key
+from hub.services.latency import Histogram, HistogramSeries, Key
+from hub.services.latency_periods import PeriodCounts, PeriodFigures
 
 _UNITS = ((86400.0, "d"), (3600.0, "h"), (60.0, "min"), (1.0, "s"))
 
@@ -21,6 +23,9 @@ class Quantiles:
     median: str
     p90: str
     mean_seconds: float | None
+    #: The bounds in seconds, for a chart; None when nothing was observed or beyond the last.
+    median_seconds: float | None = None
+    p90_seconds: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,10 +33,7 @@ class FigureRow:
     agency_id: str
     agency: str
     event_type: str
-    disclosures: int
-    delivered: int
-    acknowledged: int
-    overdue: int
+    counts: PeriodCounts
     decided: Quantiles
     delivery: Quantiles
     acknowledgement: Quantiles
@@ -46,29 +48,46 @@ def duration(seconds: float) -> str:
     return f"{seconds:g} s"
 
 
-def quantiles(histogram: Histogram, key: Key) -> Quantiles:
-    series = histogram.series.get(key)
+def merged(series: Iterable[HistogramSeries]) -> HistogramSeries | None:
+    """Several label sets' observations as one (None if there are none)."""
+    found = list(series)
+    if not found:
+        return None
+    return HistogramSeries(
+        cumulative=tuple(
+            sum(counts) for counts in zip(*(s.cumulative for s in found), strict=True)
+        ),
+        total=sum(s.total for s in found),
+        count=sum(s.count for s in found),
+    )
+
+
+def series_quantiles(buckets: tuple[float, ...], series: HistogramSeries | None) -> Quantiles:
     if series is None or series.count == 0:
         return Quantiles(0, "none", "none", None)
 
-    def at(fraction: float) -> str:
+    def at(fraction: float) -> tuple[str, float | None]:
         needed = fraction * series.count
-        for bound, cumulative in zip(histogram.buckets, series.cumulative, strict=True):
+        for bound, cumulative in zip(buckets, series.cumulative, strict=True):
             if cumulative >= needed:
-                return f"≤ {duration(bound)}"
-        return f"> {duration(histogram.buckets[-1])}"
+                return f"≤ {duration(bound)}", bound
+        return f"> {duration(buckets[-1])}", None
 
-    return Quantiles(series.count, at(0.5), at(0.9), series.total / series.count)
+    (median, median_seconds), (p90, p90_seconds) = at(0.5), at(0.9)
+    return Quantiles(
+        series.count, median, p90, series.total / series.count, median_seconds, p90_seconds
+    )
 
 
-def region_rows(metrics: DeliveryMetrics, agencies: Mapping[str, str]) -> list[FigureRow]:
-    """One row per (agency, notification type) the region's agencies received, by agency name
-    then type; nothing about any other recipient."""
-    delivered: dict[Key, int] = {}
-    for (recipient, event_type, _channel), count in metrics.delivered.items():
-        delivered[(recipient, event_type)] = delivered.get((recipient, event_type), 0) + count
+def quantiles(histogram: Histogram, key: Key) -> Quantiles:
+    return series_quantiles(histogram.buckets, histogram.series.get(key))
+
+
+def region_rows(figures: PeriodFigures, agencies: Mapping[str, str]) -> list[FigureRow]:
+    """One row per (agency, notification type) the region's agencies were told of in the
+    period, by agency name then type; nothing about any other recipient."""
     keys = sorted(
-        (key for key in metrics.disclosures if key[0] in agencies),
+        (key for key in figures.counts if key[0] in agencies),
         key=lambda key: (agencies[key[0]], key[1]),
     )
     return [
@@ -76,13 +95,18 @@ def region_rows(metrics: DeliveryMetrics, agencies: Mapping[str, str]) -> list[F
             agency_id=key[0],
             agency=agencies[key[0]],
             event_type=key[1],
-            disclosures=metrics.disclosures[key],
-            delivered=delivered.get(key, 0),
-            acknowledged=metrics.acknowledged.get(key, 0),
-            overdue=metrics.overdue_unacknowledged.get(key, 0),
-            decided=quantiles(metrics.event_to_decision, key),
-            delivery=quantiles(metrics.decision_to_delivery, key),
-            acknowledgement=quantiles(metrics.decision_to_acknowledgement, key),
+            counts=figures.counts[key],
+            decided=quantiles(figures.event_to_decision, key),
+            delivery=quantiles(figures.decision_to_delivery, key),
+            acknowledgement=quantiles(figures.decision_to_acknowledgement, key),
         )
         for key in keys
     ]
+
+
+def total(rows: Iterable[FigureRow]) -> PeriodCounts:
+    """The counts of every row, added up."""
+    found = PeriodCounts()
+    for row in rows:
+        found += row.counts
+    return found

@@ -3,10 +3,15 @@ notification type, how long information took to be decided, delivered and acknow
 what is overdue now), the list of overdue acknowledgements the hub escalated to the region, and
 one of them in detail. Only a co-ordinator of the region sees them (`mappa_access`).
 
-The dashboard shows counts and latencies, no personal data, and reads `LatencyService.metrics`
-as `/metrics` does. The overdue list and its drill-down show what was disclosed about people:
-they are opened with a stated purpose by POST (nothing about a person in a URL), and every read
-is logged by `AuditQueryService` as a consultation under the co-ordinator's name.
+The dashboard shows counts and latencies for a chosen period and the trends of the last 12
+months, no personal data (so, as `/metrics`, it logs no consultation), read by
+`LatencyPeriodService` for the region's agencies only (`mappa_dashboard`). The period comes in
+the query string (nothing about a person): a wrong one is answered on the page, naming the
+field, and nothing is read.
+
+The overdue list and its drill-down show what was disclosed about people: they are opened with
+a stated purpose by POST (nothing about a person in a URL), and every read is logged by
+`AuditQueryService` as a consultation under the co-ordinator's name.
 """
 
 from __future__ import annotations
@@ -17,9 +22,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from hub.api.console.dpo_pages import Text, forged, stated_purpose
-from hub.api.console.mappa_access import coordinator_or_answer, region_agencies, regions_of
-from hub.api.console.mappa_figures import region_rows
+from hub.api.console.mappa_access import coordinator_or_answer, regions_of
+from hub.api.console.mappa_dashboard import RegionFigures, region_figures
 from hub.api.console.mappa_overdue import one_overdue, overdue_in_region
+from hub.api.console.mappa_periods import CHOICES, DEFAULT, chosen_period, preset
 from hub.api.console.officer import principal_of
 from hub.api.console.rendering import console_of, page, protect, session_of
 from hub.api.console.runtime import Console
@@ -29,6 +35,10 @@ from hub.bootstrap import Container
 from hub.errors import InvalidInput, NotFound
 
 router = APIRouter(include_in_schema=False)
+
+#: The period form's fields, and the most of each that is read (and shown again).
+_PERIOD_FIELDS = ("period", "from", "to")
+_PERIOD_FIELD_LENGTH = 40
 
 #: A disclosure id as the hub makes them (`hub.domain.disclosures`): letters, digits, - _ : .
 _DISCLOSURE_ID = re.compile(r"[A-Za-z0-9_.:\-]{1,200}")
@@ -49,13 +59,20 @@ async def my_region(request: Request) -> Response:
     return protect(RedirectResponse(str(target), status_code=303), console)
 
 
+def _period_form(request: Request) -> dict[str, str]:
+    return {
+        name: request.query_params.get(name, "")[:_PERIOD_FIELD_LENGTH] for name in _PERIOD_FIELDS
+    }
+
+
 def _dashboard(
     request: Request,
     console: Console,
     container: Container,
     session: ConsoleSession,
     region: str,
-    metrics_rows: object,
+    figures: RegionFigures | None,
+    form: dict[str, str],
     *,
     status_code: int = 200,
     errors: dict[str, str] | None = None,
@@ -67,11 +84,14 @@ def _dashboard(
         console,
         "mappa_dashboard.html",
         status_code=status_code,
+        scripts=figures is not None,
         person=session.person,
         csrf_token=session.csrf_token,
         region=region,
         region_name=recipient.name if recipient is not None else region,
-        rows=metrics_rows,
+        figures=figures,
+        choices=CHOICES,
+        form=form,
         errors=errors or {},
         purpose=purpose,
     )
@@ -79,19 +99,27 @@ def _dashboard(
 
 @router.get("/console/mappa/{region}", name="console_mappa_dashboard")
 async def dashboard(region: str, request: Request, container: ContainerDep) -> Response:
+    """The region's figures for the period chosen in the query string (`period`: one of
+    `CHOICES`; for `custom`, the days `from` and `to`, both included), and its trends."""
     console, coordinator = coordinator_or_answer(request, region)
     if isinstance(coordinator, Response):
         return coordinator
-    agencies = region_agencies(container.policy.directory, region)
-    metrics = await container.latency.metrics()
-    return _dashboard(
-        request,
-        console,
-        container,
-        coordinator,
-        region,
-        region_rows(metrics, agencies),
-    )
+    form = _period_form(request)
+    chosen = chosen_period(form, container.latency_periods.now())
+    if isinstance(chosen, dict):
+        return _dashboard(
+            request,
+            console,
+            container,
+            coordinator,
+            region,
+            None,
+            form,
+            status_code=400,
+            errors=chosen,
+        )
+    figures = await region_figures(container, region, chosen)
+    return _dashboard(request, console, container, coordinator, region, figures, chosen.form())
 
 
 async def _purpose_or_dashboard(
@@ -108,14 +136,15 @@ async def _purpose_or_dashboard(
         message = str(error).replace(
             "this person's record", "the overdue disclosures (they name people)"
         )
-        agencies = region_agencies(container.policy.directory, region)
+        chosen = preset(DEFAULT, container.latency_periods.now())
         return _dashboard(
             request,
             console,
             container,
             coordinator,
             region,
-            region_rows(await container.latency.metrics(), agencies),
+            await region_figures(container, region, chosen),
+            chosen.form(),
             status_code=400,
             errors={"purpose": message},
             purpose=purpose,

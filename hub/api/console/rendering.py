@@ -25,11 +25,13 @@ def console_of(request: Request) -> Console:
     return console
 
 
-def protect(response: Response, console: Console) -> Response:
-    """A strict Content-Security-Policy, no framing, no caching and no Referer on the answer."""
+def protect(response: Response, console: Console, *, scripts: bool = False) -> Response:
+    """A strict Content-Security-Policy, no framing, no caching and no Referer on the answer.
+    With `scripts`, the page may run the hub's own script files (never an inline script)."""
     # form-action names the provider: sign-out's POST is answered with a redirect there.
+    script_src = "script-src 'self'; " if scripts else ""
     response.headers["Content-Security-Policy"] = (
-        "default-src 'none'; style-src 'self'; img-src 'self' data:; "
+        f"default-src 'none'; {script_src}style-src 'self'; img-src 'self' data:; "
         f"form-action 'self' {console.provider_origin}; "
         "frame-ancestors 'none'; base-uri 'none'"
     )
@@ -41,10 +43,16 @@ def protect(response: Response, console: Console) -> Response:
 
 
 def page(
-    request: Request, console: Console, template: str, status_code: int = 200, **context: object
+    request: Request,
+    console: Console,
+    template: str,
+    status_code: int = 200,
+    *,
+    scripts: bool = False,
+    **context: object,
 ) -> Response:
     response = templates.TemplateResponse(request, template, context, status_code=status_code)
-    return protect(response, console)
+    return protect(response, console, scripts=scripts)
 
 
 def session_of(request: Request, console: Console) -> ConsoleSession | None:

@@ -37,7 +37,14 @@ from hub.api.console.sessions import SignedInPerson, csrf_matches
 logger = logging.getLogger("hub.console")
 
 #: The files under static/ the console serves (nothing else there is reachable).
-STATIC_FILES = {"console.css": "text/css", "sgds/design-system.min.css": "text/css"}
+STATIC_FILES = {
+    "console.css": "text/css",
+    "sgds/design-system.min.css": "text/css",
+    # The MAPPA dashboard's charts: uPlot (deploy/vendor-charts.sh) and what draws them.
+    "uplot/uPlot.iife.min.js": "text/javascript",
+    "uplot/uPlot.min.css": "text/css",
+    "mappa-charts.js": "text/javascript",
+}
 
 #: Binds a pending sign-in to the browser that began it (login CSRF); read only by the callback.
 SIGN_IN_COOKIE = "pph_console_signin"

@@ -1,14 +1,16 @@
-"""The dashboard's figures from `DeliveryMetrics`: quantiles read from the histograms as bucket
-bounds, only the region's agencies, channels summed; the region's agencies from the directory."""
+"""The dashboard's figures from a period's `PeriodFigures`: quantiles read from the histograms as
+bucket bounds (merged over label sets for the trends), only the region's agencies; the region's
+agencies from the directory."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 from hub.api.console.mappa_access import region_agencies
-from hub.api.console.mappa_figures import duration, quantiles, region_rows
+from hub.api.console.mappa_figures import duration, merged, quantiles, region_rows, total
 from hub.domain.policy.directory import Directory, Recipient
-from hub.services.latency import DeliveryMetrics, Histogram, HistogramSeries
+from hub.services.latency import Histogram, HistogramSeries
+from hub.services.latency_periods import Period, PeriodCounts, PeriodFigures
 
 BOUNDS = (60.0, 3600.0, 86400.0)
 KEY = ("sw-north-lanarkshire", "release.schedule1-notification")
@@ -38,28 +40,38 @@ def test_the_median_and_p90_are_the_first_bounds_that_hold_half_and_nine_tenths(
     assert quantiles(histogram((0, 0, 0), 0, 0.0), OTHER).median == "none"
 
 
-def test_rows_cover_only_the_region_s_agencies_with_channels_summed() -> None:
+def test_rows_cover_only_the_region_s_agencies() -> None:
     empty = Histogram(BOUNDS, {})
-    metrics = DeliveryMetrics(
-        disclosures={KEY: 3, OTHER: 5},
-        delivered={(*KEY, "feed"): 1, (*KEY, "webhook"): 1, (*OTHER, "feed"): 5},
-        acknowledged={KEY: 1},
-        escalated={},
-        overdue_unacknowledged={KEY: 1, OTHER: 4},
+    figures = PeriodFigures(
+        period=Period(datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC)),
+        counts={
+            KEY: PeriodCounts(3, 2, 2, on_time=1, late=1, overdue=1),
+            OTHER: PeriodCounts(5, 5, 5, 5, 0, 0),
+        },
         event_to_decision=empty,
-        intake_to_decision=empty,
-        decision_to_delivery=empty,
+        decision_to_delivery=histogram((1, 2, 2), 2, 100.0),
         decision_to_acknowledgement=empty,
+        delivery_to_acknowledgement=empty,
         now=datetime(2026, 12, 7, tzinfo=UTC),
     )
-    [row] = region_rows(metrics, {"sw-north-lanarkshire": "North Lanarkshire social work"})
-    assert (row.agency, row.disclosures, row.delivered, row.acknowledged, row.overdue) == (
+    [row] = region_rows(figures, {"sw-north-lanarkshire": "North Lanarkshire social work"})
+    assert (row.agency, row.counts) == (
         "North Lanarkshire social work",
-        3,
-        2,
-        1,
-        1,
+        PeriodCounts(3, 2, 2, on_time=1, late=1, overdue=1),
     )
+    assert (row.delivery.median, row.delivery.p90, row.delivery.median_seconds) == (
+        "≤ 1 min",
+        "≤ 1 h",
+        60.0,
+    )
+    assert total([row, row]) == PeriodCounts(6, 4, 4, 2, 2, 2)
+
+
+def test_merged_series_add_their_buckets_counts_and_sums() -> None:
+    one = HistogramSeries((1, 2, 3), 10.0, 3)
+    two = HistogramSeries((0, 0, 4), 5.0, 5)
+    assert merged([one, two]) == HistogramSeries((1, 2, 7), 15.0, 8)
+    assert merged([]) is None
 
 
 def test_a_region_s_agencies_serve_only_its_areas() -> None:
