@@ -17,9 +17,9 @@ from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hub.auth.secrets import hash_secret
 from hub.auth.tokens import TokenService
 from hub.auth.webhook_keys import load_webhook_signer
+from hub.bootstrap_admin import client_administration
 from hub.domain.loaded_contract import load_contract
 from hub.domain.policy import PolicyBundle
 from hub.domain.schema_revisions import SchemaVerdict
@@ -183,11 +183,7 @@ class Container:
 
     def client_administration(self) -> ClientAdministration:
         """Registering and changing agency clients (API and CLI alike), each change audited."""
-        return ClientAdministration(
-            self.clients,
-            hash_secret=hash_secret,
-            known_agencies=self.policy.directory.recipients,
-        )
+        return client_administration(self.clients, self.policy.directory)
 
     @property
     def scaled_out(self) -> bool:

@@ -461,7 +461,8 @@ def test_production_verifies_the_audit_log_every_hour_against_the_published_chec
     manifests = render("production")
     cronjob = named(manifests, "CronJob", "pph-hub-audit-verify")
     minute, hour, *_ = cronjob["spec"]["schedule"].split()
-    assert minute.isdigit() and hour == "*", "hourly"
+    assert minute.isdigit()
+    assert hour == "*", "hourly"
     assert cronjob["spec"]["concurrencyPolicy"] == "Forbid"
     pod = pod_template(cronjob)["spec"]
     [container] = pod["containers"]
