@@ -5,6 +5,7 @@ modules. Run as real processes where the behaviour is the process's (pipes, exit
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -242,7 +243,8 @@ async def test_client_administration_starts_without_the_bundle_kafka_or_the_web_
         f"loaded = [m for m in {NOT_FOR_ADMINISTRATION!r} if m in sys.modules]\n"
         "print(json.dumps({'code': code, 'added': json.loads(out.getvalue()), 'loaded': loaded}))\n"
     )
-    done = subprocess.run(
+    done = await asyncio.to_thread(
+        subprocess.run,
         [sys.executable, "-c", probe],
         env=_environment(tmp_path, **settings),
         capture_output=True,
