@@ -19,7 +19,7 @@ SCHEMA_VERSION=${KUBERNETES_SCHEMA_VERSION:-v1.34.0}
 # Every kind deploy/kubernetes/ renders (tests/unit/deploy/test_kubernetes_manifests.py fails
 # on a kind that has no schema here).
 KINDS="serviceaccount-v1 configmap-v1 secret-v1 service-v1 persistentvolumeclaim-v1
-deployment-apps-v1 job-batch-v1 poddisruptionbudget-policy-v1 networkpolicy-networking-v1"
+deployment-apps-v1 job-batch-v1 cronjob-batch-v1 poddisruptionbudget-policy-v1 networkpolicy-networking-v1"
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TARGET=$ROOT/tests/vendor/kubernetes
 PYTHON=${PYTHON:-python3}

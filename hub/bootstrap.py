@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -15,9 +17,9 @@ from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hub.auth.secrets import hash_secret
 from hub.auth.tokens import TokenService
 from hub.auth.webhook_keys import load_webhook_signer
+from hub.bootstrap_admin import client_administration
 from hub.domain.loaded_contract import load_contract
 from hub.domain.policy import PolicyBundle
 from hub.domain.schema_revisions import SchemaVerdict
@@ -27,6 +29,7 @@ from hub.infra import db
 from hub.infra.audit import SqlAuditLog, load_audit_signer
 from hub.infra.audit_evidence import SqlEvidence
 from hub.infra.audit_queries import SqlAuditIndex, SqlRestrictions
+from hub.infra.audit_verification_runs import SqlVerificationRuns
 from hub.infra.checkpoint_dir import CheckpointDirectory
 from hub.infra.clients import SqlClientRepository
 from hub.infra.conflicts import SqlConflictReviewList
@@ -71,6 +74,7 @@ from hub.services.audit import (
 from hub.services.audit_beacon import CheckpointHeaderSender, LatestCheckpoint
 from hub.services.audit_evidence import EvidenceChecker
 from hub.services.audit_queries import AuditQueryService, ConsultationLog
+from hub.services.audit_verification_runs import RecordedVerification, VerificationRuns
 from hub.services.bus import EventPublisher
 from hub.services.client_admin import ClientAdministration
 from hub.services.client_cache import CachedClientRepository
@@ -183,11 +187,7 @@ class Container:
 
     def client_administration(self) -> ClientAdministration:
         """Registering and changing agency clients (API and CLI alike), each change audited."""
-        return ClientAdministration(
-            self.clients,
-            hash_secret=hash_secret,
-            known_agencies=self.policy.directory.recipients,
-        )
+        return client_administration(self.clients, self.policy.directory)
 
     @property
     def scaled_out(self) -> bool:
@@ -278,6 +278,20 @@ class Container:
     def audit_evidence(self) -> EvidenceChecker:
         """Checks the events, decisions, erasures, feeds and query index against the log."""
         return EvidenceChecker(SqlEvidence(self.engine))
+
+    def audit_verification_runs(self) -> VerificationRuns:
+        """The recorded runs of `hub audit verify` (the console shows the latest)."""
+        return SqlVerificationRuns(self.engine)
+
+    def recorded_audit_verification(self) -> RecordedVerification:
+        """`hub audit verify`: the log against its checkpoints, then the rows against the log,
+        recorded as a run of this process."""
+        return RecordedVerification(
+            self.audit_verifier(),
+            self.audit_evidence(),
+            self.audit_verification_runs(),
+            ran_by=f"{socket.gethostname()}:{os.getpid()}",
+        )
 
     def router(
         self, *, batch_size: int | None = None, poll_interval: float | None = None

@@ -35,7 +35,9 @@ def register(commands: Commands) -> None:
         help="recompute the Merkle tree from the stored entries and check every signed "
         "checkpoint, then check every event, disclosure, denial, erasure, feed and the query "
         "index against the entries; exit 1 naming the first entry that was changed, removed, "
-        "inserted or reordered, or the first row (table, key, column) that disagrees with them",
+        "inserted or reordered, or the first row (table, key, column) that disagrees with them; "
+        "each run is recorded (when, where, how far, what it found) for the console's audit "
+        "status page",
     )
     verify.add_argument(
         "--checkpoint",
@@ -298,16 +300,11 @@ async def _verify(args: argparse.Namespace, settings: Settings) -> int:
 
     held = _held(args.checkpoint)
     async with bootstrap.running(settings) as container:
-        with working("verifying the audit log's tree and checkpoints"):
-            report = await container.audit_verifier().verify(held)
-        # The rows are checked against entries the tree has just proved unchanged.
-        evidence = None
-        if report.ok:
-            with working("checking the stored rows against the audit log"):
-                evidence = await container.audit_evidence().check()
-    if evidence is None:
-        return _print_report(report, as_json=args.json)
-    return _print_evidence(report, evidence, as_json=args.json)
+        with working("verifying the audit log, then the stored rows against it"):
+            outcome = await container.recorded_audit_verification().run(held)
+    if outcome.evidence is None:
+        return _print_report(outcome.report, as_json=args.json)
+    return _print_evidence(outcome.report, outcome.evidence, as_json=args.json)
 
 
 def _print_evidence(report: VerificationReport, evidence: EvidenceReport, *, as_json: bool) -> int:

@@ -129,11 +129,11 @@ def client_view(client: RegisteredClient) -> dict[str, object]:
 
 
 async def _clients_add(args: argparse.Namespace, settings: Settings) -> int:
-    from hub import bootstrap
+    from hub.bootstrap_admin import administering
 
     jwks = None if args.jwks is None else _read_jwks(args.jwks)
-    async with bootstrap.running(settings) as container:
-        added = await container.client_administration().register(
+    async with administering(settings) as admin:
+        added = await admin.client_administration().register(
             name=args.name,
             agency=args.agency,
             scopes=_scopes(args.scope),
@@ -165,10 +165,10 @@ async def _clients_add(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _clients_list(args: argparse.Namespace, settings: Settings) -> int:
-    from hub import bootstrap
+    from hub.bootstrap_admin import administering
 
-    async with bootstrap.running(settings) as container:
-        clients = await container.client_administration().list_clients(agency=args.agency)
+    async with administering(settings) as admin:
+        clients = await admin.client_administration().list_clients(agency=args.agency)
     rows = [client_view(c) for c in clients]
     if args.json:
         print(json.dumps(rows))
@@ -180,30 +180,28 @@ async def _clients_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _clients_disable(args: argparse.Namespace, settings: Settings) -> int:
-    from hub import bootstrap
+    from hub.bootstrap_admin import administering
 
-    async with bootstrap.running(settings) as container:
-        await container.client_administration().update(
-            args.client_id, enabled=False, by=_operator()
-        )
+    async with administering(settings) as admin:
+        await admin.client_administration().update(args.client_id, enabled=False, by=_operator())
     print(f"client {args.client_id} disabled")
     return 0
 
 
 async def _clients_enable(args: argparse.Namespace, settings: Settings) -> int:
-    from hub import bootstrap
+    from hub.bootstrap_admin import administering
 
-    async with bootstrap.running(settings) as container:
-        await container.client_administration().update(args.client_id, enabled=True, by=_operator())
+    async with administering(settings) as admin:
+        await admin.client_administration().update(args.client_id, enabled=True, by=_operator())
     print(f"client {args.client_id} enabled")
     return 0
 
 
 async def _clients_set_scopes(args: argparse.Namespace, settings: Settings) -> int:
-    from hub import bootstrap
+    from hub.bootstrap_admin import administering
 
-    async with bootstrap.running(settings) as container:
-        client = await container.client_administration().update(
+    async with administering(settings) as admin:
+        client = await admin.client_administration().update(
             args.client_id, scopes=_scopes(args.scope), by=_operator()
         )
     if args.json:
@@ -214,10 +212,10 @@ async def _clients_set_scopes(args: argparse.Namespace, settings: Settings) -> i
 
 
 async def _clients_rotate_secret(args: argparse.Namespace, settings: Settings) -> int:
-    from hub import bootstrap
+    from hub.bootstrap_admin import administering
 
-    async with bootstrap.running(settings) as container:
-        rotated = await container.client_administration().rotate(
+    async with administering(settings) as admin:
+        rotated = await admin.client_administration().rotate(
             args.client_id, jwks=None, by=_operator()
         )
     if args.json:
@@ -233,12 +231,12 @@ async def _clients_rotate_secret(args: argparse.Namespace, settings: Settings) -
 
 
 async def _clients_set_keys(args: argparse.Namespace, settings: Settings) -> int:
-    from hub import bootstrap
+    from hub.bootstrap_admin import administering
 
     # Checked before anything is opened: a refused file changes nothing.
     jwks = _read_jwks(args.jwks)
-    async with bootstrap.running(settings) as container:
-        rotated = await container.client_administration().rotate(
+    async with administering(settings) as admin:
+        rotated = await admin.client_administration().rotate(
             args.client_id, jwks=jwks, by=_operator()
         )
     kids = key_ids(rotated.client)

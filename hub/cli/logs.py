@@ -21,6 +21,8 @@ _STANDARD: Final = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "
 QUIET_UNLESS_MIGRATING: Final = ("alembic",)
 #: httpx logs every webhook request's URL at INFO (a receiver's URL may carry its own token).
 QUIET: Final = ("httpx", "httpcore")
+#: `extra` fields left out of JSON lines: uvicorn's copy of its message with ANSI colour codes.
+_NOT_LOGGED: Final = frozenset({"color_message"})
 
 
 class JsonLines(logging.Formatter):
@@ -41,7 +43,12 @@ class JsonLines(logging.Formatter):
             if getattr(record, key, None) is not None:
                 entry[key] = getattr(record, key)
         for key, value in record.__dict__.items():
-            fresh = key not in _STANDARD and not key.startswith("_") and key not in entry
+            fresh = (
+                key not in _STANDARD
+                and key not in _NOT_LOGGED
+                and not key.startswith("_")
+                and key not in entry
+            )
             if fresh and value is not None:
                 entry[key] = value
         if record.exc_info:

@@ -86,6 +86,8 @@ GRANTS: Mapping[str, str] = {
     "audit_checkpoints": APPEND_ONLY,
     "audit_index": APPEND_ONLY,
     "audit_index_rules": APPEND_ONLY,
+    # Runs of `hub audit verify`: each recorded once (hub.infra.audit_verification_runs).
+    "audit_verification_runs": APPEND_ONLY,
     # A restriction is lifted by stamping who and when; nothing else about it changes.
     "person_restrictions": f"{APPEND_ONLY}, UPDATE (lifted_at, lifted_by)",
     # -- the schema's revision: `hub serve` and /readyz check it, only `hub db upgrade` moves it.

@@ -530,3 +530,28 @@ schema_compatibility = sa.Table(
     sa.Column("compatible_from", sa.Text, nullable=False),
     sa.Column("applied_at", Timestamp, nullable=False),
 )
+
+#: Each run of `hub audit verify` (migration 0020): when, by which process, how much of the log
+#: it checked and the first failure it found. Append-only; the console's audit status page
+#: shows the latest (hub.domain.audit.verification_runs).
+audit_verification_runs = sa.Table(
+    "audit_verification_runs",
+    metadata,
+    sa.Column("run_id", sa.Text, primary_key=True),
+    sa.Column("started_at", Timestamp, nullable=False),
+    sa.Column("finished_at", Timestamp, nullable=False),
+    sa.Column("result", sa.Text, nullable=False),
+    sa.Column("entries", Position, nullable=False),
+    sa.Column("last_position", Position, nullable=True),
+    sa.Column("checkpoints", Position, nullable=False),
+    sa.Column("latest_checkpoint", Position, nullable=True),
+    sa.Column("held_checkpoint", Position, nullable=True),
+    sa.Column("evidence_checked", sa.Boolean, nullable=False),
+    sa.Column("failed_check", sa.Text, nullable=True),
+    sa.Column("failed_position", Position, nullable=True),
+    sa.Column("failed_leaf", Position, nullable=True),
+    sa.Column("failed_tree_size", Position, nullable=True),
+    sa.Column("failure_message", sa.Text, nullable=True),
+    sa.Column("ran_by", sa.Text, nullable=False),
+    sa.Index("ix_audit_verification_runs_started_at", "started_at"),
+)

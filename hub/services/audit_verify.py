@@ -12,7 +12,7 @@ import asyncio
 import json
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
@@ -115,7 +115,7 @@ class AuditVerifier:
             except Failed as failed:
                 return report(replay, 0, failed.failure)
             unsequenced = await snapshot.count_entries(last_position)
-        return report(replay, unsequenced, None)
+        return replace(report(replay, unsequenced, None), last_position=last_position or None)
 
     async def _replay_leaves(
         self, snapshot: AuditSnapshot, replay: TreeReplay, claims: _StoredClaims

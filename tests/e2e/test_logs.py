@@ -85,5 +85,12 @@ def test_the_log_is_json_with_request_ids_and_no_identifiers(hub_process: HubPro
     assert any(r["request_id"] == generated for r in access)
     routes = {r["route"] for r in access}
     assert "/v1/audit/persons/{person:path}/history" in routes
+    # uvicorn's own lines (server start and stop) without its ANSI-coloured copy of the message.
+    started = [
+        r for r in records if r["logger"] == "uvicorn.error" and "running on" in r["message"]
+    ]
+    assert started, [r["message"] for r in records if r["logger"].startswith("uvicorn")]
+    assert [r for r in records if "color_message" in r] == []
+    assert not [line for line in lines if "\\u001b[" in line or "\x1b[" in line]
     # Alembic speaks while migrating (at startup on the embedded default), not on each probe.
     assert not [r for r in records if r["logger"].startswith("alembic") and "request_id" in r]

@@ -5,8 +5,10 @@ modules. Run as real processes where the behaviour is the process's (pipes, exit
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +16,9 @@ from pathlib import Path
 import pytest
 
 from hub.cli import exits
+from hub.settings import PROJECT_ROOT
 from tests.conftest import POSTGRES_URL, Database
+from tests.integration.api_helpers import running_hub
 from tests.integration.cli_helpers import run_cli
 
 PASSWORD = "pw-Zebra-9931"
@@ -202,3 +206,91 @@ async def test_audit_commands_print_text_and_json_on_request(
     [found] = json.loads(capsys.readouterr().out)
     assert found["kind"] == "consultation"
     assert found["purpose"] == "annual review"
+
+
+#: What `hub clients …` never needs (hub.bootstrap_admin): the policy engine and the event
+#: schemas, Kafka, OpenTelemetry's SDK, the web stack, the webhook sender and PDF rendering.
+NOT_FOR_ADMINISTRATION = [
+    "hub.bootstrap",
+    "hub.domain.policy.engine",
+    "cedarpy",
+    "jsonschema",
+    "aiokafka",
+    "opentelemetry.sdk",
+    "fastapi",
+    "uvicorn",
+    "httpx",
+    "weasyprint",
+]
+
+
+@pytest.mark.asyncio
+async def test_client_administration_starts_without_the_bundle_kafka_or_the_web_stack(
+    database: Database, tmp_path: Path
+) -> None:
+    settings = {"HUB_DATA_DIR": str(database.settings.data_dir)}
+    if database.settings.database_url is not None:
+        settings["HUB_DATABASE_URL"] = database.settings.database_url.get_secret_value()
+    if database.settings.database_schema is not None:
+        settings["HUB_DATABASE_SCHEMA"] = database.settings.database_schema
+    probe = (
+        "import sys, contextlib, io, json\n"
+        "from hub.cli import main\n"
+        "out = io.StringIO()\n"
+        "with contextlib.redirect_stdout(out):\n"
+        "    code = main(['clients', 'add', '--name', 'PR2 HMP Barlinnie', '--agency', 'sps',\n"
+        "                 '--scope', 'events:publish', '--json'])\n"
+        f"loaded = [m for m in {NOT_FOR_ADMINISTRATION!r} if m in sys.modules]\n"
+        "print(json.dumps({'code': code, 'added': json.loads(out.getvalue()), 'loaded': loaded}))\n"
+    )
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-c", probe],
+        env=_environment(tmp_path, **settings),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert result["code"] == 0, done.stderr
+    assert result["loaded"] == []
+    added = result["added"]
+    assert (added["agency"], added["scopes"]) == ("sps", ["events:publish"])
+    # The client is the full hub's: it gets a token from the API with its new secret.
+    async with running_hub(database.settings) as hub:
+        answer = await hub.http.post(
+            "/oauth/token",
+            data={"grant_type": "client_credentials", "scope": "events:publish"},
+            auth=(added["client_id"], added["client_secret"]),
+        )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["scope"] == "events:publish"
+
+
+def test_client_administration_refuses_an_invalid_directory_naming_the_line(
+    tmp_path: Path,
+) -> None:
+    bundle = tmp_path / "bundle"
+    shutil.copytree(PROJECT_ROOT / "policies" / "scotland", bundle)
+    directory = bundle / "directory.yaml"
+    directory.write_text(directory.read_text() + "\nrecipients_extra: true\n")
+    done = _hub(
+        tmp_path,
+        "clients",
+        "add",
+        "--name",
+        "x",
+        "--agency",
+        "sps",
+        "--scope",
+        "events:publish",
+        HUB_POLICY_BUNDLE_DIR=str(bundle),
+    )
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    [line] = _error_lines(done.stderr)
+    assert f"{directory}" in line
+    assert "recipients_extra" in done.stderr
+    listed = _hub(tmp_path, "clients", "list", "--json")
+    assert json.loads(listed.stdout) == []  # nothing was registered

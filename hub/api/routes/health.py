@@ -62,7 +62,9 @@ async def readyz(request: Request, container: ContainerDep) -> Readiness | JSONR
 
     `router_lag` says how far the router's checkpoint is behind the store (events, and how long
     the oldest waiting one has waited), wherever the router runs: a router that falls behind
-    shows here rather than queueing silently. It does not make the hub unready."""
+    shows here rather than queueing silently. It does not make the hub unready. Scaled out on
+    Kafka it is null: the routers' lag is then their consumer group's (the brokers' figure) and
+    the relay's (`workers.relay.lag`)."""
     checks: dict[str, str] = {}
     router_lag: RouterLagDetail | None = None
     try:
@@ -71,7 +73,9 @@ async def readyz(request: Request, container: ContainerDep) -> Readiness | JSONR
         verdict = await container.schema_verdict()
         checks["schema"] = _schema_check(verdict)
         _log_change(request, verdict)
-        if verdict.runnable:
+        if verdict.runnable and not container.scaled_out:
+            # Scaled out, the routers consume Kafka and never move this checkpoint (as for the
+            # `pph_router_lag_*` gauges, hub.api.role_metrics): it would show every event.
             router_lag = RouterLagDetail.of(await container.router_lag())
     except Exception as error:
         checks.setdefault("database", f"unreachable: {type(error).__name__}")

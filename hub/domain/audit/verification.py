@@ -88,6 +88,8 @@ class VerificationReport:
     #: (None: none was held), and where it was held.
     held_checkpoint: int | None = None
     held_source: str | None = None
+    #: The position of the last entry checked (None: no entry was).
+    last_position: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -102,6 +104,7 @@ class VerificationReport:
             "unsequenced": self.unsequenced,
             "held_checkpoint": self.held_checkpoint,
             "held_source": self.held_source,
+            "last_position": self.last_position,
             "failure": self.failure.as_json() if self.failure else None,
         }
 

@@ -7,10 +7,20 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any, Final
 
-from hub.domain.policy.rules import Problems, YamlList, YamlMap, check_keys, items_with_lines
+from hub.domain.policy.rules import (
+    UNREADABLE,
+    Problems,
+    YamlList,
+    YamlMap,
+    check_keys,
+    items_with_lines,
+    load_yaml,
+)
 from hub.domain.policy.validity import ALWAYS, Validity, read_validity
+from hub.errors import PolicyBundleInvalid
 
 #: The roles a recipient may have (policies/README.md, "directory.yaml").
 ROLES: Final = (
@@ -123,6 +133,35 @@ class Directory:
             if area is not None:
                 codes.update(area.former_gss)
         return frozenset(codes)
+
+
+#: The directory's file in a policy bundle.
+DIRECTORY_FILE: Final = "directory.yaml"
+
+
+def load_directory(bundle: Path) -> Directory:
+    """The directory of the bundle at `bundle` on its own, for what needs no more of the bundle
+    (the administration of agency clients): read and checked as `PolicyBundle.load` reads it,
+    less the checks against the event schemas and the rules (the hub itself loads the whole
+    bundle, and refuses to start on one that is not valid).
+
+    Raises PolicyBundleInvalid listing every problem as `file:line: message`."""
+    file = f"{str(bundle).rstrip('/')}/{DIRECTORY_FILE}"
+    problems = Problems()
+    try:
+        text = (bundle / DIRECTORY_FILE).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise PolicyBundleInvalid(
+            f"cannot read the agency directory {file}: {error}", [f"{file}:1: {error}"]
+        ) from error
+    document = load_yaml(text, file, problems)
+    directory = read_directory(document, file, problems) if document is not UNREADABLE else None
+    if problems or directory is None:
+        lines = problems.lines()
+        raise PolicyBundleInvalid(
+            f"the agency directory {file} is not valid:\n  " + "\n  ".join(lines), lines
+        )
+    return directory
 
 
 def read_directory(

@@ -29,7 +29,13 @@ from hub.domain.policy.conditions import (
     lookup,
     paths_of,
 )
-from hub.domain.policy.directory import ROLES, Directory, Recipient, read_directory
+from hub.domain.policy.directory import (
+    DIRECTORY_FILE,
+    ROLES,
+    Directory,
+    Recipient,
+    read_directory,
+)
 from hub.domain.policy.legal import (
     EMPTY_REGISTER,
     LEGAL_FILE,
@@ -64,7 +70,6 @@ _NO_PATHS: Final = ViewShape(())
 BUNDLE_FILE: Final = "bundle.yaml"
 #: A retention period: a whole number of (365-day) years or days.
 _PERIOD: Final = re.compile(r"([0-9]{1,5})([yd])")
-DIRECTORY_FILE: Final = "directory.yaml"
 RULES_DIR: Final = "rules/"
 TESTS_DIR: Final = "tests/"
 

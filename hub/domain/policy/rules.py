@@ -31,10 +31,10 @@ from hub.domain.policy.conditions import (
     ValuePath,
 )
 from hub.domain.policy.review import Review, read_review
-from hub.domain.schemas import SchemaRegistry
 
 if TYPE_CHECKING:
     from hub.domain.policy.bases import LegalBasis
+    from hub.domain.schemas import SchemaRegistry
 
 #: The attributes of a person's profile a rule may read (policies/README.md "Profile attributes"),
 #: with what is known of their values, in JSON Schema terms, to catch misspelt values at load.

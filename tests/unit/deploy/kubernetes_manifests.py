@@ -97,10 +97,19 @@ def schema_errors(manifest: Manifest) -> list[str]:
 
 
 def pod_templates(manifests: list[Manifest]) -> Iterator[tuple[Manifest, Manifest]]:
-    """(workload, its pod spec) for every Deployment and Job."""
+    """(workload, its pod spec) for every Deployment, Job and CronJob."""
     for manifest in manifests:
-        if manifest["kind"] in ("Deployment", "Job"):
-            yield manifest, manifest["spec"]["template"]["spec"]
+        if manifest["kind"] in ("Deployment", "Job", "CronJob"):
+            yield manifest, pod_template(manifest)["spec"]
+
+
+def pod_template(workload: Manifest) -> Manifest:
+    """The pod template of a Deployment or Job, or of the Jobs a CronJob starts."""
+    if workload["kind"] == "CronJob":
+        template: Manifest = workload["spec"]["jobTemplate"]["spec"]["template"]
+        return template
+    template = workload["spec"]["template"]
+    return template
 
 
 def named(manifests: list[Manifest], kind: str, name: str) -> Manifest:

@@ -28,6 +28,7 @@ from tests.unit.deploy.kubernetes_manifests import (
     SCHEMAS,
     Manifest,
     named,
+    pod_template,
     pod_templates,
     render,
     schema_errors,
@@ -352,7 +353,7 @@ def test_network_policies_deny_by_default_and_admit_only_the_api(overlay: str) -
     manifests = render(overlay)
     policies = [m for m in manifests if m["kind"] == "NetworkPolicy"]
     for workload, pod in pod_templates(manifests):
-        template = workload["spec"]["template"]["metadata"]["labels"]
+        template = pod_template(workload)["metadata"]["labels"]
         applying = [p for p in policies if _selects(p["spec"]["podSelector"], template)]
         assert any(
             set(p["spec"]["policyTypes"]) == {"Ingress", "Egress"}
@@ -450,3 +451,32 @@ def test_every_file_a_role_is_pointed_at_is_mounted_there(
             if items:
                 relative = str(path.relative_to(mount["mountPath"]))
                 assert relative in {item["path"] for item in items}, (name, path)
+
+
+def test_production_verifies_the_audit_log_every_hour_against_the_published_checkpoints(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The console's audit status page shows the latest recorded run and never verifies on the
+    # request path: this CronJob keeps that run fresh (the page calls one a day old stale).
+    manifests = render("production")
+    cronjob = named(manifests, "CronJob", "pph-hub-audit-verify")
+    minute, hour, *_ = cronjob["spec"]["schedule"].split()
+    assert minute.isdigit()
+    assert hour == "*", "hourly"
+    assert cronjob["spec"]["concurrencyPolicy"] == "Forbid"
+    pod = pod_template(cronjob)["spec"]
+    [container] = pod["containers"]
+    assert container["args"] == ["hub", "audit", "verify"]
+    settings = _settings(monkeypatch, _environment(manifests, container), container)
+    assert settings.environment == "production"
+    api = named(manifests, "Deployment", "pph-hub-api")
+    api_settings = _settings(
+        monkeypatch, _environment(manifests, pod_template(api)["spec"]["containers"][0])
+    )
+    checkpoints = settings.resolved_audit_checkpoint_dir
+    assert checkpoints == api_settings.resolved_audit_checkpoint_dir
+    [mount] = [m for m in container["volumeMounts"] if PurePath(m["mountPath"]) == checkpoints]
+    assert mount["readOnly"] is True
+    volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+    assert volume["persistentVolumeClaim"]["claimName"] == "pph-hub-audit-checkpoints"
+    assert "HUB_DATABASE_MIGRATION_URL" not in {e["name"] for e in container["env"]}

@@ -1,0 +1,87 @@
+"""`hub audit verify` as a recorded run: verify the audit log against its signed checkpoints,
+then (when the tree verified) check the stored rows against it, and record when it ran, where,
+how much it checked and what it found, so that the console's audit status page shows the latest
+run rather than verifying the log on the API's request path."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+from hub.domain.audit.held import HeldCheckpoint
+from hub.domain.audit.verification import VerificationReport
+from hub.domain.audit.verification_runs import EvidenceFinding, VerificationRun, run_of
+from hub.services.audit_evidence import EvidenceChecker, EvidenceReport
+from hub.services.audit_verify import AuditVerifier
+
+__all__ = ["RecordedVerification", "VerificationOutcome", "VerificationRuns"]
+
+
+class VerificationRuns(Protocol):
+    """Where runs of the verification are kept (append-only)."""
+
+    async def record(self, run: VerificationRun) -> None: ...
+
+    async def latest(self) -> VerificationRun | None:
+        """The run that started last (None: none has been recorded)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationOutcome:
+    """What one run found (the reports, for the CLI to print in full) and what it recorded."""
+
+    report: VerificationReport
+    #: The check of the stored rows (None: the tree failed, so the rows were not checked).
+    evidence: EvidenceReport | None
+    run: VerificationRun
+
+
+class RecordedVerification:
+    """Runs the verification and records the run, whatever it found."""
+
+    def __init__(
+        self,
+        verifier: AuditVerifier,
+        evidence: EvidenceChecker,
+        runs: VerificationRuns,
+        *,
+        ran_by: str,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        """`ran_by`: the process, as `host:pid`."""
+        self._verifier = verifier
+        self._evidence = evidence
+        self._runs = runs
+        self._ran_by = ran_by
+        self._clock = clock
+
+    async def run(self, held: HeldCheckpoint | None = None) -> VerificationOutcome:
+        started_at = self._clock()
+        report = await self._verifier.verify(held)
+        # The rows are checked against entries the tree has just proved unchanged.
+        evidence = await self._evidence.check() if report.ok else None
+        finding = None
+        if evidence is not None and evidence.failure is not None:
+            mismatch = evidence.failure
+            finding = EvidenceFinding(
+                mismatch.table,
+                mismatch.key,
+                mismatch.column,
+                mismatch.message,
+                mismatch.entry_position,
+            )
+        run = run_of(
+            f"vr_{uuid.uuid4().hex}",
+            started_at,
+            self._clock(),
+            report,
+            evidence_checked=evidence is not None,
+            evidence_failure=finding,
+            ran_by=self._ran_by,
+        )
+        await self._runs.record(run)
+        return VerificationOutcome(report, evidence, run)
