@@ -2,9 +2,10 @@
 PostgreSQL or SQLite.
 
 `metrics` reads the running totals (`hub.infra.metric_counters`, kept in the same transaction
-as each change they count) and the disclosures still awaiting acknowledgement through their
-due-time index: its cost depends on the number of recipients, event types and overdue
-disclosures, not on how many disclosures the store holds. `scanned_metrics` computes the same
+as each change they count) and, for the overdue gauge, the disclosures awaiting acknowledgement
+that are not yet due (through their due-time index): its cost depends on the number of
+recipients and event types and on the disclosures of the last acknowledgement period, not on
+how many disclosures the store holds. `scanned_metrics` computes the same
 figures from every disclosure (one grouped query each, read in one snapshot): the recount the
 totals are checked against.
 """
@@ -23,7 +24,8 @@ from hub.infra.metric_counters import (
     DECISION_TO_DELIVERY,
     EVENT_TO_DECISION,
     INTAKE_TO_DECISION,
-    awaiting_past_due,
+    awaiting_not_yet_due,
+    overdue_gauge,
     read_totals,
     recount,
 )
@@ -101,7 +103,8 @@ class SqlLatencyStore:
         """The running totals and the overdue gauge, read in one snapshot."""
         async with self._db.connect(snapshot=True) as connection, connection.begin():
             totals = await read_totals(connection, buckets)
-            overdue = await _pairs(connection, awaiting_past_due(now))
+            not_yet_due = await _pairs(connection, awaiting_not_yet_due(now))
+        overdue = overdue_gauge(totals.awaiting, not_yet_due)
         return DeliveryMetrics(
             disclosures=totals.disclosures,
             delivered=totals.delivered,

@@ -43,10 +43,12 @@ __all__ = [
     "HISTOGRAMS",
     "CounterTotals",
     "Tally",
+    "awaiting_not_yet_due",
     "count_acknowledged",
     "count_decided",
     "count_escalated",
     "count_received",
+    "overdue_gauge",
     "read_totals",
     "recount",
 ]
@@ -56,6 +58,10 @@ DISCLOSED: Final = "disclosures"
 DELIVERED: Final = "delivered:"
 ACKNOWLEDGED: Final = "acknowledged"
 ESCALATED: Final = "escalated"
+#: Disclosures with an acknowledgement time not yet acknowledged: +1 when decided, -1 when
+#: acknowledged. The overdue gauge is this less those not yet due (a range of the due-time
+#: index bounded by the longest acknowledgement time, not by the history).
+AWAITING: Final = "awaiting"
 EVENT_TO_DECISION: Final = "event_to_decision"
 INTAKE_TO_DECISION: Final = "intake_to_decision"
 DECISION_TO_DELIVERY: Final = "decision_to_delivery"
@@ -95,17 +101,17 @@ class Tally:
         self._bounds = tuple(sorted(bounds))
         self._rows: dict[CounterKey, tuple[int, float]] = {}
 
-    def count(self, recipient_id: str, event_type: str, series: str) -> None:
-        self._add((recipient_id, event_type, series, NO_BUCKET), 0.0)
+    def count(self, recipient_id: str, event_type: str, series: str, n: int = 1) -> None:
+        self._add((recipient_id, event_type, series, NO_BUCKET), 0.0, n)
 
     def observe(self, recipient_id: str, event_type: str, series: str, elapsed: timedelta) -> None:
         # Clocks that disagree (an event stamped in the future) count as no delay.
         seconds = max(elapsed.total_seconds(), 0.0)
         self._add((recipient_id, event_type, series, bucket_of(seconds, self._bounds)), seconds)
 
-    def _add(self, key: CounterKey, seconds: float) -> None:
+    def _add(self, key: CounterKey, seconds: float, n: int = 1) -> None:
         count, total = self._rows.get(key, (0, 0.0))
-        self._rows[key] = (count + 1, total + seconds)
+        self._rows[key] = (count + n, total + seconds)
 
     def rows(self) -> list[dict[str, Any]]:
         """The rows to add, in key order (the one order every writer locks them in)."""
@@ -175,6 +181,7 @@ async def count_decided(connection: AsyncConnection, decided: Sequence[Disclosur
         tally.observe(d.recipient_id, d.event_type, EVENT_TO_DECISION, d.decided_at - event_time)
         tally.observe(d.recipient_id, d.event_type, INTAKE_TO_DECISION, d.decided_at - recorded_at)
         if d.acknowledge_within is not None:
+            tally.count(d.recipient_id, d.event_type, AWAITING)
             within = round(d.acknowledge_within.total_seconds())  # as `disclosures` keeps it
             awaiting.append(
                 {
@@ -211,11 +218,14 @@ async def count_acknowledged(connection: AsyncConnection, disclosure_id: str, at
     for recipient_id, event_type, decided_at in await _disclosed(connection, [disclosure_id]):
         tally.count(recipient_id, event_type, ACKNOWLEDGED)
         tally.observe(recipient_id, event_type, DECISION_TO_ACKNOWLEDGEMENT, at - utc(decided_at))
-    await connection.execute(
-        awaiting_acknowledgements.delete().where(
-            awaiting_acknowledgements.c.disclosure_id == disclosure_id
-        )
+    w = awaiting_acknowledgements
+    awaited = await connection.execute(
+        w.delete()
+        .where(w.c.disclosure_id == disclosure_id)
+        .returning(w.c.recipient_id, w.c.event_type)
     )
+    for recipient_id, event_type in awaited:
+        tally.count(recipient_id, event_type, AWAITING, -1)
     await _add(connection, tally)
 
 
@@ -253,6 +263,8 @@ class CounterTotals:
     """The counters as `/metrics` gives them."""
 
     disclosures: dict[Key, int]
+    #: Not acknowledged, with an acknowledgement time (due or not).
+    awaiting: dict[Key, int]
     delivered: dict[tuple[str, str, str], int]
     acknowledged: dict[Key, int]
     escalated: dict[Key, int]
@@ -264,7 +276,12 @@ def totals(rows: Iterable[Sequence[Any]], bounds: Sequence[float]) -> CounterTot
     histograms over `bounds` (pure: no I/O). A stored bucket counts towards every bound at or
     above its own, and +Inf towards none but the total."""
     ordered = tuple(sorted(bounds))
-    counts: dict[str, dict[Key, int]] = {DISCLOSED: {}, ACKNOWLEDGED: {}, ESCALATED: {}}
+    counts: dict[str, dict[Key, int]] = {
+        DISCLOSED: {},
+        ACKNOWLEDGED: {},
+        ESCALATED: {},
+        AWAITING: {},
+    }
     delivered: dict[tuple[str, str, str], int] = {}
     buckets: dict[str, dict[Key, list[tuple[float, int, float]]]] = {h: {} for h in HISTOGRAMS}
     for recipient_id, event_type, series, le, count, seconds in rows:
@@ -289,6 +306,7 @@ def totals(rows: Iterable[Sequence[Any]], bounds: Sequence[float]) -> CounterTot
         histograms[name] = Histogram(buckets=ordered, series=series_of)
     return CounterTotals(
         disclosures=counts[DISCLOSED],
+        awaiting={key: n for key, n in counts[AWAITING].items() if n},
         delivered=delivered,
         acknowledged=counts[ACKNOWLEDGED],
         escalated=counts[ESCALATED],
@@ -304,16 +322,21 @@ async def read_totals(connection: AsyncConnection, bounds: Sequence[float]) -> C
     return totals(rows, bounds)
 
 
-def awaiting_past_due(now: datetime) -> sa.Select[Any]:
-    """Per recipient and event type, the disclosures past their acknowledgement time and not
-    acknowledged: through the due-time index, reading only those."""
-    w, a = awaiting_acknowledgements, disclosure_acks
+def overdue_gauge(awaiting: dict[Key, int], not_yet_due: dict[Key, int]) -> dict[Key, int]:
+    """Disclosures past their acknowledgement time and not acknowledged, per recipient and event
+    type: those awaiting acknowledgement less those not yet due (pure: no I/O)."""
+    overdue = {key: n - not_yet_due.get(key, 0) for key, n in awaiting.items()}
+    return {key: n for key, n in overdue.items() if n > 0}
+
+
+def awaiting_not_yet_due(now: datetime) -> sa.Select[Any]:
+    """Per recipient and event type, the disclosures awaiting acknowledgement whose time has
+    not passed: a range of the due-time index from `now` on, which holds only disclosures
+    decided within the longest acknowledgement time, however long the history."""
+    w = awaiting_acknowledgements
     return (
         sa.select(w.c.recipient_id, w.c.event_type, sa.func.count())
-        .select_from(w.outerjoin(a, a.c.disclosure_id == w.c.disclosure_id))
-        # The acknowledgement is checked too: code older than 0020 acknowledges without
-        # removing the row (until `hub db recount-metrics`).
-        .where(w.c.due_at < at(now), a.c.disclosure_id.is_(None))
+        .where(w.c.due_at >= at(now))
         .group_by(w.c.recipient_id, w.c.event_type)
     )
 
@@ -374,6 +397,7 @@ async def recount(connection: AsyncConnection) -> int:
                 recipient, kind, DECISION_TO_ACKNOWLEDGEMENT, utc(row.acknowledged_at) - decided_at
             )
         elif row.acknowledge_within_seconds is not None:
+            tally.count(recipient, kind, AWAITING)
             awaiting.append(
                 {
                     "disclosure_id": row.disclosure_id,

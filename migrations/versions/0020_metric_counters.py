@@ -6,12 +6,14 @@ a scrape and an overdue pass cost the same at a thousand disclosures as at a mil
   (`hub/infra/metric_counters.py`); this migration fills it from the rows already there.
 - `awaiting_acknowledgements`: the disclosures with an acknowledgement time that are not yet
   acknowledged, with their due time, indexed by it (and partially, by the ones the overdue
-  monitor has still to escalate). A partial index on `disclosures` cannot do this: what ends the
-  wait is a row in another table (`disclosure_acks`), and `disclosures` is append-only.
+  monitor has still to escalate); their number per recipient and event type is a counter too,
+  so the overdue gauge reads only the ones not yet due. A partial index on `disclosures` cannot
+  do this: what ends the wait is a row in another table (`disclosure_acks`), and `disclosures`
+  is append-only.
 
 Expand-only: two new tables older code never reads. Older code does not write them either, so
 what pods on 0019 change during a rollout is not counted until `hub db recount-metrics` runs
-(docs/monitoring.md, "Rolling upgrades").
+(docs/monitoring.md, "Rolling upgrade to 0020").
 
 Revision ID: 0020
 Revises: 0019
@@ -165,4 +167,11 @@ def _backfill(dialect: str) -> list[str]:
         LEFT JOIN disclosure_acks a ON a.disclosure_id = d.disclosure_id
         LEFT JOIN overdue_escalations x ON x.disclosure_id = d.disclosure_id
         WHERE d.acknowledge_within_seconds IS NOT NULL AND a.disclosure_id IS NULL"""
-    return [counters, awaiting]
+    # The disclosures awaiting acknowledgement, counted (the overdue gauge subtracts those not
+    # yet due).
+    awaiting_count = """
+        INSERT INTO metric_counters (recipient_id, event_type, series, le, count, seconds)
+        SELECT recipient_id, event_type, 'awaiting', '', COUNT(*), 0.0
+        FROM awaiting_acknowledgements
+        GROUP BY recipient_id, event_type"""
+    return [counters, awaiting, awaiting_count]

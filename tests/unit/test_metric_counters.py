@@ -15,6 +15,7 @@ from hub.infra.metric_counters import (
     Tally,
     bound_label,
     bucket_of,
+    overdue_gauge,
     totals,
 )
 from hub.services.latency import LATENCY_BUCKETS
@@ -108,3 +109,10 @@ def test_stored_rows_read_back_as_cumulative_histograms_equal_to_direct_counting
     assert read.delivered == {("sw", "release", "webhook"): 2, ("sw", "release", "poll"): 1}
     assert read.disclosures == {}
     assert read.histograms["event_to_decision"].series == {}
+
+
+def test_the_overdue_gauge_is_those_awaiting_less_those_not_yet_due() -> None:
+    awaiting = {("sw", "release"): 5, ("police", "release"): 2, ("mappa", "overdue"): 1}
+    not_yet_due = {("sw", "release"): 3, ("police", "release"): 2}
+
+    assert overdue_gauge(awaiting, not_yet_due) == {("sw", "release"): 2, ("mappa", "overdue"): 1}
