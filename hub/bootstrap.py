@@ -520,6 +520,17 @@ async def upgrade_database(settings: Settings, revision: str = "head") -> db.Mig
     return await db.migrate(settings, revision)
 
 
+async def recount_metrics(settings: Settings) -> int:
+    """Rebuild `/metrics`' running totals and the disclosures awaiting acknowledgement from the
+    rows (`hub db recount-metrics`: after a rolling upgrade to 0020, during which older code
+    changed what it did not count); how many disclosures were read."""
+    engine = db.create_engine(settings)
+    try:
+        return await SqlLatencyStore(engine).recount()
+    finally:
+        await engine.dispose()
+
+
 async def database_schema(settings: Settings) -> SchemaVerdict:
     """The database's schema revision against this code's (`hub db current|check`), on the
     hub's own connection, without starting anything."""

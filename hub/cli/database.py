@@ -1,5 +1,6 @@
 """`hub db`: the database schema, changed only through the Alembic migrations; whether it fits
-the code (`current`, `check`); erasures re-applied after a restore (`reapply-erasures`)."""
+the code (`current`, `check`); erasures re-applied after a restore (`reapply-erasures`);
+`/metrics`' running totals rebuilt after a rolling upgrade (`recount-metrics`)."""
 
 from __future__ import annotations
 
@@ -61,6 +62,16 @@ def register(commands: Commands) -> None:
     reapply.add_argument("--by", default=None, help="who re-applies them (default: the OS user)")
     add_json_flag(reapply, "what was destroyed")
     reapply.set_defaults(run=_db_reapply_erasures)
+
+    recount = database.add_parser(
+        "recount-metrics",
+        help="rebuild /metrics' running totals and the disclosures awaiting acknowledgement "
+        "from the rows; run it once after a rolling upgrade to 0021, when no pod older than "
+        "0021 is left (they change what they do not count); safe while the hub runs "
+        "(docs/monitoring.md)",
+    )
+    add_json_flag(recount, "how many disclosures were read")
+    recount.set_defaults(run=_db_recount_metrics, database_only=True)
 
 
 #: `hub db check`: the schema is behind the code (or absent): `hub db upgrade` is needed.
@@ -125,6 +136,17 @@ async def _db_reapply_erasures(args: argparse.Namespace, settings: Settings) -> 
         f"{len(report.destroyed)} key(s) destroyed again, each with an erasure entry; "
         f"{report.already_destroyed} already destroyed; {report.absent} not in this database"
     )
+    return exits.OK
+
+
+async def _db_recount_metrics(args: argparse.Namespace, settings: Settings) -> int:
+    from hub import bootstrap
+
+    read = await bootstrap.recount_metrics(settings)
+    if args.json:
+        emit_json({"disclosures": read})
+    else:
+        print(f"running totals rebuilt from {read} disclosure(s)")
     return exits.OK
 
 

@@ -26,6 +26,7 @@ from hub.domain.audit.entries import AuditEntry, JsonValue
 from hub.errors import Conflict, NotFound, StoreUnavailable
 from hub.infra.audit import SqlAuditLog
 from hub.infra.dberrors import translated
+from hub.infra.metric_counters import count_received
 from hub.infra.protection import FieldProtection
 from hub.infra.store import stored_events  # the one row -> StoredEvent mapping
 from hub.infra.tables import (
@@ -230,11 +231,14 @@ class SqlDeliveryQueue:
                 for o in delivered
             }
             if receipts:
-                await connection.execute(
+                received = await connection.execute(
                     self._insert(disclosure_receipts)
                     .values(list(receipts.values()))
                     .on_conflict_do_nothing(index_elements=[disclosure_receipts.c.disclosure_id])
+                    .returning(disclosure_receipts.c.disclosure_id)
                 )
+                # Only the receipts inserted now: a disclosure already received is not counted.
+                await count_received(connection, list(received.scalars()), "webhook", now)
         return [o.job.delivery_id in changed for o in group]
 
     async def _settle(self, connection: AsyncConnection, outcome: _Outcome, now: datetime) -> bool:

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hub.domain.audit import builders as audit_records
 from hub.domain.notifications import StoredEvent
 from hub.infra.audit import SqlAuditLog
+from hub.infra.metric_counters import count_acknowledged, count_received
 from hub.infra.protection import FieldProtection
 from hub.infra.sqltools import Database, utc
 from hub.infra.store import stored_events  # the one row -> StoredEvent mapping
@@ -114,6 +115,7 @@ class SqlFeedStore:
         )
         async with self._db.connect(write=True) as connection, connection.begin():
             received = list((await connection.execute(statement)).scalars())
+            await count_received(connection, received, channel, at)
             if received:
                 found = await connection.execute(
                     _disclosed().where(disclosures.c.disclosure_id.in_(received))
@@ -180,6 +182,7 @@ class SqlFeedStore:
                 recorded=recorded,
             )
             if recorded:
+                await count_acknowledged(connection, disclosure_id, acknowledgement.acknowledged_at)
                 row = (
                     await connection.execute(
                         _disclosed().where(disclosures.c.disclosure_id == disclosure_id)

@@ -73,6 +73,11 @@ GRANTS: Mapping[str, str] = {
     "disclosure_receipts": APPEND_ONLY,
     "disclosure_acks": APPEND_ONLY,
     "overdue_escalations": APPEND_ONLY,
+    # Running totals, added to in place; rebuilt by `hub db recount-metrics` (all rows deleted,
+    # then inserted). Disclosures awaiting acknowledgement: removed when acknowledged, marked
+    # when escalated (hub.infra.metric_counters).
+    "metric_counters": f"{APPEND_ONLY}, UPDATE, DELETE",
+    "awaiting_acknowledgements": f"{APPEND_ONLY}, UPDATE, DELETE",
     # -- case-by-case review (hub.infra.reviews): proposals, decisions and escalations are
     # written once and never changed.
     "disclosure_proposals": APPEND_ONLY,

@@ -1,9 +1,13 @@
 """Disclosure latencies from the hub's database: `hub.services.latency.LatencyStore` on
 PostgreSQL or SQLite.
 
-The counts and histograms are aggregated by the database (one grouped query each, bucket
-counts as conditional sums), so a scrape moves a few rows per recipient and event type, not a
-row per disclosure; on PostgreSQL all of them read one snapshot, so they agree with each other.
+`metrics` reads the running totals (`hub.infra.metric_counters`, kept in the same transaction
+as each change they count) and, for the overdue gauge, the disclosures awaiting acknowledgement
+that are not yet due (through their due-time index): its cost depends on the number of
+recipients and event types and on the disclosures of the last acknowledgement period, not on
+how many disclosures the store holds. `scanned_metrics` computes the same
+figures from every disclosure (one grouped query each, read in one snapshot): the recount the
+totals are checked against.
 """
 
 from __future__ import annotations
@@ -15,6 +19,16 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from hub.infra.metric_counters import (
+    DECISION_TO_ACKNOWLEDGEMENT,
+    DECISION_TO_DELIVERY,
+    EVENT_TO_DECISION,
+    INTAKE_TO_DECISION,
+    awaiting_not_yet_due,
+    overdue_gauge,
+    read_totals,
+    recount,
+)
 from hub.infra.sqltools import Database, at, utc
 from hub.infra.tables import (
     disclosure_acks,
@@ -86,6 +100,33 @@ class SqlLatencyStore:
         )
 
     async def metrics(self, now: datetime, buckets: Sequence[float]) -> DeliveryMetrics:
+        """The running totals and the overdue gauge, read in one snapshot."""
+        async with self._db.connect(snapshot=True) as connection, connection.begin():
+            totals = await read_totals(connection, buckets)
+            not_yet_due = await _pairs(connection, awaiting_not_yet_due(now))
+        overdue = overdue_gauge(totals.awaiting, not_yet_due)
+        return DeliveryMetrics(
+            disclosures=totals.disclosures,
+            delivered=totals.delivered,
+            acknowledged=totals.acknowledged,
+            escalated=totals.escalated,
+            overdue_unacknowledged=overdue,
+            event_to_decision=totals.histograms[EVENT_TO_DECISION],
+            intake_to_decision=totals.histograms[INTAKE_TO_DECISION],
+            decision_to_delivery=totals.histograms[DECISION_TO_DELIVERY],
+            decision_to_acknowledgement=totals.histograms[DECISION_TO_ACKNOWLEDGEMENT],
+            now=now,
+        )
+
+    async def recount(self) -> int:
+        """Rebuild the running totals and the awaiting-acknowledgement list from the rows, in
+        one transaction (`hub db recount-metrics`); how many disclosures were read."""
+        async with self._db.connect(write=True) as connection, connection.begin():
+            return await recount(connection)
+
+    async def scanned_metrics(self, now: datetime, buckets: Sequence[float]) -> DeliveryMetrics:
+        """The same figures as `metrics`, computed from every disclosure (the full recount the
+        running totals must agree with; its cost grows with the store)."""
         bounds = tuple(sorted(buckets))
         with_event = _d.join(_e, _e.c.position == _d.c.event_position)
         delivered = _d.join(_r, _r.c.disclosure_id == _d.c.disclosure_id)

@@ -1,5 +1,9 @@
 """Overdue disclosures and their escalations in the hub's database:
-`hub.services.overdue.OverdueStore` on PostgreSQL or SQLite."""
+`hub.services.overdue.OverdueStore` on PostgreSQL or SQLite.
+
+A pass reads only the disclosures awaiting acknowledgement that are due and not yet escalated
+(`awaiting_acknowledgements`, migration 0021, through its partial index on the due time), so
+its cost does not grow with the disclosures already acknowledged or escalated."""
 
 from __future__ import annotations
 
@@ -8,10 +12,17 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hub.infra.metric_counters import count_escalated
 from hub.infra.protection import FieldProtection
 from hub.infra.sqltools import Database, at, utc
 from hub.infra.store import stored_events  # the one row -> StoredEvent mapping
-from hub.infra.tables import disclosure_acks, disclosures, events, overdue_escalations
+from hub.infra.tables import (
+    awaiting_acknowledgements,
+    disclosure_acks,
+    disclosures,
+    events,
+    overdue_escalations,
+)
 from hub.services.overdue import OVERDUE_EVENT_TYPE, OverdueDisclosure
 
 __all__ = ["SqlOverdueStore"]
@@ -24,8 +35,7 @@ class SqlOverdueStore:
         self._protection = protection
 
     async def overdue(self, now: datetime, limit: int) -> list[OverdueDisclosure]:
-        d, a, x = disclosures, disclosure_acks, overdue_escalations
-        elapsed = self._db.seconds_between(d.c.decided_at, at(now))
+        w, d, a, x = awaiting_acknowledgements, disclosures, disclosure_acks, overdue_escalations
         query = (
             sa.select(
                 d.c.disclosure_id,
@@ -35,19 +45,23 @@ class SqlOverdueStore:
                 *events.c,
             )
             .select_from(
-                d.join(events, events.c.position == d.c.event_position)
-                .outerjoin(a, a.c.disclosure_id == d.c.disclosure_id)
-                .outerjoin(x, x.c.disclosure_id == d.c.disclosure_id)
+                w.join(d, d.c.disclosure_id == w.c.disclosure_id)
+                .join(events, events.c.position == d.c.event_position)
+                .outerjoin(a, a.c.disclosure_id == w.c.disclosure_id)
+                .outerjoin(x, x.c.disclosure_id == w.c.disclosure_id)
             )
             .where(
-                d.c.acknowledge_within_seconds.is_not(None),
+                w.c.escalate,
+                # An escalation is never escalated, whatever a bundle says about its time
+                # (`escalate` is false for them too).
+                w.c.event_type != OVERDUE_EVENT_TYPE,
+                w.c.due_at < at(now),
+                # Checked here too: code older than 0021 (during a rollout) acknowledges and
+                # escalates without touching `awaiting_acknowledgements`.
                 a.c.disclosure_id.is_(None),
                 x.c.disclosure_id.is_(None),
-                # An escalation is never escalated, whatever a bundle says about its time.
-                d.c.event_type != OVERDUE_EVENT_TYPE,
-                elapsed > d.c.acknowledge_within_seconds,
             )
-            .order_by(d.c.decided_at, d.c.disclosure_id)
+            .order_by(w.c.due_at, w.c.disclosure_id)
             .limit(limit)
         )
         async with self._db.connect() as connection:
@@ -78,4 +92,7 @@ class SqlOverdueStore:
             .returning(overdue_escalations.c.disclosure_id)
         )
         async with self._db.connect(write=True) as connection, connection.begin():
-            return (await connection.execute(statement)).first() is not None
+            recorded = (await connection.execute(statement)).first() is not None
+            if recorded:
+                await count_escalated(connection, disclosure_id)
+            return recorded

@@ -25,6 +25,7 @@ from hub.domain.person import PersonProfile
 from hub.infra.audit import SqlAuditLog
 from hub.infra.checkpoints import advance_checkpoint, read_checkpoint
 from hub.infra.dberrors import translated
+from hub.infra.metric_counters import count_decided
 from hub.infra.review_records import record_proposals
 from hub.infra.tables import (
     deliveries,
@@ -190,6 +191,8 @@ class SqlRoutingStore:
         await self._audit.append(
             connection, _audit_entries(decided, disclosure_rows, denied, denial_rows)
         )
+        # `/metrics`' running totals and the awaiting-acknowledgement list, in this transaction.
+        await count_decided(connection, decided)
 
     async def disclose(
         self, connection: AsyncConnection, decided: Sequence[Disclosure], now: datetime

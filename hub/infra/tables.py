@@ -304,6 +304,42 @@ overdue_escalations = sa.Table(
     sa.Column("event_id", sa.Text, nullable=False),
 )
 
+#: Running totals for `/metrics` (migration 0021, `hub.infra.metric_counters`): per recipient,
+#: event type, series (`disclosures`, `delivered:<channel>`, `acknowledged`, `escalated`, or a
+#: latency histogram) and histogram bucket, how many and the sum of their seconds.
+metric_counters = sa.Table(
+    "metric_counters",
+    metadata,
+    sa.Column("recipient_id", sa.Text, primary_key=True),
+    sa.Column("event_type", sa.Text, primary_key=True),
+    sa.Column("series", sa.Text, primary_key=True),
+    #: A histogram bucket's upper bound in seconds ('60', '+Inf'), not cumulative; '' for a count.
+    sa.Column("le", sa.Text, primary_key=True),
+    sa.Column("count", sa.BigInteger, nullable=False),
+    sa.Column("seconds", sa.Float, nullable=False),
+)
+
+#: Disclosures with an acknowledgement time not yet acknowledged (migration 0021): what the
+#: overdue gauge and monitor read, by due time, instead of every disclosure.
+awaiting_acknowledgements = sa.Table(
+    "awaiting_acknowledgements",
+    metadata,
+    sa.Column("disclosure_id", sa.Text, primary_key=True),
+    sa.Column("recipient_id", sa.Text, nullable=False),
+    sa.Column("event_type", sa.Text, nullable=False),
+    sa.Column("due_at", Timestamp, nullable=False),
+    #: Still to be escalated once overdue: false once escalated, and for escalations themselves.
+    sa.Column("escalate", sa.Boolean, nullable=False),
+    sa.Index("ix_awaiting_acknowledgements_due_at", "due_at"),
+    sa.Index(
+        "ix_awaiting_acknowledgements_to_escalate",
+        "due_at",
+        "disclosure_id",
+        postgresql_where=sa.text("escalate"),
+        sqlite_where=sa.text("escalate"),
+    ),
+)
+
 # -- the audit trail: entries, the Merkle tree over them, signed checkpoints (migration 0005) --
 
 #: Every audit entry, numbered in the order it was written; `entry` is the canonical JSON exactly

@@ -5,8 +5,8 @@ the same as counts and histograms per recipient and event type, for `/metrics`.
 Information latency is the measure of the problem the 2009 inspection found (a trial judge's
 report three years after admission, 4.11; records days or weeks behind a recalled prisoner,
 4.12) and what MAPPA boards need to monitor (4.39-4.40, recommendation 19). Everything here is
-computed from the database when asked, so every process of a scaled-out hub gives the same
-answer.
+read from the database when asked (the figures from running totals kept with each change), so
+every process of a scaled-out hub gives the same answer.
 """
 
 from __future__ import annotations
@@ -150,7 +150,7 @@ class LatencyStore(Protocol):
 
     async def metrics(self, now: datetime, buckets: Sequence[float]) -> DeliveryMetrics:
         """Every count and histogram (negative durations, from clocks that disagree, count as
-        0), aggregated in the database."""
+        0), from running totals the database keeps with each change it counts."""
         ...
 
 

@@ -62,7 +62,7 @@ class OverdueDisclosure:
 class OverdueStore(Protocol):
     async def overdue(self, now: datetime, limit: int) -> list[OverdueDisclosure]:
         """Disclosures with an acknowledgement time that passed before `now`, neither
-        acknowledged nor escalated, oldest decision first, at most `limit`. Escalations
+        acknowledged nor escalated, earliest due first, at most `limit`. Escalations
         themselves are never among them."""
         ...
 

@@ -1,8 +1,10 @@
 """`GET /metrics`: how much is disclosed, delivered and acknowledged, and how late, in the
 Prometheus text format.
 
-The business figures are computed from the database at every scrape (a fresh registry each
-time), so any process of a scaled-out hub gives the same figures; the technical ones (HTTP,
+The business figures are read at every scrape (a fresh registry each time) from the running
+totals the database keeps with each change they count (`hub.infra.metric_counters`), not
+computed from every disclosure, so a scrape costs the same however many disclosures the hub
+has made, and any process of a scaled-out hub gives the same figures; the technical ones (HTTP,
 process, workers, lags, outbox) are `hub.api.role_metrics`'s, as every role exports them.
 Labels are recipient ids (organisations in the directory), event types and route templates,
 never a person or anything about one: that is why the endpoint can be scraped without a token.
