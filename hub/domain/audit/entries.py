@@ -259,11 +259,40 @@ def _check_encodable(name: str, value: str) -> None:
 def _frozen_details(details: object) -> Mapping[str, JsonValue]:
     if not isinstance(details, Mapping):
         raise AuditEntryInvalid("details is a JSON object")
-    frozen = _freeze(details, "details")
+    try:
+        frozen = _freeze_plain(details)
+    except (_NotPlain, UnicodeEncodeError):
+        frozen = _freeze(details, "details")  # which says what is wrong, or copies the rest
     if len(_canonical_json(_thaw(frozen))) > _MAX_DETAILS_BYTES:
         raise AuditEntryInvalid(f"details is larger than {_MAX_DETAILS_BYTES} bytes")
     assert isinstance(frozen, Mapping)
     return frozen
+
+
+class _NotPlain(Exception):
+    """`_freeze_plain` met something it does not take as it is: `_freeze` looks again."""
+
+
+def _freeze_plain(value: object) -> JsonValue:
+    """`_freeze` for the plain values (exact types) every builder passes: the same copy,
+    checked the same way, without naming where each value is (only a refusal needs that)."""
+    if type(value) is str:
+        value.encode("utf-8")  # a lone surrogate raises
+        return value
+    if value is None or type(value) is bool:
+        return value
+    if type(value) is int:
+        if abs(value) > _MAX_SAFE_INTEGER:
+            raise _NotPlain
+        return value
+    if type(value) is dict or type(value) is MappingProxyType:
+        for key in value:
+            if type(key) is not str or not _DETAILS_KEY.fullmatch(key):
+                raise _NotPlain
+        return MappingProxyType({key: _freeze_plain(value[key]) for key in sorted(value)})
+    if type(value) is list or type(value) is tuple:
+        return tuple(_freeze_plain(item) for item in value)
+    raise _NotPlain
 
 
 def _freeze(value: object, where: str) -> JsonValue:
@@ -290,6 +319,13 @@ def _freeze(value: object, where: str) -> JsonValue:
 
 
 def _thaw(value: JsonValue) -> JsonValue:
+    # Exact types first: what `_freeze` makes (the ABC checks cost more than the copy).
+    if type(value) is MappingProxyType or type(value) is dict:
+        return {key: _thaw(item) for key, item in value.items()}
+    if type(value) is tuple or type(value) is list:
+        return [_thaw(item) for item in value]
+    if type(value) is str or type(value) is int or type(value) is bool or value is None:
+        return value
     if isinstance(value, Mapping):
         return {key: _thaw(item) for key, item in value.items()}
     if isinstance(value, tuple | list):
@@ -297,10 +333,14 @@ def _thaw(value: JsonValue) -> JsonValue:
     return value
 
 
+#: One encoder for every entry (`json.dumps` with these options would build one per call).
+_ENCODER = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
+
+
 def _canonical_json(value: JsonValue) -> bytes:
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
+    return _ENCODER.encode(value).encode("utf-8")
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
