@@ -309,7 +309,8 @@ class PolicyBundle:
         (`special.guard`); denied when none of the `data` it was granted is left."""
         if not decision.permitted:
             return decision
-        if not document.special(self.categories):
+        special = document.special(self.categories)
+        if not special:
             # Nothing special in the notification: the guard would withhold nothing.
             return decision
         rules = [self._rules_by_id[rule_id] for rule_id in decision.rules]
@@ -326,6 +327,7 @@ class PolicyBundle:
             document.document,
             grants,
             health_consent=profile.get("health_consent") is True,
+            special=special,
         )
         if not guarded.withheld:
             return decision
