@@ -116,6 +116,12 @@ class AuditEntry:
 
     def to_json_object(self) -> dict[str, JsonValue]:
         """The entry as plain JSON values (what `canonical_bytes` serialises)."""
+        document = self._fields_json()
+        document["details"] = _thaw(self.details)
+        return document
+
+    def _fields_json(self) -> dict[str, JsonValue]:
+        """`to_json_object` with `details` still frozen."""
         return {
             "v": FORMAT_VERSION,
             "kind": self.kind.value,
@@ -133,7 +139,7 @@ class AuditEntry:
             "policy_version": self.policy_version,
             "outcome": self.outcome,
             "state": self.state,
-            "details": _thaw(self.details),
+            "details": self.details,
         }
 
     def canonical_bytes(self) -> bytes:
@@ -142,7 +148,7 @@ class AuditEntry:
         Within what an entry may hold (ASCII keys, strings, safe integers, no floats) these are
         the bytes RFC 8785 (JCS) gives too, so a verifier in any language can rebuild them.
         """
-        return _canonical_json(self.to_json_object())
+        return _FROZEN_ENCODER.encode(self._fields_json()).encode("utf-8")
 
     @classmethod
     def from_canonical(cls, data: bytes) -> AuditEntry:
@@ -263,7 +269,7 @@ def _frozen_details(details: object) -> Mapping[str, JsonValue]:
         frozen = _freeze_plain(details)
     except (_NotPlain, UnicodeEncodeError):
         frozen = _freeze(details, "details")  # which says what is wrong, or copies the rest
-    if len(_canonical_json(_thaw(frozen))) > _MAX_DETAILS_BYTES:
+    if len(_FROZEN_ENCODER.encode(frozen).encode("utf-8")) > _MAX_DETAILS_BYTES:
         raise AuditEntryInvalid(f"details is larger than {_MAX_DETAILS_BYTES} bytes")
     assert isinstance(frozen, Mapping)
     return frozen
@@ -333,14 +339,12 @@ def _thaw(value: JsonValue) -> JsonValue:
     return value
 
 
-#: One encoder for every entry (`json.dumps` with these options would build one per call).
-_ENCODER = json.JSONEncoder(
-    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+#: One encoder for every entry (`json.dumps` with these options would build one per call). A
+#: frozen value's read-only mappings are serialised as the dicts they hold (tuples are arrays
+#: already), so a frozen `details` needs no thawing first.
+_FROZEN_ENCODER = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=dict
 )
-
-
-def _canonical_json(value: JsonValue) -> bytes:
-    return _ENCODER.encode(value).encode("utf-8")
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
