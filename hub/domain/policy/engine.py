@@ -798,7 +798,8 @@ class _Envelope:
     @property
     def document(self) -> dict[str, Any]:
         if self._document is None:
-            self._document = envelope(self._notification)
+            # Read only (the special-category walk and guard): the data need not be copied.
+            self._document = envelope(self._notification, copy_data=False)
         return self._document
 
     def special(self, index: CategoryIndex) -> dict[str, frozenset[str]]:
