@@ -97,10 +97,7 @@ class SqlAuditLog:
             }
             for entry in entries
         ]
-        insert = audit_entries.insert().returning(
-            audit_entries.c.position, sort_by_parameter_order=True
-        )
-        positions = [int(p) for p in (await connection.execute(insert, rows)).scalars()]
+        positions = await (_insert_postgres if self._postgres else _insert_sqlite)(connection, rows)
         await connection.execute(
             audit_index.insert(),
             [_index_row(p, entry) for p, entry in zip(positions, entries, strict=True)],
@@ -454,6 +451,28 @@ async def _checkpoints(
         .limit(limit)
     )
     return [_checkpoint(row) for row in (await connection.execute(query)).mappings()]
+
+
+async def _insert_postgres(connection: AsyncConnection, rows: list[dict[str, Any]]) -> list[int]:
+    """The rows in one statement; their positions (from the sequence) in order."""
+    insert = audit_entries.insert().returning(
+        audit_entries.c.position, sort_by_parameter_order=True
+    )
+    return [int(p) for p in (await connection.execute(insert, rows)).scalars()]
+
+
+async def _insert_sqlite(connection: AsyncConnection, rows: list[dict[str, Any]]) -> list[int]:
+    """The first row numbered by AUTOINCREMENT, which takes the database's write lock if the
+    transaction did not hold it yet; the others, in one executemany, at the positions that
+    follow, which AUTOINCREMENT would have given them one by one (no other writer can insert
+    before this transaction ends). SQLite cannot return the positions of a multi-row insert
+    in the rows' order, so it would otherwise take one statement per entry."""
+    insert = audit_entries.insert().returning(audit_entries.c.position)
+    first = int((await connection.execute(insert, rows[0])).scalar_one())
+    rest = [{**row, "position": first + n} for n, row in enumerate(rows[1:], start=1)]
+    if rest:
+        await connection.execute(audit_entries.insert(), rest)
+    return [first, *(row["position"] for row in rest)]
 
 
 def _index_row(position: int, entry: AuditEntry) -> dict[str, Any]:

@@ -200,11 +200,12 @@ class FieldProtection:
     ) -> list[dict[str, Any]]:
         """The plaintext `data` of each `(source, event id, stored data)`; erased fields left
         out. StoreError naming the event if a sealed field does not authenticate."""
-        wanted = set().union(*(key_ids_in(data) for _, _, data in items)) if items else set()
+        sealed_with = [key_ids_in(data) for _, _, data in items]
+        wanted = set().union(*sealed_with)
         keys = await self._keys(connection, sorted(wanted)) if wanted else {}
         opened = []
-        for source, event_id, data in items:
-            if wanted and key_ids_in(data):
+        for (source, event_id, data), key_ids in zip(items, sealed_with, strict=True):
+            if key_ids:
                 try:
                     opened.append(open_fields(data, source=source, event_id=event_id, keys=keys))
                 except UnreadableField as error:

@@ -93,10 +93,7 @@ class SqlRoutingStore:
         async with self._connection(write=True) as connection, connection.begin():
             if not await advance_checkpoint(connection, consumer, batch.after, batch.through, now):
                 return False
-            await self._write_decisions(
-                connection, batch.disclosures, batch.denials, batch.profiles, now
-            )
-            await record_proposals(connection, self._audit, batch.proposals, now)
+            await self._write_batch(connection, batch, now)
         return True
 
     async def routed(self, positions: Collection[int]) -> set[int]:
@@ -161,13 +158,23 @@ class SqlRoutingStore:
                 )
                 if len(inserted.all()) != len(rows):
                     raise _RoutedElsewhere
-                await self._write_decisions(
-                    connection, batch.disclosures, batch.denials, batch.profiles, now
-                )
-                await record_proposals(connection, self._audit, batch.proposals, now)
+                await self._write_batch(connection, batch, now)
         except _RoutedElsewhere:
             return False
         return True
+
+    async def _write_batch(
+        self, connection: AsyncConnection, batch: RoutedBatch | RoutedEvents, now: datetime
+    ) -> None:
+        """Everything a routed batch writes, in its decision transaction on `connection` (the
+        router's and router workers' alike, once the checkpoint or positions are claimed): its
+        disclosures, feed numbers, webhook jobs, denials, profiles and their audit entries, then
+        its proposals for review and theirs. Whatever must commit with a batch's decisions goes
+        here, at the end."""
+        await self._write_decisions(
+            connection, batch.disclosures, batch.denials, batch.profiles, now
+        )
+        await record_proposals(connection, self._audit, batch.proposals, now)
 
     async def _write_decisions(
         self,

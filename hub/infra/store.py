@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -363,6 +363,19 @@ class SqlEventStore:
             .order_by(events.c.stream_version)
         )
         return await self._select_events(query)
+
+    async def read_streams(self, person_ids: Collection[str]) -> dict[str, list[StoredEvent]]:
+        streams: dict[str, list[StoredEvent]] = {}
+        if not person_ids:
+            return streams
+        query = (
+            sa.select(events)
+            .where(events.c.person_id.in_(sorted(person_ids)))
+            .order_by(events.c.person_id, events.c.stream_version)
+        )
+        for event in await self._select_events(query):
+            streams.setdefault(event.person_id, []).append(event)
+        return streams
 
     async def get(self, source: str, event_id: str) -> StoredEvent | None:
         query = sa.select(events).where(events.c.source == source, events.c.event_id == event_id)

@@ -64,6 +64,11 @@ class EventStore(Protocol):
         """One person's events with stream version > `after_version`, in version order."""
         ...
 
+    async def read_streams(self, person_ids: Collection[str]) -> dict[str, list[StoredEvent]]:
+        """Each of these people's events in version order, read at once (a person with no
+        events is left out)."""
+        ...
+
     async def get(self, source: str, event_id: str) -> StoredEvent | None:
         """The event stored under (source, id), if any."""
         ...

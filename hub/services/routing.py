@@ -28,6 +28,7 @@ from hub.domain.disclosures import Disclosure, DisclosureDenial, RoutedBatch
 from hub.domain.identity import supplied_identifiers
 from hub.domain.notifications import PersonIdentifier, StoredEvent
 from hub.domain.person import (
+    ADMITTING_TYPES,
     Authorities,
     PersonProfile,
     Status,
@@ -196,9 +197,14 @@ async def decide(
     Shared by the router that follows the store and the router workers that consume the events
     topic (`hub.services.kafka_router`), so both decide alike."""
     decided = _Decisions(now)
-    # Each person's stream is read at most once per batch: only the events before each
-    # admission are judged, and those are stored already when the batch is read.
-    streams: dict[str, Sequence[StoredEvent]] = {}
+    # The streams of the people an event of the batch may receive into an establishment, read
+    # in one go: only the events before each admission are judged, and those are stored
+    # already when the batch is read. A stream missing here is read when it is needed.
+    streams: dict[str, Sequence[StoredEvent]] = dict(
+        await events.read_streams(
+            {e.person_id for e in stored if e.notification.type in ADMITTING_TYPES}
+        )
+    )
     for event in stored:
         # Each event's decision in the trace that stored it (docs/tracing.md).
         with traces.continued(

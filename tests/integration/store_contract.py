@@ -282,6 +282,9 @@ class EventStoreContract:
         assert [e.notification.id for e in await store.read_stream(person_a, 1)] == ["a1", "a2"]
         assert await store.read_stream(person_a, 3) == []
         assert [e.notification.id for e in await store.read_stream(person_b)] == ["b0", "b1"]
+        streams = await store.read_streams({person_a, person_b, "p_unknown"})
+        assert streams == {person_a: stream_a, person_b: await store.read_stream(person_b)}
+        assert await store.read_streams(set()) == {}
 
     @pytest.mark.asyncio
     async def test_a_notification_with_two_identifiers_links_them(self, store: EventStore) -> None:

@@ -134,6 +134,14 @@ async def test_recorded_entries_are_stored_exactly_as_hashed(audit: Audit) -> No
         assert stored[position].encode("utf-8") == entry.canonical_bytes()
         assert AuditEntry.from_canonical(stored[position].encode("utf-8")) == entry
     assert await audit.log.record([]) == []
+    # One writer: the positions of a multi-entry append follow each other in the entries'
+    # order, and the next append's follow them (on SQLite, the first entry is numbered by
+    # AUTOINCREMENT and the rest explicitly after it).
+    more = [disclosure(n) for n in range(3, 7)]
+    next_positions = await audit.log.record(more)
+    assert next_positions == list(range(positions[-1] + 1, positions[-1] + 5))
+    stored = await audit.entries()
+    assert [stored[p] for p in next_positions] == [e.canonical_bytes().decode() for e in more]
 
 
 @pytest.mark.asyncio

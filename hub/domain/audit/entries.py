@@ -34,6 +34,8 @@ _MAX_TEXT = 512
 _FORBIDDEN_CHARACTER = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
 # Field names and rule ids are identifiers and paths, never free text: this keeps values out.
 _NAME = re.compile(r"[A-Za-z0-9_.:/\-\[\]*]{1,200}")
+#: Names each followed by a newline (`_name_set` checks a whole collection at once).
+_NAMES = re.compile(r"(?:[A-Za-z0-9_.:/\-\[\]*]{1,200}\n)*")
 _DETAILS_KEY = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 _TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")
 
@@ -116,6 +118,12 @@ class AuditEntry:
 
     def to_json_object(self) -> dict[str, JsonValue]:
         """The entry as plain JSON values (what `canonical_bytes` serialises)."""
+        document = self._fields_json()
+        document["details"] = _thaw(self.details)
+        return document
+
+    def _fields_json(self) -> dict[str, JsonValue]:
+        """`to_json_object` with `details` still frozen."""
         return {
             "v": FORMAT_VERSION,
             "kind": self.kind.value,
@@ -133,7 +141,7 @@ class AuditEntry:
             "policy_version": self.policy_version,
             "outcome": self.outcome,
             "state": self.state,
-            "details": _thaw(self.details),
+            "details": self.details,
         }
 
     def canonical_bytes(self) -> bytes:
@@ -142,7 +150,7 @@ class AuditEntry:
         Within what an entry may hold (ASCII keys, strings, safe integers, no floats) these are
         the bytes RFC 8785 (JCS) gives too, so a verifier in any language can rebuild them.
         """
-        return _canonical_json(self.to_json_object())
+        return _FROZEN_ENCODER.encode(self._fields_json()).encode("utf-8")
 
     @classmethod
     def from_canonical(cls, data: bytes) -> AuditEntry:
@@ -233,6 +241,13 @@ def _require_text(name: str, value: object) -> None:
 def _name_set(name: str, values: Iterable[str]) -> tuple[str, ...]:
     if isinstance(values, str):
         raise AuditEntryInvalid(f"{name} is a collection of names, not one string")
+    values = tuple(values)
+    # All the names checked in one scan, each followed by a newline (and holding none itself:
+    # as many newlines as names); any doubt, one by one below, which says what is wrong.
+    if all(type(value) is str for value in values):
+        joined = "".join(f"{value}\n" for value in values)
+        if joined.count("\n") == len(values) and _NAMES.fullmatch(joined):
+            return tuple(sorted(set(values)))
     result = set()
     for value in values:
         if not isinstance(value, str) or not _NAME.fullmatch(value):
@@ -259,11 +274,40 @@ def _check_encodable(name: str, value: str) -> None:
 def _frozen_details(details: object) -> Mapping[str, JsonValue]:
     if not isinstance(details, Mapping):
         raise AuditEntryInvalid("details is a JSON object")
-    frozen = _freeze(details, "details")
-    if len(_canonical_json(_thaw(frozen))) > _MAX_DETAILS_BYTES:
+    try:
+        frozen = _freeze_plain(details)
+    except (_NotPlain, UnicodeEncodeError):
+        frozen = _freeze(details, "details")  # which says what is wrong, or copies the rest
+    if len(_FROZEN_ENCODER.encode(frozen).encode("utf-8")) > _MAX_DETAILS_BYTES:
         raise AuditEntryInvalid(f"details is larger than {_MAX_DETAILS_BYTES} bytes")
     assert isinstance(frozen, Mapping)
     return frozen
+
+
+class _NotPlain(Exception):
+    """`_freeze_plain` met something it does not take as it is: `_freeze` looks again."""
+
+
+def _freeze_plain(value: object) -> JsonValue:
+    """`_freeze` for the plain values (exact types) every builder passes: the same copy,
+    checked the same way, without naming where each value is (only a refusal needs that)."""
+    if type(value) is str:
+        value.encode("utf-8")  # a lone surrogate raises
+        return value
+    if value is None or type(value) is bool:
+        return value
+    if type(value) is int:
+        if abs(value) > _MAX_SAFE_INTEGER:
+            raise _NotPlain
+        return value
+    if type(value) is dict or type(value) is MappingProxyType:
+        for key in value:
+            if type(key) is not str or not _DETAILS_KEY.fullmatch(key):
+                raise _NotPlain
+        return MappingProxyType({key: _freeze_plain(value[key]) for key in sorted(value)})
+    if type(value) is list or type(value) is tuple:
+        return tuple(_freeze_plain(item) for item in value)
+    raise _NotPlain
 
 
 def _freeze(value: object, where: str) -> JsonValue:
@@ -290,6 +334,13 @@ def _freeze(value: object, where: str) -> JsonValue:
 
 
 def _thaw(value: JsonValue) -> JsonValue:
+    # Exact types first: what `_freeze` makes (the ABC checks cost more than the copy).
+    if type(value) is MappingProxyType or type(value) is dict:
+        return {key: _thaw(item) for key, item in value.items()}
+    if type(value) is tuple or type(value) is list:
+        return [_thaw(item) for item in value]
+    if type(value) is str or type(value) is int or type(value) is bool or value is None:
+        return value
     if isinstance(value, Mapping):
         return {key: _thaw(item) for key, item in value.items()}
     if isinstance(value, tuple | list):
@@ -297,10 +348,12 @@ def _thaw(value: JsonValue) -> JsonValue:
     return value
 
 
-def _canonical_json(value: JsonValue) -> bytes:
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
+#: One encoder for every entry (`json.dumps` with these options would build one per call). A
+#: frozen value's read-only mappings are serialised as the dicts they hold (tuples are arrays
+#: already), so a frozen `details` needs no thawing first.
+_FROZEN_ENCODER = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=dict
+)
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:

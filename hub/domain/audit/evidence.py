@@ -16,6 +16,7 @@ reorders keys; sorting them makes that invisible).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Mapping
@@ -117,6 +118,9 @@ COLUMN_DIGEST_LENGTH = 12
 #: Values JSON writes as they are, checked by exact type first: most columns hold one, and
 #: the ABC checks below cost more than the digest (the router logs ~16 columns a decision).
 _AS_THEY_ARE = frozenset({str, int, float, bool, type(None)})
+#: Scalars whose digest is remembered: equal values of one type are the same JSON (not floats:
+#: 0.0 == -0.0).
+_REMEMBERED = frozenset({str, int, bool, type(None)})
 #: One encoder for every digest: `json.dumps` with these options would build one per call.
 _ENCODER = json.JSONEncoder(
     sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
@@ -126,6 +130,10 @@ _ENCODER = json.JSONEncoder(
 def _plain(value: Any) -> Any:
     if type(value) in _AS_THEY_ARE:
         return value
+    if type(value) is list or type(value) is tuple:
+        return [_plain(v) for v in value]
+    if type(value) is dict:
+        return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, datetime):
         moment = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
         return format_timestamp(moment)
@@ -144,6 +152,15 @@ def _canonical(value: Any) -> bytes:
 
 def column_digest(value: Any) -> str:
     """The full SHA-256 (hex) of one column's value in canonical JSON."""
+    if type(value) in _REMEMBERED:
+        return _scalar_digest(value)
+    return hashlib.sha256(_canonical(value)).hexdigest()
+
+
+@functools.lru_cache(maxsize=4096, typed=True)
+def _scalar_digest(value: str | int | bool | None) -> str:
+    """`column_digest` of a scalar, remembered: a batch of decisions repeats most of its
+    columns' values (the event's id, source and type, the policy version, the decision time)."""
     return hashlib.sha256(_canonical(value)).hexdigest()
 
 

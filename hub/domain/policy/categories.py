@@ -244,6 +244,7 @@ def special_values(
     notification, given its values and its source, with those categories. A path through a list
     is special when any item's value makes it so."""
     namespace = source_namespace(str(document.get("source", "")))
+    annotated = index.annotated(event_type)
     found: dict[str, set[str]] = {}
 
     def add(path: str, categories: Iterable[str]) -> None:
@@ -256,7 +257,7 @@ def special_values(
             for item in value:
                 walk(item, path, inherited)
             return
-        annotation = index.annotated(event_type).get(path) if path else None
+        annotation = annotated.get(path) if path else None
         own = set(inherited)
         if annotation is not None:
             own.update(annotation.always)
@@ -267,7 +268,7 @@ def special_values(
             # of that object special, in this item only.
             from_values: set[str] = set()
             for key, sub in value.items():
-                child = index.annotated(event_type).get(f"{path}.{key}" if path else str(key))
+                child = annotated.get(f"{path}.{key}" if path else str(key))
                 if child is not None and child.object_scope and isinstance(sub, str | bool | int):
                     from_values.update(child.by_value.get(_text(sub), frozenset()))
             for key, sub in value.items():

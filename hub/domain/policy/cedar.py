@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Final, Literal
 
@@ -165,11 +165,13 @@ class CompiledPolicy:
     purpose: str | None
     legal_basis: LegalBasis | None
     acknowledge_within: timedelta | None
+    #: The line a disclosure or denial by this rule records of its legal basis (made once: every
+    #: decision by the rule reads it).
+    citation: str | None = field(init=False, repr=False, compare=False)
 
-    @property
-    def citation(self) -> str | None:
-        """The line a disclosure or denial by this rule records of its legal basis."""
-        return self.legal_basis.citation(self.rule_id) if self.legal_basis else None
+    def __post_init__(self) -> None:
+        citation = self.legal_basis.citation(self.rule_id) if self.legal_basis else None
+        object.__setattr__(self, "citation", citation)
 
     @classmethod
     def from_json(cls, policy: Mapping[str, Any]) -> CompiledPolicy:

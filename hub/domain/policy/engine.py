@@ -314,7 +314,8 @@ class PolicyBundle:
         (`special.guard`); denied when none of the `data` it was granted is left."""
         if not decision.permitted:
             return decision
-        if not document.special(self.categories):
+        special = document.special(self.categories)
+        if not special:
             # Nothing special in the notification: the guard would withhold nothing.
             return decision
         rules = [self._rules_by_id[rule_id] for rule_id in decision.rules]
@@ -331,6 +332,7 @@ class PolicyBundle:
             document.document,
             grants,
             health_consent=profile.get("health_consent") is True,
+            special=special,
         )
         if not guarded.withheld:
             return decision
@@ -801,7 +803,8 @@ class _Envelope:
     @property
     def document(self) -> dict[str, Any]:
         if self._document is None:
-            self._document = envelope(self._notification)
+            # Read only (the special-category walk and guard): the data need not be copied.
+            self._document = envelope(self._notification, copy_data=False)
         return self._document
 
     def special(self, index: CategoryIndex) -> dict[str, frozenset[str]]:

@@ -22,8 +22,9 @@ _Trie = dict[str, Any]
 _GRANTED: Final = object()
 
 
-def envelope(notification: Notification) -> dict[str, Any]:
-    """The notification as CloudEvents structured-mode JSON (attributes and `data`)."""
+def envelope(notification: Notification, *, copy_data: bool = True) -> dict[str, Any]:
+    """The notification as CloudEvents structured-mode JSON (attributes and `data`). Without
+    `copy_data`, `data` is the notification's own, for a reader that never changes it."""
     document: dict[str, Any] = {
         "specversion": notification.specversion,
         "id": notification.id,
@@ -33,7 +34,7 @@ def envelope(notification: Notification) -> dict[str, Any]:
         "datacontenttype": notification.datacontenttype,
         "dataschema": dataschema_urn(notification.type, notification.version),
         "identifiers": {i.scheme: i.value for i in notification.identifiers},
-        "data": copy.deepcopy(dict(notification.data)),
+        "data": copy.deepcopy(dict(notification.data)) if copy_data else notification.data,
     }
     if notification.subject is not None:
         document["subject"] = notification.subject

@@ -45,13 +45,17 @@ def guard(
     grants: Sequence[Grant],
     *,
     health_consent: bool,
+    special: Mapping[str, frozenset[str]] | None = None,
 ) -> Guarded:
     """The fields of `grants` less the special-category values of `document` (an envelope)
-    that neither consent nor a justified grant covers."""
+    that neither consent nor a justified grant covers. `special`: the document's
+    `special_values`, when the caller has them already."""
     granted = sorted({f for grant in grants for f in grant.fields})
     consented = CONSENTED if health_consent else frozenset()
     withheld: dict[str, frozenset[str]] = {}
-    for path, categories in special_values(index, event_type, document).items():
+    if special is None:
+        special = special_values(index, event_type, document)
+    for path, categories in special.items():
         if not any(covers(field, path) for field in granted):
             continue
         if not categories - consented:
