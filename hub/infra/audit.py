@@ -59,6 +59,13 @@ KEY_FILE = Path("keys") / "audit-signing.pem"
 #: `LOCK TABLE` would need the UPDATE/DELETE privilege the migration revokes.
 _SEQUENCER_LOCK = sa.text("SELECT pg_advisory_xact_lock(CAST('audit_leaves' AS regclass)::bigint)")
 
+#: The append's inserts, built once (`hub.infra.store`'s note on prebuilt statements).
+_INSERT_ENTRIES = audit_entries.insert().returning(
+    audit_entries.c.position, sort_by_parameter_order=True
+)
+_INSERT_INDEX = audit_index.insert()
+_INSERT_RULES = audit_index_rules.insert()
+
 
 class SqlAuditLog:
     """The audit log and its Merkle tree on one SQLAlchemy engine."""
@@ -97,12 +104,9 @@ class SqlAuditLog:
             }
             for entry in entries
         ]
-        insert = audit_entries.insert().returning(
-            audit_entries.c.position, sort_by_parameter_order=True
-        )
-        positions = [int(p) for p in (await connection.execute(insert, rows)).scalars()]
+        positions = [int(p) for p in (await connection.execute(_INSERT_ENTRIES, rows)).scalars()]
         await connection.execute(
-            audit_index.insert(),
+            _INSERT_INDEX,
             [_index_row(p, entry) for p, entry in zip(positions, entries, strict=True)],
         )
         rules = [
@@ -111,7 +115,7 @@ class SqlAuditLog:
             for rule in entry.rules
         ]
         if rules:
-            await connection.execute(audit_index_rules.insert(), rules)
+            await connection.execute(_INSERT_RULES, rules)
         return positions
 
     async def record(self, entries: Sequence[AuditEntry]) -> list[int]:

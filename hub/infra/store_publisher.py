@@ -21,14 +21,17 @@ from hub.infra.tables import clients
 PUBLISH_SCOPE = "events:publish"
 
 
+#: Built once: executed on every push (`hub.infra.store`'s note on prebuilt statements).
+_CLIENT = sa.select(clients.c.disabled_at, clients.c.agency, clients.c.scopes).where(
+    clients.c.client_id == sa.bindparam("client_id")
+)
+
+
 async def check_publisher(connection: AsyncConnection, publisher: Publisher) -> None:
     """`AuthenticationFailed` if `publisher` is a registered client now disabled or of another
     agency, `PermissionDenied` if it no longer holds `events:publish`. Publishers that are no
     registered client (the hub itself, an adapter, the Kafka intake) pass."""
-    query = sa.select(clients.c.disabled_at, clients.c.agency, clients.c.scopes).where(
-        clients.c.client_id == publisher.client_id
-    )
-    row = (await connection.execute(query)).one_or_none()
+    row = (await connection.execute(_CLIENT, {"client_id": publisher.client_id})).one_or_none()
     if row is None:
         return
     if row.disabled_at is not None:
