@@ -10,7 +10,7 @@ import asyncio
 import random
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 from uuid import uuid4
@@ -40,9 +40,9 @@ from hub.infra.audit import SqlAuditLog
 from hub.infra.db import is_lost_connection
 from hub.infra.dberrors import translated
 from hub.infra.protection import FieldProtection
-from hub.infra.store_publisher import check_publisher
-from hub.infra.tables import events, person_identifiers, persons
-from hub.infra.visibility import PostgresHorizon, SqliteHorizon, hold_xid
+from hub.infra.store_publisher import ClientState, check_publisher
+from hub.infra.tables import clients, events, person_identifiers, persons
+from hub.infra.visibility import XID, PostgresHorizon, SqliteHorizon, xid_held
 from hub.observability import traces
 
 __all__ = [
@@ -64,14 +64,6 @@ _RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
 # The append's statements, built once with their parameters bound at execution: SQLAlchemy then
 # finds each compiled form by the statement object alone instead of building the statement and
 # its cache key on every push (about a third of the Core's time on this path).
-_STORED = sa.select(
-    events.c.source,
-    events.c.event_id,
-    events.c.content_hash,
-    events.c.position,
-    events.c.person_id,
-    events.c.stream_version,
-).where(sa.tuple_(events.c.source, events.c.event_id).in_(sa.bindparam("keys", expanding=True)))
 _LINKS = sa.select(
     person_identifiers.c.scheme, person_identifiers.c.value, person_identifiers.c.person_id
 ).where(
@@ -96,6 +88,103 @@ _LOCK_PEOPLE = (
 _INSERT_PERSONS = persons.insert()
 _INSERT_LINKS = person_identifiers.insert()
 _INSERT_EVENTS = events.insert().returning(events.c.position, sort_by_parameter_order=True)
+
+
+def _opening_read(*, with_xid: bool) -> sa.CompoundSelect[Any]:
+    """The first statement of an append, one round trip for what used to be four: (on
+    PostgreSQL) the transaction's xid, drawn before any position (`hub.infra.visibility`); the
+    publisher's client row (`hub.infra.store_publisher`); the events already stored under the
+    notifications' keys (duplicates); and the people their identifiers already name. Each row
+    says by its `part` which it answers, in up to six columns of the types below."""
+
+    def part(number: int, *values: sa.ColumnElement[Any] | None) -> sa.Select[Any]:
+        types = (sa.Text, sa.Text, sa.Text, sa.BigInteger, sa.Text, sa.Integer)
+        padded = [*values, *[None] * (len(types) - len(values))]
+        columns: list[Any] = [sa.literal_column(str(number)).label("part")]
+        columns += [
+            (sa.cast(sa.null(), kind) if value is None else sa.cast(value, kind)).label(name)
+            for value, kind, name in zip(padded, types, "abcdef", strict=True)
+        ]
+        return sa.select(*columns)
+
+    parts = [
+        part(_CLIENT, clients.c.disabled_at, clients.c.agency, clients.c.scopes)
+        .select_from(clients)
+        .where(clients.c.client_id == sa.bindparam("client_id")),
+        part(
+            _STORED,
+            events.c.source,
+            events.c.event_id,
+            events.c.content_hash,
+            events.c.position,
+            events.c.person_id,
+            events.c.stream_version,
+        )
+        .select_from(events)
+        .where(
+            sa.tuple_(events.c.source, events.c.event_id).in_(sa.bindparam("keys", expanding=True))
+        ),
+        part(
+            _LINKED,
+            person_identifiers.c.scheme,
+            person_identifiers.c.value,
+            None,
+            None,
+            person_identifiers.c.person_id,
+        )
+        .select_from(person_identifiers)
+        .where(
+            sa.tuple_(person_identifiers.c.scheme, person_identifiers.c.value).in_(
+                sa.bindparam("identifiers", expanding=True)
+            )
+        ),
+    ]
+    if with_xid:
+        parts.insert(0, part(_XID, XID))
+    return sa.union_all(*parts)
+
+
+_XID, _CLIENT, _STORED, _LINKED = range(4)
+_OPENING_READ = {True: _opening_read(with_xid=True), False: _opening_read(with_xid=False)}
+
+
+@dataclass(slots=True)
+class _Opened:
+    """What an append's first statement found."""
+
+    client: ClientState | None = None
+    stored: dict[tuple[str, str], _Stored] = field(default_factory=dict)
+    links: dict[PersonIdentifier, str] = field(default_factory=dict)
+
+
+async def _open_append(
+    connection: AsyncConnection,
+    notifications: Sequence[Notification],
+    publisher: Publisher,
+    *,
+    with_xid: bool,
+) -> _Opened:
+    keys = list(dict.fromkeys(n.key for n in notifications))
+    identifiers = sorted({i for n in notifications for i in n.identifiers})
+    rows = await connection.execute(
+        _OPENING_READ[with_xid],
+        {
+            "client_id": publisher.client_id,
+            "keys": keys,
+            "identifiers": [(i.scheme, i.value) for i in identifiers],
+        },
+    )
+    if with_xid:
+        xid_held(connection)
+    opened = _Opened()
+    for part, a, b, c, d, e, f in rows:
+        if part == _CLIENT:
+            opened.client = ClientState(disabled=a is not None, agency=b, scopes=c)
+        elif part == _STORED:
+            opened.stored[(a, b)] = _Stored(c, d, e, f)
+        elif part == _LINKED:
+            opened.links[PersonIdentifier(a, b)] = e
+    return opened
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +227,8 @@ class SqlEventStore:
     _reader_options: ClassVar[dict[str, Any]] = {}
     #: Whether an append whose pooled connection the server closed runs once more.
     _reconnects: ClassVar[bool] = False
+    #: Whether an append's first statement draws the transaction's xid (`hub.infra.visibility`).
+    _holds_xid: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -221,11 +312,10 @@ class SqlEventStore:
         publisher: Publisher,
         expected_version: int | None,
     ) -> list[AppendResult]:
-        await self._begin_append(connection)
-        await check_publisher(connection, publisher)
+        opened = await _open_append(connection, notifications, publisher, with_xid=self._holds_xid)
+        check_publisher(opened.client, publisher)
         now = datetime.now(UTC)
-        stored = await _load_stored(connection, notifications)
-        links = await _load_links(connection, notifications)
+        stored, links = opened.stored, opened.links
         known_people = set(links.values())
         # Lock the people first, then read what they hold: two appends giving one person two
         # different SPS numbers then run one after the other, and the second sees the first's.
@@ -343,9 +433,6 @@ class SqlEventStore:
     def _one_appender(self) -> AbstractAsyncContextManager[object]:
         """Held around each append transaction (nothing by default: appenders run at once)."""
         return nullcontext()
-
-    async def _begin_append(self, connection: AsyncConnection) -> None:
-        """The first statement of every append transaction (nothing by default)."""
 
     async def _lock_people(self, connection: AsyncConnection, person_ids: Sequence[str]) -> None:
         """Serialise appends to the same existing people for the rest of the transaction."""
@@ -506,6 +593,9 @@ class PostgresEventStore(SqlEventStore):
     _writer_options: ClassVar[dict[str, Any]] = {"isolation_level": "READ COMMITTED"}
     _reader_options: ClassVar[dict[str, Any]] = {"isolation_level": "AUTOCOMMIT"}
     _reconnects: ClassVar[bool] = True
+    # The writers' half of the follower protocol: an xid before the INSERT calls nextval, so
+    # that a follower can name this transaction.
+    _holds_xid: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -517,11 +607,6 @@ class PostgresEventStore(SqlEventStore):
     ) -> None:
         super().__init__(engine, audit=audit, protection=protection)
         self._horizon = PostgresHorizon("events", "events_position_seq", timeout=visibility_timeout)
-
-    async def _begin_append(self, connection: AsyncConnection) -> None:
-        # The writers' half of the follower protocol: hold an xid before the INSERT calls
-        # nextval, so that a follower can name this transaction.
-        await hold_xid(connection)
 
     async def _lock_people(self, connection: AsyncConnection, person_ids: Sequence[str]) -> None:
         # Appends to the same person queue here (in one order: no deadlocks) instead of racing
@@ -675,24 +760,6 @@ def _reused(notification: Notification, position: int | None) -> EventIdReused:
         f"event id {notification.id} from {notification.source} is already used by {where} "
         "with different content"
     )
-
-
-async def _load_stored(
-    connection: AsyncConnection, notifications: Sequence[Notification]
-) -> dict[tuple[str, str], _Stored]:
-    keys = list(dict.fromkeys(n.key for n in notifications))
-    return {
-        (row.source, row.event_id): _Stored(
-            row.content_hash, row.position, row.person_id, row.stream_version
-        )
-        for row in await connection.execute(_STORED, {"keys": keys})
-    }
-
-
-async def _load_links(
-    connection: AsyncConnection, notifications: Sequence[Notification]
-) -> dict[PersonIdentifier, str]:
-    return await _links_of(connection, [i for n in notifications for i in n.identifiers])
 
 
 async def _links_of(
