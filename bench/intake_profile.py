@@ -1,8 +1,8 @@
 """Where one push's time goes: single pushes through the API in-process (ASGI transport, no
-network, one client) on a fresh PostgreSQL schema, counting the SQL statements of each, and
+network; one client, or `--concurrency` clients sharing one token) on a fresh PostgreSQL schema, counting the SQL statements of each, and
 optionally under cProfile. Prints figures; asserts nothing.
 
-    .venv/bin/python bench/intake_profile.py [--pushes 300] [--router] [--profile]
+    .venv/bin/python bench/intake_profile.py [--pushes 300] [--concurrency 1] [--router] [--profile]
         [--profile-file FILE] [--url postgresql+asyncpg://hub:hub@127.0.0.1:5432/hub_test]
 
 `--profile` also counts Python function calls per push, the figure that does not move with the
@@ -100,9 +100,13 @@ async def run(args: argparse.Namespace) -> None:
             cpu_started = time.process_time()
             if args.profile:
                 profile.enable()
-            for i in range(args.pushes):
-                answer = await hub.http.post("/v1/events", json=notification(i), headers=token)
-                assert answer.status_code == 201, answer.text
+
+            async def push(first: int) -> None:
+                for i in range(first, args.pushes, args.concurrency):
+                    answer = await hub.http.post("/v1/events", json=notification(i), headers=token)
+                    assert answer.status_code == 201, answer.text
+
+            await asyncio.gather(*(push(first) for first in range(args.concurrency)))
             if args.profile:
                 profile.disable()
             elapsed = time.perf_counter() - started
@@ -114,7 +118,8 @@ async def run(args: argparse.Namespace) -> None:
         await admin.dispose()
     print(
         f"{args.pushes} pushes in {elapsed:.2f} s: {args.pushes / elapsed:.0f}/s, "
-        f"{elapsed / args.pushes * 1000:.2f} ms each (router {'on' if args.router else 'off'}, "
+        f"{elapsed / args.pushes * 1000:.2f} ms each ({args.concurrency} at once, "
+        f"router {'on' if args.router else 'off'}, "
         f"profiled {args.profile})"
     )
     print(
@@ -173,6 +178,9 @@ def _count_round_trips(counter: collections.Counter[str], counting: Callable[[],
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pushes", type=int, default=300)
+    parser.add_argument(
+        "--concurrency", type=int, default=1, help="clients pushing at once (one token)"
+    )
     parser.add_argument("--router", action="store_true")
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--profile-file", help="also write the profile's pstats here")
