@@ -1,9 +1,11 @@
-"""Where one push's time goes: single pushes through the API in-process (ASGI transport, no
-network; one client, or `--concurrency` clients sharing one token) on a fresh PostgreSQL schema, counting the SQL statements of each, and
-optionally under cProfile. Prints figures; asserts nothing.
+"""Where one push's time goes: pushes through the API in-process (ASGI transport, no network;
+one client, or `--concurrency` clients sharing one token; single pushes, or `--batch` N a request)
+on a fresh PostgreSQL schema, counting the SQL statements of each, and optionally under
+cProfile. Prints figures; asserts nothing.
 
-    .venv/bin/python bench/intake_profile.py [--pushes 300] [--concurrency 1] [--router] [--profile]
-        [--profile-file FILE] [--url postgresql+asyncpg://hub:hub@127.0.0.1:5432/hub_test]
+    .venv/bin/python bench/intake_profile.py [--pushes 300] [--concurrency 1] [--batch 1]
+        [--router] [--profile] [--profile-file FILE]
+        [--url postgresql+asyncpg://hub:hub@127.0.0.1:5432/hub_test]
 
 `--profile` also counts Python function calls per push, the figure that does not move with the
 machine's load (CPU milliseconds do, on a shared machine, by tens of per cent).
@@ -102,7 +104,12 @@ async def run(args: argparse.Namespace) -> None:
                 profile.enable()
 
             async def push(first: int) -> None:
-                for i in range(first, args.pushes, args.concurrency):
+                for i in range(first, args.pushes // args.batch, args.concurrency):
+                    if args.batch > 1:  # `--pushes` counts notifications, not requests
+                        body = [notification(i * args.batch + j) for j in range(args.batch)]
+                        answer = await hub.http.post("/v1/events/batch", json=body, headers=token)
+                        assert answer.status_code == 200, answer.text
+                        continue
                     answer = await hub.http.post("/v1/events", json=notification(i), headers=token)
                     assert answer.status_code == 201, answer.text
 
@@ -119,6 +126,7 @@ async def run(args: argparse.Namespace) -> None:
     print(
         f"{args.pushes} pushes in {elapsed:.2f} s: {args.pushes / elapsed:.0f}/s, "
         f"{elapsed / args.pushes * 1000:.2f} ms each ({args.concurrency} at once, "
+        f"{args.batch} a request, "
         f"router {'on' if args.router else 'off'}, "
         f"profiled {args.profile})"
     )
@@ -180,6 +188,9 @@ def main() -> None:
     parser.add_argument("--pushes", type=int, default=300)
     parser.add_argument(
         "--concurrency", type=int, default=1, help="clients pushing at once (one token)"
+    )
+    parser.add_argument(
+        "--batch", type=int, default=1, help="notifications per request (POST /v1/events/batch)"
     )
     parser.add_argument("--router", action="store_true")
     parser.add_argument("--profile", action="store_true")
