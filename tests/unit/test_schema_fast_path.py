@@ -115,3 +115,17 @@ def test_the_fast_path_gives_the_answers_of_jsonschema_alone(
     # The variants exercise both answers (the example itself is valid).
     assert accepted >= 1
     assert refused >= 10
+
+
+@pytest.mark.parametrize("unchecked_format", ["email", "x-made-up"])
+def test_a_format_the_contract_does_not_check_refuses_nothing(unchecked_format: str) -> None:
+    # jsonschema checks only `date` and `date-time`; the fast validator knows `email` too (and
+    # says no: jsonschema then decides), and must not fail the load on a format it does not know.
+    envelope = json.loads((EVENTS / "envelope.v1.schema.json").read_text())
+    body = json.loads((EVENTS / "custody.admission.v1.schema.json").read_text())
+    body["properties"]["committing_court"]["format"] = unchecked_format
+    schemas = SchemaRegistry(envelope, {("custody.admission", 1): body})
+    notification = json.loads((EVENTS / "examples" / "custody.admission.json").read_text())
+    court = notification["data"]["committing_court"]
+    assert "@" not in court  # not an email
+    assert schemas.validate(notification).data["committing_court"] == court
