@@ -13,8 +13,11 @@ from hub.errors import InvalidInput
 from hub.services.audit_queries import Principal, check_purpose
 from hub.services.feed import NOTIFICATION_VERSIONS
 
+# The dependencies that only read something are `async def`: FastAPI runs a plain `def`
+# dependency in a worker thread, a thread hop per dependency per request for nothing.
 
-def get_container(request: Request) -> Container:
+
+async def get_container(request: Request) -> Container:
     container: Container = request.app.state.container
     return container
 
@@ -22,7 +25,7 @@ def get_container(request: Request) -> Container:
 ContainerDep = Annotated[Container, Depends(get_container)]
 
 
-def get_streams(request: Request) -> FeedStreams:
+async def get_streams(request: Request) -> FeedStreams:
     streams: FeedStreams = request.app.state.streams
     return streams
 
@@ -41,7 +44,7 @@ AuditVerifier = Annotated[Caller, Depends(require_scopes("audit:verify"))]
 AuditRestricter = Annotated[Caller, Depends(require_scopes("audit:restrict"))]
 
 
-def declared_purpose(
+async def declared_purpose(
     x_purpose: Annotated[
         str | None,
         Header(

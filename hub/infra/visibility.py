@@ -19,7 +19,7 @@ from typing import Protocol
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-__all__ = ["Horizon", "PostgresHorizon", "SqliteHorizon", "hold_xid"]
+__all__ = ["XID", "Horizon", "PostgresHorizon", "SqliteHorizon", "hold_xid", "xid_held"]
 
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
 
@@ -27,6 +27,9 @@ _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
 #: INSERT that calls `nextval`: the transaction then has an xid (and holds the lock on it) before
 #: it holds a position, so that a follower can name it. Idempotent within a transaction.
 _HOLD_XID = sa.text("SELECT pg_current_xact_id()")
+#: The same as a column, for a writer that reads something else in its first statement anyway
+#: (the event store's append); it then calls `xid_held`.
+XID = sa.func.pg_current_xact_id()
 
 #: The xids of the transactions that hold the lock an INSERT INTO the table takes (each
 #: transaction holds an ExclusiveLock on its own xid, under the same virtual transaction).
@@ -58,14 +61,23 @@ async def hold_xid(connection: AsyncConnection) -> None:
     """The writers' half of the PostgreSQL protocol: run in the writing transaction before the
     INSERT that draws a position from the sequence. Once per transaction: a second call in the
     same one (the event store's append, then its audit entries) costs no round trip."""
-    transaction = (
-        connection.sync_connection.get_transaction() if connection.sync_connection else None
-    )
+    transaction = _transaction(connection)
     if transaction is not None and connection.info.get("hub_xid_held_by") is transaction:
         return
     await connection.execute(_HOLD_XID)
+    xid_held(connection)
+
+
+def xid_held(connection: AsyncConnection) -> None:
+    """Note that the transaction on `connection` has just read `XID`: `hold_xid` in it then
+    costs nothing."""
+    transaction = _transaction(connection)
     if transaction is not None:
         connection.info["hub_xid_held_by"] = transaction
+
+
+def _transaction(connection: AsyncConnection) -> object | None:
+    return connection.sync_connection.get_transaction() if connection.sync_connection else None
 
 
 class Horizon(Protocol):

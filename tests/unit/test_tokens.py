@@ -132,6 +132,31 @@ def test_a_token_expires_after_its_lifetime_and_a_small_leeway(
         tokens.verify(token)
 
 
+def test_a_token_verified_once_is_not_decoded_again_but_still_expires(
+    tokens: TokenService, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = issue(tokens)
+    first = tokens.verify(token)
+    decoded: list[str] = []
+    monkeypatch.setattr(jwt, "decode", lambda token, *a, **k: decoded.append(token))
+    assert tokens.verify(token) == first
+    assert decoded == []  # the signature of the same bytes under the same keys is not checked twice
+    clock.now = NOW + 300 + 11
+    with pytest.raises(AuthenticationFailed, match="token expired"):
+        tokens.verify(token)
+
+
+def test_a_tampered_copy_of_a_verified_token_is_still_refused(tokens: TokenService) -> None:
+    token = issue(tokens)
+    tokens.verify(token)
+    header, payload, signature = token.split(".")
+    forged = ".".join(
+        [header, payload, signature[:-4] + ("AAAA" if signature[-4:] != "AAAA" else "BBBB")]
+    )
+    with pytest.raises(AuthenticationFailed):
+        tokens.verify(forged)
+
+
 def test_a_token_issued_in_the_future_is_refused(
     ec_pem: bytes, tokens: TokenService, clock: Clock
 ) -> None:
