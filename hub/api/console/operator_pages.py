@@ -238,6 +238,7 @@ async def _deliveries_page(
         console,
         "operator_deliveries.html",
         status_code=status_code,
+        fragment="partials/operator_dead_deliveries.html",
         person=operator.person,
         csrf_token=operator.csrf_token,
         dead=[await _dead_row(container, d, names) for d in found[:DEAD_SHOWN]],
