@@ -8,14 +8,19 @@ the same checks and audit as the whole page."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Collection
 from pathlib import Path
 
 from fastapi import HTTPException, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from hub.api.console.roles import HubRole
 from hub.api.console.runtime import Console
 from hub.api.console.sessions import ConsoleSession
+
+logger = logging.getLogger("hub.console")
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -82,3 +87,27 @@ def page(
 
 def session_of(request: Request, console: Console) -> ConsoleSession | None:
     return console.sessions.find(request.cookies.get(SESSION_COOKIE))
+
+
+def signed_in_or_answer(
+    request: Request, allowed: Collection[HubRole], needed: str, pages: str
+) -> tuple[Console, ConsoleSession | Response]:
+    """The console and the signed-in session of a person holding one of the `allowed` roles,
+    or the answer to send instead: to the sign-in page when nobody is signed in, the refused
+    page (naming the role `needed`) to anyone else. `pages` names what was refused in the log."""
+    console = console_of(request)
+    session = session_of(request, console)
+    if session is None:
+        home = RedirectResponse(str(request.url_for("console_home")), status_code=303)
+        return console, protect(home, console)
+    if not any(role in session.person.roles for role in allowed):
+        logger.info("console: subject %s refused %s", session.person.subject, pages)
+        return console, page(
+            request,
+            console,
+            "forbidden.html",
+            status_code=403,
+            person=session.person,
+            needed=needed,
+        )
+    return console, session
