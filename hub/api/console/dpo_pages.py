@@ -11,16 +11,15 @@ and logs keep).
 
 from __future__ import annotations
 
-import logging
 import re
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
 from hub.api.console.names import names_for
 from hub.api.console.officer import principal_of
-from hub.api.console.rendering import console_of, page, protect, session_of
+from hub.api.console.rendering import page, protect, signed_in_or_answer
 from hub.api.console.restriction_choices import restriction_choices
 from hub.api.console.roles import HubRole
 from hub.api.console.runtime import Console
@@ -31,8 +30,6 @@ from hub.bootstrap import Container
 from hub.domain.notifications import SCHEMES
 from hub.errors import InvalidInput, NotFound
 from hub.services.audit_queries import HistoryReport, check_purpose
-
-logger = logging.getLogger("hub.console")
 
 router = APIRouter(include_in_schema=False)
 
@@ -49,22 +46,7 @@ Text = Annotated[str, Form()]
 def officer_or_answer(request: Request) -> tuple[Console, ConsoleSession | Response]:
     """The console and the signed-in data protection officer, or the answer to send instead:
     to the sign-in page when nobody is signed in, the refused page to anyone else."""
-    console = console_of(request)
-    session = session_of(request, console)
-    if session is None:
-        home = RedirectResponse(str(request.url_for("console_home")), status_code=303)
-        return console, protect(home, console)
-    if DPO not in session.person.roles:
-        logger.info("console: subject %s refused the DPO pages", session.person.subject)
-        return console, page(
-            request,
-            console,
-            "forbidden.html",
-            status_code=403,
-            person=session.person,
-            needed="Data protection officer",
-        )
-    return console, session
+    return signed_in_or_answer(request, {DPO}, "Data protection officer", "the DPO pages")
 
 
 def _search_page(

@@ -4,17 +4,14 @@ region's figures cover."""
 
 from __future__ import annotations
 
-import logging
-
 from fastapi import Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
-from hub.api.console.rendering import console_of, page, protect, session_of
+from hub.api.console.rendering import signed_in_or_answer
+from hub.api.console.roles import HubRole
 from hub.api.console.runtime import Console
 from hub.api.console.sessions import ConsoleSession, SignedInPerson
 from hub.domain.policy.directory import Directory
-
-logger = logging.getLogger("hub.console")
 
 COORDINATOR = "mappa-coordinator"
 
@@ -30,24 +27,12 @@ def coordinator_or_answer(
     """The console and the signed-in co-ordinator of `region`, or the answer to send instead:
     the sign-in page when nobody is signed in, the refused page to anyone else (a co-ordinator
     of another region included; nothing about `region` is read)."""
-    console = console_of(request)
-    session = session_of(request, console)
-    if session is None:
-        home = RedirectResponse(str(request.url_for("console_home")), status_code=303)
-        return console, protect(home, console)
-    if region not in regions_of(session.person):
-        logger.info(
-            "console: subject %s refused the MAPPA pages of a region", session.person.subject
-        )
-        return console, page(
-            request,
-            console,
-            "forbidden.html",
-            status_code=403,
-            person=session.person,
-            needed="MAPPA co-ordinator of this region",
-        )
-    return console, session
+    return signed_in_or_answer(
+        request,
+        {HubRole("mappa-coordinator", region)},
+        "MAPPA co-ordinator of this region",
+        "the MAPPA pages of a region",
+    )
 
 
 def region_agencies(directory: Directory, region: str) -> dict[str, str]:

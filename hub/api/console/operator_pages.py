@@ -20,10 +20,10 @@ from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
 from hub.api.console.officer import principal_of
-from hub.api.console.rendering import console_of, page, protect, session_of
+from hub.api.console.rendering import page, signed_in_or_answer
 from hub.api.console.roles import HubRole
 from hub.api.console.runtime import Console
 from hub.api.console.sessions import ConsoleSession, csrf_matches
@@ -116,22 +116,7 @@ def error_class(last_error: str | None) -> str:
 def operator_or_answer(request: Request) -> tuple[Console, ConsoleSession | Response]:
     """The console and the signed-in operator, or the answer to send instead: to the sign-in
     page when nobody is signed in, the refused page to anyone else."""
-    console = console_of(request)
-    session = session_of(request, console)
-    if session is None:
-        home = RedirectResponse(str(request.url_for("console_home")), status_code=303)
-        return console, protect(home, console)
-    if OPERATOR not in session.person.roles:
-        logger.info("console: subject %s refused the operator pages", session.person.subject)
-        return console, page(
-            request,
-            console,
-            "forbidden.html",
-            status_code=403,
-            person=session.person,
-            needed="Operator",
-        )
-    return console, session
+    return signed_in_or_answer(request, {OPERATOR}, "Operator", "the operator pages")
 
 
 def _recipient_names(container: Container) -> dict[str, str]:
@@ -238,6 +223,7 @@ async def _deliveries_page(
         console,
         "operator_deliveries.html",
         status_code=status_code,
+        fragment="partials/operator_dead_deliveries.html",
         person=operator.person,
         csrf_token=operator.csrf_token,
         dead=[await _dead_row(container, d, names) for d in found[:DEAD_SHOWN]],

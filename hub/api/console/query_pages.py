@@ -208,6 +208,7 @@ def _form(
         console,
         "dpo_disclosures.html",
         status_code=status_code,
+        fragment="partials/dpo_disclosure_results.html",
         person=officer.person,
         csrf_token=officer.csrf_token,
         recipients=sorted(recipients.items(), key=lambda item: item[1]),

@@ -44,6 +44,9 @@ STATIC_FILES = {
     "uplot/uPlot.iife.min.js": "text/javascript",
     "uplot/uPlot.min.css": "text/css",
     "mappa-charts.js": "text/javascript",
+    # Partial updates: htmx (deploy/vendor-htmx.sh) and the console's use of it.
+    "htmx/htmx.min.js": "text/javascript",
+    "console-htmx.js": "text/javascript",
 }
 
 #: Binds a pending sign-in to the browser that began it (login CSRF); read only by the callback.

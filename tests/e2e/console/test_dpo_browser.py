@@ -108,6 +108,7 @@ def test_a_dpo_finds_a_person_reads_their_history_and_downloads_the_sar(
         page.get_by_label("Kind of identifier").select_option("sps_number")
         page.get_by_label("Identifier", exact=True).fill(sps_number)
         page.get_by_label("Why you are looking at this record").fill(PURPOSE)
+        screenshot(page, "dpo-search")
         began = time.monotonic()
         page.get_by_role("button", name="Find and open the record").click()
 

@@ -91,6 +91,17 @@ def test_an_operator_sees_clients_subscriptions_and_replays_a_dead_delivery(
     context = chromium.new_context()
     try:
         page = context.new_page()
+        # Nothing the pages do may be refused by their Content-Security-Policy (htmx's
+        # configuration: no inline styles, no eval).
+        refused_by_policy: list[str] = []
+        page.on(
+            "console",
+            lambda message: (
+                refused_by_policy.append(message.text)
+                if "Content Security Policy" in message.text
+                else None
+            ),
+        )
         page.goto(console_url(hub))
         page.get_by_role("link", name="Sign in with your agency account").click()
         sign_in_at_keycloak(page, keycloak, "operator")
@@ -120,8 +131,15 @@ def test_an_operator_sees_clients_subscriptions_and_replays_a_dead_delivery(
         screenshot(page, "operator-dead-deliveries")
         assert_accessible(page)
 
+        # The replay replaces just the list (htmx): the page is not loaded again, so what a
+        # script left on `window` survives, and the focus moves to what the replay did.
+        page.evaluate("window.pphNotReloaded = true")
         page.get_by_role("button", name=f"Replay delivery {delivery_id}").click()
         expect(page.locator("#replay-done")).to_contain_text(delivery_id)
+        assert page.evaluate("window.pphNotReloaded === true")
+        expect(page.locator("#replay-done")).to_be_focused()
+        expect(page.locator(f"#dead-{delivery_id}")).to_have_count(0)
         assert_accessible(page)
+        assert not refused_by_policy, refused_by_policy
     finally:
         context.close()

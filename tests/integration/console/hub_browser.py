@@ -45,8 +45,12 @@ class ConsoleBrowser:
         self._keep(answer)
         return answer
 
-    async def post(self, url: str, data: dict[str, str]) -> httpx.Response:
-        answer = await self.hub.post(url, data=data, headers=self._cookie_header())
+    async def post(
+        self, url: str, data: dict[str, str], headers: dict[str, str] | None = None
+    ) -> httpx.Response:
+        answer = await self.hub.post(
+            url, data=data, headers=self._cookie_header() | (headers or {})
+        )
         self._keep(answer)
         return answer
 
