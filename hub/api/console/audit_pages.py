@@ -21,12 +21,10 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
-from hub.api.console.rendering import console_of, page, protect, session_of
+from hub.api.console.rendering import page, signed_in_or_answer
 from hub.api.console.roles import HubRole
-from hub.api.console.runtime import Console
-from hub.api.console.sessions import ConsoleSession
 from hub.api.deps import ContainerDep
 from hub.domain.audit.checkpoint import SIGNATURE_PREFIX
 
@@ -60,28 +58,11 @@ def signers_of(note: str) -> list[str]:
     return found
 
 
-def _viewer_or_answer(request: Request) -> tuple[Console, ConsoleSession | Response]:
-    console = console_of(request)
-    session = session_of(request, console)
-    if session is None:
-        home = RedirectResponse(str(request.url_for("console_home")), status_code=303)
-        return console, protect(home, console)
-    if not AUDIT_STATUS_ROLES & session.person.roles:
-        logger.info("console: subject %s refused the audit status page", session.person.subject)
-        return console, page(
-            request,
-            console,
-            "forbidden.html",
-            status_code=403,
-            person=session.person,
-            needed="Data protection officer or Operator",
-        )
-    return console, session
-
-
 @router.get("/console/audit", name="console_audit_status")
 async def audit_status(request: Request, container: ContainerDep) -> Response:
-    console, viewer = _viewer_or_answer(request)
+    console, viewer = signed_in_or_answer(
+        request, AUDIT_STATUS_ROLES, "Data protection officer or Operator", "the audit status page"
+    )
     if isinstance(viewer, Response):
         return viewer
     checkpoint = await container.audit_trail.latest_checkpoint()
