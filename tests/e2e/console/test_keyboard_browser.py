@@ -125,6 +125,7 @@ def test_a_dpo_does_the_whole_journey_with_the_keyboard_alone(
         # Home (the header's link, the stop after the skip link), and sign out.
         assert tab_to(page, page.get_by_role("link", name="Public Protection Hub")) == 2
         keys.press("Enter")
+        expect(page.locator("#person-agency")).to_be_visible()  # home has loaded
         tab_to(page, page.get_by_role("button", name="Sign out"))
         keys.press("Enter")
         expect(page).to_have_url(console_url(hub))
