@@ -75,8 +75,11 @@ class Receiver:
     async def endpoint(self, request: Request) -> Response:
         body = json.loads(await request.body())
         self.requests += 1
-        self.arrived.setdefault(body["notification"]["id"], time.perf_counter())
-        self.arrived_at.setdefault(body["notification"]["id"], time.time())
+        # Payload version 2 (the default for new subscriptions) wraps it in Standard Webhooks'
+        # envelope; version 1 is the bare content.
+        notification_id = body.get("data", body)["notification"]["id"]
+        self.arrived.setdefault(notification_id, time.perf_counter())
+        self.arrived_at.setdefault(notification_id, time.time())
         return Response(status_code=204)
 
 
