@@ -10,8 +10,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
+from tests.e2e.conftest import HubProcess
+from tests.e2e.console.browsing import console_hub_process
 from tests.keycloak import (
     IN_CI,
+    KeycloakUnderTest,
     keycloak,  # noqa: F401 - a fixture, used by name
 )
 
@@ -47,3 +50,15 @@ def chromium() -> Iterator[Browser]:
             yield browser
         finally:
             browser.close()
+
+
+@pytest.fixture
+def routing_hub(keycloak: KeycloakUnderTest, tmp_path: Path) -> Iterator[HubProcess]:  # noqa: F811
+    """`hub serve` (embedded SQLite) with the console on the local Keycloak, routing what is
+    pushed; stopped after the test."""
+    hub = console_hub_process(keycloak, tmp_path, router=True)
+    hub.start()
+    try:
+        yield hub
+    finally:
+        hub.stop()

@@ -7,16 +7,12 @@ officer's name."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.e2e.conftest import HubProcess
 from tests.e2e.console.browsing import (
     assert_accessible,
-    console_hub_process,
     console_url,
     screenshot,
     sign_in_at_keycloak,
@@ -27,16 +23,6 @@ from tests.keycloak import KeycloakUnderTest
 pytestmark = [pytest.mark.keycloak, pytest.mark.browser, pytest.mark.slow]
 
 QUERY_PURPOSE = "audit of disclosures to Glasgow, Q4 2026"
-
-
-@pytest.fixture
-def routing_hub(keycloak: KeycloakUnderTest, tmp_path: Path) -> Iterator[HubProcess]:
-    hub = console_hub_process(keycloak, tmp_path, router=True)
-    hub.start()
-    try:
-        yield hub
-    finally:
-        hub.stop()
 
 
 def test_a_dpo_sees_the_audit_status_and_queries_disclosures(

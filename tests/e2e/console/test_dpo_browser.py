@@ -9,7 +9,6 @@ import csv
 import io
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,6 @@ from pypdf import PdfReader
 from tests.e2e.conftest import HubProcess
 from tests.e2e.console.browsing import (
     assert_accessible,
-    console_hub_process,
     console_url,
     screenshot,
     sign_in_at_keycloak,
@@ -33,16 +31,6 @@ pytestmark = [pytest.mark.keycloak, pytest.mark.browser, pytest.mark.slow]
 
 PURPOSE = "subject access request SAR-2026-0117"
 GLASGOW_NAME = "Glasgow City Council Justice Social Work"
-
-
-@pytest.fixture
-def routing_hub(keycloak: KeycloakUnderTest, tmp_path: Path) -> Iterator[HubProcess]:
-    hub = console_hub_process(keycloak, tmp_path, router=True)
-    hub.start()
-    try:
-        yield hub
-    finally:
-        hub.stop()
 
 
 def _audit(hub: HubProcess, token: str, path: str, **params: str) -> Any:

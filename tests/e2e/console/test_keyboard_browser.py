@@ -7,29 +7,17 @@ keys alone; the skip link is the first stop on the page, and the focus is visibl
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.e2e.conftest import HubProcess
-from tests.e2e.console.browsing import assert_accessible, console_hub_process, console_url
+from tests.e2e.console.browsing import assert_accessible, console_url
 from tests.e2e.console.keyboard import choose_with_arrows, focus_is_visible, focused, tab_to
 from tests.e2e.console.test_dpo_browser import GLASGOW_NAME, PURPOSE, a_person_told_to_glasgow
 from tests.keycloak import KeycloakUnderTest
 
 pytestmark = [pytest.mark.keycloak, pytest.mark.browser, pytest.mark.slow]
-
-
-@pytest.fixture
-def routing_hub(keycloak: KeycloakUnderTest, tmp_path: Path) -> Iterator[HubProcess]:
-    hub = console_hub_process(keycloak, tmp_path, router=True)
-    hub.start()
-    try:
-        yield hub
-    finally:
-        hub.stop()
 
 
 def test_a_dpo_does_the_whole_journey_with_the_keyboard_alone(

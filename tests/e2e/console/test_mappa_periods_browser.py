@@ -9,9 +9,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,7 +19,6 @@ from playwright.sync_api import Browser, ConsoleMessage, expect
 from tests.e2e.conftest import HubProcess
 from tests.e2e.console.browsing import (
     assert_accessible,
-    console_hub_process,
     console_url,
     screenshot,
     sign_in_at_keycloak,
@@ -34,16 +31,6 @@ pytestmark = [pytest.mark.keycloak, pytest.mark.browser, pytest.mark.slow]
 REGION = "mappa-lanarkshire"
 POLICE = "police-division-q"
 CHARTS = ("chart-latency", "chart-acknowledgements", "chart-volumes")
-
-
-@pytest.fixture
-def routing_hub(keycloak: KeycloakUnderTest, tmp_path: Path) -> Iterator[HubProcess]:
-    hub = console_hub_process(keycloak, tmp_path, router=True)
-    hub.start()
-    try:
-        yield hub
-    finally:
-        hub.stop()
 
 
 def acknowledged_release(hub: HubProcess) -> dict[str, Any]:
