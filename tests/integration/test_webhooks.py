@@ -252,57 +252,6 @@ async def test_410_gone_disables_the_subscription(hub: RunningHub, receiver: Rec
     assert len(receiver.at("/gone")) == 1
 
 
-async def test_a_spent_schedule_ends_dead_and_a_replay_delivers_with_the_same_id(
-    hub: RunningHub, receiver: Receiver
-) -> None:
-    receiver.answer("/down", 503)
-    subscription = await subscribe(hub, SOCIAL_WORK, receiver.url("/down"))
-    await push_release(hub)
-    headers = subscription["headers"]
-
-    async def dead() -> bool:
-        listed = await hub.http.get("/v1/deliveries?status=dead", headers=headers)
-        return len(listed.json()["deliveries"]) == 1
-
-    await eventually(dead)
-    (delivery,) = (await hub.http.get("/v1/deliveries?status=dead", headers=headers)).json()[
-        "deliveries"
-    ]
-    assert delivery["attempts"] == 3  # the first and the schedule's two retries
-    assert delivery["last_error"].startswith("HTTP 503")
-    assert len(receiver.at("/down")) == 3
-    detail = (await hub.http.get(f"/v1/deliveries/{delivery['id']}", headers=headers)).json()
-    assert [a["outcome"] for a in detail["history"]] == ["retry", "retry", "dead"]
-
-    # An operator sees every recipient's dead letters; another recipient sees none of them.
-    admin = bearer(await hub.token("sps", "admin"))
-    everyone = await hub.http.get("/v1/deliveries?status=dead", headers=admin)
-    assert [d["id"] for d in everyone.json()["deliveries"]] == [delivery["id"]]
-    stranger = bearer(await hub.token(HOUSING, MANAGE))
-    assert (await hub.http.get("/v1/deliveries", headers=stranger)).json()["deliveries"] == []
-    hidden = await hub.http.post(f"/v1/deliveries/{delivery['id']}/replay", headers=stranger)
-    assert hidden.status_code == 404
-    not_dead = await hub.http.get("/v1/deliveries?status=buried", headers=headers)
-    assert not_dead.status_code == 422
-
-    receiver.answer("/down", 200)
-    replayed = await hub.http.post(f"/v1/deliveries/{delivery['id']}/replay", headers=headers)
-    assert replayed.status_code == 200, replayed.text
-    assert replayed.json()["status"] == "pending"
-    await receiver.wait_for(lambda: len(receiver.at("/down")) == 4)
-
-    async def delivered() -> bool:
-        answer = await hub.http.get(f"/v1/deliveries/{delivery['id']}", headers=headers)
-        return bool(answer.json()["status"] == "delivered")
-
-    await eventually(delivered)
-    assert {r.webhook_id for r in receiver.at("/down")} == {delivery["disclosure_id"]}
-    detail = (await hub.http.get(f"/v1/deliveries/{delivery['id']}", headers=admin)).json()
-    assert [a["outcome"] for a in detail["history"]] == ["retry", "retry", "dead", "delivered"]
-    again = await hub.http.post(f"/v1/deliveries/{delivery['id']}/replay", headers=headers)
-    assert again.status_code == 409
-
-
 def client_of(headers: dict[str, str]) -> str:
     """The client id a bearer token was issued to (read, not verified: the hub verified it)."""
     payload = headers["Authorization"].removeprefix("Bearer ").split(".")[1]
@@ -338,6 +287,46 @@ async def dead_delivery(hub: RunningHub, receiver: Receiver) -> tuple[dict[str, 
     await eventually(dead)
     listed = await hub.http.get("/v1/deliveries?status=dead", headers=headers)
     return subscription, listed.json()["deliveries"][0]
+
+
+async def test_a_spent_schedule_ends_dead_and_a_replay_delivers_with_the_same_id(
+    hub: RunningHub, receiver: Receiver
+) -> None:
+    subscription, delivery = await dead_delivery(hub, receiver)
+    headers = subscription["headers"]
+    assert delivery["attempts"] == 3  # the first and the schedule's two retries
+    assert delivery["last_error"].startswith("HTTP 503")
+    assert len(receiver.at("/down")) == 3
+    detail = (await hub.http.get(f"/v1/deliveries/{delivery['id']}", headers=headers)).json()
+    assert [a["outcome"] for a in detail["history"]] == ["retry", "retry", "dead"]
+
+    # An operator sees every recipient's dead letters; another recipient sees none of them.
+    admin = bearer(await hub.token("sps", "admin"))
+    everyone = await hub.http.get("/v1/deliveries?status=dead", headers=admin)
+    assert [d["id"] for d in everyone.json()["deliveries"]] == [delivery["id"]]
+    stranger = bearer(await hub.token(HOUSING, MANAGE))
+    assert (await hub.http.get("/v1/deliveries", headers=stranger)).json()["deliveries"] == []
+    hidden = await hub.http.post(f"/v1/deliveries/{delivery['id']}/replay", headers=stranger)
+    assert hidden.status_code == 404
+    not_dead = await hub.http.get("/v1/deliveries?status=buried", headers=headers)
+    assert not_dead.status_code == 422
+
+    receiver.answer("/down", 200)
+    replayed = await hub.http.post(f"/v1/deliveries/{delivery['id']}/replay", headers=headers)
+    assert replayed.status_code == 200, replayed.text
+    assert replayed.json()["status"] == "pending"
+    await receiver.wait_for(lambda: len(receiver.at("/down")) == 4)
+
+    async def delivered() -> bool:
+        answer = await hub.http.get(f"/v1/deliveries/{delivery['id']}", headers=headers)
+        return bool(answer.json()["status"] == "delivered")
+
+    await eventually(delivered)
+    assert {r.webhook_id for r in receiver.at("/down")} == {delivery["disclosure_id"]}
+    detail = (await hub.http.get(f"/v1/deliveries/{delivery['id']}", headers=admin)).json()
+    assert [a["outcome"] for a in detail["history"]] == ["retry", "retry", "dead", "delivered"]
+    again = await hub.http.post(f"/v1/deliveries/{delivery['id']}/replay", headers=headers)
+    assert again.status_code == 409
 
 
 async def test_a_replay_is_in_the_audit_trail_under_the_name_of_who_asked(
