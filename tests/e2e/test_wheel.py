@@ -30,6 +30,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from hub.api.console.routes import STATIC_FILES
 from hub.settings import PROJECT_ROOT
 from tests.e2e.conftest import free_port
 
@@ -162,14 +163,15 @@ def test_the_installed_hub_reads_only_the_installed_package(installed: Installed
     assert dev_only == "[]"
     # Every console template loads, and its static files are there, from the installed package
     # (the console itself needs an identity provider to serve them: tests/e2e/console).
-    shipped = sorted(p.name for p in (PROJECT_ROOT / "hub/api/console/templates").glob("*.html"))
+    template_dir = PROJECT_ROOT / "hub/api/console/templates"
+    shipped = sorted(p.relative_to(template_dir).as_posix() for p in template_dir.rglob("*.html"))
     loaded = installed.python(
         "from hub.api.console.rendering import HERE, templates; "
         "from hub.api.console.routes import STATIC_FILES; "
         f"print(*(templates.get_template(n).filename for n in {shipped!r}), sep='\\n'); "
         "print(*(HERE / 'static' / name for name in STATIC_FILES), sep='\\n')"
     ).splitlines()
-    assert len(loaded) == len(shipped) + 2
+    assert len(loaded) == len(shipped) + len(STATIC_FILES)
     for path in loaded:
         assert Path(path).resolve().is_relative_to(site), path
         assert Path(path).is_file(), path
