@@ -63,30 +63,25 @@ def test_a_console_without_a_role_map_is_refused() -> None:
         Settings(oidc_issuer="https://login.example/realms/pph", oidc_client_id="pph-console")
 
 
+#: A production hub's required settings, the console's among them (each test changes one).
+PRODUCTION_CONSOLE = {
+    "environment": "production",
+    "database_url": "postgresql+asyncpg://hub@db/hub",
+    "token_signing_key": "k" * 40,
+    "audit_signing_key": "k" * 40,
+    "data_kek": "k" * 44,
+    "oidc_issuer": "https://login.example/realms/pph",
+    "oidc_client_id": "pph-console",
+    "console_role_map": MAP,
+    "console_agency_claim": "agency",
+}
+
+
 def test_production_needs_the_agency_claim() -> None:
     with pytest.raises(ValidationError, match="HUB_CONSOLE_AGENCY_CLAIM is not set"):
-        Settings(
-            environment="production",
-            database_url="postgresql+asyncpg://hub@db/hub",
-            token_signing_key="k" * 40,
-            audit_signing_key="k" * 40,
-            data_kek="k" * 44,
-            oidc_issuer="https://login.example/realms/pph",
-            oidc_client_id="pph-console",
-            console_role_map=MAP,
-        )
+        Settings(**{**PRODUCTION_CONSOLE, "console_agency_claim": None})
 
 
 def test_production_needs_an_https_issuer() -> None:
     with pytest.raises(ValidationError, match="https:// URL in production"):
-        Settings(
-            environment="production",
-            database_url="postgresql+asyncpg://hub@db/hub",
-            token_signing_key="k" * 40,
-            audit_signing_key="k" * 40,
-            data_kek="k" * 44,
-            oidc_issuer="http://login.example/realms/pph",
-            oidc_client_id="pph-console",
-            console_role_map=MAP,
-            console_agency_claim="agency",
-        )
+        Settings(**{**PRODUCTION_CONSOLE, "oidc_issuer": "http://login.example/realms/pph"})
