@@ -121,6 +121,8 @@ disclosures = sa.Table(
     ),
     sa.Index("ix_disclosures_recipient_id", "recipient_id", "trigger_position"),
     sa.Index("ix_disclosures_person_id", "person_id", "event_position"),
+    #: A recipient's disclosures by decision time: the MAPPA dashboard's periods (migration 0022).
+    sa.Index("ix_disclosures_recipient_decided_at", "recipient_id", "decided_at"),
 )
 
 disclosure_denials = sa.Table(
