@@ -1,13 +1,17 @@
 """MAPPA dashboard benchmark: what one view of the dashboard costs the database, as the store grows
 (issue 16). A fresh PostgreSQL schema and a fresh SQLite file are each filled with N disclosures
-decided over the last 12 months to 30 recipients (6 of them the region's), most delivered, most
+decided over the last 12 months (`--years Y`: the last Y years, so that the 12 months read are a
+part of the history) to 30 recipients (6 of them the region's), most delivered, most
 acknowledged; then the two reads of one dashboard view, `LatencyPeriodService.figures` (the
 last 12 months) and `.months` (12 months), run R times each. Each is one SQL statement; the
 figures are its wall time (median, max) and this process's CPU time per read (the driver's and
 SQLAlchemy's share; PostgreSQL's own CPU is in another process).
 
     BENCH_POSTGRES_DSN=postgresql://hub_owner:hub_owner@127.0.0.1:5432/hub_test \\
-        .venv/bin/python bench/mappa_periods.py [--disclosures 100000] [--repeat 5]
+        .venv/bin/python bench/mappa_periods.py [--disclosures 100000] [--repeat 5] [--years 1] \\
+        [--explain]
+
+`--explain` prints PostgreSQL's plan of the 12 months' statement (EXPLAIN ANALYZE, BUFFERS).
 
 Prints figures; asserts nothing.
 """
@@ -33,6 +37,7 @@ import sqlalchemy as sa
 from hub.infra import tables
 from hub.infra.db import create_engine, migrate
 from hub.infra.latency_periods import SqlLatencyPeriodStore
+from hub.services.latency import LATENCY_BUCKETS
 from hub.services.latency_periods import LatencyPeriodService, Period, add_months, month_start
 from hub.settings import Settings
 
@@ -44,14 +49,17 @@ REGION = RECIPIENTS[:6]
 TYPES = ["release.schedule1-notification", "custody.admission", "custody.transfer"]
 
 
-def rows(count: int, now: datetime, seed: int = 16) -> list[dict[str, list[dict[str, Any]]]]:
-    """The disclosures in batches of 5,000, each with its event, receipt and acknowledgement."""
+def rows(
+    count: int, now: datetime, years: int = 1, seed: int = 16
+) -> list[dict[str, list[dict[str, Any]]]]:
+    """The disclosures in batches of 5,000, decided over the last `years`, each with its event,
+    receipt and acknowledgement."""
     chance = random.Random(seed)
     batches = []
     for start in range(0, count, 5000):
         batch: dict[str, list[dict[str, Any]]] = {"events": [], "d": [], "r": [], "a": []}
         for n in range(start, min(count, start + 5000)):
-            decided = now - timedelta(seconds=chance.uniform(0, 365 * 86400))
+            decided = now - timedelta(seconds=chance.uniform(0, years * 365 * 86400))
             recipient = chance.choice(RECIPIENTS)
             batch["events"].append(
                 {
@@ -112,11 +120,11 @@ def rows(count: int, now: datetime, seed: int = 16) -> list[dict[str, list[dict[
     return batches
 
 
-async def fill(settings: Settings, count: int, now: datetime) -> None:
+async def fill(settings: Settings, count: int, now: datetime, years: int) -> None:
     await migrate(settings)
     engine = create_engine(settings)
     try:
-        for batch in rows(count, now):
+        for batch in rows(count, now, years):
             async with engine.begin() as connection:
                 await connection.execute(sa.insert(tables.events), batch["events"])
                 await connection.execute(sa.insert(tables.disclosures), batch["d"])
@@ -141,6 +149,23 @@ async def timed(read: Callable[[], Awaitable[object]], repeat: int) -> tuple[flo
     return statistics.median(walls), max(walls), statistics.median(cpus)
 
 
+async def explain(settings: Settings, now: datetime) -> str:
+    """PostgreSQL's plan of the 12 months' figures statement, as run (EXPLAIN ANALYZE)."""
+    engine = create_engine(settings)
+    try:
+        store = SqlLatencyPeriodStore(engine)
+        year = Period(add_months(month_start(now), -11), add_months(month_start(now), 1))
+        statement = store._query(REGION, [year], now, LATENCY_BUCKETS)
+        compiled = statement.compile(
+            engine, compile_kwargs={"literal_binds": True, "render_postcompile": True}
+        )
+        async with engine.connect() as connection:
+            found = await connection.exec_driver_sql(f"EXPLAIN (ANALYZE, BUFFERS) {compiled}")
+            return "\n".join(row[0] for row in found)
+    finally:
+        await engine.dispose()
+
+
 async def measure(settings: Settings, repeat: int, now: datetime) -> dict[str, tuple[float, ...]]:
     engine = create_engine(settings)
     try:
@@ -160,6 +185,8 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--disclosures", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--years", type=int, default=1, help="decided over the last N years")
+    parser.add_argument("--explain", action="store_true", help="print PostgreSQL's plan")
     args = parser.parse_args()
     now = datetime.now(UTC)
     schema = f"bench_{uuid.uuid4().hex[:8]}"
@@ -177,12 +204,17 @@ async def main() -> None:
         ),
         "SQLite": Settings(environment="development", data_dir=data_dir / "sqlite"),
     }
-    print(f"{args.disclosures} disclosures over 12 months, 30 recipients, 6 in the region")
+    print(
+        f"{args.disclosures} disclosures over {args.years * 12} months, 30 recipients, "
+        "6 in the region; the reads: the last 12 months"
+    )
     print("| backend | read | wall p50 | wall max | client CPU p50 |")
     print("|---|---|---|---|---|")
     try:
         for name, settings in backends.items():
-            await fill(settings, args.disclosures, now)
+            await fill(settings, args.disclosures, now, args.years)
+            if args.explain and name == "PostgreSQL":
+                print(await explain(settings, now))
             for read, (p50, worst, cpu) in (await measure(settings, args.repeat, now)).items():
                 print(
                     f"| {name} | {read} | {p50 * 1000:.0f} ms | {worst * 1000:.0f} ms "
