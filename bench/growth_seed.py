@@ -1,11 +1,12 @@
-"""Seeding for `bench/growth.py`: a store of 10^6 events in minutes, written by the hub's own code.
+"""Seeding for `bench/growth.py`: a large store written by the hub's own code, in parallel.
 
-- `notifications`: the realistic mix of `bench/policy.py` (its people, scenarios and event
+- `chunk`: the realistic mix of `bench/policy.py` (its people, scenarios and event
   builder), generated in chunks with fresh people in each, so that 10^6 notifications never sit
   in memory at once; plus one person with a long history (an admission, then health information
   shared again and again), so that the person history report can be read for them at every size.
-- `store`: each chunk through intake in-process (`IntakeService.publish_batch`, batches of 500,
-  each pushed by the agency owning its source, router off): the events with gap-free positions,
+- `store` (`store_chunks` in worker processes): each chunk through intake in-process
+  (`IntakeService.publish_batch`, batches of up to 500, each pushed by the agency owning its
+  source, router off): the events with gap-free positions,
   the people and identifier links, per-person keys and sealed fields, and the audit entries
   intake writes, all exactly as a push writes them.
 - `record_profiles`: what `hub import` without `--route` leaves for history: each person's profile
@@ -17,8 +18,9 @@
 - then the audit sequencer adds every new audit entry to the Merkle tree, as `hub serve` does as
   it goes (otherwise the probes' hub would spend their time on the seeding's backlog).
 
-Routing is the slow part (a few hundred events/s on two cores), so at 10^6 only a share of the
-events is routed; the rest is history recorded as an import records it.
+Routing is the slowest part (about 3 ms of CPU an event), so beyond the first size only a share of
+the events is routed; the rest is history recorded as an import records it. Intake itself costs
+about 1.3 ms of CPU an event, which bounds the store's rate (bench/RESULTS.md).
 """
 
 from __future__ import annotations
