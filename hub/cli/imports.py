@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Final
 
 from hub.cli import exits
 from hub.cli.common import Commands
-from hub.errors import InvalidInput
+from hub.errors import HubError, InvalidInput
 
 if TYPE_CHECKING:
     from hub.services.bulk_import import ImportLine, ImportSummary
@@ -79,25 +79,44 @@ async def _import(args: argparse.Namespace, settings: Settings) -> int:
     from hub.services.bulk_import import DEFAULT_CHUNK_SIZE
 
     files = input_files(args.path)
-    async with bootstrap.running(settings) as container:
-        service = container.bulk_import()
-        publisher = await service.publisher(args.client_id)
-        summary = await service.run(
-            read_lines(files),
-            publisher,
-            route=args.route,
-            dry_run=args.dry_run,
-            chunk_size=args.chunk_size or DEFAULT_CHUNK_SIZE,
-            progress=_progress if sys.stderr.isatty() else None,
-        )
-    if sys.stderr.isatty():
-        sys.stderr.write(_CLEAR)
-    if args.json:
+    latest: list[ImportSummary] = []
+
+    def progress(summary: ImportSummary) -> None:
+        latest[:] = [summary]
+        if sys.stderr.isatty():
+            _progress(summary)
+
+    try:
+        async with bootstrap.running(settings) as container:
+            service = container.bulk_import()
+            publisher = await service.publisher(args.client_id)
+            summary = await service.run(
+                read_lines(files),
+                publisher,
+                route=args.route,
+                dry_run=args.dry_run,
+                chunk_size=args.chunk_size or DEFAULT_CHUNK_SIZE,
+                progress=progress,
+            )
+    except HubError:
+        # The database failed midway (or a file could not be read): say what was committed
+        # before the error (`hub.cli.running` prints the error itself).
+        if latest:
+            _print(latest[0], files, as_json=args.json)
+        raise
+    finally:
+        if sys.stderr.isatty():
+            sys.stderr.write(_CLEAR)
+    _print(summary, files, as_json=args.json)
+    return exits.OK if summary.complete else exits.FAILED
+
+
+def _print(summary: ImportSummary, files: Sequence[Path], *, as_json: bool) -> None:
+    if as_json:
         print(json.dumps(summary.as_dict()))
     else:
         for line in describe(summary, files):
             print(line)
-    return exits.OK if summary.complete else exits.FAILED
 
 
 def input_files(path: Path) -> list[Path]:
