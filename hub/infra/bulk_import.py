@@ -67,8 +67,13 @@ _STORED = sa.select(events.c.source, events.c.event_id, events.c.content_hash).w
     sa.tuple_(events.c.source, events.c.event_id).in_(sa.bindparam("keys", expanding=True))
 )
 _INSERT_EVENTS = events.insert().returning(events.c.position, sort_by_parameter_order=True)
-#: Positions for a chunk, in order, drawn after the transaction holds its xid (the never-skip
-#: protocol of `hub.infra.visibility.PostgresHorizon`: the opening read draws it).
+#: The lock an INSERT INTO events takes, taken before the chunk's positions are drawn: the
+#: never-skip protocol (`hub.infra.visibility.PostgresHorizon`) has a follower wait for every
+#: transaction that holds it, so a holder of positions must hold it (and its xid: the opening
+#: read draws it) before `nextval`. Without it, a push drawing a later position and committing
+#: before the chunk's COPY let a follower read past the chunk for good.
+_LOCK_EVENTS = sa.text("LOCK TABLE events IN ROW EXCLUSIVE MODE")
+#: Positions for a chunk, in order.
 _DRAW_POSITIONS = sa.text(
     "SELECT nextval('events_position_seq') FROM generate_series(1, :n) ORDER BY 1"
 )
@@ -253,9 +258,10 @@ class SqliteHistoryWriter(SqlHistoryWriter):
 
 
 class PostgresHistoryWriter(SqlHistoryWriter):
-    """PostgreSQL: positions drawn from `events_position_seq` in one statement after the
-    transaction holds its xid, then the rows sent with `COPY` (binary) on the same connection
-    and in the same transaction as everything else of the chunk."""
+    """PostgreSQL: positions drawn from `events_position_seq` in one statement once the
+    transaction holds its xid and the lock an INSERT takes (`_LOCK_EVENTS`), then the rows sent
+    with `COPY` (binary) on the same connection and in the same transaction as everything else
+    of the chunk."""
 
     _postgres = True
 
@@ -287,6 +293,7 @@ class PostgresHistoryWriter(SqlHistoryWriter):
     async def _insert_events(
         self, connection: AsyncConnection, rows: Sequence[dict[str, Any]]
     ) -> list[int]:
+        await connection.execute(_LOCK_EVENTS)
         drawn = await connection.execute(_DRAW_POSITIONS, {"n": len(rows)})
         positions = [int(p) for p in drawn.scalars().all()]
         records = [

@@ -20,7 +20,10 @@ import sqlalchemy as sa
 
 from hub import bootstrap
 from hub.bootstrap import Container
+from hub.domain.notifications import Publisher
+from hub.infra import bulk_import as infra_bulk_import
 from hub.infra.tables import audit_entries, disclosure_denials, disclosures, events, person_profiles
+from hub.services import bulk_import
 from tests.conftest import Database
 from tests.integration.cli_helpers import run_cli
 
@@ -316,3 +319,45 @@ async def test_history_builds_profiles_and_is_disclosed_to_no_one_unless_routed(
     assert disclosed <= {n["id"] for n in routed}
     assert not disclosed & {n["id"] for n in history}
     assert await run_cli(database, monkeypatch, "audit", "verify") == 0
+
+
+async def test_a_follower_never_skips_an_imported_event_when_a_push_commits_inside_a_chunk(
+    database: Database,
+    container: Container,
+    pr2_client: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # On PostgreSQL a chunk's positions are drawn before its rows are sent. A push that draws
+    # a later position and commits in between must not let a follower (the router) read past
+    # the chunk's positions, never to come back for them.
+    path, _ = history_file(tmp_path / "history.ndjson", people=100)
+    lines = [
+        bulk_import.ImportLine(str(path), number, text)
+        for number, text in enumerate(path.read_text("utf-8").splitlines(), start=1)
+    ]
+    seen: list[int] = []
+
+    async def follow() -> None:
+        for event in await container.store.read_all(after=seen[-1] if seen else 0):
+            seen.append(event.position)
+
+    send_rows = infra_bulk_import._copy
+    pushed: list[str] = []
+
+    async def push_then_send(connection: Any, table: str, *args: Any) -> None:
+        if table == "events" and not pushed:
+            notification = container.schemas.validate(Person().history()[0])
+            await container.store.append([notification], publisher=Publisher("pr2", "sps"))
+            pushed.append(notification.id)
+            await follow()
+        await send_rows(connection, table, *args)
+
+    monkeypatch.setattr(infra_bulk_import, "_copy", push_then_send)
+    container.store._horizon.timeout = 0.5  # type: ignore[attr-defined]
+    service = container.bulk_import()
+    summary = await service.run(lines, await service.publisher(pr2_client), chunk_size=50)
+    assert summary.stored == 200
+    await follow()
+    assert seen == [r["position"] for r in await stored(container)]
+    assert len(seen) == 200 + len(pushed)
