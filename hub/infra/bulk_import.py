@@ -145,7 +145,7 @@ class SqlHistoryWriter:
                 async with self._writing() as connection:
                     return await self._write_once(connection, chunk, hashes, publisher, history)
             except StoreError as error:
-                if not _is_race(error.__cause__):
+                if not _raced(error.__cause__):
                     raise
                 last_error = error
         raise StoreUnavailable(
@@ -320,6 +320,13 @@ async def _copy(
     driver = raw.driver_connection
     assert driver is not None  # an open connection has its driver's
     await driver.copy_records_to_table(table, records=records, columns=list(columns))
+
+
+def _raced(error: BaseException | None) -> bool:
+    """Did a concurrent writer store the same new event or identifier first (the store's
+    `_is_race`, or the unique violation `COPY` raises, which comes from the driver itself)?
+    Then the chunk, run again, finds what it stored and decides afresh."""
+    return _is_race(error) or getattr(error, "sqlstate", None) == "23505"
 
 
 def _plan(

@@ -6,6 +6,7 @@ history into profiles and discloses none of it, unless `--route`."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import uuid
@@ -354,6 +355,8 @@ async def test_a_follower_never_skips_an_imported_event_when_a_push_commits_insi
         await send_rows(connection, table, *args)
 
     monkeypatch.setattr(infra_bulk_import, "_copy", push_then_send)
+    # The follower, run inside the chunk's transaction, waits for that transaction (as it
+    # must) until its horizon's timeout, then reads nothing new: shorten the wait.
     container.store._horizon.timeout = 0.5  # type: ignore[attr-defined]
     service = container.bulk_import()
     summary = await service.run(lines, await service.publisher(pr2_client), chunk_size=50)
@@ -361,3 +364,28 @@ async def test_a_follower_never_skips_an_imported_event_when_a_push_commits_insi
     await follow()
     assert seen == [r["position"] for r in await stored(container)]
     assert len(seen) == 200 + len(pushed)
+
+
+async def test_two_imports_of_one_file_at_once_store_each_notification_once(
+    database: Database,
+    container: Container,
+    pr2_client: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    path, notifications = history_file(tmp_path / "history.ndjson", people=300)
+    lines = [
+        bulk_import.ImportLine(str(path), number, text)
+        for number, text in enumerate(path.read_text("utf-8").splitlines(), start=1)
+    ]
+    service = container.bulk_import()
+    publisher = await service.publisher(pr2_client)
+    first, second = await asyncio.gather(
+        service.run(lines, publisher, chunk_size=50), service.run(lines, publisher, chunk_size=50)
+    )
+    assert first.stored + second.stored == 600
+    assert first.already_there + second.already_there == 600
+    rows = await stored(container)
+    assert sorted(r["event_id"] for r in rows) == sorted(n["id"] for n in notifications)
+    assert len({r["person_id"] for r in rows}) == 300
+    assert await run_cli(database, monkeypatch, "audit", "verify") == 0
