@@ -6,7 +6,8 @@ client row read in the chunk's transaction, duplicates by `(source, id)` and con
 subject index's links and the single-valued schemes (`_resolve`), the people locked before their
 stream versions are read, sensitive fields sealed, and a collection entry for every event (and a
 combination entry for every person it links identifiers to) written in the same transaction. It
-differs in how the rows go in: on PostgreSQL the positions are drawn in one statement and the
+differs in how the rows go in: on PostgreSQL the positions are drawn in one statement (once the
+transaction holds its xid and the events table's insert lock: the never-skip protocol) and the
 events (and the subject index's new rows) are sent with `COPY`; on SQLite, one multi-row
 INSERT per table, as the store does, in one `BEGIN IMMEDIATE` transaction per chunk.
 """
