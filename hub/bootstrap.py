@@ -30,6 +30,7 @@ from hub.infra.audit import SqlAuditLog, load_audit_signer
 from hub.infra.audit_evidence import SqlEvidence
 from hub.infra.audit_queries import SqlAuditIndex, SqlRestrictions
 from hub.infra.audit_verification_runs import SqlVerificationRuns
+from hub.infra.bulk_import import create_history_writer
 from hub.infra.checkpoint_dir import CheckpointDirectory
 from hub.infra.clients import SqlClientRepository
 from hub.infra.conflicts import SqlConflictReviewList
@@ -75,6 +76,7 @@ from hub.services.audit_beacon import CheckpointHeaderSender, LatestCheckpoint
 from hub.services.audit_evidence import EvidenceChecker
 from hub.services.audit_queries import AuditQueryService, ConsultationLog
 from hub.services.audit_verification_runs import RecordedVerification, VerificationRuns
+from hub.services.bulk_import import BulkImportService
 from hub.services.bus import EventPublisher
 from hub.services.client_admin import ClientAdministration
 from hub.services.client_cache import CachedClientRepository
@@ -266,6 +268,16 @@ class Container:
             self.audit_signer.trusted_keys,
             self.audit_signer.origin,
             held=self.audit_checkpoints,
+        )
+
+    def bulk_import(self) -> BulkImportService:
+        """`hub import`: an agency's history into the store in chunks (`COPY` on PostgreSQL),
+        checked as intake checks a push, audited as collection."""
+        return BulkImportService(
+            self.schemas,
+            create_history_writer(self.engine, audit=self.audit_log, protection=self.protection),
+            self.clients,
+            self.policy.directory,
         )
 
     def erasure_reapplier(self) -> ErasureReapplier:

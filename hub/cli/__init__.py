@@ -20,6 +20,7 @@ from hub.cli import (
     database,
     deliveries,
     exits,
+    imports,
     keys,
     persons,
     policy,
@@ -42,6 +43,7 @@ GROUPS = (
     retention,
     reviews,
     adapter_commands,
+    imports,
     keys,
     settings_doc,
 )

@@ -161,6 +161,9 @@ class StoredEvent:
     #: The W3C `traceparent` of the span that stored it (`hub.observability.traces`), for the
     #: router and the delivery worker to continue its trace; None when tracing was off.
     trace_context: str | None = None
+    #: Imported as an agency's history (`hub import` without `--route`): the router folds it
+    #: into the person's profile and decides nothing on it.
+    history: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -903,6 +903,7 @@ def _stored_event(row: sa.RowMapping) -> StoredEvent:
         recorded_at=_utc(row["recorded_at"]),
         publisher=Publisher(row["publisher_client_id"], row["publisher_agency"]),
         trace_context=row.get("trace_context"),
+        history=bool(row.get("history", False)),
     )
 
 

@@ -39,6 +39,9 @@ events = sa.Table(
     sa.Column("recorded_at", Timestamp, nullable=False),
     # The `traceparent` of the append's span (migration 0019, docs/tracing.md); null when off.
     sa.Column("trace_context", sa.Text, nullable=True),
+    # An agency's imported history (migration 0023, `hub import`): folded into its person's
+    # profile, never routed to anyone. False for every pushed event.
+    sa.Column("history", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.UniqueConstraint("source", "event_id", name="uq_events_source_event_id"),
     sa.UniqueConstraint("person_id", "stream_version", name="uq_events_person_stream_version"),
     sa.Index("ix_events_event_id", "event_id"),

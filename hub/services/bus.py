@@ -117,6 +117,8 @@ def encode_event(event: StoredEvent) -> bytes:
         "publisher": {"client_id": event.publisher.client_id, "agency": event.publisher.agency},
         "notification": event.notification.to_envelope(),
     }
+    if event.history:  # only when set: live events keep the format older consumers read
+        document["history"] = True
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
@@ -184,6 +186,7 @@ def decode_event(value: bytes) -> StoredEvent:
             publisher=Publisher(
                 document["publisher"]["client_id"], document["publisher"]["agency"]
             ),
+            history=document.get("history", False) is True,
         )
     except (ValueError, KeyError, TypeError, AttributeError) as error:
         raise MalformedMessage(f"not a stored event: {type(error).__name__}: {error}") from error

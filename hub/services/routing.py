@@ -217,6 +217,11 @@ async def decide(
                 before, event.notification, event.position, event.person_id, policy.statuses
             )
             profiles[event.person_id] = profile
+            if event.history:
+                # An agency's imported history (`hub import`): it builds the profile that later
+                # notifications are decided on, and is disclosed to no one, nor does it bring
+                # the person's earlier records to an establishment.
+                continue
             # As of the notification's own time: a licence that expired before it is over for
             # it. The records that follow the person are judged on this same admission's
             # profile.

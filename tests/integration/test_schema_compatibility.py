@@ -96,9 +96,10 @@ async def test_each_applied_migration_records_what_code_it_runs_with(database: D
         ("0020", "0017"),
         ("0021", "0017"),
         ("0022", "0017"),
+        ("0023", "0023"),
     ]
     verdict = await schema_verdict(database.engine, database.settings)
-    assert (verdict.state, verdict.database, verdict.code) == ("current", "0022", "0022")
+    assert (verdict.state, verdict.database, verdict.code) == ("current", "0023", "0023")
 
 
 @pytest.mark.asyncio
@@ -106,7 +107,7 @@ async def test_old_code_stays_ready_while_a_compatible_migration_runs(
     database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     old = database.settings
-    new = newer_code(old, tmp_path, compatible_from="0022")
+    new = newer_code(old, tmp_path, compatible_from="0023")
     async with running_hub(old) as hub:
         assert (await hub.http.get("/readyz")).json()["checks"]["schema"] == "ok"
         await migrate(new)  # the new release's migration job, under the running old code
@@ -114,8 +115,8 @@ async def test_old_code_stays_ready_while_a_compatible_migration_runs(
         assert ready.status_code == 200, ready.text
         schema = ready.json()["checks"]["schema"]
         assert schema.startswith("compatible:")
+        assert "0024" in schema
         assert "0023" in schema
-        assert "0022" in schema
         assert ready.json()["status"] == "ok"
     async with running_hub(old) as restarted:  # an old pod restarted mid-rollout starts
         assert (await restarted.http.get("/readyz")).status_code == 200
@@ -133,7 +134,7 @@ async def test_old_code_goes_unready_naming_the_revisions_when_a_migration_break
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     old = database.settings
-    new = newer_code(old, tmp_path, compatible_from="0023")
+    new = newer_code(old, tmp_path, compatible_from="0024")
     async with running_hub(old) as hub:
         await migrate(new)
         with caplog.at_level(logging.WARNING, logger="hub.api.routes.health"):
@@ -144,12 +145,12 @@ async def test_old_code_goes_unready_naming_the_revisions_when_a_migration_break
     assert unready.headers["Retry-After"]
     schema = unready.json()["checks"]["schema"]
     assert schema.startswith("incompatible:")
+    assert "0024" in schema
     assert "0023" in schema
-    assert "0022" in schema
     refusals = [r for r in caplog.records if r.name == "hub.api.routes.health"]
     assert len(refusals) == 1  # one line when the verdict changes, not one a probe
-    assert "0023" in refusals[0].getMessage()
-    with pytest.raises(StoreUnavailable, match="0023"):
+    assert "0024" in refusals[0].getMessage()
+    with pytest.raises(StoreUnavailable, match="0024"):
         async with running_hub(old):
             pass
     capsys.readouterr()
@@ -157,10 +158,10 @@ async def test_old_code_goes_unready_naming_the_revisions_when_a_migration_break
     verdict = json.loads(capsys.readouterr().out)
     assert (verdict["state"], verdict["database_revision"], verdict["code_revision"]) == (
         "incompatible",
+        "0024",
         "0023",
-        "0022",
     )
-    assert verdict["compatible_from"] == "0023"
+    assert verdict["compatible_from"] == "0024"
 
 
 @pytest.mark.asyncio
@@ -174,7 +175,7 @@ async def test_code_goes_unready_when_the_database_is_behind_it(
     schema = unready.json()["checks"]["schema"]
     assert schema.startswith("behind:")
     assert "0017" in schema
-    assert "0022" in schema
+    assert "0023" in schema
     assert "hub db upgrade" in schema
     capsys.readouterr()
     assert await run_cli(database, monkeypatch, "db", "check") == 1
@@ -182,7 +183,7 @@ async def test_code_goes_unready_when_the_database_is_behind_it(
     assert await run_cli(database, monkeypatch, "db", "current") == 0
     shown = capsys.readouterr().out
     assert "database revision: 0017" in shown
-    assert "code revision: 0022" in shown
+    assert "code revision: 0023" in shown
     assert "this code runs on it: no" in shown
 
 

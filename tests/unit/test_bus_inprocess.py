@@ -1,7 +1,10 @@
 """The in-process event bus passes the bus contract (`tests/integration/kafka/bus_contract.py`),
-and the wire format round-trips a stored event."""
+and the wire format round-trips a stored event (imported history keeps its flag)."""
 
 from __future__ import annotations
+
+import json
+from dataclasses import replace
 
 import pytest
 
@@ -49,6 +52,14 @@ def test_a_stored_event_survives_the_wire_format() -> None:
         HEADER_EVENT_TYPE: b"custody.transfer",
         HEADER_POSITION: b"42",
     }
+
+
+def test_imported_history_keeps_its_flag_on_the_wire_and_live_events_their_format() -> None:
+    live = stored_event(42, person=7, version=3)
+    history = replace(live, history=True)
+    assert decode_event(encode_event(history)) == history
+    assert "history" not in json.loads(encode_event(live))
+    assert json.loads(encode_event(history))["history"] is True
 
 
 @pytest.mark.parametrize(
