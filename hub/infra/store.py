@@ -1,5 +1,7 @@
-"""The event store over SQLAlchemy Core: one implementation of `hub.services.ports.EventStore`,
-with the few parts that differ between PostgreSQL and SQLite in two small subclasses.
+"""The event store on a SQLAlchemy engine: one implementation of `hub.services.ports.EventStore`,
+with the few parts that differ between PostgreSQL and SQLite in two small subclasses. Reads go
+through SQLAlchemy Core; the append's statements run as plain SQL on the driver's connection
+inside SQLAlchemy's transaction (`hub.infra.store_asyncpg`, `hub.infra.store_sqlite`).
 
 `create_event_store(engine, audit=...)` picks the subclass by the engine's dialect.
 """
