@@ -7,10 +7,13 @@ RSS. In the same run it measures the stack's own limits for the same rows:
 - raw driver: plain asyncpg (C connections, one row per commit; then `executemany`, one batch
   per commit) and plain aiosqlite (WAL, one row per commit; then batches) into a bare table;
 - the HTTP floor (`bench/http_floor.py`): a minimal FastAPI + uvicorn app in its own process,
-  taking the same JSON body and inserting one row per request with the same driver.
+  taking the same JSON body and inserting one row per request with the same driver;
+- the `eventsourcing` library (`bench/intake_eventsourcing.py`): C writer threads each saving
+  one aggregate per command, for the same notifications, in the bench's own process.
 
 It prints the hub's ratio to min(raw single-row rate, HTTP floor) for single pushes and to the raw
-batch rate for batches, for both backends (issue 19's goals: >= 0.5 each, <= 1 ms CPU a push).
+batch rate for batches, and to eventsourcing's command rate, for both backends (issue 19's goals:
+>= 0.5, >= 0.5, >= 2; <= 1 ms CPU a push).
 
     .venv/bin/python bench/intake.py [--events 3000] [--concurrency 8] [--batch 100]
         [--backends sqlite postgres] [--intake-only]
@@ -39,6 +42,7 @@ import aiosqlite
 import asyncpg
 import httpx
 import psutil
+from intake_eventsourcing import command_rate
 
 ROOT = Path(__file__).resolve().parent.parent
 #: A role that may create a schema in the database (the local setup's owner role).
@@ -368,6 +372,13 @@ async def main() -> None:
         else:
             bare = await plain_aiosqlite(args.events, args.batch)
             driver = "aiosqlite, one writer"
+        library = await asyncio.to_thread(
+            command_rate,
+            backend,
+            [notification(5 * args.events + i) for i in range(args.events)],
+            args.concurrency,
+            PG_DSN,
+        )
         for mode in ("single", "batch"):
             m = r[mode]
             print(
@@ -385,12 +396,21 @@ async def main() -> None:
             f"{backend:8} raw ({driver}): {bare['single_rows_per_s']:8.0f} rows/s one per "
             f"commit; {bare['batched_rows_per_s']:8.0f} rows/s in batches of {args.batch}"
         )
+        print(
+            f"{backend:8} eventsourcing {library['commands_per_s']:8.0f} commands/s with "
+            f"{args.concurrency} writers   CPU {library['cpu_ms_per_command']:.2f} ms/command"
+        )
         limit = min(bare["single_rows_per_s"], floor["events_per_s"])
         print(
             f"{backend:8} RATIOS single hub/min(raw, floor) "
             f"{r['single']['events_per_s'] / limit:.3f} (goal 0.5)   "
             f"batch hub/raw batch {r['batch']['events_per_s'] / bare['batched_rows_per_s']:.3f} "
             f"(goal 0.5)   CPU {r['single']['cpu_ms_per_event']:.2f} ms/push (goal 1)"
+        )
+        print(
+            f"{backend:8} RATIOS hub/eventsourcing single "
+            f"{r['single']['events_per_s'] / library['commands_per_s']:.2f} (goal 2)   "
+            f"batch {r['batch']['events_per_s'] / library['commands_per_s']:.2f}"
         )
 
 

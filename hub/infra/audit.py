@@ -37,11 +37,11 @@ from hub.domain.audit.records import (
 from hub.domain.audit.subtrees import SubtreeKey
 from hub.errors import InvalidInput, StoreError
 from hub.infra.dberrors import translated
+from hub.infra.store_driver import driver_connection
+from hub.infra.store_sqlite import timestamp
 from hub.infra.tables import (
     audit_checkpoints,
     audit_entries,
-    audit_index,
-    audit_index_rules,
     audit_leaves,
     audit_subtrees,
 )
@@ -59,14 +59,51 @@ KEY_FILE = Path("keys") / "audit-signing.pem"
 #: `LOCK TABLE` would need the UPDATE/DELETE privilege the migration revokes.
 _SEQUENCER_LOCK = sa.text("SELECT pg_advisory_xact_lock(CAST('audit_leaves' AS regclass)::bigint)")
 
-#: The append's inserts, built once (`hub.infra.store`'s note on prebuilt statements).
-_INSERT_ENTRIES = audit_entries.insert().returning(
-    audit_entries.c.position, sort_by_parameter_order=True
+#: SQLite: the append's inserts, run on aiosqlite's connection (`_insert_on_sqlite`).
+_INSERT_FIRST_ENTRY = (
+    "INSERT INTO audit_entries (kind, occurred_at, entry, recorded_at) VALUES (?, ?, ?, ?) "
+    "RETURNING position"
 )
-_INSERT_FIRST_ENTRY = audit_entries.insert().returning(audit_entries.c.position)
-_INSERT_MORE_ENTRIES = audit_entries.insert()
-_INSERT_INDEX = audit_index.insert()
-_INSERT_RULES = audit_index_rules.insert()
+_INSERT_MORE_ENTRIES = (
+    "INSERT INTO audit_entries (position, kind, occurred_at, entry, recorded_at) "
+    "VALUES (?, ?, ?, ?, ?)"
+)
+_INSERT_INDEX = (
+    "INSERT INTO audit_index (position, kind, occurred_at, actor, person_id, recipient_id, "
+    "event_id, purpose) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_RULES = "INSERT INTO audit_index_rules (rule, position) VALUES (?, ?)"
+
+#: PostgreSQL: the entries, their index rows and their rules' rows in one statement, run on
+#: asyncpg's own connection (`hub.infra.store_asyncpg` says why); the entries' positions drawn
+#: in the entries' order, by the statement that inserts into `audit_entries` (so holding its
+#: lock: `hub.infra.visibility`), and given back in it.
+_INSERT_AUDIT = """
+WITH numbered AS (
+    SELECT nextval('audit_entries_position_seq') AS position, r.*
+    FROM unnest(
+        $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[],
+        $8::text[], $9::text[]
+    ) WITH ORDINALITY AS r(kind, occurred_at, entry, actor, person_id, recipient_id,
+                           event_id, purpose, n)
+    ORDER BY n
+), entries AS (
+    INSERT INTO audit_entries (position, kind, occurred_at, entry, recorded_at)
+    SELECT position, kind, occurred_at, entry, $1::timestamptz FROM numbered
+), indexed AS (
+    INSERT INTO audit_index (
+        position, kind, occurred_at, actor, person_id, recipient_id, event_id, purpose
+    )
+    SELECT position, kind, occurred_at, actor, person_id, recipient_id, event_id, purpose
+    FROM numbered
+), ruled AS (
+    INSERT INTO audit_index_rules (rule, position)
+    SELECT rules.rule, numbered.position
+    FROM unnest($10::text[], $11::bigint[]) AS rules(rule, n)
+    JOIN numbered ON numbered.n = rules.n
+)
+SELECT position FROM numbered ORDER BY n
+"""
 
 
 class SqlAuditLog:
@@ -93,32 +130,17 @@ class SqlAuditLog:
         in order. They commit or roll back with whatever else the transaction does."""
         if not entries:
             return []
-        if self._postgres:
-            # The writers' half of the never-skip protocol: an xid before `nextval`.
-            await hold_xid(connection)
         now = datetime.now(UTC)
-        rows = [
-            {
-                "kind": entry.kind.value,
-                "occurred_at": entry.occurred_at,
-                "entry": entry.canonical_bytes().decode("utf-8"),
-                "recorded_at": now,
-            }
-            for entry in entries
-        ]
-        positions = await (_insert_postgres if self._postgres else _insert_sqlite)(connection, rows)
-        await connection.execute(
-            _INSERT_INDEX,
-            [_index_row(p, entry) for p, entry in zip(positions, entries, strict=True)],
-        )
-        rules = [
-            {"rule": rule, "position": p}
-            for p, entry in zip(positions, entries, strict=True)
-            for rule in entry.rules
-        ]
-        if rules:
-            await connection.execute(_INSERT_RULES, rules)
-        return positions
+        if self._postgres:
+            # The writers' half of the never-skip protocol: an xid before `nextval`. (It also
+            # makes sure the transaction has begun on the driver: `driver_connection`.)
+            await hold_xid(connection)
+            return await _insert_on_postgres(await driver_connection(connection), entries, now)
+        if not connection.in_transaction():
+            # What SQLAlchemy's first statement would do (autobegin), so that the entries
+            # commit with the caller's work.
+            await connection.begin()
+        return await _insert_on_sqlite(await driver_connection(connection), entries, now)
 
     async def record(self, entries: Sequence[AuditEntry]) -> list[int]:
         """Store the entries in one transaction of their own."""
@@ -462,28 +484,70 @@ async def _checkpoints(
     return [_checkpoint(row) for row in (await connection.execute(query)).mappings()]
 
 
-async def _insert_postgres(connection: AsyncConnection, rows: list[dict[str, Any]]) -> list[int]:
-    """The rows in one statement; their positions (from the sequence) in order."""
-    return [int(p) for p in (await connection.execute(_INSERT_ENTRIES, rows)).scalars()]
+async def _insert_on_postgres(
+    driver: Any, entries: Sequence[AuditEntry], now: datetime
+) -> list[int]:
+    """The entries, their index rows and rules in one statement (`_INSERT_AUDIT`) on asyncpg's
+    connection; their positions, in order."""
+    facts = [index_facts(entry) for entry in entries]
+    rules = [(rule, n) for n, entry in enumerate(entries, start=1) for rule in entry.rules]
+    records = await driver.fetch(
+        _INSERT_AUDIT,
+        now,
+        [f["kind"] for f in facts],
+        [f["occurred_at"] for f in facts],
+        [entry.canonical_bytes().decode("utf-8") for entry in entries],
+        [f["actor"] for f in facts],
+        [f["person_id"] for f in facts],
+        [f["recipient_id"] for f in facts],
+        [f["event_id"] for f in facts],
+        [f["purpose"] for f in facts],
+        [rule for rule, _ in rules],
+        [n for _, n in rules],
+    )
+    return [int(record[0]) for record in records]
 
 
-async def _insert_sqlite(connection: AsyncConnection, rows: list[dict[str, Any]]) -> list[int]:
-    """The first row numbered by AUTOINCREMENT, which takes the database's write lock if the
+async def _insert_on_sqlite(driver: Any, entries: Sequence[AuditEntry], now: datetime) -> list[int]:
+    """The first entry numbered by AUTOINCREMENT, which takes the database's write lock if the
     transaction did not hold it yet; the others, in one executemany, at the positions that
     follow, which AUTOINCREMENT would have given them one by one (no other writer can insert
     before this transaction ends). SQLite cannot return the positions of a multi-row insert
-    in the rows' order, so it would otherwise take one statement per entry."""
-    first = int((await connection.execute(_INSERT_FIRST_ENTRY, rows[0])).scalar_one())
-    rest = [{**row, "position": first + n} for n, row in enumerate(rows[1:], start=1)]
-    if rest:
-        await connection.execute(_INSERT_MORE_ENTRIES, rest)
-    return [first, *(row["position"] for row in rest)]
-
-
-def _index_row(position: int, entry: AuditEntry) -> dict[str, Any]:
-    """What DPO queries select the entry by (`hub.infra.audit_queries`): the same facts that
-    `hub audit verify` checks the index against."""
-    return {"position": position, **index_facts(entry)}
+    in the rows' order, so it would otherwise take one statement per entry. Then their index
+    rows and rules, on aiosqlite's connection (`hub.infra.store_sqlite`: values as SQLAlchemy
+    writes them)."""
+    at = timestamp(now)
+    rows = [
+        (entry.kind.value, timestamp(entry.occurred_at), entry.canonical_bytes().decode(), at)
+        for entry in entries
+    ]
+    [(first,)] = await driver.execute_fetchall(_INSERT_FIRST_ENTRY, rows[0])
+    positions = [first + n for n in range(len(rows))]
+    if len(rows) > 1:
+        await driver.executemany(
+            _INSERT_MORE_ENTRIES,
+            [(p, *row) for p, row in zip(positions[1:], rows[1:], strict=True)],
+        )
+    index = []
+    for position, entry in zip(positions, entries, strict=True):
+        facts = index_facts(entry)
+        index.append(
+            (
+                position,
+                facts["kind"],
+                timestamp(facts["occurred_at"]),
+                facts["actor"],
+                facts["person_id"],
+                facts["recipient_id"],
+                facts["event_id"],
+                facts["purpose"],
+            )
+        )
+    await driver.executemany(_INSERT_INDEX, index)
+    rules = [(rule, p) for p, entry in zip(positions, entries, strict=True) for rule in entry.rules]
+    if rules:
+        await driver.executemany(_INSERT_RULES, rules)
+    return positions
 
 
 def _sequenced_query() -> sa.Select[Any]:

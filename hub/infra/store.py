@@ -1,5 +1,7 @@
-"""The event store over SQLAlchemy Core: one implementation of `hub.services.ports.EventStore`,
-with the few parts that differ between PostgreSQL and SQLite in two small subclasses.
+"""The event store on a SQLAlchemy engine: one implementation of `hub.services.ports.EventStore`,
+with the few parts that differ between PostgreSQL and SQLite in two small subclasses. Reads go
+through SQLAlchemy Core; the append's statements run as plain SQL on the driver's connection
+inside SQLAlchemy's transaction (`hub.infra.store_asyncpg`, `hub.infra.store_sqlite`).
 
 `create_event_store(engine, audit=...)` picks the subclass by the engine's dialect.
 """
@@ -8,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -36,13 +38,16 @@ from hub.errors import (
     StoreUnavailable,
     StreamVersionConflict,
 )
+from hub.infra import store_asyncpg as postgres
+from hub.infra import store_sqlite as sqlite
 from hub.infra.audit import SqlAuditLog
 from hub.infra.db import is_lost_connection
 from hub.infra.dberrors import translated
 from hub.infra.protection import FieldProtection
+from hub.infra.store_driver import driver_connection
 from hub.infra.store_publisher import ClientState, check_publisher
-from hub.infra.tables import clients, events, person_identifiers, persons
-from hub.infra.visibility import XID, PostgresHorizon, SqliteHorizon, xid_held
+from hub.infra.tables import events, person_identifiers
+from hub.infra.visibility import PostgresHorizon, SqliteHorizon, xid_held
 from hub.observability import traces
 
 __all__ = [
@@ -74,78 +79,9 @@ _LINKS = sa.select(
 _HELD = sa.select(
     person_identifiers.c.scheme, person_identifiers.c.value, person_identifiers.c.person_id
 ).where(person_identifiers.c.person_id.in_(sa.bindparam("people", expanding=True)))
-_VERSIONS = (
-    sa.select(events.c.person_id, sa.func.max(events.c.stream_version))
-    .where(events.c.person_id.in_(sa.bindparam("people", expanding=True)))
-    .group_by(events.c.person_id)
-)
-_LOCK_PEOPLE = (
-    sa.select(persons.c.person_id)
-    .where(persons.c.person_id.in_(sa.bindparam("people", expanding=True)))
-    .order_by(persons.c.person_id)
-    .with_for_update()
-)
-_INSERT_PERSONS = persons.insert()
-_INSERT_LINKS = person_identifiers.insert()
-_INSERT_EVENTS = events.insert().returning(events.c.position, sort_by_parameter_order=True)
-
-
-def _opening_read(*, with_xid: bool) -> sa.CompoundSelect[Any]:
-    """The first statement of an append, one round trip for what used to be four: (on
-    PostgreSQL) the transaction's xid, drawn before any position (`hub.infra.visibility`); the
-    publisher's client row (`hub.infra.store_publisher`); the events already stored under the
-    notifications' keys (duplicates); and the people their identifiers already name. Each row
-    says by its `part` which it answers, in up to six columns of the types below."""
-
-    def part(number: int, *values: sa.ColumnElement[Any] | None) -> sa.Select[Any]:
-        types = (sa.Text, sa.Text, sa.Text, sa.BigInteger, sa.Text, sa.Integer)
-        padded = [*values, *[None] * (len(types) - len(values))]
-        columns: list[Any] = [sa.literal_column(str(number)).label("part")]
-        columns += [
-            (sa.cast(sa.null(), kind) if value is None else sa.cast(value, kind)).label(name)
-            for value, kind, name in zip(padded, types, "abcdef", strict=True)
-        ]
-        return sa.select(*columns)
-
-    parts = [
-        part(_CLIENT, clients.c.disabled_at, clients.c.agency, clients.c.scopes)
-        .select_from(clients)
-        .where(clients.c.client_id == sa.bindparam("client_id")),
-        part(
-            _STORED,
-            events.c.source,
-            events.c.event_id,
-            events.c.content_hash,
-            events.c.position,
-            events.c.person_id,
-            events.c.stream_version,
-        )
-        .select_from(events)
-        .where(
-            sa.tuple_(events.c.source, events.c.event_id).in_(sa.bindparam("keys", expanding=True))
-        ),
-        part(
-            _LINKED,
-            person_identifiers.c.scheme,
-            person_identifiers.c.value,
-            None,
-            None,
-            person_identifiers.c.person_id,
-        )
-        .select_from(person_identifiers)
-        .where(
-            sa.tuple_(person_identifiers.c.scheme, person_identifiers.c.value).in_(
-                sa.bindparam("identifiers", expanding=True)
-            )
-        ),
-    ]
-    if with_xid:
-        parts.insert(0, part(_XID, XID))
-    return sa.union_all(*parts)
-
-
+#: Which question of the append's opening read a row answers (its first column, `part`):
+#: `hub.infra.store_asyncpg.OPENING_READ`, `hub.infra.store_sqlite.OPENING_READ`.
 _XID, _CLIENT, _STORED, _LINKED = range(4)
-_OPENING_READ = {True: _opening_read(with_xid=True), False: _opening_read(with_xid=False)}
 
 
 @dataclass(slots=True)
@@ -157,25 +93,8 @@ class _Opened:
     links: dict[PersonIdentifier, str] = field(default_factory=dict)
 
 
-async def _open_append(
-    connection: AsyncConnection,
-    notifications: Sequence[Notification],
-    publisher: Publisher,
-    *,
-    with_xid: bool,
-) -> _Opened:
-    keys = list(dict.fromkeys(n.key for n in notifications))
-    identifiers = sorted({i for n in notifications for i in n.identifiers})
-    rows = await connection.execute(
-        _OPENING_READ[with_xid],
-        {
-            "client_id": publisher.client_id,
-            "keys": keys,
-            "identifiers": [(i.scheme, i.value) for i in identifiers],
-        },
-    )
-    if with_xid:
-        xid_held(connection)
+def _opened(rows: Iterable[Sequence[Any]]) -> _Opened:
+    """The opening read's rows (part, then six values), either backend's."""
     opened = _Opened()
     for part, a, b, c, d, e, f in rows:
         if part == _CLIENT:
@@ -228,7 +147,6 @@ class SqlEventStore:
     #: Whether an append whose pooled connection the server closed runs once more.
     _reconnects: ClassVar[bool] = False
     #: Whether an append's first statement draws the transaction's xid (`hub.infra.visibility`).
-    _holds_xid: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -312,15 +230,14 @@ class SqlEventStore:
         publisher: Publisher,
         expected_version: int | None,
     ) -> list[AppendResult]:
-        opened = await _open_append(connection, notifications, publisher, with_xid=self._holds_xid)
+        opened = await self._open(connection, notifications, publisher)
         check_publisher(opened.client, publisher)
         now = datetime.now(UTC)
         stored, links = opened.stored, opened.links
         known_people = set(links.values())
         # Lock the people first, then read what they hold: two appends giving one person two
         # different SPS numbers then run one after the other, and the second sees the first's.
-        await self._lock_people(connection, sorted(known_people))
-        held = await _identifiers_held(connection, known_people)
+        held, versions = await self._people(connection, sorted(known_people))
         new_people: list[str] = []
         new_links: list[tuple[PersonIdentifier, str]] = []
 
@@ -368,8 +285,6 @@ class SqlEventStore:
         if not to_store:
             return [_result(p) for p in plan]
 
-        existing = sorted({p.person_id for p in to_store} & known_people)
-        versions = await _stream_versions(connection, existing)
         if expected_version is not None:
             first = to_store[0]
             actual = versions.get(first.person_id, 0)
@@ -383,25 +298,6 @@ class SqlEventStore:
                     )
                 raise StreamVersionConflict(stream, expected_version, actual)
 
-        if new_people:
-            await connection.execute(
-                _INSERT_PERSONS, [{"person_id": p, "created_at": now} for p in new_people]
-            )
-        if new_links:
-            # Sorted, so that two appends inserting the same identifiers wait for each other in
-            # one order and never deadlock.
-            await connection.execute(
-                _INSERT_LINKS,
-                [
-                    {
-                        "scheme": identifier.scheme,
-                        "value": identifier.value,
-                        "person_id": person_id,
-                        "linked_at": now,
-                    }
-                    for identifier, person_id in sorted(new_links)
-                ],
-            )
         sealed: list[dict[str, Any] | None] = [None] * len(to_store)
         if self._protection is not None:
             # The content hash was taken over the plaintext, so a repeat is still recognised.
@@ -416,12 +312,15 @@ class SqlEventStore:
             versions[planned.person_id] = version
             planned.stream_version = version
             rows.append(_event_row(planned, publisher, now, data))
-        # One multi-row INSERT for the whole batch (SQLAlchemy's "insertmanyvalues"), positions
-        # drawn in the rows' order and given back in it.
-        positions = (await connection.execute(_INSERT_EVENTS, rows)).scalars().all()
+        # Links sorted, so that two appends inserting the same identifiers wait for each other
+        # in one order and never deadlock.
+        positions = await self._insert(
+            connection, now, new_people, sorted(new_links), rows, publisher
+        )
         for planned, row, position in zip(to_store, rows, positions, strict=True):
             planned.position = int(position)
-            planned.row = {**row, "position": planned.position}
+            row["position"] = planned.position
+            planned.row = row
         for planned in plan:
             if planned.repeat_of is not None:
                 first = plan[planned.repeat_of]
@@ -430,12 +329,43 @@ class SqlEventStore:
         await self._audit.append(connection, entries)
         return [_result(p) for p in plan]
 
+    # -- the backend's statements (plain SQL on the driver: `hub.infra.store_asyncpg`,
+    # `hub.infra.store_sqlite`) --------------------------------------------------------------------
+
+    async def _open(
+        self,
+        connection: AsyncConnection,
+        notifications: Sequence[Notification],
+        publisher: Publisher,
+    ) -> _Opened:
+        """The append's first statement: the publisher's client row, the events already stored
+        under the notifications' keys and the people their identifiers already name (and, on
+        PostgreSQL, the transaction's xid, drawn before any position)."""
+        raise NotImplementedError
+
+    async def _people(
+        self, connection: AsyncConnection, person_ids: Sequence[str]
+    ) -> tuple[dict[str, set[PersonIdentifier]], dict[str, int]]:
+        """Lock the people already known (where appenders run at once), then read every
+        identifier each holds and their streams' last versions."""
+        raise NotImplementedError
+
+    async def _insert(
+        self,
+        connection: AsyncConnection,
+        now: datetime,
+        new_people: Sequence[str],
+        new_links: Sequence[tuple[PersonIdentifier, str]],
+        rows: list[dict[str, Any]],
+        publisher: Publisher,
+    ) -> list[int]:
+        """Insert the new people, their identifier links (sorted) and the events rows; the
+        events' positions, in the rows' order."""
+        raise NotImplementedError
+
     def _one_appender(self) -> AbstractAsyncContextManager[object]:
         """Held around each append transaction (nothing by default: appenders run at once)."""
         return nullcontext()
-
-    async def _lock_people(self, connection: AsyncConnection, person_ids: Sequence[str]) -> None:
-        """Serialise appends to the same existing people for the rest of the transaction."""
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -585,6 +515,49 @@ class SqliteEventStore(SqlEventStore):
     def _one_appender(self) -> AbstractAsyncContextManager[object]:
         return self._appending
 
+    # The append's statements as plain SQL on aiosqlite (`hub.infra.store_sqlite`), in the
+    # transaction SQLAlchemy began (`BEGIN IMMEDIATE`).
+
+    async def _open(
+        self,
+        connection: AsyncConnection,
+        notifications: Sequence[Notification],
+        publisher: Publisher,
+    ) -> _Opened:
+        rows = await sqlite.opening_read(
+            await driver_connection(connection),
+            publisher.client_id,
+            list(dict.fromkeys(n.key for n in notifications)),
+            sorted({i for n in notifications for i in n.identifiers}),
+        )
+        return _opened(rows)
+
+    async def _people(
+        self, connection: AsyncConnection, person_ids: Sequence[str]
+    ) -> tuple[dict[str, set[PersonIdentifier]], dict[str, int]]:
+        # No lock: the transaction holds the database's one write lock from its BEGIN.
+        if not person_ids:
+            return {}, {}
+        driver = await driver_connection(connection)
+        return _held_and_versions(await sqlite.people_read(driver, person_ids))
+
+    async def _insert(
+        self,
+        connection: AsyncConnection,
+        now: datetime,
+        new_people: Sequence[str],
+        new_links: Sequence[tuple[PersonIdentifier, str]],
+        rows: list[dict[str, Any]],
+        publisher: Publisher,
+    ) -> list[int]:
+        return await sqlite.insert_events(
+            await driver_connection(connection),
+            now=now,
+            new_people=new_people,
+            new_links=[(i.scheme, i.value, person_id) for i, person_id in new_links],
+            rows=rows,
+        )
+
     async def _readable_horizon(self, connection: AsyncConnection, after: int) -> int:
         return await self._horizon(connection, after)
 
@@ -595,7 +568,7 @@ class PostgresEventStore(SqlEventStore):
     Positions come from `events_position_seq`, handed out when an INSERT runs, not when its
     transaction commits, so a follower reads only up to a horizon below which nothing can still
     commit: the protocol of `hub.infra.visibility.PostgresHorizon`. Its writers' half is the
-    first statement of every append transaction (`hold_xid`), so that the transaction has an
+    first part of every append's first statement (its xid), so that the transaction has an
     xid before its INSERT takes the events table's RowExclusiveLock and calls `nextval`; its
     followers' half runs in `read_all` and `last_position`, each statement in its own
     transaction (autocommit), so that each sees a new snapshot. On timeout (`visibility_timeout`)
@@ -606,9 +579,6 @@ class PostgresEventStore(SqlEventStore):
     _writer_options: ClassVar[dict[str, Any]] = {"isolation_level": "READ COMMITTED"}
     _reader_options: ClassVar[dict[str, Any]] = {"isolation_level": "AUTOCOMMIT"}
     _reconnects: ClassVar[bool] = True
-    # The writers' half of the follower protocol: an xid before the INSERT calls nextval, so
-    # that a follower can name this transaction.
-    _holds_xid: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -621,11 +591,64 @@ class PostgresEventStore(SqlEventStore):
         super().__init__(engine, audit=audit, protection=protection)
         self._horizon = PostgresHorizon("events", "events_position_seq", timeout=visibility_timeout)
 
+    # The append's statements as plain SQL on asyncpg (`hub.infra.store_asyncpg`).
+
+    async def _open(
+        self,
+        connection: AsyncConnection,
+        notifications: Sequence[Notification],
+        publisher: Publisher,
+    ) -> _Opened:
+        keys = list(dict.fromkeys(n.key for n in notifications))
+        identifiers = sorted({i for n in notifications for i in n.identifiers})
+        # Through SQLAlchemy (not compiled): it begins the transaction on the driver.
+        result = await connection.exec_driver_sql(
+            postgres.OPENING_READ,
+            (
+                publisher.client_id,
+                [source for source, _ in keys],
+                [event_id for _, event_id in keys],
+                [i.scheme for i in identifiers],
+                [i.value for i in identifiers],
+            ),
+        )
+        xid_held(connection)
+        return _opened(result.all())
+
+    async def _people(
+        self, connection: AsyncConnection, person_ids: Sequence[str]
+    ) -> tuple[dict[str, set[PersonIdentifier]], dict[str, int]]:
+        if not person_ids:
+            return {}, {}
+        driver = await driver_connection(connection)
+        await self._lock_people(connection, person_ids)
+        return _held_and_versions(await postgres.people_read(driver, person_ids))
+
     async def _lock_people(self, connection: AsyncConnection, person_ids: Sequence[str]) -> None:
         # Appends to the same person queue here (in one order: no deadlocks) instead of racing
         # to the same stream version and retrying; people new in this append need no lock.
         if person_ids:
-            await connection.execute(_LOCK_PEOPLE, {"people": list(person_ids)})
+            await postgres.lock_people(await driver_connection(connection), person_ids)
+
+    async def _insert(
+        self,
+        connection: AsyncConnection,
+        now: datetime,
+        new_people: Sequence[str],
+        new_links: Sequence[tuple[PersonIdentifier, str]],
+        rows: list[dict[str, Any]],
+        publisher: Publisher,
+    ) -> list[int]:
+        return await postgres.insert_events(
+            await driver_connection(connection),
+            now=now,
+            new_people=new_people,
+            new_links=[(i.scheme, i.value, person_id) for i, person_id in new_links],
+            rows=rows,
+            publisher_client_id=publisher.client_id,
+            publisher_agency=publisher.agency,
+            trace_context=rows[0]["trace_context"] if rows else None,
+        )
 
     async def _readable_horizon(self, connection: AsyncConnection, after: int) -> int:
         return await self._horizon(connection, after)
@@ -687,6 +710,21 @@ def _audit_entries(
                 )
             )
     return entries
+
+
+def _held_and_versions(
+    rows: Iterable[Sequence[Any]],
+) -> tuple[dict[str, set[PersonIdentifier]], dict[str, int]]:
+    """The people read's rows (part, scheme, value, person id, version), either backend's:
+    every identifier each person holds, and each stream's last version."""
+    held: dict[str, set[PersonIdentifier]] = {}
+    versions: dict[str, int] = {}
+    for part, scheme, value, person_id, version in rows:
+        if part == 0:
+            held.setdefault(person_id, set()).add(PersonIdentifier(scheme, value))
+        else:
+            versions[person_id] = int(version)
+    return held, versions
 
 
 def _check_appendable(notifications: Sequence[Notification], expected_version: int | None) -> None:
@@ -798,15 +836,6 @@ async def _identifiers_held(
     return held
 
 
-async def _stream_versions(
-    connection: AsyncConnection, person_ids: Sequence[str]
-) -> dict[str, int]:
-    if not person_ids:
-        return {}
-    rows = await connection.execute(_VERSIONS, {"people": list(person_ids)})
-    return {person_id: int(version) for person_id, version in rows}
-
-
 def _event_row(
     planned: _Planned, publisher: Publisher, now: datetime, data: dict[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -916,17 +945,24 @@ def _utc(value: datetime) -> datetime:
 
 
 def _sqlstate(error: BaseException | None) -> str | None:
-    orig = getattr(error, "orig", None)
-    state = getattr(orig, "sqlstate", None)
+    """The SQLSTATE of a driver error: SQLAlchemy's (from the error it wraps), or asyncpg's
+    own (the append's statements run on asyncpg directly: `hub.infra.store_asyncpg`)."""
+    state = getattr(getattr(error, "orig", error), "sqlstate", None)
     return state if isinstance(state, str) else None
 
 
 def _is_race(error: BaseException | None) -> bool:
     """Did a concurrent append get there first (a unique key taken, a deadlock, a
     serialization failure)? Then running the append again will decide correctly."""
-    if isinstance(error, sa.exc.IntegrityError):
-        state = _sqlstate(error)
-        if state is not None:
-            return state == "23505"  # unique_violation
+    state = _sqlstate(error)
+    if isinstance(error, sa.exc.IntegrityError) and state is None:
         return "UNIQUE constraint failed" in str(error.orig)
-    return isinstance(error, sa.exc.DBAPIError) and _sqlstate(error) in _RETRYABLE_SQLSTATES
+    if state == "23505":  # unique_violation
+        return isinstance(error, sa.exc.IntegrityError) or _is_asyncpg(error)
+    return state in _RETRYABLE_SQLSTATES and (
+        isinstance(error, sa.exc.DBAPIError) or _is_asyncpg(error)
+    )
+
+
+def _is_asyncpg(error: BaseException | None) -> bool:
+    return type(error).__module__.startswith("asyncpg")

@@ -229,6 +229,33 @@ class EventStoreContract:
         assert await store.count() == 6
 
     @pytest.mark.asyncio
+    async def test_a_batch_of_new_and_known_people_keeps_streams_in_position_order(
+        self, store: EventStore
+    ) -> None:
+        """The batch's positions follow its items, and each person's stream versions follow
+        the positions, whether the person is new, known, or new earlier in the same batch."""
+        await store.append([notification(sps(str(n))) for n in range(3)], publisher=PR2)
+        batch = [notification(sps(str(n % 7))) for n in range(40)]
+        results = await store.append(batch, publisher=PR2)
+        positions = [r.position for r in results]
+        assert positions == sorted(set(positions))
+        streams: dict[str, list[tuple[int, int]]] = {}
+        for event in await store.read_all(limit=1000):
+            streams.setdefault(event.person_id, []).append((event.position, event.stream_version))
+        assert len(streams) == 7
+        for stream in streams.values():
+            assert [version for _, version in stream] == list(range(1, len(stream) + 1))
+        by_key = {(e.notification.source, e.notification.id): e for e in await store.read_all()}
+        for sent, result in zip(batch, results, strict=True):
+            stored = by_key[sent.key]
+            assert (stored.position, stored.person_id, stored.stream_version) == (
+                result.position,
+                result.person_id,
+                result.stream_version,
+            )
+            assert stored.notification == sent
+
+    @pytest.mark.asyncio
     async def test_read_all_pages_by_after_and_limit(self, store: EventStore) -> None:
         for index in range(7):
             await store.append([notification(sps(str(index % 3)))], publisher=PR2)

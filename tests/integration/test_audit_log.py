@@ -9,7 +9,7 @@ import asyncio
 import json
 import random
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from pydantic import SecretStr, ValidationError
 
 from hub.domain.audit.checkpoint import parse_signed_checkpoint
 from hub.domain.audit.entries import AuditEntry, AuditKind
+from hub.domain.audit.evidence import index_facts
 from hub.domain.audit.merkle import (
     Frontier,
     leaf_hash,
@@ -34,7 +35,7 @@ from hub.domain.audit.merkle import (
 from hub.errors import InvalidInput, NotFound, StoreError
 from hub.infra.audit import KEY_FILE, SqlAuditLog, load_audit_signer, load_audit_signing_key
 from hub.infra.checkpoint_dir import CheckpointDirectory
-from hub.infra.tables import audit_entries, audit_leaves
+from hub.infra.tables import audit_entries, audit_index, audit_index_rules, audit_leaves
 from hub.services.audit import (
     EXPORT_FORMAT,
     AuditCheckpointer,
@@ -142,6 +143,61 @@ async def test_recorded_entries_are_stored_exactly_as_hashed(audit: Audit) -> No
     assert next_positions == list(range(positions[-1] + 1, positions[-1] + 5))
     stored = await audit.entries()
     assert [stored[p] for p in next_positions] == [e.canonical_bytes().decode() for e in more]
+
+
+@pytest.mark.asyncio
+async def test_appended_entries_are_indexed_with_their_rules(audit: Audit) -> None:
+    """The entries, their index rows and their rules' rows go in together (one statement on
+    PostgreSQL, a few on SQLite), each index row holding its entry's facts at its position."""
+    many_rules = replace(disclosure(1), rules=("rule-b", "rule-a", "rule-c"))
+    no_rules = replace(disclosure(2), rules=(), kind=AuditKind.COLLECTION, recipient_id=None)
+    entries = [disclosure(0), many_rules, no_rules]
+    positions = await audit.log.record(entries)
+    async with audit.database.engine.connect() as connection:
+        index = {
+            int(row.position): row
+            for row in await connection.execute(
+                sa.select(audit_index).where(audit_index.c.position.in_(positions))
+            )
+        }
+        rules = sorted(
+            (int(p), r)
+            for r, p in await connection.execute(
+                sa.select(audit_index_rules.c.rule, audit_index_rules.c.position).where(
+                    audit_index_rules.c.position.in_(positions)
+                )
+            )
+        )
+    assert sorted(index) == positions
+    for position, entry in zip(positions, entries, strict=True):
+        row = index[position]._mapping
+        facts = index_facts(entry)
+        assert {k: row[k] for k in facts if k != "occurred_at"} == {
+            k: v for k, v in facts.items() if k != "occurred_at"
+        }
+        occurred_at = row["occurred_at"]  # SQLite gives it back without its (UTC) offset
+        if occurred_at.tzinfo is None:
+            occurred_at = occurred_at.replace(tzinfo=UTC)
+        assert occurred_at == facts["occurred_at"]
+    assert rules == sorted(
+        (p, rule) for p, entry in zip(positions, entries, strict=True) for rule in entry.rules
+    )
+
+
+@pytest.mark.asyncio
+async def test_entries_appended_on_a_connection_not_yet_in_a_transaction_commit_with_it(
+    audit: Audit,
+) -> None:
+    """`append` on a connection that has run nothing yet begins the transaction SQLAlchemy
+    would have begun (its entries then roll back with the caller's work)."""
+    async with audit.database.engine.connect() as connection:
+        [position] = await audit.log.append(connection, [disclosure(9)])
+        await connection.rollback()
+    assert position not in await audit.entries()
+    async with audit.database.engine.connect() as connection:
+        [position] = await audit.log.append(connection, [disclosure(10)])
+        await connection.commit()
+    assert position in await audit.entries()
 
 
 @pytest.mark.asyncio
