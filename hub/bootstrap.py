@@ -273,9 +273,14 @@ class Container:
     def bulk_import(self) -> BulkImportService:
         """`hub import`: an agency's history into the store in chunks (`COPY` on PostgreSQL),
         checked as intake checks a push, audited as collection."""
+        store = self.store
+        if not isinstance(store, SqlEventStore):
+            raise InvalidInput("hub import needs the SQL event store")
         return BulkImportService(
             self.schemas,
-            create_history_writer(self.engine, audit=self.audit_log, protection=self.protection),
+            create_history_writer(
+                self.engine, store=store, audit=self.audit_log, protection=self.protection
+            ),
             self.clients,
             self.policy.directory,
         )

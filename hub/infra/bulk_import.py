@@ -37,17 +37,14 @@ from hub.infra.protection import FieldProtection
 # and audits exactly as a push does. (Private to `hub.infra.store` because nothing else should
 # decide these; this module is the store's second writer.)
 from hub.infra.store import (
-    _LOCK_PEOPLE,
+    SqlEventStore,
     _check_appendable,
     _event_row,
-    _identifiers_held,
     _is_race,
-    _open_append,
     _Planned,
     _resolve,
     _result,
     _reused,
-    _stream_versions,
 )
 from hub.infra.store_publisher import check_publisher
 from hub.infra.tables import events, person_identifiers, persons
@@ -112,10 +109,13 @@ class SqlHistoryWriter:
         self,
         engine: AsyncEngine,
         *,
+        store: SqlEventStore,
         audit: SqlAuditLog,
         protection: FieldProtection | None,
     ) -> None:
         self._engine = engine
+        #: The event store whose reads (and locks) a chunk shares with every append.
+        self._store = store
         #: Required: no writer of personal data goes without its audit entries.
         self._audit = audit
         self._protection = protection
@@ -162,24 +162,17 @@ class SqlHistoryWriter:
         publisher: Publisher,
         history: bool,
     ) -> list[AppendResult]:
-        opened = await _open_append(connection, chunk, publisher, with_xid=self._postgres)
+        # The store's own reads: the client row, stored duplicates, links, the xid (PostgreSQL),
+        # then the known people locked, what they hold and their streams' last versions.
+        opened, held, versions = await self._store.open_chunk(connection, chunk, publisher)
         check_publisher(opened.client, publisher)
         now = datetime.now(UTC)
-        links = opened.links
-        known_people = set(links.values())
-        if self._postgres and known_people:
-            # As the store: appends to the same people wait here, in one order.
-            await connection.execute(_LOCK_PEOPLE, {"people": sorted(known_people)})
-        held = await _identifiers_held(connection, known_people)
         new_people: list[str] = []
         new_links: list[tuple[PersonIdentifier, str]] = []
-        plan = _plan(chunk, hashes, opened.stored, links, held, new_people, new_links)
+        plan = _plan(chunk, hashes, opened.stored, opened.links, held, new_people, new_links)
         to_store = [p for p in plan if p.is_new]
         if not to_store:
             return [_result(p) for p in plan]
-        versions = await _stream_versions(
-            connection, sorted({p.person_id for p in to_store} & known_people)
-        )
         await self._insert_people(connection, new_people, sorted(new_links), now)
         sealed: list[dict[str, Any] | None] = [None] * len(to_store)
         if self._protection is not None:
@@ -415,12 +408,16 @@ def _audit_entries(
 
 
 def create_history_writer(
-    engine: AsyncEngine, *, audit: SqlAuditLog, protection: FieldProtection | None
+    engine: AsyncEngine,
+    *,
+    store: SqlEventStore,
+    audit: SqlAuditLog,
+    protection: FieldProtection | None,
 ) -> SqlHistoryWriter:
     """The writer for this engine's backend."""
     dialect = engine.dialect.name
     if dialect == "postgresql":
-        return PostgresHistoryWriter(engine, audit=audit, protection=protection)
+        return PostgresHistoryWriter(engine, store=store, audit=audit, protection=protection)
     if dialect == "sqlite":
-        return SqliteHistoryWriter(engine, audit=audit, protection=protection)
+        return SqliteHistoryWriter(engine, store=store, audit=audit, protection=protection)
     raise ValueError(f"no history writer for the {dialect!r} database backend")

@@ -329,6 +329,20 @@ class SqlEventStore:
         await self._audit.append(connection, entries)
         return [_result(p) for p in plan]
 
+    async def open_chunk(
+        self,
+        connection: AsyncConnection,
+        notifications: Sequence[Notification],
+        publisher: Publisher,
+    ) -> tuple[_Opened, dict[str, set[PersonIdentifier]], dict[str, int]]:
+        """The append's reads for a writer outside `append` (`hub import`, in its own
+        transaction on `connection`): the opening read (the publisher's client row, events
+        already stored under the keys, the people the identifiers name, the xid), then the
+        known people locked and what they hold and their streams' last versions."""
+        opened = await self._open(connection, notifications, publisher)
+        held, versions = await self._people(connection, sorted(set(opened.links.values())))
+        return opened, held, versions
+
     # -- the backend's statements (plain SQL on the driver: `hub.infra.store_asyncpg`,
     # `hub.infra.store_sqlite`) --------------------------------------------------------------------
 
