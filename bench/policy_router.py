@@ -30,6 +30,7 @@ import cProfile
 import hashlib
 import json
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -72,6 +73,82 @@ _RANDOM_COLUMNS = frozenset(
 _TIMES = frozenset(
     {"decided_at", "proposed_at", "escalate_at", "added_at", "created_at", "occurred_at"}
 )
+
+
+class Sampler:
+    """A CPU-time sampling profiler: every `interval` seconds of this process's CPU (SIGPROF),
+    the Python stack. Unlike cProfile it costs nearly nothing per call, so it does not inflate
+    code made of many small calls; time in C (Cedar, the JSON encoder, hashing) is counted to
+    the Python function that called it."""
+
+    def __init__(self, interval: float = 0.0005) -> None:
+        self.interval = interval
+        self.stacks: list[list[tuple[str, str]]] = []
+
+    def _sample(self, _signal: int, frame: Any) -> None:
+        stack = []
+        while frame is not None:
+            stack.append((frame.f_code.co_filename, frame.f_code.co_name))
+            frame = frame.f_back
+        self.stacks.append(stack)
+
+    def start(self) -> None:
+        signal.signal(signal.SIGPROF, self._sample)
+        signal.setitimer(signal.ITIMER_PROF, self.interval, self.interval)
+
+    def stop(self) -> None:
+        signal.setitimer(signal.ITIMER_PROF, 0, 0)
+
+    def report(self, top: int) -> None:
+        """Each bucket's share of the samples (a sample counts once per bucket its stack
+        reaches), then the `top` functions by inclusive and by own share."""
+        total = len(self.stacks) or 1
+        inclusive: Counter[str] = Counter()
+        own: Counter[str] = Counter()
+        buckets: Counter[str] = Counter()
+        for stack in self.stacks:
+            names = {f"{_short(path)}:{name}" for path, name in stack}
+            inclusive.update(names)
+            if stack:
+                own[f"{_short(stack[0][0])}:{stack[0][1]}"] += 1
+            for bucket, needles in _BUCKETS.items():
+                if any(needle in name for name in names for needle in needles):
+                    buckets[bucket] += 1
+        print(f"   {total} samples of {self.interval * 1000:.1f} ms CPU")
+        for bucket in _BUCKETS:
+            print(f"   {buckets[bucket] / total * 100:5.1f} %  {bucket}")
+        print("   -- inclusive")
+        for name, n in inclusive.most_common(top):
+            print(f"   {n / total * 100:5.1f} %  {name}")
+        print("   -- own")
+        for name, n in own.most_common(top):
+            print(f"   {n / total * 100:5.1f} %  {name}")
+
+
+def _short(path: str) -> str:
+    for marker in ("site-packages/", "/hub/", "/lib/python3.11/"):
+        if marker in path:
+            return path.split(marker, 1)[1]
+    return path
+
+
+#: Where the router's time goes: a sample counts to a bucket if its stack passes any of these.
+_BUCKETS: dict[str, tuple[str, ...]] = {
+    "decide (policy evaluation, fold, records that follow)": ("services/routing.py:decide",),
+    "  policy evaluation (engine.evaluate)": ("policy/engine.py:evaluate",),
+    "    Cedar is_authorized_batch (with its Python wrapper)": (
+        "cedarpy/__init__.py:is_authorized_batch",
+    ),
+    "  profile fold (apply, as_context)": ("person/fold.py:apply", "profile.py:as_context"),
+    "record (the decision transaction)": ("infra/routing.py:record",),
+    "  audit entries built (_audit_entries)": ("infra/routing.py:_audit_entries",),
+    "  audit append (canonical bytes, index rows, SQL)": ("infra/audit.py:append",),
+    "read_all (the batch's events)": ("infra/store.py:read_all",),
+    "read_streams / read_stream": ("infra/store.py:read_stream",),
+    "opening sealed fields (protection)": ("infra/protection.py:open",),
+    "SQLAlchemy": ("sqlalchemy/",),
+    "asyncpg / aiosqlite / sqlite3": ("asyncpg/", "aiosqlite/", "sqlite3/"),
+}
 
 
 async def fingerprint(engine: Any, first_entry: int) -> dict[str, Any]:
@@ -205,12 +282,17 @@ async def run(backend: str, args: argparse.Namespace, plan: Any) -> None:
 
             sa.event.listen(container.engine.sync_engine, "before_cursor_execute", count)
             profiler = cProfile.Profile(time.process_time) if args.profile else None
+            sampler = Sampler() if args.sample else None
+            if sampler:
+                sampler.start()
             wall, cpu = time.perf_counter(), time.process_time()
             if profiler:
                 profiler.enable()
             routed = await router.run_until_idle()
             if profiler:
                 profiler.disable()
+            if sampler:
+                sampler.stop()
             wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
             sa.event.remove(container.engine.sync_engine, "before_cursor_execute", count)
             found = await fingerprint(container.engine, first_entry)
@@ -231,6 +313,8 @@ async def run(backend: str, args: argparse.Namespace, plan: Any) -> None:
         print(f"   audit {found['audit kinds']}")
         print(f"   parts {found['parts']}")
         print(f"   evidence check: {evidence.summary()}")
+        if sampler:
+            sampler.report(args.sample)
         if args.statements:
             for statement, n in statements.most_common():
                 print(f"   {n:6d} {statement}")
@@ -257,6 +341,9 @@ if __name__ == "__main__":
     parser.add_argument("--profile", default="", help="write cProfile stats to FILE-backend.pstats")
     parser.add_argument(
         "--dump", default="", help="write the fingerprinted parts to FILE-backend.json"
+    )
+    parser.add_argument(
+        "--sample", type=int, default=0, help="sample the router's CPU: buckets and top N"
     )
     parser.add_argument("--statements", action="store_true", help="list the SQL statements run")
     parser.add_argument("--tag", default="run", help="a name for this run in the output")

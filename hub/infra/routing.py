@@ -423,12 +423,13 @@ def _audit_entries(
 ) -> list[AuditEntry]:
     """Each decision in the order the router made it: disclosures, then denials, per event
     (each with its row as written)."""
+    entries = audit_records.DecisionEntries()
     decided: list[tuple[int, int, AuditEntry]] = [
-        (d.trigger_position, 0, audit_records.disclosure(d, row))
+        (d.trigger_position, 0, entries.disclosure(d, row))
         for d, row in zip(disclosed, disclosure_rows, strict=True)
     ]
     decided += [
-        (d.trigger_position, 1, audit_records.denial(d, row))
+        (d.trigger_position, 1, entries.denial(d, row))
         for d, row in zip(denied, denial_rows, strict=True)
     ]
     decided.sort(key=lambda item: (item[0], item[1]))
