@@ -6,9 +6,9 @@ transaction, so a count is committed with its change or not at all: `count_decid
 router's decisions, an approved proposal), `count_received` (the first delivery, by webhook or
 feed), `count_acknowledged` (the first acknowledgement) and `count_escalated` (the overdue
 monitor's record). The callers pass only what their insert-if-absent actually inserted, so a
-replay or a duplicate never counts twice. Each call adds its figures with ONE multi-row upsert
-whose rows are in key order: every writer locks the counter rows it touches in that one order,
-so two concurrent transactions never wait for each other in a cycle.
+replay or a duplicate never counts twice. Each call adds its figures with one prebuilt upsert
+executed for its rows in key order: every writer locks the counter rows it touches in that one
+order, so two concurrent transactions never wait for each other in a cycle.
 
 `recount` rebuilds both tables from the rows: `hub db recount-metrics`, after a rolling upgrade
 during which code older than 0021 wrote changes it did not count (docs/monitoring.md).
@@ -128,30 +128,32 @@ class Tally:
         ]
 
 
-#: Rows per upsert: within both drivers' limit on parameters (a change's own tally is a few
-#: rows per recipient and event type; only a recount comes near it).
-_ROWS_PER_STATEMENT: Final = 4000
+def _upsert(insert: Any) -> Any:
+    """The backend's upsert of one counter row: its count and seconds added to the row's."""
+    c = metric_counters.c
+    return insert.on_conflict_do_update(
+        index_elements=[c.recipient_id, c.event_type, c.series, c.le],
+        set_={
+            "count": c.count + insert.excluded.count,
+            "seconds": c.seconds + insert.excluded.seconds,
+        },
+    )
+
+
+#: Built once per backend: a multi-row VALUES statement was compiled anew for every call, its
+#: hundreds of bind parameters taking more of the router's time than its decisions' rows.
+_UPSERTS: Final = {
+    "postgresql": _upsert(postgresql.insert(metric_counters)),
+    "sqlite": _upsert(sqlite.insert(metric_counters)),
+}
 
 
 async def _add(connection: AsyncConnection, tally: Tally) -> None:
-    """Add `tally`'s rows with one multi-row upsert, in key order."""
+    """Add `tally`'s rows with one prebuilt upsert executed for each row, in key order (the
+    drivers' executemany: asyncpg pipelines it, SQLite runs it in one call)."""
     rows = tally.rows()
-    c = metric_counters.c
-    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
-        insert: Any = (
-            postgresql.insert(metric_counters)
-            if connection.dialect.name == "postgresql"
-            else sqlite.insert(metric_counters)
-        ).values(rows[start : start + _ROWS_PER_STATEMENT])
-        await connection.execute(
-            insert.on_conflict_do_update(
-                index_elements=[c.recipient_id, c.event_type, c.series, c.le],
-                set_={
-                    "count": c.count + insert.excluded.count,
-                    "seconds": c.seconds + insert.excluded.seconds,
-                },
-            )
-        )
+    if rows:
+        await connection.execute(_UPSERTS[connection.dialect.name], rows)
 
 
 def _due_at(decided_at: datetime, within_seconds: int) -> datetime:

@@ -223,9 +223,7 @@ class SqlRoutingStore:
         wait for each other); on SQLite the transaction already holds the write lock."""
         recipients = sorted({d.recipient_id for d in decided})
         await connection.execute(
-            self._insert(recipient_counters)
-            .values([{"recipient_id": r, "last_seq": 0} for r in recipients])
-            .on_conflict_do_nothing(index_elements=[recipient_counters.c.recipient_id])
+            _NEW_COUNTERS[self._dialect], [{"recipient_id": r, "last_seq": 0} for r in recipients]
         )
         rows = await connection.execute(
             sa.select(recipient_counters.c.recipient_id, recipient_counters.c.last_seq)
@@ -314,17 +312,8 @@ class SqlRoutingStore:
     async def _upsert_profiles(
         self, connection: AsyncConnection, profiles: Sequence[PersonProfile], now: datetime
     ) -> None:
-        insert = self._insert(person_profiles)
         await connection.execute(
-            insert.on_conflict_do_update(
-                index_elements=[person_profiles.c.person_id],
-                set_={
-                    "position": insert.excluded.position,
-                    "profile": insert.excluded.profile,
-                    "updated_at": insert.excluded.updated_at,
-                },
-            ),
-            [_profile_row(p, now) for p in profiles],
+            _UPSERT_PROFILES[self._dialect], [_profile_row(p, now) for p in profiles]
         )
 
     def _insert(self, table: sa.Table) -> Any:
@@ -341,6 +330,32 @@ class SqlRoutingStore:
         engine = self._writer if write else self._engine
         async with translated("the routing store"), engine.connect() as connection:
             yield connection
+
+
+def _profile_upsert(insert: Any) -> Any:
+    return insert.on_conflict_do_update(
+        index_elements=[person_profiles.c.person_id],
+        set_={
+            "position": insert.excluded.position,
+            "profile": insert.excluded.profile,
+            "updated_at": insert.excluded.updated_at,
+        },
+    )
+
+
+# The batch's statements built once per backend (executed for many rows each): a statement
+# built per batch costs SQLAlchemy its construction and cache key every time, and a multi-row
+# VALUES list a compilation of all its bind parameters.
+_NEW_COUNTERS = {
+    name: insert(recipient_counters).on_conflict_do_nothing(
+        index_elements=[recipient_counters.c.recipient_id]
+    )
+    for name, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
+_UPSERT_PROFILES = {
+    name: _profile_upsert(insert(person_profiles))
+    for name, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
 
 
 class _RoutedElsewhere(Exception):
@@ -408,12 +423,13 @@ def _audit_entries(
 ) -> list[AuditEntry]:
     """Each decision in the order the router made it: disclosures, then denials, per event
     (each with its row as written)."""
+    entries = audit_records.DecisionEntries()
     decided: list[tuple[int, int, AuditEntry]] = [
-        (d.trigger_position, 0, audit_records.disclosure(d, row))
+        (d.trigger_position, 0, entries.disclosure(d, row))
         for d, row in zip(disclosed, disclosure_rows, strict=True)
     ]
     decided += [
-        (d.trigger_position, 1, audit_records.denial(d, row))
+        (d.trigger_position, 1, entries.denial(d, row))
         for d, row in zip(denied, denial_rows, strict=True)
     ]
     decided.sort(key=lambda item: (item[0], item[1]))

@@ -13,7 +13,12 @@ from datetime import datetime
 from typing import Any
 
 from hub.domain.audit.entries import AuditEntry, AuditKind, JsonValue
-from hub.domain.audit.evidence import column_digest, row_evidence
+from hub.domain.audit.evidence import (
+    RememberedDigests,
+    RowEvidence,
+    column_digest,
+    row_evidence,
+)
 from hub.domain.disclosures import Disclosure, DisclosureDenial
 from hub.domain.notifications import Notification, PersonIdentifier, Publisher
 from hub.domain.protection import sealed_key_id
@@ -21,6 +26,7 @@ from hub.domain.protection import sealed_key_id
 __all__ = [
     "HUB_ACTOR",
     "Consulted",
+    "DecisionEntries",
     "acknowledgement",
     "collection",
     "combination",
@@ -216,6 +222,17 @@ def _citations(values: Sequence[str]) -> str | None:
 def disclosure(decided: Disclosure, row: Mapping[str, Any] | None = None) -> AuditEntry:
     """The router decided a recipient may receive these fields of a notification (`row`: the
     disclosures row as written, whose digests the entry carries)."""
+    return _disclosure(
+        decided,
+        None if row is None else row_evidence(row),
+        _joined(decided.purposes),
+        _citations(decided.legal_bases),
+    )
+
+
+def _disclosure(
+    decided: Disclosure, evidence: RowEvidence | None, purpose: str | None, basis: str | None
+) -> AuditEntry:
     details: dict[str, JsonValue] = {
         "disclosure_id": decided.disclosure_id,
         "event_type": decided.event_type,
@@ -225,8 +242,8 @@ def disclosure(decided: Disclosure, row: Mapping[str, Any] | None = None) -> Aud
     }
     if decided.acknowledge_within is not None:
         details["acknowledge_within_seconds"] = int(decided.acknowledge_within.total_seconds())
-    if row is not None:
-        details |= row_evidence(row).as_details()
+    if evidence is not None:
+        details |= evidence.as_details()
     return AuditEntry(
         kind=AuditKind.DISCLOSURE,
         occurred_at=decided.decided_at,
@@ -238,8 +255,8 @@ def disclosure(decided: Disclosure, row: Mapping[str, Any] | None = None) -> Aud
         recipient_id=decided.recipient_id,
         fields=decided.fields,
         rules=decided.rules,
-        purpose=_joined(decided.purposes),
-        legal_basis=_citations(decided.legal_bases),
+        purpose=purpose,
+        legal_basis=basis,
         policy_version=decided.policy_version,
         outcome="disclosed",
         state="pending",
@@ -251,6 +268,17 @@ def denial(refused: DisclosureDenial, row: Mapping[str, Any] | None = None) -> A
     """The router refused a candidate recipient a notification (the rules considered; the
     reasons are the policy's own words about rules and conditions, not about the person).
     `row`: the disclosure_denials row as written, whose digests the entry carries."""
+    return _denial(
+        refused,
+        None if row is None else row_evidence(row),
+        _joined(refused.purposes),
+        _citations(refused.legal_bases),
+    )
+
+
+def _denial(
+    refused: DisclosureDenial, evidence: RowEvidence | None, purpose: str | None, basis: str | None
+) -> AuditEntry:
     details: dict[str, JsonValue] = {
         "denial_id": refused.denial_id,
         "event_type": refused.event_type,
@@ -258,8 +286,8 @@ def denial(refused: DisclosureDenial, row: Mapping[str, Any] | None = None) -> A
         "trigger_position": refused.trigger_position,
         "reasons": [reason[:200] for reason in refused.reasons[:10]],
     }
-    if row is not None:
-        details |= row_evidence(row).as_details()
+    if evidence is not None:
+        details |= evidence.as_details()
     return AuditEntry(
         kind=AuditKind.DISCLOSURE,
         occurred_at=refused.decided_at,
@@ -270,12 +298,54 @@ def denial(refused: DisclosureDenial, row: Mapping[str, Any] | None = None) -> A
         source=refused.source,
         recipient_id=refused.recipient_id,
         rules=refused.rules,
-        purpose=_joined(refused.purposes),
-        legal_basis=_citations(refused.legal_bases),
+        purpose=purpose,
+        legal_basis=basis,
         policy_version=refused.policy_version,
         outcome="denied",
         details=details,
     )
+
+
+class DecisionEntries:
+    """The entries of many decisions, as `disclosure` and `denial` make them, byte for byte,
+    with what decisions repeat worked out once: the digests of the columns they share
+    (`RememberedDigests`), and the purposes and citations of the same rules. Keep one per
+    batch of decisions (it remembers what it saw)."""
+
+    __slots__ = ("_citations", "_digests", "_joined")
+
+    def __init__(self) -> None:
+        self._digests = RememberedDigests()
+        self._joined: dict[tuple[str, ...], str | None] = {}
+        self._citations: dict[tuple[str, ...], str | None] = {}
+
+    def _purpose(self, purposes: tuple[str, ...]) -> str | None:
+        if purposes not in self._joined:
+            self._joined[purposes] = _joined(purposes)
+        return self._joined[purposes]
+
+    def _basis(self, legal_bases: tuple[str, ...]) -> str | None:
+        if legal_bases not in self._citations:
+            self._citations[legal_bases] = _citations(legal_bases)
+        return self._citations[legal_bases]
+
+    def disclosure(self, decided: Disclosure, row: Mapping[str, Any]) -> AuditEntry:
+        """`disclosure(decided, row)`."""
+        return _disclosure(
+            decided,
+            self._digests.row_evidence(row),
+            self._purpose(decided.purposes),
+            self._basis(decided.legal_bases),
+        )
+
+    def denial(self, refused: DisclosureDenial, row: Mapping[str, Any]) -> AuditEntry:
+        """`denial(refused, row)`."""
+        return _denial(
+            refused,
+            self._digests.row_evidence(row),
+            self._purpose(refused.purposes),
+            self._basis(refused.legal_bases),
+        )
 
 
 def delivery(

@@ -11,6 +11,7 @@ the shape is a new `FORMAT_VERSION`, with the old one still readable.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -242,12 +243,10 @@ def _name_set(name: str, values: Iterable[str]) -> tuple[str, ...]:
     if isinstance(values, str):
         raise AuditEntryInvalid(f"{name} is a collection of names, not one string")
     values = tuple(values)
-    # All the names checked in one scan, each followed by a newline (and holding none itself:
-    # as many newlines as names); any doubt, one by one below, which says what is wrong.
     if all(type(value) is str for value in values):
-        joined = "".join(f"{value}\n" for value in values)
-        if joined.count("\n") == len(values) and _NAMES.fullmatch(joined):
-            return tuple(sorted(set(values)))
+        checked = _checked_names(values)
+        if checked is not None:
+            return checked
     result = set()
     for value in values:
         if not isinstance(value, str) or not _NAME.fullmatch(value):
@@ -256,6 +255,19 @@ def _name_set(name: str, values: Iterable[str]) -> tuple[str, ...]:
             )
         result.add(value)
     return tuple(sorted(result))
+
+
+@functools.lru_cache(maxsize=4096)
+def _checked_names(values: tuple[str, ...]) -> tuple[str, ...] | None:
+    """`values` sorted without repeats if every one is a name, else None (`_name_set` then says
+    which is not). Remembered: the entries of a batch repeat the same rules' field and rule
+    names."""
+    # All the names checked in one scan, each followed by a newline (and holding none itself:
+    # as many newlines as names).
+    joined = "".join(f"{value}\n" for value in values)
+    if joined.count("\n") == len(values) and _NAMES.fullmatch(joined):
+        return tuple(sorted(set(values)))
+    return None
 
 
 def _list_of_str(name: str, value: object) -> list[str]:
@@ -301,13 +313,30 @@ def _freeze_plain(value: object) -> JsonValue:
             raise _NotPlain
         return value
     if type(value) is dict or type(value) is MappingProxyType:
-        for key in value:
-            if type(key) is not str or not _DETAILS_KEY.fullmatch(key):
+        frozen: dict[str, JsonValue] = {}
+        for key in sorted(value):
+            if type(key) is not str or not _is_details_key(key):
                 raise _NotPlain
-        return MappingProxyType({key: _freeze_plain(value[key]) for key in sorted(value)})
+            item = value[key]
+            # The scalars of a mapping checked here, without a call each (most of `details`).
+            if type(item) is str:
+                item.encode("utf-8")
+            elif type(item) is int:
+                if abs(item) > _MAX_SAFE_INTEGER:
+                    raise _NotPlain
+            elif item is not None and type(item) is not bool:
+                item = _freeze_plain(item)
+            frozen[key] = item
+        return MappingProxyType(frozen)
     if type(value) is list or type(value) is tuple:
         return tuple(_freeze_plain(item) for item in value)
     raise _NotPlain
+
+
+@functools.lru_cache(maxsize=1024)
+def _is_details_key(key: str) -> bool:
+    """Whether `key` may name a value in `details` (remembered: entries repeat their keys)."""
+    return _DETAILS_KEY.fullmatch(key) is not None
 
 
 def _freeze(value: object, where: str) -> JsonValue:

@@ -36,6 +36,7 @@ __all__ = [
     "COLUMN_DIGEST_LENGTH",
     "ColumnMismatch",
     "LoggedFacts",
+    "RememberedDigests",
     "RowEvidence",
     "column_digest",
     "compare_row",
@@ -196,6 +197,45 @@ def row_evidence(row: Mapping[str, Any]) -> RowEvidence:
         _row_hash(digests),
         {name: digest[:COLUMN_DIGEST_LENGTH] for name, digest in digests.items()},
     )
+
+
+class RememberedDigests:
+    """`row_evidence` for many rows that repeat most of their values, each distinct value
+    digested once: a router batch's decisions share their event's columns, the policy version
+    and the decision time, and the same rules give the same lists of fields, rules, purposes
+    and bases. The evidence is `row_evidence`'s, digest for digest. Keep one per batch (it
+    remembers every value it saw)."""
+
+    __slots__ = ("_known",)
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[type, Any], str] = {}
+
+    def row_evidence(self, row: Mapping[str, Any]) -> RowEvidence:
+        known = self._known
+        digests: dict[str, str] = {}
+        for name, value in row.items():
+            kind = type(value)
+            # Keys under which equal values are the same JSON: the exact type with the value
+            # (True and 1 are equal but not the same JSON), a list of strings as a tuple.
+            key: tuple[type, Any]
+            if kind in _REMEMBERED or kind is datetime:
+                key = (kind, value)
+            elif kind is list and all(type(item) is str for item in value):
+                key = (list, tuple(value))
+            else:
+                digests[name] = column_digest(value)
+                continue
+            digest = known.get(key)
+            if digest is None:
+                digest = known[key] = column_digest(value)
+            digests[name] = digest
+        # `_row_hash`'s bytes: the digests are plain strings, so `_plain` would copy them as
+        # they are.
+        return RowEvidence(
+            hashlib.sha256(_ENCODER.encode(digests).encode("utf-8")).hexdigest(),
+            {name: digest[:COLUMN_DIGEST_LENGTH] for name, digest in digests.items()},
+        )
 
 
 @dataclass(frozen=True, slots=True)
