@@ -7,7 +7,13 @@ from collections.abc import Callable, Sequence
 from hub.domain.audit.merkle import HASH_SIZE, SubtreeAccessor
 from hub.domain.audit.records import Leaf
 
-__all__ = ["SubtreeKey", "completed_above_leaves", "frontier_keys", "keys_used_by"]
+__all__ = [
+    "SubtreeKey",
+    "completed_above_leaves",
+    "completed_ranges",
+    "frontier_keys",
+    "keys_used_by",
+]
 
 #: A perfect subtree's (level, index); level 0 is a leaf.
 SubtreeKey = tuple[int, int]
@@ -51,3 +57,19 @@ def completed_above_leaves(page: Sequence[Leaf]) -> set[SubtreeKey]:
             level += 1
             keys.add((level, index >> level))
     return keys
+
+
+def completed_ranges(first: int, last: int) -> list[tuple[int, int, int]]:
+    """The perfect subtrees of level 1 and up that leaves `first`..`last` complete, as
+    (level, first index, last index) per level: those whose last leaf is among them (subtree
+    `(level, index)` ends at leaf `(index + 1) * 2**level - 1`). Empty if `first > last` or
+    `first < 0`."""
+    if first < 0 or first > last:
+        return []
+    ranges = []
+    for level in range(1, (last + 1).bit_length()):
+        low = ((first + (1 << level)) >> level) - 1
+        high = ((last + 1) >> level) - 1
+        if low <= high:
+            ranges.append((level, low, high))
+    return ranges
