@@ -74,9 +74,10 @@ class _SqlEvidenceSnapshot:
     # -- the log and its query index -------------------------------------------------------------
 
     async def indexed_entries(self, after: int, limit: int) -> list[IndexedEntry]:
-        index_columns = [c.label(f"index_{c.name}") for c in audit_index.c]
+        # Plain tuples, not a mapping per row: this reads every entry of the log.
+        names = [c.name for c in audit_index.c]
         query = (
-            sa.select(audit_entries.c.position, audit_entries.c.entry, *index_columns)
+            sa.select(audit_entries.c.position, audit_entries.c.entry, *audit_index.c)
             .select_from(
                 audit_entries.outerjoin(
                     audit_index, audit_index.c.position == audit_entries.c.position
@@ -87,15 +88,10 @@ class _SqlEvidenceSnapshot:
             .limit(limit)
         )
         found = []
-        for row in await self._mappings(query):
-            index = {c.name: row[f"index_{c.name}"] for c in audit_index.c}
-            found.append(
-                IndexedEntry(
-                    int(row["position"]),
-                    row["entry"],
-                    None if index["position"] is None else index,
-                )
-            )
+        key = 2 + names.index("position")  # the index row's own position: None without one
+        for row in (await self._connection.execute(query)).all():
+            index = None if row[key] is None else dict(zip(names, row[2:], strict=True))
+            found.append(IndexedEntry(int(row[0]), row[1], index))
         return found
 
     async def index_rules(self, first: int, last: int) -> dict[int, set[str]]:

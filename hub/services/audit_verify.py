@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from hub.domain.audit.entries import format_timestamp
 from hub.domain.audit.export_file import EXPORT_FORMAT, entry_line, line
 from hub.domain.audit.held import HeldCheckpoint
+from hub.domain.audit.json_text import decode
 from hub.domain.audit.records import EntryRow, Leaf, LeafRow, StoredCheckpoint, StoredEntry
 from hub.domain.audit.replay import TreeReplay, report
 from hub.domain.audit.verification import (
@@ -364,27 +364,6 @@ async def _check_held_is_stored(snapshot: AuditSnapshot, held: HeldCheckpoint, s
         )
 
 
-_DECODER = json.JSONDecoder()
-#: `json.loads` without its wrapper (which refuses a leading BOM that `decode` refuses as well).
-_decode = _DECODER.decode
-#: What `_decode` runs after skipping leading whitespace: the C scanner, (value, end).
-#: (typeshed does not declare the attribute the decoder sets itself.)
-_scan: Callable[[str, int], tuple[Any, int]] = vars(_DECODER)["scan_once"]
-
-
-def _document(text: str) -> Any:
-    """`_decode(text)` (ValueError if it is not JSON): the scanner alone when the text is one
-    JSON value from its first character to its last, as a stored entry is; the whole decoder
-    (leading and trailing whitespace, extra data) otherwise."""
-    try:
-        document, end = _scan(text, 0)
-    except StopIteration:
-        return _decode(text)
-    if end != len(text):
-        return _decode(text)
-    return document
-
-
 class _Columns:
     """The kind and time columns (for queries) must say what the hashed entry says."""
 
@@ -396,7 +375,7 @@ class _Columns:
     def agree(self, row: EntryRow) -> bool:
         _, kind, moment, text = row
         try:
-            document = _document(text)
+            document = decode(text)
             logged_kind, occurred_at = document["kind"], document["occurred_at"]
         except (ValueError, TypeError, KeyError):
             return False
