@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from hub.domain.audit.merkle import HASH_SIZE, SubtreeAccessor
-from hub.domain.audit.records import Leaf
 
 __all__ = [
     "SubtreeKey",
-    "completed_above_leaves",
     "completed_ranges",
     "frontier_keys",
     "keys_used_by",
@@ -45,18 +43,6 @@ def keys_used_by(compute: Callable[[SubtreeAccessor], object]) -> list[SubtreeKe
 
     compute(record)
     return used
-
-
-def completed_above_leaves(page: Sequence[Leaf]) -> set[SubtreeKey]:
-    """The perfect subtrees of level 1 and up that the leaves of `page` complete."""
-    keys: set[SubtreeKey] = set()
-    for leaf in page:
-        index = leaf.leaf_index
-        level = 0
-        while (index >> level) & 1:
-            level += 1
-            keys.add((level, index >> level))
-    return keys
 
 
 def completed_ranges(first: int, last: int) -> list[tuple[int, int, int]]:
