@@ -280,26 +280,6 @@ class _SqlSnapshot:
     async def completed_subtrees(self, first: int, last: int) -> dict[SubtreeKey, bytes]:
         return await self._pages.completed_subtrees(first, last)
 
-    async def entries(self, after: int, limit: int) -> list[StoredEntry]:
-        # Plain tuples fetched at once, not mappings row by row: verification reads the
-        # whole log through here.
-        query = (
-            sa.select(
-                audit_entries.c.position,
-                audit_entries.c.kind,
-                audit_entries.c.occurred_at,
-                audit_entries.c.entry,
-            )
-            .where(audit_entries.c.position > after)
-            .order_by(audit_entries.c.position)
-            .limit(limit)
-        )
-        rows = (await self._connection.execute(query)).all()
-        return [
-            StoredEntry(int(position), kind, _utc(occurred_at), entry)
-            for position, kind, occurred_at, entry in rows
-        ]
-
     async def count_entries(self, after: int) -> int:
         query = (
             sa.select(sa.func.count())

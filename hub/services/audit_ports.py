@@ -53,10 +53,6 @@ class AuditLog(Protocol):
 class AuditSnapshot(Protocol):
     """One consistent, read-only view of the whole log (verification and export)."""
 
-    async def entries(self, after: int, limit: int) -> list[StoredEntry]:
-        """Stored entries with position > `after`, by position, sequenced or not."""
-        ...
-
     async def count_entries(self, after: int) -> int:
         """How many stored entries have position > `after`."""
         ...
@@ -70,11 +66,12 @@ class AuditSnapshot(Protocol):
         ...
 
     async def entry_rows(self, after: int, limit: int) -> Sequence[EntryRow]:
-        """`entries` as plain rows (verification reads the whole log through here)."""
+        """Stored entries with position > `after`, by position, sequenced or not, as plain
+        rows (verification reads the whole log through here)."""
         ...
 
     async def leaf_rows(self, start: int, limit: int) -> Sequence[LeafRow]:
-        """`leaves` as plain rows."""
+        """`leaves` as plain rows (as above)."""
         ...
 
     async def completed_subtrees(self, first: int, last: int) -> dict[SubtreeKey, bytes]:
