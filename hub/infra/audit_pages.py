@@ -3,8 +3,8 @@ subtrees they complete, as plain rows inside the snapshot's transaction.
 
 On PostgreSQL they come straight from asyncpg's records, through statements it prepares once:
 building SQLAlchemy rows and then dataclasses for a million entries, leaves and subtrees cost
-more CPU than the hashing they are checked by (bench/RESULTS.md, "Audit verification"). The
-statements are the same on SQLite, through SQLAlchemy."""
+more CPU than the hashing they are checked by (bench/RESULTS.md, 2026-12-07, "`hub audit
+verify` of 1,000,000 entries"). SQLite reads the same through SQLAlchemy Core."""
 
 from __future__ import annotations
 
