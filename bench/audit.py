@@ -24,6 +24,7 @@ To time or profile verification alone, build a log once and keep it, then run on
 
     .venv/bin/python bench/audit.py --entries 100000 --keep-log /tmp/log.json --steps none
     .venv/bin/python bench/audit.py --use-log /tmp/log.json --steps verify --profile /tmp/prof
+    .venv/bin/python bench/audit.py --use-log /tmp/log.json --steps cli   # `hub audit verify`
     .venv/bin/python bench/audit.py --drop-log /tmp/log.json
 
 Needs PostgreSQL for the default backend (deploy/local/postgres.sh start). Every figure comes
@@ -42,6 +43,7 @@ import os
 import platform
 import queue
 import random
+import resource
 import shutil
 import statistics
 import sys
@@ -58,6 +60,7 @@ from typing import Any
 import psutil
 import sqlalchemy as sa
 import yaml
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -271,14 +274,15 @@ async def hub_database(
         yield config
     finally:
         await engine.dispose()
-        if keep:
-            pass
-        elif schema is not None:
-            admin = create_async_engine(PG_URL)
-            async with admin.begin() as connection:
-                await connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-            await admin.dispose()
-        shutil.rmtree(data_dir, ignore_errors=True)
+        if not keep:
+            # A kept log keeps its data directory too: the checkpoints and leaf hashes
+            # published outside the database, which verification checks the log against.
+            if schema is not None:
+                admin = create_async_engine(PG_URL)
+                async with admin.begin() as connection:
+                    await connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+                await admin.dispose()
+            shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def kept_log(path: Path) -> tuple[DbConfig, bytes, int]:
@@ -749,6 +753,65 @@ def verification(
     path.unlink()
 
 
+async def verify_command(config: DbConfig, engine: AsyncEngine, raw_key: bytes) -> None:
+    """`hub audit verify` end to end, as an operator or the hourly CronJob runs it: a fresh
+    process, the tree, then the rows and the query index against the log (indexed first if
+    the log was bulk-inserted), the run recorded. Its wall time, CPU time (user + system, from
+    the children's resource usage before and after) and peak RSS (the largest of this bench's
+    children: run `--steps cli` alone for the command's own)."""
+    async with engine.connect() as connection:
+        indexed = (
+            await connection.execute(sa.text("SELECT count(*) FROM audit_index"))
+        ).scalar_one()
+    if not indexed:
+        seconds = await index_bulk_rows(config, engine)
+        figure("index the bulk-inserted entries (for the evidence check, once)", f"{seconds:.1f} s")
+    pem = (
+        Ed25519PrivateKey.from_private_bytes(raw_key)
+        .private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        .decode()
+    )
+    settings = config.settings()
+    environment = {
+        **os.environ,
+        "HUB_ENVIRONMENT": "test",
+        "HUB_DATA_DIR": config.data_dir,
+        "HUB_AUDIT_SIGNING_KEY": pem,
+        "HUB_AUDIT_KEY_NAME": KEY_NAME,
+        "HUB_AUDIT_ORIGIN": ORIGIN,
+        "PYTHONPATH": str(ROOT),
+    }
+    if settings.database_url is not None:
+        environment["HUB_DATABASE_URL"] = settings.database_url.get_secret_value()
+        environment["HUB_DATABASE_SCHEMA"] = config.schema or ""
+    command = [sys.executable, "-c", "import sys; from hub.cli import main; sys.exit(main())"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    began = time.perf_counter()
+    process = await asyncio.create_subprocess_exec(
+        *command, "audit", "verify", "--json", env=environment, stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await process.communicate()
+    elapsed = time.perf_counter() - began
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    user, system = usage.ru_utime - before.ru_utime, usage.ru_stime - before.ru_stime
+    report = json.loads(out)
+    evidence = report.get("evidence") or {}
+    figure(
+        "`hub audit verify` (fresh process, tree + rows + index)",
+        f"{elapsed:.1f} s wall; ok={report['ok']}, {report['entries']:,} entries, "
+        f"{report['checkpoints']} checkpoints, {evidence.get('index_entries', 0):,} index rows",
+    )
+    figure(
+        "  CPU and memory",
+        f"the command's CPU {user + system:.1f} s (user {user:.1f}, system {system:.1f}); "
+        f"peak RSS {usage.ru_maxrss / 1024:,.0f} MiB",
+    )
+
+
 # -- 4. proofs -------------------------------------------------------------------------------------
 
 
@@ -1005,7 +1068,7 @@ async def main() -> None:
 
 
 #: The steps after the log is built.
-STEPS = ("verify", "export", "verify_export", "proofs", "history")
+STEPS = ("verify", "cli", "export", "verify_export", "proofs", "history")
 
 
 async def after_build(
@@ -1019,6 +1082,8 @@ async def after_build(
     verification(config, raw_key, workdir, size, steps, args.profile)
     engine = config.engine()
     try:
+        if "cli" in steps:
+            await verify_command(config, engine, raw_key)
         if "proofs" in steps:
             await proofs(args, engine, signer_from(raw_key))
         if "history" in steps:

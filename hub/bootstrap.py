@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -20,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hub.auth.tokens import TokenService
 from hub.auth.webhook_keys import load_webhook_signer
 from hub.bootstrap_admin import client_administration
+from hub.bootstrap_audit import recorded_audit_verification
 from hub.domain.loaded_contract import load_contract
 from hub.domain.policy import PolicyBundle
 from hub.domain.schema_revisions import SchemaVerdict
@@ -302,12 +301,9 @@ class Container:
 
     def recorded_audit_verification(self) -> RecordedVerification:
         """`hub audit verify`: the log against its checkpoints, then the rows against the log,
-        recorded as a run of this process."""
-        return RecordedVerification(
-            self.audit_verifier(),
-            self.audit_evidence(),
-            self.audit_verification_runs(),
-            ran_by=f"{socket.gethostname()}:{os.getpid()}",
+        recorded as a run of this process (the CLI builds it light: `hub.bootstrap_audit`)."""
+        return recorded_audit_verification(
+            self.engine, self.audit_log, self.audit_signer, self.audit_checkpoints
         )
 
     def router(

@@ -296,12 +296,13 @@ def _held(path: Path | None) -> HeldCheckpoint | None:
 
 
 async def _verify(args: argparse.Namespace, settings: Settings) -> int:
-    from hub import bootstrap
+    # The light composition root: what verification needs and nothing else.
+    from hub.bootstrap_audit import verifying
 
     held = _held(args.checkpoint)
-    async with bootstrap.running(settings) as container:
+    async with verifying(settings) as verification:
         with working("verifying the audit log, then the stored rows against it"):
-            outcome = await container.recorded_audit_verification().run(held)
+            outcome = await verification.run(held)
     if outcome.evidence is None:
         return _print_report(outcome.report, as_json=args.json)
     return _print_evidence(outcome.report, outcome.evidence, as_json=args.json)

@@ -28,7 +28,9 @@ from hub.domain.audit.checkpoint import CheckpointError, VerifierKey, load_or_cr
 from hub.domain.audit.entries import AuditEntry
 from hub.domain.audit.evidence import index_facts
 from hub.domain.audit.records import (
+    EntryRow,
     Leaf,
+    LeafRow,
     SequencedEntry,
     StoredCheckpoint,
     StoredEntry,
@@ -36,6 +38,7 @@ from hub.domain.audit.records import (
 )
 from hub.domain.audit.subtrees import SubtreeKey
 from hub.errors import InvalidInput, StoreError
+from hub.infra.audit_pages import VerificationPages
 from hub.infra.dberrors import translated
 from hub.infra.store_driver import driver_connection
 from hub.infra.store_sqlite import timestamp
@@ -260,6 +263,10 @@ class SqlAuditLog:
             else {}
         )
         async with self._connection(**options) as connection, connection.begin():
+            if self._postgres:
+                # Begin the transaction now (asyncpg's adapter begins it at the first statement):
+                # the snapshot's pages are read from the driver, inside it.
+                await connection.execute(sa.text("SELECT 1"))
             yield _SqlSnapshot(connection)
 
     # -- the boundary ----------------------------------------------------------------------------
@@ -284,26 +291,16 @@ class _SqlSnapshot:
 
     def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection
+        self._pages = VerificationPages(connection)
 
-    async def entries(self, after: int, limit: int) -> list[StoredEntry]:
-        # Plain tuples fetched at once, not mappings row by row: verification reads the
-        # whole log through here.
-        query = (
-            sa.select(
-                audit_entries.c.position,
-                audit_entries.c.kind,
-                audit_entries.c.occurred_at,
-                audit_entries.c.entry,
-            )
-            .where(audit_entries.c.position > after)
-            .order_by(audit_entries.c.position)
-            .limit(limit)
-        )
-        rows = (await self._connection.execute(query)).all()
-        return [
-            StoredEntry(int(position), kind, _utc(occurred_at), entry)
-            for position, kind, occurred_at, entry in rows
-        ]
+    async def entry_rows(self, after: int, limit: int) -> Sequence[EntryRow]:
+        return await self._pages.entry_rows(after, limit)
+
+    async def leaf_rows(self, start: int, limit: int) -> Sequence[LeafRow]:
+        return await self._pages.leaf_rows(start, limit)
+
+    async def completed_subtrees(self, first: int, last: int) -> dict[SubtreeKey, bytes]:
+        return await self._pages.completed_subtrees(first, last)
 
     async def count_entries(self, after: int) -> int:
         query = (

@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from hub.errors import StoreError
 from hub.infra.dberrors import translated
 from hub.infra.tables import (
     audit_entries,
@@ -41,6 +42,31 @@ _TABLES: dict[str, tuple[sa.Table, sa.Column[Any]]] = {
 }
 
 
+#: The pages of the whole log, as asyncpg runs them on PostgreSQL (prepared once).
+#: The columns of `audit_index` the checker compares (`hub.domain.audit.evidence.index_facts`)
+#: and its key.
+_INDEX_COLUMNS = (
+    "position",
+    "kind",
+    "occurred_at",
+    "actor",
+    "person_id",
+    "recipient_id",
+    "event_id",
+    "purpose",
+)
+_INDEXED_ENTRIES = (
+    "SELECT e.position, e.entry, i.position, i.kind, i.occurred_at, i.actor, i.person_id, "
+    "i.recipient_id, i.event_id, i.purpose "
+    "FROM audit_entries AS e LEFT JOIN audit_index AS i ON i.position = e.position "
+    "WHERE e.position > $1 ORDER BY e.position LIMIT $2"
+)
+_ENTRIES_OF_KIND = (
+    "SELECT position, entry FROM audit_entries "
+    "WHERE kind = $1 AND position > $2 ORDER BY position LIMIT $3"
+)
+
+
 class SqlEvidence:
     """`hub.services.audit_evidence.EvidenceSource` on one SQLAlchemy engine."""
 
@@ -59,6 +85,10 @@ class SqlEvidence:
             if options:
                 connection = await connection.execution_options(**options)
             async with connection.begin():
+                if self._postgres:
+                    # Begin the transaction now (asyncpg's adapter begins it at the first
+                    # statement): the entries are read from the driver, inside it.
+                    await connection.execute(sa.text("SELECT 1"))
                 yield _SqlEvidenceSnapshot(connection)
 
 
@@ -67,6 +97,19 @@ class _SqlEvidenceSnapshot:
 
     def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection
+        self._postgres = connection.dialect.name == "postgresql"
+        self._driver: Any = None
+
+    async def _asyncpg(self) -> Any:
+        """asyncpg's connection inside the snapshot's transaction (on PostgreSQL, the pages
+        of the whole log come from its records: `hub.infra.audit_pages`)."""
+        if self._driver is None:
+            raw = await self._connection.get_raw_connection()
+            driver: Any = raw.driver_connection
+            if not driver.is_in_transaction():
+                raise StoreError("the evidence snapshot's transaction has not begun")
+            self._driver = driver
+        return self._driver
 
     async def _mappings(self, query: sa.Select[Any]) -> list[dict[str, Any]]:
         return [dict(row) for row in (await self._connection.execute(query)).mappings()]
@@ -74,9 +117,14 @@ class _SqlEvidenceSnapshot:
     # -- the log and its query index -------------------------------------------------------------
 
     async def indexed_entries(self, after: int, limit: int) -> list[IndexedEntry]:
-        index_columns = [c.label(f"index_{c.name}") for c in audit_index.c]
+        # Plain tuples, not a mapping per row: this reads every entry of the log.
+        names = _INDEX_COLUMNS
         query = (
-            sa.select(audit_entries.c.position, audit_entries.c.entry, *index_columns)
+            sa.select(
+                audit_entries.c.position,
+                audit_entries.c.entry,
+                *(audit_index.c[name] for name in names),
+            )
             .select_from(
                 audit_entries.outerjoin(
                     audit_index, audit_index.c.position == audit_entries.c.position
@@ -86,16 +134,17 @@ class _SqlEvidenceSnapshot:
             .order_by(audit_entries.c.position)
             .limit(limit)
         )
+        rows: Sequence[Sequence[Any]]
+        if self._postgres:
+            driver = await self._asyncpg()
+            rows = await driver.fetch(_INDEXED_ENTRIES, after, limit)
+        else:
+            rows = (await self._connection.execute(query)).all()
         found = []
-        for row in await self._mappings(query):
-            index = {c.name: row[f"index_{c.name}"] for c in audit_index.c}
-            found.append(
-                IndexedEntry(
-                    int(row["position"]),
-                    row["entry"],
-                    None if index["position"] is None else index,
-                )
-            )
+        key = 2 + names.index("position")  # the index row's own position: None without one
+        for row in rows:
+            index = None if row[key] is None else dict(zip(names, row[2:], strict=True))
+            found.append(IndexedEntry(int(row[0]), row[1], index))
         return found
 
     async def index_rules(self, first: int, last: int) -> dict[int, set[str]]:
@@ -135,6 +184,10 @@ class _SqlEvidenceSnapshot:
         return [LoggedEntry(int(p), e) for p, e in await self._connection.execute(query)]
 
     async def entries_of_kind(self, kind: str, after: int, limit: int) -> list[LoggedEntry]:
+        if self._postgres:
+            driver = await self._asyncpg()
+            records = await driver.fetch(_ENTRIES_OF_KIND, kind, after, limit)
+            return [LoggedEntry(position, entry) for position, entry in records]
         query = (
             sa.select(audit_entries.c.position, audit_entries.c.entry)
             .where(audit_entries.c.kind == kind, audit_entries.c.position > after)

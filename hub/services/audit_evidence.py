@@ -467,6 +467,8 @@ class EvidenceChecker:
             wanted: dict[str, list[tuple[int, Any]]] = {}
             for logged in page:
                 entry = _parse(logged.position, logged.entry)
+                if RowEvidence.from_entry(entry) is None:
+                    continue  # from before binding: nothing to look for
                 for bound in tables:
                     row_key = _logged_key(bound, entry)
                     if row_key is not None:
@@ -519,9 +521,8 @@ class EvidenceChecker:
 
 
 def _logged_key(bound: _Bound, entry: LoggedFacts) -> Any:
-    """The key of the row `entry` says was written to `bound.table`, if it binds one."""
-    if RowEvidence.from_entry(entry) is None:
-        return None  # from before binding: nothing to look for
+    """The key of the row `entry` (an entry that binds rows) says was written to
+    `bound.table`, if any."""
     if bound is _EVENTS:
         return _detail(entry, "position") if entry.outcome == "stored" else None
     if bound is _DISCLOSURES:

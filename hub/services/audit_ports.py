@@ -14,7 +14,15 @@ from hub.domain.audit.checkpoint import Checkpoint, sign_checkpoint, verifier_ke
 from hub.domain.audit.entries import AuditEntry
 from hub.domain.audit.held import HeldCheckpoint
 from hub.domain.audit.merkle import SubtreeAccessor
-from hub.domain.audit.records import Leaf, SequencedEntry, StoredCheckpoint, StoredEntry, TreeHead
+from hub.domain.audit.records import (
+    EntryRow,
+    Leaf,
+    LeafRow,
+    SequencedEntry,
+    StoredCheckpoint,
+    StoredEntry,
+    TreeHead,
+)
 from hub.domain.audit.subtrees import SubtreeKey, keys_used_by
 from hub.errors import StoreError
 
@@ -45,10 +53,6 @@ class AuditLog(Protocol):
 class AuditSnapshot(Protocol):
     """One consistent, read-only view of the whole log (verification and export)."""
 
-    async def entries(self, after: int, limit: int) -> list[StoredEntry]:
-        """Stored entries with position > `after`, by position, sequenced or not."""
-        ...
-
     async def count_entries(self, after: int) -> int:
         """How many stored entries have position > `after`."""
         ...
@@ -59,6 +63,20 @@ class AuditSnapshot(Protocol):
 
     async def sequenced(self, start: int, limit: int) -> list[SequencedEntry]:
         """Leaves with index >= `start` and their entries, by index."""
+        ...
+
+    async def entry_rows(self, after: int, limit: int) -> Sequence[EntryRow]:
+        """Stored entries with position > `after`, by position, sequenced or not, as plain
+        rows (verification reads the whole log through here)."""
+        ...
+
+    async def leaf_rows(self, start: int, limit: int) -> Sequence[LeafRow]:
+        """`leaves` as plain rows (as above)."""
+        ...
+
+    async def completed_subtrees(self, first: int, last: int) -> dict[SubtreeKey, bytes]:
+        """The stored perfect subtrees of level 1 and up that leaves `first`..`last` complete
+        (those whose last leaf is among them), as far as they are stored."""
         ...
 
     async def leaves_with_hash(self, leaf_hash: bytes) -> list[int]:

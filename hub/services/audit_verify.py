@@ -9,7 +9,7 @@ export (JSON Lines) carries the entries and the signed checkpoints, and
 from __future__ import annotations
 
 import asyncio
-import json
+import hashlib
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -20,10 +20,9 @@ from typing import IO
 from hub.domain.audit.entries import format_timestamp
 from hub.domain.audit.export_file import EXPORT_FORMAT, entry_line, line
 from hub.domain.audit.held import HeldCheckpoint
-from hub.domain.audit.merkle import leaf_hash
-from hub.domain.audit.records import Leaf, StoredCheckpoint, StoredEntry
+from hub.domain.audit.json_text import decode
+from hub.domain.audit.records import EntryRow, Leaf, LeafRow, StoredCheckpoint, StoredEntry
 from hub.domain.audit.replay import TreeReplay, report
-from hub.domain.audit.subtrees import completed_above_leaves
 from hub.domain.audit.verification import (
     Failed,
     VerificationFailure,
@@ -46,7 +45,7 @@ class _Entries:
     def __init__(self, snapshot: AuditSnapshot, page: int) -> None:
         self._snapshot = snapshot
         self._page = page
-        self.buffer: list[StoredEntry] = []
+        self.buffer: Sequence[EntryRow] = []
         self.next = 0
         self._after = _LOWEST
         self._exhausted = False
@@ -55,10 +54,10 @@ class _Entries:
         """Called when `next` has reached the end of `buffer`: the next page, if any."""
         if self._exhausted:
             return
-        found = await self._snapshot.entries(self._after, self._page)
+        found = await self._snapshot.entry_rows(self._after, self._page)
         self._exhausted = len(found) < self._page
         if found:
-            self._after = found[-1].position
+            self._after = found[-1][0]
         self.buffer, self.next = found, 0
 
 
@@ -121,43 +120,54 @@ class AuditVerifier:
         self, snapshot: AuditSnapshot, replay: TreeReplay, claims: _StoredClaims
     ) -> int:
         """Every leaf in index order against the entries in position order; the position of
-        the last leaf's entry."""
+        the last leaf's entry.
+
+        The hot loop of `hub audit verify` (a million entries: bench/RESULTS.md): rows stay
+        tuples, `Leaf` and `StoredEntry` are built only to name a failure, the leaf hash is
+        SHA-256 called directly, and the checkpoints are looked at only when one is due."""
         entries = _Entries(snapshot, self._page)
+        columns = _Columns()
+        sha256 = hashlib.sha256
         expected, last_position, cursor = 0, 0, _LOWEST
         while True:
-            page = await snapshot.leaves(cursor, self._page)
+            page = await snapshot.leaf_rows(cursor, self._page)
             if not page:
                 return last_position
-            cursor = page[-1].leaf_index + 1
-            stored_subtrees = await snapshot.subtrees(completed_above_leaves(page))
-            first = page[0].leaf_index
+            first = page[0][0]
+            cursor = page[-1][0] + 1
+            # Only leaves first, first + 1 … can pass the index check below.
+            stored_subtrees = await snapshot.completed_subtrees(first, first + len(page) - 1)
             published = await self._held.leaf_hashes(first, len(page))
-            for leaf in page:
-                if leaf.leaf_index != expected:
-                    raise Failed(_leaf_missing(expected, leaf, last_position))
-                if leaf.entry_position <= last_position:
-                    raise Failed(_leaf_order(leaf, last_position))
+            for offset, (leaf_index, entry_position, stored_hash) in enumerate(page):
+                if leaf_index != expected:
+                    raise Failed(_leaf_missing(expected, _leaf(page[offset]), last_position))
+                if entry_position <= last_position:
+                    raise Failed(_leaf_order(_leaf(page[offset]), last_position))
                 if entries.next == len(entries.buffer):
                     await entries.refill()
-                entry = entries.buffer[entries.next] if entries.next < len(entries.buffer) else None
-                if entry is None or entry.position != leaf.entry_position:
-                    raise Failed(_entry_not_in_place(leaf, entry))
+                if entries.next == len(entries.buffer):
+                    raise Failed(_entry_not_in_place(_leaf(page[offset]), None))
+                row = entries.buffer[entries.next]
+                if row[0] != entry_position:
+                    raise Failed(_entry_not_in_place(_leaf(page[offset]), _stored(row)))
                 entries.next += 1
-                hashed = leaf_hash(entry.entry.encode("utf-8"))
-                if hashed != leaf.leaf_hash:
+                hashed = sha256(b"\x00" + row[3].encode("utf-8")).digest()
+                if hashed != stored_hash:
+                    leaf, entry = _leaf(page[offset]), _stored(row)
                     raise Failed(await _leaf_hash_failure(snapshot, leaf, entry, hashed))
-                offset = leaf.leaf_index - first
                 if offset < len(published) and published[offset] != hashed:
-                    raise Failed(_published_failure(leaf, entry))
-                _check_columns(leaf, entry)
+                    raise Failed(_published_failure(_leaf(page[offset]), _stored(row)))
+                if not columns.agree(row):
+                    raise Failed(_columns_failure(_leaf(page[offset]), _stored(row)))
                 if replay.needs_claims:
                     await claims.feed()
                 completed = replay.append(hashed)
                 if len(completed) > 1:
                     for level, index, node in completed[1:]:
                         _check_subtree(stored_subtrees.get((level, index)), level, index, node)
-                replay.reach()
-                expected, last_position = leaf.leaf_index + 1, leaf.entry_position
+                if replay.due:
+                    replay.reach()
+                expected, last_position = leaf_index + 1, entry_position
 
     async def export(self, path: Path) -> ExportSummary:
         """Write the log as JSON Lines: a header (origin, verifier key, tree size), every signed
@@ -354,28 +364,45 @@ async def _check_held_is_stored(snapshot: AuditSnapshot, held: HeldCheckpoint, s
         )
 
 
-#: `json.loads` without its wrapper (which refuses a leading BOM that `decode` refuses as well).
-_decode = json.JSONDecoder().decode
-
-
-def _check_columns(leaf: Leaf, entry: StoredEntry) -> None:
+class _Columns:
     """The kind and time columns (for queries) must say what the hashed entry says."""
-    try:
-        document = _decode(entry.entry)
-        kind, occurred_at = document["kind"], document["occurred_at"]
-    except (ValueError, TypeError, KeyError):
-        kind = occurred_at = None
-    if kind != entry.kind or occurred_at != _timestamp(entry.occurred_at):
-        raise Failed(
-            VerificationFailure(
-                "entry_columns",
-                f"the kind or time stored beside the entry at position {entry.position} "
-                f"(leaf {leaf.leaf_index}) differs from the entry itself: a column was changed",
-                leaf_index=leaf.leaf_index,
-                position=entry.position,
-                entry=entry.entry,
-            )
-        )
+
+    def __init__(self) -> None:
+        # Entries logged together share their time: format it once for them.
+        self._moment: datetime | None = None
+        self._text = ""
+
+    def agree(self, row: EntryRow) -> bool:
+        _, kind, moment, text = row
+        try:
+            document = decode(text)
+            logged_kind, occurred_at = document["kind"], document["occurred_at"]
+        except (ValueError, TypeError, KeyError):
+            return False
+        if logged_kind != kind:
+            return False
+        if moment != self._moment or moment.tzinfo is not self._moment.tzinfo:
+            self._moment, self._text = moment, _timestamp(moment)
+        return bool(occurred_at == self._text)
+
+
+def _columns_failure(leaf: Leaf, entry: StoredEntry) -> VerificationFailure:
+    return VerificationFailure(
+        "entry_columns",
+        f"the kind or time stored beside the entry at position {entry.position} "
+        f"(leaf {leaf.leaf_index}) differs from the entry itself: a column was changed",
+        leaf_index=leaf.leaf_index,
+        position=entry.position,
+        entry=entry.entry,
+    )
+
+
+def _leaf(row: LeafRow) -> Leaf:
+    return Leaf(*row)
+
+
+def _stored(row: EntryRow) -> StoredEntry:
+    return StoredEntry(*row)
 
 
 def _timestamp(moment: datetime) -> str:

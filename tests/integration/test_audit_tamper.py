@@ -394,6 +394,134 @@ async def test_the_checkpointer_refuses_to_sign_over_a_rewritten_history(
     assert "level 4, index 0" in failure.message
 
 
+# -- at the edges of the pages the verifier reads --------------------------------------------------
+# `Log.verify` reads pages of 6 leaves and 6 entries: leaves 0..5, 6..11, 12..17 and the last,
+# partial page 18..19. The verifier checks each page's leaves against entries, published hashes
+# and stored subtrees fetched per page: each check must hold on the first and last leaf of a page.
+
+#: The first and last leaf of each page.
+PAGE_EDGES = (0, 5, 6, 11, 12, 17, 18, 19)
+
+
+@pytest.mark.parametrize("leaf", PAGE_EDGES)
+async def test_a_changed_entry_at_a_page_edge(log: Log, leaf: int) -> None:
+    position = log.positions[leaf]
+    await log.tamper(
+        (
+            "UPDATE audit_entries SET entry = :entry WHERE position = :position",
+            {"entry": forged(log.entries[position]), "position": position},
+        )
+    )
+    failure = await log.verify()
+    assert (failure.check, failure.leaf_index, failure.position) == ("leaf_hash", leaf, position)
+
+
+@pytest.mark.parametrize("leaf", PAGE_EDGES)
+async def test_a_removed_entry_at_a_page_edge(log: Log, leaf: int) -> None:
+    position = log.positions[leaf]
+    await log.tamper(("DELETE FROM audit_entries WHERE position = :p", {"p": position}))
+    failure = await log.verify()
+    assert (failure.check, failure.leaf_index, failure.position) == (
+        "entry_missing",
+        leaf,
+        position,
+    )
+
+
+@pytest.mark.parametrize("leaf", PAGE_EDGES)
+async def test_a_changed_kind_column_at_a_page_edge(log: Log, leaf: int) -> None:
+    position = log.positions[leaf]
+    await log.tamper(
+        ("UPDATE audit_entries SET kind = 'disclosure' WHERE position = :p", {"p": position})
+    )
+    failure = await log.verify()
+    assert (failure.check, failure.leaf_index, failure.position) == (
+        "entry_columns",
+        leaf,
+        position,
+    )
+
+
+@pytest.mark.parametrize("leaf", PAGE_EDGES)
+async def test_an_entry_changed_with_its_leaf_hash_at_a_page_edge(log: Log, leaf: int) -> None:
+    # The first stored subtree the forged leaf hash enters is (1, leaf // 2), over leaves
+    # 2k..2k+1: completed by the odd one of the pair, on this page or the next.
+    position = log.positions[leaf]
+    text = forged(log.entries[position])
+    await log.tamper(
+        (
+            "UPDATE audit_entries SET entry = :entry WHERE position = :p",
+            {"entry": text, "p": position},
+        ),
+        (
+            "UPDATE audit_leaves SET leaf_hash = :h WHERE leaf_index = :i",
+            {"h": leaf_hash(text.encode()), "i": leaf},
+        ),
+    )
+    failure = await log.verify()
+    pair = leaf - leaf % 2
+    if leaf + 1 in CHECKPOINTS and leaf == pair:
+        # The checkpoint of size leaf + 1 is reached before leaf + 1 completes the pair.
+        assert (failure.check, failure.tree_size) == ("checkpoint_root", leaf + 1)
+        return
+    assert (failure.check, failure.leaf_index) == ("subtree", pair)
+    assert f"level 1, index {leaf // 2} differs" in failure.message
+    assert f"leaves {pair}..{pair + 1}" in failure.message
+
+
+@pytest.mark.parametrize(
+    ("level", "index", "first_leaf"),
+    [
+        (1, 2, 4),  # leaves 4..5: completed by the last leaf of the first page
+        (1, 3, 6),  # 6..7: on the second page
+        (2, 2, 8),  # 8..11: completed by the last leaf of the second page
+        (3, 0, 0),  # 0..7: spans the first two pages
+        (1, 9, 18),  # 18..19: the last, partial page
+        (2, 4, 16),  # 16..19: spans the third page and the last
+        (4, 0, 0),  # 0..15: the largest
+    ],
+)
+async def test_a_changed_or_removed_stored_subtree_at_a_page_edge(
+    log: Log, level: int, index: int, first_leaf: int
+) -> None:
+    assert (level, index) in await log.subtrees()
+    where = {"l": level, "i": index}
+    await log.tamper(
+        (
+            'UPDATE audit_subtrees SET hash = :h WHERE level = :l AND "index" = :i',
+            {**where, "h": bytes(32)},
+        )
+    )
+    failure = await log.verify()
+    assert (failure.check, failure.leaf_index) == ("subtree", first_leaf)
+    assert f"level {level}, index {index} " in failure.message
+    await log.tamper(('DELETE FROM audit_subtrees WHERE level = :l AND "index" = :i', where))
+    failure = await log.verify()
+    assert (failure.check, failure.leaf_index) == ("subtree_missing", first_leaf)
+
+
+async def test_a_time_column_changed_to_the_time_of_the_entry_before(log: Log) -> None:
+    # The verifier formats a time once for the entries after it that share it: an entry whose
+    # column now says its neighbour's time must still be caught.
+    await log.tamper(
+        (
+            "UPDATE audit_entries SET occurred_at = :at WHERE position = :p",
+            {"at": datetime(2026, 11, 26, 12, 0, 9, tzinfo=UTC), "p": log.positions[10]},
+        )
+    )
+    failure = await log.verify()
+    assert (failure.check, failure.leaf_index) == ("entry_columns", 10)
+
+
+async def test_entries_after_the_last_leaf_are_counted_not_checked(log: Log) -> None:
+    # The last page of entries holds more entries than leaves: those not in the tree yet are
+    # the sequencer's to add, not an insertion.
+    await log.log.record([consultation(n) for n in range(20, 27)])
+    report = await verifier(log.log, log.signer, page_size=6).verify()
+    assert report.ok, report.failure
+    assert (report.entries, report.unsequenced, report.last_position) == (20, 7, log.positions[19])
+
+
 # -- an export -------------------------------------------------------------------------------------
 
 

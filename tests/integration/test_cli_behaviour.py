@@ -11,9 +11,11 @@ import os
 import shutil
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from hub.cli import exits
 from hub.settings import PROJECT_ROOT
@@ -294,3 +296,76 @@ def test_client_administration_refuses_an_invalid_directory_naming_the_line(
     assert "recipients_extra" in done.stderr
     listed = _hub(tmp_path, "clients", "list", "--json")
     assert json.loads(listed.stdout) == []  # nothing was registered
+
+
+#: What `hub audit verify` (and its hourly CronJob) never needs (hub.bootstrap_audit): the same
+#: as client administration, and field protection (it checks rows as stored, sealed).
+NOT_FOR_VERIFICATION = [*NOT_FOR_ADMINISTRATION, "hub.infra.protection"]
+
+
+@pytest.mark.asyncio
+async def test_audit_verification_starts_without_the_bundle_kafka_or_the_web_stack(
+    database: Database, tmp_path: Path
+) -> None:
+    from hub.domain.audit.entries import AuditEntry, AuditKind
+    from hub.infra.audit import SqlAuditLog, load_audit_signer
+    from hub.infra.checkpoint_dir import CheckpointDirectory
+    from hub.services.audit import AuditCheckpointer, AuditSequencer
+
+    # A log of a few entries, checkpointed with the hub's key and published outside the
+    # database, as a running hub leaves it.
+    log = SqlAuditLog(database.engine)
+    await log.record(
+        [
+            AuditEntry(
+                kind=AuditKind.CONSULTATION,
+                occurred_at=datetime(2026, 12, 7, 10, 0, n, tzinfo=UTC),
+                actor="client-cjsw-glasgow",
+                agency="cjsw.glasgow",
+                person_id=f"p_{n:04d}",
+                purpose="supervision of a licence",
+                outcome="read",
+            )
+            for n in range(5)
+        ]
+    )
+    await AuditSequencer(log).run_until_idle()
+    published = CheckpointDirectory(database.settings.resolved_audit_checkpoint_dir)
+    signer = load_audit_signer(database.settings)
+    assert await AuditCheckpointer(log, signer, publisher=published).run_once() is not None
+
+    settings = {"HUB_DATA_DIR": str(database.settings.data_dir)}
+    if database.settings.database_url is not None:
+        settings["HUB_DATABASE_URL"] = database.settings.database_url.get_secret_value()
+    if database.settings.database_schema is not None:
+        settings["HUB_DATABASE_SCHEMA"] = database.settings.database_schema
+    probe = (
+        "import sys, contextlib, io, json\n"
+        "from hub.cli import main\n"
+        "out = io.StringIO()\n"
+        "with contextlib.redirect_stdout(out):\n"
+        "    code = main(['audit', 'verify', '--json'])\n"
+        f"loaded = [m for m in {NOT_FOR_VERIFICATION!r} if m in sys.modules]\n"
+        "print(json.dumps({'code': code, 'report': json.loads(out.getvalue()), "
+        "'loaded': loaded}))\n"
+    )
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-c", probe],
+        env=_environment(tmp_path, **settings),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert result["code"] == 0, done.stderr
+    assert result["loaded"] == []
+    report = result["report"]
+    assert (report["ok"], report["entries"], report["checkpoints"]) == (True, 5, 1)
+    assert report["held_checkpoint"] == 5  # checked against the published checkpoint
+    assert report["evidence"]["index_entries"] == 5
+    # The run is recorded, for the console's audit status page.
+    async with database.engine.connect() as connection:
+        runs = await connection.execute(sa.text("SELECT count(*) FROM audit_verification_runs"))
+        assert runs.scalar_one() == 1

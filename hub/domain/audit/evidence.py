@@ -31,6 +31,7 @@ from hub.domain.audit.entries import (
     format_timestamp,
     parse_timestamp,
 )
+from hub.domain.audit.json_text import decode
 
 __all__ = [
     "COLUMN_DIGEST_LENGTH",
@@ -90,7 +91,7 @@ class LoggedFacts:
 def logged_facts(text: str) -> LoggedFacts:
     """The facts of the entry stored as `text`; `AuditEntryInvalid` if it is not one."""
     try:
-        document = json.loads(text)
+        document = decode(text)
         return LoggedFacts(
             kind=AuditKind(document["kind"]),
             occurred_at=parse_timestamp(document["occurred_at"]),

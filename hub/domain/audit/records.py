@@ -8,7 +8,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-__all__ = ["Leaf", "SequencedEntry", "StoredCheckpoint", "StoredEntry", "TreeHead"]
+__all__ = [
+    "EntryRow",
+    "Leaf",
+    "LeafRow",
+    "SequencedEntry",
+    "StoredCheckpoint",
+    "StoredEntry",
+    "TreeHead",
+]
+
+#: A stored leaf as verification reads a million of them: (leaf index, entry position, leaf
+#: hash), the fields of `Leaf` without building one per row.
+LeafRow = tuple[int, int, bytes]
+#: A stored entry likewise: (position, kind, occurred_at in UTC, canonical JSON), `StoredEntry`'s.
+EntryRow = tuple[int, str, datetime, str]
 
 
 @dataclass(frozen=True, slots=True)

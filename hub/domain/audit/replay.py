@@ -61,6 +61,8 @@ class TreeReplay:
         self._kept: dict[SubtreeKey, bytes] = {}
         self._held: _Held | None = None
         self.checkpoints = 0
+        #: The smallest tree size at which `reach` has something to check (see `due`).
+        self._next_check = 0
 
     @property
     def size(self) -> int:
@@ -93,7 +95,21 @@ class TreeReplay:
                 )
             ) from error
         self._held = _Held(signed.tree_size, signed.root_hash, held.source)
+        self._plan_next_check()
         return signed.tree_size
+
+    @property
+    def due(self) -> bool:
+        """Does `reach` have anything to check at the tree's current size (a claimed
+        checkpoint, or the held one)? A driver may call it only then."""
+        return self._frontier.size >= self._next_check
+
+    def _plan_next_check(self) -> None:
+        size = self._frontier.size
+        sizes = [self._claims[0].tree_size] if self._claims else []
+        if self._held is not None and self._held.tree_size >= size:
+            sizes.append(self._held.tree_size)
+        self._next_check = min(sizes, default=2**63)
 
     @property
     def needs_claims(self) -> bool:
@@ -140,6 +156,7 @@ class TreeReplay:
                     )
             self._last_claimed = tree_size
         self._claims.append(_Claim(tree_size, root, problem))
+        self._plan_next_check()
 
     def no_more_claims(self) -> None:
         self._claims_done = True
@@ -193,6 +210,7 @@ class TreeReplay:
             self.checkpoints += 1
             self._planned = False
         self._reach_held()
+        self._plan_next_check()
 
     def _reach_held(self) -> None:
         held, size = self._held, self._frontier.size

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from hub.domain.audit.merkle import HASH_SIZE, SubtreeAccessor
-from hub.domain.audit.records import Leaf
 
-__all__ = ["SubtreeKey", "completed_above_leaves", "frontier_keys", "keys_used_by"]
+__all__ = [
+    "SubtreeKey",
+    "completed_ranges",
+    "frontier_keys",
+    "keys_used_by",
+]
 
 #: A perfect subtree's (level, index); level 0 is a leaf.
 SubtreeKey = tuple[int, int]
@@ -41,13 +45,17 @@ def keys_used_by(compute: Callable[[SubtreeAccessor], object]) -> list[SubtreeKe
     return used
 
 
-def completed_above_leaves(page: Sequence[Leaf]) -> set[SubtreeKey]:
-    """The perfect subtrees of level 1 and up that the leaves of `page` complete."""
-    keys: set[SubtreeKey] = set()
-    for leaf in page:
-        index = leaf.leaf_index
-        level = 0
-        while (index >> level) & 1:
-            level += 1
-            keys.add((level, index >> level))
-    return keys
+def completed_ranges(first: int, last: int) -> list[tuple[int, int, int]]:
+    """The perfect subtrees of level 1 and up that leaves `first`..`last` complete, as
+    (level, first index, last index) per level: those whose last leaf is among them (subtree
+    `(level, index)` ends at leaf `(index + 1) * 2**level - 1`). Empty if `first > last` or
+    `first < 0`."""
+    if first < 0 or first > last:
+        return []
+    ranges = []
+    for level in range(1, (last + 1).bit_length()):
+        low = ((first + (1 << level)) >> level) - 1
+        high = ((last + 1) >> level) - 1
+        if low <= high:
+            ranges.append((level, low, high))
+    return ranges

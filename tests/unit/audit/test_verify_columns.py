@@ -1,6 +1,7 @@
 """The verifier's check of the kind and time columns beside each stored entry, without a
 database: `_timestamp` must write a stored time exactly as `format_timestamp` does (the
-entry's own text), and a column that differs from the entry must fail."""
+entry's own text), and a column that differs from the entry must fail, also when the verifier
+reuses the time it formatted for the entry before."""
 
 from __future__ import annotations
 
@@ -9,9 +10,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from hub.domain.audit.entries import AuditEntry, AuditKind, format_timestamp
-from hub.domain.audit.records import Leaf, StoredEntry
-from hub.domain.audit.verification import Failed
-from hub.services.audit_verify import _check_columns, _timestamp
+from hub.domain.audit.records import EntryRow, Leaf, StoredEntry
+from hub.services.audit_verify import _Columns, _columns_failure, _timestamp
 
 MOMENTS = [
     datetime(2026, 11, 26, 12, 0, 9, 1, tzinfo=UTC),
@@ -37,8 +37,8 @@ def test_every_microsecond_of_a_second_is_written_as_the_entry_writes_it() -> No
         assert _timestamp(moment) == format_timestamp(moment)
 
 
-def _stored(kind: str, occurred_at: datetime, text: str) -> StoredEntry:
-    return StoredEntry(position=7, kind=kind, occurred_at=occurred_at, entry=text)
+def _row(kind: str, occurred_at: datetime, text: str) -> EntryRow:
+    return (7, kind, occurred_at, text)
 
 
 AT = datetime(2026, 11, 26, 12, 0, 9, 250_000, tzinfo=UTC)
@@ -59,10 +59,10 @@ LEAF = Leaf(leaf_index=3, entry_position=7, leaf_hash=bytes(32))
 
 
 def test_columns_that_say_what_the_entry_says_pass() -> None:
-    _check_columns(LEAF, _stored("consultation", AT, ENTRY))
+    assert _Columns().agree(_row("consultation", AT, ENTRY))
     # The same instant in another offset is the same time.
-    _check_columns(
-        LEAF, _stored("consultation", AT.astimezone(timezone(timedelta(hours=1))), ENTRY)
+    assert _Columns().agree(
+        _row("consultation", AT.astimezone(timezone(timedelta(hours=1))), ENTRY)
     )
 
 
@@ -96,15 +96,30 @@ def test_columns_that_say_what_the_entry_says_pass() -> None:
 def test_columns_that_differ_from_the_entry_fail(
     kind: str, occurred_at: datetime, text: str
 ) -> None:
-    with pytest.raises(Failed) as raised:
-        _check_columns(LEAF, _stored(kind, occurred_at, text))
-    failure = raised.value.failure
+    assert not _Columns().agree(_row(kind, occurred_at, text))
+    # Nor after an entry that agreed, whose formatted time the check keeps.
+    columns = _Columns()
+    assert columns.agree(_row("consultation", AT, ENTRY))
+    assert not columns.agree(_row(kind, occurred_at, text))
+
+
+def test_an_entry_of_another_time_fails_after_one_of_the_time_its_column_says() -> None:
+    later = ENTRY.replace("12:00:09.250000Z", "12:00:09.250001Z")
+    columns = _Columns()
+    assert columns.agree(_row("consultation", AT, ENTRY))
+    assert not columns.agree(_row("consultation", AT, later))
+    assert columns.agree(_row("consultation", AT + timedelta(microseconds=1), later))
+    assert columns.agree(_row("consultation", AT + timedelta(microseconds=1), later))
+
+
+def test_a_failure_names_the_leaf_and_the_entry() -> None:
+    failure = _columns_failure(LEAF, StoredEntry(7, "disclosure", AT, ENTRY))
     assert (failure.check, failure.leaf_index, failure.position) == ("entry_columns", 3, 7)
+    assert failure.entry == ENTRY
 
 
 def test_the_last_of_duplicate_keys_counts_as_json_loads_reads_it() -> None:
     # What `json.loads` reads is what the check compares: the last duplicate key.
     twice = '{"kind":"x","kind":"consultation","occurred_at":"2026-11-26T12:00:09.250000Z"}'
-    _check_columns(LEAF, _stored("consultation", AT, twice))
-    with pytest.raises(Failed):
-        _check_columns(LEAF, _stored("x", AT, twice))
+    assert _Columns().agree(_row("consultation", AT, twice))
+    assert not _Columns().agree(_row("x", AT, twice))
