@@ -367,6 +367,7 @@ class SecretOpeningDeliveryQueue:
         limit: int,
         per_subscription: int | None = None,
         skip: Collection[str] = (),
+        room: Mapping[str, int] | None = None,
     ) -> list[DeliveryJob]:
         jobs = await self._queue.claim(
             worker_id,
@@ -375,6 +376,7 @@ class SecretOpeningDeliveryQueue:
             limit=limit,
             per_subscription=per_subscription,
             skip=skip,
+            room=room,
         )
         opened = []
         for job in jobs:

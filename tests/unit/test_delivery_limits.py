@@ -30,12 +30,15 @@ def job(subscription: str, n: int) -> DeliveryJob:
 
 
 class QueueOfJobs:
-    """Due jobs in order; `claim` honours `per_subscription` and `skip` as the SQL queue does."""
+    """Due jobs in order; `claim` honours `per_subscription`, `room` and `skip` as the SQL queue
+    does."""
 
     def __init__(self, jobs: list[DeliveryJob]) -> None:
         self.due = list(jobs)
         self.finished: list[str] = []
         self.skipped: list[set[str]] = []
+        self.rooms: list[dict[str, int]] = []
+        self.claimed: list[list[str]] = []
 
     async def claim(
         self,
@@ -46,8 +49,10 @@ class QueueOfJobs:
         limit: int,
         per_subscription: int | None = None,
         skip: Collection[str] = (),
+        room: Mapping[str, int] | None = None,
     ) -> list[DeliveryJob]:
         self.skipped.append(set(skip))
+        self.rooms.append(dict(room or {}))
         taken: list[DeliveryJob] = []
         per: Counter[str] = Counter()
         for candidate in self.due:
@@ -55,12 +60,14 @@ class QueueOfJobs:
                 break
             if candidate.subscription_id in skip:
                 continue
-            if per_subscription is not None and per[candidate.subscription_id] >= per_subscription:
+            most = (room or {}).get(candidate.subscription_id, per_subscription)
+            if most is not None and per[candidate.subscription_id] >= most:
                 continue
             per[candidate.subscription_id] += 1
             taken.append(candidate)
         for claimed in taken:
             self.due.remove(claimed)
+        self.claimed.append([claimed.delivery_id for claimed in taken])
         return taken
 
     async def finish(self, job: DeliveryJob, worker_id: str, finish: Finish) -> bool:
