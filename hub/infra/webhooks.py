@@ -12,6 +12,7 @@ one pool of keep-alive connections serves every send).
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import socket
 import time
@@ -117,10 +118,10 @@ class HttpWebhookSender:
         return WebhookResponse(status, elapsed(), detail or None)
 
     async def _post(self, url: str, headers: Mapping[str, str], body: bytes) -> tuple[int, str]:
-        target = parse_webhook_url(
+        target = _checked_url(
             url, require_https=self._require_https, allow_private=self._allow_private
         )
-        literal = literal_address(target.host)
+        literal = _literal_address(target.host)
         if literal is not None:
             addresses = [str(literal)]
         else:
@@ -129,7 +130,7 @@ class HttpWebhookSender:
                 raise RefusedUrl(f"names a host that does not resolve ({target.host})")
         if not self._allow_private:
             for address in addresses:
-                problem = address_problem(address)
+                problem = _address_problem(address)
                 if problem is not None:
                     raise RefusedUrl(f"names a host ({target.host}) that resolves to {problem}")
         original = httpx.URL(url)
@@ -157,6 +158,13 @@ class HttpWebhookSender:
                 await response.aclose()
         assert last_error is not None
         raise last_error
+
+
+# The checks of a URL's shape and of an address are pure: each URL and address is checked once
+# (a refused URL raises, and is never cached). Names are still resolved on every send.
+_checked_url = functools.lru_cache(maxsize=4096)(parse_webhook_url)
+_literal_address = functools.lru_cache(maxsize=4096)(literal_address)
+_address_problem = functools.lru_cache(maxsize=4096)(address_problem)
 
 
 async def _snippet(response: httpx.Response) -> str:

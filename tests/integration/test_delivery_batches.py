@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 
-from hub.errors import HubError
+from hub.errors import StoreError, StoreUnavailable
 from tests.conftest import Database
 from tests.integration.api_helpers import running_hub
 from tests.integration.audit_faults import refuse_audit_entries_mentioning
@@ -93,8 +93,9 @@ async def test_a_batch_whose_audit_write_fails_is_recorded_without_the_one_at_fa
         assert len(jobs) == 3
         refused = jobs[1]["delivery_id"]
         await refuse_audit_entries_mentioning(database, refused)
-        with pytest.raises(HubError):
+        with pytest.raises(StoreError, match="audit write failed") as raised:
             await hub.container.delivery_worker().run_once()
+        assert not isinstance(raised.value, StoreUnavailable)
         assert len(receiver.at("/sw")) == 3  # all three were sent
         states = {
             r["delivery_id"]: r["status"]
