@@ -2,19 +2,25 @@
 
 Runs two hub processes on PostgreSQL in a throwaway schema: `hub serve` (the API and the
 router, delivery off) and `hub serve --role delivery` (the webhook worker alone, so that it is
-woken, or not, across processes); a real HTTP receiver on loopback; and a Glasgow City social
-work subscription to Schedule 1 release notices.
+woken, or not, across processes); a fast receiver (`bench/fast_receiver.py`: `--receivers`
+processes on one port, `SO_REUSEPORT`) on loopback; and a Glasgow City social work
+subscription to Schedule 1 release notices.
 
-Phase 1 pushes single notifications at each of a few steady rates (each push in its own task,
-on schedule) and measures, per notification, the time from the push to the signed webhook's
-arrival (p50, p99). Phase 2 stops the delivery process, pushes a backlog, waits until the
-router has queued every job, starts the delivery process again and measures how many webhooks
-a second reach the receiver (first to last arrival: the worker's drain rate, without routing
-or start-up). The reference is the receiver's own limit in the same run: a plain httpx client
-in another process posting the same bodies to it with as many requests in flight as the
-worker may have. Prints figures; asserts nothing.
+Phase 1 pushes single notifications at each of a few steady rates, from `--pushers` processes
+(each pushing its share on schedule, each push in its own task, at most `--clients` in flight
+per process) and measures, per notification, the time from the push to the signed webhook's
+arrival (p50, p99), from the router's decision to the arrival, and how far the router's
+decisions lag intake (decision time - push time); and the delivery process's CPU per webhook.
+Phase 2 stops the delivery process, pushes a backlog, waits until the router has queued every
+job, makes them due a few seconds ahead, starts the delivery process again (its start-up is
+over before they are due) and measures how many webhooks a second reach the receiver (first to
+last arrival: the worker's drain rate, without routing or start-up) and the delivery process's
+CPU per webhook. The reference is the receiver's own limit in the same run: `--pushers` load
+processes (`fast_receiver.py load`, raw asyncio, keep-alive) posting webhook-sized bodies to it
+with as many requests in flight in all as the worker may have. Prints figures; asserts nothing.
 
     .venv/bin/python bench/delivery.py [--rates 50,100,200] [--seconds 5] [--backlog 2000]
+        [--pushers 2] [--receivers 2] [--concurrency 16] [--per-receiver 4]
 """
 
 from __future__ import annotations
@@ -25,30 +31,26 @@ import contextlib
 import json
 import os
 import platform
+import socket
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 import psutil
-import uvicorn
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 
 ROOT = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent
 PG_DSN = os.environ.get("BENCH_POSTGRES_DSN", "postgresql://hub:hub@127.0.0.1:5432/hub_test")
-#: Pushes in flight at once in phase 1 (as `bench/intake.py`'s clients).
-CLIENTS = 8
 RELEASE = json.loads((ROOT / "events/examples/release.schedule1-notification.json").read_text())
+#: Seconds ahead the backlog's jobs are made due, so that the delivery process has started.
+DUE_AHEAD = 6.0
 
 
 def release(i: int) -> dict[str, Any]:
@@ -60,38 +62,60 @@ def release(i: int) -> dict[str, Any]:
 
 def percentile(samples: list[float], q: float) -> float:
     ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
-class Receiver:
-    """Records when each notification id first arrives."""
+#: `time.time() - time.perf_counter()`: perf_counter is the system's monotonic clock on Linux,
+#: the same in every process, so the receivers' arrival times are turned into wall times.
+WALL_OFFSET = time.time() - time.perf_counter()
 
-    def __init__(self) -> None:
+
+class Receivers:
+    """`count` fast receiver processes on one port; when each notification id first arrived."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
         self.arrived: dict[str, float] = {}
-        #: The same arrivals on the wall clock (to compare with the decisions' times).
-        self.arrived_at: dict[str, float] = {}
         self.requests = 0
+        self._processes: list[asyncio.subprocess.Process] = []
+        self._readers: list[asyncio.Task[None]] = []
 
-    async def endpoint(self, request: Request) -> Response:
-        body = json.loads(await request.body())
-        self.requests += 1
-        # Payload version 2 (the default for new subscriptions) wraps it in Standard Webhooks'
-        # envelope; version 1 is the bare content.
-        notification_id = body.get("data", body)["notification"]["id"]
-        self.arrived.setdefault(notification_id, time.perf_counter())
-        self.arrived_at.setdefault(notification_id, time.time())
-        return Response(status_code=204)
+    async def start(self, count: int) -> None:
+        for _ in range(count):
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                str(HERE / "fast_receiver.py"),
+                "serve",
+                "--port",
+                str(self.port),
+                stdout=asyncio.subprocess.PIPE,
+                limit=2**20,
+            )
+            assert process.stdout is not None
+            assert (await process.stdout.readline()).strip() == b"ready"
+            self._processes.append(process)
+            self._readers.append(asyncio.create_task(self._read(process)))
 
+    async def _read(self, process: asyncio.subprocess.Process) -> None:
+        assert process.stdout is not None
+        async for line in process.stdout:
+            notification_id, _, at = line.decode().partition(" ")
+            self.requests += 1
+            self.arrived.setdefault(notification_id, float(at))
 
-class _QuietServer(uvicorn.Server):
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
+    def arrived_at(self, notification_id: str) -> float:
+        """Its first arrival on the wall clock."""
+        return self.arrived[notification_id] + WALL_OFFSET
+
+    async def stop(self) -> None:
+        for process in self._processes:
+            process.terminate()
+        for process in self._processes:
+            await process.wait()
+        await asyncio.gather(*self._readers, return_exceptions=True)
 
 
 def free_port() -> int:
-    import socket
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
@@ -119,9 +143,9 @@ async def token(http: httpx.AsyncClient, client: dict[str, Any]) -> str:
     return value
 
 
-async def wait_for(receiver: Receiver, ids: list[str], seconds: float) -> None:
+async def wait_for(receivers: Receivers, ids: list[str], seconds: float) -> None:
     deadline = time.perf_counter() + seconds
-    while time.perf_counter() < deadline and not all(i in receiver.arrived for i in ids):  # noqa: ASYNC110 - polls a plain dict the receiver fills
+    while time.perf_counter() < deadline and not all(i in receivers.arrived for i in ids):  # noqa: ASYNC110 - polls a plain dict the readers fill
         await asyncio.sleep(0.01)
 
 
@@ -140,80 +164,140 @@ def stop_hub(process: subprocess.Popen[bytes] | None) -> None:
         process.wait(timeout=30)
 
 
+def cpu_seconds(process: subprocess.Popen[bytes]) -> float:
+    times = psutil.Process(process.pid).cpu_times()
+    return float(times.user + times.system)
+
+
+async def push(args: argparse.Namespace) -> None:
+    """One pusher process (`--push`): `--count` single pushes at `--rate` a second from
+    `--start` (perf_counter), at most `--clients` in flight; prints one JSON line per push
+    (id, perf_counter and wall time when sent) and then the rate reached."""
+    limits = httpx.Limits(max_connections=args.clients, max_keepalive_connections=args.clients)
+    headers = {"Authorization": f"Bearer {args.token}"}
+    sent: list[tuple[str, float, float]] = []
+    clients = asyncio.Semaphore(args.clients)
+    async with httpx.AsyncClient(base_url=args.push, timeout=60, limits=limits) as http:
+
+        async def one(n: dict[str, Any]) -> None:
+            async with clients:
+                sent.append((n["id"], time.perf_counter(), time.time()))
+                answer = await http.post("/v1/events", json=n, headers=headers)
+                answer.raise_for_status()
+
+        tasks = []
+        await asyncio.sleep(max(0.0, args.start - time.perf_counter()))
+        started = time.perf_counter()
+        for i in range(args.count):
+            await asyncio.sleep(max(0.0, started + i / args.rate - time.perf_counter()))
+            tasks.append(asyncio.create_task(one(release(args.offset + i))))
+        await asyncio.gather(*tasks)
+        pushed = time.perf_counter() - started
+    for notification_id, at, wall in sent:
+        print(json.dumps([notification_id, at, wall]))
+    print(json.dumps({"rate": args.count / pushed}))
+
+
 async def steady(
-    http: httpx.AsyncClient,
-    headers: dict[str, str],
-    receiver: Receiver,
+    args: argparse.Namespace,
+    base_url: str,
+    publisher_token: str,
+    receivers: Receivers,
     decisions: asyncpg.Connection,
     schema: str,
+    delivery: subprocess.Popen[bytes],
     rate: float,
-    seconds: float,
     offset: int,
 ) -> None:
-    """Single pushes at `rate` a second on schedule, at most `CLIENTS` at a time (the rate
-    pushed says whether intake kept up); push-to-webhook and decision-to-webhook."""
-    sent: dict[str, float] = {}
-    count = int(rate * seconds)
-    clients = asyncio.Semaphore(CLIENTS)
-
-    async def push(n: dict[str, Any]) -> None:
-        async with clients:
-            sent[n["id"]] = time.perf_counter()
-            answer = await http.post("/v1/events", json=n, headers=headers)
-            answer.raise_for_status()
-
-    started = time.perf_counter()
-    pushes = []
-    for i in range(count):
-        await asyncio.sleep(max(0.0, started + i / rate - time.perf_counter()))
-        pushes.append(asyncio.create_task(push(release(offset + i))))
-    await asyncio.gather(*pushes)
-    pushed = time.perf_counter() - started
-    await wait_for(receiver, list(sent), seconds=120)
-    latencies = [receiver.arrived[i] - t for i, t in sent.items() if i in receiver.arrived]
-    # From the router's decision (its commit) on, the time is the delivery worker's.
+    """Single pushes at `rate` a second on schedule from `--pushers` processes (the rate
+    reached says whether intake kept up); push-to-webhook, decision-to-webhook and
+    push-to-decision (the router's lag), and the delivery process's CPU per webhook."""
+    count = int(rate * args.seconds)
+    start = time.perf_counter() + 2.0  # every pusher started and connected
+    share = [
+        count // args.pushers + (1 if n < count % args.pushers else 0) for n in range(args.pushers)
+    ]
+    cpu_before = cpu_seconds(delivery)
+    pushers = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            __file__,
+            "--push",
+            base_url,
+            "--token",
+            publisher_token,
+            "--rate",
+            str(rate / args.pushers),
+            "--count",
+            str(share[n]),
+            "--offset",
+            str(offset + n * 100_000),
+            "--start",
+            str(start),
+            "--clients",
+            str(args.clients),
+            stdout=asyncio.subprocess.PIPE,
+        )
+        for n in range(args.pushers)
+    ]
+    sent: dict[str, tuple[float, float]] = {}
+    reached = 0.0
+    for pusher in pushers:
+        out, _ = await pusher.communicate()
+        for line in out.decode().splitlines():
+            row = json.loads(line)
+            if isinstance(row, dict):
+                reached += row["rate"]
+            else:
+                sent[row[0]] = (row[1], row[2])
+    await wait_for(receivers, list(sent), seconds=120)
+    cpu = cpu_seconds(delivery) - cpu_before
+    latencies = [receivers.arrived[i] - t for i, (t, _) in sent.items() if i in receivers.arrived]
     decided = await decisions.fetch(
         f'SELECT event_id, decided_at FROM "{schema}".disclosures WHERE event_id = ANY($1)',
         list(sent),
     )
     after_decision = [
-        receiver.arrived_at[row["event_id"]] - row["decided_at"].timestamp()
+        receivers.arrived_at(row["event_id"]) - row["decided_at"].timestamp()
         for row in decided
-        if row["event_id"] in receiver.arrived_at
+        if row["event_id"] in receivers.arrived
     ]
+    router_lag = [row["decided_at"].timestamp() - sent[row["event_id"]][1] for row in decided]
     print(
-        f"steady {rate:.0f}/s for {seconds:.0f} s (pushed at {count / pushed:.0f}/s): "
-        f"{len(latencies)} of {count} webhooks received; push-to-webhook "
-        f"p50 {percentile(latencies, 0.5) * 1000:.0f} ms,"
+        f"steady {rate:.0f}/s for {args.seconds:.0f} s (pushed at {reached:.0f}/s by "
+        f"{args.pushers} processes): {len(latencies)} of {count} webhooks received; "
+        f"push-to-webhook p50 {percentile(latencies, 0.5) * 1000:.0f} ms,"
         f" p99 {percentile(latencies, 0.99) * 1000:.0f} ms, "
         f"max {max(latencies) * 1000:.0f} ms; decision-to-webhook "
         f"p50 {percentile(after_decision, 0.5) * 1000:.0f} ms,"
-        f" p99 {percentile(after_decision, 0.99) * 1000:.0f} ms",
+        f" p99 {percentile(after_decision, 0.99) * 1000:.0f} ms; router lag (decision - push) "
+        f"p50 {percentile(router_lag, 0.5) * 1000:.0f} ms,"
+        f" p99 {percentile(router_lag, 0.99) * 1000:.0f} ms; delivery process CPU "
+        f"{cpu / max(len(latencies), 1) * 1000:.2f} ms per webhook (idle polls included)",
         flush=True,
     )
 
 
-async def reference(url: str, count: int, concurrency: int) -> None:
-    """The receiver's own limit: `count` posts of a webhook-sized body, `concurrency` at a time
-    (run in a process of its own: `--reference URL`)."""
-    body = json.dumps({"disclosure": {"id": "x" * 36}, "notification": release(0)}).encode()
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(limits=limits, timeout=30) as http:
-        queue: asyncio.Queue[int] = asyncio.Queue()
-        for i in range(count):
-            queue.put_nowait(i)
-
-        async def post() -> None:
-            while not queue.empty():
-                queue.get_nowait()
-                n = json.loads(body)
-                n["notification"]["id"] = str(uuid.uuid4())
-                answer = await http.post(url, content=json.dumps(n).encode())
-                answer.raise_for_status()
-
-        started = time.perf_counter()
-        await asyncio.gather(*(post() for _ in range(concurrency)))
-        print(count / (time.perf_counter() - started))
+async def reference(port: int, count: int, processes: int, connections: int) -> float:
+    """The receivers' own limit: `processes` load processes posting `count` webhook-sized
+    bodies in all, `connections` in flight in all; posts a second in all."""
+    loads = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(HERE / "fast_receiver.py"),
+            "load",
+            "--port",
+            str(port),
+            "--count",
+            str(count // processes),
+            "--connections",
+            str(max(1, connections // processes)),
+            stdout=asyncio.subprocess.PIPE,
+        )
+        for _ in range(processes)
+    ]
+    rates = [float((await load.communicate())[0].decode().strip()) for load in loads]
+    return sum(rates)
 
 
 async def count_jobs(admin: asyncpg.Connection, schema: str) -> int:
@@ -226,33 +310,32 @@ async def main() -> None:
     parser.add_argument("--rates", default="50,100,200", help="pushes a second in phase 1")
     parser.add_argument("--seconds", type=float, default=3.0, help="length of each steady run")
     parser.add_argument("--backlog", type=int, default=2000, help="notifications in phase 2")
+    parser.add_argument("--pushers", type=int, default=2, help="pushing processes in phase 1")
+    parser.add_argument("--clients", type=int, default=32, help="pushes in flight per pusher")
+    parser.add_argument("--receivers", type=int, default=2, help="receiver processes")
     parser.add_argument("--concurrency", type=int, default=16, help="HUB_DELIVERY_CONCURRENCY")
     parser.add_argument(
         "--per-receiver", type=int, default=4, help="HUB_DELIVERY_CONCURRENCY_PER_RECEIVER"
     )
-    parser.add_argument("--reference", help=argparse.SUPPRESS)
+    parser.add_argument("--push", help=argparse.SUPPRESS)
+    parser.add_argument("--token", help=argparse.SUPPRESS)
+    parser.add_argument("--rate", type=float, help=argparse.SUPPRESS)
+    parser.add_argument("--count", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--offset", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--start", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.reference:
-        await reference(args.reference, args.backlog, args.concurrency)
+    if args.push:
+        await push(args)
         return
     print(f"# delivery benchmark {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
     print(
         f"# machine: {platform.machine()}, {os.cpu_count()} cores, "
-        f"{psutil.virtual_memory().total / 2**30:.0f} GiB, Python {platform.python_version()}"
+        f"{psutil.virtual_memory().total / 2**30:.0f} GiB, Python {platform.python_version()}, "
+        f"load average {os.getloadavg()[0]:.1f}"
     )
 
-    receiver = Receiver()
-    receiver_port = free_port()
-    server = _QuietServer(
-        uvicorn.Config(
-            Starlette(routes=[Route("/hook", receiver.endpoint, methods=["POST"])]),
-            host="127.0.0.1",
-            port=receiver_port,
-            log_level="warning",
-        )
-    )
-    serving = asyncio.create_task(server.serve())
-
+    receivers = Receivers(free_port())
+    await receivers.start(args.receivers)
     schema = f"bench_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(PG_DSN)
     await admin.execute(f'CREATE SCHEMA "{schema}"')
@@ -268,15 +351,19 @@ async def main() -> None:
             "HUB_DELIVERY_CONCURRENCY": str(args.concurrency),
             "HUB_DELIVERY_CONCURRENCY_PER_RECEIVER": str(args.per_receiver),
             "HUB_MAX_REQUEST_BYTES": str(4 * 2**20),
+            # Pushers share one client: its rate limit is not what is measured here.
+            "HUB_RATE_LIMIT_PER_SECOND": "100000",
+            "HUB_RATE_LIMIT_BURST": "100000",
         }
     )
     print(
         f"# delivery poll interval {os.environ.get('HUB_DELIVERY_POLL_INTERVAL', 'default')}, "
-        f"concurrency {args.concurrency} ({args.per_receiver} per receiver, where the hub has "
-        f"that setting); a delivery process apart from the API's; "
-        f"schema {schema}"
+        f"concurrency {args.concurrency} ({args.per_receiver} per receiver); a delivery process "
+        f"apart from the API's; {args.receivers} receiver processes; {args.pushers} pushers "
+        f"({args.clients} in flight each); schema {schema}"
     )
     port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
     hub: subprocess.Popen[bytes] | None = None
     delivery: subprocess.Popen[bytes] | None = None
     try:
@@ -312,34 +399,44 @@ async def main() -> None:
         hub = start_hub({**env, "HUB_DELIVERY_ENABLED": "false"}, "--port", str(port))
         delivery = start_hub(env, "--role", "delivery")
         async with httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{port}",
+            base_url=base_url,
             timeout=60,
             limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
         ) as http:
-            for _ in range(300):
+            for _ in range(1200):  # a busy machine starts the hub slowly
                 with contextlib.suppress(httpx.TransportError):
                     if (await http.get("/readyz")).status_code == 200:
                         break
                 await asyncio.sleep(0.1)
+            else:
+                raise SystemExit("the hub did not become ready within two minutes")
             sw_token = await token(http, social_work)
             created = await http.post(
                 "/v1/subscriptions",
                 json={
-                    "url": f"http://127.0.0.1:{receiver_port}/hook",
+                    "url": f"http://127.0.0.1:{receivers.port}/hook",
                     "event_types": ["release.schedule1-notification"],
                 },
                 headers={"Authorization": f"Bearer {sw_token}"},
             )
             created.raise_for_status()
-            headers = {"Authorization": f"Bearer {await token(http, publisher)}"}
-
-            # Phase 1: steady rates, one notification per request.
+            # Phase 1: steady rates, one notification per request (a fresh token for each
+            # phase: on a busy machine a phase can outlast one).
             for n, rate in enumerate(float(r) for r in args.rates.split(",")):
                 await steady(
-                    http, headers, receiver, admin, schema, rate, args.seconds, 1_000_000 * (n + 1)
+                    args,
+                    base_url,
+                    await token(http, publisher),
+                    receivers,
+                    admin,
+                    schema,
+                    delivery,
+                    rate,
+                    1_000_000 * (n + 1),
                 )
 
             # Phase 2: a backlog queued while no worker runs, then drained.
+            headers = {"Authorization": f"Bearer {await token(http, publisher)}"}
             stop_hub(delivery)
             jobs_before = await count_jobs(admin, schema)
             backlog = [release(100_000 + i) for i in range(args.backlog)]
@@ -353,42 +450,42 @@ async def main() -> None:
                 if await count_jobs(admin, schema) >= jobs_before + args.backlog:
                     break
                 await asyncio.sleep(0.05)
+            # Due once the delivery process has started: its start-up is not in its CPU figure.
+            await admin.execute(
+                f'UPDATE "{schema}".deliveries SET next_attempt_at = now() + $1::interval '
+                "WHERE status = 'pending'",
+                timedelta(seconds=DUE_AHEAD),
+            )
             delivery = start_hub(env, "--role", "delivery")
-            await wait_for(receiver, ids, seconds=600)
-            arrivals = sorted(receiver.arrived[i] for i in ids if i in receiver.arrived)
+            await asyncio.sleep(DUE_AHEAD - 1.0)
+            cpu_before = cpu_seconds(delivery)
+            await wait_for(receivers, ids, seconds=600)
+            cpu = cpu_seconds(delivery) - cpu_before
+            arrivals = sorted(receivers.arrived[i] for i in ids if i in receivers.arrived)
             drained = (len(arrivals) - 1) / (arrivals[-1] - arrivals[0])
             print(
                 f"backlog of {args.backlog}: {len(arrivals)} webhooks received; "
-                f"drained at {drained:.0f} webhooks/s (first to last arrival)",
+                f"drained at {drained:.0f} webhooks/s (first to last arrival); delivery process "
+                f"CPU {cpu / len(arrivals) * 1000:.2f} ms per webhook",
                 flush=True,
             )
-            print(f"receiver saw {receiver.requests} requests for {len(receiver.arrived)} ids")
+            print(f"receivers saw {receivers.requests} requests for {len(receivers.arrived)} ids")
             stop_hub(delivery)
             delivery = None
 
-            # The receiver's own limit, from another process, with the worker's concurrency.
-            answer = await asyncio.create_subprocess_exec(
-                sys.executable,
-                __file__,
-                "--reference",
-                f"http://127.0.0.1:{receiver_port}/hook",
-                "--backlog",
-                str(args.backlog),
-                "--concurrency",
-                str(args.concurrency),
-                stdout=asyncio.subprocess.PIPE,
+            # The receivers' own limit, from other processes, with the worker's concurrency.
+            limit = await reference(
+                receivers.port, max(args.backlog, 4000), args.pushers, args.concurrency
             )
-            out, _ = await answer.communicate()
-            limit = float(out.decode().strip())
             print(
-                f"receiver limit (plain httpx, {args.concurrency} in flight): {limit:.0f} posts/s;"
+                f"receiver limit ({args.receivers} receiver processes, {args.pushers} raw "
+                f"asyncio load processes, {args.concurrency} in flight): {limit:.0f} posts/s;"
                 f" drain / receiver limit = {drained / limit:.2f}"
             )
     finally:
         stop_hub(delivery)
         stop_hub(hub)
-        server.should_exit = True
-        await serving
+        await receivers.stop()
         await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
         await admin.close()
 

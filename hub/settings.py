@@ -225,9 +225,12 @@ class Settings(BaseSettings):
     webhook_allow_private_addresses: bool = False
     #: Webhook sends in flight in one delivery worker.
     delivery_concurrency: int = Field(default=16, ge=1, le=512)
-    #: Sends in flight to any one subscription's receiver (within `delivery_concurrency`).
+    #: Sends in flight to any one subscription's receiver (within `delivery_concurrency`), over
+    #: kept-alive connections; each receiver's jobs are started in the order they were queued.
     delivery_concurrency_per_receiver: int = Field(default=4, ge=1, le=512)
-    #: Due deliveries a worker claims at a time.
+    #: Due deliveries a worker claims at a time (and the most claimed jobs waiting for their
+    #: receiver, or outcomes waiting to be recorded). Of one receiver, this many once it answers
+    #: quickly; while it is unknown or slow, `delivery_concurrency_per_receiver`.
     delivery_batch_size: int = Field(default=50, ge=1, le=1000)
     #: How often an idle worker looks for due jobs (a cheap read; no lock is taken when idle).
     delivery_poll_interval: float = Field(default=0.25, gt=0, le=60)

@@ -72,6 +72,7 @@ class SqlDeliveryQueue:
         limit: int,
         per_subscription: int | None = None,
         skip: Collection[str] = (),
+        room: Mapping[str, int] | None = None,
     ) -> list[DeliveryJob]:
         now, until = _utc(now), _utc(until)
         claimable: tuple[sa.ColumnElement[bool], ...] = (
@@ -95,6 +96,7 @@ class SqlDeliveryQueue:
             ranked = (
                 sa.select(
                     deliveries.c.delivery_id,
+                    deliveries.c.subscription_id,
                     sa.func.row_number()
                     .over(
                         partition_by=deliveries.c.subscription_id,
@@ -105,7 +107,15 @@ class SqlDeliveryQueue:
                 .where(*claimable)
                 .subquery()
             )
-            oldest = sa.select(ranked.c.delivery_id).where(ranked.c.rank <= per_subscription)
+            most: sa.ColumnElement[int] | int = per_subscription
+            if room:
+                # A receiver that answers quickly is claimed for in bigger batches.
+                most = sa.case(
+                    {s: n for s, n in sorted(room.items())},
+                    value=ranked.c.subscription_id,
+                    else_=per_subscription,
+                )
+            oldest = sa.select(ranked.c.delivery_id).where(ranked.c.rank <= most)
             claimable = (*claimable, deliveries.c.delivery_id.in_(oldest))
         due = (
             sa.select(deliveries.c.delivery_id)

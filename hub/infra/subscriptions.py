@@ -367,6 +367,7 @@ class SecretOpeningDeliveryQueue:
         limit: int,
         per_subscription: int | None = None,
         skip: Collection[str] = (),
+        room: Mapping[str, int] | None = None,
     ) -> list[DeliveryJob]:
         jobs = await self._queue.claim(
             worker_id,
@@ -375,15 +376,22 @@ class SecretOpeningDeliveryQueue:
             limit=limit,
             per_subscription=per_subscription,
             skip=skip,
+            room=room,
         )
         opened = []
+        # One subscription's jobs in one claim carry the same secrets (read in one query):
+        # opened once for all of them.
+        by_subscription: dict[str, tuple[str, ...]] = {}
         for job in jobs:
-            try:
-                secrets = self._secrets.open_entries(job.subscription_id, job.secrets)
-            except StoreError as error:
-                logger.error("delivery %s not sent: %s", job.delivery_id, error.message)
-                await self._queue.finish(job, worker_id, self._unsent(job, now, error.message))
-                continue
+            secrets = by_subscription.get(job.subscription_id)
+            if secrets is None:
+                try:
+                    secrets = self._secrets.open_entries(job.subscription_id, job.secrets)
+                except StoreError as error:
+                    logger.error("delivery %s not sent: %s", job.delivery_id, error.message)
+                    await self._queue.finish(job, worker_id, self._unsent(job, now, error.message))
+                    continue
+                by_subscription[job.subscription_id] = secrets
             opened.append(replace(job, secrets=secrets))
         return opened
 

@@ -4,12 +4,15 @@ Every send resolves the URL's host again and checks every address (DNS rebinding
 public when the subscription was made may point inside later), then connects to the address it
 checked — the request goes to that IP, with the `Host` header and TLS server name of the URL — so
 that no second lookup can swap it. Redirects are not followed (a 3xx is a failed attempt), proxy
-settings from the environment are ignored, and at most a few hundred bytes of an answer are read.
+settings from the environment are ignored, and at most a few hundred bytes of an answer are kept
+(up to 64 KiB are read, so that the connection is kept alive for the next send to that receiver:
+one pool of keep-alive connections serves every send).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import socket
 import time
@@ -38,6 +41,8 @@ __all__ = ["NATIVE_FORMAT_NAMES", "DnsResolver", "HttpWebhookSender", "register_
 
 #: How much of a receiver's answer is kept with a failed attempt.
 ANSWER_SNIPPET_BYTES = 200
+#: How much of an answer is read (and dropped) to keep its connection for the next send.
+DRAINED_BYTES = 64 * 1024
 _SPACES = re.compile(r"\s+")
 
 
@@ -113,10 +118,10 @@ class HttpWebhookSender:
         return WebhookResponse(status, elapsed(), detail or None)
 
     async def _post(self, url: str, headers: Mapping[str, str], body: bytes) -> tuple[int, str]:
-        target = parse_webhook_url(
+        target = _checked_url(
             url, require_https=self._require_https, allow_private=self._allow_private
         )
-        literal = literal_address(target.host)
+        literal = _literal_address(target.host)
         if literal is not None:
             addresses = [str(literal)]
         else:
@@ -125,7 +130,7 @@ class HttpWebhookSender:
                 raise RefusedUrl(f"names a host that does not resolve ({target.host})")
         if not self._allow_private:
             for address in addresses:
-                problem = address_problem(address)
+                problem = _address_problem(address)
                 if problem is not None:
                     raise RefusedUrl(f"names a host ({target.host}) that resolves to {problem}")
         original = httpx.URL(url)
@@ -155,15 +160,28 @@ class HttpWebhookSender:
         raise last_error
 
 
+# The checks of a URL's shape and of an address are pure: each URL and address is checked once
+# (a refused URL raises, and is never cached). Names are still resolved on every send.
+_checked_url = functools.lru_cache(maxsize=4096)(parse_webhook_url)
+_literal_address = functools.lru_cache(maxsize=4096)(literal_address)
+_address_problem = functools.lru_cache(maxsize=4096)(address_problem)
+
+
 async def _snippet(response: httpx.Response) -> str:
-    """The start of the answer's body, on one line (only read when it is not a success)."""
+    """The start of the answer's body, on one line (empty for a success). The rest is read and
+    dropped, up to `DRAINED_BYTES`, so that the connection goes back to the pool for the next
+    send (httpcore closes a connection whose answer was not read to its end); a longer answer
+    closes it."""
+    read = b""
+    drained = 0
+    async for chunk in response.aiter_bytes():
+        if len(read) < ANSWER_SNIPPET_BYTES:
+            read += chunk
+        drained += len(chunk)
+        if drained > DRAINED_BYTES:
+            break
     if 200 <= response.status_code < 300:
         return ""
-    read = b""
-    async for chunk in response.aiter_bytes():
-        read += chunk
-        if len(read) >= ANSWER_SNIPPET_BYTES:
-            break
     text = read[:ANSWER_SNIPPET_BYTES].decode("utf-8", errors="replace")
     return _SPACES.sub(" ", text).strip()
 

@@ -75,6 +75,11 @@ AttemptOutcome = Literal["delivered", "retry", "dead", "disabled"]
 #: The most of an error (or of a receiver's answer) kept with an attempt.
 MAX_ERROR_LENGTH: Final = 500
 
+#: Answers quicker than this count as this quick when sizing a receiver's claims.
+MIN_ANSWER_SECONDS: Final = 0.001
+#: The most receivers whose answer times a worker keeps (then it starts over).
+MAX_RECEIVERS_TIMED: Final = 10_000
+
 #: Renders a redacted notification and its disclosure as a webhook body.
 Redactor = Callable[[Notification, Sequence[str]], dict[str, Any]]
 
@@ -177,11 +182,13 @@ class DeliveryQueue(Protocol):
         limit: int,
         per_subscription: int | None = None,
         skip: Collection[str] = (),
+        room: Mapping[str, int] | None = None,
     ) -> list[DeliveryJob]:
         """Claim up to `limit` due jobs (pending, next attempt due, no live claim) for
         `worker_id` until `until`, committed before anything is sent: at most
-        `per_subscription` of any one subscription, none of those in `skip`, each
-        subscription's oldest first. Concurrent claimers never get the same job."""
+        `per_subscription` of any one subscription (of a subscription in `room`, its number
+        there instead), none of those in `skip`, each subscription's oldest first. Concurrent
+        claimers never get the same job."""
         ...
 
     async def finish(self, job: DeliveryJob, worker_id: str, finish: Finish) -> bool:
@@ -285,7 +292,9 @@ class DeliveryWorker:
     """Claims due webhook jobs and sends them, up to `concurrency` at a time in all and
     `per_receiver` at a time to any one subscription's receiver, each in its own task: a slow
     receiver holds up only its own jobs. Outcomes are recorded as sends finish (the queue joins
-    those that finish together into one transaction).
+    those that finish together into one transaction); a send's slot is free for the next as soon
+    as its answer is in, while its outcome is recorded, and no more is claimed while a batch's
+    worth of outcomes waits to be recorded.
 
     `run_once` sends one batch and waits for it; `run` keeps sending until `stop` is set,
     claiming whenever a slot is free and looking for due jobs every `poll_interval` seconds, or
@@ -293,8 +302,12 @@ class DeliveryWorker:
     for jobs queued by any process).
 
     A claimed job whose receiver is at its limit waits its turn in the worker, in claim order;
-    a receiver with jobs waiting is not claimed for, so it holds at most `per_receiver` sends
-    and as many waiting jobs, and at most `batch_size` jobs wait in all.
+    a receiver with jobs waiting is not claimed for, and at most `batch_size` jobs wait in all.
+    How many of one receiver's jobs are claimed at once follows how fast it answers
+    (`claim_depth`): `per_receiver` while it is unknown or slow, so that a slow one holds at
+    most `per_receiver` sends and as many waiting jobs; more for a fast one (up to
+    `batch_size`), as many as it can take well within a claim, so that a backlog for a fast
+    receiver is claimed (and its outcomes recorded) in batches rather than a few at a time.
     One whose claim would lapse before its send could end is not sent: its claim lapses and it
     is claimed again, never sent twice at once.
     """
@@ -355,13 +368,24 @@ class DeliveryWorker:
         self.worker_id = worker_id or default_worker_id()
         self._clock = clock
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
+        #: Jobs being sent or having their outcome recorded.
         self._in_flight: set[asyncio.Task[None]] = set()
+        #: What frees a job's receiver slot once its send has ended (before its outcome is
+        #: recorded: outcomes are recorded in groups, and the next send need not wait for that).
+        self._on_sent: dict[str, Callable[[], None]] = {}
         #: Sends in flight per subscription, and claimed jobs waiting for their receiver (each
         #: with when its claim lapses), in claim order.
         self._sending: dict[str, int] = {}
         self._waiting: dict[str, deque[tuple[DeliveryJob, datetime]]] = {}
-        #: Set whenever a send finishes, so that the loop claims for the freed slot at once.
+        #: Set when there may be room to claim again (a receiver's waiting jobs have all
+        #: started, or a slot or an outcome held the last claim back), so that the loop
+        #: claims at once; not on every send, each of which would cost a look at the database.
         self._slot_freed = asyncio.Event()
+        #: Whether the last step claimed nothing because every slot was taken or a batch of
+        #: outcomes waited to be recorded.
+        self._held_back = False
+        #: How long each receiver (subscription) has taken to answer lately, in seconds.
+        self._answer_seconds: dict[str, float] = {}
 
     # -- running ---------------------------------------------------------------------------------
 
@@ -437,9 +461,17 @@ class DeliveryWorker:
         self._reap()
         self._start_waiting()
         waiting = sum(len(jobs) for jobs in self._waiting.values())
-        wanted = min(self._concurrency - len(self._in_flight), self._batch_size - waiting)
-        if wanted <= 0:
-            return False  # every slot busy: wait for a send to finish
+        wanted = self._batch_size - waiting
+        sending = sum(self._sending.values())
+        # Every slot busy, or enough waiting, or a batch of outcomes waiting to be recorded:
+        # wait for a send to end, or for the database.
+        self._held_back = (
+            sending >= self._concurrency
+            or wanted <= 0
+            or len(self._in_flight) - sending >= self._batch_size
+        )
+        if self._held_back:
+            return False
         now = self._clock()
         until = now + self._claim
         # A receiver with jobs waiting gets no more until they are all sent: it holds at most
@@ -452,11 +484,41 @@ class DeliveryWorker:
             limit=wanted,
             per_subscription=self._per_receiver,
             skip=full,
+            room=self._room(),
         )
         for job in jobs:
             self._waiting.setdefault(job.subscription_id, deque()).append((job, until))
         self._start_waiting()
         return len(jobs) == wanted
+
+    def claim_depth(self, subscription_id: str) -> int:
+        """How many of a receiver's jobs to claim at once: as many as it can answer, at
+        `per_receiver` at a time and at the pace of its recent answers, within a quarter of a
+        claim (between `per_receiver` and `batch_size`); `per_receiver` for a receiver not yet
+        heard from."""
+        seconds = self._answer_seconds.get(subscription_id)
+        if seconds is None:
+            return self._per_receiver
+        budget = self._claim.total_seconds() / 4
+        fits = int(self._per_receiver * budget / max(seconds, MIN_ANSWER_SECONDS))
+        return max(self._per_receiver, min(self._batch_size, fits))
+
+    def _room(self) -> dict[str, int]:
+        """The receivers that may have more than `per_receiver` jobs claimed at once."""
+        depths = {s: self.claim_depth(s) for s in self._answer_seconds}
+        return {s: depth for s, depth in depths.items() if depth > self._per_receiver}
+
+    def _heard(self, subscription_id: str, seconds: float) -> None:
+        """A receiver answered (or failed to) in `seconds`: a slower answer than its estimate
+        is taken at once (a receiver that slows down, or times out, is claimed for cautiously
+        from its next claim), a quicker one moves it a fifth of the way."""
+        if len(self._answer_seconds) >= MAX_RECEIVERS_TIMED:
+            self._answer_seconds.clear()  # forgotten, not wrong: each starts over at per_receiver
+        before = self._answer_seconds.get(subscription_id)
+        if before is None or seconds > before:
+            self._answer_seconds[subscription_id] = seconds
+        else:
+            self._answer_seconds[subscription_id] = 0.8 * before + 0.2 * seconds
 
     def _start_waiting(self) -> None:
         """Start the waiting jobs, in claim order, of each receiver with room, while fewer than
@@ -475,19 +537,42 @@ class DeliveryWorker:
                     )
                     continue
                 self._sending[receiver] = self._sending.get(receiver, 0) + 1
+                sent = _Once(functools.partial(self._sent, receiver))
+                self._on_sent[job.delivery_id] = sent
                 task = asyncio.create_task(
                     self.deliver(job), name=f"hub-delivery-{job.delivery_id}"
                 )
                 self._in_flight.add(task)
-                task.add_done_callback(functools.partial(self._sent, receiver))
+                task.add_done_callback(functools.partial(self._done, job.delivery_id, sent))
             if not waiting:
                 del self._waiting[receiver]
+                self._slot_freed.set()  # the receiver may be claimed for again
 
-    def _sent(self, receiver: str, _task: asyncio.Task[None]) -> None:
+    def _sent(self, receiver: str) -> None:
+        """A send to `receiver` ended: its slot goes to the next job waiting (the outcome may
+        still be being recorded), at once rather than at the loop's next turn."""
         self._sending[receiver] -= 1
         if not self._sending[receiver]:
             del self._sending[receiver]
-        self._slot_freed.set()
+        self._start_waiting()
+        if self._held_back:
+            self._slot_freed.set()
+
+    def _done(self, delivery_id: str, sent: Callable[[], None], _task: asyncio.Task[None]) -> None:
+        """A job's task ended (its outcome recorded, or not): its slot is free whatever
+        happened, and there may be room to claim more."""
+        if self._on_sent.get(delivery_id) is sent:
+            del self._on_sent[delivery_id]
+        sent()
+        if self._held_back:
+            self._slot_freed.set()
+
+    def _release(self, job: DeliveryJob) -> None:
+        """Free the receiver slot of a job whose send has ended (before its outcome is
+        recorded); nothing for a job sent outside the worker's loop (`run_once`)."""
+        sent = self._on_sent.pop(job.delivery_id, None)
+        if sent is not None:
+            sent()
 
     def _reap(self) -> None:
         """Forget finished sends; an unavailable database is waited out (the job's claim
@@ -555,6 +640,8 @@ class DeliveryWorker:
             )
             headers["content-type"] = media_type
             response = await self._sender.send(job.url, headers, body)
+            self._heard(job.subscription_id, response.latency_ms / 1000)
+        self._release(job)
         finish = self._judge(job, attempt, attempted_at, response)
         await self._queue.finish(job, self.worker_id, finish)
         logger.debug("delivery %s attempt %d: %s", job.delivery_id, attempt, finish.status)
@@ -616,6 +703,18 @@ class DeliveryWorker:
             next_attempt_at=self._clock() + delay,
             last_error=error,
         )
+
+
+class _Once:
+    """Calls `action` the first time it is called, and never again."""
+
+    def __init__(self, action: Callable[[], None]) -> None:
+        self._action: Callable[[], None] | None = action
+
+    def __call__(self) -> None:
+        action, self._action = self._action, None
+        if action is not None:
+            action()
 
 
 def _error_text(response: WebhookResponse, secrets: Sequence[str]) -> str | None:

@@ -534,3 +534,24 @@ async def test_the_sender_connects_to_the_address_it_checked_under_the_url_s_nam
     assert closed.status_code is None
     assert closed.error is not None
     assert closed.error.startswith("ConnectError")
+
+
+async def test_the_sender_keeps_its_connection_to_a_receiver_alive(receiver: Receiver) -> None:
+    """Answers read to their end, whether successes (with a body) or failures: the next send to
+    the same receiver goes over the same connection instead of a new one each time."""
+    receiver.answer("/alive", 200, 500, 204, 200, 410, 200)
+    sender = HttpWebhookSender(
+        timeout=5.0, resolver=PinnedResolver(), allow_private=True, require_https=False
+    )
+    try:
+        answers = [
+            await sender.send(receiver.url("/alive"), {"webhook-id": f"d_{n}"}, b"{}")
+            for n in range(6)
+        ]
+    finally:
+        await sender.aclose()
+    assert [a.status_code for a in answers] == [200, 500, 204, 200, 410, 200]
+    assert len(receiver.at("/alive")) == 6
+    assert len({r.client for r in receiver.at("/alive")}) == 1, [
+        r.client for r in receiver.at("/alive")
+    ]

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import random
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,8 @@ class Received:
     body: bytes
     #: `time.monotonic()` on arrival.
     at: float
+    #: The sender's end of the connection (`host:port`): one per connection it opened.
+    client: str = ""
 
     @property
     def webhook_id(self) -> str:
@@ -56,6 +59,9 @@ class Receiver:
         self.answered: list[Received] = []
         self._scripts: dict[str, Script] = {}
         self.port = 0
+        #: Requests being answered now, and the most there ever were at once, per path.
+        self.in_flight: Counter[str] = Counter()
+        self.most_in_flight: Counter[str] = Counter()
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -88,14 +94,22 @@ class Receiver:
             headers={k.lower(): v for k, v in request.headers.items()},
             body=await request.body(),
             at=time.monotonic(),
+            client="" if request.client is None else f"{request.client.host}:{request.client.port}",
         )
         self.received.append(arrived)
-        script = self._scripts.setdefault(request.url.path, Script())
+        path = request.url.path
+        self.in_flight[path] += 1
+        self.most_in_flight[path] = max(self.most_in_flight[path], self.in_flight[path])
+        script = self._scripts.setdefault(path, Script())
         status = script.statuses.pop(0) if len(script.statuses) > 1 else script.statuses[0]
-        if script.delay or script.jitter:
-            await asyncio.sleep(script.delay + random.uniform(0, script.jitter))
+        try:
+            if script.delay or script.jitter:
+                await asyncio.sleep(script.delay + random.uniform(0, script.jitter))
+        finally:
+            self.in_flight[path] -= 1
         self.answered.append(arrived)
-        return Response(f"answered {status}", status_code=status)
+        body = "" if status in (204, 304) else f"answered {status}"  # no body allowed
+        return Response(body, status_code=status)
 
 
 @contextlib.asynccontextmanager

@@ -30,12 +30,15 @@ def job(subscription: str, n: int) -> DeliveryJob:
 
 
 class QueueOfJobs:
-    """Due jobs in order; `claim` honours `per_subscription` and `skip` as the SQL queue does."""
+    """Due jobs in order; `claim` honours `per_subscription`, `room` and `skip` as the SQL queue
+    does."""
 
     def __init__(self, jobs: list[DeliveryJob]) -> None:
         self.due = list(jobs)
         self.finished: list[str] = []
         self.skipped: list[set[str]] = []
+        self.rooms: list[dict[str, int]] = []
+        self.claimed: list[list[str]] = []
 
     async def claim(
         self,
@@ -46,8 +49,10 @@ class QueueOfJobs:
         limit: int,
         per_subscription: int | None = None,
         skip: Collection[str] = (),
+        room: Mapping[str, int] | None = None,
     ) -> list[DeliveryJob]:
         self.skipped.append(set(skip))
+        self.rooms.append(dict(room or {}))
         taken: list[DeliveryJob] = []
         per: Counter[str] = Counter()
         for candidate in self.due:
@@ -55,12 +60,14 @@ class QueueOfJobs:
                 break
             if candidate.subscription_id in skip:
                 continue
-            if per_subscription is not None and per[candidate.subscription_id] >= per_subscription:
+            most = (room or {}).get(candidate.subscription_id, per_subscription)
+            if most is not None and per[candidate.subscription_id] >= most:
                 continue
             per[candidate.subscription_id] += 1
             taken.append(candidate)
         for claimed in taken:
             self.due.remove(claimed)
+        self.claimed.append([claimed.delivery_id for claimed in taken])
         return taken
 
     async def finish(self, job: DeliveryJob, worker_id: str, finish: Finish) -> bool:
@@ -154,3 +161,38 @@ async def test_a_slow_receiver_takes_only_its_own_slots() -> None:
     await until(lambda: len(queue.finished) == len(slow) + len(fast))
     stop.set()
     await running
+
+
+class TimedReceivers(Receivers):
+    """Answers at once, reporting each receiver's answer time: `seconds` by host."""
+
+    def __init__(self, seconds: Mapping[str, float]) -> None:
+        super().__init__(slow=set())
+        self.seconds = seconds
+
+    async def send(self, url: str, headers: Mapping[str, str], body: bytes) -> WebhookResponse:
+        await super().send(url, headers, body)
+        return WebhookResponse(204, 1000 * self.seconds[url.split("/")[2].split(".")[0]])
+
+
+@pytest.mark.asyncio
+async def test_a_quick_receiver_is_claimed_for_in_batches_a_slow_one_a_few_at_a_time() -> None:
+    """Once heard from, a receiver answering in a millisecond has up to `batch_size` jobs
+    claimed at once (still sent `per_receiver` at a time); one answering in 20 s (claims last
+    60 s) keeps `per_receiver`, so that its claimed jobs do not wait out their claims."""
+    jobs = [job(s, n) for n in range(40) for s in ("quick", "slow")]
+    queue, receivers = QueueOfJobs(jobs), TimedReceivers({"quick": 0.001, "slow": 20.0})
+    delivering = worker(queue, receivers)
+    stop = asyncio.Event()
+    running = asyncio.create_task(delivering.run(stop))
+    await until(lambda: len(queue.finished) == len(jobs))
+    stop.set()
+    await running
+    per_claim = [Counter(j.split("_")[1] for j in claimed) for claimed in queue.claimed]
+    assert max(c["quick"] for c in per_claim) > 2
+    assert max(c["slow"] for c in per_claim) == 2
+    assert max(receivers.most.values()) == 2
+    assert delivering.claim_depth("quick") == 50
+    assert delivering.claim_depth("slow") == 2
+    assert delivering.claim_depth("never-heard-from") == 2
+    assert {s for room in queue.rooms for s in room} == {"quick"}
