@@ -58,7 +58,10 @@ _INDEX_COLUMNS = (
 _INDEXED_ENTRIES = (
     "SELECT e.position, e.entry, i.position, i.kind, i.occurred_at, i.actor, i.person_id, "
     "i.recipient_id, i.event_id, i.purpose "
-    "FROM audit_entries AS e LEFT JOIN audit_index AS i ON i.position = e.position "
+    # `i.position > $1` too: without it PostgreSQL's merge join walks the index from its first
+    # row on every page (quadratic: 374 ms a page half-way through 10⁶ entries, 17 ms with it).
+    "FROM audit_entries AS e "
+    "LEFT JOIN audit_index AS i ON i.position = e.position AND i.position > $1 "
     "WHERE e.position > $1 ORDER BY e.position LIMIT $2"
 )
 _ENTRIES_OF_KIND = (
@@ -127,7 +130,11 @@ class _SqlEvidenceSnapshot:
             )
             .select_from(
                 audit_entries.outerjoin(
-                    audit_index, audit_index.c.position == audit_entries.c.position
+                    audit_index,
+                    sa.and_(
+                        audit_index.c.position == audit_entries.c.position,
+                        audit_index.c.position > after,
+                    ),
                 )
             )
             .where(audit_entries.c.position > after)
