@@ -25,8 +25,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from hub.domain.audit import builders as audit_records
-from hub.domain.audit.entries import AuditEntry
 from hub.domain.notifications import AppendResult, Notification, PersonIdentifier, Publisher
 from hub.errors import IdentifierConflict, StoreError, StoreUnavailable
 from hub.infra.audit import SqlAuditLog
@@ -45,6 +43,7 @@ from hub.infra.store import (
     _resolve,
     _result,
     _reused,
+    audit_entries,
 )
 from hub.infra.store_publisher import check_publisher
 from hub.infra.tables import events, person_identifiers, persons
@@ -195,7 +194,7 @@ class SqlHistoryWriter:
             if planned.repeat_of is not None:
                 first = plan[planned.repeat_of]
                 planned.position, planned.stream_version = first.position, first.stream_version
-        entries = _audit_entries(
+        entries = audit_entries(
             to_store, new_links, set(new_people), publisher, now, "history" if history else "routed"
         )
         await self._audit.append(connection, entries)
@@ -361,50 +360,6 @@ def _plan(
             raise
         plan.append(_Planned(notification, content_hash, person_id))
     return plan
-
-
-def _audit_entries(
-    stored: Sequence[_Planned],
-    new_links: Sequence[tuple[PersonIdentifier, str]],
-    new_people: set[str],
-    publisher: Publisher,
-    now: datetime,
-    imported: str,
-) -> list[AuditEntry]:
-    """The entries the store's append writes (`hub.infra.store._audit_entries`): collection of
-    each stored notification, saying it was imported and how, and the combination of the
-    identifiers linked to each person, with the first notification that brought them. (Built
-    here, not copied from the store's with `imported` added, because a second construction of
-    every entry cost a seventh of the import's time.)"""
-    entries = []
-    linked: dict[str, list[PersonIdentifier]] = {}
-    for identifier, person_id in new_links:
-        linked.setdefault(person_id, []).append(identifier)
-    for planned in stored:
-        entries.append(
-            audit_records.collection(
-                planned.notification,
-                person_id=planned.person_id,
-                position=planned.position,
-                publisher=publisher,
-                at=now,
-                stored=planned.row,
-                imported=imported,
-            )
-        )
-        identifiers = linked.pop(planned.person_id, None)
-        if identifiers:
-            entries.append(
-                audit_records.combination(
-                    planned.notification,
-                    person_id=planned.person_id,
-                    linked=identifiers,
-                    new_person=planned.person_id in new_people,
-                    publisher=publisher,
-                    at=now,
-                )
-            )
-    return entries
 
 
 def create_history_writer(

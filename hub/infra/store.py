@@ -54,6 +54,7 @@ __all__ = [
     "PostgresEventStore",
     "SqlEventStore",
     "SqliteEventStore",
+    "audit_entries",
     "create_event_store",
     "stored_events",
 ]
@@ -325,7 +326,7 @@ class SqlEventStore:
             if planned.repeat_of is not None:
                 first = plan[planned.repeat_of]
                 planned.position, planned.stream_version = first.position, first.stream_version
-        entries = _audit_entries(to_store, new_links, set(new_people), publisher, now)
+        entries = audit_entries(to_store, new_links, set(new_people), publisher, now)
         await self._audit.append(connection, entries)
         return [_result(p) for p in plan]
 
@@ -687,15 +688,17 @@ def create_event_store(
 # -- helpers -----------------------------------------------------------------------------------
 
 
-def _audit_entries(
+def audit_entries(
     stored: Sequence[_Planned],
     new_links: Sequence[tuple[PersonIdentifier, str]],
     new_people: set[str],
     publisher: Publisher,
     now: datetime,
+    imported: str | None = None,
 ) -> list[AuditEntry]:
     """Collection of each stored notification; combination of the identifiers each append
-    linked to a person (for the first notification that brought them)."""
+    linked to a person (for the first notification that brought them). `imported`: how
+    `hub import` stored them (`history` or `routed`), said in each collection entry."""
     entries = []
     linked: dict[str, list[PersonIdentifier]] = {}
     for identifier, person_id in new_links:
@@ -709,6 +712,7 @@ def _audit_entries(
                 publisher=publisher,
                 at=now,
                 stored=planned.row,
+                imported=imported,
             )
         )
         identifiers = linked.pop(planned.person_id, None)
