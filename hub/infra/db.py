@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from hub.errors import StoreError
+from hub.infra import sqlite_open
 from hub.infra.grants import DatabaseRolesUnsafe, apply_runtime_grants, runtime_role
 from hub.observability import tracing
 from hub.settings import Settings
@@ -44,6 +45,7 @@ def _engine(settings: Settings, url: str, **overrides: Any) -> AsyncEngine:
     if url.startswith("sqlite"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, **overrides)
+        sqlite_open.open_connections_with_thread_end(engine)
         _configure_sqlite(engine)
         tracing.instrument_engine(engine)
         return engine
