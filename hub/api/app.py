@@ -13,6 +13,7 @@ from hub.api import api_docs, asyncapi, openapi, problems
 from hub.api.checkpoint_header import AuditCheckpointHeader
 from hub.api.console import routes as console_routes
 from hub.api.console import runtime as console_runtime
+from hub.api.delivery_metrics import DeliveryMetricsText
 from hub.api.http_metrics import HttpMetrics, HttpMetricsMiddleware
 from hub.api.parameters import clean_parameters
 from hub.api.ratelimit import RateLimitMiddleware
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None, *, role: Role = "all") -> FastA
     api_docs.install(app)  # /docs and /redoc with their vendored assets
     # Innermost: it sees the route template the router matched (for /metrics).
     app.state.http_metrics = HttpMetrics()
+    app.state.delivery_metrics_text = DeliveryMetricsText()  # /metrics' business series, kept
     app.add_middleware(HttpMetricsMiddleware, metrics=app.state.http_metrics)
     app.add_middleware(RateLimitMiddleware)
     app.add_middleware(AuditCheckpointHeader)

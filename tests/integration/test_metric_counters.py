@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from hub.api.routes.metrics import DeliveryCollector
+from hub.api.delivery_metrics import DeliveryCollector
 from hub.infra import tables
 from hub.infra.db import migrate
 from hub.infra.latency import SqlLatencyStore

@@ -17,10 +17,10 @@ import yaml
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from hub.api.delivery_metrics import DeliveryMetricsText
 from hub.api.http_metrics import HttpMetrics
 from hub.api.role_metrics import OperationalCollector, WorkerCollector, process_registry
 from hub.api.router_lag import RouterLagCollector
-from hub.api.routes.metrics import DeliveryCollector
 from hub.services.latency import DeliveryMetrics, Histogram, HistogramSeries
 from hub.services.operations import OperationalGauges
 from hub.services.routing_lag import RouterLag
@@ -70,26 +70,26 @@ def exported_series() -> dict[str, set[str]]:
         WorkerCollector([WorkerStatus("relay", "running", now, 0, 0, None, 3)], database_up=True),
         OperationalCollector(OperationalGauges(1, 1, 1, 1, now - timedelta(seconds=5)), now),
         RouterLagCollector(RouterLag(checkpoint=1, head=2, oldest_waiting_since=now), now),
-        DeliveryCollector(
-            DeliveryMetrics(
-                disclosures={key: 1},
-                delivered={(*key, "webhook"): 1},
-                acknowledged={key: 1},
-                escalated={key: 1},
-                overdue_unacknowledged={key: 1},
-                event_to_decision=histogram,
-                intake_to_decision=histogram,
-                decision_to_delivery=histogram,
-                decision_to_acknowledgement=histogram,
-                now=now,
-            )
-        ),
     ]
+    business = DeliveryMetrics(
+        disclosures={key: 1},
+        delivered={(*key, "webhook"): 1},
+        acknowledged={key: 1},
+        escalated={key: 1},
+        overdue_unacknowledged={key: 1},
+        event_to_decision=histogram,
+        intake_to_decision=histogram,
+        decision_to_delivery=histogram,
+        decision_to_acknowledgement=histogram,
+        now=now,
+    )
     registry = process_registry()
     for collector in collectors:
         registry.register(collector)
+    # As `/metrics` writes it: the registry's text, then the business families'.
+    page = generate_latest(registry).decode() + DeliveryMetricsText().render(business)
     series: dict[str, set[str]] = {}
-    for family in text_string_to_metric_families(generate_latest(registry).decode()):
+    for family in text_string_to_metric_families(page):
         for sample in family.samples:
             series.setdefault(sample.name, set()).update(sample.labels)
     return series
