@@ -29,6 +29,7 @@ import argparse
 import asyncio
 import os
 import re
+import shutil
 import statistics
 import sys
 import tempfile
@@ -110,6 +111,7 @@ async def one_round(tree: Path, schema: str, port: int, touch: int) -> dict[str,
                 busy_ms.append(used / SCRAPES * 1000)
     finally:
         await asyncio.to_thread(server.stop)
+        shutil.rmtree(data_dir, ignore_errors=True)
     lines = [line for line in page.splitlines() if line and not line.startswith("#")]
     families: Counter[str] = Counter()
     for line in lines:
