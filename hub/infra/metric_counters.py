@@ -36,6 +36,7 @@ from hub.infra.tables import (
     metric_counters,
     overdue_escalations,
 )
+from hub.infra.unnest_insert import unnest_insert
 from hub.services.latency import LATENCY_BUCKETS, Histogram, HistogramSeries, Key
 from hub.services.overdue import OVERDUE_EVENT_TYPE
 
@@ -195,7 +196,11 @@ async def count_decided(connection: AsyncConnection, decided: Sequence[Disclosur
                 }
             )
     await _add(connection, tally)
-    if awaiting:
+    if awaiting and connection.dialect.name == "postgresql":
+        await unnest_insert(awaiting_acknowledgements, tuple(awaiting[0])).execute(
+            connection, awaiting
+        )
+    elif awaiting:
         await connection.execute(awaiting_acknowledgements.insert(), awaiting)
 
 

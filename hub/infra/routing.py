@@ -37,6 +37,7 @@ from hub.infra.tables import (
     routed_events,
     subscriptions,
 )
+from hub.infra.unnest_insert import unnest_insert
 from hub.services.kafka_router import RoutedEvents
 
 __all__ = ["SqlRoutingStore"]
@@ -151,7 +152,7 @@ class SqlRoutingStore:
         try:
             async with self._connection(write=True) as connection, connection.begin():
                 inserted = await connection.execute(
-                    self._insert(routed_events)
+                    self._upsert(routed_events)
                     .values(rows)
                     .on_conflict_do_nothing(index_elements=[routed_events.c.position])
                     .returning(routed_events.c.position)
@@ -188,11 +189,11 @@ class SqlRoutingStore:
         disclosure_rows = [_disclosure_row(d) for d in decided]
         denial_rows = [_denial_row(d) for d in denied]
         if decided:
-            await connection.execute(disclosures.insert(), disclosure_rows)
+            await self._insert(connection, disclosures, disclosure_rows)
             await self._number_in_feeds(connection, decided, now)
             await self._queue_webhooks(connection, decided, now)
         if denied:
-            await connection.execute(disclosure_denials.insert(), denial_rows)
+            await self._insert(connection, disclosure_denials, denial_rows)
         if profiles:
             await self._upsert_profiles(connection, profiles, now)
         await self._audit.append(
@@ -244,7 +245,7 @@ class SqlRoutingStore:
                     "added_at": now,
                 }
             )
-        await connection.execute(recipient_feed.insert(), feed)
+        await self._insert(connection, recipient_feed, feed)
         # One statement for every counter, executed for each (asyncpg pipelines the lot).
         await connection.execute(
             recipient_counters.update()
@@ -292,7 +293,7 @@ class SqlRoutingStore:
             if types is None or disclosure.event_type in types
         ]
         if jobs:
-            await connection.execute(deliveries.insert(), jobs)
+            await self._insert(connection, deliveries, jobs)
 
     async def replace_profiles(
         self, consumer: str, checkpoint: int, profiles: Sequence[PersonProfile]
@@ -316,11 +317,21 @@ class SqlRoutingStore:
             _UPSERT_PROFILES[self._dialect], [_profile_row(p, now) for p in profiles]
         )
 
-    def _insert(self, table: sa.Table) -> Any:
+    def _upsert(self, table: sa.Table) -> Any:
         """The backend's INSERT, which knows ON CONFLICT."""
         if self._dialect == "postgresql":
             return postgresql.insert(table)
         return sqlite.insert(table)
+
+    async def _insert(
+        self, connection: AsyncConnection, table: sa.Table, rows: Sequence[Mapping[str, Any]]
+    ) -> None:
+        """`rows` (each with the same columns) in one statement: on PostgreSQL unnested from one
+        array per column (`hub.infra.unnest_insert`), on SQLite SQLAlchemy's executemany."""
+        if self._dialect == "postgresql":
+            await unnest_insert(table, tuple(rows[0])).execute(connection, rows)
+        else:
+            await connection.execute(table.insert(), rows)
 
     # -- the boundary ----------------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from uuid import uuid4
 
@@ -199,12 +199,11 @@ async def decide(
     decided = _Decisions(now)
     # The streams of the people an event of the batch may receive into an establishment, read
     # in one go: only the events before each admission are judged, and those are stored
-    # already when the batch is read. A stream missing here is read when it is needed.
-    streams: dict[str, Sequence[StoredEvent]] = dict(
-        await events.read_streams(
-            {e.person_id for e in stored if e.notification.type in ADMITTING_TYPES}
-        )
-    )
+    # already when the batch is read. A stream the batch holds from its start is not read
+    # again; a stream missing here is read when it is needed.
+    admitted = {e.person_id for e in stored if e.notification.type in ADMITTING_TYPES}
+    streams = _streams_begun_in(stored, admitted)
+    streams.update(await events.read_streams(admitted - streams.keys()))
     for event in stored:
         # Each event's decision in the trace that stored it (docs/tracing.md).
         with traces.continued(
@@ -252,6 +251,26 @@ async def decide(
                 )
                 decided.add(earlier, evaluation, profile, event.position, held)
     return decided
+
+
+def _streams_begun_in(
+    stored: Sequence[StoredEvent], people: Collection[str]
+) -> dict[str, Sequence[StoredEvent]]:
+    """The streams of `people` that `stored` holds whole from their first event (stream
+    versions 1, 2, 3… with none missing), as far as it holds them: the store has nothing
+    earlier for them, so the router need not read them again."""
+    found: dict[str, list[StoredEvent]] = {}
+    broken: set[str] = set()
+    for event in stored:
+        person = event.person_id
+        if person not in people or person in broken:
+            continue
+        stream = found.setdefault(person, [])
+        if event.stream_version != len(stream) + 1:
+            broken.add(person)
+            continue
+        stream.append(event)
+    return {person: stream for person, stream in found.items() if person not in broken}
 
 
 class _Decisions:

@@ -458,21 +458,42 @@ async def test_routing_again_changes_nothing(hub: Hub) -> None:
 
 
 @contextmanager
-def failing_before_commit(engine: AsyncEngine) -> Iterator[list[str]]:
+def failing_before_commit(engine: AsyncEngine) -> Iterator[tuple[list[str], list[str]]]:
     """Make the router's transaction fail at its last write (the profiles), after the checkpoint,
-    disclosures and denials were written in it."""
+    disclosures and denials were written in it. The statements seen: SQLAlchemy's, in order,
+    and the inserts run on asyncpg's own connection (PostgreSQL: the batch's multi-row inserts;
+    its logger reports them once done, not in order with SQLAlchemy's)."""
     seen: list[str] = []
+    seen_by_driver: list[str] = []
 
     def fail(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         seen.append(" ".join(statement.split()[:3]))
         if statement.startswith("INSERT INTO person_profiles"):
             raise RuntimeError("injected failure before commit")
 
+    def on_driver(query: Any) -> None:
+        if query.query.startswith("INSERT"):  # not SQLAlchemy's transaction control
+            seen_by_driver.append(" ".join(query.query.replace('"', "").split()[:3]))
+
+    def log_driver(dbapi_connection: Any, *_args: Any) -> None:
+        driver = dbapi_connection.driver_connection
+        if hasattr(driver, "add_query_logger"):  # asyncpg's
+            driver.add_query_logger(on_driver)
+
+    def unlog_driver(dbapi_connection: Any, *_args: Any) -> None:
+        driver = dbapi_connection.driver_connection
+        if hasattr(driver, "remove_query_logger"):
+            driver.remove_query_logger(on_driver)
+
     sa_event.listen(engine.sync_engine, "before_cursor_execute", fail)
+    sa_event.listen(engine.sync_engine.pool, "checkout", log_driver)
+    sa_event.listen(engine.sync_engine.pool, "checkin", unlog_driver)
     try:
-        yield seen
+        yield seen, seen_by_driver
     finally:
         sa_event.remove(engine.sync_engine, "before_cursor_execute", fail)
+        sa_event.remove(engine.sync_engine.pool, "checkout", log_driver)
+        sa_event.remove(engine.sync_engine.pool, "checkin", unlog_driver)
 
 
 @pytest.mark.asyncio
@@ -486,7 +507,10 @@ async def test_a_failure_before_commit_records_nothing_and_keeps_the_checkpoint(
     decided = await recorded_decisions(engine)
     profiles = await hub.routing.all_profiles()
 
-    with failing_before_commit(engine) as statements, pytest.raises(RuntimeError, match="inject"):
+    with (
+        failing_before_commit(engine) as (statements, by_driver),
+        pytest.raises(RuntimeError, match="inject"),
+    ):
         await router.run_once()
     # The failure came after the checkpoint moved and the decisions were written.
     writes = [s for s in statements if not s.startswith(("SELECT", "BEGIN"))]
@@ -496,7 +520,7 @@ async def test_a_failure_before_commit_records_nothing_and_keeps_the_checkpoint(
         "INSERT INTO disclosures",
         "INSERT INTO recipient_feed",
         "INSERT INTO disclosure_denials",
-    } <= set(writes)
+    } <= set(writes) | set(by_driver)
 
     assert await checkpoint_row(engine) == checkpoint
     assert await recorded_decisions(engine) == decided
