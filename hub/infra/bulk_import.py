@@ -37,15 +37,16 @@ from hub.infra.protection import FieldProtection
 from hub.infra.store import (
     SqlEventStore,
     _check_appendable,
-    _event_row,
     _is_race,
     _Planned,
     _resolve,
     _result,
     _reused,
     audit_entries,
+    event_rows,
 )
 from hub.infra.store_publisher import check_publisher
+from hub.infra.store_sqlite import EVENT_COLUMNS
 from hub.infra.tables import events, person_identifiers, persons
 
 __all__ = [
@@ -75,27 +76,7 @@ _DRAW_POSITIONS = sa.text(
     "SELECT nextval('events_position_seq') FROM generate_series(1, :n) ORDER BY 1"
 )
 #: The events columns a chunk writes, in the order `COPY` sends them.
-_EVENT_COLUMNS = (
-    "position",
-    "source",
-    "event_id",
-    "type",
-    "version",
-    "time",
-    "subject",
-    "specversion",
-    "datacontenttype",
-    "identifiers",
-    "data",
-    "content_hash",
-    "person_id",
-    "stream_version",
-    "publisher_client_id",
-    "publisher_agency",
-    "recorded_at",
-    "trace_context",
-    "history",
-)
+_EVENT_COLUMNS = ("position", *EVENT_COLUMNS, "history")
 _JSON_COLUMNS = frozenset({"identifiers", "data"})
 
 
@@ -180,12 +161,7 @@ class SqlHistoryWriter:
                     connection, [(p.notification, p.person_id) for p in to_store], now
                 )
             )
-        rows = []
-        for planned, data in zip(to_store, sealed, strict=True):
-            version = versions.get(planned.person_id, 0) + 1
-            versions[planned.person_id] = version
-            planned.stream_version = version
-            rows.append({**_event_row(planned, publisher, now, data), "history": history})
+        rows = event_rows(to_store, sealed, versions, publisher, now, history)
         positions = await self._insert_events(connection, rows)
         for planned, row, position in zip(to_store, rows, positions, strict=True):
             planned.position = position
