@@ -8,8 +8,9 @@ stream versions are read, sensitive fields sealed, and a collection entry for ev
 combination entry for every person it links identifiers to) written in the same transaction. It
 differs in how the rows go in: on PostgreSQL the positions are drawn in one statement (once the
 transaction holds its xid and the events table's insert lock: the never-skip protocol) and the
-events (and the subject index's new rows) are sent with `COPY`; on SQLite, one multi-row
-INSERT per table, as the store does, in one `BEGIN IMMEDIATE` transaction per chunk.
+events (and the subject index's new rows) are sent with `COPY`; on SQLite, in one
+`BEGIN IMMEDIATE` transaction per chunk, the events rows as the store's append writes them
+(`hub.infra.store_sqlite`, on aiosqlite's connection), the other rows through SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -37,15 +38,18 @@ from hub.infra.protection import FieldProtection
 from hub.infra.store import (
     SqlEventStore,
     _check_appendable,
-    _event_row,
     _is_race,
     _Planned,
     _resolve,
     _result,
     _reused,
     audit_entries,
+    event_rows,
 )
+from hub.infra.store_driver import driver_connection
 from hub.infra.store_publisher import check_publisher
+from hub.infra.store_sqlite import EVENT_COLUMNS
+from hub.infra.store_sqlite import _event_values as event_values
 from hub.infra.tables import events, person_identifiers, persons
 
 __all__ = [
@@ -63,7 +67,15 @@ MAX_CHUNK_ATTEMPTS = 5
 _STORED = sa.select(events.c.source, events.c.event_id, events.c.content_hash).where(
     sa.tuple_(events.c.source, events.c.event_id).in_(sa.bindparam("keys", expanding=True))
 )
-_INSERT_EVENTS = events.insert().returning(events.c.position, sort_by_parameter_order=True)
+#: SQLite: the first row numbered by AUTOINCREMENT, the others at the positions that follow.
+_SQLITE_COLUMNS = ", ".join((*EVENT_COLUMNS, "history"))
+_SQLITE_MARKS = ", ".join("?" * (len(EVENT_COLUMNS) + 1))
+_SQLITE_INSERT_FIRST = (
+    f"INSERT INTO events ({_SQLITE_COLUMNS}) VALUES ({_SQLITE_MARKS}) RETURNING position"  # noqa: S608
+)
+_SQLITE_INSERT_MORE = (
+    f"INSERT INTO events (position, {_SQLITE_COLUMNS}) VALUES (?, {_SQLITE_MARKS})"  # noqa: S608
+)
 #: The lock an INSERT INTO events takes, taken before the chunk's positions are drawn: the
 #: never-skip protocol (`hub.infra.visibility.PostgresHorizon`) has a follower wait for every
 #: transaction that holds it, so a holder of positions must hold it (and its xid: the opening
@@ -75,27 +87,7 @@ _DRAW_POSITIONS = sa.text(
     "SELECT nextval('events_position_seq') FROM generate_series(1, :n) ORDER BY 1"
 )
 #: The events columns a chunk writes, in the order `COPY` sends them.
-_EVENT_COLUMNS = (
-    "position",
-    "source",
-    "event_id",
-    "type",
-    "version",
-    "time",
-    "subject",
-    "specversion",
-    "datacontenttype",
-    "identifiers",
-    "data",
-    "content_hash",
-    "person_id",
-    "stream_version",
-    "publisher_client_id",
-    "publisher_agency",
-    "recorded_at",
-    "trace_context",
-    "history",
-)
+_EVENT_COLUMNS = ("position", *EVENT_COLUMNS, "history")
 _JSON_COLUMNS = frozenset({"identifiers", "data"})
 
 
@@ -180,12 +172,7 @@ class SqlHistoryWriter:
                     connection, [(p.notification, p.person_id) for p in to_store], now
                 )
             )
-        rows = []
-        for planned, data in zip(to_store, sealed, strict=True):
-            version = versions.get(planned.person_id, 0) + 1
-            versions[planned.person_id] = version
-            planned.stream_version = version
-            rows.append({**_event_row(planned, publisher, now, data), "history": history})
+        rows = event_rows(to_store, sealed, versions, publisher, now, history)
         positions = await self._insert_events(connection, rows)
         for planned, row, position in zip(to_store, rows, positions, strict=True):
             planned.position = position
@@ -224,8 +211,7 @@ class SqlHistoryWriter:
         self, connection: AsyncConnection, rows: Sequence[dict[str, Any]]
     ) -> list[int]:
         """Insert `rows` (every column but `position`); their positions, in order."""
-        result = await connection.execute(_INSERT_EVENTS, list(rows))
-        return [int(p) for p in result.scalars().all()]
+        raise NotImplementedError
 
     @asynccontextmanager
     async def _writing(self) -> AsyncIterator[AsyncConnection]:
@@ -242,12 +228,30 @@ class SqlHistoryWriter:
 
 class SqliteHistoryWriter(SqlHistoryWriter):
     """SQLite: one writer at a time from the chunk's first statement (`BEGIN IMMEDIATE`), so
-    AUTOINCREMENT positions follow commit order; multi-row INSERTs."""
+    AUTOINCREMENT positions follow commit order; the events rows written as the store's append
+    writes them (`hub.infra.store_sqlite`: on aiosqlite's connection, values as SQLAlchemy
+    writes them), with their `history`."""
 
     @asynccontextmanager
     async def _writing(self) -> AsyncIterator[AsyncConnection]:
         async with self._connection(sqlite_begin="IMMEDIATE") as connection, connection.begin():
             yield connection
+
+    async def _insert_events(
+        self, connection: AsyncConnection, rows: Sequence[dict[str, Any]]
+    ) -> list[int]:
+        """The first row numbered by AUTOINCREMENT, the others at the positions that follow,
+        which it would have given them one by one: the chunk holds the only write lock."""
+        driver = await driver_connection(connection)
+        values = [(*event_values(row), row["history"]) for row in rows]
+        [(first,)] = await driver.execute_fetchall(_SQLITE_INSERT_FIRST, values[0])
+        positions = [int(first) + n for n in range(len(values))]
+        if len(values) > 1:
+            await driver.executemany(
+                _SQLITE_INSERT_MORE,
+                [(p, *v) for p, v in zip(positions[1:], values[1:], strict=True)],
+            )
+        return positions
 
 
 class PostgresHistoryWriter(SqlHistoryWriter):

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.domain.audit import builders as audit_records
+from hub.domain.audit.collected import CollectionEntries
 from hub.domain.audit.entries import AuditEntry
 from hub.domain.identity import SecondValue, schemes_of, second_values
 from hub.domain.notifications import (
@@ -56,6 +57,7 @@ __all__ = [
     "SqliteEventStore",
     "audit_entries",
     "create_event_store",
+    "event_rows",
     "stored_events",
 ]
 
@@ -307,12 +309,7 @@ class SqlEventStore:
                     connection, [(p.notification, p.person_id) for p in to_store], now
                 )
             )
-        rows = []
-        for planned, data in zip(to_store, sealed, strict=True):
-            version = versions.get(planned.person_id, 0) + 1
-            versions[planned.person_id] = version
-            planned.stream_version = version
-            rows.append(_event_row(planned, publisher, now, data))
+        rows = event_rows(to_store, sealed, versions, publisher, now)
         # Links sorted, so that two appends inserting the same identifiers wait for each other
         # in one order and never deadlock.
         positions = await self._insert(
@@ -703,9 +700,12 @@ def audit_entries(
     linked: dict[str, list[PersonIdentifier]] = {}
     for identifier, person_id in new_links:
         linked.setdefault(person_id, []).append(identifier)
+    # The rows share most of their values: each is digested once (`CollectionEntries`).
+    collections = CollectionEntries()
     for planned in stored:
+        assert planned.row is not None  # every stored item's row, as written
         entries.append(
-            audit_records.collection(
+            collections.collection(
                 planned.notification,
                 person_id=planned.person_id,
                 position=planned.position,
@@ -877,6 +877,30 @@ def _event_row(
         "recorded_at": now,
         "trace_context": traces.current_context(),
     }
+
+
+def event_rows(
+    to_store: Sequence[_Planned],
+    sealed: Sequence[dict[str, Any] | None],
+    versions: dict[str, int],
+    publisher: Publisher,
+    now: datetime,
+    history: bool | None = None,
+) -> list[dict[str, Any]]:
+    """The events rows of `to_store` (each `data` as `sealed` gives it; None: as it came), each
+    the next version of its person's stream: `versions` (each stream's last) and each planned
+    item's `stream_version` are moved on. `history`: `hub import`'s column, which a push leaves
+    to its default."""
+    rows = []
+    for planned, data in zip(to_store, sealed, strict=True):
+        version = versions.get(planned.person_id, 0) + 1
+        versions[planned.person_id] = version
+        planned.stream_version = version
+        row = _event_row(planned, publisher, now, data)
+        if history is not None:
+            row["history"] = history
+        rows.append(row)
+    return rows
 
 
 def _result(planned: _Planned) -> AppendResult:

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 __all__ = [
+    "EVENT_COLUMNS",
     "OPENING_READ",
     "insert_events",
     "opening_read",
@@ -55,7 +56,9 @@ _INSERT_PERSON = "INSERT INTO persons (person_id, created_at) VALUES (?, ?)"
 _INSERT_LINK = (
     "INSERT INTO person_identifiers (scheme, value, person_id, linked_at) VALUES (?, ?, ?, ?)"
 )
-_EVENT_COLUMNS = (
+#: The events columns an append writes (`position` numbered by the database, `history` left to
+#: its default); `hub.infra.bulk_import` writes these and those two.
+EVENT_COLUMNS = (
     "source",
     "event_id",
     "type",
@@ -74,8 +77,8 @@ _EVENT_COLUMNS = (
     "recorded_at",
     "trace_context",
 )
-_COLUMN_LIST = ", ".join(_EVENT_COLUMNS)
-_MARKS = ", ".join("?" * len(_EVENT_COLUMNS))
+_COLUMN_LIST = ", ".join(EVENT_COLUMNS)
+_MARKS = ", ".join("?" * len(EVENT_COLUMNS))
 #: The first row numbered by AUTOINCREMENT; the others at the positions that follow, which it
 #: would have given them one by one (no other writer can insert before this transaction ends).
 _INSERT_FIRST_EVENT = f"INSERT INTO events ({_COLUMN_LIST}) VALUES ({_MARKS}) RETURNING position"  # noqa: S608

@@ -21,6 +21,8 @@ import sqlalchemy as sa
 
 from hub import bootstrap
 from hub.bootstrap import Container
+from hub.domain.audit import builders
+from hub.domain.audit.entries import parse_timestamp
 from hub.domain.notifications import Publisher
 from hub.infra import bulk_import as infra_bulk_import
 from hub.infra.tables import audit_entries, disclosure_denials, disclosures, events, person_profiles
@@ -168,6 +170,47 @@ async def test_history_is_stored_in_order_linked_audited_and_a_second_run_stores
     assert (summary["stored"], summary["already_there"], summary["refused"]) == (0, 120, 0)
     assert await stored(container) == rows
     assert await counted(container, audit_entries) == len(logged)
+
+
+async def test_an_imported_chunks_collection_entries_are_the_bytes_the_single_builder_writes(
+    database: Database,
+    container: Container,
+    pr2_client: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Chunks built in bulk (`hub.domain.audit.collected`) log what `builders.collection` (the
+    # entry a push gets) makes of each event and its row as stored: sealed fields as sealed,
+    # read back from the database.
+    path, notifications = history_file(tmp_path / "history.ndjson", people=15)
+    code, summary, _ = await hub_import(
+        database, monkeypatch, capsys, path, "--as", pr2_client, "--chunk-size", "12"
+    )
+    assert code == 0, summary
+    async with container.engine.connect() as connection:
+        rows = {
+            (row["source"], row["event_id"]): dict(row)
+            for row in (await connection.execute(sa.select(events))).mappings()
+        }
+        logged = (await connection.execute(sa.select(audit_entries.c.entry))).scalars().all()
+    collections = [text for text in logged if json.loads(text)["kind"] == "collection"]
+    assert len(collections) == len(notifications) == len(rows)
+    by_id = {n["id"]: n for n in notifications}
+    publisher = Publisher(pr2_client, "sps")
+    for text in collections:
+        entry = json.loads(text)
+        row = rows[(entry["source"], entry["event_id"])]
+        single = builders.collection(
+            container.schemas.validate(by_id[entry["event_id"]]),
+            person_id=row["person_id"],
+            position=row["position"],
+            publisher=publisher,
+            at=parse_timestamp(entry["occurred_at"]),
+            stored=row,
+            imported="history",
+        )
+        assert single.canonical_bytes() == text.encode("utf-8")
 
 
 async def test_a_bad_line_refuses_its_chunk_naming_file_line_and_field_and_stores_nothing_of_it(
