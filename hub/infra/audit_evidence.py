@@ -64,10 +64,6 @@ _INDEXED_ENTRIES = (
     "LEFT JOIN audit_index AS i ON i.position = e.position AND i.position > $1 "
     "WHERE e.position > $1 ORDER BY e.position LIMIT $2"
 )
-_ENTRIES_OF_KIND = (
-    "SELECT position, entry FROM audit_entries "
-    "WHERE kind = $1 AND position > $2 ORDER BY position LIMIT $3"
-)
 
 
 class SqlEvidence:
@@ -187,19 +183,6 @@ class _SqlEvidenceSnapshot:
             .join(audit_index, audit_index.c.position == audit_entries.c.position)
             .where(audit_index.c.kind == kind, audit_index.c.event_id.in_(sorted(event_ids)))
             .order_by(audit_entries.c.position)
-        )
-        return [LoggedEntry(int(p), e) for p, e in await self._connection.execute(query)]
-
-    async def entries_of_kind(self, kind: str, after: int, limit: int) -> list[LoggedEntry]:
-        if self._postgres:
-            driver = await self._asyncpg()
-            records = await driver.fetch(_ENTRIES_OF_KIND, kind, after, limit)
-            return [LoggedEntry(position, entry) for position, entry in records]
-        query = (
-            sa.select(audit_entries.c.position, audit_entries.c.entry)
-            .where(audit_entries.c.kind == kind, audit_entries.c.position > after)
-            .order_by(audit_entries.c.position)
-            .limit(limit)
         )
         return [LoggedEntry(int(p), e) for p, e in await self._connection.execute(query)]
 

@@ -36,6 +36,7 @@ from hub.domain.audit.evidence import (
     index_facts,
     logged_facts,
 )
+from hub.services.read_ahead import PagesAhead
 
 __all__ = [
     "EvidenceChecker",
@@ -79,7 +80,6 @@ class EvidenceSnapshot(Protocol):
     async def index_rules(self, first: int, last: int) -> dict[int, set[str]]: ...
     async def first_orphan_index_row(self) -> tuple[str, int] | None: ...
     async def entries_about(self, kind: str, event_ids: Collection[str]) -> list[LoggedEntry]: ...
-    async def entries_of_kind(self, kind: str, after: int, limit: int) -> list[LoggedEntry]: ...
     async def rows(self, table: str, after: Any, limit: int) -> list[dict[str, Any]]: ...
     async def rows_with_keys(
         self, table: str, keys: Sequence[Any]
@@ -305,16 +305,18 @@ class EvidenceChecker:
         report = EvidenceReport()
         async with self._source.snapshot() as snapshot:
             try:
-                await self._index(snapshot, report)
+                # The index pass reads every entry once; it also looks up the rows the entries
+                # say were written, and keeps the first one missing of each kind for the stage
+                # that reports it (after that kind's rows were checked, as the module says).
+                missing = _MissingRows(self._page)
+                await self._index(snapshot, report, missing)
                 report.events = await self._rows(snapshot, _EVENTS, report)
-                await self._rows_exist(snapshot, _EVENTS)
+                missing.stop_at_first(AuditKind.COLLECTION)
                 report.disclosures = await self._rows(snapshot, _DISCLOSURES, report)
                 report.denials = await self._rows(snapshot, _DENIALS, report)
                 report.proposals = await self._rows(snapshot, _PROPOSALS, report)
                 report.review_decisions = await self._rows(snapshot, _REVIEW_DECISIONS, report)
-                await self._rows_exist(
-                    snapshot, _DISCLOSURES, _DENIALS, _PROPOSALS, _REVIEW_DECISIONS
-                )
+                missing.stop_at_first(AuditKind.DISCLOSURE)
                 report.erasures = await self._rows(snapshot, _ERASURES, report)
                 report.recipients = await self._feeds(snapshot)
             except _Stop as stop:
@@ -323,12 +325,38 @@ class EvidenceChecker:
 
     # -- 1. the query index ----------------------------------------------------------------------
 
-    async def _index(self, snapshot: EvidenceSnapshot, report: EvidenceReport) -> None:
-        after = 0
-        while page := await snapshot.indexed_entries(after, self._page):
+    async def _index(
+        self, snapshot: EvidenceSnapshot, report: EvidenceReport, missing: _MissingRows
+    ) -> None:
+        pages = PagesAhead(snapshot.indexed_entries, _position, after=0, limit=self._page)
+        try:
+            await self._index_pages(snapshot, pages, report, missing)
+        finally:
+            await pages.close()
+        orphan = await snapshot.first_orphan_index_row()
+        if orphan is not None:
+            table, position = orphan
+            raise _Stop(
+                EvidenceMismatch(
+                    table, f"position {position}", "an index row with no audit entry behind it"
+                )
+            )
+
+    async def _index_pages(
+        self,
+        snapshot: EvidenceSnapshot,
+        pages: PagesAhead[IndexedEntry],
+        report: EvidenceReport,
+        missing: _MissingRows,
+    ) -> None:
+        """Each page is read while the one before is checked; the other statements of a page
+        wait for it (`PagesAhead.settle`)."""
+        while page := await pages.next():
             rules = await snapshot.index_rules(page[0].position, page[-1].position)
+            await pages.read_ahead()
             for item in page:
                 entry = _parse(item.position, item.entry)
+                missing.note(item.position, entry)
                 key = f"position {item.position}"
                 if item.index is None:
                     raise _Stop(
@@ -366,15 +394,8 @@ class EvidenceChecker:
                         )
                     )
             report.index_entries += len(page)
-            after = page[-1].position
-        orphan = await snapshot.first_orphan_index_row()
-        if orphan is not None:
-            table, position = orphan
-            raise _Stop(
-                EvidenceMismatch(
-                    table, f"position {position}", "an index row with no audit entry behind it"
-                )
-            )
+            await pages.settle()
+            await missing.look_up(snapshot)
 
     # -- 2-4. rows against their entries ---------------------------------------------------------
 
@@ -459,35 +480,6 @@ class EvidenceChecker:
             )
         )
 
-    async def _rows_exist(self, snapshot: EvidenceSnapshot, *tables: _Bound) -> None:
-        """Every row a bound entry logs is still there (a deleted row is found here)."""
-        kind = tables[0].kind
-        after = 0
-        while page := await snapshot.entries_of_kind(kind.value, after, self._page):
-            wanted: dict[str, list[tuple[int, Any]]] = {}
-            for logged in page:
-                entry = _parse(logged.position, logged.entry)
-                if RowEvidence.from_entry(entry) is None:
-                    continue  # from before binding: nothing to look for
-                for bound in tables:
-                    row_key = _logged_key(bound, entry)
-                    if row_key is not None:
-                        wanted.setdefault(bound.table, []).append((logged.position, row_key))
-            for bound in tables:
-                keys = wanted.get(bound.table, [])
-                present = await snapshot.rows_with_keys(bound.table, [k for _, k in keys])
-                for position, row_key in keys:
-                    if row_key not in present:
-                        raise _Stop(
-                            EvidenceMismatch(
-                                bound.table,
-                                f"{bound.key} {row_key}",
-                                f"the row is missing: its {kind.value} entry says it was written",
-                                entry_position=position,
-                            )
-                        )
-            after = page[-1].position
-
     # -- 5. feeds ----------------------------------------------------------------------------------
 
     async def _feeds(self, snapshot: EvidenceSnapshot) -> int:
@@ -518,6 +510,80 @@ class EvidenceChecker:
                 )
             )
         return len(feeds)
+
+
+#: The tables whose rows each kind of entry says were written, in the order their missing rows
+#: are looked for.
+_WRITTEN_BY: dict[AuditKind, tuple[_Bound, ...]] = {
+    AuditKind.COLLECTION: (_EVENTS,),
+    AuditKind.DISCLOSURE: (_DISCLOSURES, _DENIALS, _PROPOSALS, _REVIEW_DECISIONS),
+}
+
+
+class _MissingRows:
+    """Every row a bound entry says was written is still there (a deleted row is found here),
+    looked up while the index pass reads the entries, a page at a time.
+
+    The first row missing of each kind of entry is kept, in the order a scan of that kind's
+    entries alone, `page_size` at a time, would meet it: by that page, then by table (as
+    `_WRITTEN_BY` lists them), then by position. `stop_at_first` reports it at its stage."""
+
+    def __init__(self, page_size: int) -> None:
+        self._page = page_size
+        #: Entries of each kind seen so far (an entry's ordinal fixes its page of that kind).
+        self._seen = dict.fromkeys(_WRITTEN_BY, 0)
+        #: (position, page of its kind, key) of the rows the current page's entries wrote.
+        self._wanted: dict[str, list[tuple[int, int, Any]]] = {}
+        self._first: dict[AuditKind, tuple[tuple[int, int, int], EvidenceMismatch]] = {}
+
+    def note(self, position: int, entry: LoggedFacts) -> None:
+        tables = _WRITTEN_BY.get(entry.kind)
+        if tables is None:
+            return
+        page = self._seen[entry.kind] // self._page
+        self._seen[entry.kind] += 1
+        first = self._first.get(entry.kind)
+        if (first is not None and page > first[0][0]) or RowEvidence.from_entry(entry) is None:
+            return  # one already missing comes first; or from before binding: nothing to look for
+        for bound in tables:
+            row_key = _logged_key(bound, entry)
+            if row_key is not None:
+                self._wanted.setdefault(bound.table, []).append((position, page, row_key))
+
+    async def look_up(self, snapshot: EvidenceSnapshot) -> None:
+        """Look up the rows the entries noted since the last call wrote."""
+        wanted, self._wanted = self._wanted, {}
+        for kind, tables in _WRITTEN_BY.items():
+            for order, bound in enumerate(tables):
+                keys = wanted.get(bound.table, [])
+                if not keys:
+                    continue
+                present = await snapshot.rows_with_keys(bound.table, [k for _, _, k in keys])
+                for position, page, row_key in keys:
+                    if row_key in present:
+                        continue
+                    rank = (page, order, position)
+                    if kind not in self._first or rank < self._first[kind][0]:
+                        self._first[kind] = (
+                            rank,
+                            EvidenceMismatch(
+                                bound.table,
+                                f"{bound.key} {row_key}",
+                                f"the row is missing: its {kind.value} entry says it was written",
+                                entry_position=position,
+                            ),
+                        )
+                    break
+
+    def stop_at_first(self, kind: AuditKind) -> None:
+        """Raise the first row missing that `kind`'s entries say was written, if any."""
+        first = self._first.get(kind)
+        if first is not None:
+            raise _Stop(first[1])
+
+
+def _position(item: IndexedEntry) -> int:
+    return item.position
 
 
 def _logged_key(bound: _Bound, entry: LoggedFacts) -> Any:

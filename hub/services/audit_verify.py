@@ -31,6 +31,7 @@ from hub.domain.audit.verification import (
     parse_key,
 )
 from hub.services.audit_ports import AuditSnapshot, AuditTree, HeldCheckpoints
+from hub.services.read_ahead import PagesAhead
 
 __all__ = ["AuditVerifier", "ExportSummary"]
 
@@ -39,26 +40,29 @@ _LOWEST = -(2**63)
 
 
 class _Entries:
-    """The stored entries in position order, fetched a page at a time. The verifier walks a
-    page in memory and awaits only when it needs the next one."""
+    """The stored entries in position order, a page at a time, each page read while the
+    verifier hashes the one before. The verifier walks a page in memory and awaits only when
+    it needs the next one; before any other statement on the snapshot it awaits `settle`."""
 
     def __init__(self, snapshot: AuditSnapshot, page: int) -> None:
-        self._snapshot = snapshot
-        self._page = page
+        self._pages = PagesAhead(snapshot.entry_rows, _position, after=_LOWEST, limit=page)
         self.buffer: Sequence[EntryRow] = []
         self.next = 0
-        self._after = _LOWEST
-        self._exhausted = False
 
     async def refill(self) -> None:
         """Called when `next` has reached the end of `buffer`: the next page, if any."""
-        if self._exhausted:
-            return
-        found = await self._snapshot.entry_rows(self._after, self._page)
-        self._exhausted = len(found) < self._page
-        if found:
-            self._after = found[-1][0]
-        self.buffer, self.next = found, 0
+        self.buffer, self.next = await self._pages.next(), 0
+        await self._pages.read_ahead()
+
+    async def settle(self) -> None:
+        await self._pages.settle()
+
+    async def close(self) -> None:
+        await self._pages.close()
+
+
+def _position(row: EntryRow) -> int:
+    return row[0]
 
 
 class AuditVerifier:
@@ -126,10 +130,23 @@ class AuditVerifier:
         tuples, `Leaf` and `StoredEntry` are built only to name a failure, the leaf hash is
         SHA-256 called directly, and the checkpoints are looked at only when one is due."""
         entries = _Entries(snapshot, self._page)
+        try:
+            return await self._replay_pages(snapshot, replay, claims, entries)
+        finally:
+            await entries.close()
+
+    async def _replay_pages(
+        self,
+        snapshot: AuditSnapshot,
+        replay: TreeReplay,
+        claims: _StoredClaims,
+        entries: _Entries,
+    ) -> int:
         columns = _Columns()
         sha256 = hashlib.sha256
         expected, last_position, cursor = 0, 0, _LOWEST
         while True:
+            await entries.settle()
             page = await snapshot.leaf_rows(cursor, self._page)
             if not page:
                 return last_position
@@ -154,12 +171,14 @@ class AuditVerifier:
                 hashed = sha256(b"\x00" + row[3].encode("utf-8")).digest()
                 if hashed != stored_hash:
                     leaf, entry = _leaf(page[offset]), _stored(row)
+                    await entries.settle()
                     raise Failed(await _leaf_hash_failure(snapshot, leaf, entry, hashed))
                 if offset < len(published) and published[offset] != hashed:
                     raise Failed(_published_failure(_leaf(page[offset]), _stored(row)))
                 if not columns.agree(row):
                     raise Failed(_columns_failure(_leaf(page[offset]), _stored(row)))
                 if replay.needs_claims:
+                    await entries.settle()
                     await claims.feed()
                 completed = replay.append(hashed)
                 if len(completed) > 1:

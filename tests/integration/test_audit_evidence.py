@@ -505,3 +505,60 @@ async def test_rows_logged_before_binding_are_unbound_not_failed(
     result = await verify(hub, database, monkeypatch, capsys)
     assert result.code == 0, result.err
     assert "1 row logged before entries carried row digests, unbound (events 1)" in result.out
+
+
+async def test_deleted_disclosure_rows_are_found_in_the_index_pass_at_any_page(
+    hub: RunningHub,
+    database: Database,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The rows a disclosure entry says were written are looked up while the index pass reads
+    # the entries (pages of two here): the first missing one is named, as a scan of the
+    # disclosure entries alone would meet it, after the disclosure tables' own rows checked.
+    for _ in range(3):
+        await story(hub)
+    checker = EvidenceChecker(SqlEvidence(hub.container.engine), page_size=2)
+    assert (await checker.check()).ok
+    [last] = await rows(
+        hub,
+        sa.select(tables.disclosures.c.disclosure_id, tables.disclosures.c.recipient_id)
+        .order_by(tables.disclosures.c.event_position.desc(), tables.disclosures.c.disclosure_id)
+        .limit(1),
+    )
+    await tamper(
+        hub,
+        database,
+        "disclosures",
+        f"DELETE FROM disclosures WHERE disclosure_id = '{last['disclosure_id']}'",
+    )
+    failure = (await checker.check()).failure
+    assert failure is not None
+    assert (failure.table, failure.key) == ("disclosures", f"disclosure_id {last['disclosure_id']}")
+    assert "the row is missing" in failure.message
+    assert failure.entry_position is not None
+    # A denial deleted earlier in the log, on an earlier page of disclosure entries, comes
+    # first.
+    [first] = await rows(
+        hub,
+        sa.select(tables.disclosure_denials.c.denial_id)
+        .order_by(tables.disclosure_denials.c.event_position, tables.disclosure_denials.c.denial_id)
+        .limit(1),
+    )
+    await tamper(
+        hub,
+        database,
+        "disclosure_denials",
+        f"DELETE FROM disclosure_denials WHERE denial_id = '{first['denial_id']}'",
+    )
+    failure = (await checker.check()).failure
+    assert failure is not None
+    assert (failure.table, failure.key) == (
+        "disclosure_denials",
+        f"denial_id {first['denial_id']}",
+    )
+    # `hub audit verify` reads pages of 1,000: both rows are in the first page of disclosure
+    # entries, where the disclosures table is looked at first (as a scan of those entries
+    # alone would).
+    result = await verify(hub, database, monkeypatch, capsys)
+    failed(result, "disclosures", f"disclosure_id {last['disclosure_id']}", "missing")
