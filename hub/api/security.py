@@ -135,9 +135,7 @@ async def authenticated_caller(
     return await _caller(request, authorization, services)
 
 
-async def _caller(
-    request: Request, authorization: str | None, services: AuthServices
-) -> Caller:
+async def _caller(request: Request, authorization: str | None, services: AuthServices) -> Caller:
     verified = _verified(request, _bearer_token(authorization), services.tokens)
     _check_certificate_binding(verified, client_certificate(request.scope), services.settings)
     client = await services.clients.get(verified.client_id)
