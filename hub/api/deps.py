@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Query, Request
 
-from hub.api.security import Caller, require_scopes
+from hub.api.security import Caller, scoped
 from hub.api.streams import FeedStreams
 from hub.bootstrap import Container
 from hub.errors import InvalidInput
@@ -32,16 +32,16 @@ async def get_streams(request: Request) -> FeedStreams:
 
 #: This process's open feed streams: their per-client limit and their guards.
 StreamsDep = Annotated[FeedStreams, Depends(get_streams)]
-Publisher = Annotated[Caller, Depends(require_scopes("events:publish"))]
-EventReader = Annotated[Caller, Depends(require_scopes("events:read"))]
+Publisher = Annotated[Caller, scoped("events:publish")]
+EventReader = Annotated[Caller, scoped("events:read")]
 #: An agency reading what was disclosed to it (its feed, its disclosures, acknowledgements).
-FeedReader = Annotated[Caller, Depends(require_scopes("feed:read"))]
+FeedReader = Annotated[Caller, scoped("feed:read")]
 #: A data protection officer (or auditor) querying the audit trail.
-AuditReader = Annotated[Caller, Depends(require_scopes("audit:read"))]
+AuditReader = Annotated[Caller, scoped("audit:read")]
 #: Anyone verifying the audit trail: signed checkpoints and Merkle proofs (hashes only).
-AuditVerifier = Annotated[Caller, Depends(require_scopes("audit:verify"))]
+AuditVerifier = Annotated[Caller, scoped("audit:verify")]
 #: A data protection officer restricting what a subject access report discloses.
-AuditRestricter = Annotated[Caller, Depends(require_scopes("audit:restrict"))]
+AuditRestricter = Annotated[Caller, scoped("audit:restrict")]
 
 
 async def declared_purpose(

@@ -123,7 +123,7 @@ class RateLimitMiddleware:
             self._addresses = TokenBuckets(
                 settings.token_rate_limit_per_second, settings.token_rate_limit_burst
             )
-        if request.url.path == TOKEN_PATH:
+        if request.scope["path"] == TOKEN_PATH:  # not `request.url`: it builds the whole URL
             host = request.client.host if request.client else "unknown"
             return f"address:{host}", self._addresses, "this address"
         scheme, _, token = request.headers.get("authorization", "").partition(" ")

@@ -11,6 +11,7 @@ import json
 import math
 import re
 from collections.abc import Iterator
+from itertools import accumulate
 from typing import Any, Final
 
 from hub.errors import FieldProblem, MalformedJson
@@ -21,11 +22,23 @@ MAX_DEPTH: Final = 32
 #: 4,300-digit limit on converting text to an int.
 MAX_NUMBER_CHARACTERS: Final = 40
 
-#: A JSON string (with its escapes) or a bracket: brackets inside strings are not nesting.
-_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
 #: Refused in every string: C0 controls except tab, newline and carriage return (free text may
 #: hold lines), DEL, the C1 controls, and the surrogates (alone they are not characters at all).
 _FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+#: An escape that stands for a forbidden character (`\b`, `\f`, `\u` of a control character
+#: or a surrogate). Where a document's text holds neither a forbidden character as it is nor one
+#: of these, no string parsed from it can hold one, so the walk over every string is skipped. It
+#: matches more than it must (an escaped backslash before `b`, a valid surrogate pair), never
+#: less: then the walk decides.
+_FORBIDDEN_ESCAPE = re.compile(
+    r"\\(?:[bf]|u(?:00[0189][0-9a-fA-F]|007[fF]|[dD][89a-fA-F][0-9a-fA-F]{2}))"
+)
+#: A JSON string (with its escapes): the brackets inside strings are not nesting.
+_STRINGS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)  # the loop unrolled: fast in `re`
+_BRACKETS = re.compile(r"[\[\]{}]")
+_NESTING = {"[": 1, "{": 1, "]": -1, "}": -1}
 
 
 class _NumberTooLong(ValueError):
@@ -65,6 +78,8 @@ def loads(text: str, *, what: str = "the document") -> object:
         raise _refused(
             "", f"is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}", what
         ) from error
+    if _FORBIDDEN.search(text) is None and _FORBIDDEN_ESCAPE.search(text) is None:
+        return parsed
     problems = [FieldProblem(pointer, message) for pointer, message in _string_problems(parsed, "")]
     if problems:
         problems.sort(key=lambda p: p.pointer)
@@ -85,15 +100,12 @@ def forbidden_character(text: str) -> str | None:
 
 
 def _check_depth(text: str, what: str) -> None:
-    depth = 0
-    for token in _TOKENS.finditer(text):
-        bracket = token.group()
-        if bracket in ("[", "{"):
-            depth += 1
-            if depth > MAX_DEPTH:
-                raise _refused("", f"is nested deeper than {MAX_DEPTH} levels", what)
-        elif bracket in ("]", "}"):
-            depth -= 1
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return  # fewer opening brackets than the limit, in strings or not
+    # The strings taken out, the running depth over the brackets left, all in C.
+    brackets = _BRACKETS.findall(_STRINGS.sub("", text))
+    if brackets and max(accumulate(map(_NESTING.__getitem__, brackets))) > MAX_DEPTH:
+        raise _refused("", f"is nested deeper than {MAX_DEPTH} levels", what)
 
 
 def _string_problems(value: object, pointer: str) -> Iterator[tuple[str, str]]:
@@ -160,11 +172,13 @@ def _numbers(value: object, pointer: str) -> Iterator[tuple[str, str]]:
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise _Ambiguous(f"the key {_printable(repr(key))} appears twice")
-        result[key] = value
+    result = dict(pairs)  # in C; fewer keys than pairs only when a key repeats
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _Ambiguous(f"the key {_printable(repr(key))} appears twice")
+            seen.add(key)
     return result
 
 

@@ -10,6 +10,7 @@ the event store refuses a disabled client in the append's own transaction
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -40,15 +41,37 @@ class CachedClientRepository:
         #: Bumped by every change made through this cache: a read that began before a change
         #: may have seen the client as it was, and is not kept.
         self._changes = 0
+        #: The read of each client under way, and the `_changes` it began at.
+        self._reading: dict[str, tuple[int, asyncio.Future[RegisteredClient | None]]] = {}
 
     async def get(self, client_id: str) -> RegisteredClient | None:
         now = self._clock()
         cached = self._cached.get(client_id)
         if cached is not None and now < cached[0]:
             return cached[1]
+        if self._ttl == 0:
+            return await self._repository.get(client_id)
         changes = self._changes
+        reading = self._reading.get(client_id)
+        if reading is not None and reading[0] == changes:
+            # Requests that find the entry expired together share one read, rather than each
+            # taking a connection of its own for the same row (all of a busy client's requests
+            # did, once a second). Only a read begun since the last change is shared.
+            return await asyncio.shield(reading[1])
+        read = asyncio.ensure_future(self._read(client_id, now, changes))
+        self._reading[client_id] = (changes, read)
+        read.add_done_callback(lambda done: self._read_done(client_id, done))
+        return await asyncio.shield(read)
+
+    def _read_done(self, client_id: str, read: asyncio.Future[RegisteredClient | None]) -> None:
+        if self._reading.get(client_id, (0, None))[1] is read:
+            del self._reading[client_id]
+        if not read.cancelled():
+            read.exception()  # retrieved here too: every waiter may have gone away
+
+    async def _read(self, client_id: str, now: float, changes: int) -> RegisteredClient | None:
         client = await self._repository.get(client_id)
-        if client is None or self._ttl == 0 or changes != self._changes:
+        if client is None or changes != self._changes:
             self._cached.pop(client_id, None)
             return client
         if len(self._cached) >= MAX_CACHED_CLIENTS:

@@ -130,3 +130,53 @@ async def test_no_lifetime_reads_every_time_and_unknown_clients_are_not_kept() -
     assert await cached.get("cl_unknown") is None
     await register.add(replace(CLIENT, client_id="cl_unknown"))
     assert await cached.get("cl_unknown") is not None
+
+
+@pytest.mark.asyncio
+async def test_requests_finding_the_client_expired_together_share_one_read() -> None:
+    register = Register()
+    cache = CachedClientRepository(register, ttl=60.0, clock=Clock())
+    register.gate = asyncio.Event()
+    readers = [asyncio.create_task(cache.get(CLIENT.client_id)) for _ in range(8)]
+    await asyncio.sleep(0.01)
+    register.gate.set()
+    assert await asyncio.gather(*readers) == [CLIENT] * 8
+    assert register.reads == 1
+
+
+@pytest.mark.asyncio
+async def test_a_read_begun_before_a_change_is_not_shared_with_a_request_after_it() -> None:
+    register = Register()
+    cache = CachedClientRepository(register, ttl=60.0, clock=Clock())
+    gate = register.gate = asyncio.Event()
+    before = asyncio.create_task(cache.get(CLIENT.client_id))
+    await asyncio.sleep(0.01)  # the read has the client as it was, and waits
+    register.gate = None
+    await cache.disable(CLIENT.client_id)
+    after = await cache.get(CLIENT.client_id)
+    assert after is not None
+    assert not after.is_enabled
+    gate.set()
+    assert (await before) == CLIENT
+    assert register.reads == 2
+
+
+@pytest.mark.asyncio
+async def test_a_shared_read_that_fails_fails_each_request_and_the_next_reads_again() -> None:
+    register = Register()
+    cache = CachedClientRepository(register, ttl=60.0, clock=Clock())
+    failing = register.get
+
+    async def unavailable(client_id: str) -> RegisteredClient | None:
+        await failing(client_id)
+        raise ConnectionError("the database is away")
+
+    register.get = unavailable  # type: ignore[method-assign]
+    results = await asyncio.gather(
+        *(cache.get(CLIENT.client_id) for _ in range(3)), return_exceptions=True
+    )
+    assert all(isinstance(r, ConnectionError) for r in results)
+    assert register.reads == 1
+    register.get = failing  # type: ignore[method-assign]
+    assert await cache.get(CLIENT.client_id) == CLIENT
+    assert register.reads == 2

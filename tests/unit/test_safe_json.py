@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hub.domain import safe_json
 from hub.errors import MalformedJson
@@ -67,3 +72,67 @@ def test_a_surrogate_pair_newlines_and_tabs_are_text() -> None:
 @pytest.mark.parametrize("text", ['{"a": 1, "a": 2}', "[NaN]", "[Infinity]", "[1,", ""])
 def test_ambiguous_or_broken_json_is_refused(text: str) -> None:
     assert "not valid JSON" in refusal(text).message
+
+
+# The fast paths (the text searched for `_FORBIDDEN` and `_FORBIDDEN_ESCAPE` before the walk over
+# every string; the nesting counted in C) decide exactly as the walk and the count they skip.
+
+_ANY_CHARACTER = st.characters(min_codepoint=0, max_codepoint=0xFFFF, categories=None)
+_DOCUMENTS = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(_ANY_CHARACTER, max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.text(_ANY_CHARACTER, max_size=6), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@given(document=_DOCUMENTS, ascii_only=st.booleans())
+@settings(max_examples=400, deadline=None)
+def test_a_document_passes_the_character_check_only_if_the_walk_finds_nothing(
+    document: object, ascii_only: bool
+) -> None:
+    text = json.dumps(document, ensure_ascii=ascii_only)
+    walked = list(safe_json._string_problems(json.loads(text), ""))
+    if walked:
+        assert safe_json._FORBIDDEN.search(text) or safe_json._FORBIDDEN_ESCAPE.search(text)
+        with pytest.raises(MalformedJson):
+            safe_json.loads(text)
+
+
+def _deeper_than_the_limit(text: str) -> bool:
+    """The nesting counted token by token (the check as it was written first)."""
+    depth = 0
+    for token in re.finditer(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', text, re.DOTALL):
+        if token.group() in ("[", "{"):
+            depth += 1
+            if depth > safe_json.MAX_DEPTH:
+                return True
+        elif token.group() in ("]", "}"):
+            depth -= 1
+    return False
+
+
+@given(
+    parts=st.lists(
+        st.sampled_from(["[", "]", "{", "}", '"', '\\"', "\\\\", "a", ",", ":", " "]),
+        max_size=120,
+    ),
+    opened=st.integers(min_value=0, max_value=40),
+)
+@settings(max_examples=400, deadline=None)
+def test_nesting_is_counted_as_token_by_token(parts: list[str], opened: int) -> None:
+    text = "[{" * (opened // 2) + "".join(parts)
+    try:
+        safe_json._check_depth(text, "the body")
+    except MalformedJson:
+        refused = True
+    else:
+        refused = False
+    assert refused == _deeper_than_the_limit(text)
+
+
+def test_the_walk_still_names_an_escaped_control_character_or_surrogate() -> None:
+    for escape in ("\\b", "\\f", "\\u0000", "\\u001F", "\\u007f", "\\u0085", "\\uDC00"):
+        assert refusal('{"a": ["x' + escape + '"]}').problems[0].pointer == "/a/0"
