@@ -157,6 +157,10 @@ class CategoryIndex:
             assert not isinstance(body, str)
             self._collect(body, "data", paths)
             self._by_type[event_type] = paths
+        self._may_be_special = {
+            event_type: any(f.possible & SPECIAL for f in paths.values())
+            for event_type, paths in self._by_type.items()
+        }
 
     def _collect(self, node: SchemaNode, path: str, into: dict[str, FieldCategories]) -> None:
         found = annotations_of(node, path)
@@ -176,6 +180,11 @@ class CategoryIndex:
     def annotated(self, event_type: str) -> Mapping[str, FieldCategories]:
         """Every annotated path of `event_type`'s envelope and body."""
         return self._by_type.get(event_type, {})
+
+    def may_be_special(self, event_type: str) -> bool:
+        """Whether any field of `event_type` can carry special-category data, whatever its
+        values and source (when not, no notification of the type has a special value)."""
+        return self._may_be_special.get(event_type, False)
 
     def categories(self, event_type: str, path: str) -> FieldCategories:
         """What the schema says of `path`: its own annotations, those of the objects holding
@@ -243,6 +252,8 @@ def special_values(
     """The field paths of `document` (an envelope) that carry special-category data in this
     notification, given its values and its source, with those categories. A path through a list
     is special when any item's value makes it so."""
+    if not index.may_be_special(event_type):
+        return {}  # every category below comes from an annotation: none can be special
     namespace = source_namespace(str(document.get("source", "")))
     annotated = index.annotated(event_type)
     found: dict[str, set[str]] = {}

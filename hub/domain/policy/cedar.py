@@ -285,14 +285,18 @@ class CedarPolicies:
         notification: Notification,
         view: Mapping[str, Any],
         recipient_ids: Sequence[str],
+        *,
+        context: str | None = None,
     ) -> list[CedarOutcome]:
-        """Cedar's decision for each candidate, in the order given."""
+        """Cedar's decision for each candidate, in the order given; `context` is `view` as JSON
+        when the caller has it already."""
         if notification.type not in self._sets:  # no rule is about this type: deny by default
             return [CedarOutcome(recipient_id, False, ()) for recipient_id in recipient_ids]
         if not recipient_ids:
             return []
         policy_set, by_policy_id = self._sets[notification.type]
-        context = json.dumps(view)  # once for all candidates, not once per request
+        if context is None:
+            context = json.dumps(view)  # once for all candidates, not once per request
         requests = [
             {
                 "principal": {"type": PRINCIPAL_TYPE, "id": recipient_id},

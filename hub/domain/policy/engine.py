@@ -8,6 +8,7 @@ the directory; Cedar decides each one; the Python condition evaluator explains d
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -29,6 +30,7 @@ from hub.domain.policy.conditions import (
     lookup,
     paths_of,
 )
+from hub.domain.policy.decision_cache import DecisionCache, DirectoryEpochs
 from hub.domain.policy.directory import (
     DIRECTORY_FILE,
     ROLES,
@@ -66,6 +68,8 @@ from hub.domain.schemas import SchemaRegistry
 from hub.errors import PolicyBundleInvalid
 
 _NO_PATHS: Final = ViewShape(())
+#: How many distinct decision keys `evaluate` remembers (a few hundred bytes each).
+_DECISION_CACHE_SIZE: Final = 4096
 
 BUNDLE_FILE: Final = "bundle.yaml"
 #: A retention period: a whole number of (365-day) years or days.
@@ -179,6 +183,10 @@ class PolicyBundle:
         self._shapes = shapes
         self._cedar = cedar
         self._rules_by_id = {rule.id: rule for rule in self.rules}
+        self._directory_epochs = DirectoryEpochs(directory)
+        self._decided: DecisionCache[tuple[RecipientDecision, ...]] = DecisionCache(
+            _DECISION_CACHE_SIZE
+        )
         self._rules_by_type: dict[str, tuple[SharingRule, ...]] = {}
         for rule in self.rules:
             for event_type in rule.on:
@@ -268,8 +276,28 @@ class PolicyBundle:
         `follows_person_to` (an establishment's recipient id) asks instead whether this earlier
         notification follows the person to the establishment now holding them: only rules with
         `follows_person: true` on its type count, and that establishment is the only candidate.
-        """
-        return self._evaluate(notification, profile, follows_person_to)[0]
+
+        The decisions before the special-category guard are remembered (`DecisionCache`): they
+        depend only on what the key holds, so a notification whose view another one already had
+        is decided without asking Cedar again; the guard, which reads the whole notification,
+        runs every time."""
+        view = self.decision_view(notification, profile, follows_person_to=follows_person_to)
+        context = json.dumps(view)
+        key = (
+            notification.type,
+            context,
+            follows_person_to,
+            self._directory_epochs.epoch(day_of(notification.time)),
+        )
+        decided = self._decided.get(key)
+        if decided is None:
+            decided = self._decide(notification, view, context, follows_person_to)[0]
+            self._decided.put(key, decided)
+        document = _Envelope(notification)
+        return Evaluation(
+            self.version,
+            tuple(self._guarded(d, notification, profile, document) for d in decided),
+        )
 
     def _evaluate(
         self,
@@ -277,7 +305,23 @@ class PolicyBundle:
         profile: Mapping[str, Any],
         follows_person_to: str | None,
     ) -> tuple[Evaluation, _Workings]:
+        """As `evaluate`, never from the cache, with what it worked out (for `explain`)."""
         view = self.decision_view(notification, profile, follows_person_to=follows_person_to)
+        decided, workings = self._decide(notification, view, json.dumps(view), follows_person_to)
+        document = _Envelope(notification)
+        decisions = tuple(self._guarded(d, notification, profile, document) for d in decided)
+        return Evaluation(self.version, decisions), workings
+
+    def _decide(
+        self,
+        notification: Notification,
+        view: Mapping[str, Any],
+        context: str,
+        follows_person_to: str | None,
+    ) -> tuple[tuple[RecipientDecision, ...], _Workings]:
+        """The decisions on `notification` before the special-category guard: a function of
+        its type, its decision `view` (`context` is the view as JSON), `follows_person_to` and
+        the directory as it stood on its day, and of nothing else."""
         rules = self._rules_by_type.get(notification.type, ())
         proposals: dict[str, list[str]] = {}
         if follows_person_to is None:
@@ -294,14 +338,9 @@ class PolicyBundle:
             if followers:
                 proposals[follows_person_to] = followers
         candidates = sorted(proposals)
-        outcomes = self._cedar.decide(notification, view, candidates)
+        outcomes = self._cedar.decide(notification, view, candidates, context=context)
         workings = _Workings(view, rules, proposals, {}, follows_person_to)
-        document = _Envelope(notification)
-        decisions = tuple(
-            self._guarded(self._decision(outcome, workings), notification, profile, document)
-            for outcome in outcomes
-        )
-        return Evaluation(self.version, decisions), workings
+        return tuple(self._decision(outcome, workings) for outcome in outcomes), workings
 
     def _guarded(
         self,
