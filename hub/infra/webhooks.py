@@ -102,20 +102,33 @@ class HttpWebhookSender:
         self._allow_private = allow_private
         self._require_https = require_https
         self._timeouts = {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}
-        self._pool = httpcore.AsyncConnectionPool(
-            # As httpx verifies (certifi's CA bundle), never the environment's settings; tests
-            # pass a context that trusts their own certificate authority.
-            ssl_context=ssl_context or httpx.create_ssl_context(trust_env=False),
-            max_connections=max_connections,
-            max_keepalive_connections=max_connections,
-            keepalive_expiry=KEEPALIVE_SECONDS,
-            http1=True,
-            http2=False,
-            network_backend=AsyncioBackend(),
-        )
+        # As httpx verifies (certifi's CA bundle), never the environment's settings; tests pass a
+        # context that trusts their own certificate authority.
+        self._ssl_context = ssl_context or httpx.create_ssl_context(trust_env=False)
+        self._max_connections = max_connections
+        #: A pool keeps connections by the address connected to, so each TLS server name has
+        #: its own: a connection verified for one name never carries a webhook for another
+        #: that resolves to the same address. Plain http and literal addresses share one.
+        self._pools: dict[str | None, httpcore.AsyncConnectionPool] = {}
+
+    def _pool(self, server_name: str | None) -> httpcore.AsyncConnectionPool:
+        pool = self._pools.get(server_name)
+        if pool is None:
+            pool = self._pools[server_name] = httpcore.AsyncConnectionPool(
+                ssl_context=self._ssl_context,
+                max_connections=self._max_connections,
+                max_keepalive_connections=self._max_connections,
+                keepalive_expiry=KEEPALIVE_SECONDS,
+                http1=True,
+                http2=False,
+                network_backend=AsyncioBackend(),
+            )
+        return pool
 
     async def aclose(self) -> None:
-        await self._pool.aclose()
+        pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            await pool.aclose()
 
     async def send(self, url: str, headers: Mapping[str, str], body: bytes) -> WebhookResponse:
         started = time.perf_counter()
@@ -160,18 +173,24 @@ class HttpWebhookSender:
                     raise RefusedUrl(f"names a host ({target.host}) that resolves to {problem}")
         request = _request_parts(url)
         extensions: dict[str, Any] = {"timeout": self._timeouts}
+        server_name = None
         if target.scheme == "https" and literal is None:
-            extensions["sni_hostname"] = target.host
+            extensions["sni_hostname"] = server_name = target.host
         if traces.current_context() is None:
-            return await self._post_to(request, addresses, headers, body, extensions)
+            return await self._post_to(
+                self._pool(server_name), request, addresses, headers, body, extensions
+            )
         with traces.continued("POST", traces.current_context(), kind=SpanKind.CLIENT):
             carried = traces.current_context()
             if carried is not None:
                 headers = {**headers, traces.TRACEPARENT: carried}
-            return await self._post_to(request, addresses, headers, body, extensions)
+            return await self._post_to(
+                self._pool(server_name), request, addresses, headers, body, extensions
+            )
 
     async def _post_to(
         self,
+        pool: httpcore.AsyncConnectionPool,
         request: _RequestParts,
         addresses: list[str],
         headers: Mapping[str, str],
@@ -201,7 +220,7 @@ class HttpWebhookSender:
                 extensions=extensions,
             )
             try:
-                response = await self._pool.handle_async_request(call)
+                response = await pool.handle_async_request(call)
             except httpcore.ConnectError as error:
                 last_error = error
                 continue
