@@ -84,18 +84,21 @@ def collection(
     at: datetime,
     stored: Mapping[str, Any] | None = None,
     imported: str | None = None,
+    digests: RememberedDigests | None = None,
 ) -> AuditEntry:
     """A notification was taken in and stored (`position`) as one of `person_id`'s events.
 
     `stored` is the events row as written (every column, `data` sealed as stored): the entry
     carries its digests (`hub.domain.audit.evidence`), and the full digest of `data` so that the
     rest of the row can still be checked once an erasure has emptied it. `imported` says that
-    it came in by `hub import`, as `history` (disclosed to no one) or `routed`."""
+    it came in by `hub import`, as `history` (disclosed to no one) or `routed`. `digests`, kept
+    for a batch, digests each value the batch's rows repeat once (`CollectionEntries`)."""
     details: dict[str, JsonValue] = {"event_type": notification.type, "position": position}
     if imported is not None:
         details["import"] = imported
     if stored is not None:
-        details |= row_evidence(stored).as_details()
+        evidence = row_evidence(stored) if digests is None else digests.row_evidence(stored)
+        details |= evidence.as_details()
         details["data_hash"] = column_digest(stored["data"])
     return AuditEntry(
         kind=AuditKind.COLLECTION,

@@ -3,7 +3,7 @@
 
 What a batch's rows repeat (the source, type and publisher, the time they were recorded, the
 schema version) is digested once (`RememberedDigests`), and each entry is built once: the
-builder itself would take the row's evidence afresh for every event.
+builder alone would take the row's evidence afresh for every event.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from hub.domain.audit.builders import data_fields
-from hub.domain.audit.entries import AuditEntry, AuditKind, JsonValue
-from hub.domain.audit.evidence import RememberedDigests, column_digest
+from hub.domain.audit import builders
+from hub.domain.audit.entries import AuditEntry
+from hub.domain.audit.evidence import RememberedDigests
 from hub.domain.notifications import Notification, Publisher
 
 __all__ = ["CollectionEntries"]
@@ -41,23 +41,13 @@ class CollectionEntries:
         imported: str | None = None,
     ) -> AuditEntry:
         """`builders.collection(notification, ..., stored=stored, imported=imported)`."""
-        details: dict[str, JsonValue] = {"event_type": notification.type, "position": position}
-        if imported is not None:
-            details["import"] = imported
-        details |= self._digests.row_evidence(stored).as_details()
-        details["data_hash"] = column_digest(stored["data"])
-        return AuditEntry(
-            kind=AuditKind.COLLECTION,
-            occurred_at=at,
-            actor=publisher.client_id,
-            agency=publisher.agency,
+        return builders.collection(
+            notification,
             person_id=person_id,
-            event_id=notification.id,
-            source=notification.source,
-            fields=(
-                *(f"identifiers.{i.scheme}" for i in notification.identifiers),
-                *data_fields(notification.data),
-            ),
-            outcome="stored",
-            details=details,
+            position=position,
+            publisher=publisher,
+            at=at,
+            stored=stored,
+            imported=imported,
+            digests=self._digests,
         )
