@@ -16,6 +16,8 @@ during which code older than 0021 wrote changes it did not count (docs/monitorin
 
 from __future__ import annotations
 
+import bisect
+import itertools
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -290,27 +292,29 @@ def totals(rows: Iterable[Sequence[Any]], bounds: Sequence[float]) -> CounterTot
         AWAITING: {},
     }
     delivered: dict[tuple[str, str, str], int] = {}
-    buckets: dict[str, dict[Key, list[tuple[float, int, float]]]] = {h: {} for h in HISTOGRAMS}
+    buckets: dict[str, dict[Key, _Buckets]] = {h: {} for h in HISTOGRAMS}
+    slots = _Slots(ordered)
     for recipient_id, event_type, series, le, count, seconds in rows:
-        key = (str(recipient_id), str(event_type))
+        key = (recipient_id, event_type)
         if series in counts:
-            counts[series][key] = counts[series].get(key, 0) + int(count)
+            counted = counts[series]
+            counted[key] = counted.get(key, 0) + count
         elif series.startswith(DELIVERED):
-            channel_key = (*key, series.removeprefix(DELIVERED))
-            delivered[channel_key] = delivered.get(channel_key, 0) + int(count)
+            channel_key = (recipient_id, event_type, series.removeprefix(DELIVERED))
+            delivered[channel_key] = delivered.get(channel_key, 0) + count
         elif series in buckets:
-            upper = float("inf") if le == INFINITY else float(le)
-            buckets[series].setdefault(key, []).append((upper, int(count), float(seconds)))
-    histograms = {}
-    for name, by_key in buckets.items():
-        series_of = {}
-        for key, observed in by_key.items():
-            series_of[key] = HistogramSeries(
-                cumulative=tuple(sum(n for upper, n, _ in observed if upper <= b) for b in ordered),
-                total=sum(s for _, _, s in observed),
-                count=sum(n for _, n, _ in observed),
-            )
-        histograms[name] = Histogram(buckets=ordered, series=series_of)
+            by_key = buckets[series]
+            observed = by_key.get(key)
+            if observed is None:
+                observed = by_key[key] = _Buckets(len(ordered))
+            observed.add(slots.of(le), count, seconds)
+    histograms = {
+        name: Histogram(
+            buckets=ordered,
+            series={key: observed.series() for key, observed in by_key.items()},
+        )
+        for name, by_key in buckets.items()
+    }
     return CounterTotals(
         disclosures=counts[DISCLOSED],
         awaiting={key: n for key, n in counts[AWAITING].items() if n},
@@ -319,6 +323,46 @@ def totals(rows: Iterable[Sequence[Any]], bounds: Sequence[float]) -> CounterTot
         escalated=counts[ESCALATED],
         histograms=histograms,
     )
+
+
+class _Slots:
+    """Which of the sorted bounds a stored bucket first counts towards: its index among them
+    (the bounds' count for +Inf, and for a bound above them all), each label worked out once."""
+
+    def __init__(self, ordered: tuple[float, ...]) -> None:
+        self._ordered = ordered
+        self._known: dict[str, int] = {}
+
+    def of(self, le: str) -> int:
+        slot = self._known.get(le)
+        if slot is None:
+            upper = float("inf") if le == INFINITY else float(le)
+            slot = self._known[le] = bisect.bisect_left(self._ordered, upper)
+        return slot
+
+
+class _Buckets:
+    """One key's stored buckets, added up by slot: the cumulative series is a running sum over
+    the slots (summing every stored bucket for each bound made a scrape quadratic in them)."""
+
+    __slots__ = ("_by_slot", "_count", "_seconds")
+
+    def __init__(self, bounds: int) -> None:
+        self._by_slot = [0] * (bounds + 1)
+        self._count = 0
+        self._seconds = 0.0
+
+    def add(self, slot: int, count: int, seconds: float) -> None:
+        self._by_slot[slot] += count
+        self._count += count
+        self._seconds += seconds
+
+    def series(self) -> HistogramSeries:
+        return HistogramSeries(
+            cumulative=tuple(itertools.accumulate(self._by_slot[:-1])),
+            total=self._seconds,
+            count=self._count,
+        )
 
 
 async def read_totals(connection: AsyncConnection, bounds: Sequence[float]) -> CounterTotals:

@@ -12,6 +12,7 @@ import pytest
 from hub.infra.metric_counters import (
     DECISION_TO_DELIVERY,
     DISCLOSED,
+    INFINITY,
     Tally,
     bound_label,
     bucket_of,
@@ -109,6 +110,26 @@ def test_stored_rows_read_back_as_cumulative_histograms_equal_to_direct_counting
     assert read.delivered == {("sw", "release", "webhook"): 2, ("sw", "release", "poll"): 1}
     assert read.disclosures == {}
     assert read.histograms["event_to_decision"].series == {}
+
+
+def test_stored_buckets_count_towards_every_reading_bound_at_or_above_their_own() -> None:
+    """Buckets stored under other bounds (a deployment that changed them) read as a cumulative
+    series over the reading's bounds: each at the first bound not below it, +Inf and buckets
+    above every bound only in the total."""
+    stored = [
+        ("sw", "release", DECISION_TO_DELIVERY, "0.5", 1, 0.25),
+        ("sw", "release", DECISION_TO_DELIVERY, "2", 2, 3.0),
+        ("sw", "release", DECISION_TO_DELIVERY, "5", 4, 16.0),
+        ("sw", "release", DECISION_TO_DELIVERY, "120", 8, 800.0),
+        ("sw", "release", DECISION_TO_DELIVERY, INFINITY, 16, 1e6),
+        ("sw", "release", DECISION_TO_DELIVERY, "2", 32, 40.0),
+    ]
+
+    series = totals(stored, (10.0, 1.0, 5.0)).histograms[DECISION_TO_DELIVERY].series
+
+    assert series[("sw", "release")].cumulative == (1, 1 + 2 + 4 + 32, 1 + 2 + 4 + 32)
+    assert series[("sw", "release")].count == 63
+    assert series[("sw", "release")].total == pytest.approx(0.25 + 3 + 16 + 800 + 1e6 + 40)
 
 
 def test_the_overdue_gauge_is_those_awaiting_less_those_not_yet_due() -> None:
