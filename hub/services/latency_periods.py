@@ -6,7 +6,9 @@ histograms of each latency; and the same per calendar month, for trends.
 A period is half-open: a disclosure belongs to it when `since <= decided_at < until`. What
 happened to it afterwards counts whenever it happened (a disclosure decided on 31 January and
 acknowledged on 2 February is an acknowledged January disclosure), so a period's figures are
-those of the disclosures decided in it, as they stand now. Months are calendar months in UTC.
+those of the disclosures decided in it, as they stand now. Months are calendar months of the
+clock in Scotland (`UK_TIME`: GMT in winter, BST in summer), as the agencies count them: a
+disclosure decided at half past midnight on 1 July is July's, though 30 June's in UTC.
 
 The all-time figures for `/metrics` are `hub.services.latency`; this module only reads.
 """
@@ -16,11 +18,13 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Final, Protocol
+from zoneinfo import ZoneInfo
 
 from hub.services.latency import LATENCY_BUCKETS, Histogram, Key
 
 __all__ = [
+    "UK_TIME",
     "LatencyPeriodService",
     "LatencyPeriodStore",
     "Period",
@@ -29,6 +33,9 @@ __all__ = [
     "add_months",
     "month_start",
 ]
+
+#: The agencies' clock: what "this month" and a chosen day mean on the dashboard.
+UK_TIME: Final = ZoneInfo("Europe/London")
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,15 +115,17 @@ class LatencyPeriodStore(Protocol):
 
 
 def month_start(moment: datetime) -> datetime:
-    """Midnight UTC on the first day of `moment`'s month (in UTC)."""
-    moment = moment.astimezone(UTC)
-    return datetime(moment.year, moment.month, 1, tzinfo=UTC)
+    """Midnight in Scotland on the first day of `moment`'s month there (in `UK_TIME`)."""
+    moment = moment.astimezone(UK_TIME)
+    return datetime(moment.year, moment.month, 1, tzinfo=UK_TIME)
 
 
 def add_months(first_of_month: datetime, months: int) -> datetime:
-    """The first of the month `months` after (or, negative, before) `first_of_month`."""
+    """Midnight in Scotland on the first of the month `months` after (or, negative, before)
+    `first_of_month`'s month there."""
+    first_of_month = first_of_month.astimezone(UK_TIME)
     index = first_of_month.year * 12 + first_of_month.month - 1 + months
-    return datetime(index // 12, index % 12 + 1, 1, tzinfo=UTC)
+    return datetime(index // 12, index % 12 + 1, 1, tzinfo=UK_TIME)
 
 
 def _now() -> datetime:

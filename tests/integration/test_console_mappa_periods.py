@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from hub.services.latency_periods import month_start
+from hub.services.latency_periods import UK_TIME, month_start
 from tests.integration.api_helpers import bearer
 from tests.integration.console.hub_browser import CONSOLE_URL
 from tests.integration.test_console_dpo import Console, consultations, signed_in
@@ -78,7 +78,7 @@ async def test_the_chosen_period_and_the_months_count_the_region_s_disclosures_o
         f"/v1/disclosures/{first['disclosure_id']}/ack", headers=bearer(reader)
     )
     assert acked.status_code == 201, acked.text
-    now = datetime.now(UTC)
+    now = datetime.now(UTC).astimezone(UK_TIME)  # the dashboard's days are Scotland's
     today, this_month = now.date().isoformat(), month_start(now)
 
     await signed_in(console, keycloak, "coordinator-lanarkshire")

@@ -19,6 +19,7 @@ from hub.infra import tables
 from hub.infra.latency_periods import SqlLatencyPeriodStore
 from hub.services.latency import LATENCY_BUCKETS, Histogram, Key
 from hub.services.latency_periods import (
+    UK_TIME,
     LatencyPeriodService,
     Period,
     PeriodCounts,
@@ -28,10 +29,11 @@ from tests.conftest import Database
 
 pytestmark = pytest.mark.asyncio
 
-MARCH = Period(datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC))
-APRIL = Period(MARCH.until, datetime(2026, 5, 1, tzinfo=UTC))
+#: Calendar months in Scotland: March ends at 23:00 UTC on 31 March (British Summer Time).
+MARCH = Period(datetime(2026, 3, 1, tzinfo=UK_TIME), datetime(2026, 4, 1, tzinfo=UK_TIME))
+APRIL = Period(MARCH.until, datetime(2026, 5, 1, tzinfo=UK_TIME))
 #: When the figures are asked for: half an hour into April.
-NOW = datetime(2026, 4, 1, 0, 30, tzinfo=UTC)
+NOW = datetime(2026, 4, 1, 0, 30, tzinfo=UK_TIME)
 OURS = ("sw-a", "police-a")
 THEIRS = "sw-other-region"
 RELEASE = "release.schedule1-notification"
@@ -63,6 +65,7 @@ def made(
     acknowledged: timedelta | None = None,
     event_before: timedelta = timedelta(days=2),
 ) -> Made:
+    decided_at = decided_at.astimezone(UTC)  # as the hub stores it (SQLite keeps no offset)
     return Made(
         recipient_id,
         event_type,
@@ -309,7 +312,7 @@ async def test_months_are_calendar_months_up_to_this_one_each_as_asked_alone(
     months = await periods.months(OURS, count=3)
 
     assert [m.period for m in months] == [
-        Period(datetime(2026, 2, 1, tzinfo=UTC), MARCH.since),
+        Period(datetime(2026, 2, 1, tzinfo=UK_TIME), MARCH.since),
         MARCH,
         APRIL,
     ]
@@ -338,3 +341,26 @@ async def test_a_year_of_months_crosses_the_new_year(database: Database) -> None
         datetime(2027, 1, 1, tzinfo=UTC), datetime(2027, 2, 1, tzinfo=UTC)
     )
     assert months[-2].counts == {("sw-a", RELEASE): PeriodCounts(disclosures=1, overdue=1)}
+
+
+async def test_a_month_is_the_month_in_scotland(database: Database) -> None:
+    """Just after midnight on 1 July in Scotland (23:30 UTC on 30 June) is July's."""
+    periods = LatencyPeriodService(
+        SqlLatencyPeriodStore(database.engine),
+        clock=lambda: datetime(2026, 7, 15, 12, tzinfo=UTC),
+    )
+    await recorded(
+        database,
+        [
+            made("sw-a", datetime(2026, 6, 30, 22, 59, tzinfo=UTC)),
+            made("sw-a", datetime(2026, 6, 30, 23, 30, tzinfo=UTC)),
+        ],
+    )
+
+    june, july = await periods.months(OURS, count=2)
+
+    assert july.period == Period(
+        datetime(2026, 6, 30, 23, tzinfo=UTC), datetime(2026, 7, 31, 23, tzinfo=UTC)
+    )
+    assert june.counts[("sw-a", RELEASE)].disclosures == 1
+    assert july.counts[("sw-a", RELEASE)].disclosures == 1

@@ -1,15 +1,16 @@
 """The periods the oversight dashboard offers (this month, last month, the last 3 or 12 months,
 or chosen days) and reading the choice from the page's form, which names the field that is
-wrong. Periods are whole days in UTC, as `hub.services.latency_periods` counts them: a chosen
-"from" day is included from its first moment, a chosen "to" day up to its last."""
+wrong. Periods are whole days of the clock in Scotland (`UK_TIME`), as
+`hub.services.latency_periods` counts months: a chosen "from" day is included from its first
+moment there, a chosen "to" day up to its last (a day the clocks change is 23 or 25 hours)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
-from hub.services.latency_periods import Period, add_months, month_start
+from hub.services.latency_periods import UK_TIME, Period, add_months, month_start
 
 #: The choices, in the order the form offers them: value -> label.
 CHOICES = {
@@ -40,8 +41,8 @@ class ChosenPeriod:
 
     @property
     def label(self) -> str:
-        first = self.period.since.date()
-        last = (self.period.until - timedelta(days=1)).date()
+        first = self.period.since.astimezone(UK_TIME).date()
+        last = (self.period.until.astimezone(UK_TIME) - timedelta(days=1)).date()
         return f"{_day(first)} to {_day(last)}"
 
 
@@ -62,7 +63,7 @@ def _parsed(text: str, field: str, name: str) -> date | dict[str, str]:
 
 
 def _midnight(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return datetime(day.year, day.month, day.day, tzinfo=UK_TIME)
 
 
 def chosen_period(form: Mapping[str, str], now: datetime) -> ChosenPeriod | dict[str, str]:
@@ -99,5 +100,5 @@ def preset(choice: str, now: datetime) -> ChosenPeriod:
     }[choice]
     since = add_months(month_start(now), -months_back)
     period = Period(since, add_months(since, months))
-    last_day = (period.until - timedelta(days=1)).date()
+    last_day = (period.until - timedelta(days=1)).date()  # both in UK_TIME: the wall-clock day
     return ChosenPeriod(choice, period, since.date().isoformat(), last_day.isoformat())

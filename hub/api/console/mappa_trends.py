@@ -1,5 +1,5 @@
 """A region's trends per month as the oversight dashboard shows them, from
-`LatencyPeriodService.months`: per calendar month (UTC), the disclosures the hub decided, how
+`LatencyPeriodService.months`: per calendar month in Scotland, the disclosures the hub decided, how
 many were delivered, acknowledged on time or late and are overdue now, the median and 90th
 percentile of decision to delivery and of delivery to acknowledgement, and the volumes per
 notification type; and the same as the data of the page's charts (each chart's table is on the

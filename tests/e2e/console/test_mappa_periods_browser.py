@@ -16,6 +16,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, expect
 
+from hub.services.latency_periods import UK_TIME
 from tests.e2e.conftest import HubProcess
 from tests.e2e.console.browsing import (
     assert_accessible,
@@ -69,7 +70,7 @@ def test_a_co_ordinator_changes_the_period_and_sees_tables_and_charts(
 ) -> None:
     hub = routing_hub
     item = acknowledged_release(hub)
-    this_month = datetime.now(UTC)
+    this_month = datetime.now(UTC).astimezone(UK_TIME)  # the dashboard's months are Scotland's
     context = chromium.new_context(viewport={"width": 1280, "height": 900})
     problems: list[str] = []
 
