@@ -46,6 +46,7 @@ __all__ = [
     "HISTOGRAMS",
     "CounterTotals",
     "Tally",
+    "add_tally",
     "awaiting_not_yet_due",
     "count_acknowledged",
     "count_decided",
@@ -151,7 +152,7 @@ _UPSERTS: Final = {
 }
 
 
-async def _add(connection: AsyncConnection, tally: Tally) -> None:
+async def add_tally(connection: AsyncConnection, tally: Tally) -> None:
     """Add `tally`'s rows with one prebuilt upsert executed for each row, in key order (the
     drivers' executemany: asyncpg pipelines it, SQLite runs it in one call)."""
     rows = tally.rows()
@@ -197,7 +198,7 @@ async def count_decided(connection: AsyncConnection, decided: Sequence[Disclosur
                     "escalate": d.event_type != OVERDUE_EVENT_TYPE,
                 }
             )
-    await _add(connection, tally)
+    await add_tally(connection, tally)
     if awaiting and connection.dialect.name == "postgresql":
         await unnest_insert(awaiting_acknowledgements, tuple(awaiting[0])).execute(
             connection, awaiting
@@ -217,7 +218,7 @@ async def count_received(
     for recipient_id, event_type, decided_at in await _disclosed(connection, disclosure_ids):
         tally.count(recipient_id, event_type, DELIVERED + channel)
         tally.observe(recipient_id, event_type, DECISION_TO_DELIVERY, at - utc(decided_at))
-    await _add(connection, tally)
+    await add_tally(connection, tally)
 
 
 async def count_acknowledged(connection: AsyncConnection, disclosure_id: str, at: datetime) -> None:
@@ -235,7 +236,7 @@ async def count_acknowledged(connection: AsyncConnection, disclosure_id: str, at
     )
     for recipient_id, event_type in awaited:
         tally.count(recipient_id, event_type, AWAITING, -1)
-    await _add(connection, tally)
+    await add_tally(connection, tally)
 
 
 async def count_escalated(connection: AsyncConnection, disclosure_id: str) -> None:
@@ -249,7 +250,7 @@ async def count_escalated(connection: AsyncConnection, disclosure_id: str) -> No
         .where(awaiting_acknowledgements.c.disclosure_id == disclosure_id)
         .values(escalate=False)
     )
-    await _add(connection, tally)
+    await add_tally(connection, tally)
 
 
 async def _disclosed(
@@ -460,7 +461,7 @@ async def recount(connection: AsyncConnection) -> int:
             )
         if row.escalated is not None:
             tally.count(recipient, kind, ESCALATED)
-    await _add(connection, tally)
+    await add_tally(connection, tally)
     for start in range(0, len(awaiting), 5000):
         await connection.execute(awaiting_acknowledgements.insert(), awaiting[start : start + 5000])
     return read
