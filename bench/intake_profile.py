@@ -4,13 +4,20 @@ on a fresh PostgreSQL schema, counting the SQL statements of each, and optionall
 cProfile. Prints figures; asserts nothing.
 
     .venv/bin/python bench/intake_profile.py [--pushes 300] [--concurrency 1] [--batch 1]
-        [--router] [--profile] [--profile-file FILE]
+        [--router] [--profile] [--profile-file FILE] [--sample MS]
         [--url postgresql+asyncpg://hub:hub@127.0.0.1:5432/hub_test]
 
 `--profile` also counts Python function calls per push, the figure that does not move with the
 machine's load (CPU milliseconds do, on a shared machine, by tens of per cent).
 
 `--router` also runs the in-process router, as `hub serve` does.
+
+`--sample MS` samples the event loop's stack every MS milliseconds of CPU while the pushes run
+(`ITIMER_PROF`, no tracing: the timing is not distorted the way cProfile's is) and prints where
+the samples fall: each is charged to the innermost frame that names one of the parts (driver,
+SQLAlchemy, audit, store, validation, intake, auth, HTTP/ASGI, event loop), or to the bench's
+own client or a background worker (a stack outside any push); and the top leaf functions. The
+timer's resolution is the kernel's tick (4 ms here): take a few thousand pushes.
 """
 
 from __future__ import annotations
@@ -23,12 +30,14 @@ import json
 import os
 import pstats
 import re
+import signal
 import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import asyncpg
@@ -46,14 +55,18 @@ from hub.infra.db import create_engine, upgrade
 from hub.settings import Settings
 from tests.integration.api_helpers import bearer, example, running_hub
 
+ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = os.environ.get(
     "HUB_TEST_POSTGRES_OWNER_URL",
     "postgresql+asyncpg://hub_owner:hub_owner@127.0.0.1:5432/hub_test",
 )
 
 
+_EXAMPLE = example("custody.admission")
+
+
 def notification(i: int) -> dict[str, Any]:
-    n: dict[str, Any] = json.loads(json.dumps(example("custody.admission")))
+    n: dict[str, Any] = json.loads(json.dumps(_EXAMPLE))
     n["id"] = str(uuid.uuid4())
     n["identifiers"] = {"sps_number": str(2_000_000 + i)}
     return n
@@ -108,6 +121,9 @@ async def run(args: argparse.Namespace) -> None:
             round_trips.clear()
             statements.clear()
             profile = cProfile.Profile()
+            sampler = Sampler(args.sample / 1000) if args.sample else None
+            if sampler is not None:
+                sampler.start()
             counting = True
             started = time.perf_counter()
             cpu_started = time.process_time()
@@ -127,6 +143,8 @@ async def run(args: argparse.Namespace) -> None:
             await asyncio.gather(*(push(first) for first in range(args.concurrency)))
             if args.profile:
                 profile.disable()
+            if sampler is not None:
+                sampler.stop()
             elapsed = time.perf_counter() - started
             cpu = time.process_time() - cpu_started
             counting = False
@@ -161,6 +179,8 @@ async def run(args: argparse.Namespace) -> None:
     print(f"{sum(statements.values()) / args.pushes:.1f} SQL statements per push, of which:")
     for text, times in statements.most_common(25):
         print(f"  {times / args.pushes:6.2f}  {text}")
+    if sampler is not None:
+        sampler.report()
     if args.profile:
         stats = pstats.Stats(profile)
         calls = stats.total_calls  # type: ignore[attr-defined]
@@ -174,6 +194,102 @@ async def run(args: argparse.Namespace) -> None:
         stats.sort_stats("tottime").print_stats(30)
         if args.profile_file:
             profile.dump_stats(args.profile_file)
+
+
+#: The parts a sample is charged to: the innermost frame whose file matches one, in this order.
+PARTS = (
+    ("driver (asyncpg, aiosqlite)", ("/asyncpg/", "/aiosqlite/", "sqlite3/")),
+    ("SQLAlchemy", ("/sqlalchemy/",)),
+    ("audit", ("hub/domain/audit/", "hub/infra/audit", "hub/services/audit")),
+    ("store", ("hub/infra/store", "hub/infra/visibility", "hub/infra/protection", "hub/infra/db")),
+    (
+        "validation",
+        ("hub/domain/schemas", "hub/domain/notifications", "hub/domain/identity", "jsonschema"),
+    ),
+    ("intake", ("hub/services/intake", "hub/domain/policy", "hub/services/ingest")),
+    ("auth", ("hub/api/security", "hub/auth/", "hub/services/client", "/jwt/", "ratelimit")),
+    (
+        "HTTP/ASGI",
+        ("/fastapi/", "/starlette/", "hub/api/", "/pydantic", "/uvicorn/", "/h11/", "/anyio/"),
+    ),
+    ("bench client", ("/httpx/", "bench/")),
+    ("event loop", ("/asyncio/",)),
+)
+
+
+class Sampler:
+    """Samples the main (event loop) thread's stack on every `interval` of the process's CPU
+    time (`ITIMER_PROF`, its signal handled in that thread at the next bytecode): each sample
+    stands for the same CPU, and unlike a thread reading `sys._current_frames()`, it is not
+    drawn to the calls that release the GIL (a socket's `send`). A sample that finds the loop
+    waiting in `epoll` is CPU that another thread used (aiosqlite's, on SQLite)."""
+
+    def __init__(self, interval: float) -> None:
+        self._interval = interval
+        self.parts: collections.Counter[str] = collections.Counter()
+        self.leaves: collections.Counter[str] = collections.Counter()
+        self.elsewhere = 0
+        #: Per part, the innermost frame that named it.
+        self.places: collections.defaultdict[str, collections.Counter[str]] = (
+            collections.defaultdict(collections.Counter)
+        )
+
+    def start(self) -> None:
+        signal.signal(signal.SIGPROF, self._sample)
+        signal.setitimer(signal.ITIMER_PROF, self._interval, self._interval)
+
+    def stop(self) -> None:
+        signal.setitimer(signal.ITIMER_PROF, 0, 0)
+        signal.signal(signal.SIGPROF, signal.SIG_DFL)
+
+    def _sample(self, _signal: int, frame: FrameType | None) -> None:
+        if frame is None:
+            return
+        code = frame.f_code
+        if code.co_name == "select" and code.co_filename.endswith("selectors.py"):
+            self.elsewhere += 1
+            return
+        leaf = f"{_short(code.co_filename)}:{code.co_name}"
+        part, pushing, where = "other", False, leaf
+        while frame is not None:
+            filename = frame.f_code.co_filename
+            # A push runs in the bench client's task (the ASGI transport awaits the app), or in
+            # the task that appends a group of pushes; anything else is a background worker.
+            pushing = pushing or filename == __file__ or filename.endswith("intake_group.py")
+            if part == "other":
+                part = next((n for n, ps in PARTS if any(p in filename for p in ps)), "other")
+                if part != "other":
+                    where = f"{_short(filename)}:{frame.f_code.co_name}"
+            frame = frame.f_back
+        if not pushing:
+            part = "background workers (their own tasks)"
+        self.leaves[leaf] += 1
+        self.parts[part] += 1
+        self.places[part][where] += 1
+
+    def report(self) -> None:
+        busy = sum(self.parts.values())
+        print(
+            f"sampled every {self._interval * 1000:g} ms of CPU: {busy} samples in the loop's "
+            f"thread, {self.elsewhere} with it waiting in epoll (another thread's CPU)"
+        )
+        outside = ("bench client", "background workers (their own tasks)")
+        served = busy - sum(self.parts[part] for part in outside)
+        for part, count in self.parts.most_common():
+            share = f"{count / served:6.1%} of a push's" if part not in outside else " " * 17
+            print(f"  {count / busy:6.1%} {share}  {part}")
+            for place, times in self.places[part].most_common(6):
+                print(f"  {'':>25}{times / busy:6.1%}  {place}")
+        print("top leaf functions (own time, share of the loop thread's samples):")
+        for leaf, count in self.leaves.most_common(25):
+            print(f"  {count / busy:6.1%}  {leaf}")
+
+
+def _short(filename: str) -> str:
+    for marker in ("site-packages/", "/python3.11/", f"{ROOT}/"):
+        if marker in filename:
+            return filename.split(marker, 1)[1]
+    return filename
 
 
 def _count_round_trips(counter: collections.Counter[str], counting: Callable[[], bool]) -> None:
@@ -215,6 +331,9 @@ def main() -> None:
     parser.add_argument("--router", action="store_true")
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--profile-file", help="also write the profile's pstats here")
+    parser.add_argument(
+        "--sample", type=float, default=0, metavar="MS", help="sample the stack every MS ms"
+    )
     parser.add_argument("--url", default=DEFAULT_URL)
     asyncio.run(run(parser.parse_args()))
 
