@@ -4,7 +4,7 @@ on a fresh PostgreSQL schema, counting the SQL statements of each, and optionall
 cProfile. Prints figures; asserts nothing.
 
     .venv/bin/python bench/intake_profile.py [--pushes 300] [--concurrency 1] [--batch 1]
-        [--router] [--profile] [--profile-file FILE] [--sample MS]
+        [--router] [--profile] [--profile-file FILE] [--sample MS] [--uvloop]
         [--url postgresql+asyncpg://hub:hub@127.0.0.1:5432/hub_test]
 
 `--profile` also counts Python function calls per push, the figure that does not move with the
@@ -30,14 +30,12 @@ import json
 import os
 import pstats
 import re
-import signal
 import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import asyncpg
@@ -51,11 +49,12 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from stack_sampler import Sampler
+
 from hub.infra.db import create_engine, upgrade
 from hub.settings import Settings
 from tests.integration.api_helpers import bearer, example, running_hub
 
-ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = os.environ.get(
     "HUB_TEST_POSTGRES_OWNER_URL",
     "postgresql+asyncpg://hub_owner:hub_owner@127.0.0.1:5432/hub_test",
@@ -121,7 +120,10 @@ async def run(args: argparse.Namespace) -> None:
             round_trips.clear()
             statements.clear()
             profile = cProfile.Profile()
-            sampler = Sampler(args.sample / 1000) if args.sample else None
+            # A push runs in the bench client's task (the ASGI transport awaits the app), or in
+            # the task that appends a group of pushes.
+            pushing = (__file__, "intake_group.py")
+            sampler = Sampler(args.sample / 1000, pushing) if args.sample else None
             if sampler is not None:
                 sampler.start()
             counting = True
@@ -196,102 +198,6 @@ async def run(args: argparse.Namespace) -> None:
             profile.dump_stats(args.profile_file)
 
 
-#: The parts a sample is charged to: the innermost frame whose file matches one, in this order.
-PARTS = (
-    ("driver (asyncpg, aiosqlite)", ("/asyncpg/", "/aiosqlite/", "sqlite3/")),
-    ("SQLAlchemy", ("/sqlalchemy/",)),
-    ("audit", ("hub/domain/audit/", "hub/infra/audit", "hub/services/audit")),
-    ("store", ("hub/infra/store", "hub/infra/visibility", "hub/infra/protection", "hub/infra/db")),
-    (
-        "validation",
-        ("hub/domain/schemas", "hub/domain/notifications", "hub/domain/identity", "jsonschema"),
-    ),
-    ("intake", ("hub/services/intake", "hub/domain/policy", "hub/services/ingest")),
-    ("auth", ("hub/api/security", "hub/auth/", "hub/services/client", "/jwt/", "ratelimit")),
-    (
-        "HTTP/ASGI",
-        ("/fastapi/", "/starlette/", "hub/api/", "/pydantic", "/uvicorn/", "/h11/", "/anyio/"),
-    ),
-    ("bench client", ("/httpx/", "bench/")),
-    ("event loop", ("/asyncio/",)),
-)
-
-
-class Sampler:
-    """Samples the main (event loop) thread's stack on every `interval` of the process's CPU
-    time (`ITIMER_PROF`, its signal handled in that thread at the next bytecode): each sample
-    stands for the same CPU, and unlike a thread reading `sys._current_frames()`, it is not
-    drawn to the calls that release the GIL (a socket's `send`). A sample that finds the loop
-    waiting in `epoll` is CPU that another thread used (aiosqlite's, on SQLite)."""
-
-    def __init__(self, interval: float) -> None:
-        self._interval = interval
-        self.parts: collections.Counter[str] = collections.Counter()
-        self.leaves: collections.Counter[str] = collections.Counter()
-        self.elsewhere = 0
-        #: Per part, the innermost frame that named it.
-        self.places: collections.defaultdict[str, collections.Counter[str]] = (
-            collections.defaultdict(collections.Counter)
-        )
-
-    def start(self) -> None:
-        signal.signal(signal.SIGPROF, self._sample)
-        signal.setitimer(signal.ITIMER_PROF, self._interval, self._interval)
-
-    def stop(self) -> None:
-        signal.setitimer(signal.ITIMER_PROF, 0, 0)
-        signal.signal(signal.SIGPROF, signal.SIG_DFL)
-
-    def _sample(self, _signal: int, frame: FrameType | None) -> None:
-        if frame is None:
-            return
-        code = frame.f_code
-        if code.co_name == "select" and code.co_filename.endswith("selectors.py"):
-            self.elsewhere += 1
-            return
-        leaf = f"{_short(code.co_filename)}:{code.co_name}"
-        part, pushing, where = "other", False, leaf
-        while frame is not None:
-            filename = frame.f_code.co_filename
-            # A push runs in the bench client's task (the ASGI transport awaits the app), or in
-            # the task that appends a group of pushes; anything else is a background worker.
-            pushing = pushing or filename == __file__ or filename.endswith("intake_group.py")
-            if part == "other":
-                part = next((n for n, ps in PARTS if any(p in filename for p in ps)), "other")
-                if part != "other":
-                    where = f"{_short(filename)}:{frame.f_code.co_name}"
-            frame = frame.f_back
-        if not pushing:
-            part = "background workers (their own tasks)"
-        self.leaves[leaf] += 1
-        self.parts[part] += 1
-        self.places[part][where] += 1
-
-    def report(self) -> None:
-        busy = sum(self.parts.values())
-        print(
-            f"sampled every {self._interval * 1000:g} ms of CPU: {busy} samples in the loop's "
-            f"thread, {self.elsewhere} with it waiting in epoll (another thread's CPU)"
-        )
-        outside = ("bench client", "background workers (their own tasks)")
-        served = busy - sum(self.parts[part] for part in outside)
-        for part, count in self.parts.most_common():
-            share = f"{count / served:6.1%} of a push's" if part not in outside else " " * 17
-            print(f"  {count / busy:6.1%} {share}  {part}")
-            for place, times in self.places[part].most_common(6):
-                print(f"  {'':>25}{times / busy:6.1%}  {place}")
-        print("top leaf functions (own time, share of the loop thread's samples):")
-        for leaf, count in self.leaves.most_common(25):
-            print(f"  {count / busy:6.1%}  {leaf}")
-
-
-def _short(filename: str) -> str:
-    for marker in ("site-packages/", "/python3.11/", f"{ROOT}/"):
-        if marker in filename:
-            return filename.split(marker, 1)[1]
-    return filename
-
-
 def _count_round_trips(counter: collections.Counter[str], counting: Callable[[], bool]) -> None:
     """Count asyncpg's calls that each take one round trip to the server: simple queries
     (BEGIN, COMMIT, ROLLBACK), other queries (the pre-ping's `;`), statement preparations (the
@@ -335,7 +241,18 @@ def main() -> None:
         "--sample", type=float, default=0, metavar="MS", help="sample the stack every MS ms"
     )
     parser.add_argument("--url", default=DEFAULT_URL)
-    asyncio.run(run(parser.parse_args()))
+    parser.add_argument(
+        "--uvloop",
+        action="store_true",
+        help="run on uvloop's event loop (as the HTTP floor's uvicorn does) instead of asyncio's",
+    )
+    args = parser.parse_args()
+    if args.uvloop:
+        import uvloop
+
+        uvloop.run(run(args))
+    else:
+        asyncio.run(run(args))
 
 
 if __name__ == "__main__":
