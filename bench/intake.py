@@ -16,7 +16,12 @@ batch rate for batches, and to eventsourcing's command rate, for both backends (
 >= 0.5, >= 0.5, >= 2; <= 1 ms CPU a push).
 
     .venv/bin/python bench/intake.py [--events 3000] [--concurrency 8] [--batch 100]
-        [--backends sqlite postgres] [--intake-only]
+        [--backends sqlite postgres] [--intake-only] [--sample MS]
+
+`--sample MS` runs `hub serve` with a stack sampler in its process (`bench/sampled_serve.py`,
+`bench/stack_sampler.py`: every MS ms of its CPU) and prints, for the single pushes and for the
+batches, the share of the server's CPU each part of the hub takes (HTTP/ASGI, auth, validation,
+intake, store, audit, SQLAlchemy, the driver, the event loop, background workers).
 
 Needs PostgreSQL (deploy/local/postgres.sh start). Prints figures; asserts nothing.
 """
@@ -28,6 +33,7 @@ import asyncio
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 import tempfile
@@ -116,6 +122,12 @@ class Server:
         assert self.process is not None
         times = psutil.Process(self.process.pid).cpu_times()
         return times.user + times.system
+
+    def sample(self, on: bool) -> None:
+        """Start or end the stack sample of `bench/sampled_serve.py` (if that is what runs)."""
+        if self.process is not None and "sampled_serve.py" in " ".join(self.argv):
+            self.process.send_signal(signal.SIGUSR1 if on else signal.SIGUSR2)
+            time.sleep(0.5)  # the report is written before the next phase begins
 
     def stop(self) -> None:
         self._sampling = False
@@ -243,7 +255,13 @@ async def run_backend(name: str, args: argparse.Namespace) -> dict[str, Any]:
         env["HUB_DATABASE_URL"] = PG_DSN.replace("postgresql://", "postgresql+asyncpg://")
         env["HUB_DATABASE_SCHEMA"] = schema
     port = 18000 + (os.getpid() % 1000)
-    server = Server(env, port)
+    argv = None
+    sampled = data_dir / "samples.txt"
+    if args.sample:
+        env.update({"BENCH_SAMPLE_FILE": str(sampled), "BENCH_SAMPLE_MS": str(args.sample)})
+        argv = [sys.executable, str(ROOT / "bench" / "sampled_serve.py"), "serve"]
+        argv += ["--port", str(port)]
+    server = Server(env, port, argv)
     try:
         if schema:
             server.cli("db", "upgrade")
@@ -270,14 +288,24 @@ async def run_backend(name: str, args: argparse.Namespace) -> dict[str, Any]:
             )
         token = answer.json()["access_token"]
         cpu = server.cpu_seconds()
+        server.sample(True)
         single = await push_single(url, token, args.events, args.concurrency)
+        server.sample(False)
         single["cpu_ms_per_event"] = (server.cpu_seconds() - cpu) * 1000 / args.events
         cpu = server.cpu_seconds()
+        server.sample(True)
         batched = await push_batches(
             url, token, args.events * 4, args.batch, args.concurrency, offset=args.events
         )
+        server.sample(False)
         batched["cpu_ms_per_event"] = (server.cpu_seconds() - cpu) * 1000 / (args.events * 4)
-        return {"single": single, "batch": batched, "peak_rss_mib": server.peak_rss / 2**20}
+        samples = sampled.read_text() if args.sample else ""
+        return {
+            "single": single,
+            "batch": batched,
+            "peak_rss_mib": server.peak_rss / 2**20,
+            "samples": samples,
+        }
     finally:
         server.stop()
         if schema:
@@ -352,6 +380,13 @@ async def main() -> None:
     parser.add_argument(
         "--backends", nargs="+", choices=("sqlite", "postgres"), default=["sqlite", "postgres"]
     )
+    parser.add_argument(
+        "--sample",
+        type=float,
+        default=0,
+        metavar="MS",
+        help="sample `hub serve`'s stack every MS ms of its CPU and print where it went",
+    )
     args = parser.parse_args()
     print(f"# intake benchmark {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
     print(
@@ -387,6 +422,10 @@ async def main() -> None:
                 f"server CPU {m['cpu_ms_per_event']:.2f} ms/event"
             )
         print(f"{backend:8} hub server peak RSS {r['peak_rss_mib']:.0f} MiB")
+        if r["samples"]:
+            reports = r["samples"].split("sampled every")[1:]
+            for mode, text in zip(("single pushes", "batches"), reports, strict=False):
+                print(f"{backend:8} server CPU sampled, {mode}: every{text.rstrip()}")
         print(
             f"{backend:8} HTTP floor    {floor['events_per_s']:8.0f} events/s   "
             f"p50 {floor['p50_ms']:7.1f} ms   p99 {floor['p99_ms']:7.1f} ms   "

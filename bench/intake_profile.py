@@ -4,13 +4,20 @@ on a fresh PostgreSQL schema, counting the SQL statements of each, and optionall
 cProfile. Prints figures; asserts nothing.
 
     .venv/bin/python bench/intake_profile.py [--pushes 300] [--concurrency 1] [--batch 1]
-        [--router] [--profile] [--profile-file FILE]
+        [--router] [--profile] [--profile-file FILE] [--sample MS] [--uvloop]
         [--url postgresql+asyncpg://hub:hub@127.0.0.1:5432/hub_test]
 
 `--profile` also counts Python function calls per push, the figure that does not move with the
 machine's load (CPU milliseconds do, on a shared machine, by tens of per cent).
 
 `--router` also runs the in-process router, as `hub serve` does.
+
+`--sample MS` samples the event loop's stack every MS milliseconds of CPU while the pushes run
+(`ITIMER_PROF`, no tracing: the timing is not distorted the way cProfile's is) and prints where
+the samples fall: each is charged to the innermost frame that names one of the parts (driver,
+SQLAlchemy, audit, store, validation, intake, auth, HTTP/ASGI, event loop), or to the bench's
+own client or a background worker (a stack outside any push); and the top leaf functions. The
+timer's resolution is the kernel's tick (4 ms here): take a few thousand pushes.
 """
 
 from __future__ import annotations
@@ -42,6 +49,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from stack_sampler import Sampler
+
 from hub.infra.db import create_engine, upgrade
 from hub.settings import Settings
 from tests.integration.api_helpers import bearer, example, running_hub
@@ -52,8 +61,11 @@ DEFAULT_URL = os.environ.get(
 )
 
 
+_EXAMPLE = example("custody.admission")
+
+
 def notification(i: int) -> dict[str, Any]:
-    n: dict[str, Any] = json.loads(json.dumps(example("custody.admission")))
+    n: dict[str, Any] = json.loads(json.dumps(_EXAMPLE))
     n["id"] = str(uuid.uuid4())
     n["identifiers"] = {"sps_number": str(2_000_000 + i)}
     return n
@@ -108,6 +120,12 @@ async def run(args: argparse.Namespace) -> None:
             round_trips.clear()
             statements.clear()
             profile = cProfile.Profile()
+            # A push runs in the bench client's task (the ASGI transport awaits the app), or in
+            # the task that appends a group of pushes.
+            pushing = (__file__, "intake_group.py")
+            sampler = Sampler(args.sample / 1000, pushing) if args.sample else None
+            if sampler is not None:
+                sampler.start()
             counting = True
             started = time.perf_counter()
             cpu_started = time.process_time()
@@ -127,6 +145,8 @@ async def run(args: argparse.Namespace) -> None:
             await asyncio.gather(*(push(first) for first in range(args.concurrency)))
             if args.profile:
                 profile.disable()
+            if sampler is not None:
+                sampler.stop()
             elapsed = time.perf_counter() - started
             cpu = time.process_time() - cpu_started
             counting = False
@@ -161,6 +181,8 @@ async def run(args: argparse.Namespace) -> None:
     print(f"{sum(statements.values()) / args.pushes:.1f} SQL statements per push, of which:")
     for text, times in statements.most_common(25):
         print(f"  {times / args.pushes:6.2f}  {text}")
+    if sampler is not None:
+        sampler.report()
     if args.profile:
         stats = pstats.Stats(profile)
         calls = stats.total_calls  # type: ignore[attr-defined]
@@ -215,8 +237,22 @@ def main() -> None:
     parser.add_argument("--router", action="store_true")
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--profile-file", help="also write the profile's pstats here")
+    parser.add_argument(
+        "--sample", type=float, default=0, metavar="MS", help="sample the stack every MS ms"
+    )
     parser.add_argument("--url", default=DEFAULT_URL)
-    asyncio.run(run(parser.parse_args()))
+    parser.add_argument(
+        "--uvloop",
+        action="store_true",
+        help="run on uvloop's event loop (as the HTTP floor's uvicorn does) instead of asyncio's",
+    )
+    args = parser.parse_args()
+    if args.uvloop:
+        import uvloop
+
+        uvloop.run(run(args))
+    else:
+        asyncio.run(run(args))
 
 
 if __name__ == "__main__":

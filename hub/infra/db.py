@@ -49,9 +49,14 @@ def _engine(settings: Settings, url: str, **overrides: Any) -> AsyncEngine:
         _configure_sqlite(engine)
         tracing.instrument_engine(engine)
         return engine
-    connect_args: dict[str, Any] = {}
+    # READ COMMITTED for every transaction that names no other level (the event store's
+    # appends rely on it: `hub.infra.store`), set once when the connection opens rather than on
+    # each transaction by an execution option (SQLAlchemy then sets and resets the level on every
+    # checkout: ~40 Python calls a push). It holds whatever the database's or role's default is.
+    server_settings = {"default_transaction_isolation": "read committed"}
     if settings.database_schema:
-        connect_args["server_settings"] = {"search_path": settings.database_schema}
+        server_settings["search_path"] = settings.database_schema
+    connect_args: dict[str, Any] = {"server_settings": server_settings}
     ssl = sslmode(url, settings.database_sslmode)
     if ssl is not None:
         connect_args["ssl"] = ssl

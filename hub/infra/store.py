@@ -588,7 +588,9 @@ class PostgresEventStore(SqlEventStore):
     Writers never wait for followers.
     """
 
-    _writer_options: ClassVar[dict[str, Any]] = {"isolation_level": "READ COMMITTED"}
+    # Appends run at READ COMMITTED: each statement sees what appends that held a person's lock
+    # before it committed. That is every connection's default (`hub.infra.db` sets it when the
+    # connection opens), so no per-transaction option.
     _reader_options: ClassVar[dict[str, Any]] = {"isolation_level": "AUTOCOMMIT"}
     _reconnects: ClassVar[bool] = True
 
