@@ -535,8 +535,6 @@ class EvidenceChecker:
 
 #: The kinds of entry, as their text.
 _KINDS = frozenset(kind.value for kind in AuditKind)
-#: The keys `logged_facts` reads besides those compared with the index.
-_OTHER_KEYS = ("source", "policy_version", "outcome")
 
 
 class _Agreeing:
@@ -574,7 +572,10 @@ class _Agreeing:
                 and document["purpose"] == purpose
                 and type(rules) is list
                 and type(details) is dict
-                and all(key in document for key in _OTHER_KEYS)
+                # The keys `logged_facts` reads besides those compared with the index.
+                and "source" in document
+                and "policy_version" in document
+                and "outcome" in document
                 and set(rules) == (indexed_rules or set())
                 and type(moment) is datetime
                 and document["occurred_at"] == self._timestamp(moment)
@@ -611,7 +612,7 @@ class _Agreeing:
 
     def _timestamp(self, moment: datetime) -> str:
         if moment != self._moment or moment.tzinfo is not self._moment.tzinfo:
-            self._moment, self._text = moment, format_timestamp(_moment(moment))
+            self._moment, self._text = moment, _timestamp(moment)
         return self._text
 
 
@@ -621,6 +622,10 @@ _WRITTEN_BY: dict[AuditKind, tuple[_Bound, ...]] = {
     AuditKind.COLLECTION: (_EVENTS,),
     AuditKind.DISCLOSURE: (_DISCLOSURES, _DENIALS, _PROPOSALS, _REVIEW_DECISIONS),
 }
+
+
+#: The kinds of entry that bind rows, by their text.
+_WRITES_ROWS = {kind.value: kind for kind in _WRITTEN_BY}
 
 
 class _MissingRows:
@@ -641,9 +646,9 @@ class _MissingRows:
 
     def count(self, kind: str) -> None:
         """An entry of `kind` that binds no row (it counts for the pages of its kind)."""
-        for written in _WRITTEN_BY:
-            if written.value == kind:
-                self._seen[written] += 1
+        written = _WRITES_ROWS.get(kind)
+        if written is not None:
+            self._seen[written] += 1
 
     def note(self, position: int, entry: LoggedFacts) -> None:
         tables = _WRITTEN_BY.get(entry.kind)
@@ -732,3 +737,11 @@ def _moment(value: Any) -> Any:
     if isinstance(value, datetime):
         return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
     return value
+
+
+def _timestamp(moment: datetime) -> str:
+    """`format_timestamp(_moment(moment))`, in C for a time in UTC (as PostgreSQL's are read):
+    ISO 8601 with microseconds, the offset `+00:00` written `Z`."""
+    if moment.tzinfo is UTC:
+        return moment.isoformat(timespec="microseconds")[:-6] + "Z"
+    return format_timestamp(_moment(moment))
