@@ -27,7 +27,7 @@ from hub.infra.tables import (
     recipient_feed,
     review_decisions,
 )
-from hub.services.audit_evidence import FeedNumbers, IndexedEntry, LoggedEntry
+from hub.services.audit_evidence import INDEX_COLUMNS, FeedNumbers, IndexedEntry, LoggedEntry
 
 __all__ = ["SqlEvidence"]
 
@@ -42,19 +42,9 @@ _TABLES: dict[str, tuple[sa.Table, sa.Column[Any]]] = {
 }
 
 
-#: The pages of the whole log, as asyncpg runs them on PostgreSQL (prepared once).
-#: The columns of `audit_index` the checker compares (`hub.domain.audit.evidence.index_facts`)
-#: and its key.
-_INDEX_COLUMNS = (
-    "position",
-    "kind",
-    "occurred_at",
-    "actor",
-    "person_id",
-    "recipient_id",
-    "event_id",
-    "purpose",
-)
+#: The pages of the whole log, as asyncpg runs them on PostgreSQL (prepared once): the entry,
+#: then its `audit_index` row's key and the columns the checker compares (`INDEX_COLUMNS`).
+_INDEX_COLUMNS = ("position", *INDEX_COLUMNS)
 _INDEXED_ENTRIES = (
     "SELECT e.position, e.entry, i.position, i.kind, i.occurred_at, i.actor, i.person_id, "
     "i.recipient_id, i.event_id, i.purpose "
@@ -64,6 +54,45 @@ _INDEXED_ENTRIES = (
     "LEFT JOIN audit_index AS i ON i.position = e.position AND i.position > $1 "
     "WHERE e.position > $1 ORDER BY e.position LIMIT $2"
 )
+#: The rules `audit_index_rules` holds, each once: a walk down its primary key (rule, position),
+#: one probe per rule (PostgreSQL has no skip scan of its own; 83 ms for 143 rules among 1.2
+#: million rows, where `SELECT DISTINCT` reads them all).
+_INDEXED_RULES = (
+    "WITH RECURSIVE r(rule) AS ("
+    "SELECT min(rule) FROM audit_index_rules "
+    "UNION ALL SELECT (SELECT min(rule) FROM audit_index_rules WHERE rule > r.rule) "
+    "FROM r WHERE r.rule IS NOT NULL"
+    ") SELECT rule FROM r WHERE rule IS NOT NULL"
+)
+#: A page's rules, through the primary key: every rule the table holds, each with the page's
+#: range of positions (a filter on `position` alone reads the whole table: it leads no index).
+_PAGE_RULES = (
+    "SELECT position, rule FROM audit_index_rules "
+    "WHERE rule = ANY($1::text[]) AND position BETWEEN $2 AND $3"
+)
+
+
+def _indexed_entries(after: int, limit: int) -> sa.Select[Any]:
+    """`_INDEXED_ENTRIES` in SQLAlchemy Core (SQLite)."""
+    return (
+        sa.select(
+            audit_entries.c.position,
+            audit_entries.c.entry,
+            *(audit_index.c[name] for name in _INDEX_COLUMNS),
+        )
+        .select_from(
+            audit_entries.outerjoin(
+                audit_index,
+                sa.and_(
+                    audit_index.c.position == audit_entries.c.position,
+                    audit_index.c.position > after,
+                ),
+            )
+        )
+        .where(audit_entries.c.position > after)
+        .order_by(audit_entries.c.position)
+        .limit(limit)
+    )
 
 
 class SqlEvidence:
@@ -98,6 +127,8 @@ class _SqlEvidenceSnapshot:
         self._connection = connection
         self._postgres = connection.dialect.name == "postgresql"
         self._driver: Any = None
+        #: Every rule the index holds in this snapshot (read once, by the first page).
+        self._rules: list[str] | None = None
 
     async def _asyncpg(self) -> Any:
         """asyncpg's connection inside the snapshot's transaction (on PostgreSQL, the pages
@@ -117,47 +148,42 @@ class _SqlEvidenceSnapshot:
 
     async def indexed_entries(self, after: int, limit: int) -> list[IndexedEntry]:
         # Plain tuples, not a mapping per row: this reads every entry of the log.
-        names = _INDEX_COLUMNS
-        query = (
-            sa.select(
-                audit_entries.c.position,
-                audit_entries.c.entry,
-                *(audit_index.c[name] for name in names),
-            )
-            .select_from(
-                audit_entries.outerjoin(
-                    audit_index,
-                    sa.and_(
-                        audit_index.c.position == audit_entries.c.position,
-                        audit_index.c.position > after,
-                    ),
-                )
-            )
-            .where(audit_entries.c.position > after)
-            .order_by(audit_entries.c.position)
-            .limit(limit)
-        )
         rows: Sequence[Sequence[Any]]
         if self._postgres:
             driver = await self._asyncpg()
             rows = await driver.fetch(_INDEXED_ENTRIES, after, limit)
         else:
-            rows = (await self._connection.execute(query)).all()
-        found = []
-        key = 2 + names.index("position")  # the index row's own position: None without one
-        for row in rows:
-            index = None if row[key] is None else dict(zip(names, row[2:], strict=True))
-            found.append(IndexedEntry(int(row[0]), row[1], index))
-        return found
+            rows = (await self._connection.execute(_indexed_entries(after, limit))).all()
+        # The index row's own position is None without one; its columns follow the entry's.
+        return [
+            IndexedEntry(int(row[0]), row[1], None if row[2] is None else tuple(row[3:]))
+            for row in rows
+        ]
 
     async def index_rules(self, first: int, last: int) -> dict[int, set[str]]:
-        query = sa.select(audit_index_rules.c.position, audit_index_rules.c.rule).where(
-            audit_index_rules.c.position.between(first, last)
-        )
+        if self._rules is None:
+            self._rules = await self._indexed_rules()
         rules: dict[int, set[str]] = {}
-        for position, rule in await self._connection.execute(query):
+        if not self._rules:
+            return rules
+        found: Sequence[Sequence[Any]]
+        if self._postgres:
+            found = await (await self._asyncpg()).fetch(_PAGE_RULES, self._rules, first, last)
+        else:
+            query = sa.select(audit_index_rules.c.position, audit_index_rules.c.rule).where(
+                audit_index_rules.c.rule.in_(self._rules),
+                audit_index_rules.c.position.between(first, last),
+            )
+            found = (await self._connection.execute(query)).all()
+        for position, rule in found:
             rules.setdefault(int(position), set()).add(rule)
         return rules
+
+    async def _indexed_rules(self) -> list[str]:
+        if self._postgres:
+            return [row[0] for row in await (await self._asyncpg()).fetch(_INDEXED_RULES)]
+        query = sa.select(audit_index_rules.c.rule).distinct()
+        return [str(rule) for rule in (await self._connection.execute(query)).scalars()]
 
     async def first_orphan_index_row(self) -> tuple[str, int] | None:
         """The first index row (table, position) whose entry does not exist."""

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from hub.domain.audit.entries import AuditEntryInvalid, AuditKind
+from hub.domain.audit.entries import AuditEntryInvalid, AuditKind, format_timestamp
 from hub.domain.audit.evidence import (
     LoggedFacts,
     RowEvidence,
@@ -36,9 +36,11 @@ from hub.domain.audit.evidence import (
     index_facts,
     logged_facts,
 )
+from hub.domain.audit.json_text import decode
 from hub.services.read_ahead import PagesAhead
 
 __all__ = [
+    "INDEX_COLUMNS",
     "EvidenceChecker",
     "EvidenceMismatch",
     "EvidenceReport",
@@ -56,12 +58,17 @@ class LoggedEntry:
     entry: str  # canonical JSON, as stored
 
 
+#: The columns of an `audit_index` row the check compares with its entry
+#: (`hub.domain.audit.evidence.index_facts`), in the order `IndexedEntry.index` holds them.
+INDEX_COLUMNS = ("kind", "occurred_at", "actor", "person_id", "recipient_id", "event_id", "purpose")
+
+
 @dataclass(frozen=True, slots=True)
 class IndexedEntry:
     position: int
     entry: str
-    #: Its `audit_index` row (every column), None when there is none.
-    index: Mapping[str, Any] | None
+    #: Its `audit_index` row's `INDEX_COLUMNS`, None when there is none.
+    index: tuple[Any, ...] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,51 +358,65 @@ class EvidenceChecker:
     ) -> None:
         """Each page is read while the one before is checked; the other statements of a page
         wait for it (`PagesAhead.settle`)."""
+        agreeing = _Agreeing()
         while page := await pages.next():
             rules = await snapshot.index_rules(page[0].position, page[-1].position)
             await pages.read_ahead()
             for item in page:
-                entry = _parse(item.position, item.entry)
-                missing.note(item.position, entry)
-                key = f"position {item.position}"
-                if item.index is None:
-                    raise _Stop(
-                        EvidenceMismatch(
-                            "audit_index", key, "the entry has no index row: queries miss it"
-                        )
-                    )
-                for column, expected in index_facts(entry).items():
-                    found = item.index[column]
-                    if column == "occurred_at":
-                        expected, found = _moment(expected), _moment(found)
-                    if expected != found:
-                        raise _Stop(
-                            EvidenceMismatch(
-                                "audit_index",
-                                key,
-                                "the index says other than the entry",
-                                column=column,
-                                expected=repr(expected),
-                                found=repr(found),
-                                entry_position=item.position,
-                            )
-                        )
-                indexed_rules = rules.pop(item.position, set())
-                if indexed_rules != set(entry.rules):
-                    raise _Stop(
-                        EvidenceMismatch(
-                            "audit_index_rules",
-                            key,
-                            "the rules indexed are not the entry's",
-                            column="rule",
-                            expected=repr(sorted(entry.rules)),
-                            found=repr(sorted(indexed_rules)),
-                            entry_position=item.position,
-                        )
-                    )
+                if agreeing.agrees(item, rules.get(item.position)):
+                    # The common case, decided on the decoded entry alone (`_Agreeing`).
+                    rules.pop(item.position, None)
+                    if agreeing.binds_rows:
+                        missing.note(item.position, agreeing.facts())
+                    else:
+                        missing.count(agreeing.kind)
+                    continue
+                self._check_indexed(item, rules.pop(item.position, set()), missing)
             report.index_entries += len(page)
             await pages.settle()
             await missing.look_up(snapshot)
+
+    def _check_indexed(
+        self, item: IndexedEntry, indexed_rules: set[str], missing: _MissingRows
+    ) -> None:
+        """The entry and its index row (and rules) checked field by field, naming the first
+        that differs."""
+        entry = _parse(item.position, item.entry)
+        missing.note(item.position, entry)
+        key = f"position {item.position}"
+        if item.index is None:
+            raise _Stop(
+                EvidenceMismatch("audit_index", key, "the entry has no index row: queries miss it")
+            )
+        index = dict(zip(INDEX_COLUMNS, item.index, strict=True))
+        for column, expected in index_facts(entry).items():
+            found = index[column]
+            if column == "occurred_at":
+                expected, found = _moment(expected), _moment(found)
+            if expected != found:
+                raise _Stop(
+                    EvidenceMismatch(
+                        "audit_index",
+                        key,
+                        "the index says other than the entry",
+                        column=column,
+                        expected=repr(expected),
+                        found=repr(found),
+                        entry_position=item.position,
+                    )
+                )
+        if indexed_rules != set(entry.rules):
+            raise _Stop(
+                EvidenceMismatch(
+                    "audit_index_rules",
+                    key,
+                    "the rules indexed are not the entry's",
+                    column="rule",
+                    expected=repr(sorted(entry.rules)),
+                    found=repr(sorted(indexed_rules)),
+                    entry_position=item.position,
+                )
+            )
 
     # -- 2-4. rows against their entries ---------------------------------------------------------
 
@@ -512,12 +533,99 @@ class EvidenceChecker:
         return len(feeds)
 
 
+#: The kinds of entry, as their text.
+_KINDS = frozenset(kind.value for kind in AuditKind)
+
+
+class _Agreeing:
+    """Whether an entry agrees with its index row and rules, decided on the decoded entry
+    alone: `logged_facts` would read it, `index_facts` would equal the row and the rules would
+    be the indexed ones. Building `LoggedFacts` (parsing its time, copying its details) for
+    each of a million entries cost more than the check: it is built only for an entry that
+    binds rows (`_MissingRows.note` looks them up); an entry this does not pass gets the full
+    check, which names what differs (bench/RESULTS.md, 2026-12-07 session 15)."""
+
+    def __init__(self) -> None:
+        # Entries logged together share their time: format it once for them.
+        self._moment: Any = None
+        self._text = ""
+        #: The kind of the entry `agrees` passed last, and its decoded text.
+        self.kind = ""
+        self._document: dict[str, Any] = {}
+
+    def agrees(self, item: IndexedEntry, indexed_rules: set[str] | None) -> bool:
+        index = item.index
+        if index is None:
+            return False
+        try:
+            document = decode(item.entry)
+            kind, moment, actor, person_id, recipient_id, event_id, purpose = index
+            rules, details = document["rules"], document["details"]
+            if not (
+                type(document) is dict
+                and document["kind"] == kind
+                and kind in _KINDS
+                and document["actor"] == actor
+                and document["person_id"] == person_id
+                and document["recipient_id"] == recipient_id
+                and document["event_id"] == event_id
+                and document["purpose"] == purpose
+                and type(rules) is list
+                and type(details) is dict
+                # The keys `logged_facts` reads besides those compared with the index.
+                and "source" in document
+                and "policy_version" in document
+                and "outcome" in document
+                and set(rules) == (indexed_rules or set())
+                and type(moment) is datetime
+                and document["occurred_at"] == self._timestamp(moment)
+            ):
+                return False
+        except (ValueError, TypeError, KeyError):
+            return False
+        self.kind, self._document = kind, document
+        return True
+
+    @property
+    def binds_rows(self) -> bool:
+        """Does the entry `agrees` passed last carry the digests of rows it wrote?"""
+        details = self._document["details"]
+        return "row_hash" in details or "columns" in details
+
+    def facts(self) -> LoggedFacts:
+        """`logged_facts` of the entry `agrees` passed last (its time is its index row's)."""
+        document = self._document
+        return LoggedFacts(
+            kind=AuditKind(document["kind"]),
+            occurred_at=_moment(self._moment),
+            actor=document["actor"],
+            person_id=document["person_id"],
+            recipient_id=document["recipient_id"],
+            event_id=document["event_id"],
+            source=document["source"],
+            purpose=document["purpose"],
+            policy_version=document["policy_version"],
+            outcome=document["outcome"],
+            rules=tuple(document["rules"]),
+            details=dict(document["details"]),
+        )
+
+    def _timestamp(self, moment: datetime) -> str:
+        if moment != self._moment or moment.tzinfo is not self._moment.tzinfo:
+            self._moment, self._text = moment, _timestamp(moment)
+        return self._text
+
+
 #: The tables whose rows each kind of entry says were written, in the order their missing rows
 #: are looked for.
 _WRITTEN_BY: dict[AuditKind, tuple[_Bound, ...]] = {
     AuditKind.COLLECTION: (_EVENTS,),
     AuditKind.DISCLOSURE: (_DISCLOSURES, _DENIALS, _PROPOSALS, _REVIEW_DECISIONS),
 }
+
+
+#: The kinds of entry that bind rows, by their text.
+_WRITES_ROWS = {kind.value: kind for kind in _WRITTEN_BY}
 
 
 class _MissingRows:
@@ -535,6 +643,12 @@ class _MissingRows:
         #: (position, page of its kind, key) of the rows the current page's entries wrote.
         self._wanted: dict[str, list[tuple[int, int, Any]]] = {}
         self._first: dict[AuditKind, tuple[tuple[int, int, int], EvidenceMismatch]] = {}
+
+    def count(self, kind: str) -> None:
+        """An entry of `kind` that binds no row (it counts for the pages of its kind)."""
+        written = _WRITES_ROWS.get(kind)
+        if written is not None:
+            self._seen[written] += 1
 
     def note(self, position: int, entry: LoggedFacts) -> None:
         tables = _WRITTEN_BY.get(entry.kind)
@@ -623,3 +737,11 @@ def _moment(value: Any) -> Any:
     if isinstance(value, datetime):
         return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
     return value
+
+
+def _timestamp(moment: datetime) -> str:
+    """`format_timestamp(_moment(moment))`, in C for a time in UTC (as PostgreSQL's are read):
+    ISO 8601 with microseconds, the offset `+00:00` written `Z`."""
+    if moment.tzinfo is UTC:
+        return moment.isoformat(timespec="microseconds")[:-6] + "Z"
+    return format_timestamp(_moment(moment))

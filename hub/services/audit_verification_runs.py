@@ -5,6 +5,8 @@ run rather than verifying the log on the API's request path."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -61,9 +63,23 @@ class RecordedVerification:
 
     async def run(self, held: HeldCheckpoint | None = None) -> VerificationOutcome:
         started_at = self._clock()
-        report = await self._verifier.verify(held)
-        # The rows are checked against entries the tree has just proved unchanged.
-        evidence = await self._evidence.check() if report.ok else None
+        # The rows are checked (on a connection of their own) while the tree is verified: each
+        # pass waits on the database about half its time, and on 2 cores they overlap
+        # (bench/RESULTS.md, 2026-12-07 session 15). What the rows check found counts only if
+        # the tree verified: its entries are proved unchanged; else it is dropped, as is its
+        # error.
+        checking = asyncio.create_task(self._evidence.check())
+        try:
+            report = await self._verifier.verify(held)
+        except BaseException:
+            checking.cancel()
+            await asyncio.wait([checking])  # its transaction closed, its error dropped
+            raise
+        if report.ok:
+            evidence: EvidenceReport | None = await checking
+        else:
+            await _drop(checking)
+            evidence = None
         finding = None
         if evidence is not None and evidence.failure is not None:
             mismatch = evidence.failure
@@ -85,3 +101,9 @@ class RecordedVerification:
         )
         await self._runs.record(run)
         return VerificationOutcome(report, evidence, run)
+
+
+async def _drop(checking: asyncio.Task[EvidenceReport]) -> None:
+    """Let the rows check end (its transaction closes with it) and drop what it found."""
+    with contextlib.suppress(Exception):
+        await checking

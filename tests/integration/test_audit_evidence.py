@@ -164,6 +164,60 @@ async def test_an_edited_index_row_hides_a_disclosure_and_verify_names_it(
     failed(result, "audit_index", f"position {position}", "person_id", "p_somebody_else")
 
 
+#: Each way an insider could make the query index say other than an entry, and what the checker
+#: must name: (table, column) of the first mismatch. The checker decides the common case on the
+#: decoded entry alone (`hub.services.audit_evidence._Agreeing`); each of these must still fail.
+_INDEX_TAMPERING = {
+    "kind": ("audit_index", "kind", {"kind": "collection"}),
+    "occurred_at": ("audit_index", "occurred_at", {"occurred_at": "+1us"}),
+    "actor": ("audit_index", "actor", {"actor": "someone-else"}),
+    "person_id": ("audit_index", "person_id", {"person_id": None}),
+    "recipient_id": ("audit_index", "recipient_id", {"recipient_id": "police-scotland"}),
+    "event_id": ("audit_index", "event_id", {"event_id": "e-forged"}),
+    "purpose": ("audit_index", "purpose", {"purpose": "a purpose never logged"}),
+    "row deleted": ("audit_index", None, None),
+    "rule deleted": ("audit_index_rules", "rule", None),
+    "rule added": ("audit_index_rules", "rule", None),
+}
+
+
+@pytest.mark.parametrize("tampering", list(_INDEX_TAMPERING))
+async def test_every_index_column_and_rule_is_checked_against_its_entry(
+    hub: RunningHub, database: Database, tampering: str
+) -> None:
+    await story(hub)
+    await hub.container.audit_sequencer().run_until_idle()
+    checker = EvidenceChecker(SqlEvidence(hub.container.engine), page_size=2)
+    assert (await checker.check()).ok
+    [disclosed] = await rows(
+        hub,
+        sa.select(tables.audit_index).where(
+            tables.audit_index.c.kind == "disclosure",
+            tables.audit_index.c.recipient_id == GLASGOW_SW,
+        ),
+    )
+    position = disclosed["position"]
+    table, column, values = _INDEX_TAMPERING[tampering]
+    await tamper(hub, database, table)
+    index, rules = tables.audit_index, tables.audit_index_rules
+    if values is not None:
+        if values.get("occurred_at") == "+1us":
+            values = {"occurred_at": disclosed["occurred_at"] + timedelta(microseconds=1)}
+        statement: Any = sa.update(index).where(index.c.position == position).values(**values)
+    elif tampering == "row deleted":
+        statement = sa.delete(index).where(index.c.position == position)
+    elif tampering == "rule deleted":
+        statement = sa.delete(rules).where(rules.c.position == position)
+    else:  # a rule no entry of the log names
+        statement = sa.insert(rules).values(rule="a-rule-nobody-wrote", position=position)
+    async with database.owner.begin() as connection:
+        await connection.execute(statement)
+
+    failure = (await checker.check()).failure
+    assert failure is not None, f"{tampering}: unnoticed"
+    assert (failure.table, failure.key, failure.column) == (table, f"position {position}", column)
+
+
 # -- finding 3: events, disclosures, erasures ----------------------------------------------------
 
 
