@@ -72,6 +72,12 @@ class TextMap(Mapping[str, str]):
 
     def __init__(self, items: Mapping[str, str]) -> None:
         layout = _layout(tuple(items))
+        if layout is None and not all(type(key) is str for key in items):
+            # Keys of a str subclass (SQLAlchemy's column names): as the plain texts they are.
+            if not all(isinstance(key, str) for key in items):
+                raise ValueError("a TextMap maps short names to texts")
+            items = {str.__str__(key): value for key, value in items.items()}
+            layout = _layout(tuple(items))
         if layout is None:
             keys = tuple(sorted(items))
             if not all(type(key) is str and _KEY.fullmatch(key) for key in keys):

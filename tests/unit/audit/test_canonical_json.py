@@ -82,3 +82,13 @@ def test_details_holding_a_text_map_are_still_limited_in_size() -> None:
             recipient_id="police-scotland",
             details={"columns": columns},
         )
+
+
+def test_a_text_map_takes_keys_of_a_str_subclass_as_the_texts_they_are() -> None:
+    # A row read back through SQLAlchemy names its columns with `quoted_name`, a str subclass.
+    class ColumnName(str):
+        pass
+
+    held = TextMap({ColumnName("position"): "6b86b273ff34", ColumnName("source"): "575db8f8e6b1"})
+    assert held.json_text == '{"position":"6b86b273ff34","source":"575db8f8e6b1"}'
+    assert all(type(key) is str for key in held)
