@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from types import MappingProxyType
-from typing import TypeAlias
+from typing import TypeAlias, cast
+
+from hub.domain.audit.canonical_json import ENCODER, TextMap, encode_names, encode_text
 
 FORMAT_VERSION = 1
 
@@ -82,13 +84,20 @@ class AuditEntry:
     outcome: str | None = None  # e.g. disclosed, denied, withheld, erased
     state: str | None = None  # delivery state, e.g. pending, delivered, failed
     details: Mapping[str, JsonValue] = field(default_factory=lambda: MappingProxyType({}))
+    #: `details` in canonical JSON, made when it is checked (its size): the entry's bytes
+    #: reuse it.
+    _details_json: str = field(default="{}", init=False, repr=False, compare=False)
+    #: The canonical bytes, made on first use.
+    _canonical: bytes | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        try:
-            kind = AuditKind(self.kind)
-        except ValueError:
-            raise AuditEntryInvalid(f"{self.kind!r} is not an audit entry kind") from None
-        object.__setattr__(self, "kind", kind)
+        kind = self.kind
+        if type(kind) is not AuditKind:
+            try:
+                kind = AuditKind(kind)
+            except ValueError:
+                raise AuditEntryInvalid(f"{self.kind!r} is not an audit entry kind") from None
+            object.__setattr__(self, "kind", kind)
         object.__setattr__(self, "occurred_at", _utc(self.occurred_at))
         _require_text("actor", self.actor)
         _require_text("agency", self.agency)
@@ -108,7 +117,9 @@ class AuditEntry:
                 _require_text(name, value)
         object.__setattr__(self, "fields", _name_set("fields", self.fields))
         object.__setattr__(self, "rules", _name_set("rules", self.rules))
-        object.__setattr__(self, "details", _frozen_details(self.details))
+        details, text = _frozen_details(self.details)
+        object.__setattr__(self, "details", details)
+        object.__setattr__(self, "_details_json", text)
         if kind in _NEEDS_RECIPIENT and self.recipient_id is None:
             raise AuditEntryInvalid(f"a {kind} entry names its recipient")
         if kind is AuditKind.CONSULTATION and self.purpose is None:
@@ -151,7 +162,27 @@ class AuditEntry:
         Within what an entry may hold (ASCII keys, strings, safe integers, no floats) these are
         the bytes RFC 8785 (JCS) gives too, so a verifier in any language can rebuild them.
         """
-        return _FROZEN_ENCODER.encode(self._fields_json()).encode("utf-8")
+        if self._canonical is None:
+            object.__setattr__(self, "_canonical", self._canonical_text().encode("utf-8"))
+        assert self._canonical is not None
+        return self._canonical
+
+    def _canonical_text(self) -> str:
+        """`ENCODER.encode(self._fields_json())`, from the pieces each encoded once: the keys in
+        sorted order, `details` as it was encoded when checked."""
+        return (
+            f'{{"actor":{encode_text(self.actor)},"agency":{encode_text(self.agency)},'
+            f'"details":{self._details_json},"event_id":{_text_or_null(self.event_id)},'
+            f'"fields":{encode_names(self.fields)},"kind":{encode_text(self.kind.value)},'
+            f'"legal_basis":{_text_or_null(self.legal_basis)},'
+            f'"occurred_at":"{format_timestamp(self.occurred_at)}",'
+            f'"outcome":{_text_or_null(self.outcome)},"person_id":{_text_or_null(self.person_id)},'
+            f'"policy_version":{_text_or_null(self.policy_version)},'
+            f'"purpose":{_text_or_null(self.purpose)},'
+            f'"recipient_id":{_text_or_null(self.recipient_id)},'
+            f'"rules":{encode_names(self.rules)},"source":{_text_or_null(self.source)},'
+            f'"state":{_text_or_null(self.state)},"v":{FORMAT_VERSION}}}'
+        )
 
     @classmethod
     def from_canonical(cls, data: bytes) -> AuditEntry:
@@ -197,7 +228,11 @@ class AuditEntry:
         return entry
 
 
-_FIELD_NAMES = tuple(f for f in AuditEntry.__dataclass_fields__)
+_FIELD_NAMES = tuple(name for name, f in AuditEntry.__dataclass_fields__.items() if f.init)
+
+
+def _text_or_null(value: str | None) -> str:
+    return "null" if value is None else encode_text(value)
 
 
 def format_timestamp(moment: datetime) -> str:
@@ -229,6 +264,8 @@ def _utc(moment: object) -> datetime:
 
 
 def _require_text(name: str, value: object) -> None:
+    if type(value) is str and _is_text(value):
+        return
     if not isinstance(value, str) or not value:
         raise AuditEntryInvalid(f"{name} must be a non-empty string")
     if len(value) > _MAX_TEXT:
@@ -237,6 +274,13 @@ def _require_text(name: str, value: object) -> None:
         # One C-level scan for control characters and lone surrogates (not encodable in UTF-8).
         _check_encodable(name, value)
         raise AuditEntryInvalid(f"{name} must not contain control characters")
+
+
+@functools.lru_cache(maxsize=16384)
+def _is_text(value: str) -> bool:
+    """Whether `_require_text` takes `value` (remembered: the entries of a batch repeat their
+    ids, sources, purposes and legal bases)."""
+    return 0 < len(value) <= _MAX_TEXT and _FORBIDDEN_CHARACTER.search(value) is None
 
 
 def _name_set(name: str, values: Iterable[str]) -> tuple[str, ...]:
@@ -283,17 +327,44 @@ def _check_encodable(name: str, value: str) -> None:
         raise AuditEntryInvalid(f"{name} is not valid Unicode text") from None
 
 
-def _frozen_details(details: object) -> Mapping[str, JsonValue]:
+def _frozen_details(details: object) -> tuple[Mapping[str, JsonValue], str]:
+    """`details` frozen, and in canonical JSON."""
     if not isinstance(details, Mapping):
         raise AuditEntryInvalid("details is a JSON object")
+    # A mapping frozen is a read-only mapping (no `isinstance`: the ABC check costs more than
+    # the rest of a small `details`).
     try:
-        frozen = _freeze_plain(details)
+        frozen = cast(Mapping[str, JsonValue], _freeze_plain(details))
+        text = _details_json(frozen)
     except (_NotPlain, UnicodeEncodeError):
-        frozen = _freeze(details, "details")  # which says what is wrong, or copies the rest
-    if len(_FROZEN_ENCODER.encode(frozen).encode("utf-8")) > _MAX_DETAILS_BYTES:
+        frozen = cast(Mapping[str, JsonValue], _freeze(details, "details"))
+        text = ENCODER.encode(frozen)
+    size = len(text) if text.isascii() else len(text.encode("utf-8"))
+    if size > _MAX_DETAILS_BYTES:
         raise AuditEntryInvalid(f"details is larger than {_MAX_DETAILS_BYTES} bytes")
-    assert isinstance(frozen, Mapping)
-    return frozen
+    return frozen, text
+
+
+def _details_json(frozen: Mapping[str, JsonValue]) -> str:
+    """`ENCODER.encode(frozen)` for what `_freeze_plain` made (its keys short names in sorted
+    order): texts and numbers written here, a `TextMap` as it was encoded when made, the rest
+    by the encoder."""
+    pieces = []
+    for key, value in frozen.items():
+        kind = type(value)
+        if kind is str:
+            text = encode_text(cast(str, value))
+        elif kind is int:
+            text = int.__repr__(value)
+        elif kind is TextMap:
+            assert isinstance(value, TextMap)
+            text = value.json_text
+        elif value is None:
+            text = "null"
+        else:
+            text = ENCODER.encode(value)
+        pieces.append(f'"{key}":{text}')
+    return "{" + ",".join(pieces) + "}"
 
 
 class _NotPlain(Exception):
@@ -312,6 +383,8 @@ def _freeze_plain(value: object) -> JsonValue:
         if abs(value) > _MAX_SAFE_INTEGER:
             raise _NotPlain
         return value
+    if type(value) is TextMap:
+        return value  # checked when it was made, and immutable
     if type(value) is dict or type(value) is MappingProxyType:
         frozen: dict[str, JsonValue] = {}
         for key in sorted(value):
@@ -324,7 +397,7 @@ def _freeze_plain(value: object) -> JsonValue:
             elif type(item) is int:
                 if abs(item) > _MAX_SAFE_INTEGER:
                     raise _NotPlain
-            elif item is not None and type(item) is not bool:
+            elif item is not None and type(item) is not bool and type(item) is not TextMap:
                 item = _freeze_plain(item)
             frozen[key] = item
         return MappingProxyType(frozen)
@@ -375,14 +448,6 @@ def _thaw(value: JsonValue) -> JsonValue:
     if isinstance(value, tuple | list):
         return [_thaw(item) for item in value]
     return value
-
-
-#: One encoder for every entry (`json.dumps` with these options would build one per call). A
-#: frozen value's read-only mappings are serialised as the dicts they hold (tuples are arrays
-#: already), so a frozen `details` needs no thawing first.
-_FROZEN_ENCODER = json.JSONEncoder(
-    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=dict
-)
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from hub.domain.audit.canonical_json import TextMap, text_object
 from hub.domain.audit.entries import (
     AuditEntryInvalid,
     AuditKind,
@@ -179,7 +180,9 @@ class RowEvidence:
     columns: Mapping[str, str]
 
     def as_details(self) -> dict[str, JsonValue]:
-        return {"row_hash": self.row_hash, "columns": dict(sorted(self.columns.items()))}
+        # A `TextMap`: sorted, checked and encoded once, which the entry takes as it is.
+        columns = self.columns if type(self.columns) is TextMap else TextMap(self.columns)
+        return {"row_hash": self.row_hash, "columns": columns}
 
     @classmethod
     def from_entry(cls, entry: _Facts) -> RowEvidence | None:
@@ -234,8 +237,8 @@ class RememberedDigests:
         # `_row_hash`'s bytes: the digests are plain strings, so `_plain` would copy them as
         # they are.
         return RowEvidence(
-            hashlib.sha256(_ENCODER.encode(digests).encode("utf-8")).hexdigest(),
-            {name: digest[:COLUMN_DIGEST_LENGTH] for name, digest in digests.items()},
+            hashlib.sha256(text_object(digests).encode("utf-8")).hexdigest(),
+            TextMap({name: digest[:COLUMN_DIGEST_LENGTH] for name, digest in digests.items()}),
         )
 
 
