@@ -86,12 +86,8 @@ class SqlDeliveryQueue:
             claimable = (*claimable, deliveries.c.subscription_id.not_in(sorted(skip)))
         # An idle worker polls: look first without a write transaction (on SQLite, the one
         # database lock intake and the router need too).
-        async with translated("the delivery queue"), self._engine.connect() as connection:
-            anything = await connection.execute(
-                sa.select(deliveries.c.delivery_id).where(*claimable).limit(1)
-            )
-            if anything.first() is None:
-                return []
+        if not await self._anything_due(claimable, now, skip):
+            return []
         if per_subscription is not None and per_subscription < limit:
             # Each subscription's oldest due jobs (ranked without locking; the locking select
             # below checks each again, so a job claimed meanwhile is skipped).
@@ -140,6 +136,22 @@ class SqlDeliveryQueue:
         jobs = sorted((_job(row) for row in rows), key=lambda job: order[job.delivery_id])
         positions = {row["delivery_id"]: int(row["event_position"]) for row in rows}
         return await self._with_events(jobs, positions)
+
+    async def _anything_due(
+        self, claimable: Sequence[sa.ColumnElement[bool]], now: datetime, skip: Collection[str]
+    ) -> bool:
+        """Whether any job is claimable. On PostgreSQL one statement on asyncpg's connection,
+        outside a transaction (SQLAlchemy's would be BEGIN, the SELECT and ROLLBACK: this runs
+        each time a worker with a free slot looks for work)."""
+        async with translated("the delivery queue"), self._engine.connect() as connection:
+            if self._dialect == "postgresql":
+                driver = await driver_connection(connection)
+                found = await driver.fetchval(_ANYTHING_DUE, now, sorted(skip))
+                return found is not None
+            anything = await connection.execute(
+                sa.select(deliveries.c.delivery_id).where(*claimable).limit(1)
+            )
+            return anything.first() is not None
 
     async def _with_events(
         self, jobs: list[DeliveryJob], positions: Mapping[str, int]
@@ -622,6 +634,15 @@ async def _record_on_sqlite(
     )
     return changed, list(received.scalars())
 
+
+#: `claim`'s probe on PostgreSQL: the claimable condition, as `claim` builds it.
+_ANYTHING_DUE: Final = """
+SELECT 1 FROM deliveries
+WHERE status = 'pending' AND next_attempt_at <= $1
+  AND (claimed_until IS NULL OR claimed_until <= $1)
+  AND subscription_id <> ALL($2::text[])
+LIMIT 1
+"""
 
 #: Every attempt, the delivered jobs and their first receipts in one statement (PostgreSQL),
 #: each column one array: what the jobs changed (`d`) and the receipts inserted (`r`).
