@@ -17,7 +17,9 @@ import cProfile
 import os
 import pstats
 import re
+import signal
 import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -149,11 +151,15 @@ async def run(args: argparse.Namespace) -> None:
             started, cpu_started = time.perf_counter(), time.process_time()
             if args.profile:
                 profile.enable()
+            spy = _spy(args.spy) if args.spy else None
             worker_running = asyncio.create_task(worker.run(stop))
             while await monitor.fetchval(pending):  # noqa: ASYNC110
                 await asyncio.sleep(0.05)
             stop.set()
             await worker_running
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)
+                spy.wait()
             if args.profile:
                 profile.disable()
             elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
@@ -245,6 +251,31 @@ def _part(filename: str, name: str) -> str:
     return "other"
 
 
+def _spy(path: str) -> subprocess.Popen[bytes]:
+    """py-spy (`PY_SPY`, else on PATH) sampling this process during the drain, collapsed
+    stacks to `path` (its samples of a thread not waiting in epoll or a lock: on a loaded
+    machine, time waiting for a core inside a system call counts too)."""
+    spy = subprocess.Popen(
+        [
+            os.environ.get("PY_SPY", "py-spy"),
+            "record",
+            "--pid",
+            str(os.getpid()),
+            "--rate",
+            "250",
+            "--format",
+            "raw",
+            "--nonblocking",
+            "-o",
+            path,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(1.0)  # attached before the drain starts
+    return spy
+
+
 def _trace(worker: Any) -> None:
     """Print each claim and each group of outcomes recorded, with when (a debugging aid)."""
     queue = worker._queue
@@ -270,6 +301,7 @@ def main() -> None:
     parser.add_argument("--per-receiver", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=50)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--spy", help="sample the drain with py-spy into this file (raw)")
     parser.add_argument("--trace", action="store_true", help="print each claim")
     parser.add_argument("--top", type=int, default=35)
     parser.add_argument("--url", default=DEFAULT_URL)

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.domain.audit import builders as audit_records
@@ -26,9 +26,10 @@ from hub.domain.audit.entries import AuditEntry, JsonValue
 from hub.errors import Conflict, NotFound, StoreUnavailable
 from hub.infra.audit import SqlAuditLog
 from hub.infra.dberrors import translated
-from hub.infra.metric_counters import count_received
+from hub.infra.metric_counters import count_delivered
 from hub.infra.protection import FieldProtection
 from hub.infra.store import stored_events  # the one row -> StoredEvent mapping
+from hub.infra.store_driver import driver_connection
 from hub.infra.tables import (
     deliveries,
     delivery_attempts,
@@ -38,6 +39,7 @@ from hub.infra.tables import (
     recipient_feed,
     subscriptions,
 )
+from hub.infra.visibility import hold_xid
 from hub.services.audit_queries import Principal
 from hub.services.delivery import Delivery, DeliveryAttempt, DeliveryJob, Finish
 
@@ -84,12 +86,8 @@ class SqlDeliveryQueue:
             claimable = (*claimable, deliveries.c.subscription_id.not_in(sorted(skip)))
         # An idle worker polls: look first without a write transaction (on SQLite, the one
         # database lock intake and the router need too).
-        async with translated("the delivery queue"), self._engine.connect() as connection:
-            anything = await connection.execute(
-                sa.select(deliveries.c.delivery_id).where(*claimable).limit(1)
-            )
-            if anything.first() is None:
-                return []
+        if not await self._anything_due(claimable, now, skip):
+            return []
         if per_subscription is not None and per_subscription < limit:
             # Each subscription's oldest due jobs (ranked without locking; the locking select
             # below checks each again, so a job claimed meanwhile is skipped).
@@ -139,6 +137,22 @@ class SqlDeliveryQueue:
         positions = {row["delivery_id"]: int(row["event_position"]) for row in rows}
         return await self._with_events(jobs, positions)
 
+    async def _anything_due(
+        self, claimable: Sequence[sa.ColumnElement[bool]], now: datetime, skip: Collection[str]
+    ) -> bool:
+        """Whether any job is claimable. On PostgreSQL one statement on asyncpg's connection,
+        outside a transaction (SQLAlchemy's would be BEGIN, the SELECT and ROLLBACK: this runs
+        each time a worker with a free slot looks for work)."""
+        async with translated("the delivery queue"), self._engine.connect() as connection:
+            if self._dialect == "postgresql":
+                driver = await driver_connection(connection)
+                found = await driver.fetchval(_ANYTHING_DUE, now, sorted(skip))
+                return found is not None
+            anything = await connection.execute(
+                sa.select(deliveries.c.delivery_id).where(*claimable).limit(1)
+            )
+            return anything.first() is not None
+
     async def _with_events(
         self, jobs: list[DeliveryJob], positions: Mapping[str, int]
     ) -> list[DeliveryJob]:
@@ -186,42 +200,17 @@ class SqlDeliveryQueue:
             _answer(group, changed=changed)
 
     async def _record(self, group: Sequence[_Outcome]) -> list[bool]:
-        """In one transaction: every attempt, each job's new status (delivered ones in one
-        statement per attempt number), the audit entries of the jobs changed, the first
-        receipts and any subscription a 410 disables. Whether each job's status changed."""
+        """In one transaction: every attempt, each job's new status (the delivered ones at
+        once), the audit entries of the jobs changed, the first receipts (counted for
+        `/metrics` from the jobs, not read again) and any subscription a 410 disables. Whether
+        each job's status changed."""
         now = datetime.now(UTC)
-        attempts = [
-            _attempt_row(o.job.delivery_id, o.finish.attempt)
-            for o in group
-            if o.finish.attempt is not None
-        ]
         delivered = [o for o in group if o.finish.status == "delivered"]
-        changed: set[str] = set()
         async with translated("the delivery queue"), self._writer.begin() as connection:
-            if attempts:
-                await connection.execute(delivery_attempts.insert(), attempts)
-            by_number: dict[int, list[str]] = {}
-            for outcome in delivered:
-                number = 0 if outcome.finish.attempt is None else outcome.finish.attempt.attempt
-                by_number.setdefault(number, []).append(outcome.job.delivery_id)
-            for number, ids in by_number.items():
-                # The receiver has it, whoever holds the job now: that is never undone.
-                found = await connection.execute(
-                    deliveries.update()
-                    .where(deliveries.c.delivery_id.in_(ids), deliveries.c.status != "delivered")
-                    .values(
-                        status="delivered",
-                        claimed_by=None,
-                        claimed_until=None,
-                        delivered_at=now,
-                        attempts=sa.case(
-                            (deliveries.c.attempts < number, number),
-                            else_=deliveries.c.attempts,
-                        ),
-                    )
-                    .returning(deliveries.c.delivery_id)
-                )
-                changed.update(found.scalars())
+            if self._dialect == "postgresql":
+                changed, received = await _record_on_postgres(connection, group, delivered, now)
+            else:
+                changed, received = await _record_on_sqlite(connection, group, delivered, now)
             for outcome in group:
                 if outcome.finish.status != "delivered" and await self._settle(
                     connection, outcome, now
@@ -232,23 +221,18 @@ class SqlDeliveryQueue:
             ]
             if entries:
                 await self._audit.append(connection, entries)
-            receipts = {
-                o.job.disclosure_id: {
-                    "disclosure_id": o.job.disclosure_id,
-                    "first_delivered_at": now,
-                    "channel": "webhook",
-                }
-                for o in delivered
-            }
-            if receipts:
-                received = await connection.execute(
-                    self._insert(disclosure_receipts)
-                    .values(list(receipts.values()))
-                    .on_conflict_do_nothing(index_elements=[disclosure_receipts.c.disclosure_id])
-                    .returning(disclosure_receipts.c.disclosure_id)
-                )
+            if received:
                 # Only the receipts inserted now: a disclosure already received is not counted.
-                await count_received(connection, list(received.scalars()), "webhook", now)
+                jobs = {o.job.disclosure_id: o.job for o in delivered}
+                await count_delivered(
+                    connection,
+                    [
+                        (jobs[d].recipient_id, jobs[d].event_type, jobs[d].decided_at)
+                        for d in received
+                    ],
+                    "webhook",
+                    now,
+                )
         return [o.job.delivery_id in changed for o in group]
 
     async def _settle(self, connection: AsyncConnection, outcome: _Outcome, now: datetime) -> bool:
@@ -426,11 +410,6 @@ class SqlDeliveryQueue:
             )
         return _delivery(replayed)
 
-    def _insert(self, table: sa.Table) -> Any:
-        if self._dialect == "postgresql":
-            return postgresql.insert(table)
-        return sqlite.insert(table)
-
 
 def _audit_entry(job: DeliveryJob, finish: Finish, now: datetime) -> AuditEntry:
     """The transfer attempt to the recipient's system and its outcome."""
@@ -604,6 +583,150 @@ class _Outcome:
     worker_id: str
     finish: Finish
     answer: asyncio.Future[bool]
+
+
+async def _record_on_sqlite(
+    connection: AsyncConnection,
+    group: Sequence[_Outcome],
+    delivered: Sequence[_Outcome],
+    now: datetime,
+) -> tuple[set[str], list[str]]:
+    """Every attempt, the delivered jobs (one statement per attempt number) and their first
+    receipts, with SQLAlchemy Core: the jobs changed and the receipts inserted."""
+    attempts = [
+        _attempt_row(o.job.delivery_id, o.finish.attempt)
+        for o in group
+        if o.finish.attempt is not None
+    ]
+    if attempts:
+        await connection.execute(delivery_attempts.insert(), attempts)
+    changed: set[str] = set()
+    for number, ids in _by_attempt(delivered).items():
+        # The receiver has it, whoever holds the job now: that is never undone.
+        found = await connection.execute(
+            deliveries.update()
+            .where(deliveries.c.delivery_id.in_(ids), deliveries.c.status != "delivered")
+            .values(
+                status="delivered",
+                claimed_by=None,
+                claimed_until=None,
+                delivered_at=now,
+                attempts=sa.case(
+                    (deliveries.c.attempts < number, number), else_=deliveries.c.attempts
+                ),
+            )
+            .returning(deliveries.c.delivery_id)
+        )
+        changed.update(found.scalars())
+    receipts = _receipts(delivered)
+    if not receipts:
+        return changed, []
+    received = await connection.execute(
+        sqlite.insert(disclosure_receipts)
+        .values(
+            [
+                {"disclosure_id": d, "first_delivered_at": now, "channel": "webhook"}
+                for d in receipts
+            ]
+        )
+        .on_conflict_do_nothing(index_elements=[disclosure_receipts.c.disclosure_id])
+        .returning(disclosure_receipts.c.disclosure_id)
+    )
+    return changed, list(received.scalars())
+
+
+#: `claim`'s probe on PostgreSQL: the claimable condition, as `claim` builds it.
+_ANYTHING_DUE: Final = """
+SELECT 1 FROM deliveries
+WHERE status = 'pending' AND next_attempt_at <= $1
+  AND (claimed_until IS NULL OR claimed_until <= $1)
+  AND subscription_id <> ALL($2::text[])
+LIMIT 1
+"""
+
+#: Every attempt, the delivered jobs and their first receipts in one statement (PostgreSQL),
+#: each column one array: what the jobs changed (`d`) and the receipts inserted (`r`).
+_RECORD_ON_POSTGRES: Final = """
+WITH attempted AS (
+    INSERT INTO delivery_attempts
+        (attempt_id, delivery_id, attempt, attempted_at, status_code, latency_ms, outcome, error)
+    SELECT * FROM unnest(
+        $1::text[], $2::text[], $3::integer[], $4::timestamptz[], $5::integer[],
+        $6::double precision[], $7::text[], $8::text[]
+    )
+), delivered AS (
+    UPDATE deliveries AS d
+    SET status = 'delivered', claimed_by = NULL, claimed_until = NULL, delivered_at = $9,
+        attempts = GREATEST(d.attempts, sent.attempt)
+    FROM unnest($10::text[], $11::integer[]) AS sent(delivery_id, attempt)
+    WHERE d.delivery_id = sent.delivery_id AND d.status <> 'delivered'
+    RETURNING d.delivery_id
+), received AS (
+    INSERT INTO disclosure_receipts (disclosure_id, first_delivered_at, channel)
+    SELECT disclosure_id, $9, 'webhook' FROM unnest($12::text[]) AS r(disclosure_id)
+    ON CONFLICT (disclosure_id) DO NOTHING
+    RETURNING disclosure_id
+)
+SELECT 'd', delivery_id FROM delivered
+UNION ALL
+SELECT 'r', disclosure_id FROM received
+"""
+
+
+async def _record_on_postgres(
+    connection: AsyncConnection,
+    group: Sequence[_Outcome],
+    delivered: Sequence[_Outcome],
+    now: datetime,
+) -> tuple[set[str], list[str]]:
+    """`_record_on_sqlite` as one statement on asyncpg's own connection, after the xid the
+    audit append needs anyway (which begins the transaction on the driver)."""
+    rows = [
+        _attempt_row(o.job.delivery_id, o.finish.attempt)
+        for o in group
+        if o.finish.attempt is not None
+    ]
+    sent = sorted(
+        (o.job.delivery_id, 0 if o.finish.attempt is None else o.finish.attempt.attempt)
+        for o in delivered
+    )
+    await hold_xid(connection)
+    driver = await driver_connection(connection)
+    found = await driver.fetch(
+        _RECORD_ON_POSTGRES,
+        *([row[column] for row in rows] for column in _ATTEMPT_COLUMNS),
+        now,
+        [delivery_id for delivery_id, _ in sent],
+        [number for _, number in sent],
+        _receipts(delivered),
+    )
+    changed = {value for kind, value in found if kind == "d"}
+    return changed, [value for kind, value in found if kind == "r"]
+
+
+_ATTEMPT_COLUMNS: Final = (
+    "attempt_id",
+    "delivery_id",
+    "attempt",
+    "attempted_at",
+    "status_code",
+    "latency_ms",
+    "outcome",
+    "error",
+)
+
+
+def _by_attempt(delivered: Sequence[_Outcome]) -> dict[int, list[str]]:
+    by_number: dict[int, list[str]] = {}
+    for outcome in delivered:
+        number = 0 if outcome.finish.attempt is None else outcome.finish.attempt.attempt
+        by_number.setdefault(number, []).append(outcome.job.delivery_id)
+    return by_number
+
+
+def _receipts(delivered: Sequence[_Outcome]) -> list[str]:
+    """The disclosures delivered, each once, in order."""
+    return list(dict.fromkeys(o.job.disclosure_id for o in delivered))
 
 
 def _one_per_job(waiting: list[_Outcome], limit: int) -> list[_Outcome]:

@@ -50,6 +50,7 @@ __all__ = [
     "awaiting_not_yet_due",
     "count_acknowledged",
     "count_decided",
+    "count_delivered",
     "count_escalated",
     "count_received",
     "overdue_gauge",
@@ -214,8 +215,19 @@ async def count_received(
     the receipt insert actually inserted), and their decision-to-delivery times."""
     if not disclosure_ids:
         return
+    await count_delivered(connection, await _disclosed(connection, disclosure_ids), channel, at)
+
+
+async def count_delivered(
+    connection: AsyncConnection,
+    received: Iterable[tuple[str, str, datetime]],
+    channel: str,
+    at: datetime,
+) -> None:
+    """`count_received` for a caller that holds each received disclosure's recipient, event
+    type and decision time already (the webhook outbox has them with its jobs)."""
     tally = Tally()
-    for recipient_id, event_type, decided_at in await _disclosed(connection, disclosure_ids):
+    for recipient_id, event_type, decided_at in received:
         tally.count(recipient_id, event_type, DELIVERED + channel)
         tally.observe(recipient_id, event_type, DECISION_TO_DELIVERY, at - utc(decided_at))
     await add_tally(connection, tally)

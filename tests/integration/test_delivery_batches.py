@@ -120,3 +120,37 @@ async def test_a_batch_whose_audit_write_fails_is_recorded_without_the_one_at_fa
         entries = await rows(hub, "SELECT entry FROM audit_entries WHERE kind = 'delivery'")
         assert len(entries) == 2
         assert not [e for e in entries if refused in e["entry"]]
+
+
+async def test_one_disclosure_sent_to_two_subscriptions_in_one_batch_is_received_once(
+    database: Database, receiver: Receiver
+) -> None:
+    """Both jobs of a disclosure (its recipient has two subscriptions), sent in one batch and
+    recorded as they finish (together, as a rule): each delivered with its attempt and audit
+    entry; one first receipt, counted once."""
+    receiver.answer("/a", 200)
+    receiver.answer("/b", 200)
+    settings = hub_settings(database, delivery_enabled=False, delivery_batch_size=10)
+    async with running_hub(settings) as hub:
+        await subscribe(hub, SOCIAL_WORK, receiver.url("/a"))
+        await subscribe(hub, SOCIAL_WORK, receiver.url("/b"))
+        await push_release(hub)
+        await hub.container.router().run_until_idle()
+        await hub.container.delivery_worker().run_once()
+        states = await rows(hub, "SELECT disclosure_id, status, attempts FROM deliveries")
+        assert [(s["status"], s["attempts"]) for s in states] == [("delivered", 1)] * 2
+        assert len({s["disclosure_id"] for s in states}) == 1
+        attempts = await rows(hub, "SELECT outcome FROM delivery_attempts")
+        assert [a["outcome"] for a in attempts] == ["delivered"] * 2
+        receipts = await rows(hub, "SELECT disclosure_id, channel FROM disclosure_receipts")
+        assert [(r["disclosure_id"], r["channel"]) for r in receipts] == [
+            (states[0]["disclosure_id"], "webhook")
+        ]
+        counted = await rows(
+            hub,
+            "SELECT sum(count) AS n FROM metric_counters WHERE series = 'delivered:webhook'",
+        )
+        assert counted[0]["n"] == 1
+        entries = await rows(hub, "SELECT count(*) AS n FROM audit_entries WHERE kind = 'delivery'")
+        assert entries[0]["n"] == 2
+    assert len(receiver.at("/a")) == len(receiver.at("/b")) == 1

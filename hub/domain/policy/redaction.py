@@ -34,11 +34,25 @@ def envelope(notification: Notification, *, copy_data: bool = True) -> dict[str,
         "datacontenttype": notification.datacontenttype,
         "dataschema": dataschema_urn(notification.type, notification.version),
         "identifiers": {i.scheme: i.value for i in notification.identifiers},
-        "data": copy.deepcopy(dict(notification.data)) if copy_data else notification.data,
+        "data": _copied(dict(notification.data)) if copy_data else notification.data,
     }
     if notification.subject is not None:
         document["subject"] = notification.subject
     return document
+
+
+def _copied(value: Any) -> Any:
+    """A deep copy of a JSON value (a notification's data: dicts, lists and scalars), made
+    without `copy.deepcopy`'s memo and dispatch (several copies a webhook); anything else is
+    deep-copied as before."""
+    kind = type(value)
+    if kind is str or kind is int or kind is float or kind is bool or value is None:
+        return value
+    if kind is dict:
+        return {key: _copied(item) for key, item in value.items()}
+    if kind is list:
+        return [_copied(item) for item in value]
+    return copy.deepcopy(value)
 
 
 def covers(granted: str, path: str) -> bool:
@@ -69,7 +83,7 @@ def _trie(fields: Iterable[str]) -> _Trie:
 def _keep(value: Any, trie: _Trie | object) -> Any:
     """The part of `value` that `trie` grants; None when it grants none of it."""
     if trie is _GRANTED:
-        return copy.deepcopy(value)
+        return _copied(value)
     assert isinstance(trie, dict)
     if isinstance(value, Mapping):
         kept = {}
