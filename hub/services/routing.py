@@ -39,6 +39,7 @@ from hub.domain.person.survival import restore, surviving_statuses
 from hub.domain.reviews import Proposal, propose
 from hub.errors import InvalidInput
 from hub.observability import traces
+from hub.services.batch_budget import BatchBudget
 from hub.services.ports import (
     EventStore,
     PolicyEngine,
@@ -73,7 +74,15 @@ class Router:
     """Routes every stored notification once, in store order.
 
     `run_once` routes the next batch; `run` keeps routing until `stop` is set, waking for new
-    events on `wakeup` (set by whoever appends) or every `poll_interval` seconds.
+    events on `wakeup` (set by whoever appends) or every `poll_interval` seconds. With a
+    `budget`, the loop sizes each batch so that deciding it takes about the budget's time
+    (`hub.services.batch_budget`: in `hub serve` the router shares its event loop with intake),
+    never more than `batch_size` (the budget's `most` should be the same).
+
+    The router keeps the checkpoint it last recorded rather than reading it before each batch:
+    recording is conditional on the checkpoint still being where the batch began, so a
+    checkpoint another router (or an operator) moved meanwhile makes the record write nothing,
+    and the router reads it again.
     """
 
     def __init__(
@@ -84,6 +93,7 @@ class Router:
         *,
         batch_size: int = 100,
         poll_interval: float = 1.0,
+        budget: BatchBudget | None = None,
         consumer: str = CONSUMER,
         clock: Callable[[], datetime] = _now,
     ) -> None:
@@ -97,6 +107,11 @@ class Router:
         self._policy: PolicyEngine | None = None
         self._batch_size = batch_size
         self._poll_interval = poll_interval
+        #: Sizes the loop's batches (None: every batch may take `batch_size`).
+        self.budget = budget
+        #: The checkpoint this router last read or recorded (None: read it before the next
+        #: batch).
+        self._checkpoint: int | None = None
         self._consumer = consumer
         self._clock = clock
         #: How many batches this router computed that another router had recorded first.
@@ -116,12 +131,24 @@ class Router:
         if limit < 1:
             raise InvalidInput(f"limit must be at least 1, not {limit}")
         while True:
-            after = await self._routing.checkpoint(self._consumer)
+            if self._checkpoint is None:
+                self._checkpoint = await self._routing.checkpoint(self._consumer)
+            after = self._checkpoint
             stored = await self._events.read_all(after=after, limit=limit)
             if not stored:
                 return 0
-            batch = await self.route(after, stored)
-            if await self._routing.record(self._consumer, batch):
+            if self.budget is None:
+                batch = await self.route(after, stored)
+            else:
+                with self.budget.timing(len(stored)):
+                    batch = await self.route(after, stored)
+            try:
+                recorded = await self._routing.record(self._consumer, batch)
+            except BaseException:
+                self._checkpoint = None  # it may have committed before the fault was seen
+                raise
+            if recorded:
+                self._checkpoint = batch.through
                 logger.debug(
                     "routed events %d-%d: %d disclosures, %d denials",
                     stored[0].position,
@@ -132,6 +159,7 @@ class Router:
                 return len(stored)
             # Another router recorded from the same checkpoint first: what this one computed
             # was thrown away unwritten. Read from the new checkpoint.
+            self._checkpoint = None
             self.races_lost += 1
             logger.debug("another router recorded the events after %d first", after)
 
@@ -144,11 +172,17 @@ class Router:
         event is ever skipped."""
         return WorkerLoop(
             "router",
-            self.run_once,
+            self._budgeted_step,
             idle_seconds=self._poll_interval if poll_interval is None else poll_interval,
             wakeups=(wakeup,),
             lag=self.lag,
         )
+
+    async def _budgeted_step(self) -> int:
+        """The loop's step: the next batch, of the budget's size when there is one."""
+        if self.budget is None:
+            return await self.run_once()
+        return await self.run_once(min(self.budget.limit(), self._batch_size))
 
     async def run(
         self,
