@@ -150,6 +150,8 @@ async def wait_for(receivers: Receivers, ids: list[str], seconds: float) -> None
         await asyncio.sleep(0.01)
 
 
+#: Whether to print each router batch (`--timeline`).
+TIMELINE: list[bool] = []
 #: Where the hub processes' output goes (`--hub-logs DIR`: a file per process; else nowhere).
 HUB_LOGS: list[Path] = []
 
@@ -354,11 +356,17 @@ async def print_stages(
             f"  {name:<55} p50 {percentile(spans, 0.5):7.1f}  p90 {percentile(spans, 0.9):7.1f}"
             f"  p99 {percentile(spans, 0.99):7.1f}  max {max(spans, default=float('nan')):7.1f} ms"
         )
-    batches: dict[float, int] = {}
+    batches: dict[float, list[float]] = {}
     for row in rows:
-        key = row["decided_at"].timestamp()
-        batches[key] = batches.get(key, 0) + 1
-    sizes = list(batches.values())
+        batches.setdefault(row["decided_at"].timestamp(), []).append(row["recorded_at"].timestamp())
+    sizes = [len(recorded) for recorded in batches.values()]
+    if TIMELINE:
+        begun = min(m["sent"] for m in marks)
+        for decided, recorded in sorted(batches.items()):
+            print(
+                f"    batch decided at {decided - begun:7.3f} s: {len(recorded):3d} events "
+                f"recorded {min(recorded) - begun:7.3f}-{max(recorded) - begun:7.3f} s"
+            )
     print(
         f"  router batches: {len(sizes)} for {len(rows)} events; size p50 "
         f"{percentile(sizes, 0.5):.0f}, p90 {percentile(sizes, 0.9):.0f}, "
@@ -412,6 +420,9 @@ async def main() -> None:
         help="keep the hub processes' output in this directory (with PYTHONASYNCIODEBUG=1 in "
         "the environment, asyncio names each step that held the event loop over 100 ms)",
     )
+    parser.add_argument(
+        "--timeline", action="store_true", help="print when each router batch was decided"
+    )
     parser.add_argument("--push", help=argparse.SUPPRESS)
     parser.add_argument("--token", help=argparse.SUPPRESS)
     parser.add_argument("--rate", type=float, help=argparse.SUPPRESS)
@@ -422,6 +433,8 @@ async def main() -> None:
     if args.push:
         await push(args)
         return
+    if args.timeline:
+        TIMELINE.append(True)
     if args.hub_logs:
         args.hub_logs.mkdir(parents=True, exist_ok=True)
         HUB_LOGS.append(args.hub_logs)

@@ -75,7 +75,6 @@ from hub.services.audit_beacon import CheckpointHeaderSender, LatestCheckpoint
 from hub.services.audit_evidence import EvidenceChecker
 from hub.services.audit_queries import AuditQueryService, ConsultationLog
 from hub.services.audit_verification_runs import RecordedVerification, VerificationRuns
-from hub.services.batch_budget import BatchBudget
 from hub.services.bulk_import import BulkImportService
 from hub.services.bus import EventPublisher
 from hub.services.client_admin import ClientAdministration
@@ -312,18 +311,15 @@ class Container:
     ) -> Router:
         """A router over this container's store, routing store (which logs every decision)
         and policy (each caller runs its own); batch size and poll interval from the settings
-        unless given, and the loop's time budget per batch from the settings."""
-        size = self.settings.router_batch_size if batch_size is None else batch_size
-        seconds = self.settings.router_batch_seconds
+        unless given."""
         return Router(
             self.store,
             self.routing,
             lambda: self.policy,
-            batch_size=size,
+            batch_size=self.settings.router_batch_size if batch_size is None else batch_size,
             poll_interval=(
                 self.settings.router_poll_interval if poll_interval is None else poll_interval
             ),
-            budget=None if seconds is None else BatchBudget(seconds, most=size),
         )
 
     async def ping_database(self) -> None:

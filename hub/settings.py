@@ -154,10 +154,6 @@ class Settings(BaseSettings):
     router_batch_size: int = Field(default=100, ge=1, le=10_000)
     #: Seconds between the router's looks at the store when idle.
     router_poll_interval: float = Field(default=1.0, gt=0, le=60)
-    #: About how long the serving router may spend deciding one batch (it shares the event
-    #: loop with intake, which waits meanwhile): each batch takes as many notifications as
-    #: recent batches decided in this time, up to the batch size. Unset: always the batch size.
-    router_batch_seconds: float | None = Field(default=0.03, gt=0, le=60)
 
     #: Scaled out on Apache Kafka: the brokers (`host:port,...`). Unset (the embedded default):
     #: the router follows the store in-process. Set: an outbox relay publishes every stored event

@@ -39,7 +39,6 @@ from hub.domain.person.survival import restore, surviving_statuses
 from hub.domain.reviews import Proposal, propose
 from hub.errors import InvalidInput
 from hub.observability import traces
-from hub.services.batch_budget import BatchBudget
 from hub.services.ports import (
     EventStore,
     PolicyEngine,
@@ -74,10 +73,7 @@ class Router:
     """Routes every stored notification once, in store order.
 
     `run_once` routes the next batch; `run` keeps routing until `stop` is set, waking for new
-    events on `wakeup` (set by whoever appends) or every `poll_interval` seconds. With a
-    `budget`, the loop sizes each batch so that deciding it takes about the budget's time
-    (`hub.services.batch_budget`: in `hub serve` the router shares its event loop with intake),
-    never more than `batch_size` (the budget's `most` should be the same).
+    events on `wakeup` (set by whoever appends) or every `poll_interval` seconds.
 
     The router keeps the checkpoint it last recorded rather than reading it before each batch:
     recording is conditional on the checkpoint still being where the batch began, so a
@@ -93,7 +89,6 @@ class Router:
         *,
         batch_size: int = 100,
         poll_interval: float = 1.0,
-        budget: BatchBudget | None = None,
         consumer: str = CONSUMER,
         clock: Callable[[], datetime] = _now,
     ) -> None:
@@ -107,8 +102,6 @@ class Router:
         self._policy: PolicyEngine | None = None
         self._batch_size = batch_size
         self._poll_interval = poll_interval
-        #: Sizes the loop's batches (None: every batch may take `batch_size`).
-        self.budget = budget
         #: The checkpoint this router last read or recorded (None: read it before the next
         #: batch).
         self._checkpoint: int | None = None
@@ -137,11 +130,7 @@ class Router:
             stored = await self._events.read_all(after=after, limit=limit)
             if not stored:
                 return 0
-            if self.budget is None:
-                batch = await self.route(after, stored)
-            else:
-                with self.budget.timing(len(stored)):
-                    batch = await self.route(after, stored)
+            batch = await self.route(after, stored)
             try:
                 recorded = await self._routing.record(self._consumer, batch)
             except BaseException:
@@ -172,17 +161,11 @@ class Router:
         event is ever skipped."""
         return WorkerLoop(
             "router",
-            self._budgeted_step,
+            self.run_once,
             idle_seconds=self._poll_interval if poll_interval is None else poll_interval,
             wakeups=(wakeup,),
             lag=self.lag,
         )
-
-    async def _budgeted_step(self) -> int:
-        """The loop's step: the next batch, of the budget's size when there is one."""
-        if self.budget is None:
-            return await self.run_once()
-        return await self.run_once(min(self.budget.limit(), self._batch_size))
 
     async def run(
         self,
