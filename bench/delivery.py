@@ -50,6 +50,18 @@ ROOT = Path(__file__).resolve().parent.parent
 HERE = Path(__file__).resolve().parent
 PG_DSN = os.environ.get("BENCH_POSTGRES_DSN", "postgresql://hub:hub@127.0.0.1:5432/hub_test")
 RELEASE = json.loads((ROOT / "events/examples/release.schedule1-notification.json").read_text())
+#: The tree whose hub is measured: the first PYTHONPATH entry that holds a `hub` package, else
+#: this bench's. The hub processes start in it, since `python -m` puts the working directory
+#: ahead of PYTHONPATH (from another tree's directory, `PYTHONPATH=/tmp/old` alone would
+#: measure that directory's hub).
+HUB_TREE = next(
+    (
+        entry
+        for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep)
+        if entry and (Path(entry) / "hub" / "__init__.py").exists()
+    ),
+    str(ROOT),
+)
 #: Seconds ahead the backlog's jobs are made due, so that the delivery process has started.
 DUE_AHEAD = 6.0
 
@@ -127,6 +139,7 @@ def cli(env: dict[str, str], *args: str) -> str:
     return subprocess.run(
         [sys.executable, "-m", "hub.cli", *args],
         env=env,
+        cwd=HUB_TREE,
         check=True,
         capture_output=True,
         text=True,
@@ -164,6 +177,7 @@ def start_hub(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "hub.cli", "serve", *args],
         env=env,
+        cwd=HUB_TREE,
         stdout=output,
         stderr=output,
     )
@@ -218,6 +232,7 @@ async def steady(
     decisions: asyncpg.Connection,
     schema: str,
     delivery: subprocess.Popen[bytes],
+    api: subprocess.Popen[bytes],
     rate: float,
     offset: int,
     commits: list[float],
@@ -230,7 +245,7 @@ async def steady(
     share = [
         count // args.pushers + (1 if n < count % args.pushers else 0) for n in range(args.pushers)
     ]
-    cpu_before = cpu_seconds(delivery)
+    cpu_before, api_before = cpu_seconds(delivery), cpu_seconds(api)
     pushers = [
         await asyncio.create_subprocess_exec(
             sys.executable,
@@ -265,6 +280,7 @@ async def steady(
                 sent[row[0]] = (row[1], row[2], row[3])
     await wait_for(receivers, list(sent), seconds=120)
     cpu = cpu_seconds(delivery) - cpu_before
+    api_cpu = cpu_seconds(api) - api_before
     latencies = [
         receivers.arrived[i] - t for i, (t, _, _) in sent.items() if i in receivers.arrived
     ]
@@ -289,7 +305,8 @@ async def steady(
         f" p99 {percentile(after_decision, 0.99) * 1000:.0f} ms; router lag (decision - push) "
         f"p50 {percentile(router_lag, 0.5) * 1000:.0f} ms,"
         f" p99 {percentile(router_lag, 0.99) * 1000:.0f} ms; delivery process CPU "
-        f"{cpu / max(len(latencies), 1) * 1000:.2f} ms per webhook (idle polls included)",
+        f"{cpu / max(len(latencies), 1) * 1000:.2f} ms per webhook (idle polls included); "
+        f"API and router process CPU {api_cpu / max(count, 1) * 1000:.2f} ms per push",
         flush=True,
     )
 
@@ -550,6 +567,7 @@ async def main() -> None:
                     admin,
                     schema,
                     delivery,
+                    hub,
                     rate,
                     1_000_000 * (n + 1),
                     commits,
