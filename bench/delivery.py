@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import contextlib
 import json
 import os
@@ -49,6 +50,18 @@ ROOT = Path(__file__).resolve().parent.parent
 HERE = Path(__file__).resolve().parent
 PG_DSN = os.environ.get("BENCH_POSTGRES_DSN", "postgresql://hub:hub@127.0.0.1:5432/hub_test")
 RELEASE = json.loads((ROOT / "events/examples/release.schedule1-notification.json").read_text())
+#: The tree whose hub is measured: the first PYTHONPATH entry that holds a `hub` package, else
+#: this bench's. The hub processes start in it, since `python -m` puts the working directory
+#: ahead of PYTHONPATH (from another tree's directory, `PYTHONPATH=/tmp/old` alone would
+#: measure that directory's hub).
+HUB_TREE = next(
+    (
+        entry
+        for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep)
+        if entry and (Path(entry) / "hub" / "__init__.py").exists()
+    ),
+    str(ROOT),
+)
 #: Seconds ahead the backlog's jobs are made due, so that the delivery process has started.
 DUE_AHEAD = 6.0
 
@@ -126,6 +139,7 @@ def cli(env: dict[str, str], *args: str) -> str:
     return subprocess.run(
         [sys.executable, "-m", "hub.cli", *args],
         env=env,
+        cwd=HUB_TREE,
         check=True,
         capture_output=True,
         text=True,
@@ -149,12 +163,23 @@ async def wait_for(receivers: Receivers, ids: list[str], seconds: float) -> None
         await asyncio.sleep(0.01)
 
 
+#: Whether to print each router batch (`--timeline`).
+TIMELINE: list[bool] = []
+#: Where the hub processes' output goes (`--hub-logs DIR`: a file per process; else nowhere).
+HUB_LOGS: list[Path] = []
+
+
 def start_hub(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
+    output: Any = subprocess.DEVNULL
+    if HUB_LOGS:
+        name = "-".join(a.strip("-") for a in args) or "serve"
+        output = (HUB_LOGS[0] / f"hub-{name}-{time.time():.0f}.log").open("wb")
     return subprocess.Popen(
         [sys.executable, "-m", "hub.cli", "serve", *args],
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        cwd=HUB_TREE,
+        stdout=output,
+        stderr=output,
     )
 
 
@@ -175,15 +200,16 @@ async def push(args: argparse.Namespace) -> None:
     (id, perf_counter and wall time when sent) and then the rate reached."""
     limits = httpx.Limits(max_connections=args.clients, max_keepalive_connections=args.clients)
     headers = {"Authorization": f"Bearer {args.token}"}
-    sent: list[tuple[str, float, float]] = []
+    sent: list[tuple[str, float, float, float]] = []
     clients = asyncio.Semaphore(args.clients)
     async with httpx.AsyncClient(base_url=args.push, timeout=60, limits=limits) as http:
 
         async def one(n: dict[str, Any]) -> None:
             async with clients:
-                sent.append((n["id"], time.perf_counter(), time.time()))
+                at, wall = time.perf_counter(), time.time()
                 answer = await http.post("/v1/events", json=n, headers=headers)
                 answer.raise_for_status()
+                sent.append((n["id"], at, wall, time.time()))
 
         tasks = []
         await asyncio.sleep(max(0.0, args.start - time.perf_counter()))
@@ -193,8 +219,8 @@ async def push(args: argparse.Namespace) -> None:
             tasks.append(asyncio.create_task(one(release(args.offset + i))))
         await asyncio.gather(*tasks)
         pushed = time.perf_counter() - started
-    for notification_id, at, wall in sent:
-        print(json.dumps([notification_id, at, wall]))
+    for notification_id, at, wall, answered in sent:
+        print(json.dumps([notification_id, at, wall, answered]))
     print(json.dumps({"rate": args.count / pushed}))
 
 
@@ -206,8 +232,10 @@ async def steady(
     decisions: asyncpg.Connection,
     schema: str,
     delivery: subprocess.Popen[bytes],
+    api: subprocess.Popen[bytes],
     rate: float,
     offset: int,
+    commits: list[float],
 ) -> None:
     """Single pushes at `rate` a second on schedule from `--pushers` processes (the rate
     reached says whether intake kept up); push-to-webhook, decision-to-webhook and
@@ -217,7 +245,7 @@ async def steady(
     share = [
         count // args.pushers + (1 if n < count % args.pushers else 0) for n in range(args.pushers)
     ]
-    cpu_before = cpu_seconds(delivery)
+    cpu_before, api_before = cpu_seconds(delivery), cpu_seconds(api)
     pushers = [
         await asyncio.create_subprocess_exec(
             sys.executable,
@@ -240,7 +268,7 @@ async def steady(
         )
         for n in range(args.pushers)
     ]
-    sent: dict[str, tuple[float, float]] = {}
+    sent: dict[str, tuple[float, float, float]] = {}
     reached = 0.0
     for pusher in pushers:
         out, _ = await pusher.communicate()
@@ -249,10 +277,13 @@ async def steady(
             if isinstance(row, dict):
                 reached += row["rate"]
             else:
-                sent[row[0]] = (row[1], row[2])
+                sent[row[0]] = (row[1], row[2], row[3])
     await wait_for(receivers, list(sent), seconds=120)
     cpu = cpu_seconds(delivery) - cpu_before
-    latencies = [receivers.arrived[i] - t for i, (t, _) in sent.items() if i in receivers.arrived]
+    api_cpu = cpu_seconds(api) - api_before
+    latencies = [
+        receivers.arrived[i] - t for i, (t, _, _) in sent.items() if i in receivers.arrived
+    ]
     decided = await decisions.fetch(
         f'SELECT event_id, decided_at FROM "{schema}".disclosures WHERE event_id = ANY($1)',
         list(sent),
@@ -263,6 +294,7 @@ async def steady(
         if row["event_id"] in receivers.arrived
     ]
     router_lag = [row["decided_at"].timestamp() - sent[row["event_id"]][1] for row in decided]
+    await print_stages(decisions, schema, sent, receivers, commits)
     print(
         f"steady {rate:.0f}/s for {args.seconds:.0f} s (pushed at {reached:.0f}/s by "
         f"{args.pushers} processes): {len(latencies)} of {count} webhooks received; "
@@ -273,7 +305,89 @@ async def steady(
         f" p99 {percentile(after_decision, 0.99) * 1000:.0f} ms; router lag (decision - push) "
         f"p50 {percentile(router_lag, 0.5) * 1000:.0f} ms,"
         f" p99 {percentile(router_lag, 0.99) * 1000:.0f} ms; delivery process CPU "
-        f"{cpu / max(len(latencies), 1) * 1000:.2f} ms per webhook (idle polls included)",
+        f"{cpu / max(len(latencies), 1) * 1000:.2f} ms per webhook (idle polls included); "
+        f"API and router process CPU {api_cpu / max(count, 1) * 1000:.2f} ms per push",
+        flush=True,
+    )
+
+
+#: The stages of one notification's way, each from the previous mark (see `print_stages`).
+STAGES = (
+    ("intake: push sent -> event recorded_at", "sent", "recorded"),
+    ("intake: recorded_at -> push answered", "recorded", "answered"),
+    ("router picks it up: recorded_at -> decided_at", "recorded", "decided"),
+    ("router decides: decided_at -> job created_at", "decided", "created"),
+    ("router records: created_at -> jobs' commit notified", "created", "committed"),
+    ("worker wakes and claims: commit -> attempted_at", "committed", "attempted"),
+    ("render, sign, send: attempted_at -> receiver", "attempted", "arrived"),
+)
+
+
+async def print_stages(
+    db: asyncpg.Connection,
+    schema: str,
+    sent: dict[str, tuple[float, float, float]],
+    receivers: Receivers,
+    commits: list[float],
+) -> None:
+    """Where each notification's time went, stage by stage (p50, p90, p99, max in ms), from
+    the pushers' clocks, the rows' timestamps (events.recorded_at, disclosures.decided_at,
+    deliveries.created_at, the first delivery_attempts.attempted_at), when the bench heard
+    the jobs' commit (the first `hub_deliveries` notification at or after a job's created_at:
+    the trigger notifies on commit) and the receivers' arrival times; and the router's batch
+    sizes (disclosures sharing one decided_at were decided in one batch)."""
+    rows = await db.fetch(
+        f"""SELECT e.event_id, e.recorded_at, d.decided_at, j.created_at,
+                   (SELECT min(a.attempted_at) FROM "{schema}".delivery_attempts a
+                    WHERE a.delivery_id = j.delivery_id) AS attempted_at
+            FROM "{schema}".events e
+            JOIN "{schema}".disclosures d ON d.event_position = e.position
+            JOIN "{schema}".deliveries j ON j.disclosure_id = d.disclosure_id
+            WHERE e.event_id = ANY($1)""",
+        list(sent),
+    )
+    notified = sorted(commits)
+    marks: list[dict[str, float]] = []
+    for row in rows:
+        if row["event_id"] not in receivers.arrived or row["attempted_at"] is None:
+            continue
+        created = row["created_at"].timestamp()
+        after = bisect.bisect_left(notified, created)
+        _, wall, answered = sent[row["event_id"]]
+        marks.append(
+            {
+                "sent": wall,
+                "answered": answered,
+                "recorded": row["recorded_at"].timestamp(),
+                "decided": row["decided_at"].timestamp(),
+                "created": created,
+                "committed": notified[after] if after < len(notified) else float("nan"),
+                "attempted": row["attempted_at"].timestamp(),
+                "arrived": receivers.arrived_at(row["event_id"]),
+            }
+        )
+    for name, start, end in STAGES:
+        spans = [(m[end] - m[start]) * 1000 for m in marks]
+        spans = [s for s in spans if s == s]
+        print(
+            f"  {name:<55} p50 {percentile(spans, 0.5):7.1f}  p90 {percentile(spans, 0.9):7.1f}"
+            f"  p99 {percentile(spans, 0.99):7.1f}  max {max(spans, default=float('nan')):7.1f} ms"
+        )
+    batches: dict[float, list[float]] = {}
+    for row in rows:
+        batches.setdefault(row["decided_at"].timestamp(), []).append(row["recorded_at"].timestamp())
+    sizes = [len(recorded) for recorded in batches.values()]
+    if TIMELINE:
+        begun = min(m["sent"] for m in marks)
+        for decided, recorded in sorted(batches.items()):
+            print(
+                f"    batch decided at {decided - begun:7.3f} s: {len(recorded):3d} events "
+                f"recorded {min(recorded) - begun:7.3f}-{max(recorded) - begun:7.3f} s"
+            )
+    print(
+        f"  router batches: {len(sizes)} for {len(rows)} events; size p50 "
+        f"{percentile(sizes, 0.5):.0f}, p90 {percentile(sizes, 0.9):.0f}, "
+        f"max {max(sizes, default=0)}",
         flush=True,
     )
 
@@ -317,6 +431,15 @@ async def main() -> None:
     parser.add_argument(
         "--per-receiver", type=int, default=4, help="HUB_DELIVERY_CONCURRENCY_PER_RECEIVER"
     )
+    parser.add_argument(
+        "--hub-logs",
+        type=Path,
+        help="keep the hub processes' output in this directory (with PYTHONASYNCIODEBUG=1 in "
+        "the environment, asyncio names each step that held the event loop over 100 ms)",
+    )
+    parser.add_argument(
+        "--timeline", action="store_true", help="print when each router batch was decided"
+    )
     parser.add_argument("--push", help=argparse.SUPPRESS)
     parser.add_argument("--token", help=argparse.SUPPRESS)
     parser.add_argument("--rate", type=float, help=argparse.SUPPRESS)
@@ -327,6 +450,11 @@ async def main() -> None:
     if args.push:
         await push(args)
         return
+    if args.timeline:
+        TIMELINE.append(True)
+    if args.hub_logs:
+        args.hub_logs.mkdir(parents=True, exist_ok=True)
+        HUB_LOGS.append(args.hub_logs)
     print(f"# delivery benchmark {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
     print(
         f"# machine: {platform.machine()}, {os.cpu_count()} cores, "
@@ -339,6 +467,14 @@ async def main() -> None:
     schema = f"bench_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(PG_DSN)
     await admin.execute(f'CREATE SCHEMA "{schema}"')
+    commits: list[float] = []
+
+    def heard(_connection: object, _pid: int, _channel: str, payload: str) -> None:
+        if payload == schema:  # other schemas' jobs notify the same channel
+            commits.append(time.time())
+
+    listener = await asyncpg.connect(PG_DSN)
+    await listener.add_listener("hub_deliveries", heard)
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
     env.update(
         {
@@ -431,8 +567,10 @@ async def main() -> None:
                     admin,
                     schema,
                     delivery,
+                    hub,
                     rate,
                     1_000_000 * (n + 1),
+                    commits,
                 )
 
             # Phase 2: a backlog queued while no worker runs, then drained.
@@ -488,6 +626,7 @@ async def main() -> None:
         await receivers.stop()
         await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
         await admin.close()
+        await listener.close()
 
 
 if __name__ == "__main__":

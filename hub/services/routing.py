@@ -74,6 +74,11 @@ class Router:
 
     `run_once` routes the next batch; `run` keeps routing until `stop` is set, waking for new
     events on `wakeup` (set by whoever appends) or every `poll_interval` seconds.
+
+    The router keeps the checkpoint it last recorded rather than reading it before each batch:
+    recording is conditional on the checkpoint still being where the batch began, so a
+    checkpoint another router (or an operator) moved meanwhile makes the record write nothing,
+    and the router reads it again.
     """
 
     def __init__(
@@ -97,6 +102,9 @@ class Router:
         self._policy: PolicyEngine | None = None
         self._batch_size = batch_size
         self._poll_interval = poll_interval
+        #: The checkpoint this router last read or recorded (None: read it before the next
+        #: batch).
+        self._checkpoint: int | None = None
         self._consumer = consumer
         self._clock = clock
         #: How many batches this router computed that another router had recorded first.
@@ -116,12 +124,20 @@ class Router:
         if limit < 1:
             raise InvalidInput(f"limit must be at least 1, not {limit}")
         while True:
-            after = await self._routing.checkpoint(self._consumer)
+            if self._checkpoint is None:
+                self._checkpoint = await self._routing.checkpoint(self._consumer)
+            after = self._checkpoint
             stored = await self._events.read_all(after=after, limit=limit)
             if not stored:
                 return 0
             batch = await self.route(after, stored)
-            if await self._routing.record(self._consumer, batch):
+            try:
+                recorded = await self._routing.record(self._consumer, batch)
+            except BaseException:
+                self._checkpoint = None  # it may have committed before the fault was seen
+                raise
+            if recorded:
+                self._checkpoint = batch.through
                 logger.debug(
                     "routed events %d-%d: %d disclosures, %d denials",
                     stored[0].position,
@@ -132,6 +148,7 @@ class Router:
                 return len(stored)
             # Another router recorded from the same checkpoint first: what this one computed
             # was thrown away unwritten. Read from the new checkpoint.
+            self._checkpoint = None
             self.races_lost += 1
             logger.debug("another router recorded the events after %d first", after)
 
