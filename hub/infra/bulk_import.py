@@ -48,8 +48,7 @@ from hub.infra.store import (
 )
 from hub.infra.store_driver import driver_connection
 from hub.infra.store_publisher import check_publisher
-from hub.infra.store_sqlite import EVENT_COLUMNS
-from hub.infra.store_sqlite import _event_values as event_values
+from hub.infra.store_sqlite import EVENT_COLUMNS, event_values
 from hub.infra.tables import events, person_identifiers, persons
 
 __all__ = [
