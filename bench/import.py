@@ -14,9 +14,13 @@ NDJSON file, then measures:
   asyncpg `copy_records_to_table` on PostgreSQL, `executemany` on SQLite (WAL); and the CPU
   per row of the process doing it (on PostgreSQL the server's CPU is in neither figure).
 
-It prints `hub import` / raw (issue 19's goal: >= 0.3 of raw COPY on PostgreSQL).
+It prints `hub import` / raw (issue 19's goal: >= 0.3 of raw COPY on PostgreSQL). With
+`--profile`, the first import runs under a sampling profiler (SIGPROF at each ms of its CPU; the
+kernel's tick may make it 4 ms) and its loop's samples are split into stages (parse, validate,
+hash, seal, audit, rows, people), in µs a row of its measured CPU.
 
     .venv/bin/python bench/import.py [--events 20000] [--chunk 1000] [--backends sqlite postgres]
+        [--profile]
 
 Needs PostgreSQL (`BENCH_POSTGRES_DSN`, default the local owner role). Prints figures; asserts
 nothing.
@@ -169,13 +173,15 @@ def raw_executemany(database: Path, path: Path, size: int) -> tuple[float, float
     return rate, cpu_per_row
 
 
-def hub(env: dict[str, str], *args: str) -> tuple[str, float, float]:
-    """`hub ARGS`: its stdout, wall seconds and CPU seconds (user + system)."""
+def hub(env: dict[str, str], *args: str, sampled: Path | None = None) -> tuple[str, float, float]:
+    """`hub ARGS`: its stdout, wall seconds and CPU seconds (user + system); with `sampled`, run
+    under the sampling profiler (`sample`), its import loop's stacks written there."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "hub.cli", *args], env=env, capture_output=True, text=True
-    )
+    command = [sys.executable, "-m", "hub.cli", *args]
+    if sampled is not None:
+        command = [sys.executable, __file__, "--sampled-into", str(sampled), "--", *args]
+    done = subprocess.run(command, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode not in (0, 1):
@@ -221,7 +227,10 @@ async def run_backend(name: str, args: argparse.Namespace) -> dict[str, Any]:
         hub(env, "import", str(one), "--as", client_id)
         _, startup, startup_cpu = hub(env, "import", str(one), "--as", client_id)
         chunk = ["--chunk-size", str(args.chunk)]
-        out, wall, cpu = hub(env, "import", str(path), "--as", client_id, "--json", *chunk)
+        sampled = work / "import.stacks" if args.profile else None
+        out, wall, cpu = hub(
+            env, "import", str(path), "--as", client_id, "--json", *chunk, sampled=sampled
+        )
         summary = json.loads(out)
         again_out, again_wall, _ = hub(
             env, "import", str(path), "--as", client_id, "--json", *chunk
@@ -246,6 +255,7 @@ async def run_backend(name: str, args: argparse.Namespace) -> dict[str, Any]:
             "rerun_already_there": again["already_there"],
             "raw_rows_per_s": raw,
             "raw_cpu_us_per_row": raw_cpu,
+            "stages": stages(sampled) if sampled is not None else None,
         }
     finally:
         if schema:
@@ -259,6 +269,11 @@ async def main() -> None:
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--chunk", type=int, default=1000)
     parser.add_argument("--backends", nargs="+", default=["sqlite", "postgres"])
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="sample the first import (SIGPROF, each ms of its CPU) and split its loop into stages",
+    )
     args = parser.parse_args()
     print(
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, {os.cpu_count()} CPUs, "
@@ -277,7 +292,77 @@ async def main() -> None:
             f"hub/raw {r['import_rows_per_s'] / r['raw_rows_per_s']:.3f} "
             f"({r['import_rows_per_s_less_startup'] / r['raw_rows_per_s']:.3f} less start-up)"
         )
+        if r["stages"] is not None:
+            samples, split = r["stages"]
+            cpu = r["import_cpu_us_per_row"]
+            print(f"  {name}: the import loop's {samples} samples (µs a row of its {cpu:.0f}):")
+            for stage, share in split:
+                print(f"    {100 * share:5.1f}% {cpu * share:5.0f} µs  {stage}")
+
+
+#: The import loop's stages, each named by the frames that are its work; a sample goes to the
+#: first stage (in this order) any frame of its stack belongs to.
+STAGES = (
+    ("parse (json.loads of each line)", ("json/__init__.py:loads",)),
+    ("validate (schemas, source, bound fields)", ("services/bulk_import.py:_line_problems",)),
+    ("content hash", ("notifications.py:content_hash",)),
+    ("seal (data keys, AES-GCM)", ("infra/protection.py:seal",)),
+    ("audit entries built (row digests, AuditEntry)", ("infra/store.py:audit_entries",)),
+    ("audit entries written (bytes, chain, insert)", ("infra/audit.py:append",)),
+    ("events rows built and written", ("store.py:event_rows", "bulk_import.py:_insert_events")),
+    (
+        "people, links, stream versions (reads, inserts)",
+        ("store.py:open_chunk", "bulk_import.py:_plan", "bulk_import.py:_insert_people"),
+    ),
+    ("reading the file", ("imports.py:read_lines",)),
+)
+_LOOP = "services/bulk_import.py:run"
+
+
+def sample(stacks_path: Path, argv: list[str]) -> None:
+    """Run `hub ARGV` in this process under a sampling profiler: each ms of CPU (SIGPROF), the
+    stack of the import loop, written to `stacks_path` as JSON lines."""
+    import runpy
+    import signal
+
+    stacks: list[list[str]] = []
+
+    def on_tick(_signal: int, frame: Any) -> None:
+        names = []
+        while frame is not None:
+            names.append(f"{frame.f_code.co_filename}:{frame.f_code.co_name}")
+            frame = frame.f_back
+        if any(n.endswith(_LOOP) for n in names):
+            stacks.append(names)
+
+    sys.argv = ["hub", *argv]
+    signal.signal(signal.SIGPROF, on_tick)
+    signal.setitimer(signal.ITIMER_PROF, 0.001, 0.001)
+    try:
+        runpy.run_module("hub.cli", run_name="__main__")
+    finally:
+        signal.setitimer(signal.ITIMER_PROF, 0, 0)
+        stacks_path.write_text("".join(json.dumps(s) + "\n" for s in stacks))
+
+
+def stages(stacks_path: Path) -> tuple[int, list[tuple[str, float]]]:
+    """The samples of the import loop and each stage's share of them (largest first)."""
+    counts: dict[str, int] = {}
+    total = 0
+    for line in stacks_path.read_text().splitlines():
+        names = json.loads(line)
+        total += 1
+        stage = next(
+            (s for s, frames in STAGES if any(n.endswith(f) for n in names for f in frames)),
+            "other (the loop itself, chunking, results)",
+        )
+        counts[stage] = counts.get(stage, 0) + 1
+    split = sorted(((s, c / max(total, 1)) for s, c in counts.items()), key=lambda p: -p[1])
+    return total, split
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    if sys.argv[1:2] == ["--sampled-into"]:
+        sample(Path(sys.argv[2]), sys.argv[4:])
+    else:
+        asyncio.run(main())

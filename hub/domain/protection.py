@@ -25,10 +25,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import copy
+import functools
 import json
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
@@ -151,15 +151,25 @@ def new_data_key() -> bytes:
     return os.urandom(DATA_KEY_BYTES)
 
 
+#: `json.dumps(..., ensure_ascii=False)` of an associated data, and with `separators=(",", ":")`
+#: of a plaintext: the same bytes, without an encoder built for every field.
+_AAD_ENCODER: Final = json.JSONEncoder(ensure_ascii=False)
+_PLAINTEXT_ENCODER: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def field_aad(source: str, event_id: str, path: str) -> bytes:
     """What a sealed field is bound to: its event and its place in the body."""
-    return json.dumps([source, event_id, path], ensure_ascii=False).encode("utf-8")
+    return _AAD_ENCODER.encode([source, event_id, path]).encode("utf-8")
 
 
 def seal_value(value: Any, *, key_id: str, key: bytes, aad: bytes) -> dict[str, str]:
+    return _seal(value, key_id, AESGCM(key), aad)
+
+
+def _seal(value: Any, key_id: str, aead: AESGCM, aad: bytes) -> dict[str, str]:
     nonce = os.urandom(_NONCE_BYTES)
-    plaintext = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    sealed = nonce + AESGCM(key).encrypt(nonce, plaintext, aad)
+    plaintext = _PLAINTEXT_ENCODER.encode(value).encode("utf-8")
+    sealed = nonce + aead.encrypt(nonce, plaintext, aad)
     text = base64.urlsafe_b64encode(sealed).rstrip(b"=").decode("ascii")
     return {MARKER: f"{FORMAT}:{key_id}:{text}"}
 
@@ -202,15 +212,43 @@ def seal_fields(
     key_id: str,
     key: bytes,
 ) -> dict[str, Any]:
-    """A copy of `data` with the value at each of `paths` (where present) sealed."""
-    sealed: dict[str, Any] = copy.deepcopy(dict(data))
+    """A copy of `data` with the value at each of `paths` (where present) sealed. Only the
+    objects and arrays on the way to a sensitive path are copied (a deep copy of every body
+    cost more than its sealing); the rest is shared with `data`, which is left as it was."""
+    sealed: dict[str, Any] = dict(data)
+    aead = AESGCM(key)
+    #: The containers of the copy (changed freely); any other is still `data`'s.
+    copied = {id(sealed)}
 
-    def seal(container: dict[str, Any] | list[Any], at: str | int, where: str) -> None:
-        aad = field_aad(source, event_id, where)
-        container[at] = seal_value(container[at], key_id=key_id, key=key, aad=aad)  # type: ignore[index]
+    def own(container: Any, at: str | int) -> Any:
+        child = container[at]
+        if id(child) not in copied and type(child) in (dict, list):
+            child = dict(child) if type(child) is dict else list(child)
+            container[at] = child
+            copied.add(id(child))
+        return child
+
+    def step(node: Any, tokens: tuple[str, ...], where: str) -> None:
+        token, rest = tokens[0], tokens[1:]
+        places: Iterable[tuple[str | int, str]]
+        if token == _EACH:
+            if not isinstance(node, list):
+                return
+            places = [(index, f"{where}[{index}]") for index in range(len(node))]
+        elif isinstance(node, dict) and token in node:
+            places = [(token, f"{where}.{token}")]
+        else:
+            return
+        for at, concrete in places:
+            if rest:
+                step(own(node, at), rest, concrete)
+            elif sealed_key_id(node[at]) is None:
+                node[at] = _seal(node[at], key_id, aead, field_aad(source, event_id, concrete))
 
     for path in paths:
-        _visit(sealed, path, seal, lambda value: sealed_key_id(value) is None)
+        tokens = _tokens(path)
+        if len(tokens) > 1 and tokens[0] == "data":
+            step(sealed, tokens[1:], "data")
     return sealed
 
 
@@ -277,40 +315,8 @@ def key_ids_in(data: object) -> set[str]:
     return found
 
 
-def _visit(
-    data: dict[str, Any],
-    path: str,
-    apply: Callable[[dict[str, Any] | list[Any], str | int, str], None],
-    wanted: Callable[[Any], bool],
-) -> None:
-    """Call `apply(container, key, concrete path)` on each value at `path` (`[]` = every item)."""
-    tokens = _tokens(path)
-    if not tokens or tokens[0] != "data":
-        return
-
-    def step(node: Any, rest: list[str], where: str) -> None:
-        token, rest = rest[0], rest[1:]
-        if token == _EACH:
-            if not isinstance(node, list):
-                return
-            for index in range(len(node)):
-                if rest:
-                    step(node[index], rest, f"{where}[{index}]")
-                elif wanted(node[index]):
-                    apply(node, index, f"{where}[{index}]")
-            return
-        if not isinstance(node, dict) or token not in node:
-            return
-        if rest:
-            step(node[token], rest, f"{where}.{token}")
-        elif wanted(node[token]):
-            apply(node, token, f"{where}.{token}")
-
-    if len(tokens) > 1:
-        step(data, tokens[1:], "data")
-
-
-def _tokens(path: str) -> list[str]:
+@functools.lru_cache(maxsize=1024)
+def _tokens(path: str) -> tuple[str, ...]:
     tokens: list[str] = []
     for part in path.split("."):
         name, brackets = part, 0
@@ -318,7 +324,7 @@ def _tokens(path: str) -> list[str]:
             name, brackets = name[:-2], brackets + 1
         tokens.append(name)
         tokens.extend([_EACH] * brackets)
-    return tokens
+    return tuple(tokens)
 
 
 # -- the key-encryption key ---------------------------------------------------------------------

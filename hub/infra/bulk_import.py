@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import operator
 import random
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -48,8 +49,7 @@ from hub.infra.store import (
 )
 from hub.infra.store_driver import driver_connection
 from hub.infra.store_publisher import check_publisher
-from hub.infra.store_sqlite import EVENT_COLUMNS
-from hub.infra.store_sqlite import _event_values as event_values
+from hub.infra.store_sqlite import EVENT_COLUMNS, event_values
 from hub.infra.tables import events, person_identifiers, persons
 
 __all__ = [
@@ -88,7 +88,11 @@ _DRAW_POSITIONS = sa.text(
 )
 #: The events columns a chunk writes, in the order `COPY` sends them.
 _EVENT_COLUMNS = ("position", *EVENT_COLUMNS, "history")
-_JSON_COLUMNS = frozenset({"identifiers", "data"})
+#: A row's values in that order (but the position), and where its JSON columns fall.
+_COPY_VALUES = operator.itemgetter(*_EVENT_COLUMNS[1:])
+_COPY_JSON = tuple(_EVENT_COLUMNS.index(c) for c in ("identifiers", "data"))
+#: `json.dumps(value, ensure_ascii=False)`, without an encoder built for every value.
+_JSON_TEXT = json.JSONEncoder(ensure_ascii=False)
 
 
 class SqlHistoryWriter:
@@ -293,22 +297,24 @@ class PostgresHistoryWriter(SqlHistoryWriter):
         await connection.execute(_LOCK_EVENTS)
         drawn = await connection.execute(_DRAW_POSITIONS, {"n": len(rows)})
         positions = [int(p) for p in drawn.scalars().all()]
-        records = [
-            tuple(
-                json.dumps(row[c], ensure_ascii=False) if c in _JSON_COLUMNS else row[c]
-                for c in _EVENT_COLUMNS
-            )
-            for row in ({**row, "position": p} for row, p in zip(rows, positions, strict=True))
-        ]
+        records = [_copy_record(row, p) for row, p in zip(rows, positions, strict=True)]
         await _copy(connection, "events", _EVENT_COLUMNS, records)
         return positions
+
+
+def _copy_record(row: dict[str, Any], position: int) -> list[Any]:
+    """An events row as `COPY` sends it: at `position`, its JSON columns as text."""
+    record = [position, *_COPY_VALUES(row)]
+    for index in _COPY_JSON:
+        record[index] = _JSON_TEXT.encode(record[index])
+    return record
 
 
 async def _copy(
     connection: AsyncConnection,
     table: str,
     columns: Sequence[str],
-    records: Sequence[tuple[Any, ...]],
+    records: Sequence[Sequence[Any]],
 ) -> None:
     """`COPY table (columns) FROM STDIN` (binary) inside the transaction on `connection`."""
     if not records:

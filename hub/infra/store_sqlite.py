@@ -19,6 +19,7 @@ from typing import Any
 __all__ = [
     "EVENT_COLUMNS",
     "OPENING_READ",
+    "event_values",
     "insert_events",
     "opening_read",
     "people_read",
@@ -132,7 +133,7 @@ async def insert_events(
         await driver.executemany(
             _INSERT_LINK, [(scheme, value, person, at) for scheme, value, person in new_links]
         )
-    values = [_event_values(row) for row in rows]
+    values = [event_values(row) for row in rows]
     [(first,)] = await driver.execute_fetchall(_INSERT_FIRST_EVENT, values[0])
     if len(values) > 1:
         await driver.executemany(
@@ -142,7 +143,9 @@ async def insert_events(
     return [first + n for n in range(len(values))]
 
 
-def _event_values(row: dict[str, Any]) -> tuple[Any, ...]:
+def event_values(row: dict[str, Any]) -> tuple[Any, ...]:
+    """An events row (as `hub.infra.store` builds it) as the values `EVENT_COLUMNS` name, as
+    SQLAlchemy would write them (times as text, JSON columns as text)."""
     return (
         row["source"],
         row["event_id"],

@@ -118,6 +118,27 @@ def test_a_sealed_body_opens_to_the_plaintext_and_holds_none_of_it() -> None:
     assert open_fields(stored, source=SOURCE, event_id="e-1", keys={"dk_1": key}) == body()
 
 
+def test_sealing_leaves_the_body_it_was_given_as_it_was() -> None:
+    # Only the containers on the way to a sealed value are copied: the rest is shared.
+    given = body()
+    stored = seal_fields(
+        given,
+        ["data.summary", "data.schedule1_offences[].description", "data.absent.summary"],
+        source=SOURCE,
+        event_id="e-1",
+        key_id="dk_1",
+        key=new_data_key(),
+    )
+    assert given == body()
+    assert stored["release"] is given["release"]
+    assert stored["schedule1_offences"] is not given["schedule1_offences"]
+    assert all(MARKER in o["description"] for o in stored["schedule1_offences"])
+    again = seal_fields(
+        stored, ["data.summary"], source=SOURCE, event_id="e-1", key_id="dk_2", key=new_data_key()
+    )
+    assert again == stored  # a sealed value is not sealed twice
+
+
 def test_a_destroyed_key_erases_its_fields_and_leaves_the_rest() -> None:
     stored = sealed(new_data_key())
 

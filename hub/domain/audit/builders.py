@@ -99,7 +99,8 @@ def collection(
     if stored is not None:
         evidence = row_evidence(stored) if digests is None else digests.row_evidence(stored)
         details |= evidence.as_details()
-        details["data_hash"] = column_digest(stored["data"])
+        digest = column_digest if digests is None else digests.column_digest
+        details["data_hash"] = digest(stored["data"])
     return AuditEntry(
         kind=AuditKind.COLLECTION,
         occurred_at=at,

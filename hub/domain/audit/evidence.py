@@ -210,14 +210,23 @@ class RememberedDigests:
     and bases. The evidence is `row_evidence`'s, digest for digest. Keep one per batch (it
     remembers every value it saw)."""
 
-    __slots__ = ("_known",)
+    __slots__ = ("_known", "_last_row")
 
     def __init__(self) -> None:
         self._known: dict[tuple[type, Any], str] = {}
+        #: The digests of the last row's other values (objects, arrays), by identity.
+        self._last_row: dict[int, tuple[Any, str]] = {}
+
+    def column_digest(self, value: Any) -> str:
+        """`column_digest(value)`: the digest the last row's evidence took of this very value,
+        if it took one (a collection entry's `data_hash` is its row's `data` digest)."""
+        taken = self._last_row.get(id(value))
+        return taken[1] if taken is not None and taken[0] is value else column_digest(value)
 
     def row_evidence(self, row: Mapping[str, Any]) -> RowEvidence:
         known = self._known
         digests: dict[str, str] = {}
+        last_row = self._last_row = {}
         for name, value in row.items():
             kind = type(value)
             # Keys under which equal values are the same JSON: the exact type with the value
@@ -229,6 +238,7 @@ class RememberedDigests:
                 key = (list, tuple(value))
             else:
                 digests[name] = column_digest(value)
+                last_row[id(value)] = (value, digests[name])
                 continue
             digest = known.get(key)
             if digest is None:

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from hub.domain.audit import builders
 from hub.domain.audit.collected import CollectionEntries
+from hub.domain.audit.evidence import RememberedDigests, column_digest
 from hub.domain.notifications import Notification, Publisher
 from hub.domain.schemas import SchemaRegistry
 
@@ -84,3 +85,14 @@ def test_a_batch_of_stored_events_gets_the_entries_one_by_one_would(
         }
         bulk = entries.collection(given_, **facts)
         assert bulk.canonical_bytes() == builders.collection(given_, **facts).canonical_bytes()
+
+
+def test_a_batchs_data_hash_is_the_digest_its_own_rows_evidence_took() -> None:
+    digests = RememberedDigests()
+    data: dict[str, Any] = {"summary": {"$pph.enc": "v1:dk:x"}, "level": 2}
+    digests.row_evidence({"data": data, "position": 1})
+    assert digests.column_digest(data) == column_digest(data)
+    assert digests.column_digest({"level": 2}) == column_digest({"level": 2})
+    data["level"] = 3  # a value changed after its row: never answered from memory
+    digests.row_evidence({"data": {"other": True}, "position": 2})
+    assert digests.column_digest(data) == column_digest(data)
