@@ -33,6 +33,7 @@ from hub.domain.audit.evidence import (
     RowEvidence,
     column_digest,
     compare_row,
+    facts_of,
     index_facts,
     logged_facts,
 )
@@ -594,21 +595,7 @@ class _Agreeing:
 
     def facts(self) -> LoggedFacts:
         """`logged_facts` of the entry `agrees` passed last (its time is its index row's)."""
-        document = self._document
-        return LoggedFacts(
-            kind=AuditKind(document["kind"]),
-            occurred_at=_moment(self._moment),
-            actor=document["actor"],
-            person_id=document["person_id"],
-            recipient_id=document["recipient_id"],
-            event_id=document["event_id"],
-            source=document["source"],
-            purpose=document["purpose"],
-            policy_version=document["policy_version"],
-            outcome=document["outcome"],
-            rules=tuple(document["rules"]),
-            details=dict(document["details"]),
-        )
+        return facts_of(self._document, _moment(self._moment))
 
     def _timestamp(self, moment: datetime) -> str:
         if moment != self._moment or moment.tzinfo is not self._moment.tzinfo:

@@ -66,12 +66,9 @@ async def disclosures_to(hub: RunningHub, recipient_id: str) -> list[dict[str, A
     )
 
 
-async def assessment_then_admission(hub: RunningHub) -> tuple[dict[str, Any], str]:
-    """A risk assessment pushed by Glasgow social work naming the person by PNC ID and its own
-    client id only, then the person's admission to HMP Barlinnie (which brings their SPS
-    number), routed: the assessment and the SPS number the prison should match it on."""
-    n = next(_people)
-    pnc, sps = f"22/{n:07d}R", str(4_500_000 + n)
+def glasgow_assessment(pnc: str, n: int) -> dict[str, Any]:
+    """A risk assessment by Glasgow social work naming the person by PNC ID and its own client
+    id (`S12000049:SW<n>`) only."""
     assessment = example("risk.assessment-recorded")
     assessment["id"] = str(uuid.uuid4())
     assessment["source"] = "urn:pph:socialwork:S12000049"
@@ -81,6 +78,16 @@ async def assessment_then_admission(hub: RunningHub) -> tuple[dict[str, Any], st
         "role": "justice social worker",
         "council_area": "S12000049",
     }
+    return assessment
+
+
+async def assessment_then_admission(hub: RunningHub) -> tuple[dict[str, Any], str]:
+    """A risk assessment pushed by Glasgow social work naming the person by PNC ID and its own
+    client id only, then the person's admission to HMP Barlinnie (which brings their SPS
+    number), routed: the assessment and the SPS number the prison should match it on."""
+    n = next(_people)
+    pnc, sps = f"22/{n:07d}R", str(4_500_000 + n)
+    assessment = glasgow_assessment(pnc, n)
     admission = example("custody.admission")
     admission["id"] = str(uuid.uuid4())
     admission["identifiers"] = {"sps_number": sps, "pnc_id": pnc}

@@ -21,7 +21,7 @@ from hub.infra import tables
 from tests.conftest import Database
 from tests.integration.api_helpers import RunningHub, bearer, example, running_hub
 from tests.integration.cli_helpers import run_cli
-from tests.integration.feed_helpers import push, routed, rows
+from tests.integration.feed_helpers import glasgow_assessment, push, routed, rows
 
 pytestmark = pytest.mark.asyncio
 
@@ -36,21 +36,6 @@ async def hub(database: Database) -> AsyncIterator[RunningHub]:
     )
     async with running_hub(settings) as running:
         yield running
-
-
-def assessment_of(pnc: str, n: int) -> dict[str, Any]:
-    """A risk assessment by Glasgow social work naming the person by PNC ID and its own client
-    id only (as feed_helpers.assessment_then_admission pushes one live)."""
-    assessment = example("risk.assessment-recorded")
-    assessment["id"] = str(uuid.uuid4())
-    assessment["source"] = "urn:pph:socialwork:S12000049"
-    assessment["identifiers"] = {"pnc_id": pnc, "sw_client_id": f"S12000049:SW{n}"}
-    assessment["data"]["assessor"] = {
-        "agency": "local-authority",
-        "role": "justice social worker",
-        "council_area": "S12000049",
-    }
-    return assessment
 
 
 async def imported(
@@ -92,7 +77,10 @@ async def test_an_imported_assessment_follows_the_person_into_custody_and_only_t
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    followed, unadmitted = assessment_of("22/0900001R", 1), assessment_of("22/0900002R", 2)
+    followed, unadmitted = (
+        glasgow_assessment("22/0900001R", 1),
+        glasgow_assessment("22/0900002R", 2),
+    )
     history = tmp_path / "glasgow.ndjson"
     history.write_text(f"{json.dumps(followed)}\n{json.dumps(unadmitted)}\n", encoding="utf-8")
 

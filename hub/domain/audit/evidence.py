@@ -42,6 +42,7 @@ __all__ = [
     "RowEvidence",
     "column_digest",
     "compare_row",
+    "facts_of",
     "index_facts",
     "logged_facts",
     "row_evidence",
@@ -89,24 +90,30 @@ class LoggedFacts:
     details: Mapping[str, Any]
 
 
+def facts_of(document: Mapping[str, Any], occurred_at: datetime) -> LoggedFacts:
+    """The facts of a decoded entry whose time is `occurred_at` (already parsed, or known from
+    its index row); `KeyError`, `ValueError` or `TypeError` if it is not an entry's document."""
+    return LoggedFacts(
+        kind=AuditKind(document["kind"]),
+        occurred_at=occurred_at,
+        actor=document["actor"],
+        person_id=document["person_id"],
+        recipient_id=document["recipient_id"],
+        event_id=document["event_id"],
+        source=document["source"],
+        purpose=document["purpose"],
+        policy_version=document["policy_version"],
+        outcome=document["outcome"],
+        rules=tuple(document["rules"]),
+        details=dict(document["details"]),
+    )
+
+
 def logged_facts(text: str) -> LoggedFacts:
     """The facts of the entry stored as `text`; `AuditEntryInvalid` if it is not one."""
     try:
         document = decode(text)
-        return LoggedFacts(
-            kind=AuditKind(document["kind"]),
-            occurred_at=parse_timestamp(document["occurred_at"]),
-            actor=document["actor"],
-            person_id=document["person_id"],
-            recipient_id=document["recipient_id"],
-            event_id=document["event_id"],
-            source=document["source"],
-            purpose=document["purpose"],
-            policy_version=document["policy_version"],
-            outcome=document["outcome"],
-            rules=tuple(document["rules"]),
-            details=dict(document["details"]),
-        )
+        return facts_of(document, parse_timestamp(document["occurred_at"]))
     except AuditEntryInvalid:
         raise
     except (ValueError, TypeError, KeyError) as error:
