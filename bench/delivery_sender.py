@@ -10,16 +10,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import socket
-import subprocess
-import sys
-import threading
 import time
-from pathlib import Path
+
+import fast_receiver  # bench/: the script's own directory is on sys.path
 
 from hub.infra.webhooks import HttpWebhookSender
-
-HERE = Path(__file__).resolve().parent
 
 
 class PinnedResolver:
@@ -28,17 +23,7 @@ class PinnedResolver:
 
 
 async def run(count: int, in_flight: int) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    receiver = subprocess.Popen(  # noqa: ASYNC220 - started once, before anything is timed
-        [sys.executable, str(HERE / "fast_receiver.py"), "serve", "--port", str(port)],
-        stdout=subprocess.PIPE,
-    )
-    assert receiver.stdout is not None
-    assert receiver.stdout.readline().strip() == b"ready"
-    out = receiver.stdout
-    threading.Thread(target=lambda: [None for _ in out], daemon=True).start()
+    receiver, port = fast_receiver.start()  # started once, before anything is timed
     sender = HttpWebhookSender(
         timeout=30.0,
         resolver=PinnedResolver(),

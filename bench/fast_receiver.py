@@ -22,9 +22,12 @@ import argparse
 import asyncio
 import json
 import socket
+import subprocess
 import sys
+import threading
 import time
 import uuid
+from pathlib import Path
 
 _ANSWER = b"HTTP/1.1 204 No Content\r\nserver: bench\r\n\r\n"
 
@@ -68,6 +71,24 @@ class _Receiving(asyncio.Protocol):
                 self._out.append(f"- {arrived}\n")
             assert self._transport is not None
             self._transport.write(_ANSWER)
+
+
+def start() -> tuple[subprocess.Popen[bytes], int]:
+    """One `serve` process on a free loopback port, ready: the process and its port. Its
+    stdout (a line per body) is read and dropped by a thread, so it never blocks on a full
+    pipe. The caller terminates it."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    receiver = subprocess.Popen(
+        [sys.executable, str(Path(__file__).resolve()), "serve", "--port", str(port)],
+        stdout=subprocess.PIPE,
+    )
+    assert receiver.stdout is not None
+    assert receiver.stdout.readline().strip() == b"ready"
+    out = receiver.stdout
+    threading.Thread(target=lambda: [None for _ in out], daemon=True).start()
+    return receiver, port
 
 
 async def serve(port: int) -> None:

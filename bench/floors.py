@@ -59,10 +59,9 @@ import socket
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -76,6 +75,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+import fast_receiver  # noqa: E402
 import policy as bench_policy  # noqa: E402
 
 from hub.auth.keys import generate_pem, signing_key_from_pem  # noqa: E402
@@ -777,33 +777,17 @@ def delivery_pieces(inp: Inputs, decided_batches: Any) -> list[Piece]:
     signer = WebhookSigner([key])
     secret = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
     jobs = [
-        DeliveryJob(
+        replace(
+            _job_like(d),
             delivery_id=f"w_{i}",
             subscription_id="s_1",
-            recipient_id=d.recipient_id,
-            attempts=0,
-            url="http://hooks.test/hook",
-            format="json",
             secrets=(secret,),
-            subscription_status="active",
-            disclosure_id=d.disclosure_id,
-            source=d.source,
-            event_id=d.event_id,
-            event_type=d.event_type,
-            person_id=d.person_id,
-            fields=d.fields,
-            rules=d.rules,
-            purposes=d.purposes,
-            legal_bases=d.legal_bases,
-            policy_version=d.policy_version,
-            decided_at=d.decided_at,
             acknowledge_within_seconds=None
             if d.acknowledge_within is None
             else int(d.acknowledge_within.total_seconds()),
             recipient_seq=i + 1,
             supplied_identifiers=d.supplied_identifiers,
             event=by_position[d.event_position],
-            payload_version=2,
             signature_schemes=("v1", "v1a"),
         )
         for i, d in enumerate(disclosures)
@@ -1116,17 +1100,7 @@ def sender_piece(body: bytes, sends: int) -> Piece:
     def run() -> Sample:
         nonlocal receiver, port
         if receiver is None:
-            with socket.socket() as s:
-                s.bind(("127.0.0.1", 0))
-                port = s.getsockname()[1]
-            receiver = subprocess.Popen(
-                [sys.executable, str(HERE / "fast_receiver.py"), "serve", "--port", str(port)],
-                stdout=subprocess.PIPE,
-            )
-            assert receiver.stdout is not None
-            assert receiver.stdout.readline().strip() == b"ready"
-            out = receiver.stdout
-            threading.Thread(target=lambda: [None for _ in out], daemon=True).start()
+            receiver, port = fast_receiver.start()
         cpu, wall = time.process_time(), time.perf_counter()
         asyncio.run(all_of_them())
         return Sample(sends, time.process_time() - cpu, time.perf_counter() - wall)
@@ -1308,13 +1282,14 @@ def render_json_sample(inp: Inputs, decided_batches: Any) -> bytes:
         for d in decided.disclosures[:5]:
             event = by_position[d.event_position]
             view = inp.bundle.redact(event.notification, d.fields)
-            job = _job_like(d, event)
+            job = _job_like(d)
             bodies.append(render_json(job, to_cloudevent(view, event)))
     bodies.sort(key=len)
     return bodies[len(bodies) // 2]
 
 
-def _job_like(d: Any, event: StoredEvent) -> DeliveryJob:
+def _job_like(d: Any) -> DeliveryJob:
+    """A webhook job for the disclosure `d`, as the delivery worker claims one (no secrets)."""
     return DeliveryJob(
         delivery_id="w",
         subscription_id="s",
